@@ -1,0 +1,377 @@
+//! The N-API surface: plain data in, plain data out, every network call a Promise run on
+//! napi-rs's tokio runtime. Godot's validation order lives in `index.ts`; this layer re-checks
+//! ranges so that no JS value can reach the core unchecked.
+//!
+//! Panics: napi-rs settles a panicking async call as a rejected promise (`panic = "unwind"`)
+//! and `catch_unwind` does the same for sync calls; `index.ts` turns such a rejection into
+//! `UNKNOWN_ERROR`, so a bug can never take the Node process down.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use tokio_util::sync::CancellationToken;
+
+use crate::discovery::{self, DiscoverConfig};
+use crate::errors::{Failure, UpnpResult};
+use crate::gateway::{self, DeviceInfo, Mapping, MappingEntry};
+use crate::soap::Target;
+use crate::ssdp::SocketOptions;
+
+#[napi(object)]
+pub struct NativeFailure {
+    pub result: u32,
+    /// The UPnP `errorCode` of a SOAP fault, untouched.
+    pub upnp_code: Option<i64>,
+    pub description: String,
+    pub http_status: Option<u32>,
+}
+
+impl From<Failure> for NativeFailure {
+    fn from(f: Failure) -> Self {
+        Self {
+            result: f.result as u32,
+            upnp_code: f.upnp_code,
+            description: f.description,
+            http_status: f.http_status.map(u32::from),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct NativeDevice {
+    pub description_url: String,
+    pub service_type: String,
+    pub igd_control_url: String,
+    pub igd_service_type: String,
+    pub igd_our_addr: String,
+    pub igd_status: u32,
+    pub external_address: String,
+    pub double_nat: bool,
+    pub friendly_name: String,
+    pub manufacturer: String,
+    pub model_name: String,
+    pub server: String,
+    pub boot_id: Option<u32>,
+    pub last_error: Option<NativeFailure>,
+}
+
+impl From<DeviceInfo> for NativeDevice {
+    fn from(d: DeviceInfo) -> Self {
+        Self {
+            description_url: d.description_url,
+            service_type: d.service_type,
+            igd_control_url: d.igd_control_url,
+            igd_service_type: d.igd_service_type,
+            igd_our_addr: d.igd_our_addr,
+            igd_status: d.igd_status as u32,
+            external_address: d.external_address,
+            double_nat: d.double_nat,
+            friendly_name: d.friendly_name,
+            manufacturer: d.manufacturer,
+            model_name: d.model_name,
+            server: d.server,
+            boot_id: d.boot_id,
+            last_error: d.last_error.map(Into::into),
+        }
+    }
+}
+
+#[napi(object)]
+pub struct DiscoverOptions {
+    pub timeout_ms: u32,
+    pub ttl: u32,
+    pub device_filter: String,
+    pub multicast_if: String,
+    /// Godot's `discover_local_port`: 0 ephemeral, 1 = 1900, else that port.
+    pub local_port: u32,
+    pub ipv6: bool,
+    pub until_gateway: bool,
+    pub request_timeout_ms: u32,
+}
+
+#[napi(object)]
+pub struct DiscoverResult {
+    pub result: u32,
+    pub devices: Vec<NativeDevice>,
+    pub error: Option<NativeFailure>,
+    /// Valid SSDP replies received, before filtering and de-duplication.
+    pub replies: u32,
+}
+
+/// One discovery run, cancellable from JS (an `AbortSignal` in `index.ts`).
+#[napi]
+pub struct Discovery {
+    config: DiscoverConfig,
+    cancel: CancellationToken,
+    started: AtomicBool,
+}
+
+#[napi]
+impl Discovery {
+    #[napi(constructor)]
+    pub fn new(options: DiscoverOptions) -> Result<Self> {
+        let local_port = u16::try_from(options.local_port)
+            .map_err(|_| Error::new(Status::InvalidArg, "discoverLocalPort must be 0..65535"))?;
+        if options.ttl > 255 {
+            return Err(Error::new(Status::InvalidArg, "ttl must be 0..255"));
+        }
+        Ok(Self {
+            config: DiscoverConfig {
+                socket: SocketOptions {
+                    ipv6: options.ipv6,
+                    multicast_if: options.multicast_if,
+                    local_port,
+                    ttl: options.ttl,
+                },
+                timeout: Duration::from_millis(options.timeout_ms.into()),
+                device_filter: options.device_filter,
+                until_gateway: options.until_gateway,
+                request_timeout: Duration::from_millis(options.request_timeout_ms.max(1).into()),
+            },
+            cancel: CancellationToken::new(),
+            started: AtomicBool::new(false),
+        })
+    }
+
+    /// Resolves with the outcome, or with `null` when cancelled first.
+    #[napi(ts_return_type = "Promise<DiscoverResult | null>")]
+    pub fn run<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, Option<DiscoverResult>>> {
+        if self.started.swap(true, Ordering::SeqCst) {
+            return Err(Error::new(Status::GenericFailure, "a Discovery runs once"));
+        }
+        let config = self.config.clone();
+        let cancel = self.cancel.clone();
+        env.spawn_future(async move {
+            Ok(match discovery::discover(config, cancel).await {
+                Ok(outcome) => Some(DiscoverResult {
+                    result: outcome.result as u32,
+                    devices: outcome.devices.into_iter().map(Into::into).collect(),
+                    error: outcome.error.map(Into::into),
+                    replies: u32::try_from(outcome.replies).unwrap_or(u32::MAX),
+                }),
+                Err(discovery::Cancelled) => None,
+            })
+        })
+    }
+
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+}
+
+#[napi(object)]
+pub struct SoapTarget {
+    pub control_url: String,
+    pub service_type: String,
+    pub timeout_ms: u32,
+}
+
+impl From<SoapTarget> for Target {
+    fn from(t: SoapTarget) -> Self {
+        Target {
+            control_url: t.control_url,
+            service_type: t.service_type,
+            timeout: Duration::from_millis(t.timeout_ms.max(1).into()),
+        }
+    }
+}
+
+/// Result of one action: Godot's number, what went wrong, and the action's main value.
+#[napi(object)]
+pub struct ActionResult {
+    pub result: u32,
+    pub error: Option<NativeFailure>,
+    pub value: Option<String>,
+}
+
+impl From<std::result::Result<String, Failure>> for ActionResult {
+    fn from(r: std::result::Result<String, Failure>) -> Self {
+        match r {
+            Ok(value) => Self {
+                result: UpnpResult::Success as u32,
+                error: None,
+                value: Some(value),
+            },
+            Err(f) => Self {
+                result: f.result as u32,
+                error: Some(f.into()),
+                value: None,
+            },
+        }
+    }
+}
+
+fn port(value: u32, what: &str) -> std::result::Result<u16, Failure> {
+    u16::try_from(value).map_err(|_| {
+        Failure::new(
+            UpnpResult::InvalidPort,
+            format!("{what} {value} is not 0..65535"),
+        )
+    })
+}
+
+fn protocol(value: &str) -> std::result::Result<String, Failure> {
+    match value {
+        "UDP" | "TCP" => Ok(value.to_string()),
+        _ => Err(Failure::new(
+            UpnpResult::InvalidProtocol,
+            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
+        )),
+    }
+}
+
+#[napi]
+pub async fn get_external_ip_address(target: SoapTarget) -> ActionResult {
+    gateway::external_ip_address(&target.into()).await.into()
+}
+
+#[napi]
+pub async fn get_status_info(target: SoapTarget) -> ActionResult {
+    gateway::status_info(&target.into()).await.into()
+}
+
+#[napi(object)]
+pub struct AddPortMappingArgs {
+    pub remote_host: String,
+    pub external_port: u32,
+    pub protocol: String,
+    pub internal_port: u32,
+    /// "" = the local address of the connection that reaches the router.
+    pub internal_client: String,
+    pub enabled: bool,
+    pub description: String,
+    pub lease_duration: u32,
+}
+
+/// Resolves with `value` = the internal client that was sent.
+#[napi]
+pub async fn add_port_mapping(target: SoapTarget, args: AddPortMappingArgs) -> ActionResult {
+    let run = async {
+        let mapping = Mapping {
+            remote_host: args.remote_host,
+            external_port: port(args.external_port, "external port")?,
+            protocol: protocol(&args.protocol)?,
+            internal_port: port(args.internal_port, "internal port")?,
+            internal_client: args.internal_client,
+            enabled: args.enabled,
+            description: args.description,
+            lease_duration: args.lease_duration,
+        };
+        gateway::add_port_mapping(&target.into(), &mapping).await
+    };
+    run.await.into()
+}
+
+#[napi(object)]
+pub struct PortMappingKey {
+    pub remote_host: String,
+    pub external_port: u32,
+    pub protocol: String,
+}
+
+#[napi]
+pub async fn delete_port_mapping(target: SoapTarget, key: PortMappingKey) -> ActionResult {
+    let run = async {
+        let external_port = port(key.external_port, "external port")?;
+        let protocol = protocol(&key.protocol)?;
+        gateway::delete_port_mapping(&target.into(), &key.remote_host, external_port, &protocol)
+            .await?;
+        Ok(String::new())
+    };
+    run.await.into()
+}
+
+#[napi(object)]
+pub struct NativeMappingEntry {
+    pub remote_host: String,
+    pub external_port: u32,
+    pub protocol: String,
+    pub internal_port: u32,
+    pub internal_client: String,
+    pub enabled: bool,
+    pub description: String,
+    pub lease_duration: u32,
+}
+
+impl From<MappingEntry> for NativeMappingEntry {
+    fn from(e: MappingEntry) -> Self {
+        Self {
+            remote_host: e.remote_host,
+            external_port: e.external_port.into(),
+            protocol: e.protocol,
+            internal_port: e.internal_port.into(),
+            internal_client: e.internal_client,
+            enabled: e.enabled,
+            description: e.description,
+            lease_duration: e.lease_duration,
+        }
+    }
+}
+
+#[napi(object)]
+pub struct EntriesResult {
+    pub result: u32,
+    pub error: Option<NativeFailure>,
+    pub entries: Vec<NativeMappingEntry>,
+}
+
+impl From<std::result::Result<Vec<MappingEntry>, Failure>> for EntriesResult {
+    fn from(r: std::result::Result<Vec<MappingEntry>, Failure>) -> Self {
+        match r {
+            Ok(entries) => Self {
+                result: UpnpResult::Success as u32,
+                error: None,
+                entries: entries.into_iter().map(Into::into).collect(),
+            },
+            Err(f) => Self {
+                result: f.result as u32,
+                error: Some(f.into()),
+                entries: Vec::new(),
+            },
+        }
+    }
+}
+
+/// `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone).
+#[napi]
+pub async fn get_specific_port_mapping_entry(
+    target: SoapTarget,
+    key: PortMappingKey,
+) -> EntriesResult {
+    let run = async {
+        let external_port = port(key.external_port, "external port")?;
+        let protocol = protocol(&key.protocol)?;
+        let entry = gateway::specific_port_mapping(
+            &target.into(),
+            &key.remote_host,
+            external_port,
+            &protocol,
+        )
+        .await?;
+        Ok(vec![entry])
+    };
+    run.await.into()
+}
+
+/// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
+#[napi]
+pub async fn list_port_mappings(target: SoapTarget, max_entries: u32) -> EntriesResult {
+    gateway::list_port_mappings(&target.into(), max_entries)
+        .await
+        .into()
+}
+
+/// Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
+/// panic in a sync call throws; neither takes the process down.
+#[napi(js_name = "__panicForTests")]
+pub async fn panic_for_tests(message: String) -> u32 {
+    panic!("{message}");
+}
+
+#[napi(js_name = "__panicSyncForTests", catch_unwind)]
+pub fn panic_sync_for_tests(message: String) -> u32 {
+    panic!("{message}");
+}

@@ -1,0 +1,292 @@
+//! UPnP device descriptions: parsing, finding the IGD's services, resolving their URLs.
+//!
+//! Routers are sloppy with XML namespaces and casing of URLs, so elements are matched by
+//! local name and every text is trimmed; anything that is not a device description at all
+//! is an error the caller turns into `IgdStatus::NoIgd`.
+
+use roxmltree::{Document, Node, ParsingOptions};
+
+/// Largest description we read (real ones are 2-20 KB).
+pub const MAX_DESCRIPTION_BYTES: usize = 256 * 1024;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Service {
+    pub service_type: String,
+    pub control_url: String,
+    pub scpd_url: String,
+    pub event_sub_url: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Description {
+    pub url_base: Option<String>,
+    pub device_type: String,
+    pub friendly_name: String,
+    pub manufacturer: String,
+    pub model_name: String,
+    /// Every service of the root device and its embedded devices, in document order.
+    pub services: Vec<Service>,
+}
+
+const WAN_COMMON_INTERFACE_CONFIG: &str = "urn:schemas-upnp-org:service:WANCommonInterfaceConfig:";
+const WAN_IP_CONNECTION: &str = "urn:schemas-upnp-org:service:WANIPConnection:";
+const WAN_PPP_CONNECTION: &str = "urn:schemas-upnp-org:service:WANPPPConnection:";
+
+impl Description {
+    pub fn parse(xml: &str) -> Result<Self, String> {
+        let options = ParsingOptions {
+            // Some firmwares ship a DOCTYPE; roxmltree bounds entity expansion itself.
+            allow_dtd: true,
+            nodes_limit: 50_000,
+            ..ParsingOptions::default()
+        };
+        let doc =
+            Document::parse_with_options(xml, options).map_err(|e| format!("not XML: {e}"))?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "root" {
+            return Err(format!(
+                "root element is <{}>, not <root>",
+                root.tag_name().name()
+            ));
+        }
+        let device = child(root, "device").ok_or("description has no <device>")?;
+        let mut services = Vec::new();
+        collect_services(device, &mut services);
+        Ok(Self {
+            url_base: child_text(root, "URLBase").filter(|s| !s.is_empty()),
+            device_type: child_text(device, "deviceType").unwrap_or_default(),
+            friendly_name: child_text(device, "friendlyName").unwrap_or_default(),
+            manufacturer: child_text(device, "manufacturer").unwrap_or_default(),
+            model_name: child_text(device, "modelName").unwrap_or_default(),
+            services,
+        })
+    }
+
+    /// `WANCommonInterfaceConfig`, the service that makes a device an IGD.
+    pub fn wan_common_interface(&self) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.service_type.starts_with(WAN_COMMON_INTERFACE_CONFIG))
+    }
+
+    /// The first `WANIPConnection:*` or `WANPPPConnection:*` service, as miniupnpc picks it.
+    pub fn connection_service(&self) -> Option<&Service> {
+        self.services.iter().find(|s| {
+            s.service_type.starts_with(WAN_IP_CONNECTION)
+                || s.service_type.starts_with(WAN_PPP_CONNECTION)
+        })
+    }
+
+    /// The base that relative URLs in this description resolve against.
+    pub fn base<'a>(&'a self, description_url: &'a str) -> &'a str {
+        self.url_base.as_deref().unwrap_or(description_url)
+    }
+}
+
+fn child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    node.children()
+        .find(|n| n.is_element() && n.tag_name().name() == name)
+}
+
+fn child_text(node: Node, name: &str) -> Option<String> {
+    child(node, name).map(|n| n.text().unwrap_or("").trim().to_string())
+}
+
+fn collect_services(device: Node, out: &mut Vec<Service>) {
+    if let Some(list) = child(device, "serviceList") {
+        for service in list
+            .children()
+            .filter(|n| n.is_element() && n.tag_name().name() == "service")
+        {
+            out.push(Service {
+                service_type: child_text(service, "serviceType").unwrap_or_default(),
+                control_url: child_text(service, "controlURL").unwrap_or_default(),
+                scpd_url: child_text(service, "SCPDURL").unwrap_or_default(),
+                event_sub_url: child_text(service, "eventSubURL").unwrap_or_default(),
+            });
+        }
+    }
+    if let Some(list) = child(device, "deviceList") {
+        for embedded in list
+            .children()
+            .filter(|n| n.is_element() && n.tag_name().name() == "device")
+        {
+            collect_services(embedded, out);
+        }
+    }
+}
+
+/// Resolves `reference` (absolute URL, absolute path or relative path) against `base`.
+/// Returns "" for an empty reference: a service without a control URL has none.
+pub fn resolve_url(base: &str, reference: &str) -> String {
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return String::new();
+    }
+    if has_http_scheme(reference) {
+        return reference.to_string();
+    }
+    let (origin, base_path) = split_origin(base);
+    if reference.starts_with('/') {
+        return format!("{origin}{reference}");
+    }
+    let dir = match base_path.rfind('/') {
+        Some(i) => &base_path[..=i],
+        None => "/",
+    };
+    format!("{origin}{dir}{reference}")
+}
+
+fn has_http_scheme(s: &str) -> bool {
+    s.len() >= 7 && s[..7].eq_ignore_ascii_case("http://")
+}
+
+/// `http://host:port/a/b?q` -> (`http://host:port`, `/a/b`).
+fn split_origin(url: &str) -> (&str, &str) {
+    let after_scheme = if has_http_scheme(url) { 7 } else { 0 };
+    let rest = &url[after_scheme..];
+    match rest.find('/') {
+        Some(i) => {
+            let path = &rest[i..];
+            let path = path.split(['?', '#']).next().unwrap_or(path);
+            (&url[..after_scheme + i], path)
+        }
+        None => (url, "/"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIUPNPD_V2: &str = r#"<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0" configId="1337">
+<specVersion><major>1</major><minor>1</minor></specVersion>
+<device>
+ <deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:2</deviceType>
+ <friendlyName>Lab router</friendlyName><manufacturer>miniupnp</manufacturer><modelName>miniupnpd</modelName>
+ <serviceList><service><serviceType>urn:schemas-upnp-org:service:Layer3Forwarding:1</serviceType>
+   <serviceId>urn:upnp-org:serviceId:L3Forwarding1</serviceId><controlURL>/ctl/L3F</controlURL>
+   <eventSubURL>/evt/L3F</eventSubURL><SCPDURL>/L3F.xml</SCPDURL></service></serviceList>
+ <deviceList><device>
+  <deviceType>urn:schemas-upnp-org:device:WANDevice:2</deviceType>
+  <serviceList><service>
+   <serviceType>urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1</serviceType>
+   <controlURL>/ctl/CmnIfCfg</controlURL><eventSubURL>/evt/CmnIfCfg</eventSubURL><SCPDURL>/WANCfg.xml</SCPDURL>
+  </service></serviceList>
+  <deviceList><device>
+   <deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:2</deviceType>
+   <serviceList><service>
+    <serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType>
+    <controlURL> /ctl/IPConn </controlURL><eventSubURL>/evt/IPConn</eventSubURL><SCPDURL>/WANIPCn.xml</SCPDURL>
+   </service></serviceList>
+  </device></deviceList>
+ </device></deviceList>
+</device></root>"#;
+
+    #[test]
+    fn finds_igd_services_in_embedded_devices() {
+        let d = Description::parse(MINIUPNPD_V2).unwrap();
+        assert_eq!(
+            d.device_type,
+            "urn:schemas-upnp-org:device:InternetGatewayDevice:2"
+        );
+        assert_eq!(d.friendly_name, "Lab router");
+        assert_eq!(d.services.len(), 3);
+        assert!(d.wan_common_interface().is_some());
+        let c = d.connection_service().unwrap();
+        assert_eq!(
+            c.service_type,
+            "urn:schemas-upnp-org:service:WANIPConnection:2"
+        );
+        assert_eq!(c.control_url, "/ctl/IPConn");
+    }
+
+    #[test]
+    fn ppp_and_first_connection_service_wins() {
+        let xml = r#"<root><device><deviceList><device><serviceList>
+            <service><serviceType>urn:schemas-upnp-org:service:WANPPPConnection:1</serviceType><controlURL>/ppp</controlURL></service>
+            <service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/ip</controlURL></service>
+            </serviceList></device></deviceList></device></root>"#;
+        let d = Description::parse(xml).unwrap();
+        assert_eq!(d.connection_service().unwrap().control_url, "/ppp");
+        assert!(d.wan_common_interface().is_none());
+    }
+
+    #[test]
+    fn non_igd_device_has_no_connection_service() {
+        let xml = r#"<root xmlns="urn:schemas-upnp-org:device-1-0"><device>
+            <deviceType>urn:schemas-upnp-org:device:MediaServer:1</deviceType>
+            <serviceList><service><serviceType>urn:schemas-upnp-org:service:ContentDirectory:1</serviceType>
+            <controlURL>/cd</controlURL></service></serviceList></device></root>"#;
+        let d = Description::parse(xml).unwrap();
+        assert!(d.connection_service().is_none());
+        assert!(d.wan_common_interface().is_none());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_description() {
+        for bad in [
+            "",
+            "hello",
+            "<html><body>router</body></html>",
+            "<root></root>",
+            "<root><device>",
+        ] {
+            assert!(Description::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn survives_entity_bombs() {
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;"><!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;"><!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;"><!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;"><!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;"><!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;"><!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]><root><device><friendlyName>&lol9;</friendlyName></device></root>"#;
+        // Either refused or bounded; never a billion "lol"s in memory.
+        if let Ok(d) = Description::parse(bomb) {
+            assert!(d.friendly_name.len() < 10_000_000);
+        }
+    }
+
+    #[test]
+    fn resolves_urls_like_miniupnpc() {
+        let desc = "http://192.168.1.1:5000/rootDesc.xml";
+        assert_eq!(
+            resolve_url(desc, "/ctl/IPConn"),
+            "http://192.168.1.1:5000/ctl/IPConn"
+        );
+        assert_eq!(
+            resolve_url(desc, "ctl/IPConn"),
+            "http://192.168.1.1:5000/ctl/IPConn"
+        );
+        assert_eq!(
+            resolve_url("http://192.168.1.1:5000/igd/desc.xml?v=1", "ctl"),
+            "http://192.168.1.1:5000/igd/ctl"
+        );
+        assert_eq!(
+            resolve_url(desc, "http://192.168.1.1:6000/x"),
+            "http://192.168.1.1:6000/x"
+        );
+        assert_eq!(
+            resolve_url("http://192.168.1.1:5000", "x"),
+            "http://192.168.1.1:5000/x"
+        );
+        assert_eq!(resolve_url(desc, "  "), "");
+        assert_eq!(
+            resolve_url("http://[fe80::1%253]:5000/d.xml", "/ctl"),
+            "http://[fe80::1%253]:5000/ctl"
+        );
+    }
+
+    #[test]
+    fn url_base_overrides_description_url() {
+        let xml = r#"<root><URLBase>http://10.0.0.1:49000/</URLBase><device><deviceType>x</deviceType></device></root>"#;
+        let d = Description::parse(xml).unwrap();
+        assert_eq!(
+            d.base("http://10.0.0.1:5000/d.xml"),
+            "http://10.0.0.1:49000/"
+        );
+        assert_eq!(
+            resolve_url(d.base("http://10.0.0.1:5000/d.xml"), "ctl"),
+            "http://10.0.0.1:49000/ctl"
+        );
+    }
+}

@@ -1,0 +1,436 @@
+//! One device: classifying it the way Godot/miniupnpc would (but by meaning, and each device
+//! on its own description), and the port-mapping actions of its connection service.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::description::{self, Description, MAX_DESCRIPTION_BYTES};
+use crate::errors::{Failure, IgdStatus, UpnpResult};
+use crate::http::{self, Endpoint, Limits};
+use crate::soap::{self, Target};
+
+/// What discovery learns about one device (Godot's `UPNPDevice` plus the extras we report).
+#[derive(Clone, Debug)]
+pub struct DeviceInfo {
+    pub description_url: String,
+    /// The ST of the search reply (Godot's `service_type`).
+    pub service_type: String,
+    pub igd_control_url: String,
+    pub igd_service_type: String,
+    pub igd_our_addr: String,
+    pub igd_status: IgdStatus,
+    /// The external address the gateway reported while it was classified ("" if none).
+    pub external_address: String,
+    /// Connected, but the external address is private or shared: another NAT is upstream.
+    pub double_nat: bool,
+    pub friendly_name: String,
+    pub manufacturer: String,
+    pub model_name: String,
+    /// SSDP `SERVER` and `BOOTID.UPNP.ORG` of the reply that found it.
+    pub server: String,
+    pub boot_id: Option<u32>,
+    /// Why the status is not OK, when something said so.
+    pub last_error: Option<Failure>,
+}
+
+impl DeviceInfo {
+    /// A device that replied and has not been classified yet (Godot's fresh-device status).
+    pub fn unclassified(description_url: String, service_type: String) -> Self {
+        Self {
+            description_url,
+            service_type,
+            igd_control_url: String::new(),
+            igd_service_type: String::new(),
+            igd_our_addr: String::new(),
+            igd_status: IgdStatus::UnknownError,
+            external_address: String::new(),
+            double_nat: false,
+            friendly_name: String::new(),
+            manufacturer: String::new(),
+            model_name: String::new(),
+            server: String::new(),
+            boot_id: None,
+            last_error: None,
+        }
+    }
+
+    fn fail(mut self, status: IgdStatus, why: Failure) -> Self {
+        self.igd_status = status;
+        self.last_error = Some(why);
+        self
+    }
+
+    /// Fetches the description, finds the connection service and asks it whether it is up.
+    pub async fn classify(mut self, deadline: Instant, request_timeout: Duration) -> Self {
+        let limits = Limits {
+            deadline: deadline.min(Instant::now() + request_timeout),
+            connect_timeout: request_timeout.min(Duration::from_secs(3)),
+            max_body: MAX_DESCRIPTION_BYTES,
+        };
+        let endpoint = match Endpoint::parse(&self.description_url) {
+            Ok(e) => e,
+            Err(why) => {
+                return self.fail(
+                    IgdStatus::HttpError,
+                    Failure::new(UpnpResult::HttpError, why),
+                )
+            }
+        };
+        let response = match http::get(&endpoint, &limits).await {
+            Ok(r) => r,
+            Err(e) => {
+                return self.fail(
+                    IgdStatus::HttpError,
+                    Failure::new(UpnpResult::HttpError, format!("description: {e}")),
+                )
+            }
+        };
+        self.igd_our_addr = response.local_addr.ip().to_string();
+        if response.status != 200 {
+            let why = Failure::new(
+                UpnpResult::HttpError,
+                format!("description: HTTP {}", response.status),
+            )
+            .with_http_status(response.status);
+            return self.fail(IgdStatus::HttpError, why);
+        }
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            let why = Failure::new(UpnpResult::HttpError, "description: empty body")
+                .with_http_status(200);
+            return self.fail(IgdStatus::HttpEmpty, why);
+        }
+        let text = String::from_utf8_lossy(&response.body);
+        let desc = match Description::parse(&text) {
+            Ok(d) => d,
+            Err(why) => {
+                return self.fail(
+                    IgdStatus::NoIgd,
+                    Failure::new(UpnpResult::InvalidResponse, format!("description: {why}")),
+                )
+            }
+        };
+        self.friendly_name = desc.friendly_name.clone();
+        self.manufacturer = desc.manufacturer.clone();
+        self.model_name = desc.model_name.clone();
+
+        let Some(service) = desc.connection_service() else {
+            let (status, why) = if desc.wan_common_interface().is_some() {
+                (
+                    IgdStatus::InvalidControl,
+                    "an IGD without a WANIPConnection/WANPPPConnection service",
+                )
+            } else {
+                (
+                    IgdStatus::UnknownDevice,
+                    "a UPnP device, but not an Internet gateway",
+                )
+            };
+            return self.fail(status, Failure::new(UpnpResult::UnknownError, why));
+        };
+        self.igd_service_type = service.service_type.clone();
+        self.igd_control_url =
+            description::resolve_url(desc.base(&self.description_url), &service.control_url);
+        match Endpoint::parse(&self.igd_control_url) {
+            Ok(control) if control.addr.ip() == endpoint.addr.ip() => {}
+            Ok(_) => {
+                let why = format!(
+                    "control URL {} is not on the device's host",
+                    self.igd_control_url
+                );
+                return self.fail(
+                    IgdStatus::InvalidControl,
+                    Failure::new(UpnpResult::InvalidResponse, why),
+                );
+            }
+            Err(why) => {
+                let why = format!("control URL {:?}: {why}", self.igd_control_url);
+                return self.fail(
+                    IgdStatus::InvalidControl,
+                    Failure::new(UpnpResult::InvalidResponse, why),
+                );
+            }
+        }
+
+        let remaining = limits.deadline.saturating_duration_since(Instant::now());
+        let target = Target {
+            control_url: self.igd_control_url.clone(),
+            service_type: self.igd_service_type.clone(),
+            timeout: remaining.max(Duration::from_millis(1)),
+        };
+        match status_info(&target).await {
+            Ok(status) if status == "Connected" || status == "Up" => {}
+            Ok(status) => {
+                let why = Failure::new(
+                    UpnpResult::UnknownError,
+                    format!("connection status is {status:?}"),
+                );
+                return self.fail(IgdStatus::Disconnected, why);
+            }
+            Err(why) => return self.fail(IgdStatus::InvalidControl, why),
+        }
+        let target = Target {
+            timeout: limits
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+            ..target
+        };
+        match external_ip_address(&target).await {
+            Ok(address) => match address.parse::<IpAddr>() {
+                Ok(ip) if !ip.is_unspecified() => {
+                    self.double_nat = is_not_public(ip);
+                    self.external_address = address;
+                    self.igd_status = IgdStatus::Ok;
+                    self
+                }
+                _ => {
+                    let why =
+                        format!("connected, but reports no usable external address ({address:?})");
+                    self.fail(
+                        IgdStatus::Disconnected,
+                        Failure::new(UpnpResult::InvalidResponse, why),
+                    )
+                }
+            },
+            Err(why) => self.fail(IgdStatus::InvalidControl, why),
+        }
+    }
+}
+
+/// Private, shared (CGNAT), loopback, link-local, documentation and other reserved ranges:
+/// an IGD whose external address is one of these sits behind another NAT.
+pub fn is_not_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_not_public_v4(v4),
+        IpAddr::V6(v6) => is_not_public_v6(v6),
+    }
+}
+
+fn is_not_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // 100.64/10 shared address space (CGNAT)
+        || (a == 192 && b == 0 && c == 0) // 192.0.0/24 IETF protocol assignments
+        || (a == 198 && (b == 18 || b == 19)) // 198.18/15 benchmarking
+        || a >= 224 // multicast and 240/4
+}
+
+fn is_not_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link local
+        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+}
+
+pub async fn status_info(target: &Target) -> Result<String, Failure> {
+    let reply = soap::call(target, "GetStatusInfo", Vec::new()).await?;
+    reply
+        .values
+        .get("NewConnectionStatus")
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Failure::new(
+                UpnpResult::InvalidResponse,
+                "GetStatusInfo reply has no NewConnectionStatus",
+            )
+        })
+}
+
+/// `GetExternalIPAddress`; the address as the router wrote it (may be empty).
+pub async fn external_ip_address(target: &Target) -> Result<String, Failure> {
+    let reply = soap::call(target, "GetExternalIPAddress", Vec::new()).await?;
+    reply
+        .values
+        .get("NewExternalIPAddress")
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Failure::new(
+                UpnpResult::InvalidResponse,
+                "GetExternalIPAddress reply has no NewExternalIPAddress",
+            )
+        })
+}
+
+/// Arguments of `AddPortMapping`, already validated by the caller.
+#[derive(Clone, Debug)]
+pub struct Mapping {
+    pub remote_host: String,
+    pub external_port: u16,
+    pub protocol: String,
+    pub internal_port: u16,
+    /// "" = the local address of the connection that reaches the router.
+    pub internal_client: String,
+    pub enabled: bool,
+    pub description: String,
+    pub lease_duration: u32,
+}
+
+/// Adds the mapping; returns the internal client that was sent.
+pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
+    let m = m.clone();
+    let mut sent_client = String::new();
+    soap::call_with(target, "AddPortMapping", |local| {
+        let client = if m.internal_client.is_empty() {
+            local.ip().to_string()
+        } else {
+            m.internal_client.clone()
+        };
+        sent_client = client.clone();
+        Ok(vec![
+            ("NewRemoteHost", m.remote_host),
+            ("NewExternalPort", m.external_port.to_string()),
+            ("NewProtocol", m.protocol),
+            ("NewInternalPort", m.internal_port.to_string()),
+            ("NewInternalClient", client),
+            ("NewEnabled", if m.enabled { "1" } else { "0" }.to_string()),
+            ("NewPortMappingDescription", m.description),
+            ("NewLeaseDuration", m.lease_duration.to_string()),
+        ])
+    })
+    .await?;
+    Ok(sent_client)
+}
+
+pub async fn delete_port_mapping(
+    target: &Target,
+    remote_host: &str,
+    external_port: u16,
+    protocol: &str,
+) -> Result<(), Failure> {
+    let args = vec![
+        ("NewRemoteHost", remote_host.to_string()),
+        ("NewExternalPort", external_port.to_string()),
+        ("NewProtocol", protocol.to_string()),
+    ];
+    soap::call(target, "DeletePortMapping", args)
+        .await
+        .map(|_| ())
+}
+
+/// One row of the router's mapping table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MappingEntry {
+    pub remote_host: String,
+    pub external_port: u16,
+    pub protocol: String,
+    pub internal_port: u16,
+    pub internal_client: String,
+    pub enabled: bool,
+    pub description: String,
+    pub lease_duration: u32,
+}
+
+/// `GetSpecificPortMappingEntry`: whether (and how) the router holds a mapping now.
+pub async fn specific_port_mapping(
+    target: &Target,
+    remote_host: &str,
+    external_port: u16,
+    protocol: &str,
+) -> Result<MappingEntry, Failure> {
+    let args = vec![
+        ("NewRemoteHost", remote_host.to_string()),
+        ("NewExternalPort", external_port.to_string()),
+        ("NewProtocol", protocol.to_string()),
+    ];
+    let reply = soap::call(target, "GetSpecificPortMappingEntry", args).await?;
+    let v = &reply.values;
+    let number = |name: &str| v.get(name).and_then(|s| s.trim().parse::<u32>().ok());
+    Ok(MappingEntry {
+        remote_host: remote_host.to_string(),
+        external_port,
+        protocol: protocol.to_string(),
+        internal_port: number("NewInternalPort")
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| {
+                Failure::new(
+                    UpnpResult::InvalidResponse,
+                    "reply has no valid NewInternalPort",
+                )
+            })?,
+        internal_client: v.get("NewInternalClient").unwrap_or("").to_string(),
+        enabled: v.get("NewEnabled").map(|e| e.trim() == "1").unwrap_or(true),
+        description: v.get("NewPortMappingDescription").unwrap_or("").to_string(),
+        lease_duration: number("NewLeaseDuration").unwrap_or(0),
+    })
+}
+
+/// The router's whole table through igd-next's `GetGenericPortMappingEntry`, which parses
+/// entries well; we only bound the walk and keep the fault that ended it.
+pub async fn list_port_mappings(
+    target: &Target,
+    max_entries: u32,
+) -> Result<Vec<MappingEntry>, Failure> {
+    let endpoint =
+        Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
+    let gateway = igd_next::aio::Gateway {
+        addr: endpoint.addr,
+        root_url: String::new(),
+        control_url: target.control_url.clone(),
+        control_schema_url: String::new(),
+        control_schema: Default::default(),
+        service_type: target.service_type.clone(),
+        provider: igd_next::aio::tokio::Tokio,
+    };
+    let deadline = Instant::now() + target.timeout;
+    let mut entries = Vec::new();
+    for index in 0..max_entries {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let entry = tokio::time::timeout(remaining, gateway.get_generic_port_mapping_entry(index))
+            .await
+            .map_err(|_| Failure::new(UpnpResult::HttpError, "listing mappings timed out"))?;
+        match entry {
+            Ok(e) => entries.push(MappingEntry {
+                remote_host: e.remote_host,
+                external_port: e.external_port,
+                protocol: e.protocol.to_string(),
+                internal_port: e.internal_port,
+                internal_client: e.internal_client,
+                enabled: e.enabled,
+                description: e.port_mapping_description,
+                lease_duration: e.lease_duration,
+            }),
+            // 713 SpecifiedArrayIndexInvalid is how the table ends.
+            Err(igd_next::GetGenericPortMappingEntryError::SpecifiedArrayIndexInvalid) => break,
+            Err(e) => return Err(Failure::new(UpnpResult::UnknownError, e.to_string())),
+        }
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_external_addresses_mean_double_nat() {
+        for private in [
+            "10.0.0.2",
+            "172.16.5.4",
+            "192.168.1.2",
+            "100.64.0.1",
+            "100.127.255.254",
+            "169.254.1.1",
+            "192.0.2.7",
+            "198.51.100.1",
+            "203.0.113.9",
+            "198.18.0.1",
+            "fd00::1",
+            "fe80::1",
+        ] {
+            assert!(is_not_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "100.128.0.1", "1.1.1.1", "2606:4700::1111"] {
+            assert!(!is_not_public(public.parse().unwrap()), "{public}");
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The HTTP/1.1 client for descriptions and SOAP: one short-lived connection per request
+//! (as miniupnpc does; routers close after each reply anyway), hard deadlines and size caps.
+//!
+//! We drive hyper's connection ourselves instead of using a pooled client because we need
+//! the local address of the very socket that reached the router (Godot's `igd_our_addr`,
+//! and the default `NewInternalClient`), and because IPv6 link-local routers need a zone
+//! that URLs cannot carry through a pooled client.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, USER_AGENT};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+
+/// Sent with every request; routers sometimes log it.
+pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
+
+/// Where one request goes: a socket address (with the zone for link-local IPv6), the
+/// `Host` header and the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub host_header: String,
+    pub path_and_query: String,
+}
+
+impl Endpoint {
+    /// Parses an absolute `http://` URL whose host is an IP literal. A link-local IPv6 host may
+    /// carry its zone the RFC 6874 way (`http://[fe80::1%25eth0]:5000/desc.xml`).
+    /// Host names are refused on purpose: UPnP devices announce literal addresses, and a
+    /// name would mean a DNS lookup the router never asked for.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("HTTP://"))
+            .ok_or_else(|| format!("not an http:// URL: {url:?}"))?;
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
+        };
+        if authority.contains('@') {
+            return Err(format!("credentials are not supported in {url:?}"));
+        }
+        let (ip, port_text, host_for_header) = if let Some(inner) = authority.strip_prefix('[') {
+            let close = inner
+                .find(']')
+                .ok_or_else(|| format!("unclosed IPv6 literal in {url:?}"))?;
+            let literal = &inner[..close];
+            let after = &inner[close + 1..];
+            let (addr_text, zone) = match literal.find("%25").or_else(|| literal.find('%')) {
+                Some(i) => {
+                    let zone_start = if literal[i..].starts_with("%25") {
+                        i + 3
+                    } else {
+                        i + 1
+                    };
+                    (&literal[..i], Some(&literal[zone_start..]))
+                }
+                None => (literal, None),
+            };
+            let v6: Ipv6Addr = addr_text
+                .parse()
+                .map_err(|_| format!("bad IPv6 address in {url:?}"))?;
+            let scope = match zone {
+                Some(z) => {
+                    zone_index(z).ok_or_else(|| format!("unknown IPv6 zone {z:?} in {url:?}"))?
+                }
+                None => 0,
+            };
+            let port_text =
+                after
+                    .strip_prefix(':')
+                    .unwrap_or(if after.is_empty() { "" } else { after });
+            if !after.is_empty() && !after.starts_with(':') {
+                return Err(format!("unexpected text after IPv6 literal in {url:?}"));
+            }
+            (IpAddr::V6(v6), (port_text, scope), format!("[{addr_text}]"))
+        } else {
+            let (host, port_text) = match authority.rsplit_once(':') {
+                Some((h, p)) => (h, p),
+                None => (authority, ""),
+            };
+            let v4: IpAddr = host
+                .parse()
+                .map_err(|_| format!("host must be an IP address in {url:?}"))?;
+            (v4, (port_text, 0), host.to_string())
+        };
+        let (port_text, scope) = port_text;
+        let port: u16 = if port_text.is_empty() {
+            80
+        } else {
+            port_text
+                .parse()
+                .map_err(|_| format!("bad port in {url:?}"))?
+        };
+        if port == 0 {
+            return Err(format!("port 0 in {url:?}"));
+        }
+        let addr = match ip {
+            IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
+            IpAddr::V4(_) => SocketAddr::new(ip, port),
+        };
+        let host_header = if port == 80 {
+            host_for_header
+        } else {
+            format!("{host_for_header}:{port}")
+        };
+        Ok(Self {
+            addr,
+            host_header,
+            path_and_query: path,
+        })
+    }
+}
+
+/// Interface zone -> scope id: a number, or an interface name.
+fn zone_index(zone: &str) -> Option<u32> {
+    if let Ok(n) = zone.parse::<u32>() {
+        return Some(n);
+    }
+    if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .find(|i| i.name == zone)
+        .and_then(|i| i.index)
+}
+
+/// Caps for one request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Deadline for the whole exchange: connect, send, headers and body.
+    pub deadline: Instant,
+    /// Cap on the TCP connect alone (a router that drops SYNs should not eat the whole budget).
+    pub connect_timeout: Duration,
+    /// Largest body accepted; more is an error, never buffered.
+    pub max_body: usize,
+}
+
+impl Limits {
+    pub fn within(total: Duration, max_body: usize) -> Self {
+        Self {
+            deadline: Instant::now() + total,
+            connect_timeout: total.min(Duration::from_secs(3)),
+            max_body,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Bytes,
+    /// The local end of the connection that reached the device.
+    pub local_addr: SocketAddr,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum HttpError {
+    Connect(String),
+    Timeout,
+    TooLarge(usize),
+    Protocol(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Connect(e) => write!(f, "could not connect: {e}"),
+            HttpError::Timeout => write!(f, "no complete reply before the deadline"),
+            HttpError::TooLarge(max) => write!(f, "reply larger than {max} bytes"),
+            HttpError::Protocol(e) => write!(f, "HTTP error: {e}"),
+        }
+    }
+}
+
+/// A connected socket, kept so that a caller can read its local address before it decides
+/// what to send (the SOAP client needs it for `NewInternalClient`).
+pub struct Connection {
+    stream: TcpStream,
+    pub local_addr: SocketAddr,
+}
+
+pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection, HttpError> {
+    let connect_deadline = limits.deadline.min(Instant::now() + limits.connect_timeout);
+    let stream = timeout_at(connect_deadline, TcpStream::connect(endpoint.addr))
+        .await
+        .map_err(|_| HttpError::Timeout)?
+        .map_err(|e| HttpError::Connect(e.to_string()))?;
+    // Requests are one small write each; do not let Nagle hold them back.
+    let _ = stream.set_nodelay(true);
+    let local_addr = stream
+        .local_addr()
+        .map_err(|e| HttpError::Connect(e.to_string()))?;
+    Ok(Connection { stream, local_addr })
+}
+
+/// Sends one request on `conn` and reads the whole reply within `limits`.
+pub async fn exchange(
+    conn: Connection,
+    endpoint: &Endpoint,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    limits: &Limits,
+) -> Result<Response, HttpError> {
+    let local_addr = conn.local_addr;
+    let work = async move {
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(64 * 1024)
+            .handshake::<_, Full<Bytes>>(TokioIo::new(conn.stream))
+            .await
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let body = body.unwrap_or_default();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(&endpoint.path_and_query)
+            .header(HOST, &endpoint.host_header)
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .header(CONNECTION, "close");
+        if !body.is_empty() {
+            request = request.header(CONTENT_LENGTH, body.len());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let max_body = limits.max_body;
+        let talk = async move {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            let status = response.status().as_u16();
+            if let Some(len) = response
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                if len > max_body as u64 {
+                    return Err(HttpError::TooLarge(max_body));
+                }
+            }
+            let body = Limited::new(response.into_body(), max_body)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        HttpError::TooLarge(max_body)
+                    } else {
+                        HttpError::Protocol(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok::<_, HttpError>((status, body))
+            // `sender` drops here, which lets `connection` finish.
+        };
+        let (reply, _) = tokio::join!(talk, connection);
+        reply
+    };
+    let (status, body) = timeout_at(limits.deadline, work)
+        .await
+        .map_err(|_| HttpError::Timeout)??;
+    Ok(Response {
+        status,
+        body,
+        local_addr,
+    })
+}
+
+/// GET `url`, for device descriptions.
+pub async fn get(endpoint: &Endpoint, limits: &Limits) -> Result<Response, HttpError> {
+    let conn = connect(endpoint, limits).await?;
+    exchange(conn, endpoint, "GET", &[], None, limits).await
+}
+
+/// Header for SOAP requests (UPnP Device Architecture 1.1, 3.2.1).
+pub const SOAP_CONTENT_TYPE: (&str, &str) = ("Content-Type", "text/xml; charset=\"utf-8\"");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_ipv4_urls() {
+        let e = Endpoint::parse("http://192.168.1.1:5000/rootDesc.xml").unwrap();
+        assert_eq!(e.addr, "192.168.1.1:5000".parse().unwrap());
+        assert_eq!(e.host_header, "192.168.1.1:5000");
+        assert_eq!(e.path_and_query, "/rootDesc.xml");
+
+        let e = Endpoint::parse("http://10.0.0.1").unwrap();
+        assert_eq!(e.addr.port(), 80);
+        assert_eq!(e.host_header, "10.0.0.1");
+        assert_eq!(e.path_and_query, "/");
+
+        let e = Endpoint::parse("http://10.0.0.1:80/ctl?x=1").unwrap();
+        assert_eq!(e.path_and_query, "/ctl?x=1");
+        assert_eq!(e.host_header, "10.0.0.1");
+    }
+
+    #[test]
+    fn parses_ipv6_with_zone() {
+        let e = Endpoint::parse("http://[fd00::1]:5000/d.xml").unwrap();
+        assert_eq!(e.addr, "[fd00::1]:5000".parse().unwrap());
+        assert_eq!(e.host_header, "[fd00::1]:5000");
+
+        let e = Endpoint::parse("http://[fe80::1%253]:5000/d.xml").unwrap();
+        match e.addr {
+            SocketAddr::V6(v6) => assert_eq!(v6.scope_id(), 3),
+            _ => panic!("not v6"),
+        }
+        assert_eq!(e.host_header, "[fe80::1]:5000");
+
+        let e = Endpoint::parse("http://[fe80::1%25lo]:5000/d.xml").unwrap();
+        match e.addr {
+            SocketAddr::V6(v6) => assert!(v6.scope_id() > 0),
+            _ => panic!("not v6"),
+        }
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_reach_safely() {
+        for bad in [
+            "",
+            "https://10.0.0.1/",
+            "ftp://10.0.0.1/",
+            "http://router.local:5000/",
+            "http://user@10.0.0.1/",
+            "http://10.0.0.1:0/",
+            "http://10.0.0.1:99999/",
+            "http://10.0.0.1:abc/",
+            "http://[fe80::1/",
+            "http://[fe80::1%25nosuchif0]:80/",
+            "http://[fe80::1]x/",
+        ] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

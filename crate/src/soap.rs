@@ -1,0 +1,309 @@
+//! SOAP over HTTP for the WAN*Connection services: envelopes, replies, faults.
+//!
+//! The `SOAPAction` header and the envelope's namespace are always the service type the
+//! device announced (WANIPConnection:1/:2, WANPPPConnection:1); strict routers reject a
+//! mismatch, which is the igd-next defect this module exists to avoid.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use roxmltree::{Document, Node};
+
+use crate::errors::{Failure, UpnpResult};
+use crate::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
+
+/// Largest SOAP reply we read (real ones are well under 2 KB).
+pub const MAX_SOAP_BYTES: usize = 64 * 1024;
+
+/// Where an action goes.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub control_url: String,
+    pub service_type: String,
+    pub timeout: Duration,
+}
+
+/// The output arguments of a successful action, in reply order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Values(pub Vec<(String, String)>);
+
+impl Values {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A successful action: its values and the local address that reached the router.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub values: Values,
+    pub local_addr: SocketAddr,
+}
+
+/// XML-escapes text content. Characters XML 1.0 cannot carry at all are refused instead,
+/// so a bad description is caught here (INVALID_ARGS) rather than confusing the router.
+pub fn xml_escape(input: &str) -> Result<String, Failure> {
+    let mut out = String::with_capacity(input.len() + 8);
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                return Err(Failure::new(
+                    UpnpResult::InvalidArgs,
+                    format!(
+                        "argument contains U+{:04X}, which XML cannot carry",
+                        c as u32
+                    ),
+                ))
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+pub fn envelope(
+    service_type: &str,
+    action: &str,
+    args: &[(&str, String)],
+) -> Result<String, Failure> {
+    let mut body = String::with_capacity(320 + args.len() * 48);
+    body.push_str("<?xml version=\"1.0\"?>\r\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body>");
+    body.push_str(&format!(
+        "<u:{action} xmlns:u=\"{}\">",
+        xml_escape(service_type)?
+    ));
+    for (name, value) in args {
+        body.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)?));
+    }
+    body.push_str(&format!("</u:{action}></s:Body></s:Envelope>\r\n"));
+    Ok(body)
+}
+
+/// What a reply body says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    Response(Values),
+    Fault {
+        code: Option<i64>,
+        description: String,
+    },
+}
+
+/// Parses a SOAP reply to `action`. `Err` means the body is not a SOAP reply to it.
+pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
+    let doc = Document::parse(body).map_err(|e| format!("reply is not XML: {e}"))?;
+    let envelope = doc.root_element();
+    if envelope.tag_name().name() != "Envelope" {
+        return Err(format!(
+            "reply root is <{}>, not a SOAP Envelope",
+            envelope.tag_name().name()
+        ));
+    }
+    let body = element_children(envelope)
+        .find(|n| n.tag_name().name() == "Body")
+        .ok_or("SOAP reply has no Body")?;
+    let payload = element_children(body).next().ok_or("SOAP Body is empty")?;
+    let name = payload.tag_name().name();
+    if name == "Fault" {
+        let find = |wanted: &str| {
+            payload
+                .descendants()
+                .find(|n| n.is_element() && n.tag_name().name() == wanted)
+                .map(|n| n.text().unwrap_or("").trim().to_string())
+        };
+        let code = find("errorCode").and_then(|c| c.parse::<i64>().ok());
+        let description = find("errorDescription")
+            .filter(|d| !d.is_empty())
+            .or_else(|| find("faultstring"))
+            .unwrap_or_default();
+        return Ok(Parsed::Fault { code, description });
+    }
+    let expected = format!("{action}Response");
+    if name != expected {
+        return Err(format!("expected <{expected}>, got <{name}>"));
+    }
+    let values = element_children(payload)
+        .map(|n| {
+            (
+                n.tag_name().name().to_string(),
+                n.text().unwrap_or("").trim().to_string(),
+            )
+        })
+        .collect();
+    Ok(Parsed::Response(Values(values)))
+}
+
+fn element_children<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    node.children().filter(|n| n.is_element())
+}
+
+fn http_failure(e: HttpError) -> Failure {
+    match e {
+        HttpError::TooLarge(_) => Failure::new(UpnpResult::InvalidResponse, e.to_string()),
+        _ => Failure::new(UpnpResult::HttpError, e.to_string()),
+    }
+}
+
+/// Calls `action`. `build_args` receives the local address of the connection to the router
+/// before the request is written, so callers can default `NewInternalClient` to it.
+pub async fn call_with<F>(target: &Target, action: &str, build_args: F) -> Result<Reply, Failure>
+where
+    F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
+{
+    if target.control_url.is_empty() {
+        return Err(Failure::new(
+            UpnpResult::HttpError,
+            "the device has no control URL",
+        ));
+    }
+    let endpoint =
+        Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
+    let limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
+    let conn = http::connect(&endpoint, &limits)
+        .await
+        .map_err(http_failure)?;
+    let local_addr = conn.local_addr;
+    let args = build_args(local_addr)?;
+    let body = envelope(&target.service_type, action, &args)?;
+    let soap_action = format!("\"{}#{action}\"", target.service_type);
+    let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", soap_action.as_str())];
+    let response = http::exchange(conn, &endpoint, "POST", &headers, Some(body), &limits)
+        .await
+        .map_err(http_failure)?;
+    let status = response.status;
+    let text = String::from_utf8_lossy(&response.body);
+    match parse_reply(&text, action) {
+        Ok(Parsed::Fault {
+            code: Some(code),
+            description,
+        }) => Err(Failure::fault(code, description, status)),
+        Ok(Parsed::Fault {
+            code: None,
+            description,
+        }) => Err(Failure::new(
+            UpnpResult::UnknownError,
+            format!("SOAP fault without a UPnP error code: {description}"),
+        )
+        .with_http_status(status)),
+        Ok(Parsed::Response(values)) if status == 200 => Ok(Reply { values, local_addr }),
+        Ok(Parsed::Response(_)) => Err(Failure::new(
+            UpnpResult::HttpError,
+            format!("HTTP {status} with a success body"),
+        )
+        .with_http_status(status)),
+        Err(_) if status != 200 => Err(Failure::new(
+            UpnpResult::HttpError,
+            format!("HTTP {status} from the router"),
+        )
+        .with_http_status(status)),
+        Err(_) if text.trim().is_empty() => Err(Failure::new(
+            UpnpResult::HttpError,
+            "empty reply from the router",
+        )
+        .with_http_status(status)),
+        Err(why) => Err(Failure::new(UpnpResult::InvalidResponse, why).with_http_status(status)),
+    }
+}
+
+/// Calls an action whose arguments do not depend on the local address.
+pub async fn call(
+    target: &Target,
+    action: &str,
+    args: Vec<(&'static str, String)>,
+) -> Result<Reply, Failure> {
+    call_with(target, action, move |_| Ok(args)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_uses_the_announced_service_type_and_escapes() {
+        let st = "urn:schemas-upnp-org:service:WANIPConnection:2";
+        let body = envelope(
+            st,
+            "AddPortMapping",
+            &[("NewPortMappingDescription", "a<b>&\"c'".into())],
+        )
+        .unwrap();
+        assert!(body.contains(
+            "<u:AddPortMapping xmlns:u=\"urn:schemas-upnp-org:service:WANIPConnection:2\">"
+        ));
+        assert!(body.contains(
+            "<NewPortMappingDescription>a&lt;b&gt;&amp;&quot;c&apos;</NewPortMappingDescription>"
+        ));
+        assert!(body.contains("s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\""));
+        // The envelope is well-formed XML and round-trips the value.
+        let doc = Document::parse(&body).unwrap();
+        let v = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "NewPortMappingDescription")
+            .unwrap();
+        assert_eq!(v.text(), Some("a<b>&\"c'"));
+    }
+
+    #[test]
+    fn control_characters_are_invalid_args() {
+        let err = envelope("st", "A", &[("X", "bell\u{7}".into())]).unwrap_err();
+        assert_eq!(err.result, UpnpResult::InvalidArgs);
+        assert!(envelope("st", "A", &[("X", "tab\tok ünïcode 🎮".into())]).is_ok());
+    }
+
+    #[test]
+    fn parses_success_reply() {
+        let body = r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:GetExternalIPAddressResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewExternalIPAddress>1.2.3.4</NewExternalIPAddress></u:GetExternalIPAddressResponse></s:Body></s:Envelope>"#;
+        match parse_reply(body, "GetExternalIPAddress").unwrap() {
+            Parsed::Response(v) => assert_eq!(v.get("NewExternalIPAddress"), Some("1.2.3.4")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_upnp_fault() {
+        let body = r#"<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>718</errorCode><errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail></s:Fault></s:Body></s:Envelope>"#;
+        assert_eq!(
+            parse_reply(body, "AddPortMapping").unwrap(),
+            Parsed::Fault {
+                code: Some(718),
+                description: "ConflictInMappingEntry".into()
+            }
+        );
+    }
+
+    #[test]
+    fn fault_without_code_keeps_faultstring() {
+        let body = r#"<Envelope><Body><Fault><faultstring>Server busy</faultstring></Fault></Body></Envelope>"#;
+        assert_eq!(
+            parse_reply(body, "X").unwrap(),
+            Parsed::Fault {
+                code: None,
+                description: "Server busy".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_reply_to_the_action() {
+        for bad in [
+            "",
+            "garbage",
+            "<html>500</html>",
+            "<Envelope></Envelope>",
+            "<Envelope><Body/></Envelope>",
+            "<Envelope><Body><u:DeletePortMappingResponse/></Body></Envelope>",
+        ] {
+            assert!(parse_reply(bad, "AddPortMapping").is_err(), "{bad:?}");
+        }
+    }
+}

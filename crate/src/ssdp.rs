@@ -1,0 +1,339 @@
+//! SSDP search (UPnP Device Architecture 1.1, section 1.3): the socket, the M-SEARCH burst
+//! and the parsing of unicast replies.
+//!
+//! Unlike miniupnpc (one search type after another, each waiting its turn) every search
+//! target goes out at once, so the first gateway is found one router reply-delay after the
+//! call instead of after several timeouts.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+
+pub const SSDP_PORT: u16 = 1900;
+pub const IPV4_MULTICAST: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
+pub const IPV6_LINK_LOCAL: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xc);
+pub const IPV6_SITE_LOCAL: Ipv6Addr = Ipv6Addr::new(0xff05, 0, 0, 0, 0, 0, 0, 0xc);
+/// Larger datagrams are cut; real replies are ~300 bytes.
+pub const MAX_DATAGRAM: usize = 4096;
+
+/// The search targets of one burst: both IGD versions and every connection service, so
+/// that IGD v1-only, v2-only and bare-service responders are all found in one round trip.
+pub const SEARCH_TARGETS: [&str; 5] = [
+    "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+    "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
+    "urn:schemas-upnp-org:service:WANIPConnection:1",
+    "urn:schemas-upnp-org:service:WANIPConnection:2",
+    "urn:schemas-upnp-org:service:WANPPPConnection:1",
+];
+
+/// Godot's discovery properties, decoded.
+#[derive(Clone, Debug, Default)]
+pub struct SocketOptions {
+    pub ipv6: bool,
+    /// Interface name or address; "" = the system's choice.
+    pub multicast_if: String,
+    /// Godot's `discover_local_port`: 0 = ephemeral, 1 = 1900, anything else = that port.
+    pub local_port: u16,
+    pub ttl: u32,
+}
+
+impl SocketOptions {
+    fn bind_port(&self) -> u16 {
+        match self.local_port {
+            1 => SSDP_PORT,
+            p => p,
+        }
+    }
+}
+
+/// Where the burst goes.
+pub fn destinations(ipv6: bool) -> Vec<SocketAddr> {
+    if ipv6 {
+        vec![
+            SocketAddr::V6(SocketAddrV6::new(IPV6_LINK_LOCAL, SSDP_PORT, 0, 0)),
+            SocketAddr::V6(SocketAddrV6::new(IPV6_SITE_LOCAL, SSDP_PORT, 0, 0)),
+        ]
+    } else {
+        vec![SocketAddr::V4(SocketAddrV4::new(IPV4_MULTICAST, SSDP_PORT))]
+    }
+}
+
+pub fn m_search(destination: &SocketAddr, search_target: &str, mx: u32) -> String {
+    let host = match destination {
+        SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
+        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip().to_string().to_uppercase(), v6.port()),
+    };
+    format!(
+        "M-SEARCH * HTTP/1.1\r\nHOST: {host}\r\nST: {search_target}\r\nMAN: \"ssdp:discover\"\r\nMX: {mx}\r\nUSER-AGENT: {}\r\n\r\n",
+        crate::http::USER_AGENT_VALUE
+    )
+}
+
+/// The interface `multicast_if` names, resolved for the address family in use.
+#[derive(Debug, PartialEq, Eq)]
+enum Interface {
+    Default,
+    V4(Ipv4Addr),
+    V6Index(u32),
+}
+
+fn resolve_interface(spec: &str, ipv6: bool) -> io::Result<Interface> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Ok(Interface::Default);
+    }
+    let not_found = || {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no usable network interface {spec:?}"),
+        )
+    };
+    let interfaces = if_addrs::get_if_addrs()?;
+    if let Ok(ip) = spec.parse::<IpAddr>() {
+        return match (ip, ipv6) {
+            (IpAddr::V4(v4), false) => Ok(Interface::V4(v4)),
+            (IpAddr::V6(v6), true) => interfaces
+                .iter()
+                .find(|i| i.ip() == IpAddr::V6(v6))
+                .and_then(|i| i.index)
+                .map(Interface::V6Index)
+                .ok_or_else(not_found),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{spec:?} is not an address of the family being searched"),
+            )),
+        };
+    }
+    let named = interfaces.iter().filter(|i| i.name == spec);
+    if ipv6 {
+        named
+            .clone()
+            .find_map(|i| i.index)
+            .map(Interface::V6Index)
+            .ok_or_else(not_found)
+    } else {
+        named
+            .filter_map(|i| match i.ip() {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+            .next()
+            .map(Interface::V4)
+            .ok_or_else(not_found)
+    }
+}
+
+/// Opens the search socket with Godot's options applied.
+pub fn open_socket(options: &SocketOptions) -> io::Result<UdpSocket> {
+    let interface = resolve_interface(&options.multicast_if, options.ipv6)?;
+    let domain = if options.ipv6 {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    let port = options.bind_port();
+    if port == SSDP_PORT {
+        // Share 1900 with any SSDP listener already on this host.
+        socket.set_reuse_address(true)?;
+        #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+        socket.set_reuse_port(true)?;
+    }
+    if options.ipv6 {
+        socket.set_only_v6(true)?;
+        socket.set_multicast_hops_v6(options.ttl)?;
+        if let Interface::V6Index(index) = interface {
+            socket.set_multicast_if_v6(index)?;
+        }
+        socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    } else {
+        socket.set_multicast_ttl_v4(options.ttl)?;
+        if let Interface::V4(addr) = interface {
+            socket.set_multicast_if_v4(&addr)?;
+        }
+        socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    }
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// One answer to our search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchReply {
+    pub location: String,
+    pub st: String,
+    pub usn: String,
+    pub server: String,
+    pub boot_id: Option<u32>,
+}
+
+/// Parses a unicast search reply (`HTTP/1.1 200 OK` + headers). NOTIFYs and other
+/// M-SEARCHes seen on a shared port 1900 are not replies and give `None`.
+pub fn parse_reply(datagram: &[u8]) -> Option<SearchReply> {
+    let text = std::str::from_utf8(datagram).ok()?;
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let status = lines.next()?.trim();
+    let mut parts = status.split_whitespace();
+    let version = parts.next()?;
+    if !version.to_ascii_uppercase().starts_with("HTTP/1.") || parts.next()? != "200" {
+        return None;
+    }
+    let mut reply = SearchReply {
+        location: String::new(),
+        st: String::new(),
+        usn: String::new(),
+        server: String::new(),
+        boot_id: None,
+    };
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_uppercase().as_str() {
+            "LOCATION" => reply.location = value.to_string(),
+            "ST" => reply.st = value.to_string(),
+            "USN" => reply.usn = value.to_string(),
+            "SERVER" => reply.server = value.to_string(),
+            "BOOTID.UPNP.ORG" => reply.boot_id = value.parse().ok(),
+            _ => {}
+        }
+    }
+    if reply.location.is_empty() {
+        return None;
+    }
+    Some(reply)
+}
+
+/// Checks that LOCATION points at the host that answered (so a reply cannot send us to a
+/// third machine) and returns the description URL to use: for a link-local IPv6 responder,
+/// the URL gains the zone it needs (`%25<scope>`), which a plain URL cannot carry.
+pub fn trusted_location(location: &str, from: SocketAddr) -> Result<String, String> {
+    let endpoint = crate::http::Endpoint::parse(location)?;
+    if endpoint.addr.ip() != from.ip() {
+        return Err(format!(
+            "LOCATION {location} is not on the responder {}; ignored",
+            from.ip()
+        ));
+    }
+    if let (SocketAddr::V6(from6), SocketAddr::V6(loc6)) = (from, endpoint.addr) {
+        let is_link_local = (from6.ip().segments()[0] & 0xffc0) == 0xfe80;
+        if is_link_local && loc6.scope_id() == 0 && from6.scope_id() != 0 {
+            if let Some(pos) = location.find(']') {
+                return Ok(format!(
+                    "{}%25{}{}",
+                    &location[..pos],
+                    from6.scope_id(),
+                    &location[pos..]
+                ));
+            }
+        }
+    }
+    Ok(location.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn m_search_matches_the_spec() {
+        let msg = m_search(&destinations(false)[0], SEARCH_TARGETS[1], 2);
+        assert!(msg.starts_with("M-SEARCH * HTTP/1.1\r\n"));
+        assert!(msg.contains("\r\nHOST: 239.255.255.250:1900\r\n"));
+        assert!(msg.contains("\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"));
+        assert!(msg.contains("\r\nMAN: \"ssdp:discover\"\r\n"));
+        assert!(msg.contains("\r\nMX: 2\r\n"));
+        assert!(msg.ends_with("\r\n\r\n"));
+        let v6: Vec<String> = destinations(true)
+            .iter()
+            .map(|d| m_search(d, "x", 1))
+            .collect();
+        assert!(v6[0].contains("HOST: [FF02::C]:1900"));
+        assert!(v6[1].contains("HOST: [FF05::C]:1900"));
+    }
+
+    #[test]
+    fn parses_miniupnpd_reply() {
+        let datagram = b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nUSN: uuid:1234::urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nEXT:\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\nLOCATION: http://192.168.77.1:5000/rootDesc.xml\r\nOPT: \"http://schemas.upnp.org/upnp/1/0/\"; ns=01\r\n01-NLS: 1700000000\r\nBOOTID.UPNP.ORG: 1700000000\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n";
+        let r = parse_reply(datagram).unwrap();
+        assert_eq!(r.location, "http://192.168.77.1:5000/rootDesc.xml");
+        assert_eq!(r.st, "urn:schemas-upnp-org:device:InternetGatewayDevice:2");
+        assert!(r.usn.starts_with("uuid:1234"));
+        assert_eq!(r.boot_id, Some(1_700_000_000));
+        assert!(r.server.contains("MiniUPnPd"));
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive_and_lf_only_is_accepted() {
+        let r =
+            parse_reply(b"HTTP/1.0 200 OK\nlocation:http://10.0.0.1/d.xml\nst:upnp:rootdevice\n\n")
+                .unwrap();
+        assert_eq!(r.location, "http://10.0.0.1/d.xml");
+        assert_eq!(r.st, "upnp:rootdevice");
+    }
+
+    #[test]
+    fn ignores_what_is_not_a_search_reply() {
+        for bad in [
+            &b""[..],
+            b"NOTIFY * HTTP/1.1\r\nLOCATION: http://10.0.0.1/\r\n\r\n",
+            b"M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\nLOCATION: http://10.0.0.1/\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nST: x\r\n\r\n",
+            b"\xff\xfe\x00garbage",
+        ] {
+            assert_eq!(parse_reply(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn location_must_be_on_the_responder() {
+        let from: SocketAddr = "192.168.77.1:1900".parse().unwrap();
+        assert_eq!(
+            trusted_location("http://192.168.77.1:5000/rootDesc.xml", from).unwrap(),
+            "http://192.168.77.1:5000/rootDesc.xml"
+        );
+        assert!(trusted_location("http://192.168.77.99:5000/rootDesc.xml", from).is_err());
+        assert!(trusted_location("http://evil.example/rootDesc.xml", from).is_err());
+        assert!(trusted_location("not a url", from).is_err());
+    }
+
+    #[test]
+    fn link_local_location_gains_its_zone() {
+        let from = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 1900, 0, 7));
+        assert_eq!(
+            trusted_location("http://[fe80::1]:5000/d.xml", from).unwrap(),
+            "http://[fe80::1%257]:5000/d.xml"
+        );
+        let global = SocketAddr::V6(SocketAddrV6::new("fd77::1".parse().unwrap(), 1900, 0, 0));
+        assert_eq!(
+            trusted_location("http://[fd77::1]:5000/d.xml", global).unwrap(),
+            "http://[fd77::1]:5000/d.xml"
+        );
+    }
+
+    #[test]
+    fn local_port_follows_godot() {
+        let o = |p| SocketOptions {
+            local_port: p,
+            ..Default::default()
+        };
+        assert_eq!(o(0).bind_port(), 0);
+        assert_eq!(o(1).bind_port(), 1900);
+        assert_eq!(o(5555).bind_port(), 5555);
+    }
+
+    #[test]
+    fn unknown_interface_is_an_error() {
+        assert!(resolve_interface("no-such-if0", false).is_err());
+        assert_eq!(resolve_interface("", false).unwrap(), Interface::Default);
+        assert_eq!(
+            resolve_interface("127.0.0.1", false).unwrap(),
+            Interface::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert!(resolve_interface("::1", false).is_err());
+    }
+}
