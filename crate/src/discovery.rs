@@ -117,6 +117,11 @@ pub async fn discover(
     let mut replies = 0usize;
     let mut receive_errors = 0u32;
     let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let local_v6 = if config.socket.ipv6 {
+        ssdp::local_ipv6_networks()
+    } else {
+        Vec::new()
+    };
 
     loop {
         tokio::select! {
@@ -156,7 +161,7 @@ pub async fn discover(
                 if !config.device_filter.is_empty() && !reply.st.contains(&config.device_filter) {
                     continue;
                 }
-                let Ok(description_url) = ssdp::trusted_location(&reply.location, from) else { continue };
+                let Ok(description_url) = ssdp::trusted_location(&reply.location, from, &local_v6) else { continue };
                 // One device per description: a router answering several of our search
                 // targets is still one router.
                 if index_by_location.contains_key(&description_url) {

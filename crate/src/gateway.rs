@@ -277,6 +277,10 @@ pub struct Mapping {
 
 /// Adds the mapping; returns the internal client that was sent.
 pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
+    // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
+    for text in [&m.remote_host, &m.internal_client, &m.description] {
+        soap::xml_escape(text)?;
+    }
     let m = m.clone();
     let mut sent_client = String::new();
     soap::call_with(target, "AddPortMapping", |local| {

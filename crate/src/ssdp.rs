@@ -207,19 +207,52 @@ pub fn parse_reply(datagram: &[u8]) -> Option<SearchReply> {
     Some(reply)
 }
 
+/// The IPv6 networks this host is directly on (for [`trusted_location`]).
+pub fn local_ipv6_networks() -> Vec<(Ipv6Addr, Ipv6Addr)> {
+    if_addrs::get_if_addrs()
+        .map(|all| {
+            all.into_iter()
+                .filter_map(|i| match i.addr {
+                    if_addrs::IfAddr::V6(v6) => Some((v6.ip, v6.netmask)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn same_network(a: Ipv6Addr, b: Ipv6Addr, mask: Ipv6Addr) -> bool {
+    let (a, b, m) = (a.to_bits(), b.to_bits(), mask.to_bits());
+    m != 0 && a & m == b & m
+}
+
 /// Checks that LOCATION points at the host that answered (so a reply cannot send us to a
-/// third machine) and returns the description URL to use: for a link-local IPv6 responder,
-/// the URL gains the zone it needs (`%25<scope>`), which a plain URL cannot carry.
-pub fn trusted_location(location: &str, from: SocketAddr) -> Result<String, String> {
+/// third machine) and returns the description URL to use.
+///
+/// IPv6 routers answer a search from their link-local address but describe themselves on
+/// their ULA/global one, so for IPv6 an address on one of our own links is accepted too.
+/// A link-local LOCATION gains the zone it needs (`%25<scope>`), which URLs cannot carry.
+pub fn trusted_location(
+    location: &str,
+    from: SocketAddr,
+    local_v6: &[(Ipv6Addr, Ipv6Addr)],
+) -> Result<String, String> {
     let endpoint = crate::http::Endpoint::parse(location)?;
-    if endpoint.addr.ip() != from.ip() {
+    let trusted = match (endpoint.addr.ip(), from.ip()) {
+        (at, responder) if at == responder => true,
+        (IpAddr::V6(at), IpAddr::V6(_)) => local_v6
+            .iter()
+            .any(|(net, mask)| same_network(at, *net, *mask)),
+        _ => false,
+    };
+    if !trusted {
         return Err(format!(
             "LOCATION {location} is not on the responder {}; ignored",
             from.ip()
         ));
     }
     if let (SocketAddr::V6(from6), SocketAddr::V6(loc6)) = (from, endpoint.addr) {
-        let is_link_local = (from6.ip().segments()[0] & 0xffc0) == 0xfe80;
+        let is_link_local = (loc6.ip().segments()[0] & 0xffc0) == 0xfe80;
         if is_link_local && loc6.scope_id() == 0 && from6.scope_id() != 0 {
             if let Some(pos) = location.find(']') {
                 return Ok(format!(
@@ -293,26 +326,41 @@ mod tests {
     fn location_must_be_on_the_responder() {
         let from: SocketAddr = "192.168.77.1:1900".parse().unwrap();
         assert_eq!(
-            trusted_location("http://192.168.77.1:5000/rootDesc.xml", from).unwrap(),
+            trusted_location("http://192.168.77.1:5000/rootDesc.xml", from, &[]).unwrap(),
             "http://192.168.77.1:5000/rootDesc.xml"
         );
-        assert!(trusted_location("http://192.168.77.99:5000/rootDesc.xml", from).is_err());
-        assert!(trusted_location("http://evil.example/rootDesc.xml", from).is_err());
-        assert!(trusted_location("not a url", from).is_err());
+        assert!(trusted_location("http://192.168.77.99:5000/rootDesc.xml", from, &[]).is_err());
+        assert!(trusted_location("http://evil.example/rootDesc.xml", from, &[]).is_err());
+        assert!(trusted_location("not a url", from, &[]).is_err());
     }
 
     #[test]
     fn link_local_location_gains_its_zone() {
         let from = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 1900, 0, 7));
         assert_eq!(
-            trusted_location("http://[fe80::1]:5000/d.xml", from).unwrap(),
+            trusted_location("http://[fe80::1]:5000/d.xml", from, &[]).unwrap(),
             "http://[fe80::1%257]:5000/d.xml"
         );
         let global = SocketAddr::V6(SocketAddrV6::new("fd77::1".parse().unwrap(), 1900, 0, 0));
         assert_eq!(
-            trusted_location("http://[fd77::1]:5000/d.xml", global).unwrap(),
+            trusted_location("http://[fd77::1]:5000/d.xml", global, &[]).unwrap(),
             "http://[fd77::1]:5000/d.xml"
         );
+    }
+
+    #[test]
+    fn ipv6_location_may_be_on_our_link() {
+        // miniupnpd answers from fe80::... and describes itself on its ULA.
+        let from = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 1900, 0, 7));
+        let ours = [(
+            "fd77::10".parse().unwrap(),
+            "ffff:ffff:ffff:ffff::".parse().unwrap(),
+        )];
+        assert!(trusted_location("http://[fd77::1]:5000/d.xml", from, &ours).is_ok());
+        assert!(trusted_location("http://[fd78::1]:5000/d.xml", from, &ours).is_err());
+        assert!(trusted_location("http://[fd77::1]:5000/d.xml", from, &[]).is_err());
+        let v4: SocketAddr = "192.168.77.1:1900".parse().unwrap();
+        assert!(trusted_location("http://[fd77::1]:5000/d.xml", v4, &ours).is_err());
     }
 
     #[test]

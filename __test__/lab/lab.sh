@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Network test lab: a real UPnP router (miniupnpd) and a fake gateway, all in network
+# namespaces, so discovery traffic never leaves this machine's own lab.
+#
+#   unl-client  192.168.77.10  fd77::10 ┐
+#   unl-client2 192.168.77.11           ├─ br0 192.168.77.1 fd77::1 ─ unl-router ─ wan0 10.99.0.1 ── unl-wan 10.99.0.2
+#   unl-fake    192.168.77.20/.21 fd77::20/::21 ┘   (miniupnpd)
+#
+# Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
+#        | router-status | exec NS CMD... | test [vitest args] | demo
+# Must run as root. Everything network-related runs inside the namespaces created here.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="$REPO/.lab"
+NS_ALL=(unl-client unl-client2 unl-fake unl-router unl-wan)
+# Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
+# every private/reserved/documentation range, so this must be an ordinary unicast literal;
+# 11.0.0.0/8 is what miniupnp's own addr_is_reserved test uses as "not reserved". No lab
+# namespace has a route to it, so nothing is ever sent there.
+DEFAULT_EXT_IP="11.22.33.44"
+UUID="756e6c2d-6c61-4200-8000-00000000cafe"
+HTTP_PORT=5000
+
+log() { echo "lab: $*"; }
+die() { echo "lab: error: $*" >&2; exit 1; }
+inns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+
+ns_exists() { [[ -e "/run/netns/$1" ]]; }
+
+# A fresh machine may not have the lab's software yet: install it (Debian, as root).
+ensure_packages() {
+  local missing=()
+  command -v miniupnpd >/dev/null || missing+=(miniupnpd-nftables)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v upnpc >/dev/null || missing+=(miniupnpc)
+  command -v natpmpc >/dev/null || missing+=(natpmpc)
+  command -v ip >/dev/null || missing+=(iproute2)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package must never run a router daemon on the host's own network.
+  pkill -x miniupnpd 2>/dev/null || true
+}
+
+# Rebuild the addon only when it is missing or older than the crate sources.
+ensure_build() {
+  local node_file
+  node_file=$(ls -t ./*.node 2>/dev/null | head -n1 || true)
+  if [[ -z $node_file ]] || [[ -n $(find crate Cargo.toml Cargo.lock -newer "$node_file" | head -n1) ]]; then
+    log "build: npm run build"
+    npm run build 9>&-
+  fi
+}
+
+# The namespaces are machine-global: two runs of `test`/`demo` (or an `up` during a run) would
+# tear each other's lab down. Serialize them on one lock, held by this script's process only
+# (fd 9 is closed for everything we start, so the miniupnpd daemon never inherits it).
+lock() {
+  [[ -n ${UNL_LAB_LOCKED:-} ]] && return 0
+  exec 9>>/run/lock/upnp-native-lab.lock
+  flock -w 600 9 || die "lab is busy (another lab.sh run holds /run/lock/upnp-native-lab.lock)"
+  export UNL_LAB_LOCKED=1
+}
+
+down() {
+  lock
+  local ns pids
+  for ns in "${NS_ALL[@]}"; do
+    ns_exists "$ns" || continue
+    # Every process still living in a lab namespace was started by the lab (miniupnpd,
+    # the fake gateway, a stray test). TERM first, then KILL what is left.
+    pids=$(ip netns pids "$ns" || true)
+    if [[ -n $pids ]]; then
+      kill $pids 2>/dev/null || true
+      for _ in 1 2 3 4 5 6 7 8 9 10; do
+        pids=$(ip netns pids "$ns" || true); [[ -z $pids ]] && break; sleep 0.1
+      done
+      [[ -n $pids ]] && kill -9 $pids 2>/dev/null || true
+    fi
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$STATE"
+  log "down"
+}
+
+# One veth pair: router end enslaved to br0, host end named lan0 inside NS.
+lan_host() {
+  local ns="$1" rif="$2"; shift 2
+  ip -n unl-router link add "$rif" type veth peer name lan0 netns "$ns"
+  ip -n unl-router link set "$rif" master br0 up
+  local a
+  for a in "$@"; do ip -n "$ns" addr add "$a/24" dev lan0; done
+  ip -n "$ns" link set lan0 up
+  ip -n "$ns" route add default via 192.168.77.1
+}
+
+ipv6_ok() {
+  # A namespace gets its own ipv6 sysctls; the module may also be off entirely.
+  [[ -e /proc/sys/net/ipv6 ]] || return 1
+  [[ $(inns unl-router sysctl -n net.ipv6.conf.all.disable_ipv6 2>/dev/null || echo 1) == 0 ]]
+}
+
+setup_ipv6() {
+  if ! ipv6_ok; then log "note: IPv6 unavailable in namespaces, LAN is IPv4 only"; return 0; fi
+  # nodad: addresses usable at once (no 1-2 s tentative phase).
+  ip -n unl-router addr add fd77::1/64 dev br0 nodad &&
+  ip -n unl-client addr add fd77::10/64 dev lan0 nodad &&
+  ip -n unl-client2 addr add fd77::11/64 dev lan0 nodad &&
+  ip -n unl-fake addr add fd77::20/64 dev lan0 nodad &&
+  ip -n unl-fake addr add fd77::21/64 dev lan0 nodad &&
+  log "IPv6 ULA fd77::/64 on the LAN" ||
+  log "note: could not configure IPv6 on the LAN, continuing IPv4 only"
+}
+
+# miniupnpd 2.3.1's nftables backend defaults (strings in the binary, and the config keys
+# upnp_table_name / upnp_nat_table_name / upnp_forward_chain / upnp_nat_chain /
+# upnp_nat_postrouting_chain): table "filter" for both filter and nat, family inet, chains
+# miniupnpd / prerouting_miniupnpd / postrouting_miniupnpd. It only adds rules to those
+# chains; the base chains that jump to them are ours (Debian's nft_init.sh is broken).
+setup_nft() {
+  inns unl-router nft -f - <<'EOF'
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "br0" oifname "wan0" accept
+    iifname "br0" oifname "br0" accept
+    # WAN -> LAN only what miniupnpd opened: proves its filter rules land too.
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    jump postrouting_miniupnpd
+    oifname "wan0" masquerade
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+EOF
+}
+
+up() {
+  lock
+  ensure_packages
+  down >/dev/null
+  log "up: namespaces ${NS_ALL[*]}"
+  local ns
+  for ns in "${NS_ALL[@]}"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+
+  ip -n unl-router link add br0 type bridge
+  # No IGMP snooping: without a querier it could starve a port of SSDP multicast.
+  ip -n unl-router link set br0 type bridge mcast_snooping 0
+  ip -n unl-router addr add 192.168.77.1/24 dev br0
+  ip -n unl-router link set br0 up
+  lan_host unl-client vclient 192.168.77.10
+  lan_host unl-client2 vclient2 192.168.77.11
+  lan_host unl-fake vfake 192.168.77.20 192.168.77.21
+
+  ip -n unl-router link add wan0 type veth peer name wan0 netns unl-wan
+  ip -n unl-router addr add 10.99.0.1/24 dev wan0
+  ip -n unl-wan addr add 10.99.0.2/24 dev wan0
+  ip -n unl-router link set wan0 up
+  ip -n unl-wan link set wan0 up
+  ip -n unl-router route add default via 10.99.0.2
+  inns unl-router sysctl -qw net.ipv4.ip_forward=1
+  # With br_netfilter loaded on the host, bridged LAN<->LAN frames would also traverse the
+  # router's forward chain (policy drop). The LAN is a plain switch: keep it out of nftables.
+  if inns unl-router test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+    inns unl-router sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+      net.bridge.bridge-nf-call-arptables=0
+  fi
+  setup_ipv6
+
+  log "nftables ruleset in unl-router"
+  setup_nft
+  router_start "$@"
+}
+
+write_conf() {
+  local ext_ip="$1" upnp="$2"
+  mkdir -p "$STATE"
+  cat >"$STATE/miniupnpd.conf" <<EOF
+ext_ifname=wan0
+ext_ip=$ext_ip
+listening_ip=br0
+port=$HTTP_PORT
+enable_upnp=$upnp
+enable_natpmp=yes
+secure_mode=yes
+system_uptime=no
+uuid=$UUID
+friendly_name=upnp-native lab router
+lease_file=$STATE/miniupnpd.leases
+upnp_table_name=filter
+upnp_nat_table_name=filter
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+allow 1024-65535 192.168.77.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+}
+
+router_pid() {
+  local pid
+  pid=$(cat "$STATE/miniupnpd.pid" 2>/dev/null) || return 1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# Is miniupnpd really serving? UPnP: its description answers 200 from the client side.
+# NAT-PMP only: its UDP 5351 socket is bound (checked locally, no traffic needed).
+router_ready() {
+  if grep -q '^enable_upnp=yes' "$STATE/miniupnpd.conf"; then
+    inns unl-client timeout 1 bash -c "exec 3<>/dev/tcp/192.168.77.1/$HTTP_PORT &&
+      printf 'GET /rootDesc.xml HTTP/1.0\r\nHost: 192.168.77.1:$HTTP_PORT\r\n\r\n' >&3 &&
+      head -n1 <&3 | grep -q ' 200 '" 2>/dev/null
+  else
+    [[ -n $(inns unl-router ss -Hlnu 'sport = :5351') ]]
+  fi
+}
+
+start_daemon() {
+  ns_exists unl-router || die "no lab (run: lab.sh up)"
+  router_pid >/dev/null && die "miniupnpd already running (pid $(router_pid))"
+  rm -f "$STATE/miniupnpd.pid"
+  # No -d: debug logging makes every request ~5 ms slower. It daemonizes itself.
+  inns unl-router miniupnpd -f "$STATE/miniupnpd.conf" -P "$STATE/miniupnpd.pid" 9>&- ||
+    die "miniupnpd refused to start (a reserved ext_ip? see its message above)"
+  local i
+  for i in $(seq 50); do
+    router_ready && { log "miniupnpd up (pid $(router_pid))"; return 0; }
+    sleep 0.1
+  done
+  die "miniupnpd did not come up within 5 s"
+}
+
+router_start() {
+  local upnp=yes ext_ip="$DEFAULT_EXT_IP"
+  [[ ${UNL_NO_UPNP:-} == 1 ]] && upnp=no
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --no-upnp) upnp=no ;;
+      *) ext_ip="$1" ;;
+    esac
+    shift
+  done
+  write_conf "$ext_ip" "$upnp"
+  log "router-start ext_ip=$ext_ip enable_upnp=$upnp"
+  start_daemon
+}
+
+router_stop() {
+  local pid
+  if pid=$(router_pid); then
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$STATE/miniupnpd.pid"
+  log "miniupnpd stopped"
+}
+
+# A real reboot clears the firewall and the lease file; a bare restart would re-adopt the
+# rules miniupnpd left in its chains and bring every old mapping back.
+router_reboot() {
+  [[ -f $STATE/miniupnpd.conf ]] || die "no router config (run: lab.sh up)"
+  router_stop
+  inns unl-router nft flush chain inet filter miniupnpd
+  inns unl-router nft flush chain inet filter prerouting_miniupnpd
+  inns unl-router nft flush chain inet filter postrouting_miniupnpd
+  rm -f "$STATE/miniupnpd.leases"
+  log "router-reboot: chains flushed, leases deleted"
+  start_daemon
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+  up) up "$@" ;;
+  down) down ;;
+  router-start) router_start "$@" ;;
+  router-stop) router_stop ;;
+  router-reboot) router_reboot ;;
+  router-status) router_pid || { echo "miniupnpd not running"; exit 1; } ;;
+  exec)
+    [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
+    ns="$1"; shift
+    exec ip netns exec "unl-${ns#unl-}" "$@" ;;
+  test)
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    log "test: vitest in unl-client"
+    ip netns exec unl-client env UPNP_LAB=1 npx vitest run "$@" 9>&- ;;
+  demo)
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    ip netns exec unl-client env UPNP_LAB=1 npx tsx examples/godot-example.ts 9>&- ;;
+  *)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2 ;;
+esac
