@@ -12,8 +12,12 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STATE="$REPO/.lab"
-NS_ALL=(unl-client unl-client2 unl-fake unl-router unl-wan)
+# UNL_PREFIX names this lab's namespaces, so that two labs (say a test run and a bench
+# run) can exist side by side; addresses inside are the same, namespaces keep them apart.
+P="${UNL_PREFIX:-unl}"
+[[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "lab: UNL_PREFIX must be 1-8 lowercase letters/digits" >&2; exit 2; }
+STATE="$REPO/.lab/$P"
+NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan)
 # Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
 # every private/reserved/documentation range, so this must be an ordinary unicast literal;
 # 11.0.0.0/8 is what miniupnp's own addr_is_reserved test uses as "not reserved". No lab
@@ -61,8 +65,8 @@ ensure_build() {
 # (fd 9 is closed for everything we start, so the miniupnpd daemon never inherits it).
 lock() {
   [[ -n ${UNL_LAB_LOCKED:-} ]] && return 0
-  exec 9>>/run/lock/upnp-native-lab.lock
-  flock -w 600 9 || die "lab is busy (another lab.sh run holds /run/lock/upnp-native-lab.lock)"
+  exec 9>>/run/lock/upnp-native-lab-$P.lock
+  flock -w 600 9 || die "lab is busy (another lab.sh run holds /run/lock/upnp-native-lab-$P.lock)"
   export UNL_LAB_LOCKED=1
 }
 
@@ -90,8 +94,8 @@ down() {
 # One veth pair: router end enslaved to br0, host end named lan0 inside NS.
 lan_host() {
   local ns="$1" rif="$2"; shift 2
-  ip -n unl-router link add "$rif" type veth peer name lan0 netns "$ns"
-  ip -n unl-router link set "$rif" master br0 up
+  ip -n $P-router link add "$rif" type veth peer name lan0 netns "$ns"
+  ip -n $P-router link set "$rif" master br0 up
   local a
   for a in "$@"; do ip -n "$ns" addr add "$a/24" dev lan0; done
   ip -n "$ns" link set lan0 up
@@ -101,17 +105,17 @@ lan_host() {
 ipv6_ok() {
   # A namespace gets its own ipv6 sysctls; the module may also be off entirely.
   [[ -e /proc/sys/net/ipv6 ]] || return 1
-  [[ $(inns unl-router sysctl -n net.ipv6.conf.all.disable_ipv6 2>/dev/null || echo 1) == 0 ]]
+  [[ $(inns $P-router sysctl -n net.ipv6.conf.all.disable_ipv6 2>/dev/null || echo 1) == 0 ]]
 }
 
 setup_ipv6() {
   if ! ipv6_ok; then log "note: IPv6 unavailable in namespaces, LAN is IPv4 only"; return 0; fi
   # nodad: addresses usable at once (no 1-2 s tentative phase).
-  ip -n unl-router addr add fd77::1/64 dev br0 nodad &&
-  ip -n unl-client addr add fd77::10/64 dev lan0 nodad &&
-  ip -n unl-client2 addr add fd77::11/64 dev lan0 nodad &&
-  ip -n unl-fake addr add fd77::20/64 dev lan0 nodad &&
-  ip -n unl-fake addr add fd77::21/64 dev lan0 nodad &&
+  ip -n $P-router addr add fd77::1/64 dev br0 nodad &&
+  ip -n $P-client addr add fd77::10/64 dev lan0 nodad &&
+  ip -n $P-client2 addr add fd77::11/64 dev lan0 nodad &&
+  ip -n $P-fake addr add fd77::20/64 dev lan0 nodad &&
+  ip -n $P-fake addr add fd77::21/64 dev lan0 nodad &&
   log "IPv6 ULA fd77::/64 on the LAN" ||
   log "note: could not configure IPv6 on the LAN, continuing IPv4 only"
 }
@@ -122,7 +126,7 @@ setup_ipv6() {
 # miniupnpd / prerouting_miniupnpd / postrouting_miniupnpd. It only adds rules to those
 # chains; the base chains that jump to them are ours (Debian's nft_init.sh is broken).
 setup_nft() {
-  inns unl-router nft -f - <<'EOF'
+  inns $P-router nft -f - <<'EOF'
 table inet filter {
   chain forward {
     type filter hook forward priority 0; policy drop;
@@ -159,31 +163,31 @@ up() {
   local ns
   for ns in "${NS_ALL[@]}"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
 
-  ip -n unl-router link add br0 type bridge
+  ip -n $P-router link add br0 type bridge
   # No IGMP snooping: without a querier it could starve a port of SSDP multicast.
-  ip -n unl-router link set br0 type bridge mcast_snooping 0
-  ip -n unl-router addr add 192.168.77.1/24 dev br0
-  ip -n unl-router link set br0 up
-  lan_host unl-client vclient 192.168.77.10
-  lan_host unl-client2 vclient2 192.168.77.11
-  lan_host unl-fake vfake 192.168.77.20 192.168.77.21
+  ip -n $P-router link set br0 type bridge mcast_snooping 0
+  ip -n $P-router addr add 192.168.77.1/24 dev br0
+  ip -n $P-router link set br0 up
+  lan_host $P-client vclient 192.168.77.10
+  lan_host $P-client2 vclient2 192.168.77.11
+  lan_host $P-fake vfake 192.168.77.20 192.168.77.21
 
-  ip -n unl-router link add wan0 type veth peer name wan0 netns unl-wan
-  ip -n unl-router addr add 10.99.0.1/24 dev wan0
-  ip -n unl-wan addr add 10.99.0.2/24 dev wan0
-  ip -n unl-router link set wan0 up
-  ip -n unl-wan link set wan0 up
-  ip -n unl-router route add default via 10.99.0.2
-  inns unl-router sysctl -qw net.ipv4.ip_forward=1
+  ip -n $P-router link add wan0 type veth peer name wan0 netns $P-wan
+  ip -n $P-router addr add 10.99.0.1/24 dev wan0
+  ip -n $P-wan addr add 10.99.0.2/24 dev wan0
+  ip -n $P-router link set wan0 up
+  ip -n $P-wan link set wan0 up
+  ip -n $P-router route add default via 10.99.0.2
+  inns $P-router sysctl -qw net.ipv4.ip_forward=1
   # With br_netfilter loaded on the host, bridged LAN<->LAN frames would also traverse the
   # router's forward chain (policy drop). The LAN is a plain switch: keep it out of nftables.
-  if inns unl-router test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
-    inns unl-router sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
+  if inns $P-router test -e /proc/sys/net/bridge/bridge-nf-call-iptables; then
+    inns $P-router sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
       net.bridge.bridge-nf-call-arptables=0
   fi
   setup_ipv6
 
-  log "nftables ruleset in unl-router"
+  log "nftables ruleset in $P-router"
   setup_nft
   router_start "$@"
 }
@@ -223,20 +227,20 @@ router_pid() {
 # NAT-PMP only: its UDP 5351 socket is bound (checked locally, no traffic needed).
 router_ready() {
   if grep -q '^enable_upnp=yes' "$STATE/miniupnpd.conf"; then
-    inns unl-client timeout 1 bash -c "exec 3<>/dev/tcp/192.168.77.1/$HTTP_PORT &&
+    inns $P-client timeout 1 bash -c "exec 3<>/dev/tcp/192.168.77.1/$HTTP_PORT &&
       printf 'GET /rootDesc.xml HTTP/1.0\r\nHost: 192.168.77.1:$HTTP_PORT\r\n\r\n' >&3 &&
       head -n1 <&3 | grep -q ' 200 '" 2>/dev/null
   else
-    [[ -n $(inns unl-router ss -Hlnu 'sport = :5351') ]]
+    [[ -n $(inns $P-router ss -Hlnu 'sport = :5351') ]]
   fi
 }
 
 start_daemon() {
-  ns_exists unl-router || die "no lab (run: lab.sh up)"
+  ns_exists $P-router || die "no lab (run: lab.sh up)"
   router_pid >/dev/null && die "miniupnpd already running (pid $(router_pid))"
   rm -f "$STATE/miniupnpd.pid"
   # No -d: debug logging makes every request ~5 ms slower. It daemonizes itself.
-  inns unl-router miniupnpd -f "$STATE/miniupnpd.conf" -P "$STATE/miniupnpd.pid" 9>&- ||
+  inns $P-router miniupnpd -f "$STATE/miniupnpd.conf" -P "$STATE/miniupnpd.pid" 9>&- ||
     die "miniupnpd refused to start (a reserved ext_ip? see its message above)"
   local i
   for i in $(seq 50); do
@@ -277,9 +281,9 @@ router_stop() {
 router_reboot() {
   [[ -f $STATE/miniupnpd.conf ]] || die "no router config (run: lab.sh up)"
   router_stop
-  inns unl-router nft flush chain inet filter miniupnpd
-  inns unl-router nft flush chain inet filter prerouting_miniupnpd
-  inns unl-router nft flush chain inet filter postrouting_miniupnpd
+  inns $P-router nft flush chain inet filter miniupnpd
+  inns $P-router nft flush chain inet filter prerouting_miniupnpd
+  inns $P-router nft flush chain inet filter postrouting_miniupnpd
   rm -f "$STATE/miniupnpd.leases"
   log "router-reboot: chains flushed, leases deleted"
   start_daemon
@@ -296,20 +300,20 @@ case "$cmd" in
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift
-    exec ip netns exec "unl-${ns#unl-}" "$@" ;;
+    exec ip netns exec "$P-${ns#"$P"-}" "$@" ;;
   test)
     up
     trap down EXIT
     cd "$REPO"
     ensure_build
-    log "test: vitest in unl-client"
-    ip netns exec unl-client env UPNP_LAB=1 npx vitest run "$@" 9>&- ;;
+    log "test: vitest in $P-client"
+    ip netns exec $P-client env UPNP_LAB=1 npx vitest run "$@" 9>&- ;;
   demo)
     up
     trap down EXIT
     cd "$REPO"
     ensure_build
-    ip netns exec unl-client env UPNP_LAB=1 npx tsx examples/godot-example.ts 9>&- ;;
+    ip netns exec $P-client env UPNP_LAB=1 npx tsx examples/godot-example.ts 9>&- ;;
   *)
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;

@@ -13,9 +13,12 @@ export type { Device, FakeMapping, FakeRequest, Scenario, ScenarioResult } from 
 
 export type LabHost = 'client' | 'client2' | 'router' | 'wan' | 'fake';
 
+/** Namespace prefix (lab.sh's UNL_PREFIX): lets a bench lab and a test lab coexist. */
+const PREFIX = process.env.UNL_PREFIX ?? 'unl'
+
 export const LAB = {
   ns: {
-    client: 'unl-client', client2: 'unl-client2', router: 'unl-router', wan: 'unl-wan', fake: 'unl-fake',
+    client: `${PREFIX}-client`, client2: `${PREFIX}-client2`, router: `${PREFIX}-router`, wan: `${PREFIX}-wan`, fake: `${PREFIX}-fake`,
   } satisfies Record<LabHost, string>,
   routerLan: '192.168.77.1',
   client: '192.168.77.10',
