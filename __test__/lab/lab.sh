@@ -7,7 +7,7 @@
 #   unl-fake    192.168.77.20/.21 fd77::20/::21 ┘   (miniupnpd)
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
-#        | router-status | exec NS CMD... | test [vitest args] | demo
+#        | router-status | exec NS CMD... | test [vitest args] | demo | bench [bench args]
 # Must run as root. Everything network-related runs inside the namespaces created here.
 set -euo pipefail
 
@@ -314,6 +314,19 @@ case "$cmd" in
     cd "$REPO"
     ensure_build
     ip netns exec $P-client env UPNP_LAB=1 npx tsx examples/godot-example.ts 9>&- ;;
+  bench)
+    # The C harness for miniupnpc is compiled by the bench itself; it needs the headers.
+    if [[ ! -e /usr/include/miniupnpc/miniupnpc.h ]] || ! command -v gcc >/dev/null; then
+      log "installing libminiupnpc-dev gcc"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libminiupnpc-dev gcc >/dev/null
+    fi
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    log "bench: bench/bench.ts in $P-client"
+    ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --expose-gc --import tsx bench/bench.ts "$@" 9>&- ;;
   *)
     sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
