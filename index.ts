@@ -69,6 +69,19 @@ export interface UPNPErrorInfo {
 
 export type Protocol = 'UDP' | 'TCP'
 
+/** One row of a router's port-mapping table. */
+export interface PortMappingEntry {
+  remoteHost: string
+  externalPort: number
+  protocol: Protocol
+  internalPort: number
+  internalClient: string
+  enabled: boolean
+  description: string
+  /** Seconds left on the lease as the router reports it; 0 = permanent. */
+  leaseDuration: number
+}
+
 /** Default cap, in milliseconds, on one request to a device (connect + reply). */
 export const DEFAULT_REQUEST_TIMEOUT = 3000
 
@@ -92,12 +105,16 @@ function fromNative(failure: native.NativeFailure | undefined | null, result: nu
 }
 
 /** A rejected native promise means a bug (a caught panic): report it, never throw it. */
-function internalError(error: unknown): native.ActionResult {
+function internalError(error: unknown): native.ActionResult & { entries?: native.NativeMappingEntry[] } {
   const message = error instanceof Error ? error.message : String(error)
   return {
     result: UPNPResult.UNKNOWN_ERROR,
     error: { result: UPNPResult.UNKNOWN_ERROR, description: `internal error: ${message}` },
   }
+}
+
+function toEntry(e: native.NativeMappingEntry): PortMappingEntry {
+  return { ...e, protocol: e.protocol === 'TCP' ? 'TCP' : 'UDP' }
 }
 
 function warnIgnored(code: string, message: string): void {
@@ -148,7 +165,7 @@ export class UPNPDevice {
     }
   }
 
-  private settle(outcome: native.ActionResult): UPNPResult {
+  private settle(outcome: { result: number; error?: native.NativeFailure | null }): UPNPResult {
     this.lastError = fromNative(outcome.error, outcome.result)
     return outcome.result
   }
@@ -225,6 +242,39 @@ export class UPNPDevice {
       .deletePortMapping(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
       .catch(internalError)
     return this.settle(outcome)
+  }
+
+  /**
+   * Extra (not in Godot): the router's entry for `port`/`proto` (GetSpecificPortMappingEntry),
+   * or `null` when it has none (`lastError.result` is then NO_SUCH_ENTRY_IN_ARRAY) or could
+   * not be asked (any other `lastError`).
+   */
+  async getPortMapping(port: number, proto: Protocol = 'UDP'): Promise<PortMappingEntry | null> {
+    if (!isIntegerIn(port, 1, 65535)) {
+      this.reject(UPNPResult.INVALID_PORT, `port ${String(port)} is not an integer 1..65535`)
+      return null
+    }
+    if (proto !== 'UDP' && proto !== 'TCP') {
+      this.reject(UPNPResult.INVALID_PROTOCOL, `protocol ${JSON.stringify(proto)} is not "UDP" or "TCP"`)
+      return null
+    }
+    const outcome = await native
+      .getSpecificPortMappingEntry(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
+      .catch(internalError)
+    this.settle(outcome)
+    const entry = outcome.entries?.[0]
+    return entry ? toEntry(entry) : null
+  }
+
+  /** Extra (not in Godot): the router's whole mapping table, up to `max` entries. */
+  async listPortMappings(max: number = 1024): Promise<PortMappingEntry[]> {
+    if (!isIntegerIn(max, 0, MAX_UINT32)) {
+      this.reject(UPNPResult.INVALID_PARAM, `max ${String(max)} is not a whole number >= 0`)
+      return []
+    }
+    const outcome = await native.listPortMappings(this.target(), max).catch(internalError)
+    this.settle(outcome)
+    return (outcome.entries ?? []).map(toEntry)
   }
 
   /** @internal Builds a device from what the addon learned during discovery. */
@@ -431,3 +481,8 @@ export class UPNP {
     return result
   }
 }
+
+// The high-level API beside the Godot surface. Re-exported last: portmapper.ts builds on the
+// classes above, which must exist before it loads.
+export { Mapping, PortMapper, UPNPError } from './portmapper.ts'
+export type { CallOptions, MapRequest, PortMapperEvents, PortMapperOptions } from './portmapper.ts'
