@@ -7,7 +7,7 @@
  * JavaScript surface: validation in Godot's order and bookkeeping. Protocol work lives in
  * `crate/` and reaches us through the generated `binding.js`.
  */
-import * as native from './binding.js'
+import * as native from './native.js'
 
 /** Godot's `UPNP.UPNPResult`, same names (without the `UPNP_RESULT_` prefix) and numbers. */
 export enum UPNPResult {
