@@ -1,0 +1,321 @@
+// The package as users install it: the per-platform packages agree with napi's config, the
+// loader explains a missing binary, and the whole path npm pack -> offline install of the two
+// tarballs -> ESM, CommonJS and TypeScript consumers -> a real mapping on the lab's miniupnpd.
+//
+// Everything is staged in a temporary directory; the repository tree is only read. The root
+// package is staged the way the release workflow publishes it: a fresh TypeScript build, and
+// optionalDependencies on every platform package at the root's version (what
+// `napi pre-publish` writes). The host's platform package gets the freshly built .node through
+// napi's own `artifacts` step.
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { readNapiConfig } from '@napi-rs/cli'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  currentHost,
+  describeLoadFailure,
+  LOAD_ERROR_CODE,
+  PACKAGE_NAME,
+  PREBUILT_TARGETS,
+  targetName,
+} from '../native-load.ts'
+import { repoRoot, upnpcDelete, upnpcList } from './lab/lab.ts'
+
+const ROOT = repoRoot()
+const PORT = 47110
+const DESC = 'upnp-native pack test'
+const hostTarget = targetName(currentHost())
+const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+/** Runs a command; never throws for a non-zero exit (the assertion reads the output). */
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      timeout: opts.timeout ?? 60_000,
+      maxBuffer: 16 << 20,
+    }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number' && !err.killed) return reject(err)
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr })
+    })
+  })
+}
+
+async function ok(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Promise<string> {
+  const r = await run(cmd, args, opts)
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
+  return r.stdout
+}
+
+const readJson = (file: string): Record<string, any> => JSON.parse(fs.readFileSync(file, 'utf8'))
+const bin = (name: string) => path.join(ROOT, 'node_modules/.bin', name)
+
+const rootPkg = readJson(path.join(ROOT, 'package.json'))
+let napi: Awaited<ReturnType<typeof readNapiConfig>>
+
+let tmp: string
+/** The root package as published (built JS, static files, package.json with optionalDependencies). */
+let stage: string
+let rootTgz: string
+let hostTgz: string
+/** The consumer project: only the two tarballs installed, offline. */
+let consumer: string
+
+beforeAll(async () => {
+  napi = await readNapiConfig(path.join(ROOT, 'package.json'))
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-pack-'))
+  stage = path.join(tmp, 'stage')
+  // A fresh build of the TypeScript surface, so a stale index.js in the tree cannot pass.
+  await ok(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', stage])
+  for (const entry of rootPkg.files as string[]) {
+    if (!fs.existsSync(path.join(stage, entry))) fs.copyFileSync(path.join(ROOT, entry), path.join(stage, entry))
+  }
+  for (const file of ['package.json', 'README.md']) fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
+  fs.cpSync(path.join(ROOT, 'npm'), path.join(stage, 'npm'), { recursive: true })
+}, 120_000)
+
+afterAll(async () => {
+  await upnpcDelete({ externalPort: PORT, protocol: 'UDP' }).catch(() => {})
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
+})
+
+describe('per-platform packages (npm/)', () => {
+  it('one per napi target, the names the loader knows', () => {
+    expect(napi.targets.map((t) => t.platformArchABI).sort()).toEqual([...PREBUILT_TARGETS].sort())
+    expect(PREBUILT_TARGETS).toContain(hostTarget)
+  })
+
+  it.each(PREBUILT_TARGETS)('%s: os/cpu/libc, main/files = its binary, same version, no scripts', (name) => {
+    const target = napi.targets.find((t) => t.platformArchABI === name)!
+    const p = readJson(path.join(ROOT, 'npm', name, 'package.json'))
+    expect(p.name).toBe(`${PACKAGE_NAME}-${name}`)
+    expect(p.version).toBe(rootPkg.version)
+    expect(p.os).toEqual([target.platform])
+    expect(p.cpu).toEqual([target.arch])
+    if (target.platform === 'linux') expect(p.libc).toEqual([target.abi === 'musl' ? 'musl' : 'glibc'])
+    else expect(p.libc).toBeUndefined()
+    expect(p.main).toBe(`${napi.binaryName}.${name}.node`)
+    expect(p.files).toEqual([p.main])
+    expect(p.license).toBe(rootPkg.license)
+    expect(p.engines).toEqual(rootPkg.engines)
+    // Nothing runs at install: no lifecycle scripts, no downloads.
+    expect(p.scripts ?? {}).toEqual({})
+  })
+
+  it('the root has no install-time scripts either', () => {
+    for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) expect(rootPkg.scripts?.[s]).toBeUndefined()
+  })
+})
+
+describe('loader: a clear error when no binary fits', () => {
+  /** The built package alone: no .node beside it, no node_modules, like a missing optional dependency. */
+  let bare: string
+  beforeAll(() => {
+    bare = path.join(tmp, 'bare')
+    fs.cpSync(stage, bare, { recursive: true, filter: (src) => !src.endsWith('.node') && path.basename(src) !== 'npm' })
+  })
+
+  const loadIn = (dir: string, env: NodeJS.ProcessEnv, esm = false) => run(process.execPath, esm
+    ? ['--input-type=module', '-e', "import('./index.mjs').then(() => console.log('LOADED'), (e) => { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) })"]
+    : ['-e', "try { require('./index.js'); console.log('LOADED') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) }"],
+  { cwd: dir, env: { ...process.env, ...env } })
+
+  const failure = (r: Run): { code: string; message: string; cause: boolean } => {
+    expect(r.code, r.stdout + r.stderr).toBe(3)
+    return JSON.parse(r.stdout.trim().split('\n').pop()!)
+  }
+
+  it('no binary anywhere: names the platform, the missing package and the fix (CJS and ESM)', async () => {
+    for (const esm of [false, true]) {
+      const e = failure(await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: '' }, esm))
+      expect(e.code).toBe(LOAD_ERROR_CODE)
+      expect(e.cause).toBe(true)
+      expect(e.message).toMatch(/^upnp-native: /)
+      const host = currentHost()
+      expect(e.message).toContain(`${host.platform} ${host.arch}`)
+      if (host.abi === 'gnu') expect(e.message).toContain('glibc')
+      expect(e.message).toContain(`the optional package ${hostPackage} is not installed`)
+      expect(e.message).toContain('npm install')
+      expect(e.message).toContain('--omit=optional')
+      expect(e.message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
+      expect(e.message).toContain(`Tried: Cannot find module './${napi.binaryName}.${hostTarget}.node'`)
+    }
+  })
+
+  it('NAPI_RS_NATIVE_LIBRARY_PATH naming a missing file: says so, with the path', async () => {
+    const e = failure(await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/upnp-native.node' }))
+    expect(e.code).toBe(LOAD_ERROR_CODE)
+    expect(e.message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH names (/nonexistent/upnp-native.node)')
+    expect(e.message).toContain(hostTarget)
+  })
+
+  it('NAPI_RS_NATIVE_LIBRARY_PATH naming a real binary: loads it (the override works)', async () => {
+    const node = path.join(ROOT, `${napi.binaryName}.${hostTarget}.node`)
+    const r = await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: node })
+    expect(r.stdout.trim(), r.stderr).toBe('LOADED')
+  })
+
+  it('an unsupported platform lists what exists and how to build; Electron gets the asar hint', () => {
+    const message = describeLoadFailure(
+      { host: { platform: 'freebsd', arch: 'x64', abi: null }, packageInstalled: false, electron: '33.0.0' },
+      new Error("Cannot find module 'upnp-native-freebsd-x64'"),
+    )
+    expect(message).toContain('no prebuilt native binary for freebsd x64 (freebsd-x64)')
+    expect(message).toContain(PREBUILT_TARGETS.join(', '))
+    expect(message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
+    expect(message).toContain('asarUnpack')
+    const broken = describeLoadFailure(
+      { host: { platform: 'linux', arch: 'arm64', abi: 'musl' }, packageInstalled: true },
+      new Error('Error relocating upnp-native.linux-arm64-musl.node: symbol not found'),
+    )
+    expect(broken).toContain('upnp-native-linux-arm64-musl is installed but its native binary failed to load')
+    expect(broken).toContain('musl libc')
+    expect(broken).toContain('Tried: Error relocating')
+  })
+})
+
+describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a real mapping', () => {
+  beforeAll(async () => {
+    // The root, as `napi pre-publish` leaves it: optionalDependencies on every platform package.
+    const staged = readJson(path.join(stage, 'package.json'))
+    staged.optionalDependencies = Object.fromEntries(
+      napi.targets.map((t) => [`${napi.packageName}-${t.platformArchABI}`, staged.version]))
+    // napi's `artifacts` step (the release workflow's) puts the built .node into npm/<target>/;
+    // only the host's binary exists here, so the staged config names only the host's target.
+    const hostTriple = napi.targets.find((t) => t.platformArchABI === hostTarget)!.triple
+    fs.writeFileSync(path.join(stage, 'package.json'),
+      JSON.stringify({ ...staged, napi: { ...staged.napi, targets: [hostTriple] } }, null, 2))
+    const artifacts = path.join(tmp, 'artifacts', `bindings-${hostTriple}`)
+    fs.mkdirSync(artifacts, { recursive: true })
+    fs.copyFileSync(path.join(ROOT, `${napi.binaryName}.${hostTarget}.node`), path.join(artifacts, `${napi.binaryName}.${hostTarget}.node`))
+    await ok(bin('napi'), ['artifacts', '--cwd', stage, '--output-dir', path.join(tmp, 'artifacts'), '--npm-dir', 'npm'])
+    fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(staged, null, 2) + '\n')
+
+    const out = path.join(tmp, 'tarballs')
+    fs.mkdirSync(out)
+    const pack = async (dir: string) => {
+      const [info] = JSON.parse(await ok('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir })) as { filename: string }[]
+      return path.join(out, info!.filename)
+    }
+    rootTgz = await pack(stage)
+    hostTgz = await pack(path.join(stage, 'npm', hostTarget))
+
+    consumer = path.join(tmp, 'consumer')
+    fs.mkdirSync(consumer)
+    fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
+    // --offline and an empty cache: nothing but the two tarballs can be installed (the lab's
+    // client namespace has no route to a registry anyway). The seven other optional platform
+    // packages are not available and must not break the install.
+    await ok('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', path.join(tmp, 'npm-cache'), rootTgz, hostTgz],
+      { cwd: consumer })
+  }, 120_000)
+
+  it('the tarballs hold what they should', async () => {
+    const list = async (tgz: string) => (await ok('tar', ['tzf', tgz])).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort()
+    expect(await list(rootTgz)).toEqual([...new Set([...rootPkg.files, 'package.json', 'README.md'])]
+      .filter((f) => fs.existsSync(path.join(stage, f))).sort())
+    expect(await list(hostTgz)).toEqual([`${napi.binaryName}.${hostTarget}.node`, 'README.md', 'package.json'].sort())
+    const installed = readJson(path.join(consumer, 'node_modules', PACKAGE_NAME, 'package.json'))
+    expect(Object.keys(installed.optionalDependencies).sort()).toEqual(PREBUILT_TARGETS.map((t) => `${PACKAGE_NAME}-${t}`).sort())
+    expect(new Set(Object.values(installed.optionalDependencies))).toEqual(new Set([rootPkg.version]))
+    expect(fs.readdirSync(path.join(consumer, 'node_modules')).filter((d) => !d.startsWith('.')).sort())
+      .toEqual([PACKAGE_NAME, hostPackage].sort())
+  })
+
+  it('ESM import and CommonJS require: same names, same classes, the binary from the platform package', async () => {
+    fs.writeFileSync(path.join(consumer, 'formats.mjs'), `
+import * as esm from '${PACKAGE_NAME}'
+import { UPNP, UPNPResult } from '${PACKAGE_NAME}'
+import { createRequire } from 'node:module'
+import fs from 'node:fs'
+const require = createRequire(import.meta.url)
+const cjs = require('${PACKAGE_NAME}')
+const binaries = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/)[5]).filter((f) => f && f.endsWith('.node'))
+console.log(JSON.stringify({
+  esm: Object.keys(esm).filter((k) => k !== 'default' && k !== '__esModule').sort(),
+  cjs: Object.keys(cjs).sort(),
+  sameClass: UPNP === cjs.UPNP && esm.UPNPDevice === cjs.UPNPDevice,
+  success: UPNPResult.SUCCESS,
+  resolved: { import: import.meta.resolve('${PACKAGE_NAME}'), require: require.resolve('${PACKAGE_NAME}') },
+  binaries: [...new Set(binaries)],
+}))
+`)
+    const r = JSON.parse(await ok(process.execPath, ['formats.mjs'], { cwd: consumer }))
+    expect(r.esm).toEqual(r.cjs)
+    expect(r.cjs).toEqual(expect.arrayContaining(['UPNP', 'UPNPDevice', 'UPNPResult', 'IGDStatus']))
+    expect(r.sameClass).toBe(true)
+    expect(r.success).toBe(0)
+    expect(r.resolved.import).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/index\\.mjs$`))
+    expect(r.resolved.require).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/index\\.js$`))
+    expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${napi.binaryName}.${hostTarget}.node`)])
+  })
+
+  it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext', async () => {
+    const body = (kind: string) => `
+const upnp = new UPNP()
+upnp.discoverIpv6 = false
+const found: UPNPResult = await upnp.discover({ timeout: 1000, untilGateway: true })
+const gateway: UPNPDevice | null = upnp.getGateway()
+if (found === UPNPResult.SUCCESS && gateway?.igdStatus === IGDStatus.OK) {
+  const added: UPNPResult = await gateway.addPortMapping(7777, 0, '${kind}', 'UDP', 0)
+  const external: string = await upnp.queryExternalAddress()
+  console.log(added, external, upnp.lastError?.upnpCode)
+}
+// @ts-expect-error the protocol is 'UDP' | 'TCP', so the types are real, not any
+await upnp.addPortMapping(7777, 7777, '', 'ICMP')
+`
+    fs.writeFileSync(path.join(consumer, 'consumer.mts'),
+      `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\n${body('esm')}`)
+    // In a .cts the import compiles to require(): types come from the "require" condition.
+    fs.writeFileSync(path.join(consumer, 'consumer.cts'),
+      `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\nimport whole = require('${PACKAGE_NAME}')\n` +
+      `export async function main(): Promise<void> {\nconst same: typeof whole.UPNP = UPNP\nvoid same\n${body('cjs')}}\n`)
+    const checks = ['node16', 'nodenext'].map(async (mode) => {
+      const config = path.join(consumer, `tsconfig.${mode}.json`)
+      fs.writeFileSync(config, JSON.stringify({
+        compilerOptions: {
+          strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022', lib: ['ES2022'],
+          module: mode, moduleResolution: mode, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules/@types')],
+        },
+        files: ['consumer.mts', 'consumer.cts'],
+      }))
+      const r = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
+      return { mode, code: r.code, output: r.stdout + r.stderr }
+    })
+    for (const r of await Promise.all(checks)) expect(r, r.output).toMatchObject({ code: 0 })
+  }, 60_000)
+
+  it('discover + addPortMapping (ESM) and deletePortMapping (CJS) from the installed package, checked with upnpc', async () => {
+    fs.writeFileSync(path.join(consumer, 'add.mjs'), `
+import { UPNP } from '${PACKAGE_NAME}'
+const upnp = new UPNP()
+const found = await upnp.discover({ timeout: 5000, untilGateway: true })
+const added = await upnp.addPortMapping(${PORT}, ${PORT}, '${DESC}', 'UDP', 0)
+console.log(JSON.stringify({ found, gateway: upnp.getGateway()?.igdControlUrl ?? null, added, lastError: upnp.lastError }))
+`)
+    fs.writeFileSync(path.join(consumer, 'delete.cjs'), `
+const { UPNP } = require('${PACKAGE_NAME}')
+;(async () => {
+  const upnp = new UPNP()
+  const found = await upnp.discover({ timeout: 5000, untilGateway: true })
+  const deleted = await upnp.deletePortMapping(${PORT}, 'UDP')
+  console.log(JSON.stringify({ found, deleted, lastError: upnp.lastError }))
+})()
+`)
+    // Each script must also end by itself: nothing of the addon keeps the event loop alive.
+    const added = JSON.parse(await ok(process.execPath, ['add.mjs'], { cwd: consumer, timeout: 20_000 }))
+    expect(added).toMatchObject({ found: 0, added: 0, lastError: null })
+    expect(added.gateway).toMatch(/^http:\/\/192\.168\.77\.1:5000\//)
+    expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toMatchObject([
+      { protocol: 'UDP', internalPort: PORT, internalClient: '192.168.77.10', description: DESC },
+    ])
+    const deleted = JSON.parse(await ok(process.execPath, ['delete.cjs'], { cwd: consumer, timeout: 20_000 }))
+    expect(deleted).toMatchObject({ found: 0, deleted: 0, lastError: null })
+    expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toEqual([])
+  }, 60_000)
+})
