@@ -18,6 +18,16 @@ export declare class Discovery {
 }
 
 /**
+ * Hears SSDP announcements (a router coming back from a reboot announces a new
+ * `BOOTID.UPNP.ORG`). Passive: it never sends. Its callback does not keep Node alive.
+ */
+export declare class NotifyListener {
+  constructor(options: NotifyOptions, onAnnouncement: (arg: Announcement) => void)
+  /** Stops listening and releases the socket. Idempotent. */
+  close(): void
+}
+
+/**
  * Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
  * panic in a sync call throws; neither takes the process down.
  */
@@ -45,6 +55,18 @@ export interface AddPortMappingArgs {
   enabled: boolean
   description: string
   leaseDuration: number
+}
+
+export interface Announcement {
+  /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
+  nts: string
+  nt: string
+  usn: string
+  location: string
+  bootId?: number
+  nextBootId?: number
+  /** Address the announcement came from. */
+  from: string
 }
 
 export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
@@ -119,6 +141,12 @@ export interface NativeMappingEntry {
   enabled: boolean
   description: string
   leaseDuration: number
+}
+
+export interface NotifyOptions {
+  /** Interface name or address; "" = every non-loopback interface. */
+  multicastIf: string
+  ipv6: boolean
 }
 
 export interface PortMappingKey {

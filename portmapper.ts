@@ -7,7 +7,8 @@
  * - renews each lease at half of what the router actually granted, and checks every
  *   mapping (GetSpecificPortMappingEntry) every `verifyInterval` (default 5 min);
  * - a mapping found missing (router reboot, expiry, someone deleted it) emits `lost`, is
- *   re-added with the same external port when free, and emits `restored`;
+ *   re-added with the same external port when free, and emits `restored`; a reboot is
+ *   noticed at once when the router announces a new SSDP BOOTID (`watchAnnouncements`);
  * - a new external address is noticed on each check and emitted once;
  * - on 718/729 it picks another external port (never below 1024 unless asked);
  * - on 725, or 402 with a lease, it retries with a permanent lease;
@@ -21,6 +22,7 @@ import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { IGDStatus, type Protocol, UPNP, UPNPDevice, type UPNPErrorInfo, UPNPResult } from './index.ts'
+import * as native from './native.ts'
 
 /** A failed PortMapper call: Godot's result number plus what the router said. */
 export class UPNPError extends Error {
@@ -65,6 +67,10 @@ export interface PortMapperOptions {
   journal?: string
   /** Keep the process alive while mappings are held (timers are unref'd otherwise). Default false. */
   keepAlive?: boolean
+  /** Listen (passively, on port 1900 shared) for the gateway's SSDP announcements, so a
+   *  reboot (new BOOTID.UPNP.ORG) triggers a check at once instead of at the next
+   *  `verifyInterval`. Default true. */
+  watchAnnouncements?: boolean
 }
 
 export interface MapRequest {
@@ -192,6 +198,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   #externalAddress = ''
   #started: Promise<void> | null = null
   #journalUsable = false
+  #listener: native.NotifyListener | null = null
 
   constructor(options: PortMapperOptions = {}) {
     super()
@@ -209,6 +216,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       maxAttempts: options.maxAttempts ?? 8,
       cleanupOnExit: options.cleanupOnExit ?? true,
       keepAlive: options.keepAlive ?? false,
+      watchAnnouncements: options.watchAnnouncements ?? true,
       journal: options.journal,
     }
     const { lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout } = this.#options
@@ -275,6 +283,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#schedule(held)
     this.#writeJournal()
     installExitHooks(this)
+    this.#listen()
     this.emit('mapped', mapping)
     return mapping
   }
@@ -303,6 +312,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       failures.push(e instanceof UPNPError ? e : invalid(UPNPResult.UNKNOWN_ERROR, String(e)))
     })))
     uninstallExitHooks(this)
+    this.#listener?.close()
+    this.#listener = null
     if (failures.length) {
       const first = failures[0] as UPNPError
       throw new UPNPError(first, `close: ${failures.length} mapping(s) could not be deleted`)
@@ -418,7 +429,44 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     held.mapping.update({ closed: true })
     this.#held.delete(held.mapping)
     this.#writeJournal()
-    if (this.#held.size === 0) uninstallExitHooks(this)
+    if (this.#held.size === 0) {
+      uninstallExitHooks(this)
+      this.#listener?.close()
+      this.#listener = null
+    }
+  }
+
+  // ---- SSDP announcements: a rebooted router says so -------------------------------
+
+  #listen(): void {
+    if (this.#listener || !this.#options.watchAnnouncements) return
+    try {
+      this.#listener = new native.NotifyListener(
+        { multicastIf: this.#options.discoverMulticastIf, ipv6: this.#options.discoverIpv6 },
+        (a) => this.#onAnnouncement(a),
+      )
+    } catch (error) {
+      // Port 1900 may be unavailable; periodic checks still find a reboot.
+      this.#report(invalid(UPNPResult.SOCKET_ERROR, `not watching SSDP announcements: ${(error as Error).message}`), null)
+    }
+  }
+
+  #onAnnouncement(a: native.Announcement): void {
+    const gateway = this.#gateway
+    if (!gateway || this.#closed || !sameHost(a.location, gateway.descriptionUrl)) return
+    if (a.nts === 'ssdp:update' && a.nextBootId != null) {
+      gateway.bootId = a.nextBootId // announced change of network, not a reboot
+      return
+    }
+    if (a.nts !== 'ssdp:alive' || a.bootId == null || a.bootId === gateway.bootId) return
+    const known = gateway.bootId
+    gateway.bootId = a.bootId
+    if (known === null) return
+    // A new boot: every mapping may be gone. Check them all now.
+    for (const held of this.#held.values()) {
+      held.verifyAt = Date.now()
+      if (!held.busy) this.#schedule(held, 0)
+    }
   }
 
   async #tick(held: Held): Promise<void> {
@@ -554,6 +602,13 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const budget = new Promise<void>((resolve) => setTimeout(resolve, EXIT_CLEANUP_BUDGET_MS).unref())
     return Promise.race([this.close().catch(() => undefined), budget])
   }
+}
+
+/** Same host (and port) in two URLs; '' never matches. */
+function sameHost(a: string, b: string): boolean {
+  const origin = (url: string) => /^http:\/\/([^/]+)/i.exec(url)?.[1]?.toLowerCase() ?? ''
+  const x = origin(a)
+  return x !== '' && x === origin(b)
 }
 
 function processAlive(pid: number): boolean {

@@ -20,7 +20,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   // Whatever a failing test left: the router goes back to its default state.
-  for (const port of [31000, 31001, 31002, 31003, 31010, 31011, 31020, 31030, 31040, 31041, 31050, 31060]) {
+  for (const port of [31000, 31001, 31002, 31003, 31005, 31006, 31010, 31011, 31020, 31030, 31040, 31041, 31050, 31060]) {
     await upnpcDelete({ externalPort: port, protocol: 'UDP' })
     await upnpcDelete({ externalPort: port, protocol: 'TCP' })
   }
@@ -89,6 +89,30 @@ describe('PortMapper on miniupnpd', () => {
     expect(previousPort).toBe(31003)
     expect(m.externalPort).toBe(31003)
     expect(await listed(31003)).toMatchObject({ internalClient: LAB.client, description: 'survives reboot' })
+  })
+
+  it('a reboot announced over SSDP (new BOOTID) is noticed at once, not at the next check', async () => {
+    const mapper = track(new PortMapper({ verifyInterval: 120_000, lease: 600 }))
+    await mapper.map({ internalPort: 31005, description: 'announced reboot' })
+    const bootBefore = mapper.gateway?.bootId
+    const restored = next(mapper, 'restored', 10_000)
+    const started = Date.now()
+    await routerCtl('reboot')
+    await restored
+    expect(Date.now() - started).toBeLessThan(10_000) // far below the 120 s verification interval
+    expect(mapper.gateway?.bootId).not.toBe(bootBefore)
+    expect(await listed(31005)).toMatchObject({ internalClient: LAB.client, description: 'announced reboot' })
+  })
+
+  it('without watching announcements the same reboot waits for the next check', async () => {
+    const mapper = track(new PortMapper({ verifyInterval: 120_000, lease: 600, watchAnnouncements: false }))
+    await mapper.map({ internalPort: 31006 })
+    let restored = false
+    mapper.on('restored', () => { restored = true })
+    await routerCtl('reboot')
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(restored).toBe(false)
+    expect(await listed(31006)).toBeUndefined()
   })
 
   it('a port held by another LAN client: picks another port (>= 1024) and reports it', async () => {

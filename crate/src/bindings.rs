@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
@@ -374,4 +375,88 @@ pub async fn panic_for_tests(message: String) -> u32 {
 #[napi(js_name = "__panicSyncForTests", catch_unwind)]
 pub fn panic_sync_for_tests(message: String) -> u32 {
     panic!("{message}");
+}
+
+#[napi(object)]
+pub struct NotifyOptions {
+    /// Interface name or address; "" = every non-loopback interface.
+    pub multicast_if: String,
+    pub ipv6: bool,
+}
+
+#[napi(object)]
+pub struct Announcement {
+    /// `ssdp:alive`, `ssdp:byebye` or `ssdp:update`.
+    pub nts: String,
+    pub nt: String,
+    pub usn: String,
+    pub location: String,
+    pub boot_id: Option<u32>,
+    pub next_boot_id: Option<u32>,
+    /// Address the announcement came from.
+    pub from: String,
+}
+
+/// Hears SSDP announcements (a router coming back from a reboot announces a new
+/// `BOOTID.UPNP.ORG`). Passive: it never sends. Its callback does not keep Node alive.
+#[napi]
+pub struct NotifyListener {
+    cancel: CancellationToken,
+}
+
+#[napi]
+impl NotifyListener {
+    #[napi(constructor)]
+    pub fn new(
+        options: NotifyOptions,
+        on_announcement: Function<Announcement, ()>,
+    ) -> Result<Self> {
+        let socket = crate::ssdp::open_listener(&options.multicast_if, options.ipv6)
+            .map_err(|e| Error::new(Status::GenericFailure, format!("SSDP listener: {e}")))?;
+        let callback = on_announcement
+            .build_threadsafe_function()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let Ok(socket) = tokio::net::UdpSocket::from_std(socket) else {
+                return;
+            };
+            let mut buffer = vec![0u8; crate::ssdp::MAX_DATAGRAM];
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    received = socket.recv_from(&mut buffer) => {
+                        let Ok((len, from)) = received else { continue };
+                        let Some(a) = crate::ssdp::parse_announcement(&buffer[..len]) else { continue };
+                        let event = Announcement {
+                            nts: a.nts,
+                            nt: a.nt,
+                            usn: a.usn,
+                            location: a.location,
+                            boot_id: a.boot_id,
+                            next_boot_id: a.next_boot_id,
+                            from: from.ip().to_string(),
+                        };
+                        let _ = callback.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+                    }
+                }
+            }
+        });
+        Ok(Self { cancel })
+    }
+
+    /// Stops listening and releases the socket. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for NotifyListener {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
 }

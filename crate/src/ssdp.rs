@@ -207,6 +207,111 @@ pub fn parse_reply(datagram: &[u8]) -> Option<SearchReply> {
     Some(reply)
 }
 
+/// An SSDP announcement (`NOTIFY * HTTP/1.1`): how a router says it is (still, again) there.
+/// After a reboot a UPnP 1.1 device announces a new `BOOTID.UPNP.ORG`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announcement {
+    /// `ssdp:alive`, `ssdp:byebye` or `ssdp:update`.
+    pub nts: String,
+    pub nt: String,
+    pub usn: String,
+    pub location: String,
+    pub boot_id: Option<u32>,
+    /// `NEXTBOOTID.UPNP.ORG` of an `ssdp:update`.
+    pub next_boot_id: Option<u32>,
+}
+
+/// Parses a NOTIFY; anything else (search replies, M-SEARCHes) gives `None`.
+pub fn parse_announcement(datagram: &[u8]) -> Option<Announcement> {
+    let text = std::str::from_utf8(datagram).ok()?;
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let start = lines.next()?.trim();
+    let mut parts = start.split_whitespace();
+    if !parts.next()?.eq_ignore_ascii_case("NOTIFY") || parts.next()? != "*" {
+        return None;
+    }
+    let mut a = Announcement {
+        nts: String::new(),
+        nt: String::new(),
+        usn: String::new(),
+        location: String::new(),
+        boot_id: None,
+        next_boot_id: None,
+    };
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_uppercase().as_str() {
+            "NTS" => a.nts = value.to_string(),
+            "NT" => a.nt = value.to_string(),
+            "USN" => a.usn = value.to_string(),
+            "LOCATION" => a.location = value.to_string(),
+            "BOOTID.UPNP.ORG" => a.boot_id = value.parse().ok(),
+            "NEXTBOOTID.UPNP.ORG" => a.next_boot_id = value.parse().ok(),
+            _ => {}
+        }
+    }
+    if a.nts.is_empty() {
+        return None;
+    }
+    Some(a)
+}
+
+/// Opens a socket that hears announcements: port 1900 shared with other SSDP listeners,
+/// the SSDP group joined on `multicast_if` or on every non-loopback interface. It only
+/// listens; nothing is ever sent from it.
+pub fn open_listener(multicast_if: &str, ipv6: bool) -> io::Result<std::net::UdpSocket> {
+    let interface = resolve_interface(multicast_if, ipv6)?;
+    let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    socket.set_reuse_port(true)?;
+    let interfaces = if_addrs::get_if_addrs().unwrap_or_default();
+    let mut joined = 0;
+    if ipv6 {
+        socket.set_only_v6(true)?;
+        socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, SSDP_PORT)).into())?;
+        let indexes: Vec<u32> = match interface {
+            Interface::V6Index(i) => vec![i],
+            _ => interfaces
+                .iter()
+                .filter(|i| !i.is_loopback())
+                .filter_map(|i| i.index)
+                .collect(),
+        };
+        for index in indexes {
+            joined += usize::from(socket.join_multicast_v6(&IPV6_LINK_LOCAL, index).is_ok());
+        }
+    } else {
+        socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, SSDP_PORT)).into())?;
+        let addresses: Vec<Ipv4Addr> = match interface {
+            Interface::V4(a) => vec![a],
+            _ => interfaces
+                .iter()
+                .filter(|i| !i.is_loopback())
+                .filter_map(|i| match i.ip() {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                })
+                .collect(),
+        };
+        for address in addresses {
+            joined += usize::from(socket.join_multicast_v4(&IPV4_MULTICAST, &address).is_ok());
+        }
+    }
+    if joined == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "could not join the SSDP group on any interface",
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
 /// The IPv6 networks this host is directly on (for [`trusted_location`]).
 pub fn local_ipv6_networks() -> Vec<(Ipv6Addr, Ipv6Addr)> {
     if_addrs::get_if_addrs()
@@ -361,6 +466,35 @@ mod tests {
         assert!(trusted_location("http://[fd77::1]:5000/d.xml", from, &[]).is_err());
         let v4: SocketAddr = "192.168.77.1:1900".parse().unwrap();
         assert!(trusted_location("http://[fd77::1]:5000/d.xml", v4, &ours).is_err());
+    }
+
+    #[test]
+    fn parses_announcements() {
+        let alive = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=120\r\nLOCATION: http://192.168.77.1:5000/rootDesc.xml\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nUSN: uuid:x::upnp:rootdevice\r\nBOOTID.UPNP.ORG: 42\r\n\r\n";
+        let a = parse_announcement(alive).unwrap();
+        assert_eq!(a.nts, "ssdp:alive");
+        assert_eq!(a.nt, "upnp:rootdevice");
+        assert_eq!(a.location, "http://192.168.77.1:5000/rootDesc.xml");
+        assert_eq!(a.boot_id, Some(42));
+        let update = b"NOTIFY * HTTP/1.1\r\nNTS: ssdp:update\r\nBOOTID.UPNP.ORG: 42\r\nNEXTBOOTID.UPNP.ORG: 43\r\n\r\n";
+        assert_eq!(parse_announcement(update).unwrap().next_boot_id, Some(43));
+        let byebye = b"notify * HTTP/1.1\nnts:ssdp:byebye\nusn:uuid:x\n\n";
+        assert_eq!(parse_announcement(byebye).unwrap().nts, "ssdp:byebye");
+        for other in [
+            &b""[..],
+            b"HTTP/1.1 200 OK\r\nLOCATION: http://10.0.0.1/\r\n\r\n",
+            b"M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n",
+            b"NOTIFY * HTTP/1.1\r\nNT: x\r\n\r\n",
+            b"NOTIFY /path HTTP/1.1\r\nNTS: ssdp:alive\r\n\r\n",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(
+                parse_announcement(other),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
     }
 
     #[test]
