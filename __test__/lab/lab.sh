@@ -42,6 +42,8 @@ ensure_packages() {
   command -v upnpc >/dev/null || missing+=(miniupnpc)
   command -v natpmpc >/dev/null || missing+=(natpmpc)
   command -v ip >/dev/null || missing+=(iproute2)
+  # The CLI's tests watch it in a real terminal (tmux; script(1) is in essential bsdutils).
+  command -v tmux >/dev/null || missing+=(tmux)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq

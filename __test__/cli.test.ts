@@ -1,0 +1,595 @@
+// The `upnp-native` command line, run as a person or a script runs it: a child process
+// (`node --import tsx cli.ts ...`) inside the lab's client namespace. Every command's human
+// and --json output against the real miniupnpd, cross-checked with `upnpc -l`; doctor's
+// verdicts (healthy, no router, double NAT and CGNAT and a disconnected gateway on the fake,
+// refused mappings, a router that does not list what it accepted); usage errors and exit
+// codes; `map --keep` ended by SIGINT; and, in a real pseudo-terminal (script(1) and tmux),
+// the spinner, the colours and Ctrl-C as a person sees them.
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { type Device, type FakeGateway, LAB, repoRoot, routerCtl, startFakeGateway, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
+
+const ROOT = repoRoot()
+const CLI = path.join(ROOT, 'cli.ts')
+const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
+/** Ports this file maps (all >= 1024: the lab's miniupnpd refuses lower ones with 606). */
+const P = { map: 47301, json: 47302, both: 47303, conflict: 47304, bothConflict: 47305, keep: 47306, keepJson: 47307, tty: 47308, doctor: 47309 }
+
+interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Runs the CLI to the end, stdout/stderr piped (not a terminal), colour variables cleared. */
+function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env }
+    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, timeout: opts.timeout ?? 25_000, maxBuffer: 8 << 20 },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number' && !err.signal) return reject(err)
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, signal: (err?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr })
+      })
+  })
+}
+
+const json = (r: Run): any => JSON.parse(r.stdout)
+
+/** No stack trace, no escape codes (not a terminal), whatever happened. */
+function plain(r: Run): Run {
+  expect(r.stderr).not.toMatch(/\n\s+at .+:\d+/)
+  expect(r.stdout + r.stderr).not.toContain('\x1b')
+  return r
+}
+
+async function onRouter(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
+  return (await upnpcList()).find((m) => m.externalPort === port && m.protocol === protocol)
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+afterAll(async () => {
+  // Whatever a failing test left behind: the router goes back to how the lab made it.
+  for (const port of Object.values(P)) {
+    for (const protocol of ['UDP', 'TCP'] as const) {
+      await upnpcDelete({ externalPort: port, protocol })
+      await upnpcDelete({ ns: 'client2', externalPort: port, protocol })
+    }
+  }
+})
+
+describe('usage errors and exit codes', () => {
+  it('--help, `help <command>` and `<command> --help` print usage with examples; exit 0', async () => {
+    const main = plain(await cli(['--help']))
+    expect(main.code).toBe(0)
+    for (const command of ['status', 'map <port>', 'unmap <port>', 'list', 'ip', 'doctor']) expect(main.stdout).toContain(`  ${command} `)
+    for (const option of ['--json', '--timeout', '--interface', '--ipv6', '--protocol', '--quiet', '--no-color', '--version', '--gateway']) {
+      expect(main.stdout).toContain(option)
+    }
+    expect(main.stdout).toMatch(/Exit codes: 0 success, 1 .*2 usage error,\s+3 no usable gateway/)
+    for (const command of ['status', 'map', 'unmap', 'list', 'ip', 'doctor']) {
+      const a = plain(await cli([command, '--help']))
+      const b = plain(await cli(['help', command]))
+      expect(a.code).toBe(0)
+      expect(a.stdout).toBe(b.stdout)
+      expect(a.stdout).toMatch(new RegExp(`^Usage: upnp-native ${command}`))
+      expect(a.stdout).toMatch(/Examples:\n {2}upnp-native /)
+    }
+    expect((await cli(['map', '--help'])).stdout).toContain('--keep')
+  })
+
+  it('--version prints the package version', async () => {
+    for (const flag of ['--version', '-v']) {
+      const r = plain(await cli([flag]))
+      expect(r.code).toBe(0)
+      expect(r.stdout).toBe(`${VERSION}\n`)
+    }
+  })
+
+  it.each([
+    [['mpa', '7777'], /unknown command "mpa"/, /Did you mean `upnp-native map`/],
+    [['--timout', '3'], /unknown option --timout/, /Did you mean --timeout/],
+    [['map'], /the port to map is missing/, /upnp-native map --help/],
+    [['map', '70000'], /"70000" is not a port number \(1-65535\)/, /map --help/],
+    [['map', 'http'], /"http" is not a port number/, /map --help/],
+    [['map', '7777', '7778'], /`map` takes one port, got 2/, /map --help/],
+    [['map', '7777', '--internal', '0'], /--internal "0" is not a port number/, /map --help/],
+    [['map', '7777', '--udp', '--tcp'], /choose one of --udp, --tcp and --both/, /map --help/],
+    [['map', '7777', '--lease', 'soon'], /--lease "soon" is not a duration/, /--lease 30m/],
+    [['map', '7777', '--internal'], /option --internal needs a value/, /map --help/],
+    [['list', '--keep'], /--keep is not an option of `list`/, /--keep belongs to `map`/],
+    [['unmap'], /the port to unmap is missing/, /unmap --help/],
+    [['status', 'now'], /`status` takes no arguments/, /--help/],
+    [['--timeout', '0'], /--timeout "0" is not a time/, /--timeout 800ms/],
+    [['--protocol', 'smoke'], /--protocol must be upnp, pmp, pcp or auto/, /--help/],
+    [['--protocol', 'pmp'], /NAT-PMP \(--protocol pmp\) is not available yet/, /--protocol upnp/],
+    [['ip', '--protocol', 'pcp'], /PCP \(--protocol pcp\) is not available yet/, /--protocol upnp/],
+    [['--interface', 'eth9'], /--interface "eth9" is not a network interface of this machine/, /lan0 192\.168\.77\.10/],
+    [['--quiet=yes'], /option --quiet takes no value/, /--help/],
+  ])('%j -> exit 2, what is wrong and what to do', async (args, message, fix) => {
+    const r = plain(await cli(args))
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr).toMatch(fix)
+    expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
+  })
+
+  it('a usage error with --json is a JSON document (exit 2), even from the parser', async () => {
+    for (const [args, command] of [[['map', '99999', '--json'], 'map'], [['--json', '--bogus'], 'status'], [['frobnicate', '--json'], null]] as const) {
+      const r = plain(await cli([...args]))
+      expect(r.code).toBe(2)
+      expect(r.stderr).toBe('')
+      expect(json(r)).toMatchObject({ schema: 1, command, ok: false, exitCode: 2, error: { code: 'USAGE', message: expect.any(String), fix: expect.any(String) } })
+    }
+  })
+})
+
+describe('against miniupnpd', () => {
+  it('status: one line per gateway, the external address, the double-NAT verdict', async () => {
+    const r = plain(await cli(['status', '--timeout', '1']))
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toBe('')
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^Gateways \(1 answered in 1\.\d s\):$/)
+    expect(lines[1]).toMatch(/^UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/)
+    expect(lines[2]).toBe(`External address: ${LAB.extIp}`)
+    expect(lines[3]).toBe(`Double NAT: no (${LAB.extIp} is a public address)`)
+    // status is the default command
+    const bare = plain(await cli(['--timeout', '1']))
+    expect(bare.stdout.replace(/in \d\.\d s/, '')).toBe(r.stdout.replace(/in \d\.\d s/, ''))
+  })
+
+  it('status --json: the documented document', async () => {
+    const r = plain(await cli(['status', '--json', '--timeout', '1']))
+    expect(r.code).toBe(0)
+    const doc = json(r)
+    const gateway = {
+      protocol: 'upnp', version: 'IGD:2', address: LAB.routerLan, descriptionUrl: LAB.routerDescUrl, controlUrl: LAB.routerControlUrl,
+      serviceType: LAB.routerServiceType, friendlyName: 'upnp-native lab router', manufacturer: 'Debian', modelName: 'Debian router',
+      server: expect.stringMatching(/MiniUPnPd\/2\.3/), status: 'OK', usable: true, localAddress: LAB.client, externalAddress: LAB.extIp,
+      nat: 'none', selected: true,
+    }
+    expect(doc).toEqual({
+      schema: 1, command: 'status', ok: true, exitCode: 0, gateways: [gateway], gateway, externalAddress: LAB.extIp, nat: 'none',
+      defaultRoute: { gateway: LAB.routerLan, interface: 'lan0' },
+    })
+  })
+
+  it('ip: the address alone (for scripts); --json; -q', async () => {
+    const r = plain(await cli(['ip']))
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe(`${LAB.extIp}\n`)
+    expect(r.stderr).toBe('')
+    expect(plain(await cli(['ip', '-q'])).stdout).toBe(`${LAB.extIp}\n`)
+    const doc = json(plain(await cli(['ip', '--json'])))
+    expect(doc).toMatchObject({ schema: 1, command: 'ip', ok: true, exitCode: 0, externalAddress: LAB.extIp, nat: 'none', gateway: { address: LAB.routerLan } })
+  })
+
+  it('map, list, unmap (human), each cross-checked with upnpc -l', async () => {
+    const mapped = plain(await cli(['map', String(P.map), '--description', 'cli test']))
+    expect(mapped.code, mapped.stderr).toBe(0)
+    expect(mapped.stdout).toBe(
+      `Mapped UDP ${LAB.extIp}:${P.map} → ${LAB.client}:${P.map}  (lease 7 d, "cli test")\nDelete with: upnp-native unmap ${P.map}\n`)
+    expect(await onRouter(P.map)).toMatchObject({ internalClient: LAB.client, internalPort: P.map, description: 'cli test' })
+
+    await upnpcAdd({ ns: 'client2', internalPort: P.conflict, protocol: 'TCP', description: 'someone else' })
+    const list = plain(await cli(['list']))
+    expect(list.code).toBe(0)
+    const lines = list.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^\d+ port mappings on 192\.168\.77\.1 \(Debian router "upnp-native lab router"\):$/)
+    expect(lines[1]).toMatch(/^PROTO +EXTERNAL +INTERNAL +LEASE +DESCRIPTION$/)
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^UDP +${P.map} +→ +${LAB.client}:${P.map} \\(this machine\\) +(7 d|6 d 23 h) +cli test$`)))
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^TCP +${P.conflict} +→ +${LAB.client2}:${P.conflict} +\\d d( \\d+ h)? +someone else$`)))
+    expect(lines.length - 2).toBe((await upnpcList()).length)
+
+    const unmapped = plain(await cli(['unmap', String(P.map)]))
+    expect(unmapped.code).toBe(0)
+    expect(unmapped.stdout).toBe(`Deleted UDP ${P.map} → ${LAB.client}:${P.map}.\n`)
+    expect(await onRouter(P.map)).toBeUndefined()
+    // Not mapped is not an error: the port is not forwarded, which is what was asked.
+    const again = plain(await cli(['unmap', String(P.map), '--both']))
+    expect(again.code).toBe(0)
+    expect(again.stdout).toBe(`UDP ${P.map} was not mapped; nothing to delete.\nTCP ${P.map} was not mapped; nothing to delete.\n`)
+    await upnpcDelete({ ns: 'client2', externalPort: P.conflict, protocol: 'TCP' })
+  })
+
+  it('map --json --both --lease, list --json, unmap --json', async () => {
+    const r = plain(await cli(['map', String(P.json), '--both', '--lease', '10m', '--internal', String(P.json + 100), '--description', 'json', '--json']))
+    expect(r.code, r.stdout).toBe(0)
+    const doc = json(r)
+    expect(doc).toMatchObject({ schema: 1, command: 'map', ok: true, exitCode: 0, keep: false, gateway: { address: LAB.routerLan, selected: true } })
+    expect(doc.mappings).toHaveLength(2)
+    for (const [i, protocol] of (['UDP', 'TCP'] as const).entries()) {
+      expect(doc.mappings[i]).toEqual({
+        protocol, externalAddress: LAB.extIp, externalPort: P.json, internalClient: LAB.client, internalPort: P.json + 100,
+        description: 'json', lease: expect.any(Number), requestedLease: 600,
+      })
+      expect(doc.mappings[i].lease).toBeGreaterThan(590)
+      expect(doc.mappings[i].lease).toBeLessThanOrEqual(600)
+      expect(await onRouter(P.json, protocol)).toMatchObject({ internalClient: LAB.client, internalPort: P.json + 100, description: 'json' })
+    }
+
+    const list = json(plain(await cli(['list', '--json'])))
+    expect(list).toMatchObject({ schema: 1, command: 'list', ok: true, exitCode: 0, gateway: { address: LAB.routerLan } })
+    const reference = await upnpcList()
+    expect(list.mappings).toHaveLength(reference.length)
+    for (const m of reference) {
+      expect(list.mappings).toContainEqual({
+        remoteHost: m.remoteHost, externalPort: m.externalPort, protocol: m.protocol, internalPort: m.internalPort,
+        internalClient: m.internalClient, enabled: true, description: m.description, leaseDuration: expect.any(Number),
+      })
+    }
+
+    const gone = json(plain(await cli(['unmap', String(P.json), '--both', '--json'])))
+    expect(gone).toMatchObject({ schema: 1, command: 'unmap', ok: true, exitCode: 0 })
+    expect(gone.results).toEqual([
+      { protocol: 'UDP', externalPort: P.json, wasMapped: true, deleted: true, mapping: expect.objectContaining({ internalPort: P.json + 100 }) },
+      { protocol: 'TCP', externalPort: P.json, wasMapped: true, deleted: true, mapping: expect.objectContaining({ internalPort: P.json + 100 }) },
+    ])
+    expect(await onRouter(P.json, 'UDP')).toBeUndefined()
+    expect(await onRouter(P.json, 'TCP')).toBeUndefined()
+  })
+
+  it('a refused mapping: exit 1, the router\'s code and what it means (606 for port 80)', async () => {
+    const r = plain(await cli(['map', '80', '--tcp']))
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toContain(`upnp-native: the router refused to map TCP 80 → ${LAB.client}:80: UPnP error 606, "Action not authorized"`)
+    expect(r.stderr).toMatch(/What it means: the router's UPnP policy does not allow this: routers commonly refuse ports below 1024/)
+    expect(r.stderr).toMatch(/What to do: Use an external port of 1024 or above/)
+    const doc = json(plain(await cli(['map', '80', '--json'])))
+    expect(doc).toMatchObject({
+      schema: 1, command: 'map', ok: false, exitCode: 1,
+      error: { code: 'MAPPING_REFUSED', failure: { result: 'NOT_AUTHORIZED', upnpCode: 606, httpStatus: 500, meaning: expect.stringMatching(/below 1024/), fix: expect.any(String) } },
+    })
+    expect(await onRouter(80, 'TCP')).toBeUndefined()
+  })
+
+  it('a port another device holds: 718, who holds it; --both is all or nothing; unmap of theirs is refused', async () => {
+    await upnpcAdd({ ns: 'client2', internalPort: P.conflict, protocol: 'TCP', description: 'theirs' })
+    await upnpcAdd({ ns: 'client2', internalPort: P.bothConflict, protocol: 'TCP', description: 'theirs too' })
+    try {
+      const r = plain(await cli(['map', String(P.conflict), '--tcp']))
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`UPnP error 718, "ConflictInMappingEntry" (TCP ${P.conflict} already forwards to ${LAB.client2}:${P.conflict}, "theirs")`)
+      expect(r.stderr).toMatch(/What it means: the external port is already forwarded to another device/)
+
+      const both = plain(await cli(['map', String(P.bothConflict), '--both']))
+      expect(both.code).toBe(1)
+      expect(both.stderr).toMatch(/refused to map TCP \d+ .*718.*; the UDP mapping made just before was deleted again/)
+      expect(await onRouter(P.bothConflict, 'UDP')).toBeUndefined()
+      expect(await onRouter(P.bothConflict, 'TCP')).toMatchObject({ internalClient: LAB.client2 })
+
+      const unmap = plain(await cli(['unmap', String(P.conflict), '--tcp', '--json']))
+      expect(unmap.code).toBe(1)
+      expect(json(unmap)).toMatchObject({
+        ok: false, exitCode: 1, error: { code: 'DELETE_REFUSED', message: expect.stringContaining(`it forwards to ${LAB.client2}, another device`), failure: { upnpCode: 606 } },
+        results: [{ protocol: 'TCP', externalPort: P.conflict, wasMapped: true, deleted: false }],
+      })
+      expect(await onRouter(P.conflict, 'TCP')).toMatchObject({ internalClient: LAB.client2 })
+    } finally {
+      await upnpcDelete({ ns: 'client2', externalPort: P.conflict, protocol: 'TCP' })
+      await upnpcDelete({ ns: 'client2', externalPort: P.bothConflict, protocol: 'TCP' })
+    }
+  })
+
+  it('doctor on a healthy router: every check passes, the test mapping is gone afterwards', async () => {
+    const r = plain(await cli(['doctor', '--timeout', '1', '--port', String(P.doctor)]))
+    expect(r.code, r.stdout).toBe(0)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0]).toBe('upnp-native doctor (UPnP, IPv4, 1.0 s search)')
+    expect(lines.slice(1, 7)).toEqual([
+      '✔ Gateway          UPnP IGD:2 at 192.168.77.1, Debian router "upnp-native lab router"',
+      `✔ Connection       connected to the Internet; this machine is ${LAB.client} on its network`,
+      `✔ External address ${LAB.extIp} is public (no double NAT)`,
+      `✔ Test mapping     UDP ${P.doctor} → ${LAB.client}:${P.doctor} accepted`,
+      '✔ Listed           the router lists it (GetSpecificPortMappingEntry)',
+      '✔ Cleanup          test mapping deleted',
+    ])
+    expect(lines[8]).toMatch(new RegExp(`^Verdict: UPnP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`))
+    expect(await onRouter(P.doctor)).toBeUndefined()
+
+    const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1', '--tcp'])))
+    expect(doc).toMatchObject({ schema: 1, command: 'doctor', ok: true, exitCode: 0, verdict: { code: 'ok' }, problems: [] })
+    expect(doc.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
+      'discovery:pass', 'connection:pass', 'external-address:pass', 'mapping:pass', 'listed:pass', 'cleanup:pass'])
+    expect(doc.gateways).toHaveLength(1)
+    expect((await upnpcList()).filter((m) => m.description.startsWith('upnp-native doctor'))).toEqual([])
+  })
+
+  it('doctor with a refused test mapping: 606 for port 80, 718 for a port another device holds', async () => {
+    const r = plain(await cli(['doctor', '--timeout', '1', '--port', '80']))
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain(`✖ Test mapping     UDP 80 → ${LAB.client}:80 refused: UPnP error 606, "Action not authorized"`)
+    expect(r.stdout).toContain('– Listed           skipped: nothing was mapped')
+    expect(r.stdout).toMatch(/Verdict: The router refused the test mapping UDP 80 with UPnP error 606, "Action not authorized": the router's UPnP policy does not allow this/)
+    expect(r.stdout).toMatch(/\nFix: Use an external port of 1024 or above/)
+
+    await upnpcAdd({ ns: 'client2', internalPort: P.conflict, protocol: 'UDP', description: 'held' })
+    try {
+      const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1', '--port', String(P.conflict)])))
+      expect(doc).toMatchObject({ ok: false, exitCode: 1, verdict: { code: 'mapping-refused', summary: expect.stringContaining(`already forwards to ${LAB.client2}`) } })
+      expect(doc.checks[3]).toMatchObject({ id: 'mapping', status: 'fail', failure: { upnpCode: 718, result: 'CONFLICT_WITH_OTHER_MAPPING' } })
+    } finally {
+      await upnpcDelete({ ns: 'client2', externalPort: P.conflict, protocol: 'UDP' })
+    }
+  })
+
+  it('no router (miniupnpd stopped): status, ip, map exit 3; doctor says what to check', async () => {
+    await routerCtl('stop')
+    try {
+      const status = plain(await cli(['status', '--timeout', '0.5']))
+      expect(status.code).toBe(3)
+      expect(status.stdout).toBe('')
+      expect(status.stderr).toMatch(/^upnp-native: no UPnP gateway answered within 0\.5 s \(searched IPv4\)\n/)
+      expect(status.stderr).toMatch(/What to do: Make sure UPnP is turned on in the router's settings \(192\.168\.77\.1, this machine's default gateway via lan0\); it may be called "UPnP IGD"/)
+      expect(status.stderr).toContain('--interface')
+      expect(json(plain(await cli(['ip', '--json', '--timeout', '0.5'])))).toMatchObject({ ok: false, exitCode: 3, error: { code: 'NO_GATEWAY' } })
+      expect((await cli(['map', '7777', '--timeout', '0.5'])).code).toBe(3)
+
+      const doctor = plain(await cli(['doctor', '--timeout', '0.5']))
+      expect(doctor.code).toBe(3)
+      expect(doctor.stdout).toContain('✖ Gateway          no UPnP gateway answered within 0.5 s (searched IPv4)')
+      expect(doctor.stdout).toContain('– Test mapping     skipped: no gateway')
+      expect(doctor.stdout).toContain('Verdict: No UPnP gateway answered: not even the default gateway 192.168.77.1.')
+      expect(doctor.stdout).toMatch(/Fix: Make sure UPnP is turned on .* --interface <name>.* --timeout 5/)
+      const doc = json(plain(await cli(['doctor', '--json', '--timeout', '0.5'])))
+      expect(doc).toMatchObject({ ok: false, exitCode: 3, verdict: { code: 'no-gateway' }, gateways: [] })
+      expect(doc.checks.map((c: { status: string }) => c.status)).toEqual(['fail', 'skip', 'skip', 'skip', 'skip', 'skip'])
+    } finally {
+      await routerCtl('start')
+    }
+  })
+})
+
+describe('map --keep', () => {
+  /** Starts `map --keep` and resolves once it holds the mapping (its "Holding" line / first JSON line). */
+  async function startKeep(args: string[]): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout!.on('data', (d) => { out += String(d) })
+    child.stderr!.on('data', (d) => { out += String(d) })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    const deadline = Date.now() + 15_000
+    while (!/Holding|"keep":true/.test(out)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`map --keep did not hold: ${out}`)
+      await sleep(50)
+    }
+    return { child, output: () => out, exited }
+  }
+
+  it('holds and renews until SIGINT, then deletes: nothing left on the router', async () => {
+    const { child, output, exited } = await startKeep(['map', String(P.keep), '--both', '--keep', '--lease', '4', '--description', 'kept'])
+    expect(output()).toContain(`Holding UDP ${LAB.extIp}:${P.keep} → ${LAB.client}:${P.keep}  (lease 4 s, renewed every 2 s)`)
+    expect(output()).toContain('Press Ctrl-C to delete the mappings and exit.')
+    expect(await onRouter(P.keep, 'UDP')).toMatchObject({ internalClient: LAB.client, description: 'kept' })
+    expect(await onRouter(P.keep, 'TCP')).toMatchObject({ internalClient: LAB.client, description: 'kept' })
+    // Past the 4 s lease: the mapping is still there because it was renewed.
+    await sleep(5000)
+    expect(output()).toMatch(/\d\d:\d\d:\d\d {2}renewed UDP \d+ \(lease 4 s\)/)
+    expect(await onRouter(P.keep, 'UDP')).toBeDefined()
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(output()).toContain(`Deleted UDP ${P.keep} from the router.\nDeleted TCP ${P.keep} from the router.\n`)
+    expect(await onRouter(P.keep, 'UDP')).toBeUndefined()
+    expect(await onRouter(P.keep, 'TCP')).toBeUndefined()
+  })
+
+  it('--json: JSON Lines, the mapping first, then events down to "closed"', async () => {
+    const { child, output, exited } = await startKeep(['map', String(P.keepJson), '--keep', '--json'])
+    expect(await onRouter(P.keepJson)).toBeDefined()
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    const events = output().trimEnd().split('\n').map((line) => JSON.parse(line))
+    expect(events[0]).toMatchObject({ schema: 1, command: 'map', ok: true, exitCode: 0, keep: true, mappings: [{ protocol: 'UDP', externalPort: P.keepJson, lease: 3600, requestedLease: 3600 }] })
+    expect(events.slice(1)).toEqual([
+      { schema: 1, command: 'map', event: 'deleted', mapping: expect.objectContaining({ externalPort: P.keepJson }) },
+      { schema: 1, command: 'map', event: 'closed', ok: true, exitCode: 0, signal: 'SIGTERM' },
+    ])
+    expect(await onRouter(P.keepJson)).toBeUndefined()
+  })
+
+  it('refused at the start: exit 1 with the reason, nothing held', async () => {
+    const r = plain(await cli(['map', '80', '--keep']))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/refused to map UDP 80 .*606/)
+  })
+})
+
+describe('with the fake gateway beside miniupnpd', () => {
+  let fake: FakeGateway
+  const device = (overrides: Partial<Device> = {}): Device => ({ id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides })
+
+  beforeAll(async () => {
+    fake = await startFakeGateway()
+  })
+  afterAll(async () => {
+    await fake.reset()
+    await fake.stop()
+  })
+  beforeEach(async () => {
+    await fake.reset()
+  })
+
+  it('two gateways: status lists both and uses the default route\'s; --gateway picks the other', async () => {
+    await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
+    const r = plain(await cli(['status']))
+    expect(r.code).toBe(0)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^Gateways \(2 answered in 2\.\d s\):$/)
+    expect(lines).toContainEqual(expect.stringMatching(/^\* +UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/))
+    expect(lines).toContainEqual(expect.stringMatching(/^ +UPnP IGD:2 +192\.168\.77\.20 +upnp-native Fake Gateway "Fake a" +connected, double NAT$/))
+    expect(r.stdout).toContain('* = the gateway in use: the default route\'s gateway (choose with --gateway <address>)')
+    expect(r.stdout).toContain(`External address: ${LAB.extIp}\n`)
+
+    const picked = plain(await cli(['status', '--gateway', LAB.fakeA, '--timeout', '1']))
+    expect(picked.code).toBe(0)
+    expect(picked.stdout).toMatch(/^\* +UPnP IGD:2 +192\.168\.77\.20 /m)
+    expect(picked.stdout).toContain('External address: 10.0.0.2\nDouble NAT: yes: 10.0.0.2 is a private address, so another NAT sits between this router and the Internet\n')
+    const doc = json(plain(await cli(['status', '--json', '--gateway', LAB.fakeA, '--timeout', '1'])))
+    expect(doc).toMatchObject({ ok: true, nat: 'double-nat', externalAddress: '10.0.0.2', gateway: { address: LAB.fakeA, nat: 'double-nat', selected: true } })
+    expect(doc.gateways).toHaveLength(2)
+  })
+
+  it('double NAT: doctor explains it with the address; ip prints it with a note on stderr', async () => {
+    const { devices: [located] } = await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
+    const r = plain(await cli(['doctor', '--gateway', located!.location, '--timeout', '1']))
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain('✖ External address 10.0.0.2 is private: double NAT')
+    expect(r.stdout).toContain('✔ Test mapping')
+    expect(r.stdout).toContain('✔ Cleanup          test mapping deleted')
+    expect(r.stdout).toContain('Verdict: Double NAT: the router\'s external address 10.0.0.2 is private, so another router or the ISP does NAT upstream; ports mapped here are not reachable from the Internet.')
+    expect(r.stdout).toMatch(/\nFix: .*bridge mode/)
+    expect((await fake.mappings()).a ?? []).toEqual([])
+
+    const ip = plain(await cli(['ip', '--gateway', LAB.fakeA, '--timeout', '1']))
+    expect(ip.code).toBe(0)
+    expect(ip.stdout).toBe('10.0.0.2\n')
+    expect(ip.stderr).toBe('note: 10.0.0.2 is a private address (double NAT): it cannot be reached from the Internet. Run `upnp-native doctor`.\n')
+  })
+
+  it('carrier-grade NAT (100.64.0.0/10) is named as such', async () => {
+    await fake.setScenario({ devices: [device({ externalIp: '100.64.1.2' })] })
+    const doc = json(plain(await cli(['doctor', '--json', '--gateway', LAB.fakeA, '--timeout', '1'])))
+    expect(doc).toMatchObject({ ok: false, exitCode: 1, verdict: { code: 'cgnat', summary: expect.stringContaining('100.64.1.2'), fix: expect.stringMatching(/public IPv4 address/) } })
+  })
+
+  it('a gateway that is not connected: doctor exit 3, map exit 3', async () => {
+    await fake.setScenario({ devices: [device({ connectionStatus: 'Disconnected' })] })
+    const r = plain(await cli(['doctor', '--gateway', LAB.fakeA, '--timeout', '1']))
+    expect(r.code).toBe(3)
+    expect(r.stdout).toContain('✖ Connection       the gateway is not connected to the Internet')
+    expect(r.stdout).toContain('Verdict: The gateway 192.168.77.20 answered, but it is not connected to the Internet.')
+    expect(r.stdout).toMatch(/\nFix: Check the router's Internet \(WAN\) connection/)
+    const map = plain(await cli(['map', '7777', '--gateway', LAB.fakeA, '--json', '--timeout', '1']))
+    expect(map.code).toBe(3)
+    expect(json(map)).toMatchObject({ exitCode: 3, error: { code: 'NOT_CONNECTED', failure: { meaning: 'the router reports: connection status is "Disconnected".' } } })
+  })
+
+  it('a router that accepts a mapping but does not list it', async () => {
+    await fake.setScenario({ devices: [device({ soap: {
+      GetSpecificPortMappingEntry: { fault: { code: 714, description: 'NoSuchEntryInArray' } },
+      GetGenericPortMappingEntry: { fault: { code: 713, description: 'SpecifiedArrayIndexInvalid' } },
+    } })] })
+    const r = plain(await cli(['doctor', '--gateway', LAB.fakeA, '--port', '50000', '--timeout', '1']))
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain(`✔ Test mapping     UDP 50000 → ${LAB.client}:50000 accepted`)
+    expect(r.stdout).toContain('✖ Listed           the router accepted the mapping but does not list it')
+    expect(r.stdout).toContain('Verdict: The router accepted the test mapping UDP 50000 but does not list it')
+    expect(r.stdout).toMatch(/\nFix: .*firmware/)
+  })
+
+  it('other refusals get their own sentence (725: permanent leases only)', async () => {
+    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } })] })
+    const r = plain(await cli(['map', '7777', '--lease', '1h', '--gateway', LAB.fakeA, '--timeout', '1']))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('UPnP error 725, "OnlyPermanentLeasesSupported"')
+    expect(r.stderr).toContain('What it means: this router accepts only permanent mappings.')
+    expect(r.stderr).toContain('What to do: Use --lease 0.')
+  })
+
+  it('--gateway that nothing answers from: exit 3, and which ones did answer', async () => {
+    const r = plain(await cli(['list', '--gateway', 'http://192.168.77.99:5000/rootDesc.xml', '--timeout', '1']))
+    expect(r.code).toBe(3)
+    expect(r.stderr).toMatch(/no gateway at http:\/\/192\.168\.77\.99:5000\/rootDesc\.xml answered within 1\.0 s \(gateways that answered: 192\.168\.77\.1\)/)
+  })
+})
+
+// ---------------------------------------------------------------------------- a real terminal
+
+function tool(cmd: string, args: string[], timeout = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err)
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr })
+    })
+  })
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+const cliLine = (args: string[]) => [process.execPath, '--import', 'tsx', CLI, ...args].map(shellQuote).join(' ')
+
+describe('in a real pseudo-terminal', () => {
+  it('script(1): a spinner with elapsed time on stderr, colours, the cursor hidden then restored', async () => {
+    // script gives the command a pty for stdin/stdout/stderr and copies every byte it writes.
+    const r = await tool('script', ['-qfec', `env TERM=xterm-256color NO_COLOR= FORCE_COLOR= ${cliLine(['status', '--timeout', '1.2'])}`, '/dev/null'])
+    expect(r.code).toBe(0)
+    const raw = r.stdout
+    expect(raw.startsWith('\x1b[?25l')).toBe(true) // cursor hidden while the spinner runs
+    const frames = [...raw.matchAll(/\r\x1b\[2K\x1b\[36m(.)\x1b\[39m Looking for UPnP gateways \(IPv4\)… \x1b\[2m(\d+\.\d)s\x1b\[22m/g)]
+    expect(frames.length).toBeGreaterThan(8) // 80 ms a frame over 1.2 s
+    expect(new Set(frames.map((f) => f[1])).size).toBe(10) // every braille frame seen
+    const elapsed = frames.map((f) => Number(f[2]))
+    expect(elapsed[0]).toBe(0)
+    expect(elapsed.at(-1)).toBeGreaterThanOrEqual(1.0)
+    expect(elapsed).toEqual([...elapsed].sort((a, b) => a - b))
+    // The spinner line is erased and the cursor shown again before the result.
+    const result = raw.slice(raw.indexOf('\r\x1b[2K\x1b[?25h') + '\r\x1b[2K\x1b[?25h'.length)
+    expect(result).toMatch(/^\x1b\[1mGateways \(1 answered in 1\.\d s\):\x1b\[22m\r\n/)
+    expect(result).toContain('\x1b[32mconnected\x1b[39m')
+    expect(result).toContain(`\x1b[1mDouble NAT:\x1b[22m \x1b[32mno (${LAB.extIp} is a public address)\x1b[39m`)
+
+    // --no-color: the spinner still turns, without colour; --json: nothing but the document.
+    const noColor = await tool('script', ['-qfec', `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--no-color'])}`, '/dev/null'])
+    expect(noColor.stdout).toMatch(/\r\x1b\[2K. Looking for UPnP gateways \(IPv4\)… \d\.\ds/)
+    expect(noColor.stdout).not.toMatch(/\x1b\[(3\d|1|2|22)m/)
+    const asJson = await tool('script', ['-qfec', `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--json'])}`, '/dev/null'])
+    expect(asJson.stdout).not.toContain('\x1b')
+    expect(JSON.parse(asJson.stdout.replace(/\r\n/g, '\n'))).toMatchObject({ command: 'status', ok: true })
+  })
+
+  describe('tmux: the screen a person sees', () => {
+    const socket = `upnp-native-cli-test-${process.pid}`
+    const tmux = (...args: string[]) => tool('tmux', ['-L', socket, ...args])
+    const screen = async (colours = false) => (await tmux('capture-pane', '-p', ...(colours ? ['-e'] : []), '-t', 'cli')).stdout
+    async function waitFor(pattern: RegExp, ms = 15_000): Promise<string> {
+      const deadline = Date.now() + ms
+      for (;;) {
+        const text = await screen()
+        if (pattern.test(text)) return text
+        if (Date.now() > deadline) throw new Error(`screen never matched ${pattern}:\n${text}`)
+        await sleep(40)
+      }
+    }
+    const start = (args: string[]) => tmux('new-session', '-d', '-s', 'cli', '-x', '132', '-y', '30',
+      `env TERM=tmux-256color NO_COLOR= FORCE_COLOR= ${cliLine(args)}; echo "EXIT=$?"; sleep 60`)
+
+    afterAll(async () => {
+      await tmux('kill-server').catch(() => undefined)
+    })
+
+    it('status: the spinner counts while searching, then only the result is left, in colour', async () => {
+      await start(['status', '--timeout', '1.5'])
+      const during = await waitFor(/Looking for UPnP gateways \(IPv4\)… 0\.[3-9]s/)
+      expect(during).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Looking for UPnP gateways \(IPv4\)… \d\.\ds/m)
+      const after = await waitFor(/EXIT=\d/)
+      expect(after).toContain('EXIT=0')
+      expect(after).not.toContain('Looking for')
+      expect(after.trimEnd().split('\n').slice(0, 4)).toEqual([
+        'Gateways (1 answered in 1.5 s):',
+        'UPnP IGD:2  192.168.77.1  Debian router "upnp-native lab router"  connected',
+        `External address: ${LAB.extIp}`,
+        `Double NAT: no (${LAB.extIp} is a public address)`,
+      ].map((line, i) => (i === 0 ? expect.stringMatching(/^Gateways \(1 answered in 1\.\d s\):$/) : line)))
+      const coloured = await screen(true)
+      expect(coloured).toMatch(/\x1b\[1mGateways/) // bold heading
+      expect(coloured).toMatch(/\x1b\[32mconnected/) // green status
+      await tmux('kill-session', '-t', 'cli')
+    })
+
+    it('map --keep: Ctrl-C typed in the terminal deletes the mapping; exit 0', async () => {
+      await start(['map', String(P.tty), '--tcp', '--keep'])
+      const holding = await waitFor(/Press Ctrl-C/)
+      expect(holding).toContain(`Holding TCP ${LAB.extIp}:${P.tty} → ${LAB.client}:${P.tty}  (lease 1 h, renewed every 30 min)`)
+      expect(await onRouter(P.tty, 'TCP')).toMatchObject({ internalClient: LAB.client })
+      await tmux('send-keys', '-t', 'cli', 'C-c')
+      const after = await waitFor(/EXIT=\d/)
+      expect(after).toContain(`Deleted TCP ${P.tty} from the router.`)
+      expect(after).toContain('EXIT=0')
+      expect(after).not.toContain('Deleting the mapping') // the spinner line was cleared
+      expect(await onRouter(P.tty, 'TCP')).toBeUndefined()
+      await tmux('kill-session', '-t', 'cli')
+    })
+  })
+})
