@@ -1,0 +1,184 @@
+// One measurement of one JavaScript library in a fresh Node process, so that libraries never
+// share a heap, a JIT, sockets or timers. Started by bench/bench.ts (inside the lab):
+//
+//   node --expose-gc --import tsx bench/worker.ts TASK LIB [args...]
+//
+//   discover  LIB MODE                       time to a usable gateway (one run)
+//   pairs     LIB N CONC PORT0 BUDGET_MS     N add+delete pairs, CONC at once
+//   extip     LIB N                          N external-address queries
+//   eventloop LIB OPS CONC                   loop delay during discovery + OPS operations
+//   idle      - MS                           loop delay of an idle process (the control)
+//   memory    LIB WARMUP_OPS OPS CONC        RSS before/after OPS operations
+//
+// Prints its result as one JSON line after RESULT_MARK.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { assertInLab } from '../__test__/lab/lab.ts'
+import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
+import { percentile } from './stats.ts'
+
+export const RESULT_MARK = '@@BENCH-RESULT@@'
+
+/** Ports for warm-up pairs, away from the measured ranges (which start at 20000). */
+const WARMUP_PORT0 = 50000
+
+function emit(result: unknown): void {
+  process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`)
+}
+
+export interface PairsRun {
+  started: number
+  completed: number
+  elapsedMs: number
+  addFailures: number
+  deleteFailures: number
+  errors: Record<string, number>
+  /** Ports whose add or delete the library reported as failed (a mapping left there was
+   *  announced; one left on any other port was not). */
+  failedPorts: number[]
+  addMs: { p50: number; p99: number; max: number }
+  deleteMs: { p50: number; p99: number; max: number }
+}
+
+/** `n` add+delete pairs on ports port0.., `conc` pairs at a time (so `conc` operations in
+ *  flight); no new pair starts after `budgetMs`. */
+async function runPairs(client: Client, n: number, conc: number, port0: number, budgetMs = Infinity): Promise<PairsRun> {
+  let next = 0
+  let completed = 0
+  let addFailures = 0
+  let deleteFailures = 0
+  const errors: Record<string, number> = {}
+  const failedPorts: number[] = []
+  const addMs: number[] = []
+  const delMs: number[] = []
+  const note = (e: string): void => { errors[e] = (errors[e] ?? 0) + 1 }
+  const t0 = performance.now()
+  const deadline = t0 + budgetMs
+  await Promise.all(Array.from({ length: Math.min(conc, n) }, async () => {
+    while (next < n && performance.now() < deadline) {
+      const port = port0 + next++
+      const a = performance.now()
+      const addError = await client.add(port)
+      const b = performance.now()
+      const delError = await client.del(port)
+      delMs.push(performance.now() - b)
+      addMs.push(b - a)
+      completed += 1
+      if (addError !== undefined) { addFailures += 1; note(`add: ${addError}`) }
+      if (delError !== undefined) { deleteFailures += 1; note(`delete: ${delError}`) }
+      if (addError !== undefined || delError !== undefined) failedPorts.push(port)
+    }
+  }))
+  const elapsedMs = performance.now() - t0
+  const lat = (v: number[]) => ({ p50: percentile(v, 50), p99: percentile(v, 99), max: v.length ? Math.max(...v) : Number.NaN })
+  return { started: next, completed, elapsedMs, addFailures, deleteFailures, errors, failedPorts, addMs: lat(addMs), deleteMs: lat(delMs) }
+}
+
+const WARMUP_PAIRS: Record<LibName, number> = { 'upnp-native': 100, 'nat-port-mapper': 20, 'nat-api': 2 }
+
+async function openOrDie(lib: LibName, mode: DiscoverMode = 'until'): Promise<Client> {
+  const o = await open(lib, mode)
+  if (!o.client || !o.ok) throw new Error(`${lib}: no usable gateway (${o.detail})`)
+  return o.client
+}
+
+function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc
+  if (g) { g(); g() }
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function main(): Promise<void> {
+  assertInLab()
+  const [task, lib, ...rest] = process.argv.slice(2) as [string, LibName, ...string[]]
+  if (task !== 'idle' && !['upnp-native', 'nat-port-mapper', 'nat-api'].includes(lib)) throw new Error(`worker: unknown library ${lib}`)
+  const num = (i: number): number => Number(rest[i])
+  switch (task) {
+    case 'discover': {
+      const o = await open(lib, (rest[0] ?? 'until') as DiscoverMode)
+      emit({ gatewayMs: o.gatewayMs, usableMs: o.usableMs, ok: o.ok, detail: o.detail })
+      await o.client?.close()
+      break
+    }
+    case 'pairs': {
+      const client = await openOrDie(lib)
+      await runPairs(client, WARMUP_PAIRS[lib], Math.min(num(1), WARMUP_PAIRS[lib]), WARMUP_PORT0)
+      emit(await runPairs(client, num(0), num(1), num(2), num(3)))
+      await client.close()
+      break
+    }
+    case 'extip': {
+      const client = await openOrDie(lib)
+      await client.externalIp()
+      const ms: number[] = []
+      let failures = 0
+      for (let i = 0; i < num(0); i++) {
+        const t = performance.now()
+        const ip = await client.externalIp()
+        ms.push(performance.now() - t)
+        if (ip !== '11.22.33.44') failures += 1
+      }
+      emit({ ms, failures })
+      await client.close()
+      break
+    }
+    case 'eventloop': {
+      // From the call that starts discovery to the last operation: everything the library
+      // does on this thread, first-call set-up included. Node records the interval between
+      // 1 ms timer ticks, so an idle loop already reads ~1 ms.
+      const whole = monitorEventLoopDelay({ resolution: 1 })
+      const disc = monitorEventLoopDelay({ resolution: 1 })
+      const ops = monitorEventLoopDelay({ resolution: 1 })
+      whole.enable()
+      disc.enable()
+      const o = await open(lib, 'godot')
+      disc.disable()
+      if (!o.client || !o.ok) throw new Error(`${lib}: no usable gateway (${o.detail})`)
+      ops.enable()
+      const run = await runPairs(o.client, num(0) / 2, num(1), 20000)
+      ops.disable()
+      whole.disable()
+      emit({
+        maxMs: whole.max / 1e6, p99Ms: whole.percentile(99) / 1e6, meanMs: whole.mean / 1e6, samples: whole.count,
+        discoveryMaxMs: disc.max / 1e6, opsMaxMs: ops.max / 1e6, opsP99Ms: ops.percentile(99) / 1e6,
+        discoveryMs: o.usableMs, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs,
+      })
+      await o.client.close()
+      break
+    }
+    case 'idle': {
+      // The control for 'eventloop': the same process set-up, no library, as long as a run.
+      const whole = monitorEventLoopDelay({ resolution: 1 })
+      whole.enable()
+      await settle(num(0))
+      whole.disable()
+      emit({ maxMs: whole.max / 1e6, p99Ms: whole.percentile(99) / 1e6, meanMs: whole.mean / 1e6, samples: whole.count })
+      break
+    }
+    case 'memory': {
+      const client = await openOrDie(lib)
+      const warmup = num(0) / 2
+      const pairs = num(1) / 2
+      const conc = num(2)
+      await runPairs(client, warmup, conc, WARMUP_PORT0 - 10000)
+      gc(); await settle(200); gc()
+      const before = process.memoryUsage()
+      const run = await runPairs(client, pairs, conc, 20000)
+      gc(); await settle(200); gc()
+      const after = process.memoryUsage()
+      emit({ before, after, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs, gc: typeof (globalThis as { gc?: unknown }).gc === 'function' })
+      await client.close()
+      break
+    }
+    default:
+      throw new Error(`worker: unknown task ${task}`)
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.stack : e)
+    process.exit(1)
+  },
+)
