@@ -69,6 +69,25 @@ export interface Announcement {
   from: string
 }
 
+/**
+ * The default route's gateways (Linux: /proc/net/route and /proc/net/ipv6_route) and the
+ * local address towards each (found by connecting a UDP socket: nothing is sent).
+ */
+export declare function defaultGateway(): Promise<DefaultGatewayResult>
+
+export interface DefaultGatewayResult {
+  /** IPv4 default gateway, its interface and our address towards it. */
+  gateway?: string
+  interface?: string
+  localAddress?: string
+  /** IPv6 default gateway (`fe80::1%eth0` when link-local), interface, our address. */
+  gateway6?: string
+  interface6?: string
+  localAddress6?: string
+  /** Why nothing could be read (other platforms: pass the gateway yourself). */
+  error?: string
+}
+
 export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
 
 export interface DiscoverOptions {
@@ -107,6 +126,12 @@ export declare function getStatusInfo(target: SoapTarget): Promise<ActionResult>
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
 export declare function listPortMappings(target: SoapTarget, maxEntries: number): Promise<EntriesResult>
 
+/**
+ * The local address the system would use towards `gateway` (nothing is sent); "" when
+ * there is no route or `gateway` is not an address.
+ */
+export declare function localAddressFor(gateway: string): string
+
 export interface NativeDevice {
   descriptionUrl: string
   serviceType: string
@@ -143,10 +168,148 @@ export interface NativeMappingEntry {
   leaseDuration: number
 }
 
+export interface NativePcpOption {
+  code: number
+  /** Hex. */
+  data: string
+}
+
+export interface NativePmpResult {
+  /** A reply of this protocol came with result code 0. */
+  ok: boolean
+  /** A reply of this protocol came (whatever its result code). */
+  answered: boolean
+  /** Raw result code (NAT-PMP 0..5, PCP 0..13 defined); absent without a reply. */
+  resultCode?: number
+  /**
+   * RFC name of the result code, or why there is none: TIMEOUT, REFUSED, UNREACHABLE,
+   * SOCKET_ERROR, UNSUPPORTED_VERSION / UNSUPP_VERSION (the server speaks another
+   * version, see `serverVersion`), INVALID_ARGS, INVALID_GATEWAY, NO_GATEWAY.
+   */
+  meaning: string
+  /** The closest Godot `UPNPResult`. */
+  upnpResult: number
+  error?: string
+  /** Set when the server answered in another protocol version (NAT-PMP 0, PCP 2). */
+  serverVersion?: number
+  /** Seconds since the server's epoch, from this answer. */
+  epoch?: number
+  rebooted: boolean
+  resets: number
+  /** Requests sent (1 = answered at once). */
+  attempts: number
+  latencyMs: number
+  /** Datagrams ignored (malformed or not ours) before the answer. */
+  ignored: number
+  /** Where the requests went (`fe80::1%eth0` form for scoped addresses). */
+  gateway?: string
+  /** Our address as the server saw it. */
+  localAddress?: string
+  externalAddress?: string
+  internalPort?: number
+  externalPort?: number
+  /** Granted lifetime in seconds (PCP errors: how long the error lasts). */
+  lifetime?: number
+  /** PCP MAP: the mapping's nonce (24 hex digits); renew and delete must repeat it. */
+  nonce?: string
+  /** PCP MAP: the IANA protocol number in the answer (6 TCP, 17 UDP). */
+  protocol?: number
+  /** PCP: options in the answer, unknown ones included. */
+  options?: Array<NativePcpOption>
+}
+
+/** NAT-PMP delete (lifetime 0): one request, repeated only while unanswered. */
+export declare function natpmpDelete(args: NatPmpDeleteArgs): Promise<NativePmpResult>
+
+export interface NatPmpDeleteArgs {
+  gateway?: string
+  serverPort?: number
+  budgetMs?: number
+  initialTimeoutMs?: number
+  protocol: 'UDP' | 'TCP'
+  internalPort: number
+}
+
+/** NAT-PMP external address request (RFC 6886 3.2). */
+export declare function natpmpExternalAddress(options: PmpRequestOptions): Promise<NativePmpResult>
+
+/** NAT-PMP mapping request (RFC 6886 3.3): creates or renews. */
+export declare function natpmpMap(args: NatPmpMapArgs): Promise<NativePmpResult>
+
+export interface NatPmpMapArgs {
+  gateway?: string
+  serverPort?: number
+  budgetMs?: number
+  initialTimeoutMs?: number
+  protocol: 'UDP' | 'TCP'
+  internalPort: number
+  /** Suggested external port (default: the internal port; 0 = no preference). */
+  externalPort?: number
+  /** Requested lifetime in seconds (default 7200; 0 deletes, prefer `natpmpDelete`). */
+  lifetime?: number
+}
+
 export interface NotifyOptions {
   /** Interface name or address; "" = every non-loopback interface. */
   multicastIf: string
   ipv6: boolean
+}
+
+/**
+ * PCP ANNOUNCE (RFC 6887 14.1): is a PCP server there, and its epoch. PCP has no
+ * external-address request: the address comes with a MAP answer (`pcpMap`).
+ */
+export declare function pcpAnnounce(options: PmpRequestOptions): Promise<NativePmpResult>
+
+/**
+ * PCP delete (MAP, lifetime 0, the mapping's nonce): one request, repeated only while
+ * unanswered. miniupnpd answers NO_RESOURCES for a mapping it does not have.
+ */
+export declare function pcpDelete(args: PcpDeleteArgs): Promise<NativePmpResult>
+
+export interface PcpDeleteArgs {
+  gateway?: string
+  serverPort?: number
+  budgetMs?: number
+  initialTimeoutMs?: number
+  protocol: 'UDP' | 'TCP'
+  internalPort: number
+  /** The nonce the mapping was created with. */
+  nonce: string
+}
+
+/** PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping. */
+export declare function pcpMap(args: PcpMapArgs): Promise<NativePmpResult>
+
+export interface PcpMapArgs {
+  gateway?: string
+  serverPort?: number
+  budgetMs?: number
+  initialTimeoutMs?: number
+  protocol: 'UDP' | 'TCP'
+  internalPort: number
+  /** Suggested external port (default: the internal port; 0 = no preference). */
+  externalPort?: number
+  /** Suggested external address (default: none). */
+  externalAddress?: string
+  /** Default 7200 s. */
+  lifetime?: number
+  /** The nonce of the mapping being renewed (24 hex digits); absent = a new mapping. */
+  nonce?: string
+  /** RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it). */
+  preferFailure?: boolean
+}
+
+/** Target and timing of one NAT-PMP or PCP request. */
+export interface PmpRequestOptions {
+  /** `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or "" = the default route's gateway. */
+  gateway?: string
+  /** Default 5351. */
+  serverPort?: number
+  /** Whole exchange, retransmissions included (default 2000 ms). */
+  budgetMs?: number
+  /** First wait before retransmitting, doubled each time (default 250 ms). */
+  initialTimeoutMs?: number
 }
 
 export interface PortMappingKey {
@@ -155,8 +318,54 @@ export interface PortMappingKey {
   protocol: string
 }
 
+export interface ProbeOptions {
+  /** IPv4 gateway for NAT-PMP and PCP; absent or "" = the default route's. */
+  gateway?: string
+  /** IPv6 gateway for PCP over IPv6; absent = the default IPv6 route's (if any), "" = none. */
+  gateway6?: string
+  /** Total time (default 250 ms). */
+  budgetMs?: number
+  /** Each protocol can be left out (all default to true). */
+  upnp?: boolean
+  natpmp?: boolean
+  pcp?: boolean
+  /** UPnP search interface (Godot's `discover_multicast_if`), "" = system default. */
+  multicastIf?: string
+  /** Default 5351. */
+  serverPort?: number
+}
+
+/** UPnP, NAT-PMP and PCP probed at once within one budget. */
+export declare function probePortMapping(options: ProbeOptions): Promise<ProbeResult>
+
+export interface ProbeResult {
+  elapsedMs: number
+  /** The gateways probed. */
+  gateway?: string
+  gateway6?: string
+  /** Why a gateway could not be determined (NAT-PMP and PCP skipped then). */
+  error?: string
+  upnp?: UpnpProbeResult
+  /** NAT-PMP external address request. */
+  natpmp?: NativePmpResult
+  /** PCP ANNOUNCE over IPv4 and over IPv6. */
+  pcp?: NativePmpResult
+  pcp6?: NativePmpResult
+}
+
 export interface SoapTarget {
   controlUrl: string
   serviceType: string
   timeoutMs: number
+}
+
+export interface UpnpProbeResult {
+  /** A device was confirmed as a working gateway within the budget. */
+  answered: boolean
+  /** Time to that confirmation (or to the end of the search). */
+  latencyMs: number
+  device?: NativeDevice
+  replies: number
+  devices: number
+  error?: NativeFailure
 }

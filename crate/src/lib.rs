@@ -6,10 +6,16 @@
 //! `errors` (Godot's numbers), `bindings` (the N-API surface).
 
 pub mod bindings;
+pub mod bindings_pmp;
 pub mod description;
 pub mod discovery;
 pub mod errors;
 pub mod gateway;
 pub mod http;
+pub mod natpmp;
+pub mod pcp;
+pub mod pmp;
+pub mod probe;
+pub mod route;
 pub mod soap;
 pub mod ssdp;

@@ -1,0 +1,915 @@
+//! The N-API surface of NAT-PMP, PCP, the protocol probe and the default gateway lookup:
+//! plain objects in, plain objects out, every call a Promise that never rejects for a
+//! network reason (the result says what happened).
+//!
+//! Every answer carries the raw result code, its RFC name (`meaning`), the closest Godot
+//! `UPNPResult` (`upnpResult`), and the server's epoch judged in Rust: `rebooted` is true on
+//! the answer that revealed lost state, and `resets` counts such events per gateway for the
+//! whole process, so a caller that stored `resets` with a mapping sees that the mapping is
+//! gone even when another caller's request saw the reboot first. Rust keeps this state
+//! because the RFC rules compare the server's clock with ours at the moment each answer
+//! arrived, which only this side measures exactly.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use napi_derive::napi;
+
+use crate::bindings::{NativeDevice, NativeFailure};
+use crate::errors::UpnpResult;
+use crate::pmp::{self, EpochCheck, ExchangeError, Timing};
+use crate::probe::{self, ProbeConfig};
+use crate::route;
+use crate::ssdp::SocketOptions;
+use crate::{natpmp, pcp};
+
+/// Requests other than the probe: 250, 500, 1000 ms waits (4 sends) before giving up.
+const DEFAULT_BUDGET_MS: u32 = 2000;
+/// RFC 6886 3.3's recommendation.
+const DEFAULT_LIFETIME: u32 = 7200;
+
+#[napi(object)]
+#[derive(Clone, Debug)]
+pub struct NativePmpResult {
+    /// A reply of this protocol came with result code 0.
+    pub ok: bool,
+    /// A reply of this protocol came (whatever its result code).
+    pub answered: bool,
+    /// Raw result code (NAT-PMP 0..5, PCP 0..13 defined); absent without a reply.
+    pub result_code: Option<u32>,
+    /// RFC name of the result code, or why there is none: TIMEOUT, REFUSED, UNREACHABLE,
+    /// SOCKET_ERROR, UNSUPPORTED_VERSION / UNSUPP_VERSION (the server speaks another
+    /// version, see `serverVersion`), INVALID_ARGS, INVALID_GATEWAY, NO_GATEWAY.
+    pub meaning: String,
+    /// The closest Godot `UPNPResult`.
+    pub upnp_result: u32,
+    pub error: Option<String>,
+    /// Set when the server answered in another protocol version (NAT-PMP 0, PCP 2).
+    pub server_version: Option<u32>,
+    /// Seconds since the server's epoch, from this answer.
+    pub epoch: Option<u32>,
+    pub rebooted: bool,
+    pub resets: u32,
+    /// Requests sent (1 = answered at once).
+    pub attempts: u32,
+    pub latency_ms: f64,
+    /// Datagrams ignored (malformed or not ours) before the answer.
+    pub ignored: u32,
+    /// Where the requests went (`fe80::1%eth0` form for scoped addresses).
+    pub gateway: Option<String>,
+    /// Our address as the server saw it.
+    pub local_address: Option<String>,
+    pub external_address: Option<String>,
+    pub internal_port: Option<u32>,
+    pub external_port: Option<u32>,
+    /// Granted lifetime in seconds (PCP errors: how long the error lasts).
+    pub lifetime: Option<u32>,
+    /// PCP MAP: the mapping's nonce (24 hex digits); renew and delete must repeat it.
+    pub nonce: Option<String>,
+    /// PCP MAP: the IANA protocol number in the answer (6 TCP, 17 UDP).
+    pub protocol: Option<u32>,
+    /// PCP: options in the answer, unknown ones included.
+    pub options: Option<Vec<NativePcpOption>>,
+}
+
+#[napi(object)]
+#[derive(Clone, Debug)]
+pub struct NativePcpOption {
+    pub code: u32,
+    /// Hex.
+    pub data: String,
+}
+
+impl NativePmpResult {
+    fn empty(meaning: &str, upnp_result: UpnpResult) -> Self {
+        Self {
+            ok: false,
+            answered: false,
+            result_code: None,
+            meaning: meaning.to_string(),
+            upnp_result: upnp_result as u32,
+            error: None,
+            server_version: None,
+            epoch: None,
+            rebooted: false,
+            resets: 0,
+            attempts: 0,
+            latency_ms: 0.0,
+            ignored: 0,
+            gateway: None,
+            local_address: None,
+            external_address: None,
+            internal_port: None,
+            external_port: None,
+            lifetime: None,
+            nonce: None,
+            protocol: None,
+            options: None,
+        }
+    }
+
+    fn exchange_failed(e: &ExchangeError, gateway: SocketAddr) -> Self {
+        let upnp = match e {
+            ExchangeError::Socket(_) => UpnpResult::SocketError,
+            _ => UpnpResult::NoGateway,
+        };
+        Self {
+            error: Some(e.to_string()),
+            attempts: e.attempts(),
+            latency_ms: ms(e.elapsed()),
+            ignored: match e {
+                ExchangeError::Timeout { ignored, .. } => *ignored,
+                _ => 0,
+            },
+            gateway: Some(route::format_gateway(gateway)),
+            ..Self::empty(e.meaning(), upnp)
+        }
+    }
+
+    fn with_epoch(mut self, check: EpochCheck) -> Self {
+        self.epoch = Some(check.epoch);
+        self.rebooted = check.rebooted;
+        self.resets = check.resets;
+        self
+    }
+}
+
+/// Input refused before any I/O; becomes a result without an answer.
+#[derive(Debug)]
+struct Refused {
+    meaning: &'static str,
+    upnp: UpnpResult,
+    why: String,
+}
+
+fn refused(meaning: &'static str, upnp: UpnpResult, why: String) -> Refused {
+    Refused { meaning, upnp, why }
+}
+
+impl From<Refused> for NativePmpResult {
+    fn from(r: Refused) -> Self {
+        Self {
+            error: Some(r.why),
+            ..Self::empty(r.meaning, r.upnp)
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn from_natpmp(
+    result: Result<natpmp::Reply, natpmp::Error>,
+    gateway: SocketAddr,
+) -> NativePmpResult {
+    match result {
+        Ok(reply) => {
+            let code = reply.response.result_code;
+            let mut out = NativePmpResult {
+                ok: code == natpmp::RESULT_SUCCESS,
+                answered: true,
+                result_code: Some(code.into()),
+                attempts: reply.attempts,
+                latency_ms: ms(reply.latency),
+                ignored: reply.ignored,
+                gateway: Some(route::format_gateway(gateway)),
+                local_address: Some(reply.local.ip().to_string()),
+                ..NativePmpResult::empty(natpmp::result_meaning(code), natpmp::result_to_upnp(code))
+            };
+            match reply.response.body {
+                natpmp::Body::ExternalAddress(ip) => out.external_address = Some(ip.to_string()),
+                natpmp::Body::Map {
+                    internal_port,
+                    external_port,
+                    lifetime,
+                } => {
+                    out.internal_port = Some(internal_port.into());
+                    out.external_port = Some(external_port.into());
+                    out.lifetime = Some(lifetime);
+                }
+                natpmp::Body::None => {}
+            }
+            match reply.epoch {
+                Some(check) => out.with_epoch(check),
+                None => out,
+            }
+        }
+        Err(natpmp::Error::Exchange(e)) => NativePmpResult::exchange_failed(&e, gateway),
+        Err(e @ natpmp::Error::OtherVersion { .. }) => {
+            let natpmp::Error::OtherVersion { version, attempts } = e else {
+                unreachable!()
+            };
+            NativePmpResult {
+                error: Some(e.to_string()),
+                server_version: Some(version.into()),
+                attempts,
+                gateway: Some(route::format_gateway(gateway)),
+                ..NativePmpResult::empty(e.meaning(), UpnpResult::InvalidGateway)
+            }
+        }
+    }
+}
+
+fn from_pcp(
+    result: Result<pcp::Reply, pcp::Error>,
+    gateway: SocketAddr,
+    nonce: Option<[u8; pcp::NONCE_LEN]>,
+) -> NativePmpResult {
+    match result {
+        Ok(reply) => {
+            let r = &reply.response;
+            let code = r.result_code;
+            let mut out = NativePmpResult {
+                ok: code == pcp::RESULT_SUCCESS,
+                answered: true,
+                result_code: Some(code.into()),
+                attempts: reply.attempts,
+                latency_ms: ms(reply.latency),
+                ignored: reply.ignored,
+                gateway: Some(route::format_gateway(gateway)),
+                local_address: Some(reply.local.ip().to_string()),
+                lifetime: Some(r.lifetime),
+                nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
+                options: Some(
+                    r.options
+                        .iter()
+                        .map(|o| NativePcpOption {
+                            code: o.code.into(),
+                            data: o.data.iter().map(|b| format!("{b:02x}")).collect(),
+                        })
+                        .collect(),
+                ),
+                ..NativePmpResult::empty(pcp::result_meaning(code), pcp::result_to_upnp(code))
+            };
+            if let Some(m) = &r.map {
+                out.internal_port = Some(m.internal_port.into());
+                out.external_port = Some(m.external_port.into());
+                out.protocol = Some(m.protocol.into());
+                // Errors echo "no preference" (all zeros): no address to report then.
+                if !m.external_address.is_unspecified() {
+                    out.external_address = Some(m.external_address.to_string());
+                }
+            }
+            out.with_epoch(reply.epoch)
+        }
+        Err(pcp::Error::Exchange(e)) => NativePmpResult {
+            nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
+            ..NativePmpResult::exchange_failed(&e, gateway)
+        },
+        Err(e @ pcp::Error::OtherVersion { .. }) => {
+            let pcp::Error::OtherVersion {
+                version, attempts, ..
+            } = e
+            else {
+                unreachable!()
+            };
+            NativePmpResult {
+                error: Some(e.to_string()),
+                server_version: Some(version.into()),
+                attempts,
+                gateway: Some(route::format_gateway(gateway)),
+                ..NativePmpResult::empty(e.meaning(), UpnpResult::InvalidGateway)
+            }
+        }
+        Err(e @ pcp::Error::Invalid(_)) => {
+            refused(e.meaning(), UpnpResult::InvalidArgs, e.to_string()).into()
+        }
+    }
+}
+
+/// Where a request goes: the caller's gateway, else the default route's.
+fn resolve_gateway(
+    gateway: &Option<String>,
+    server_port: Option<u32>,
+    ipv4_only: bool,
+) -> Result<SocketAddr, Refused> {
+    let port = match server_port {
+        None => pmp::SERVER_PORT,
+        Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
+            refused(
+                "INVALID_ARGS",
+                UpnpResult::InvalidArgs,
+                format!("serverPort {p} is not 1..65535"),
+            )
+        })?,
+    };
+    let addr = match gateway.as_deref().map(str::trim) {
+        Some(text) if !text.is_empty() => {
+            let (ip, scope) = route::parse_gateway(text)
+                .map_err(|why| refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why))?;
+            match ip {
+                IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), port),
+                IpAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0, scope)),
+            }
+        }
+        _ => {
+            let routes = route::default_gateways().map_err(|e| {
+                refused(
+                    "NO_GATEWAY",
+                    UpnpResult::NoGateway,
+                    format!("default gateway: {e}"),
+                )
+            })?;
+            let found = if ipv4_only {
+                routes.v4
+            } else {
+                routes.v4.or(routes.v6)
+            };
+            found.map(|r| r.socket_addr(port)).ok_or_else(|| {
+                refused(
+                    "NO_GATEWAY",
+                    UpnpResult::NoGateway,
+                    "no default route with a gateway".to_string(),
+                )
+            })?
+        }
+    };
+    if ipv4_only && !addr.is_ipv4() {
+        return Err(refused(
+            "INVALID_GATEWAY",
+            UpnpResult::InvalidGateway,
+            format!("NAT-PMP is IPv4 only, not {}", addr.ip()),
+        ));
+    }
+    Ok(addr)
+}
+
+fn timing(budget_ms: Option<u32>, initial_timeout_ms: Option<u32>) -> Timing {
+    let mut t = Timing::with_budget(Duration::from_millis(
+        budget_ms.unwrap_or(DEFAULT_BUDGET_MS).into(),
+    ));
+    if let Some(initial) = initial_timeout_ms {
+        t.initial = Duration::from_millis(initial.max(1).into());
+    }
+    t
+}
+
+/// A mapping's internal port: 0 would mean "every port" (NAT-PMP 3.4 deletes all of the
+/// client's mappings), never what a caller of these functions means.
+fn internal_port_arg(value: u32) -> Result<u16, Refused> {
+    match port_arg(value, "internalPort")? {
+        0 => Err(refused(
+            "INVALID_ARGS",
+            UpnpResult::InvalidPort,
+            "internalPort 0 is not a port".to_string(),
+        )),
+        p => Ok(p),
+    }
+}
+
+fn port_arg(value: u32, what: &str) -> Result<u16, Refused> {
+    u16::try_from(value).map_err(|_| {
+        refused(
+            "INVALID_ARGS",
+            UpnpResult::InvalidPort,
+            format!("{what} {value} is not 0..65535"),
+        )
+    })
+}
+
+fn protocol_arg(value: &str) -> Result<natpmp::MapProtocol, Refused> {
+    natpmp::MapProtocol::parse(value).ok_or_else(|| {
+        refused(
+            "INVALID_ARGS",
+            UpnpResult::InvalidProtocol,
+            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
+        )
+    })
+}
+
+fn pcp_protocol(p: natpmp::MapProtocol) -> u8 {
+    match p {
+        natpmp::MapProtocol::Udp => pcp::PROTO_UDP,
+        natpmp::MapProtocol::Tcp => pcp::PROTO_TCP,
+    }
+}
+
+/// Target and timing of one NAT-PMP or PCP request.
+#[napi(object)]
+pub struct PmpRequestOptions {
+    /// `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or "" = the default route's gateway.
+    pub gateway: Option<String>,
+    /// Default 5351.
+    pub server_port: Option<u32>,
+    /// Whole exchange, retransmissions included (default 2000 ms).
+    pub budget_ms: Option<u32>,
+    /// First wait before retransmitting, doubled each time (default 250 ms).
+    pub initial_timeout_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct NatPmpMapArgs {
+    pub gateway: Option<String>,
+    pub server_port: Option<u32>,
+    pub budget_ms: Option<u32>,
+    pub initial_timeout_ms: Option<u32>,
+    #[napi(ts_type = "'UDP' | 'TCP'")]
+    pub protocol: String,
+    pub internal_port: u32,
+    /// Suggested external port (default: the internal port; 0 = no preference).
+    pub external_port: Option<u32>,
+    /// Requested lifetime in seconds (default 7200; 0 deletes, prefer `natpmpDelete`).
+    pub lifetime: Option<u32>,
+}
+
+#[napi(object)]
+pub struct NatPmpDeleteArgs {
+    pub gateway: Option<String>,
+    pub server_port: Option<u32>,
+    pub budget_ms: Option<u32>,
+    pub initial_timeout_ms: Option<u32>,
+    #[napi(ts_type = "'UDP' | 'TCP'")]
+    pub protocol: String,
+    pub internal_port: u32,
+}
+
+#[napi(object)]
+pub struct PcpMapArgs {
+    pub gateway: Option<String>,
+    pub server_port: Option<u32>,
+    pub budget_ms: Option<u32>,
+    pub initial_timeout_ms: Option<u32>,
+    #[napi(ts_type = "'UDP' | 'TCP'")]
+    pub protocol: String,
+    pub internal_port: u32,
+    /// Suggested external port (default: the internal port; 0 = no preference).
+    pub external_port: Option<u32>,
+    /// Suggested external address (default: none).
+    pub external_address: Option<String>,
+    /// Default 7200 s.
+    pub lifetime: Option<u32>,
+    /// The nonce of the mapping being renewed (24 hex digits); absent = a new mapping.
+    pub nonce: Option<String>,
+    /// RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it).
+    pub prefer_failure: Option<bool>,
+}
+
+#[napi(object)]
+pub struct PcpDeleteArgs {
+    pub gateway: Option<String>,
+    pub server_port: Option<u32>,
+    pub budget_ms: Option<u32>,
+    pub initial_timeout_ms: Option<u32>,
+    #[napi(ts_type = "'UDP' | 'TCP'")]
+    pub protocol: String,
+    pub internal_port: u32,
+    /// The nonce the mapping was created with.
+    pub nonce: String,
+}
+
+/// NAT-PMP external address request (RFC 6886 3.2).
+#[napi]
+pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePmpResult {
+    let server = match resolve_gateway(&options.gateway, options.server_port, true) {
+        Ok(s) => s,
+        Err(refused) => return refused.into(),
+    };
+    let t = timing(options.budget_ms, options.initial_timeout_ms);
+    from_natpmp(natpmp::external_address(server, &t).await, server)
+}
+
+/// NAT-PMP mapping request (RFC 6886 3.3): creates or renews.
+#[napi]
+pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePmpResult {
+    let run = async {
+        let server = resolve_gateway(&args.gateway, args.server_port, true)?;
+        let protocol = protocol_arg(&args.protocol)?;
+        let internal = internal_port_arg(args.internal_port)?;
+        let external = port_arg(
+            args.external_port.unwrap_or(args.internal_port),
+            "externalPort",
+        )?;
+        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let lifetime = args.lifetime.unwrap_or(DEFAULT_LIFETIME);
+        let result = natpmp::map(server, protocol, internal, external, lifetime, &t).await;
+        Ok::<_, Refused>(from_natpmp(result, server))
+    };
+    run.await.unwrap_or_else(Into::into)
+}
+
+/// NAT-PMP delete (lifetime 0): one request, repeated only while unanswered.
+#[napi]
+pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePmpResult {
+    let run = async {
+        let server = resolve_gateway(&args.gateway, args.server_port, true)?;
+        let protocol = protocol_arg(&args.protocol)?;
+        let internal = internal_port_arg(args.internal_port)?;
+        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let result = natpmp::delete(server, protocol, internal, &t).await;
+        Ok::<_, Refused>(from_natpmp(result, server))
+    };
+    run.await.unwrap_or_else(Into::into)
+}
+
+/// PCP ANNOUNCE (RFC 6887 14.1): is a PCP server there, and its epoch. PCP has no
+/// external-address request: the address comes with a MAP answer (`pcpMap`).
+#[napi]
+pub async fn pcp_announce(options: PmpRequestOptions) -> NativePmpResult {
+    let server = match resolve_gateway(&options.gateway, options.server_port, false) {
+        Ok(s) => s,
+        Err(refused) => return refused.into(),
+    };
+    let t = timing(options.budget_ms, options.initial_timeout_ms);
+    from_pcp(pcp::announce(server, &t).await, server, None)
+}
+
+/// PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping.
+#[napi]
+pub async fn pcp_map(args: PcpMapArgs) -> NativePmpResult {
+    let run = async {
+        let server = resolve_gateway(&args.gateway, args.server_port, false)?;
+        let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
+        let internal = internal_port_arg(args.internal_port)?;
+        let external = port_arg(
+            args.external_port.unwrap_or(args.internal_port),
+            "externalPort",
+        )?;
+        let suggested_external_address = match args.external_address.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => Some(text.parse::<IpAddr>().map_err(|_| {
+                refused(
+                    "INVALID_ARGS",
+                    UpnpResult::InvalidArgs,
+                    format!("externalAddress {text:?} is not an IP address"),
+                )
+            })?),
+            _ => None,
+        };
+        let nonce = match args.nonce.as_deref() {
+            Some(text) => Some(nonce_arg(text)?),
+            None => None,
+        };
+        let params = pcp::MapParams {
+            protocol,
+            internal_port: internal,
+            suggested_external_port: external,
+            suggested_external_address,
+            lifetime: args.lifetime.unwrap_or(DEFAULT_LIFETIME),
+            nonce,
+            prefer_failure: args.prefer_failure.unwrap_or(false),
+        };
+        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        // The nonce is chosen before the exchange so that even a timeout reports it: the
+        // server may have created the mapping and only the answer was lost.
+        let nonce = match params.nonce {
+            Some(n) => n,
+            None => pcp::new_nonce()
+                .map_err(|e| refused(e.meaning(), UpnpResult::UnknownError, e.to_string()))?,
+        };
+        let params = pcp::MapParams {
+            nonce: Some(nonce),
+            ..params
+        };
+        let result = pcp::map(server, &params, &t).await.map(|(reply, _)| reply);
+        Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
+    };
+    run.await.unwrap_or_else(Into::into)
+}
+
+fn nonce_arg(text: &str) -> Result<[u8; pcp::NONCE_LEN], Refused> {
+    pcp::nonce_from_hex(text).ok_or_else(|| {
+        refused(
+            "INVALID_ARGS",
+            UpnpResult::InvalidArgs,
+            format!("nonce {text:?} is not 24 hex digits"),
+        )
+    })
+}
+
+/// PCP delete (MAP, lifetime 0, the mapping's nonce): one request, repeated only while
+/// unanswered. miniupnpd answers NO_RESOURCES for a mapping it does not have.
+#[napi]
+pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePmpResult {
+    let run = async {
+        let server = resolve_gateway(&args.gateway, args.server_port, false)?;
+        let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
+        let internal = internal_port_arg(args.internal_port)?;
+        let nonce = nonce_arg(&args.nonce)?;
+        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let result = pcp::delete(server, protocol, internal, nonce, &t).await;
+        Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
+    };
+    run.await.unwrap_or_else(Into::into)
+}
+
+#[napi(object)]
+pub struct ProbeOptions {
+    /// IPv4 gateway for NAT-PMP and PCP; absent or "" = the default route's.
+    pub gateway: Option<String>,
+    /// IPv6 gateway for PCP over IPv6; absent = the default IPv6 route's (if any), "" = none.
+    pub gateway6: Option<String>,
+    /// Total time (default 250 ms).
+    pub budget_ms: Option<u32>,
+    /// Each protocol can be left out (all default to true).
+    pub upnp: Option<bool>,
+    pub natpmp: Option<bool>,
+    pub pcp: Option<bool>,
+    /// UPnP search interface (Godot's `discover_multicast_if`), "" = system default.
+    pub multicast_if: Option<String>,
+    /// Default 5351.
+    pub server_port: Option<u32>,
+}
+
+#[napi(object)]
+pub struct UpnpProbeResult {
+    /// A device was confirmed as a working gateway within the budget.
+    pub answered: bool,
+    /// Time to that confirmation (or to the end of the search).
+    pub latency_ms: f64,
+    pub device: Option<NativeDevice>,
+    pub replies: u32,
+    pub devices: u32,
+    pub error: Option<NativeFailure>,
+}
+
+#[napi(object)]
+pub struct ProbeResult {
+    pub elapsed_ms: f64,
+    /// The gateways probed.
+    pub gateway: Option<String>,
+    pub gateway6: Option<String>,
+    /// Why a gateway could not be determined (NAT-PMP and PCP skipped then).
+    pub error: Option<String>,
+    pub upnp: Option<UpnpProbeResult>,
+    /// NAT-PMP external address request.
+    pub natpmp: Option<NativePmpResult>,
+    /// PCP ANNOUNCE over IPv4 and over IPv6.
+    pub pcp: Option<NativePmpResult>,
+    pub pcp6: Option<NativePmpResult>,
+}
+
+/// UPnP, NAT-PMP and PCP probed at once within one budget.
+#[napi]
+pub async fn probe_port_mapping(options: ProbeOptions) -> ProbeResult {
+    let port = match options.server_port.map(u16::try_from) {
+        None => pmp::SERVER_PORT,
+        Some(Ok(p)) if p != 0 => p,
+        Some(_) => pmp::SERVER_PORT,
+    };
+    let mut errors = Vec::new();
+    let routes = match (&options.gateway, &options.gateway6) {
+        (Some(g4), Some(_)) if !g4.trim().is_empty() => route::Gateways::default(),
+        _ => route::default_gateways().unwrap_or_else(|e| {
+            errors.push(format!("default gateway: {e}"));
+            route::Gateways::default()
+        }),
+    };
+    let gateway4: Option<Ipv4Addr> = match options.gateway.as_deref().map(str::trim) {
+        Some(text) if !text.is_empty() => match route::parse_gateway(text) {
+            Ok((IpAddr::V4(v4), _)) => Some(v4),
+            Ok(_) => {
+                errors.push(format!("gateway {text:?} is not IPv4"));
+                None
+            }
+            Err(why) => {
+                errors.push(why);
+                None
+            }
+        },
+        _ => match routes.v4.as_ref().map(|r| r.gateway) {
+            Some(IpAddr::V4(v4)) => Some(v4),
+            _ => None,
+        },
+    };
+    let gateway6: Option<SocketAddr> = match options.gateway6.as_deref().map(str::trim) {
+        Some("") => None,
+        Some(text) => match route::parse_gateway(text) {
+            Ok((IpAddr::V6(v6), scope)) => Some(SocketAddr::V6(std::net::SocketAddrV6::new(
+                v6, port, 0, scope,
+            ))),
+            Ok(_) => {
+                errors.push(format!("gateway6 {text:?} is not IPv6"));
+                None
+            }
+            Err(why) => {
+                errors.push(why);
+                None
+            }
+        },
+        None => routes.v6.as_ref().map(|r| r.socket_addr(port)),
+    };
+    let config = ProbeConfig {
+        gateway4,
+        gateway6,
+        server_port: port,
+        budget: Duration::from_millis(
+            options
+                .budget_ms
+                .unwrap_or(probe::DEFAULT_BUDGET.as_millis() as u32)
+                .into(),
+        ),
+        upnp: options.upnp.unwrap_or(true).then(|| SocketOptions {
+            ipv6: false,
+            multicast_if: options.multicast_if.clone().unwrap_or_default(),
+            local_port: 0,
+            ttl: 2,
+        }),
+        natpmp: options.natpmp.unwrap_or(true),
+        pcp: options.pcp.unwrap_or(true),
+    };
+    let outcome = probe::probe(config).await;
+    let v4 = gateway4.map(|g| SocketAddr::new(IpAddr::V4(g), port));
+    ProbeResult {
+        elapsed_ms: ms(outcome.elapsed),
+        gateway: gateway4.map(|g| g.to_string()),
+        gateway6: gateway6.map(route::format_gateway),
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        upnp: outcome.upnp.map(|u| UpnpProbeResult {
+            answered: u.gateway.is_some(),
+            latency_ms: ms(u.latency),
+            device: u.gateway.map(Into::into),
+            replies: u32::try_from(u.replies).unwrap_or(u32::MAX),
+            devices: u32::try_from(u.devices).unwrap_or(u32::MAX),
+            error: u.error.map(Into::into),
+        }),
+        natpmp: outcome
+            .natpmp
+            .zip(v4)
+            .map(|(result, gw)| from_natpmp(result, gw)),
+        pcp: outcome
+            .pcp
+            .zip(v4)
+            .map(|(result, gw)| from_pcp(result, gw, None)),
+        pcp6: outcome
+            .pcp6
+            .zip(gateway6)
+            .map(|(result, gw)| from_pcp(result, gw, None)),
+    }
+}
+
+#[napi(object)]
+pub struct DefaultGatewayResult {
+    /// IPv4 default gateway, its interface and our address towards it.
+    pub gateway: Option<String>,
+    pub interface: Option<String>,
+    pub local_address: Option<String>,
+    /// IPv6 default gateway (`fe80::1%eth0` when link-local), interface, our address.
+    pub gateway6: Option<String>,
+    pub interface6: Option<String>,
+    pub local_address6: Option<String>,
+    /// Why nothing could be read (other platforms: pass the gateway yourself).
+    pub error: Option<String>,
+}
+
+/// The default route's gateways (Linux: /proc/net/route and /proc/net/ipv6_route) and the
+/// local address towards each (found by connecting a UDP socket: nothing is sent).
+#[napi]
+pub async fn default_gateway() -> DefaultGatewayResult {
+    let mut out = DefaultGatewayResult {
+        gateway: None,
+        interface: None,
+        local_address: None,
+        gateway6: None,
+        interface6: None,
+        local_address6: None,
+        error: None,
+    };
+    match route::default_gateways() {
+        Ok(g) => {
+            if let Some(r) = g.v4 {
+                out.local_address = route::local_address_for(r.socket_addr(pmp::SERVER_PORT))
+                    .ok()
+                    .map(|ip| ip.to_string());
+                out.gateway = Some(r.display());
+                out.interface = Some(r.interface);
+            }
+            if let Some(r) = g.v6 {
+                out.local_address6 = route::local_address_for(r.socket_addr(pmp::SERVER_PORT))
+                    .ok()
+                    .map(|ip| ip.to_string());
+                out.gateway6 = Some(r.display());
+                out.interface6 = Some(r.interface);
+            }
+        }
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    out
+}
+
+/// The local address the system would use towards `gateway` (nothing is sent); "" when
+/// there is no route or `gateway` is not an address.
+#[napi]
+pub fn local_address_for(gateway: String) -> String {
+    route::parse_gateway(&gateway)
+        .ok()
+        .and_then(|(ip, scope)| {
+            let addr = match ip {
+                IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), pmp::SERVER_PORT),
+                IpAddr::V6(v6) => {
+                    SocketAddr::V6(std::net::SocketAddrV6::new(v6, pmp::SERVER_PORT, 0, scope))
+                }
+            };
+            route::local_address_for(addr).ok()
+        })
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_input_is_checked_before_any_io() {
+        let bad = resolve_gateway(&Some("not-an-ip".into()), None, true).unwrap_err();
+        assert_eq!(bad.meaning, "INVALID_GATEWAY");
+        assert_eq!(bad.upnp, UpnpResult::InvalidGateway);
+        let v6 = resolve_gateway(&Some("fd77::1".into()), None, true).unwrap_err();
+        assert!(v6.why.contains("IPv4 only"));
+        assert_eq!(
+            resolve_gateway(&Some("fd77::1".into()), Some(5351), false).unwrap(),
+            "[fd77::1]:5351".parse().unwrap()
+        );
+        let port = resolve_gateway(&Some("10.0.0.1".into()), Some(70000), true).unwrap_err();
+        assert_eq!(port.meaning, "INVALID_ARGS");
+        assert_eq!(
+            resolve_gateway(&Some(" 10.0.0.1 ".into()), Some(1234), true).unwrap(),
+            "10.0.0.1:1234".parse().unwrap()
+        );
+        assert_eq!(
+            protocol_arg("udp").unwrap_err().upnp,
+            UpnpResult::InvalidProtocol
+        );
+        assert_eq!(
+            port_arg(65536, "internalPort").unwrap_err().upnp,
+            UpnpResult::InvalidPort
+        );
+        assert!(nonce_arg("xyz").is_err());
+        assert_eq!(
+            internal_port_arg(0).unwrap_err().upnp,
+            UpnpResult::InvalidPort
+        );
+        assert_eq!(internal_port_arg(7777).unwrap(), 7777);
+    }
+
+    #[test]
+    fn timing_defaults() {
+        let t = timing(None, None);
+        assert_eq!(t.budget, Duration::from_millis(2000));
+        assert_eq!(t.initial, Duration::from_millis(250));
+        let t = timing(Some(100), Some(0));
+        assert_eq!(
+            (t.budget, t.initial),
+            (Duration::from_millis(100), Duration::from_millis(1))
+        );
+    }
+
+    #[test]
+    fn results_carry_raw_codes_and_meanings() {
+        let gw: SocketAddr = "192.168.77.1:5351".parse().unwrap();
+        let reply = natpmp::Reply {
+            response: natpmp::Response {
+                opcode: 1,
+                result_code: 2,
+                epoch: Some(30),
+                body: natpmp::Body::Map {
+                    internal_port: 80,
+                    external_port: 80,
+                    lifetime: 0,
+                },
+            },
+            attempts: 1,
+            latency: Duration::from_millis(3),
+            ignored: 0,
+            local: "192.168.77.10:40000".parse().unwrap(),
+            epoch: Some(EpochCheck {
+                epoch: 30,
+                rebooted: false,
+                resets: 0,
+            }),
+        };
+        let r = from_natpmp(Ok(reply), gw);
+        assert!(r.answered && !r.ok);
+        assert_eq!(r.result_code, Some(2));
+        assert_eq!(r.meaning, "NOT_AUTHORIZED");
+        assert_eq!(r.upnp_result, UpnpResult::NotAuthorized as u32);
+        assert_eq!(r.epoch, Some(30));
+        assert_eq!(r.gateway.as_deref(), Some("192.168.77.1"));
+        assert_eq!(r.local_address.as_deref(), Some("192.168.77.10"));
+        let timeout = from_natpmp(
+            Err(natpmp::Error::Exchange(ExchangeError::Timeout {
+                attempts: 4,
+                elapsed: Duration::from_secs(2),
+                ignored: 1,
+                last_ignored: Some("junk".into()),
+            })),
+            gw,
+        );
+        assert!(!timeout.answered);
+        assert_eq!(timeout.meaning, "TIMEOUT");
+        assert_eq!(timeout.upnp_result, UpnpResult::NoGateway as u32);
+        assert_eq!((timeout.attempts, timeout.ignored), (4, 1));
+        assert!(timeout.error.unwrap().contains("junk"));
+        let other = from_pcp(
+            Err(pcp::Error::OtherVersion {
+                version: 0,
+                result_code: 1,
+                attempts: 1,
+            }),
+            gw,
+            None,
+        );
+        assert_eq!(other.server_version, Some(0));
+        assert_eq!(other.meaning, "UNSUPP_VERSION");
+    }
+}

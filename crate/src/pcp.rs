@@ -1,0 +1,1128 @@
+//! PCP version 2 (RFC 6887): ANNOUNCE and MAP requests over IPv4 or IPv6, response parsing
+//! with options, and the client calls built on [`crate::pmp::exchange`].
+//!
+//! Addresses travel as 128-bit fields, IPv4 ones IPv4-mapped (`::ffff:a.b.c.d`, RFC 6887 5).
+//! A mapping is owned by its 96-bit nonce: renewals and the delete must repeat it, so
+//! callers keep the nonce that [`map`] returns.
+//!
+//! miniupnpd 2.3.1, as seen in the lab: answers ANNOUNCE and MAP over IPv4 and IPv6 (an IPv6
+//! MAP opens a firewall pinhole), clamps lifetimes to 120..=86400 s, answers a delete of an
+//! unknown mapping with NO_RESOURCES, ignores PREFER_FAILURE (assigns another port but echoes
+//! the option), lets a MAP with another nonce take over an existing mapping, answers
+//! versions 1 and 2 (ANNOUNCE is UNSUPP_OPCODE in version 1) and anything above with
+//! UNSUPP_VERSION carrying version 2.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::errors::UpnpResult;
+use crate::pmp::{self, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
+
+pub const VERSION: u8 = 2;
+pub const OP_ANNOUNCE: u8 = 0;
+pub const OP_MAP: u8 = 1;
+pub const OP_PEER: u8 = 2;
+pub const RESPONSE_BIT: u8 = 0x80;
+pub const HEADER_LEN: usize = 24;
+pub const MAP_PAYLOAD_LEN: usize = 36;
+pub const PEER_PAYLOAD_LEN: usize = 56;
+pub const NONCE_LEN: usize = 12;
+
+pub const OPTION_THIRD_PARTY: u8 = 1;
+pub const OPTION_PREFER_FAILURE: u8 = 2;
+pub const OPTION_FILTER: u8 = 3;
+
+/// IANA protocol numbers used in MAP.
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+pub const RESULT_SUCCESS: u8 = 0;
+pub const RESULT_UNSUPP_VERSION: u8 = 1;
+pub const RESULT_NOT_AUTHORIZED: u8 = 2;
+pub const RESULT_MALFORMED_REQUEST: u8 = 3;
+pub const RESULT_UNSUPP_OPCODE: u8 = 4;
+pub const RESULT_UNSUPP_OPTION: u8 = 5;
+pub const RESULT_MALFORMED_OPTION: u8 = 6;
+pub const RESULT_NETWORK_FAILURE: u8 = 7;
+pub const RESULT_NO_RESOURCES: u8 = 8;
+pub const RESULT_UNSUPP_PROTOCOL: u8 = 9;
+pub const RESULT_USER_EX_QUOTA: u8 = 10;
+pub const RESULT_CANNOT_PROVIDE_EXTERNAL: u8 = 11;
+pub const RESULT_ADDRESS_MISMATCH: u8 = 12;
+pub const RESULT_EXCESSIVE_REMOTE_PEERS: u8 = 13;
+
+/// RFC 6887 7.4's names.
+pub fn result_meaning(code: u8) -> &'static str {
+    match code {
+        RESULT_SUCCESS => "SUCCESS",
+        RESULT_UNSUPP_VERSION => "UNSUPP_VERSION",
+        RESULT_NOT_AUTHORIZED => "NOT_AUTHORIZED",
+        RESULT_MALFORMED_REQUEST => "MALFORMED_REQUEST",
+        RESULT_UNSUPP_OPCODE => "UNSUPP_OPCODE",
+        RESULT_UNSUPP_OPTION => "UNSUPP_OPTION",
+        RESULT_MALFORMED_OPTION => "MALFORMED_OPTION",
+        RESULT_NETWORK_FAILURE => "NETWORK_FAILURE",
+        RESULT_NO_RESOURCES => "NO_RESOURCES",
+        RESULT_UNSUPP_PROTOCOL => "UNSUPP_PROTOCOL",
+        RESULT_USER_EX_QUOTA => "USER_EX_QUOTA",
+        RESULT_CANNOT_PROVIDE_EXTERNAL => "CANNOT_PROVIDE_EXTERNAL",
+        RESULT_ADDRESS_MISMATCH => "ADDRESS_MISMATCH",
+        RESULT_EXCESSIVE_REMOTE_PEERS => "EXCESSIVE_REMOTE_PEERS",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The closest Godot `UPNPResult`.
+pub fn result_to_upnp(code: u8) -> UpnpResult {
+    match code {
+        RESULT_SUCCESS => UpnpResult::Success,
+        RESULT_UNSUPP_VERSION => UpnpResult::InvalidGateway,
+        RESULT_NOT_AUTHORIZED => UpnpResult::NotAuthorized,
+        RESULT_MALFORMED_REQUEST | RESULT_UNSUPP_OPTION | RESULT_MALFORMED_OPTION => {
+            UpnpResult::InvalidArgs
+        }
+        RESULT_UNSUPP_OPCODE | RESULT_NETWORK_FAILURE => UpnpResult::ActionFailed,
+        RESULT_NO_RESOURCES | RESULT_USER_EX_QUOTA | RESULT_EXCESSIVE_REMOTE_PEERS => {
+            UpnpResult::NoPortMapsAvailable
+        }
+        RESULT_UNSUPP_PROTOCOL => UpnpResult::InvalidProtocol,
+        // The suggested external port/address is taken (with PREFER_FAILURE) or unavailable.
+        RESULT_CANNOT_PROVIDE_EXTERNAL => UpnpResult::ConflictWithOtherMapping,
+        // The client address field is not the packet's source (a NAT between us and it).
+        RESULT_ADDRESS_MISMATCH => UpnpResult::InconsistentParameters,
+        _ => UpnpResult::UnknownError,
+    }
+}
+
+/// RFC 6887 5: IPv4 addresses as IPv4-mapped IPv6.
+pub fn address_field(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+/// The inverse of [`address_field`]: `::ffff:a.b.c.d` is IPv4.
+pub fn address_from_field(field: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(field);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+/// "No preference" for the external address, in the family of the mapping (RFC 6887 11.1).
+pub fn unspecified_like(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+fn header(opcode: u8, lifetime: u32, client: IpAddr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + MAP_PAYLOAD_LEN + 4);
+    out.push(VERSION);
+    out.push(opcode);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&lifetime.to_be_bytes());
+    out.extend_from_slice(&address_field(client));
+    out
+}
+
+/// RFC 6887 14.1: header only, lifetime 0.
+pub fn announce_request(client: IpAddr) -> Vec<u8> {
+    header(OP_ANNOUNCE, 0, client)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapRequest {
+    pub nonce: [u8; NONCE_LEN],
+    /// [`PROTO_UDP`], [`PROTO_TCP`] (0 = all protocols; miniupnpd refuses it).
+    pub protocol: u8,
+    pub internal_port: u16,
+    /// 0 = no preference.
+    pub suggested_external_port: u16,
+    /// Unspecified (of the mapping's family) = no preference.
+    pub suggested_external_address: IpAddr,
+    /// 0 deletes.
+    pub lifetime: u32,
+    /// Our address as the server will see it (the datagram's source).
+    pub client: IpAddr,
+    /// Ask for failure instead of another port/address (RFC 6887 13.2).
+    pub prefer_failure: bool,
+}
+
+/// RFC 6887 11.1.
+pub fn map_request(r: &MapRequest) -> Vec<u8> {
+    let mut out = header(OP_MAP, r.lifetime, r.client);
+    out.extend_from_slice(&r.nonce);
+    out.push(r.protocol);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&r.internal_port.to_be_bytes());
+    out.extend_from_slice(&r.suggested_external_port.to_be_bytes());
+    out.extend_from_slice(&address_field(r.suggested_external_address));
+    if r.prefer_failure {
+        // Option with no data: code, reserved, length 0.
+        out.extend_from_slice(&[OPTION_PREFER_FAILURE, 0, 0, 0]);
+    }
+    out
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapPayload {
+    pub nonce: [u8; NONCE_LEN],
+    pub protocol: u8,
+    pub internal_port: u16,
+    pub external_port: u16,
+    pub external_address: IpAddr,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PcpOption {
+    pub code: u8,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub opcode: u8,
+    pub result_code: u8,
+    /// Granted lifetime on success; on an error, how long the error is expected to last.
+    pub lifetime: u32,
+    pub epoch: u32,
+    /// Present when the response carries MAP's payload (errors may stop at the header).
+    pub map: Option<MapPayload>,
+    /// In order, unknown ones included; the client ignores what it does not know.
+    pub options: Vec<PcpOption>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not even the 4 bytes that say version, opcode and result.
+    Short(usize),
+    Oversized(usize),
+    /// Other than version 2. 0 is a NAT-PMP server's answer (RFC 6887 9); `result_code` is
+    /// read as that version would place it.
+    Version {
+        version: u8,
+        result_code: u16,
+    },
+    NotAResponse(u8),
+    /// Not a multiple of 4 bytes (RFC 6887 7).
+    Unaligned(usize),
+    /// Shorter than the header, or than the payload its opcode needs.
+    Truncated {
+        opcode: u8,
+        len: usize,
+    },
+    /// An option running past the end of the message.
+    MalformedOption {
+        at: usize,
+    },
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Short(n) => write!(f, "{n}-byte datagram is too short"),
+            Self::Oversized(n) => write!(f, "{n}-byte datagram is too large"),
+            Self::Version {
+                version,
+                result_code,
+            } => write!(f, "version {version} (result {result_code}), not PCP 2"),
+            Self::NotAResponse(op) => write!(f, "opcode {op} is not a response"),
+            Self::Unaligned(n) => write!(f, "{n} bytes is not a multiple of 4"),
+            Self::Truncated { opcode, len } => {
+                write!(f, "response to opcode {opcode} cut at {len} bytes")
+            }
+            Self::MalformedOption { at } => write!(f, "option at byte {at} overruns the message"),
+        }
+    }
+}
+
+fn be16(d: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([d[at], d[at + 1]])
+}
+
+fn be32(d: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
+}
+
+fn field16(d: &[u8], at: usize) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[at..at + 16]);
+    out
+}
+
+fn parse_options(d: &[u8], mut at: usize) -> Result<Vec<PcpOption>, ParseError> {
+    let mut options = Vec::new();
+    while at < d.len() {
+        if at + 4 > d.len() {
+            return Err(ParseError::MalformedOption { at });
+        }
+        let len = usize::from(be16(d, at + 2));
+        let end = at + 4 + len;
+        if end > d.len() {
+            return Err(ParseError::MalformedOption { at });
+        }
+        options.push(PcpOption {
+            code: d[at],
+            data: d[at + 4..end].to_vec(),
+        });
+        // Data is padded to 4 bytes; the message length is a multiple of 4, so the padded
+        // end is within it.
+        at = (end + 3) & !3;
+    }
+    Ok(options)
+}
+
+/// Parses a PCP response (RFC 6887 7.2, 8.3).
+pub fn parse_response(d: &[u8]) -> Result<Response, ParseError> {
+    if d.len() > pmp::MAX_MESSAGE {
+        return Err(ParseError::Oversized(d.len()));
+    }
+    if d.len() < 4 {
+        return Err(ParseError::Short(d.len()));
+    }
+    if d[0] != VERSION {
+        let result_code = if d[0] == 0 {
+            be16(d, 2)
+        } else {
+            u16::from(d[3])
+        };
+        return Err(ParseError::Version {
+            version: d[0],
+            result_code,
+        });
+    }
+    if d[1] & RESPONSE_BIT == 0 {
+        return Err(ParseError::NotAResponse(d[1]));
+    }
+    let opcode = d[1] & !RESPONSE_BIT;
+    if d.len() < HEADER_LEN {
+        return Err(ParseError::Truncated {
+            opcode,
+            len: d.len(),
+        });
+    }
+    if !d.len().is_multiple_of(4) {
+        return Err(ParseError::Unaligned(d.len()));
+    }
+    let result_code = d[3];
+    let lifetime = be32(d, 4);
+    let epoch = be32(d, 8);
+    let payload_len = match opcode {
+        OP_ANNOUNCE => Some(0),
+        OP_MAP => Some(MAP_PAYLOAD_LEN),
+        OP_PEER => Some(PEER_PAYLOAD_LEN),
+        _ => None,
+    };
+    let mut map = None;
+    let mut options = Vec::new();
+    match payload_len {
+        // An error may be the header alone (RFC 6887 8.3: the server could not parse more).
+        Some(n) if n > 0 && d.len() == HEADER_LEN && result_code != RESULT_SUCCESS => {}
+        Some(n) => {
+            if d.len() < HEADER_LEN + n {
+                return Err(ParseError::Truncated {
+                    opcode,
+                    len: d.len(),
+                });
+            }
+            if opcode == OP_MAP {
+                let p = HEADER_LEN;
+                let mut nonce = [0u8; NONCE_LEN];
+                nonce.copy_from_slice(&d[p..p + NONCE_LEN]);
+                map = Some(MapPayload {
+                    nonce,
+                    protocol: d[p + 12],
+                    internal_port: be16(d, p + 16),
+                    external_port: be16(d, p + 18),
+                    external_address: address_from_field(field16(d, p + 20)),
+                });
+            }
+            options = parse_options(d, HEADER_LEN + n)?;
+        }
+        // An opcode we never send: the header is all we can read.
+        None => {}
+    }
+    Ok(Response {
+        opcode,
+        result_code,
+        lifetime,
+        epoch,
+        map,
+        options,
+    })
+}
+
+/// An answer from the server, judged.
+#[derive(Debug)]
+pub struct Reply {
+    pub response: Response,
+    pub attempts: u32,
+    pub latency: std::time::Duration,
+    pub ignored: u32,
+    /// Our address as the server saw it (also what the request said).
+    pub local: SocketAddr,
+    pub epoch: EpochCheck,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    Exchange(ExchangeError),
+    /// The server answered in another version: 0 is NAT-PMP only, 1 an early PCP draft.
+    OtherVersion {
+        version: u8,
+        result_code: u16,
+        attempts: u32,
+    },
+    /// A PCP server cannot take this request (an unusable local address, say).
+    Invalid(String),
+}
+
+impl Error {
+    pub fn meaning(&self) -> &'static str {
+        match self {
+            Self::Exchange(e) => e.meaning(),
+            Self::OtherVersion { .. } => "UNSUPP_VERSION",
+            Self::Invalid(_) => "INVALID_ARGS",
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exchange(e) => e.fmt(f),
+            Self::OtherVersion {
+                version,
+                result_code,
+                ..
+            } => write!(
+                f,
+                "the server answered with protocol version {version} (result {result_code}), not PCP 2"
+            ),
+            Self::Invalid(why) => f.write_str(why),
+        }
+    }
+}
+
+enum Accepted {
+    Response(Response),
+    OtherVersion { version: u8, result_code: u16 },
+}
+
+/// What a MAP answer must repeat from its request (RFC 6887 11.3).
+struct MapKey {
+    nonce: [u8; NONCE_LEN],
+    protocol: u8,
+    internal_port: u16,
+}
+
+fn accept(d: &[u8], opcode: u8, key: Option<&MapKey>) -> Result<Accepted, String> {
+    match parse_response(d) {
+        Ok(r) if r.opcode != opcode => Err(format!("response to opcode {}", r.opcode)),
+        Ok(r) => match (&r.map, key) {
+            (Some(m), Some(k))
+                if m.nonce != k.nonce
+                    || m.protocol != k.protocol
+                    || m.internal_port != k.internal_port =>
+            {
+                Err("MAP response for another mapping (nonce, protocol or port)".into())
+            }
+            _ => Ok(Accepted::Response(r)),
+        },
+        // A well-formed answer in another version: the server does not speak PCP 2. NAT-PMP
+        // servers may leave the response bit out of "unsupported version" (RFC 6886
+        // erratum 3618).
+        Err(ParseError::Version {
+            version,
+            result_code,
+        }) if d[1] & RESPONSE_BIT != 0 || (version == 0 && result_code == 1 && d.len() >= 8) => {
+            Ok(Accepted::OtherVersion {
+                version,
+                result_code,
+            })
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn request(
+    server: SocketAddr,
+    opcode: u8,
+    key: Option<MapKey>,
+    build: impl FnOnce(IpAddr) -> Vec<u8>,
+    timing: &Timing,
+) -> Result<Reply, Error> {
+    let socket = pmp::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
+    let message = build(local.ip());
+    let answer = pmp::exchange(&socket, &message, timing, |d| {
+        accept(d, opcode, key.as_ref())
+    })
+    .await
+    .map_err(Error::Exchange)?;
+    let response = match answer.value {
+        Accepted::Response(r) => r,
+        Accepted::OtherVersion {
+            version,
+            result_code,
+        } => {
+            return Err(Error::OtherVersion {
+                version,
+                result_code,
+                attempts: answer.attempts,
+            })
+        }
+    };
+    let epoch = pmp::observe_epoch(
+        Protocol::Pcp,
+        server.ip(),
+        EpochSample {
+            epoch: response.epoch,
+            at: answer.received_at,
+        },
+    );
+    Ok(Reply {
+        response,
+        attempts: answer.attempts,
+        latency: answer.latency,
+        ignored: answer.ignored,
+        local: answer.local,
+        epoch,
+    })
+}
+
+/// ANNOUNCE (RFC 6887 14.1): is a PCP server there, and what is its epoch.
+pub async fn announce(server: SocketAddr, timing: &Timing) -> Result<Reply, Error> {
+    request(server, OP_ANNOUNCE, None, announce_request, timing).await
+}
+
+/// What the caller chooses for a MAP; the client address is filled in from the socket.
+#[derive(Clone, Debug)]
+pub struct MapParams {
+    pub protocol: u8,
+    pub internal_port: u16,
+    pub suggested_external_port: u16,
+    /// `None` = no preference.
+    pub suggested_external_address: Option<IpAddr>,
+    pub lifetime: u32,
+    /// Repeat the nonce of the mapping being renewed or deleted; `None` makes a new one.
+    pub nonce: Option<[u8; NONCE_LEN]>,
+    pub prefer_failure: bool,
+}
+
+/// A fresh nonce from the OS's random source (RFC 6887 11.1: it guards the mapping).
+pub fn new_nonce() -> Result<[u8; NONCE_LEN], Error> {
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| Error::Invalid(format!("no random source for the nonce: {e}")))?;
+    Ok(nonce)
+}
+
+/// MAP (RFC 6887 11): creates, renews (same nonce) or, with lifetime 0, deletes a mapping.
+/// Returns the nonce used with the reply.
+pub async fn map(
+    server: SocketAddr,
+    params: &MapParams,
+    timing: &Timing,
+) -> Result<(Reply, [u8; NONCE_LEN]), Error> {
+    let nonce = match params.nonce {
+        Some(n) => n,
+        None => new_nonce()?,
+    };
+    let p = params.clone();
+    let key = MapKey {
+        nonce,
+        protocol: p.protocol,
+        internal_port: p.internal_port,
+    };
+    let reply = request(
+        server,
+        OP_MAP,
+        Some(key),
+        move |client| {
+            map_request(&MapRequest {
+                nonce,
+                protocol: p.protocol,
+                internal_port: p.internal_port,
+                suggested_external_port: p.suggested_external_port,
+                suggested_external_address: p
+                    .suggested_external_address
+                    .unwrap_or_else(|| unspecified_like(client)),
+                lifetime: p.lifetime,
+                client,
+                prefer_failure: p.prefer_failure,
+            })
+        },
+        timing,
+    )
+    .await?;
+    Ok((reply, nonce))
+}
+
+/// Deletes the mapping owned by `nonce`: one MAP with lifetime 0, repeated only while
+/// unanswered.
+pub async fn delete(
+    server: SocketAddr,
+    protocol: u8,
+    internal_port: u16,
+    nonce: [u8; NONCE_LEN],
+    timing: &Timing,
+) -> Result<Reply, Error> {
+    let params = MapParams {
+        protocol,
+        internal_port,
+        suggested_external_port: 0,
+        suggested_external_address: None,
+        lifetime: 0,
+        nonce: Some(nonce),
+        prefer_failure: false,
+    };
+    map(server, &params, timing).await.map(|(reply, _)| reply)
+}
+
+pub fn nonce_to_hex(nonce: &[u8; NONCE_LEN]) -> String {
+    nonce.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn nonce_from_hex(text: &str) -> Option<[u8; NONCE_LEN]> {
+    let text = text.trim();
+    if text.len() != NONCE_LEN * 2 || !text.is_ascii() {
+        return None;
+    }
+    let mut nonce = [0u8; NONCE_LEN];
+    for (i, byte) in nonce.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(nonce)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NONCE: [u8; 12] = [
+        0xe4, 0x40, 0x61, 0x5a, 0x00, 0x7f, 0x3e, 0x35, 0xac, 0xca, 0xae, 0xc0,
+    ];
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn addresses_are_ipv4_mapped() {
+        let v4: IpAddr = "192.168.77.10".parse().unwrap();
+        assert_eq!(
+            address_field(v4),
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 77, 10]
+        );
+        assert_eq!(address_from_field(address_field(v4)), v4);
+        let v6: IpAddr = "fd77::10".parse().unwrap();
+        assert_eq!(address_from_field(address_field(v6)), v6);
+        // RFC 6887 11.1: the "no preference" addresses of each family.
+        assert_eq!(
+            address_field(unspecified_like(v4)),
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]
+        );
+        assert_eq!(address_field(unspecified_like(v6)), [0u8; 16]);
+        assert_eq!(
+            address_from_field([0u8; 16]),
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        );
+    }
+
+    #[test]
+    fn announce_request_layout() {
+        let r = announce_request("192.168.77.10".parse().unwrap());
+        assert_eq!(r.len(), 24);
+        assert_eq!(&r[..8], &[2, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&r[8..20], &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+        assert_eq!(&r[20..], &[192, 168, 77, 10]);
+    }
+
+    #[test]
+    fn map_request_layout() {
+        let r = map_request(&MapRequest {
+            nonce: NONCE,
+            protocol: PROTO_UDP,
+            internal_port: 40001,
+            suggested_external_port: 40002,
+            suggested_external_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            lifetime: 7200,
+            client: "192.168.77.10".parse().unwrap(),
+            prefer_failure: false,
+        });
+        let want = unhex(concat!(
+            "02010000",                         // version, R=0 MAP, reserved
+            "00001c20",                         // lifetime 7200
+            "00000000000000000000ffffc0a84d0a", // client ::ffff:192.168.77.10
+            "e440615a007f3e35accaaec0",         // nonce
+        ));
+        assert_eq!(&r[..want.len()], &want[..]);
+        assert_eq!(r.len(), 60);
+        assert_eq!(&r[36..40], &[17, 0, 0, 0]); // protocol, reserved
+        assert_eq!(&r[40..44], &[0x9c, 0x41, 0x9c, 0x42]); // ports
+        assert_eq!(
+            &r[44..60],
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]
+        );
+        // PREFER_FAILURE adds a 4-byte option with no data.
+        let r = map_request(&MapRequest {
+            nonce: NONCE,
+            protocol: PROTO_TCP,
+            internal_port: 1,
+            suggested_external_port: 0,
+            suggested_external_address: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            lifetime: 0,
+            client: "fd77::10".parse().unwrap(),
+            prefer_failure: true,
+        });
+        assert_eq!(r.len(), 64);
+        assert_eq!(&r[60..], &[2, 0, 0, 0]);
+        assert_eq!(r[36], 6);
+        assert_eq!(&r[8..24], &address_field("fd77::10".parse().unwrap()));
+    }
+
+    // Responses below are what miniupnpd 2.3.1 sent in the lab.
+
+    #[test]
+    fn parses_announce_response() {
+        let d = unhex(concat!(
+            "02800000",
+            "00000000",
+            "0000000a",
+            "000000000000000000000000"
+        ));
+        let r = parse_response(&d).unwrap();
+        assert_eq!(
+            r,
+            Response {
+                opcode: OP_ANNOUNCE,
+                result_code: 0,
+                lifetime: 0,
+                epoch: 10,
+                map: None,
+                options: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn parses_map_response() {
+        let d = unhex(concat!(
+            "028100000000007800000019000000000000000000000000",
+            "e440615a007f3e35accaaec011000000",
+            "9c419c4100000000000000000000ffff0b16212c"
+        ));
+        let r = parse_response(&d).unwrap();
+        assert_eq!(r.opcode, OP_MAP);
+        assert_eq!(r.result_code, RESULT_SUCCESS);
+        assert_eq!(r.lifetime, 120);
+        assert_eq!(r.epoch, 25);
+        let m = r.map.unwrap();
+        assert_eq!(m.protocol, PROTO_UDP);
+        assert_eq!((m.internal_port, m.external_port), (40001, 40001));
+        assert_eq!(m.external_address, "11.22.33.44".parse::<IpAddr>().unwrap());
+        assert!(r.options.is_empty());
+        // IPv6 (a pinhole: the external address is the client's own).
+        let d = unhex(concat!(
+            "028100000000007800000019000000000000000000000000",
+            "e440615a007f3e35accaaec011000000",
+            "9c549c54fd770000000000000000000000000010"
+        ));
+        let m = parse_response(&d).unwrap().map.unwrap();
+        assert_eq!(m.external_address, "fd77::10".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn parses_error_responses_with_and_without_payload() {
+        // ADDRESS_MISMATCH with the request's payload echoed.
+        let d = unhex(concat!(
+            "0281000c000000000000000a000000000000000000000000",
+            "e440615a007f3e35accaaec011000000",
+            "9c429c4200000000000000000000ffff00000000"
+        ));
+        let r = parse_response(&d).unwrap();
+        assert_eq!(r.result_code, RESULT_ADDRESS_MISMATCH);
+        assert_eq!(r.map.unwrap().internal_port, 40002);
+        // Delete of an unknown mapping: NO_RESOURCES, the error lasting 30 s.
+        let d = unhex(concat!(
+            "028100080000001e00000019000000000000000000000000",
+            "175cb82c59e09da4cd79bf3411000000",
+            "a40f000000000000000000000000ffff0b16212c"
+        ));
+        let r = parse_response(&d).unwrap();
+        assert_eq!((r.result_code, r.lifetime), (RESULT_NO_RESOURCES, 30));
+        // UNSUPP_OPCODE: header only.
+        let d = unhex(concat!(
+            "02890004",
+            "00000000",
+            "0000000a",
+            "000000000000000000000000"
+        ));
+        let r = parse_response(&d).unwrap();
+        assert_eq!(
+            (r.opcode, r.result_code, r.map),
+            (9, RESULT_UNSUPP_OPCODE, None)
+        );
+        // A MAP error that is only the header.
+        let mut d = d.clone();
+        d[1] = 0x81;
+        d[3] = RESULT_MALFORMED_REQUEST;
+        let r = parse_response(&d).unwrap();
+        assert_eq!((r.opcode, r.result_code, r.map), (OP_MAP, 3, None));
+    }
+
+    fn map_success() -> Vec<u8> {
+        unhex(concat!(
+            "028100000000007800000019000000000000000000000000",
+            "e440615a007f3e35accaaec011000000",
+            "9c419c4100000000000000000000ffff0b16212c"
+        ))
+    }
+
+    #[test]
+    fn parses_options_known_and_unknown() {
+        // miniupnpd echoes PREFER_FAILURE.
+        let mut d = map_success();
+        d.extend_from_slice(&[2, 0, 0, 0]);
+        let r = parse_response(&d).unwrap();
+        assert_eq!(
+            r.options,
+            vec![PcpOption {
+                code: OPTION_PREFER_FAILURE,
+                data: vec![]
+            }]
+        );
+        // THIRD_PARTY (16 bytes), an unknown optional option with 5 bytes padded to 8, then
+        // FILTER (20 bytes).
+        let mut d = map_success();
+        d.extend_from_slice(&[1, 0, 0, 16]);
+        d.extend_from_slice(&address_field("192.168.77.11".parse().unwrap()));
+        d.extend_from_slice(&[200, 0, 0, 5, 1, 2, 3, 4, 5, 0, 0, 0]);
+        d.extend_from_slice(&[3, 0, 0, 20]);
+        d.extend_from_slice(&[0; 20]);
+        let r = parse_response(&d).unwrap();
+        let codes: Vec<(u8, usize)> = r.options.iter().map(|o| (o.code, o.data.len())).collect();
+        assert_eq!(
+            codes,
+            vec![(OPTION_THIRD_PARTY, 16), (200, 5), (OPTION_FILTER, 20)]
+        );
+        assert_eq!(r.options[1].data, vec![1, 2, 3, 4, 5]);
+        // Options after ANNOUNCE's empty payload.
+        let mut d = unhex("028000000000000000000005000000000000000000000000");
+        d.extend_from_slice(&[130, 0, 0, 4, 9, 9, 9, 9]);
+        let r = parse_response(&d).unwrap();
+        assert_eq!(r.options[0].code, 130);
+    }
+
+    #[test]
+    fn malformed_responses_are_refused() {
+        assert_eq!(parse_response(&[]), Err(ParseError::Short(0)));
+        assert_eq!(parse_response(&[2, 0x80, 0]), Err(ParseError::Short(3)));
+        // A NAT-PMP-only server's "unsupported version" (RFC 6887 9 / RFC 6886 3.5).
+        assert_eq!(
+            parse_response(&[0, 0x80, 0, 1, 0, 0, 0, 9]),
+            Err(ParseError::Version {
+                version: 0,
+                result_code: 1
+            })
+        );
+        let mut v1 = vec![0u8; 24];
+        v1[0] = 1;
+        v1[1] = 0x80;
+        v1[3] = 4;
+        assert_eq!(
+            parse_response(&v1),
+            Err(ParseError::Version {
+                version: 1,
+                result_code: 4
+            })
+        );
+        // Our own request (response bit missing).
+        let req = announce_request("10.0.0.2".parse().unwrap());
+        assert_eq!(parse_response(&req), Err(ParseError::NotAResponse(0)));
+        // Short of the header.
+        assert_eq!(
+            parse_response(&map_success()[..20]),
+            Err(ParseError::Truncated { opcode: 1, len: 20 })
+        );
+        // A MAP success without its payload, or with half of it.
+        assert_eq!(
+            parse_response(&map_success()[..24]),
+            Err(ParseError::Truncated { opcode: 1, len: 24 })
+        );
+        assert_eq!(
+            parse_response(&map_success()[..40]),
+            Err(ParseError::Truncated { opcode: 1, len: 40 })
+        );
+        // Not a multiple of 4.
+        let mut d = map_success();
+        d.push(0);
+        assert_eq!(parse_response(&d), Err(ParseError::Unaligned(61)));
+        // Options that overrun, or a lone option header fragment.
+        let mut d = map_success();
+        d.extend_from_slice(&[1, 0, 0, 16, 0, 0, 0, 0]);
+        assert_eq!(
+            parse_response(&d),
+            Err(ParseError::MalformedOption { at: 60 })
+        );
+        let mut d = map_success();
+        d.extend_from_slice(&[1, 0, 0xff, 0xff]);
+        assert_eq!(
+            parse_response(&d),
+            Err(ParseError::MalformedOption { at: 60 })
+        );
+        // Oversized.
+        let mut d = map_success();
+        d.resize(pmp::MAX_MESSAGE + 4, 0);
+        assert_eq!(
+            parse_response(&d),
+            Err(ParseError::Oversized(pmp::MAX_MESSAGE + 4))
+        );
+        // Largest allowed size is fine when filled with empty options.
+        let mut d = map_success();
+        while d.len() < pmp::MAX_MESSAGE {
+            d.extend_from_slice(&[129, 0, 0, 0]);
+        }
+        assert_eq!(parse_response(&d).unwrap().options.len(), (1100 - 60) / 4);
+    }
+
+    #[test]
+    fn result_table() {
+        let table = [
+            (0, "SUCCESS", UpnpResult::Success),
+            (1, "UNSUPP_VERSION", UpnpResult::InvalidGateway),
+            (2, "NOT_AUTHORIZED", UpnpResult::NotAuthorized),
+            (3, "MALFORMED_REQUEST", UpnpResult::InvalidArgs),
+            (4, "UNSUPP_OPCODE", UpnpResult::ActionFailed),
+            (5, "UNSUPP_OPTION", UpnpResult::InvalidArgs),
+            (6, "MALFORMED_OPTION", UpnpResult::InvalidArgs),
+            (7, "NETWORK_FAILURE", UpnpResult::ActionFailed),
+            (8, "NO_RESOURCES", UpnpResult::NoPortMapsAvailable),
+            (9, "UNSUPP_PROTOCOL", UpnpResult::InvalidProtocol),
+            (10, "USER_EX_QUOTA", UpnpResult::NoPortMapsAvailable),
+            (
+                11,
+                "CANNOT_PROVIDE_EXTERNAL",
+                UpnpResult::ConflictWithOtherMapping,
+            ),
+            (12, "ADDRESS_MISMATCH", UpnpResult::InconsistentParameters),
+            (
+                13,
+                "EXCESSIVE_REMOTE_PEERS",
+                UpnpResult::NoPortMapsAvailable,
+            ),
+            (14, "UNKNOWN", UpnpResult::UnknownError),
+            (255, "UNKNOWN", UpnpResult::UnknownError),
+        ];
+        for (code, name, upnp) in table {
+            assert_eq!(result_meaning(code), name, "{code}");
+            assert_eq!(result_to_upnp(code), upnp, "{code}");
+        }
+        // Every code survives parsing untouched.
+        for code in 0..=255u8 {
+            let mut d = map_success();
+            d[3] = code;
+            assert_eq!(parse_response(&d).unwrap().result_code, code);
+        }
+    }
+
+    #[test]
+    fn the_client_checks_nonce_protocol_and_port() {
+        let key = MapKey {
+            nonce: unhex("e440615a007f3e35accaaec0").try_into().unwrap(),
+            protocol: PROTO_UDP,
+            internal_port: 40001,
+        };
+        assert!(accept(&map_success(), OP_MAP, Some(&key)).is_ok());
+        let other_nonce = MapKey {
+            nonce: [0; 12],
+            ..key
+        };
+        assert!(accept(&map_success(), OP_MAP, Some(&other_nonce)).is_err());
+        let other_port = MapKey {
+            internal_port: 1,
+            nonce: other_nonce.nonce,
+            protocol: PROTO_UDP,
+        };
+        assert!(accept(&map_success(), OP_MAP, Some(&other_port)).is_err());
+        assert!(accept(&map_success(), OP_ANNOUNCE, None).is_err());
+        // A NAT-PMP-only server.
+        assert!(matches!(
+            accept(&[0, 0x80, 0, 1, 0, 0, 0, 9], OP_ANNOUNCE, None),
+            Ok(Accepted::OtherVersion {
+                version: 0,
+                result_code: 1
+            })
+        ));
+        // ... also when it forgot the response bit (RFC 6886 erratum 3618).
+        assert!(matches!(
+            accept(&[0, 0x00, 0, 1, 0, 0, 0, 9], OP_ANNOUNCE, None),
+            Ok(Accepted::OtherVersion { version: 0, .. })
+        ));
+        // A version-0 datagram that is neither is junk (a NAT-PMP request, say).
+        assert!(accept(&[0, 0x00], OP_ANNOUNCE, None).is_err());
+        assert!(accept(&[0, 0x01, 0, 0, 0, 0, 0, 9], OP_ANNOUNCE, None).is_err());
+    }
+
+    #[test]
+    fn nonce_hex_round_trips() {
+        assert_eq!(nonce_to_hex(&NONCE), "e440615a007f3e35accaaec0");
+        assert_eq!(nonce_from_hex("e440615a007f3e35accaaec0"), Some(NONCE));
+        assert_eq!(nonce_from_hex("E440615A007F3E35ACCAAEC0"), Some(NONCE));
+        for bad in [
+            "",
+            "e440",
+            "e440615a007f3e35accaaec0ff",
+            "zz40615a007f3e35accaaec0",
+            "é40615a007f3e35accaaec0",
+        ] {
+            assert_eq!(nonce_from_hex(bad), None, "{bad}");
+        }
+        let a = new_nonce().unwrap();
+        let b = new_nonce().unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn never_panics_on_random_input() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut with_option = map_success();
+        with_option.extend_from_slice(&[1, 0, 0, 4, 1, 2, 3, 4]);
+        let seeds = [
+            map_success(),
+            with_option,
+            unhex("028000000000000000000005000000000000000000000000"),
+        ];
+        let key = MapKey {
+            nonce: NONCE,
+            protocol: PROTO_UDP,
+            internal_port: 40001,
+        };
+        for i in 0..200_000 {
+            let d: Vec<u8> = if i % 2 == 0 {
+                let len = (next() % 80) as usize + if i % 1000 == 0 { 1100 } else { 0 };
+                let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                if i % 4 == 0 && !d.is_empty() {
+                    d[0] = VERSION;
+                    if d.len() > 1 {
+                        d[1] |= RESPONSE_BIT;
+                    }
+                }
+                d
+            } else {
+                let mut d = seeds[i % 3].clone();
+                let pos = next() as usize % d.len();
+                d[pos] ^= 1 << (next() % 8);
+                if next() % 2 == 0 {
+                    d.truncate(next() as usize % (d.len() + 1));
+                }
+                d
+            };
+            let _ = parse_response(&d);
+            let _ = accept(&d, OP_MAP, Some(&key));
+        }
+    }
+
+    /// A loopback PCP server that answers MAP like miniupnpd and records what it got.
+    async fn fake(ip: &str, epoch: u32) -> (SocketAddr, tokio::task::JoinHandle<Vec<Vec<u8>>>) {
+        let server = tokio::net::UdpSocket::bind((ip, 0)).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 2048];
+            while let Ok(Ok((len, from))) = tokio::time::timeout(
+                std::time::Duration::from_millis(300),
+                server.recv_from(&mut buf),
+            )
+            .await
+            {
+                let req = buf[..len].to_vec();
+                got.push(req.clone());
+                let mut reply = vec![0u8; 24];
+                reply[0] = 2;
+                reply[1] = req[1] | RESPONSE_BIT;
+                reply[4..8].copy_from_slice(&req[4..8]);
+                reply[8..12].copy_from_slice(&epoch.to_be_bytes());
+                if req[1] == OP_MAP {
+                    reply.extend_from_slice(&req[24..60]);
+                    // Assigned external port = internal, address 11.22.33.44.
+                    let internal = [req[40], req[41]];
+                    reply[42..44].copy_from_slice(&internal);
+                    reply[44..60].copy_from_slice(&address_field("11.22.33.44".parse().unwrap()));
+                }
+                server.send_to(&reply, from).await.unwrap();
+            }
+            got
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn map_then_delete_with_the_same_nonce() {
+        let (addr, server) = fake("127.0.2.1", 1000).await;
+        let timing = Timing::with_budget(std::time::Duration::from_secs(1));
+        let params = MapParams {
+            protocol: PROTO_UDP,
+            internal_port: 7777,
+            suggested_external_port: 7777,
+            suggested_external_address: None,
+            lifetime: 3600,
+            nonce: None,
+            prefer_failure: false,
+        };
+        let (reply, nonce) = map(addr, &params, &timing).await.unwrap();
+        assert_eq!(reply.attempts, 1);
+        assert_eq!(reply.response.lifetime, 3600);
+        let m = reply.response.map.unwrap();
+        assert_eq!(m.nonce, nonce);
+        assert_eq!(m.external_port, 7777);
+        assert_eq!(m.external_address, "11.22.33.44".parse::<IpAddr>().unwrap());
+        assert_eq!(reply.epoch.epoch, 1000);
+        let reply = delete(addr, PROTO_UDP, 7777, nonce, &timing).await.unwrap();
+        assert_eq!(reply.attempts, 1);
+        let got = server.await.unwrap();
+        assert_eq!(got.len(), 2, "one MAP, one delete");
+        // The request carried our address and the IPv4 "no preference" external address.
+        let req = &got[0];
+        assert_eq!(&req[8..24], &address_field(reply.local.ip()));
+        assert_eq!(&req[24..36], &nonce);
+        assert_eq!(
+            &req[44..60],
+            &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]
+        );
+        // The delete: lifetime 0, same nonce, same port and protocol.
+        let del = &got[1];
+        assert_eq!(&del[4..8], &[0, 0, 0, 0]);
+        assert_eq!(&del[24..36], &nonce);
+        assert_eq!((del[36], &del[40..42]), (PROTO_UDP, &[0x1e, 0x61][..]));
+    }
+
+    #[tokio::test]
+    async fn announce_over_ipv6_loopback() {
+        let Ok(probe) = std::net::UdpSocket::bind("[::1]:0") else {
+            return; // no IPv6 on this machine
+        };
+        drop(probe);
+        let (addr, _server) = fake("::1", 5).await;
+        let timing = Timing::with_budget(std::time::Duration::from_millis(500));
+        let reply = announce(addr, &timing).await.unwrap();
+        assert_eq!(reply.response.opcode, OP_ANNOUNCE);
+        assert_eq!(reply.epoch.epoch, 5);
+        assert_eq!(reply.local.ip(), "::1".parse::<IpAddr>().unwrap());
+    }
+}
