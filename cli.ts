@@ -325,10 +325,6 @@ class Spinner {
 
   constructor(private readonly stream: NodeJS.WriteStream, private readonly enabled: boolean, private readonly style: Style) {}
 
-  get active(): boolean {
-    return this.#timer !== null
-  }
-
   start(text: string): void {
     if (!this.enabled) return
     this.#text = text
@@ -554,6 +550,23 @@ function explainFailure(info: Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'descr
     default:
       return { ...base, meaning: `${info.description}.`, fix: 'Try again; run `upnp-native doctor` for a full check.' }
   }
+}
+
+/** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
+ *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6. */
+function explainMapping(info: Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'>, gateway: UPNPDevice, lease: number): JsonFailure {
+  const failure = explainFailure(info)
+  if (net.isIPv6(gateway.igdOurAddr) && failure.upnpCode !== 718 && failure.upnpCode !== 729) {
+    return {
+      ...failure,
+      meaning: `UPnP port mappings forward the router's IPv4 address to an IPv4 address on the LAN, and over IPv6 this machine is ${gateway.igdOurAddr}, which the router cannot forward to.`,
+      fix: 'Leave out --ipv6: search over IPv4 so that the mapping points at this machine\'s IPv4 address (over IPv6 there is no NAT, only the router\'s firewall).',
+    }
+  }
+  if (failure.upnpCode === 402 && lease === 0) {
+    return { ...failure, meaning: 'the router rejected the request\'s arguments.', fix: 'Try the same port inside and outside (no --internal) and a short plain --description; otherwise forward the port by hand.' }
+  }
+  return failure
 }
 
 /** "606 Action not authorized" or the result name. */
@@ -1010,7 +1023,7 @@ const runMap: Runner = async (parsed, out) => {
   for (const protocol of protocols) {
     const result = await gateway.addPortMapping(port, internal, description, protocol, lease)
     if (result !== lib.UPNPResult.SUCCESS) {
-      const failure = explainFailure(gateway.lastError ?? { result, description: lib.UPNPResult[result] ?? 'refused' })
+      const failure = explainMapping(gateway.lastError ?? { result, description: lib.UPNPResult[result] ?? 'refused' }, gateway, lease)
       const holder = await holderOf(gateway, port, protocol, failure)
       // --both is all or nothing: take back what this run already added.
       for (const m of done) await gateway.deletePortMapping(m.externalPort, m.protocol)
@@ -1125,7 +1138,7 @@ async function keepMapping(parsed: Parsed, out: Output, found: Found, gateway: U
     await mapper.close().catch(() => undefined) // all or nothing
     if (state.stopping) return state.stopping
     const e = error as UPNPErrorInfo & Error
-    const failure = explainFailure(e)
+    const failure = explainMapping(e, gateway, plan.lease)
     const protocol = plan.protocols[held.length] ?? 'UDP'
     const holder = await holderOf(gateway, plan.port, protocol, failure)
     throw new CliError(EXIT.FAILED, 'MAPPING_REFUSED',
@@ -1288,7 +1301,7 @@ const runDoctor: Runner = async (parsed, out) => {
   }
   out.spinner.stop()
   if (result !== lib.UPNPResult.SUCCESS) {
-    const failure = explainFailure(device.lastError ?? { result, description: lib.UPNPResult[result] ?? 'refused' })
+    const failure = explainMapping(device.lastError ?? { result, description: lib.UPNPResult[result] ?? 'refused' }, device, lease)
     const holder = await holderOf(device, port, protocol, failure)
     record({ id: 'mapping', status: 'fail', summary: `${target} refused: ${codeText(failure)}${holder}`, fix: failure.fix, failure })
     skipRest('mapping', 'skipped: nothing was mapped')

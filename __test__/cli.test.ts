@@ -7,6 +7,7 @@
 // the spinner, the colours and Ctrl-C as a person sees them.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type Device, type FakeGateway, LAB, repoRoot, routerCtl, startFakeGateway, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
@@ -162,6 +163,9 @@ describe('against miniupnpd', () => {
     expect(r.stdout).toBe(`${LAB.extIp}\n`)
     expect(r.stderr).toBe('')
     expect(plain(await cli(['ip', '-q'])).stdout).toBe(`${LAB.extIp}\n`)
+    // --interface by name or by address
+    expect(plain(await cli(['ip', '--interface', 'lan0'])).stdout).toBe(`${LAB.extIp}\n`)
+    expect(plain(await cli(['ip', '--interface', LAB.client])).stdout).toBe(`${LAB.extIp}\n`)
     const doc = json(plain(await cli(['ip', '--json'])))
     expect(doc).toMatchObject({ schema: 1, command: 'ip', ok: true, exitCode: 0, externalAddress: LAB.extIp, nat: 'none', gateway: { address: LAB.routerLan } })
   })
@@ -314,6 +318,18 @@ describe('against miniupnpd', () => {
     } finally {
       await upnpcDelete({ ns: 'client2', externalPort: P.conflict, protocol: 'UDP' })
     }
+  })
+
+  const hasIpv6 = Object.values(os.networkInterfaces()).flat().some((a) => a?.address === LAB.ip6.client)
+  it.runIf(hasIpv6)('--ipv6: found over IPv6; a mapping to an IPv6 address is refused and explained', async () => {
+    const status = plain(await cli(['status', '--ipv6', '--timeout', '1']))
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(/^UPnP IGD:2 +fd77::1 +Debian router/m)
+    const map = plain(await cli(['map', String(P.map), '--ipv6']))
+    expect(map.code).toBe(1)
+    expect(map.stderr).toContain(`the router refused to map UDP ${P.map} → ${LAB.ip6.client}:${P.map}: UPnP error 402`)
+    expect(map.stderr).toContain(`over IPv6 this machine is ${LAB.ip6.client}, which the router cannot forward to`)
+    expect(map.stderr).toContain('What to do: Leave out --ipv6')
   })
 
   it('no router (miniupnpd stopped): status, ip, map exit 3; doctor says what to check', async () => {
@@ -552,6 +568,7 @@ describe('in a real pseudo-terminal', () => {
         await sleep(40)
       }
     }
+    const cursorVisible = async () => (await tmux('display-message', '-p', '-t', 'cli', '#{cursor_flag}')).stdout.trim() === '1'
     const start = (args: string[]) => tmux('new-session', '-d', '-s', 'cli', '-x', '132', '-y', '30',
       `env TERM=tmux-256color NO_COLOR= FORCE_COLOR= ${cliLine(args)}; echo "EXIT=$?"; sleep 60`)
 
@@ -563,8 +580,10 @@ describe('in a real pseudo-terminal', () => {
       await start(['status', '--timeout', '1.5'])
       const during = await waitFor(/Looking for UPnP gateways \(IPv4\)… 0\.[3-9]s/)
       expect(during).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Looking for UPnP gateways \(IPv4\)… \d\.\ds/m)
+      expect(await cursorVisible()).toBe(false) // hidden while the line animates
       const after = await waitFor(/EXIT=\d/)
       expect(after).toContain('EXIT=0')
+      expect(await cursorVisible()).toBe(true)
       expect(after).not.toContain('Looking for')
       expect(after.trimEnd().split('\n').slice(0, 4)).toEqual([
         'Gateways (1 answered in 1.5 s):',
@@ -575,6 +594,18 @@ describe('in a real pseudo-terminal', () => {
       const coloured = await screen(true)
       expect(coloured).toMatch(/\x1b\[1mGateways/) // bold heading
       expect(coloured).toMatch(/\x1b\[32mconnected/) // green status
+      await tmux('kill-session', '-t', 'cli')
+    })
+
+    it('Ctrl-C while searching: the line is cleared, the cursor comes back, "interrupted", exit 130', async () => {
+      await start(['status', '--timeout', '10'])
+      await waitFor(/Looking for UPnP gateways \(IPv4\)… 0\.[3-9]s/)
+      await tmux('send-keys', '-t', 'cli', 'C-c')
+      const after = await waitFor(/EXIT=\d/)
+      expect(after).toContain('upnp-native: interrupted')
+      expect(after).toContain('EXIT=130')
+      expect(after).not.toContain('Looking for')
+      expect(await cursorVisible()).toBe(true)
       await tmux('kill-session', '-t', 'cli')
     })
 
