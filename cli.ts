@@ -1595,6 +1595,18 @@ async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
+// `upnp-native list | head -1`: a reader that leaves early is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK)
+  })
+}
+// Whatever slips through (an event handler's bug): one line, never a stack trace.
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`\x1b[?25h\nupnp-native: unexpected failure: ${error instanceof Error ? error.message : String(error)} (this is a bug; please report it)\n`)
+  process.exit(EXIT.FAILED)
+})
+
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code
 }, (error: unknown) => {
