@@ -220,6 +220,25 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
     expect(await list(rootTgz)).toEqual([...new Set([...rootPkg.files, 'package.json', 'README.md'])]
       .filter((f) => fs.existsSync(path.join(stage, f))).sort())
     expect(await list(hostTgz)).toEqual([`${napi.binaryName}.${hostTarget}.node`, 'README.md', 'package.json'].sort())
+    // Every module the packed code loads by relative path is packed too (a new root module
+    // needs its .js and .d.ts in package.json "files").
+    const packed = new Set(await list(rootTgz))
+    const missing: string[] = []
+    for (const file of packed) {
+      // binding.js probes every platform's file in turn; those misses are its design.
+      if (!/\.(c|m)?js$|\.d\.(m|c)?ts$/.test(file) || file === 'binding.js') continue
+      const source = fs.readFileSync(path.join(stage, file), 'utf8')
+      for (const m of source.matchAll(/(?:require\(|from\s+|import\s*\(?\s*)["'](\.\/[^"']+)["']/g)) {
+        const target = path.posix.normalize(m[1]!)
+        // A declaration file may name the module by its .js or (TypeScript resolves it to the
+        // .d.ts) by its .ts source name.
+        const candidates = file.includes('.d.')
+          ? [target.replace(/\.(c|m)?js$/, '.d.$1ts'), target.replace(/\.(c|m)?ts$/, '.d.$1ts')]
+          : [target]
+        if (!candidates.some((c) => packed.has(c))) missing.push(`${file} -> ${m[1]}`)
+      }
+    }
+    expect(missing, 'loaded by the package but not in package.json "files"').toEqual([])
     const installed = readJson(path.join(consumer, 'node_modules', PACKAGE_NAME, 'package.json'))
     expect(Object.keys(installed.optionalDependencies).sort()).toEqual(PREBUILT_TARGETS.map((t) => `${PACKAGE_NAME}-${t}`).sort())
     expect(new Set(Object.values(installed.optionalDependencies))).toEqual(new Set([rootPkg.version]))
