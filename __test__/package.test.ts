@@ -239,6 +239,9 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
       }
     }
     expect(missing, 'loaded by the package but not in package.json "files"').toEqual([])
+    const bins = Object.values((rootPkg.bin ?? {}) as Record<string, string>).map((b) => path.posix.normalize(b))
+    expect(bins.filter((b) => !packed.has(b)), 'package.json "bin" entries not packed').toEqual([])
+    for (const name of Object.keys(rootPkg.bin ?? {})) expect(fs.existsSync(path.join(consumer, 'node_modules/.bin', name)), name).toBe(true)
     const installed = readJson(path.join(consumer, 'node_modules', PACKAGE_NAME, 'package.json'))
     expect(Object.keys(installed.optionalDependencies).sort()).toEqual(PREBUILT_TARGETS.map((t) => `${PACKAGE_NAME}-${t}`).sort())
     expect(new Set(Object.values(installed.optionalDependencies))).toEqual(new Set([rootPkg.version]))
