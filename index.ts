@@ -67,6 +67,31 @@ export interface UPNPErrorInfo {
   httpStatus?: number
 }
 
+/** A failed call of the high-level API (PortMapper): Godot's result plus what the router said. */
+export class UPNPError extends Error {
+  readonly result: UPNPResult
+  /** UPnP `errorCode` of the router's SOAP fault. */
+  readonly upnpCode?: number
+  /** NAT-PMP / PCP: the raw result code of the router's answer. */
+  readonly resultCode?: number
+  /** Which protocol said it. */
+  readonly via?: 'upnp' | 'pcp' | 'natpmp'
+  readonly description: string
+  readonly httpStatus?: number
+
+  constructor(info: UPNPErrorInfo & { resultCode?: number; via?: 'upnp' | 'pcp' | 'natpmp' }, context?: string) {
+    const code = info.upnpCode != null ? ` (UPnP ${info.upnpCode})` : info.resultCode != null ? ` (${info.via ?? ''} result ${info.resultCode})` : ''
+    super(`${context ? `${context}: ` : ''}${UPNPResult[info.result] ?? info.result}${code}: ${info.description}`)
+    this.name = 'UPNPError'
+    this.result = info.result
+    if (info.upnpCode != null) this.upnpCode = info.upnpCode
+    if (info.resultCode != null) this.resultCode = info.resultCode
+    if (info.via != null) this.via = info.via
+    this.description = info.description
+    if (info.httpStatus != null) this.httpStatus = info.httpStatus
+  }
+}
+
 export type Protocol = 'UDP' | 'TCP'
 
 /** One row of a router's port-mapping table. */
@@ -484,5 +509,7 @@ export class UPNP {
 
 // The high-level API beside the Godot surface. Re-exported last: portmapper.ts builds on the
 // classes above, which must exist before it loads.
-export { Mapping, PortMapper, UPNPError } from './portmapper.ts'
+export { Mapping, PortMapper } from './portmapper.ts'
 export type { CallOptions, MapRequest, PortMapperEvents, PortMapperOptions } from './portmapper.ts'
+export { invalidateProbe, PREFERENCE, probe } from './probe.ts'
+export type { ProbeOptions, ProbeReport, ProtocolReport, Via } from './probe.ts'

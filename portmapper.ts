@@ -1,5 +1,6 @@
 /**
- * PortMapper: mappings that stay alive. The Godot surface (`UPNP`, `UPNPDevice`) leaves the
+ * PortMapper: mappings that stay alive, over PCP, NAT-PMP or UPnP (the best the router
+ * speaks, probed at once; see `probe.ts`). The Godot surface (`UPNP`, `UPNPDevice`) leaves the
  * pitfalls Godot's docs list to every app: leases expire, routers reboot and forget, the
  * external address changes, ports collide, apps exit or crash and leave rules behind.
  * PortMapper handles them once:
@@ -21,29 +22,21 @@
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
-import { IGDStatus, type Protocol, UPNP, UPNPDevice, type UPNPErrorInfo, UPNPResult } from './index.ts'
+import { type Backend, type Granted, type MappingParams, NatPmpBackend, PcpBackend, UpnpBackend } from './backends.ts'
+import { IGDStatus, type Protocol, UPNP, UPNPDevice, UPNPError, UPNPResult } from './index.ts'
 import * as native from './native.ts'
-
-/** A failed PortMapper call: Godot's result number plus what the router said. */
-export class UPNPError extends Error {
-  readonly result: UPNPResult
-  readonly upnpCode?: number
-  readonly description: string
-  readonly httpStatus?: number
-
-  constructor(info: UPNPErrorInfo, context?: string) {
-    const code = info.upnpCode != null ? ` (UPnP ${info.upnpCode})` : ''
-    super(`${context ? `${context}: ` : ''}${UPNPResult[info.result] ?? info.result}${code}: ${info.description}`)
-    this.name = 'UPNPError'
-    this.result = info.result
-    if (info.upnpCode != null) this.upnpCode = info.upnpCode
-    this.description = info.description
-    if (info.httpStatus != null) this.httpStatus = info.httpStatus
-  }
-}
+import { invalidateProbe, PREFERENCE, probe, type Via } from './probe.ts'
 
 export interface PortMapperOptions {
-  /** Use this gateway instead of discovering one. */
+  /** Which protocol holds mappings: 'auto' (default) probes all three and uses the best that
+   *  answers (PCP, then NAT-PMP, then UPnP), falling back in that order when one fails. */
+  protocol?: 'auto' | Via
+  /** NAT-PMP/PCP router address (default: the default route's gateway). */
+  router?: string
+  /** Budget for the protocol probe and for each NAT-PMP/PCP exchange, in ms. Default 250 / 2000. */
+  probeBudget?: number
+  pmpBudget?: number
+  /** Use this UPnP gateway instead of discovering one (implies protocol 'upnp'). */
   gateway?: UPNPDevice
   /** Discovery window in ms when no gateway is given (resolves early on the first gateway). Default 2000. */
   discoverTimeout?: number
@@ -90,31 +83,35 @@ export interface CallOptions {
 
 /** One mapping held by a PortMapper. Its fields follow the router (port, lease, address). */
 export class Mapping {
-  /** Which protocol holds it on the router. */
-  readonly via = 'upnp' as const
   #externalPort: number
   #externalAddress: string
   #lease: number
+  #internalClient: string
   #closed = false
   #owner: PortMapper
 
   /** @internal */
   constructor(
     owner: PortMapper,
+    /** Which protocol holds it on the router. */
+    readonly via: Via,
     readonly internalPort: number,
     readonly protocol: Protocol,
     readonly description: string,
-    readonly internalClient: string,
     /** The lease asked for, in seconds (0 = permanent). */
     readonly requestedLease: number,
-    externalPort: number,
-    externalAddress: string,
-    lease: number,
+    granted: Granted,
   ) {
     this.#owner = owner
-    this.#externalPort = externalPort
-    this.#externalAddress = externalAddress
-    this.#lease = lease
+    this.#internalClient = granted.internalClient
+    this.#externalPort = granted.externalPort
+    this.#externalAddress = granted.externalAddress
+    this.#lease = granted.lease
+  }
+
+  /** The address the router forwards to (this host). */
+  get internalClient(): string {
+    return this.#internalClient
   }
 
   get externalPort(): number {
@@ -123,7 +120,8 @@ export class Mapping {
   get externalAddress(): string {
     return this.#externalAddress
   }
-  /** The lease the router granted, in seconds (0 = permanent). */
+  /** The lease the router granted, in seconds (0 = permanent; PCP/NAT-PMP have no permanent
+   *  mappings, so a permanent request is held as 7200 s leases renewed forever). */
   get lease(): number {
     return this.#lease
   }
@@ -137,7 +135,8 @@ export class Mapping {
   }
 
   /** @internal */
-  update(fields: { externalPort?: number; externalAddress?: string; lease?: number; closed?: boolean }): void {
+  update(fields: { externalPort?: number; externalAddress?: string; lease?: number; closed?: boolean; internalClient?: string }): void {
+    if (fields.internalClient !== undefined) this.#internalClient = fields.internalClient
     if (fields.externalPort !== undefined) this.#externalPort = fields.externalPort
     if (fields.externalAddress !== undefined) this.#externalAddress = fields.externalAddress
     if (fields.lease !== undefined) this.#lease = fields.lease
@@ -160,6 +159,9 @@ export interface PortMapperEvents {
 
 interface Held {
   mapping: Mapping
+  backend: Backend
+  params: MappingParams
+  granted: Granted
   timer: NodeJS.Timeout | null
   renewAt: number
   verifyAt: number
@@ -167,8 +169,13 @@ interface Held {
 }
 
 interface JournalEntry {
-  controlUrl: string
-  serviceType: string
+  via: Via
+  /** UPnP: where to delete. */
+  controlUrl?: string
+  serviceType?: string
+  /** NAT-PMP/PCP: which router, and PCP's nonce. */
+  router?: string
+  nonce?: string
   internalClient: string
   internalPort: number
   externalPort: number
@@ -186,13 +193,14 @@ function invalid(result: UPNPResult, description: string): UPNPError {
   return new UPNPError({ result, description })
 }
 
-/** Keeps port mappings alive on a UPnP gateway. */
+/** Keeps port mappings alive on the router, over the best protocol it speaks. */
 export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #options: Required<Omit<PortMapperOptions, 'gateway' | 'journal'>> & Pick<PortMapperOptions, 'journal'>
   #gateway: UPNPDevice | null
   /** A gateway given by the caller is never swapped for a rediscovered one. */
   readonly #fixedGateway: boolean
   readonly #held = new Map<Mapping, Held>()
+  readonly #backends = new Map<Via, Backend>()
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
   #externalAddress = ''
@@ -205,6 +213,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#gateway = options.gateway ?? null
     this.#fixedGateway = options.gateway !== undefined
     this.#options = {
+      protocol: options.gateway ? 'upnp' : options.protocol ?? 'auto',
+      router: options.router ?? '',
+      probeBudget: options.probeBudget ?? 250,
+      pmpBudget: options.pmpBudget ?? 2000,
       discoverTimeout: options.discoverTimeout ?? 2000,
       discoverMulticastIf: options.discoverMulticastIf ?? '',
       discoverIpv6: options.discoverIpv6 ?? false,
@@ -219,14 +231,17 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       watchAnnouncements: options.watchAnnouncements ?? true,
       journal: options.journal,
     }
-    const { lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout } = this.#options
+    const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = this.#options
+    if (protocol !== 'auto' && !PREFERENCE.includes(protocol)) throw invalid(UPNPResult.INVALID_PARAM, `protocol ${JSON.stringify(protocol)} is not auto, pcp, natpmp or upnp`)
     if (!isInt(lease, 0, 0xffff_ffff)) throw invalid(UPNPResult.INVALID_DURATION, `lease ${lease} is not whole seconds >= 0`)
     if (!isInt(verifyInterval, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `verifyInterval ${verifyInterval} is not 1..${MAX_TIMER_MS} ms`)
     if (!isInt(portRange[0], 1, 65535) || !isInt(portRange[1], portRange[0], 65535)) {
       throw invalid(UPNPResult.INVALID_PORT, `portRange ${JSON.stringify(portRange)} is not [low, high] within 1..65535`)
     }
     if (!isInt(maxAttempts, 1, 1000)) throw invalid(UPNPResult.INVALID_PARAM, `maxAttempts ${maxAttempts} is not 1..1000`)
-    if (!isInt(requestTimeout, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `requestTimeout ${requestTimeout} is not 1..${MAX_TIMER_MS} ms`)
+    for (const [name, value] of [['requestTimeout', requestTimeout], ['probeBudget', probeBudget], ['pmpBudget', pmpBudget]] as const) {
+      if (!isInt(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${value} is not 1..${MAX_TIMER_MS} ms`)
+    }
     if (!isInt(discoverTimeout, 0, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${discoverTimeout} is not 0..${MAX_TIMER_MS} ms`)
   }
 
@@ -235,12 +250,12 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return this.#options.cleanupOnExit
   }
 
-  /** The gateway in use (after the first `map()` when none was given). */
+  /** The UPnP gateway in use, if UPnP holds (or was probed for) a mapping. */
   get gateway(): UPNPDevice | null {
     return this.#gateway
   }
 
-  /** The gateway's external address as last seen ("" before the first mapping). */
+  /** The router's external address as last seen ("" before the first mapping). */
   get externalAddress(): string {
     return this.#externalAddress
   }
@@ -250,7 +265,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return [...this.#held.keys()]
   }
 
-  /** Maps `internalPort` on the gateway and keeps the mapping alive until closed. */
+  /** Maps `internalPort` on the router and keeps the mapping alive until closed. */
   async map(request: MapRequest): Promise<Mapping> {
     const { internalPort, protocol = 'UDP', description = '', signal } = request
     const lease = request.lease ?? this.#options.lease
@@ -264,28 +279,37 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#assertOpen()
     signal?.throwIfAborted()
     await this.#start()
-    const gateway = await this.#ensureGateway(signal)
-    signal?.throwIfAborted()
-
+    const params: MappingParams = { internalPort, protocol, description, lease }
     const wanted = request.externalPort ?? internalPort
-    const added = await this.#add(gateway, wanted, internalPort, protocol, description, lease, signal)
-    if (this.#closed) {
-      // close() ran while we were adding: do not leave this one behind.
-      await this.#serial(() => gateway.deletePortMapping(added.externalPort, protocol))
-      throw invalid(UPNPResult.UNKNOWN_ERROR, 'the PortMapper was closed')
+
+    // Best protocol first; on failure the next one (a different protocol may be allowed
+    // what another was refused, or simply work where another is broken).
+    const failures: UPNPError[] = []
+    for (const via of await this.#candidates(signal)) {
+      signal?.throwIfAborted()
+      let backend: Backend
+      let granted: Granted
+      try {
+        backend = await this.#backend(via, signal)
+        granted = await backend.add(params, wanted, signal)
+      } catch (error) {
+        if (signal?.aborted) throw error
+        failures.push(asUpnpError(error))
+        invalidateProbe()
+        continue
+      }
+      if (this.#closed) {
+        // close() ran while we were adding: do not leave this one behind.
+        await backend.remove(params, granted).catch(() => undefined)
+        throw invalid(UPNPResult.UNKNOWN_ERROR, 'the PortMapper was closed')
+      }
+      return this.#hold(backend, params, granted)
     }
-    const address = await this.#refreshExternalAddress(gateway)
-    const mapping = new Mapping(this, internalPort, protocol, description, gateway.igdOurAddr, lease,
-      added.externalPort, address, added.lease)
-    const now = Date.now()
-    const held: Held = { mapping, timer: null, renewAt: this.#renewAt(now, added.lease), verifyAt: now + this.#options.verifyInterval, busy: false }
-    this.#held.set(mapping, held)
-    this.#schedule(held)
-    this.#writeJournal()
-    installExitHooks(this)
-    this.#listen()
-    this.emit('mapped', mapping)
-    return mapping
+    const first = failures[0] ?? invalid(UPNPResult.NO_GATEWAY, 'no port-mapping protocol answered (UPnP, NAT-PMP, PCP)')
+    if (failures.length > 1) {
+      throw new UPNPError(first, `every protocol failed (${failures.map((f) => `${f.via ?? '?'}: ${UPNPResult[f.result]}`).join('; ')})`)
+    }
+    throw first
   }
 
   /** Deletes one mapping (also `mapping.close()`). */
@@ -294,13 +318,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (!held) return
     options.signal?.throwIfAborted()
     this.#forget(held)
-    const gateway = this.#gateway
-    if (!gateway) return
-    const result = await this.#serial(() => gateway.deletePortMapping(mapping.externalPort, mapping.protocol))
-    // Already gone is what we wanted.
-    if (result !== UPNPResult.SUCCESS && result !== UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
-      throw new UPNPError(gateway.lastError ?? { result, description: 'delete failed' }, `deleting ${mapping.protocol} ${mapping.externalPort}`)
-    }
+    await held.backend.remove(held.params, held.granted)
   }
 
   /** Deletes every mapping this mapper created and stops all its timers. Idempotent. */
@@ -309,7 +327,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#closed = true
     const failures: UPNPError[] = []
     await Promise.all(this.mappings.map((m) => this.unmap(m).catch((e: unknown) => {
-      failures.push(e instanceof UPNPError ? e : invalid(UPNPResult.UNKNOWN_ERROR, String(e)))
+      failures.push(asUpnpError(e))
     })))
     uninstallExitHooks(this)
     this.#listener?.close()
@@ -326,8 +344,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (this.#closed) throw invalid(UPNPResult.INVALID_PARAM, 'this PortMapper is closed')
   }
 
-  /** Routers are fragile: one request at a time per mapper (so per gateway). */
-  #serial<T>(work: () => Promise<T>): Promise<T> {
+  /** Routers are fragile: one request at a time per mapper (so per router). */
+  #serial = <T>(work: () => Promise<T>): Promise<T> => {
     const run = this.#queue.then(work, work)
     this.#queue = run.catch(() => undefined)
     return run
@@ -338,6 +356,41 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return this.#started
   }
 
+  /** Protocols to try, best first. */
+  async #candidates(signal?: AbortSignal): Promise<Via[]> {
+    const { protocol } = this.#options
+    if (protocol !== 'auto') return [protocol]
+    const report = await probe({ gateway: this.#options.router, multicastIf: this.#options.discoverMulticastIf, budgetMs: this.#options.probeBudget, ...(signal ? { signal } : {}) })
+    if (!this.#gateway && report.upnp.device) {
+      this.#gateway = report.upnp.device
+      this.#gateway.requestTimeout = this.#options.requestTimeout
+    }
+    // UPnP stays the last resort even when the short probe missed it: a full discovery
+    // (discoverTimeout) may still find a slow router.
+    return report.available.includes('upnp') ? report.available : [...report.available, 'upnp']
+  }
+
+  async #backend(via: Via, signal?: AbortSignal): Promise<Backend> {
+    const existing = this.#backends.get(via)
+    if (existing) return existing
+    let backend: Backend
+    if (via === 'upnp') {
+      await this.#ensureGateway(signal)
+      backend = new UpnpBackend({
+        portRange: this.#options.portRange,
+        maxAttempts: this.#options.maxAttempts,
+        gateway: () => this.#gateway as UPNPDevice,
+        rediscover: this.#fixedGateway ? null : () => this.#ensureGateway(undefined, true),
+        serial: this.#serial,
+      })
+    } else {
+      const o = { router: this.#options.router, budgetMs: this.#options.pmpBudget, serial: this.#serial }
+      backend = via === 'pcp' ? new PcpBackend(o) : new NatPmpBackend(o)
+    }
+    this.#backends.set(via, backend)
+    return backend
+  }
+
   async #ensureGateway(signal?: AbortSignal, rediscover = false): Promise<UPNPDevice> {
     if (this.#gateway && !rediscover) return this.#gateway
     const upnp = new UPNP()
@@ -345,70 +398,38 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     upnp.discoverIpv6 = this.#options.discoverIpv6
     upnp.discoverLocalPort = this.#options.discoverLocalPort
     upnp.requestTimeout = this.#options.requestTimeout
-    const options = { timeout: this.#options.discoverTimeout, untilGateway: true, ...(signal ? { signal } : {}) }
-    const result = await upnp.discover(options)
+    const result = await upnp.discover({ timeout: this.#options.discoverTimeout, untilGateway: true, ...(signal ? { signal } : {}) })
     const gateway = upnp.getGateway()
     if (!gateway) {
-      const why = upnp.lastError ?? { result: result === UPNPResult.SUCCESS ? UPNPResult.NO_GATEWAY : result, description: 'no UPnP gateway answered' }
-      throw new UPNPError(why.result === UPNPResult.SUCCESS ? { ...why, result: UPNPResult.NO_GATEWAY } : why, 'discovery')
+      const why = upnp.lastError ?? { result, description: 'no UPnP gateway answered' }
+      throw new UPNPError({ ...why, result: why.result === UPNPResult.SUCCESS ? UPNPResult.NO_GATEWAY : why.result, via: 'upnp' }, 'discovery')
     }
     this.#gateway = gateway
     return gateway
   }
 
-  /** AddPortMapping with the conflict and lease-quirk policy; returns what was granted. */
-  async #add(gateway: UPNPDevice, wanted: number, internalPort: number, protocol: Protocol, description: string,
-    lease: number, signal?: AbortSignal): Promise<{ externalPort: number; lease: number }> {
-    const tried = new Set<number>()
-    let port = wanted
-    let askLease = lease
-    for (let attempt = 0; attempt < this.#options.maxAttempts; attempt++) {
-      signal?.throwIfAborted()
-      tried.add(port)
-      const result = await this.#serial(() => gateway.addPortMapping(port, internalPort, description, protocol, askLease))
-      if (result === UPNPResult.SUCCESS) {
-        return { externalPort: port, lease: await this.#grantedLease(gateway, port, protocol, askLease) }
-      }
-      const leaseRefused = result === UPNPResult.ONLY_PERMANENT_LEASE_SUPPORTED || (result === UPNPResult.INVALID_ARGS && askLease > 0)
-      if (leaseRefused && askLease > 0) {
-        askLease = 0 // the router only does permanent mappings: ask again, same port
-        continue
-      }
-      if (result === UPNPResult.CONFLICT_WITH_OTHER_MAPPING || result === UPNPResult.CONFLICT_WITH_OTHER_MECHANISM) {
-        port = this.#nextPort(tried)
-        continue
-      }
-      throw new UPNPError(gateway.lastError ?? { result, description: 'AddPortMapping failed' }, `mapping ${protocol} ${port}`)
-    }
-    throw new UPNPError({ result: UPNPResult.CONFLICT_WITH_OTHER_MAPPING, description: `no free external port after ${this.#options.maxAttempts} attempts (tried ${[...tried].join(', ')})` }, `mapping ${protocol} ${internalPort}`)
+  #hold(backend: Backend, params: MappingParams, granted: Granted): Mapping {
+    const mapping = new Mapping(this, backend.via, params.internalPort, params.protocol, params.description, params.lease, granted)
+    const now = Date.now()
+    const held: Held = { mapping, backend, params, granted, timer: null, renewAt: this.#renewAt(now, granted.lease), verifyAt: now + this.#options.verifyInterval, busy: false }
+    this.#held.set(mapping, held)
+    this.#noteExternalAddress(granted.externalAddress)
+    mapping.update({ externalAddress: this.#externalAddress || granted.externalAddress })
+    this.#schedule(held)
+    this.#writeJournal()
+    installExitHooks(this)
+    if (backend.via === 'upnp') this.#listen()
+    this.emit('mapped', mapping)
+    return mapping
   }
 
-  #nextPort(tried: Set<number>): number {
-    const [low, high] = this.#options.portRange
-    for (let i = 0; i < 64; i++) {
-      const port = low + Math.floor(Math.random() * (high - low + 1))
-      if (!tried.has(port)) return port
-    }
-    return low
-  }
-
-  /** The lease the router really holds: follow it when it grants less than asked. */
-  async #grantedLease(gateway: UPNPDevice, port: number, protocol: Protocol, asked: number): Promise<number> {
-    const entry = await this.#serial(() => gateway.getPortMapping(port, protocol))
-    if (!entry || entry.leaseDuration <= 0) return asked
-    return asked === 0 ? entry.leaseDuration : Math.min(asked, entry.leaseDuration)
-  }
-
-  async #refreshExternalAddress(gateway: UPNPDevice): Promise<string> {
-    const address = await this.#serial(() => gateway.queryExternalAddress())
-    if (address && address !== this.#externalAddress) {
-      const previous = this.#externalAddress
-      this.#externalAddress = address
-      for (const m of this.#held.keys()) m.update({ externalAddress: address })
-      // The first address is not a change.
-      if (previous) this.emit('externalAddressChanged', address, previous)
-    }
-    return this.#externalAddress
+  #noteExternalAddress(address: string): void {
+    if (!address || address === this.#externalAddress) return
+    const previous = this.#externalAddress
+    this.#externalAddress = address
+    for (const m of this.#held.keys()) m.update({ externalAddress: address })
+    // The first address is not a change.
+    if (previous) this.emit('externalAddressChanged', address, previous)
   }
 
   #renewAt(now: number, lease: number): number {
@@ -436,7 +457,66 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     }
   }
 
-  // ---- SSDP announcements: a rebooted router says so -------------------------------
+  async #tick(held: Held): Promise<void> {
+    if (this.#closed || held.mapping.closed || held.busy) return
+    held.busy = true
+    try {
+      await this.#maintain(held)
+    } catch (error) {
+      this.#report(error, held.mapping)
+      if (!held.mapping.closed && !this.#closed) this.#schedule(held, Math.min(RETRY_AFTER_FAILURE_MS, this.#options.verifyInterval))
+      return
+    } finally {
+      held.busy = false
+    }
+    if (!held.mapping.closed && !this.#closed) this.#schedule(held)
+  }
+
+  async #maintain(held: Held): Promise<void> {
+    const m = held.mapping
+    const now = Date.now()
+    const outcome = await held.backend.maintain(held.params, held.granted, now >= held.renewAt)
+    if (this.#closed || m.closed) {
+      // Closed meanwhile; a check that re-created the mapping must not leave it behind.
+      if (outcome.kind === 'lost' && outcome.granted) await held.backend.remove(held.params, outcome.granted).catch(() => undefined)
+      return
+    }
+    let granted: Granted
+    if (outcome.kind === 'lost') {
+      this.emit('lost', m, outcome.reason)
+      const previousPort = m.externalPort
+      granted = outcome.granted ?? await held.backend.add(held.params, previousPort)
+      if (this.#closed || m.closed) {
+        await held.backend.remove(held.params, granted).catch(() => undefined)
+        return
+      }
+      this.#apply(held, granted)
+      this.emit('restored', m, previousPort)
+    } else {
+      granted = outcome.granted
+      this.#apply(held, granted)
+      if (outcome.renewed) this.emit('renewed', m)
+    }
+    this.#noteExternalAddress(granted.externalAddress || await held.backend.externalAddress())
+  }
+
+  #apply(held: Held, granted: Granted): void {
+    const now = Date.now()
+    const moved = granted.externalPort !== held.granted.externalPort
+    held.granted = granted
+    held.mapping.update({ externalPort: granted.externalPort, lease: granted.lease, internalClient: granted.internalClient })
+    held.renewAt = this.#renewAt(now, granted.lease)
+    if (now >= held.verifyAt || moved) held.verifyAt = now + this.#options.verifyInterval
+    if (moved) this.#writeJournal()
+  }
+
+  #report(error: unknown, mapping: Mapping | null): void {
+    const e = asUpnpError(error)
+    if (this.listenerCount('error') > 0) this.emit('error', e, mapping)
+    else process.emitWarning(e.message, { type: 'UPNPWarning', code: 'UPNP_PORTMAPPER' })
+  }
+
+  // ---- SSDP announcements: a rebooted UPnP router says so --------------------------
 
   #listen(): void {
     if (this.#listener || !this.#options.watchAnnouncements) return
@@ -462,82 +542,12 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const known = gateway.bootId
     gateway.bootId = a.bootId
     if (known === null) return
-    // A new boot: every mapping may be gone. Check them all now.
+    // A new boot: every UPnP mapping may be gone. Check them all now.
     for (const held of this.#held.values()) {
+      if (held.backend.via !== 'upnp') continue
       held.verifyAt = Date.now()
       if (!held.busy) this.#schedule(held, 0)
     }
-  }
-
-  async #tick(held: Held): Promise<void> {
-    if (this.#closed || held.mapping.closed || held.busy) return
-    held.busy = true
-    try {
-      await this.#maintain(held)
-    } catch (error) {
-      this.#report(error, held.mapping)
-      if (!held.mapping.closed && !this.#closed) this.#schedule(held, Math.min(RETRY_AFTER_FAILURE_MS, this.#options.verifyInterval))
-      return
-    } finally {
-      held.busy = false
-    }
-    if (!held.mapping.closed && !this.#closed) this.#schedule(held)
-  }
-
-  async #maintain(held: Held): Promise<void> {
-    const m = held.mapping
-    let gateway = this.#gateway
-    if (!gateway) throw invalid(UPNPResult.NO_GATEWAY, 'no gateway')
-    let entry = await this.#serial(() => gateway!.getPortMapping(m.externalPort, m.protocol))
-    const failure = gateway.lastError
-    if (!entry && failure && failure.result !== UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
-      if (this.#fixedGateway) throw new UPNPError(failure, 'checking mapping')
-      // The router did not answer as before: it may have rebooted onto another port/URL.
-      const previous = gateway
-      gateway = await this.#ensureGateway(undefined, true)
-      const rebooted = previous.bootId !== null && gateway.bootId !== null && previous.bootId !== gateway.bootId
-      entry = await this.#serial(() => gateway!.getPortMapping(m.externalPort, m.protocol))
-      if (!entry && gateway.lastError?.result !== UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
-        throw new UPNPError(gateway.lastError ?? failure, 'checking mapping')
-      }
-      if (rebooted && entry) entry = null // a rebooted router's entry is not ours to trust blindly
-    }
-    if (this.#closed || m.closed) return
-    const ours = entry && entry.internalClient === m.internalClient && entry.internalPort === m.internalPort
-    const now = Date.now()
-    if (!ours) {
-      const reason = entry ? `port now forwards to ${entry.internalClient}:${entry.internalPort}` : 'the router no longer has it'
-      this.emit('lost', m, reason)
-      const previousPort = m.externalPort
-      const added = await this.#add(gateway, previousPort, m.internalPort, m.protocol, m.description, m.requestedLease)
-      if (this.#closed || m.closed) {
-        await this.#serial(() => gateway!.deletePortMapping(added.externalPort, m.protocol))
-        return
-      }
-      m.update({ externalPort: added.externalPort, lease: added.lease })
-      held.renewAt = this.#renewAt(now, added.lease)
-      held.verifyAt = now + this.#options.verifyInterval
-      this.#writeJournal()
-      await this.#refreshExternalAddress(gateway)
-      this.emit('restored', m, previousPort)
-      return
-    }
-    if (now >= held.renewAt) {
-      const result = await this.#serial(() => gateway!.addPortMapping(m.externalPort, m.internalPort, m.description, m.protocol, m.requestedLease))
-      if (result !== UPNPResult.SUCCESS) throw new UPNPError(gateway.lastError ?? { result, description: 'renewal failed' }, `renewing ${m.protocol} ${m.externalPort}`)
-      const lease = await this.#grantedLease(gateway, m.externalPort, m.protocol, m.requestedLease)
-      m.update({ lease })
-      held.renewAt = this.#renewAt(Date.now(), lease)
-      this.emit('renewed', m)
-    }
-    if (now >= held.verifyAt) held.verifyAt = now + this.#options.verifyInterval
-    await this.#refreshExternalAddress(gateway)
-  }
-
-  #report(error: unknown, mapping: Mapping | null): void {
-    const e = error instanceof UPNPError ? error : invalid(UPNPResult.UNKNOWN_ERROR, error instanceof Error ? error.message : String(error))
-    if (this.listenerCount('error') > 0) this.emit('error', e, mapping)
-    else process.emitWarning(e.message, { type: 'UPNPWarning', code: 'UPNP_PORTMAPPER' })
   }
 
   // ---- journal: what a crashed process left behind ---------------------------------
@@ -558,35 +568,49 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#journalUsable = true
     let swept = 0
     for (const e of previous.entries ?? []) {
-      const device = new UPNPDevice()
-      device.igdControlUrl = e.controlUrl
-      device.igdServiceType = e.serviceType
-      device.igdStatus = IGDStatus.OK
-      device.requestTimeout = this.#options.requestTimeout
-      const entry = await this.#serial(() => device.getPortMapping(e.externalPort, e.protocol))
-      // Only what still forwards to the same client and port is ours to delete.
-      if (entry && entry.internalClient === e.internalClient && entry.internalPort === e.internalPort) {
-        if ((await this.#serial(() => device.deletePortMapping(e.externalPort, e.protocol))) === UPNPResult.SUCCESS) swept++
-      }
+      if (await this.#sweepOne(e).catch(() => false)) swept++
     }
     this.#writeJournal()
     if (swept) this.emit('swept', swept)
   }
 
+  /** Deletes one leftover, only if it still forwards to the same client and port. */
+  async #sweepOne(e: JournalEntry): Promise<boolean> {
+    const params: MappingParams = { internalPort: e.internalPort, protocol: e.protocol, description: '', lease: 0 }
+    const granted: Granted = { externalPort: e.externalPort, externalAddress: '', lease: 0, internalClient: e.internalClient }
+    if (e.via === 'upnp' || e.via === undefined) {
+      const device = new UPNPDevice()
+      device.igdControlUrl = e.controlUrl ?? ''
+      device.igdServiceType = e.serviceType ?? ''
+      device.igdStatus = IGDStatus.OK
+      device.requestTimeout = this.#options.requestTimeout
+      const entry = await this.#serial(() => device.getPortMapping(e.externalPort, e.protocol))
+      if (!entry || entry.internalClient !== e.internalClient || entry.internalPort !== e.internalPort) return false
+      return (await this.#serial(() => device.deletePortMapping(e.externalPort, e.protocol))) === UPNPResult.SUCCESS
+    }
+    // NAT-PMP and PCP deletes are scoped to this client (and, for PCP, the nonce) by the
+    // protocol itself, so they cannot remove someone else's mapping.
+    const o = { router: e.router ?? '', budgetMs: this.#options.pmpBudget, serial: this.#serial }
+    const backend = e.via === 'pcp' ? new PcpBackend(o) : new NatPmpBackend(o)
+    if (e.nonce) granted.nonce = e.nonce
+    await backend.remove(params, granted)
+    return true
+  }
+
   #writeJournal(): void {
     const file = this.#options.journal
     if (!file || !this.#journalUsable) return
-    const gateway = this.#gateway
-    const entries: JournalEntry[] = gateway
-      ? this.mappings.map((m) => ({
-          controlUrl: gateway.igdControlUrl,
-          serviceType: gateway.igdServiceType,
-          internalClient: m.internalClient,
-          internalPort: m.internalPort,
-          externalPort: m.externalPort,
-          protocol: m.protocol,
-        }))
-      : []
+    const entries: JournalEntry[] = [...this.#held.values()].map(({ mapping: m, backend, granted }) => {
+      const entry: JournalEntry = { via: backend.via, internalClient: m.internalClient, internalPort: m.internalPort, externalPort: m.externalPort, protocol: m.protocol }
+      if (backend.via === 'upnp' && this.#gateway) {
+        entry.controlUrl = this.#gateway.igdControlUrl
+        entry.serviceType = this.#gateway.igdServiceType
+      } else {
+        entry.router = this.#options.router
+        if (granted.nonce) entry.nonce = granted.nonce
+      }
+      return entry
+    })
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true })
       const tmp = `${file}.${process.pid}.tmp`
@@ -602,6 +626,11 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const budget = new Promise<void>((resolve) => setTimeout(resolve, EXIT_CLEANUP_BUDGET_MS).unref())
     return Promise.race([this.close().catch(() => undefined), budget])
   }
+}
+
+function asUpnpError(error: unknown): UPNPError {
+  if (error instanceof UPNPError) return error
+  return invalid(UPNPResult.UNKNOWN_ERROR, error instanceof Error ? error.message : String(error))
 }
 
 /** Same host (and port) in two URLs; '' never matches. */

@@ -26,6 +26,11 @@ afterAll(async () => {
   }
 })
 
+/** UPnP-specific behaviour is tested with UPnP forced (the lab router also speaks PCP). */
+function upnpMapper(options: ConstructorParameters<typeof PortMapper>[0] = {}): PortMapper {
+  return new PortMapper({ protocol: 'upnp', ...options })
+}
+
 /** Resolves on the next `event` of `mapper`, or rejects after `ms`. */
 function next<E extends 'mapped' | 'renewed' | 'lost' | 'restored' | 'externalAddressChanged' | 'swept'>(
   mapper: PortMapper, event: E, ms = 8000): Promise<unknown[]> {
@@ -42,13 +47,13 @@ async function listed(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
   return (await upnpcList()).find((m) => m.externalPort === port && m.protocol === protocol)
 }
 
-describe('PortMapper on miniupnpd', () => {
+describe('PortMapper over UPnP on miniupnpd', () => {
   it('maps with the router\'s facts: external address, port, granted lease', async () => {
-    const mapper = track(new PortMapper())
+    const mapper = track(upnpMapper())
     const events: Mapping[] = []
     mapper.on('mapped', (m) => events.push(m))
     const m = await mapper.map({ internalPort: 31000, protocol: 'TCP', description: 'pm basic', lease: 900 })
-    expect(m).toMatchObject({ internalPort: 31000, externalPort: 31000, protocol: 'TCP', externalAddress: LAB.extIp, via: 'upnp' })
+    expect(m).toMatchObject({ internalPort: 31000, externalPort: 31000, protocol: 'TCP', externalAddress: LAB.extIp, via: 'upnp', internalClient: LAB.client })
     expect(m.lease).toBeGreaterThan(880)
     expect(m.lease).toBeLessThanOrEqual(900)
     expect(events).toEqual([m])
@@ -58,13 +63,13 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('a permanent request follows what the router grants (miniupnpd: 7 days)', async () => {
-    const m = await track(new PortMapper()).map({ internalPort: 31001, lease: 0 })
+    const m = await track(upnpMapper()).map({ internalPort: 31001, lease: 0 })
     expect(m.requestedLease).toBe(0)
     expect(m.lease).toBe(604800)
   })
 
   it('renews a short lease at half-life, before it expires', async () => {
-    const mapper = track(new PortMapper({ verifyInterval: 60_000 }))
+    const mapper = track(upnpMapper({ verifyInterval: 60_000 }))
     const m = await mapper.map({ internalPort: 31002, lease: 4 })
     expect(m.lease).toBeLessThanOrEqual(4)
     const started = Date.now()
@@ -76,7 +81,7 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('router reboot: lost, then restored on the same port within one verification interval', async () => {
-    const mapper = track(new PortMapper({ verifyInterval: 700, lease: 600 }))
+    const mapper = track(upnpMapper({ verifyInterval: 700, lease: 600 }))
     const m = await mapper.map({ internalPort: 31003, description: 'survives reboot' })
     const lost = next(mapper, 'lost', 8000)
     const restored = next(mapper, 'restored', 8000)
@@ -92,7 +97,7 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('a reboot announced over SSDP (new BOOTID) is noticed at once, not at the next check', async () => {
-    const mapper = track(new PortMapper({ verifyInterval: 120_000, lease: 600 }))
+    const mapper = track(upnpMapper({ verifyInterval: 120_000, lease: 600 }))
     await mapper.map({ internalPort: 31005, description: 'announced reboot' })
     const bootBefore = mapper.gateway?.bootId
     const restored = next(mapper, 'restored', 10_000)
@@ -105,7 +110,7 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('without watching announcements the same reboot waits for the next check', async () => {
-    const mapper = track(new PortMapper({ verifyInterval: 120_000, lease: 600, watchAnnouncements: false }))
+    const mapper = track(upnpMapper({ verifyInterval: 120_000, lease: 600, watchAnnouncements: false }))
     await mapper.map({ internalPort: 31006 })
     let restored = false
     mapper.on('restored', () => { restored = true })
@@ -118,7 +123,7 @@ describe('PortMapper on miniupnpd', () => {
   it('a port held by another LAN client: picks another port (>= 1024) and reports it', async () => {
     expect((await upnpcAdd({ ns: 'client2', internalPort: 31010, externalPort: 31010, protocol: 'UDP', description: 'client2 holds it' })).ok).toBe(true)
     try {
-      const mapper = track(new PortMapper({ portRange: [31011, 31011] }))
+      const mapper = track(upnpMapper({ portRange: [31011, 31011] }))
       const m = await mapper.map({ internalPort: 31010, description: 'wanted 31010' })
       expect(m.externalPort).toBe(31011)
       expect(await listed(31011)).toMatchObject({ internalClient: LAB.client, internalPort: 31010 })
@@ -131,7 +136,7 @@ describe('PortMapper on miniupnpd', () => {
   it('gives up with a typed UPNPError when every port is taken', async () => {
     expect((await upnpcAdd({ ns: 'client2', internalPort: 31020, protocol: 'UDP' })).ok).toBe(true)
     try {
-      const mapper = track(new PortMapper({ portRange: [31020, 31020], maxAttempts: 3 }))
+      const mapper = track(upnpMapper({ portRange: [31020, 31020], maxAttempts: 3 }))
       const error = await mapper.map({ internalPort: 31020 }).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(UPNPError)
       expect(error).toMatchObject({ result: UPNPResult.CONFLICT_WITH_OTHER_MAPPING })
@@ -141,24 +146,24 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('router refusals become UPNPError with the raw code', async () => {
-    const error = await track(new PortMapper()).map({ internalPort: 80, protocol: 'TCP', externalPort: 80 }).catch((e: unknown) => e)
+    const error = await track(upnpMapper()).map({ internalPort: 80, protocol: 'TCP', externalPort: 80 }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UPNPError)
     expect(error).toMatchObject({ result: UPNPResult.NOT_AUTHORIZED, upnpCode: 606 })
   })
 
   it('bad input is a typed error before any request', async () => {
-    const mapper = track(new PortMapper())
+    const mapper = track(upnpMapper())
     await expect(mapper.map({ internalPort: 0 })).rejects.toMatchObject({ result: UPNPResult.INVALID_PORT })
     await expect(mapper.map({ internalPort: 7777.5 })).rejects.toMatchObject({ result: UPNPResult.INVALID_PORT })
     await expect(mapper.map({ internalPort: 7777, protocol: 'udp' as 'UDP' })).rejects.toMatchObject({ result: UPNPResult.INVALID_PROTOCOL })
     await expect(mapper.map({ internalPort: 7777, lease: -1 })).rejects.toMatchObject({ result: UPNPResult.INVALID_DURATION })
-    expect(() => new PortMapper({ portRange: [2000, 1000] })).toThrow(UPNPError)
+    expect(() => upnpMapper({ portRange: [2000, 1000] })).toThrow(UPNPError)
     expect(mapper.gateway).toBeNull() // nothing was discovered for bad input
   })
 
   it('close() deletes exactly what it created, and nothing more', async () => {
     expect((await upnpcAdd({ internalPort: 31030, externalPort: 31030, protocol: 'TCP', description: 'not the mapper\'s' })).ok).toBe(true)
-    const mapper = new PortMapper()
+    const mapper = upnpMapper()
     const a = await mapper.map({ internalPort: 31030, protocol: 'UDP' })
     const b = await mapper.map({ internalPort: 31031, protocol: 'UDP' })
     await mapper.close()
@@ -172,7 +177,7 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('mapping.close() deletes one mapping and stops maintaining it', async () => {
-    const mapper = track(new PortMapper({ verifyInterval: 200 }))
+    const mapper = track(upnpMapper({ verifyInterval: 200 }))
     const a = await mapper.map({ internalPort: 31040 })
     await mapper.map({ internalPort: 31041 })
     await a.close()
@@ -184,7 +189,7 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('external address change is emitted exactly once', async () => {
-    const mapper = track(new PortMapper({ verifyInterval: 300 }))
+    const mapper = track(upnpMapper({ verifyInterval: 300 }))
     await mapper.map({ internalPort: 31050 })
     const changes: unknown[][] = []
     mapper.on('externalAddressChanged', (...args) => changes.push(args))
@@ -201,7 +206,7 @@ describe('PortMapper on miniupnpd', () => {
   })
 
   it('an AbortSignal cancels map()', async () => {
-    const mapper = track(new PortMapper())
+    const mapper = track(upnpMapper())
     await expect(mapper.map({ internalPort: 31060, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
     expect(await listed(31060)).toBeUndefined()
   })

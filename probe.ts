@@ -1,0 +1,119 @@
+/**
+ * Which port-mapping protocols the router speaks: UPnP, NAT-PMP and PCP probed at once
+ * within one short budget (the work runs in the addon), cached, and re-probed when the
+ * default route's gateway or our address towards it changes.
+ */
+import { UPNPDevice } from './index.ts'
+import * as native from './native.ts'
+
+export type Via = 'pcp' | 'natpmp' | 'upnp'
+
+/**
+ * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
+ * stateless request/response protocols with real leases and an epoch that reveals reboots;
+ * UPnP IGD implementations vary most between routers. UPnP stays the fallback (and the only
+ * protocol that carries a mapping description).
+ */
+export const PREFERENCE: readonly Via[] = ['pcp', 'natpmp', 'upnp']
+
+export interface ProtocolReport {
+  available: boolean
+  latencyMs: number
+  /** External address if this protocol told it. */
+  externalAddress: string
+  /** NAT-PMP / PCP: seconds since the server's epoch. */
+  epoch?: number
+  /** Raw meaning of the answer (`SUCCESS`, `TIMEOUT`, `REFUSED`, `UNSUPP_VERSION`, ...). */
+  meaning: string
+}
+
+export interface ProbeReport {
+  /** The router NAT-PMP/PCP were asked (default route's gateway unless overridden). */
+  gateway: string
+  /** Our address towards it. */
+  localAddress: string
+  upnp: ProtocolReport & { device: UPNPDevice | null }
+  natpmp: ProtocolReport
+  pcp: ProtocolReport
+  /** Available protocols, best first (see `PREFERENCE`). */
+  available: Via[]
+  elapsedMs: number
+  /** When it was measured (ms since epoch). */
+  at: number
+  /** Why a gateway could not be determined, if so (NAT-PMP and PCP were skipped). */
+  error?: string
+}
+
+export interface ProbeOptions {
+  /** Router address for NAT-PMP/PCP ("" or absent = the default route's gateway). */
+  gateway?: string
+  /** UPnP search interface (as `UPNP.discoverMulticastIf`). */
+  multicastIf?: string
+  /** Total budget in ms (default 250). */
+  budgetMs?: number
+  /** Ignore the cache. */
+  fresh?: boolean
+  /** How long a result stays valid, in ms (default 10 minutes). */
+  maxAgeMs?: number
+  signal?: AbortSignal
+}
+
+interface Cached {
+  key: string
+  route: string
+  report: ProbeReport
+}
+
+let cache: Cached | null = null
+
+/** The default route as seen now: a change means another network, so probe again. */
+async function routeFingerprint(): Promise<string> {
+  const r = await native.defaultGateway().catch(() => null)
+  return r ? `${r.gateway ?? ''}|${r.localAddress ?? ''}|${r.gateway6 ?? ''}|${r.localAddress6 ?? ''}` : ''
+}
+
+function pmpReport(r: native.NativePmpResult | undefined | null): ProtocolReport {
+  if (!r) return { available: false, latencyMs: 0, externalAddress: '', meaning: 'NOT_PROBED' }
+  const report: ProtocolReport = { available: r.ok, latencyMs: r.latencyMs, externalAddress: r.externalAddress ?? '', meaning: r.meaning }
+  if (r.epoch != null) report.epoch = r.epoch
+  return report
+}
+
+/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
+export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
+  const { gateway = '', multicastIf = '', budgetMs = 250, fresh = false, maxAgeMs = 600_000, signal } = options
+  signal?.throwIfAborted()
+  const key = `${gateway}|${multicastIf}`
+  const route = await routeFingerprint()
+  if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
+    return cache.report
+  }
+  const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf })
+  signal?.throwIfAborted()
+  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, 3000) : null
+  const report: ProbeReport = {
+    gateway: raw.gateway ?? gateway,
+    localAddress: raw.natpmp?.localAddress ?? raw.pcp?.localAddress ?? '',
+    upnp: {
+      available: Boolean(raw.upnp?.answered && device?.isValidGateway()),
+      latencyMs: raw.upnp?.latencyMs ?? 0,
+      externalAddress: device?.externalAddress ?? '',
+      meaning: raw.upnp?.answered ? 'SUCCESS' : raw.upnp?.error?.description ?? 'TIMEOUT',
+      device,
+    },
+    natpmp: pmpReport(raw.natpmp),
+    pcp: pmpReport(raw.pcp),
+    available: [],
+    elapsedMs: raw.elapsedMs,
+    at: Date.now(),
+  }
+  if (raw.error) report.error = raw.error
+  report.available = PREFERENCE.filter((via) => report[via].available)
+  cache = { key, route, report }
+  return report
+}
+
+/** Forgets the cached probe (e.g. after a protocol stopped answering). */
+export function invalidateProbe(): void {
+  cache = null
+}
