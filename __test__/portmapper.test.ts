@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { IGDStatus, type Mapping, PortMapper, UPNPDevice, UPNPError, UPNPResult } from '../index.ts'
 import { LAB, repoRoot, routerCtl, startFakeGateway, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
 
@@ -277,6 +277,13 @@ describe('PortMapper and the process lifecycle', () => {
 })
 
 describe('PortMapper lease quirks (fake gateway)', () => {
+  let fake: Awaited<ReturnType<typeof startFakeGateway>>
+  beforeAll(async () => {
+    fake = await startFakeGateway()
+  })
+  afterAll(async () => {
+    await fake.stop() // the fake's process must not outlive this file
+  })
   const IGD = { id: 'q', ip: LAB.fakeA, port: 6101, description: { kind: 'igd-v2' as const } }
 
   function fakeDevice(): UPNPDevice {
@@ -288,12 +295,11 @@ describe('PortMapper lease quirks (fake gateway)', () => {
     return d
   }
 
-  async function addRequests(fake: Awaited<ReturnType<typeof startFakeGateway>>) {
+  async function addRequests() {
     return (await fake.requests()).filter((r) => r.action === 'AddPortMapping').map((r) => /<NewLeaseDuration>(\d+)</.exec(r.body)?.[1])
   }
 
   it('725 OnlyPermanentLeasesSupported: retried as permanent', async () => {
-    const fake = await startFakeGateway()
     try {
       // Only the first AddPortMapping (with a lease) faults; the fake cannot count, so
       // a 725 on every lease>0 request is modelled by answering 725 and checking the retry.
@@ -301,7 +307,7 @@ describe('PortMapper lease quirks (fake gateway)', () => {
       const mapper = track(new PortMapper({ gateway: fakeDevice() }))
       const error = await mapper.map({ internalPort: 7000, lease: 3600 }).catch((e: unknown) => e)
       // Both tries were made: first with the lease, then permanent.
-      expect(await addRequests(fake)).toEqual(['3600', '0'])
+      expect(await addRequests()).toEqual(['3600', '0'])
       expect(error).toMatchObject({ result: UPNPResult.ONLY_PERMANENT_LEASE_SUPPORTED, upnpCode: 725 })
     } finally {
       await fake.reset()
@@ -309,19 +315,17 @@ describe('PortMapper lease quirks (fake gateway)', () => {
   })
 
   it('402 with a lease: retried as permanent, and the permanent mapping is kept', async () => {
-    const fake = await startFakeGateway()
     try {
       await fake.setScenario({ devices: [{ ...IGD, soap: { AddPortMapping: { fault: { code: 402, description: 'Invalid Args' } } } }] })
       const mapper = track(new PortMapper({ gateway: fakeDevice() }))
       await mapper.map({ internalPort: 7000, lease: 3600 }).catch(() => undefined)
-      expect(await addRequests(fake)).toEqual(['3600', '0'])
+      expect(await addRequests()).toEqual(['3600', '0'])
     } finally {
       await fake.reset()
     }
   })
 
   it('a router that grants less than asked is followed', async () => {
-    const fake = await startFakeGateway()
     try {
       const granted = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:GetSpecificPortMappingEntryResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewInternalPort>7000</NewInternalPort><NewInternalClient>192.168.77.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription></NewPortMappingDescription><NewLeaseDuration>120</NewLeaseDuration></u:GetSpecificPortMappingEntryResponse></s:Body></s:Envelope>'
       await fake.setScenario({ devices: [{ ...IGD, soap: { GetSpecificPortMappingEntry: { status: 200, body: granted } } }] })
@@ -335,7 +339,6 @@ describe('PortMapper lease quirks (fake gateway)', () => {
   })
 
   it('after close() no timer fires: the router hears nothing more', async () => {
-    const fake = await startFakeGateway()
     try {
       await fake.setScenario({ devices: [IGD] })
       const mapper = new PortMapper({ gateway: fakeDevice(), verifyInterval: 100, lease: 2 })
@@ -353,7 +356,6 @@ describe('PortMapper lease quirks (fake gateway)', () => {
   })
 
   it('a background failure without an error listener is a warning, never a crash', async () => {
-    const fake = await startFakeGateway()
     const warnings: string[] = []
     const onWarning = (w: Error) => warnings.push(w.message)
     process.on('warning', onWarning)

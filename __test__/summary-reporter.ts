@@ -8,14 +8,17 @@ export default class SummaryReporter implements Reporter {
     let failed = 0
     let skipped = 0
     for (const module of testModules) {
+      let failedHere = 0
       for (const test of module.children.allTests()) {
         const state = test.result().state
         if (state === 'passed') passed += 1
-        else if (state === 'failed') failed += 1
+        else if (state === 'failed') failedHere += 1
         else skipped += 1
       }
-      // A file that failed to load has no tests but must still count as a failure.
-      if (module.state() === 'failed' && !module.children.size) failed += 1
+      // A file that failed to load, or whose beforeAll/afterAll failed, may have no failed
+      // test of its own but must still count as a failure.
+      if (module.state() === 'failed' && failedHere === 0) failedHere = 1
+      failed += failedHere
     }
     const tail = skipped ? `, ${skipped} skipped` : ''
     process.stdout.write(`\nvitest: ${passed} passed, ${failed} failed${tail}\n`)
