@@ -178,16 +178,24 @@ function pmpError(r: native.NativePmpResult, via: 'pcp' | 'natpmp', context: str
   return new UPNPError(info, context)
 }
 
-/** The router "no longer has it" answers: PCP NO_RESOURCES for an unknown nonce'd delete. */
-const PCP_GONE = new Set(['NO_RESOURCES', 'SUCCESS'])
+/** A delete answered "I have no such mapping" (PCP: NO_RESOURCES) is what we wanted. */
+const PCP_GONE = new Set(['NO_RESOURCES'])
 
-export class PcpBackend implements Backend {
-  readonly via = 'pcp' as const
+/**
+ * PCP and NAT-PMP hold mappings the same way: a MAP request creates or renews, the answer
+ * says what was granted, and the server's epoch in every answer reveals a reboot (after
+ * which the router had forgotten the mapping until this very renewal re-created it).
+ * Neither has a "get entry": the check *is* the renewal.
+ */
+export class LeaseBackend implements Backend {
   private lastAddress = ''
-  constructor(private readonly o: PmpBackendOptions) {}
+  private readonly name: string
+  constructor(readonly via: 'pcp' | 'natpmp', private readonly o: PmpBackendOptions) {
+    this.name = via === 'pcp' ? 'PCP' : 'NAT-PMP'
+  }
 
   private request(p: MappingParams, externalPort: number, nonce?: string): Promise<native.NativePmpResult> {
-    const args: native.PcpMapArgs = {
+    const args = {
       gateway: this.o.router,
       budgetMs: this.o.budgetMs,
       protocol: p.protocol,
@@ -195,8 +203,9 @@ export class PcpBackend implements Backend {
       externalPort,
       lifetime: p.lease === 0 ? PMP_PERMANENT_LEASE : p.lease,
     }
-    if (nonce) args.nonce = nonce
-    return this.o.serial(() => native.pcpMap(args))
+    // PCP renewals repeat the mapping's nonce; NAT-PMP identifies it by client and port.
+    if (this.via === 'natpmp') return this.o.serial(() => native.natpmpMap(args))
+    return this.o.serial(() => native.pcpMap(nonce ? { ...args, nonce } : args))
   }
 
   private granted(r: native.NativePmpResult, p: MappingParams, fallbackPort: number): Granted {
@@ -214,86 +223,42 @@ export class PcpBackend implements Backend {
 
   async add(p: MappingParams, wanted: number): Promise<Granted> {
     const r = await this.request(p, wanted)
-    if (!r.ok) throw pmpError(r, 'pcp', `mapping ${p.protocol} ${p.internalPort} (PCP)`)
+    if (!r.ok) throw pmpError(r, this.via, `mapping ${p.protocol} ${p.internalPort} (${this.name})`)
+    // NAT-PMP's MAP answer has no address: ask once (PCP's answer carries it).
+    if (this.via === 'natpmp') await this.externalAddress()
     return this.granted(r, p, wanted)
   }
 
   async maintain(p: MappingParams, g: Granted): Promise<Maintained> {
-    // PCP has no "get entry": the check is a renewal with the same nonce, and its epoch
-    // says whether the router rebooted (and so had forgotten the mapping) in between.
     const r = await this.request(p, g.externalPort, g.nonce)
-    if (!r.ok) throw pmpError(r, 'pcp', `renewing ${p.protocol} ${g.externalPort} (PCP)`)
+    if (!r.ok) throw pmpError(r, this.via, `renewing ${p.protocol} ${g.externalPort} (${this.name})`)
     const granted = this.granted(r, p, g.externalPort)
     if (r.rebooted || (g.resets !== undefined && r.resets > g.resets)) {
-      return { kind: 'lost', reason: 'the router rebooted (PCP epoch went back)', granted }
+      return { kind: 'lost', reason: `the router rebooted (${this.name} epoch went back)`, granted }
     }
     return { kind: 'ok', granted, renewed: true }
   }
 
   async remove(p: MappingParams, g: Granted): Promise<void> {
-    if (!g.nonce) return
-    const nonce = g.nonce
-    const r = await this.o.serial(() => native.pcpDelete({ gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort, nonce }))
-    if (!r.ok && !(r.answered && PCP_GONE.has(r.meaning))) throw pmpError(r, 'pcp', `deleting ${p.protocol} ${g.externalPort} (PCP)`)
-  }
-
-  async externalAddress(): Promise<string> {
-    return this.lastAddress
-  }
-}
-
-export class NatPmpBackend implements Backend {
-  readonly via = 'natpmp' as const
-  private lastAddress = ''
-  constructor(private readonly o: PmpBackendOptions) {}
-
-  private request(p: MappingParams, externalPort: number): Promise<native.NativePmpResult> {
-    return this.o.serial(() => native.natpmpMap({
-      gateway: this.o.router,
-      budgetMs: this.o.budgetMs,
-      protocol: p.protocol,
-      internalPort: p.internalPort,
-      externalPort,
-      lifetime: p.lease === 0 ? PMP_PERMANENT_LEASE : p.lease,
-    }))
-  }
-
-  private granted(r: native.NativePmpResult, p: MappingParams, fallbackPort: number): Granted {
-    return {
-      externalPort: r.externalPort ?? fallbackPort,
-      externalAddress: this.lastAddress,
-      lease: r.lifetime ?? (p.lease || PMP_PERMANENT_LEASE),
-      internalClient: r.localAddress ?? '',
-      resets: r.resets,
+    const target = { gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort }
+    let r: native.NativePmpResult
+    if (this.via === 'natpmp') {
+      r = await this.o.serial(() => native.natpmpDelete(target))
+    } else {
+      if (!g.nonce) return
+      const nonce = g.nonce
+      r = await this.o.serial(() => native.pcpDelete({ ...target, nonce }))
+    }
+    if (!r.ok && !(r.answered && PCP_GONE.has(r.meaning))) {
+      throw pmpError(r, this.via, `deleting ${p.protocol} ${g.externalPort} (${this.name})`)
     }
   }
 
-  async add(p: MappingParams, wanted: number): Promise<Granted> {
-    const r = await this.request(p, wanted)
-    if (!r.ok) throw pmpError(r, 'natpmp', `mapping ${p.protocol} ${p.internalPort} (NAT-PMP)`)
-    await this.externalAddress()
-    return this.granted(r, p, wanted)
-  }
-
-  async maintain(p: MappingParams, g: Granted): Promise<Maintained> {
-    // Like PCP: renewing is the check, and the epoch in the answer reveals a reboot.
-    const r = await this.request(p, g.externalPort)
-    if (!r.ok) throw pmpError(r, 'natpmp', `renewing ${p.protocol} ${g.externalPort} (NAT-PMP)`)
-    const granted = this.granted(r, p, g.externalPort)
-    if (r.rebooted || (g.resets !== undefined && r.resets > g.resets)) {
-      return { kind: 'lost', reason: 'the router rebooted (NAT-PMP epoch went back)', granted }
-    }
-    return { kind: 'ok', granted, renewed: true }
-  }
-
-  async remove(p: MappingParams, g: Granted): Promise<void> {
-    const r = await this.o.serial(() => native.natpmpDelete({ gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort }))
-    if (!r.ok) throw pmpError(r, 'natpmp', `deleting ${p.protocol} ${g.externalPort} (NAT-PMP)`)
-  }
-
   async externalAddress(): Promise<string> {
-    const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
-    if (r.ok && r.externalAddress) this.lastAddress = r.externalAddress
+    if (this.via === 'natpmp') {
+      const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
+      if (r.ok && r.externalAddress) this.lastAddress = r.externalAddress
+    }
     return this.lastAddress
   }
 }

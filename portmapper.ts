@@ -22,7 +22,7 @@
 import { EventEmitter } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
-import { type Backend, type Granted, type MappingParams, NatPmpBackend, PcpBackend, UpnpBackend } from './backends.ts'
+import { type Backend, type Granted, LeaseBackend, type MappingParams, UpnpBackend } from './backends.ts'
 import { IGDStatus, type Protocol, UPNP, UPNPDevice, UPNPError, UPNPResult } from './index.ts'
 import * as native from './native.ts'
 import { invalidateProbe, PREFERENCE, probe, type Via } from './probe.ts'
@@ -384,8 +384,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         serial: this.#serial,
       })
     } else {
-      const o = { router: this.#options.router, budgetMs: this.#options.pmpBudget, serial: this.#serial }
-      backend = via === 'pcp' ? new PcpBackend(o) : new NatPmpBackend(o)
+      backend = new LeaseBackend(via, { router: this.#options.router, budgetMs: this.#options.pmpBudget, serial: this.#serial })
     }
     this.#backends.set(via, backend)
     return backend
@@ -590,8 +589,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     }
     // NAT-PMP and PCP deletes are scoped to this client (and, for PCP, the nonce) by the
     // protocol itself, so they cannot remove someone else's mapping.
-    const o = { router: e.router ?? '', budgetMs: this.#options.pmpBudget, serial: this.#serial }
-    const backend = e.via === 'pcp' ? new PcpBackend(o) : new NatPmpBackend(o)
+    const backend = new LeaseBackend(e.via, { router: e.router ?? '', budgetMs: this.#options.pmpBudget, serial: this.#serial })
     if (e.nonce) granted.nonce = e.nonce
     await backend.remove(params, granted)
     return true
