@@ -43,19 +43,7 @@ export interface ActionResult {
 }
 
 /** Resolves with `value` = the internal client that was sent. */
-export declare function addPortMapping(target: SoapTarget, args: AddPortMappingArgs): Promise<ActionResult>
-
-export interface AddPortMappingArgs {
-  remoteHost: string
-  externalPort: number
-  protocol: string
-  internalPort: number
-  /** "" = the local address of the connection that reaches the router. */
-  internalClient: string
-  enabled: boolean
-  description: string
-  leaseDuration: number
-}
+export declare function addPortMapping(target: SoapTarget, args: PortMapping): Promise<ActionResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -113,7 +101,7 @@ export interface DiscoverResult {
 export interface EntriesResult {
   result: number
   error?: NativeFailure
-  entries: Array<NativeMappingEntry>
+  entries: Array<PortMapping>
 }
 
 export declare function getExternalIpAddress(target: SoapTarget): Promise<ActionResult>
@@ -155,17 +143,6 @@ export interface NativeFailure {
   upnpCode?: number
   description: string
   httpStatus?: number
-}
-
-export interface NativeMappingEntry {
-  remoteHost: string
-  externalPort: number
-  protocol: string
-  internalPort: number
-  internalClient: string
-  enabled: boolean
-  description: string
-  leaseDuration: number
 }
 
 export interface NativePcpOption {
@@ -310,6 +287,19 @@ export interface PmpRequestOptions {
   budgetMs?: number
   /** First wait before retransmitting, doubled each time (default 250 ms). */
   initialTimeoutMs?: number
+}
+
+/** A port mapping: what `addPortMapping` sends, and a row of the router's table. */
+export interface PortMapping {
+  remoteHost: string
+  externalPort: number
+  protocol: string
+  internalPort: number
+  /** "" = the local address of the connection that reaches the router. */
+  internalClient: string
+  enabled: boolean
+  description: string
+  leaseDuration: number
 }
 
 export interface PortMappingKey {

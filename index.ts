@@ -130,7 +130,7 @@ function fromNative(failure: native.NativeFailure | undefined | null, result: nu
 }
 
 /** A rejected native promise means a bug (a caught panic): report it, never throw it. */
-function internalError(error: unknown): native.ActionResult & { entries?: native.NativeMappingEntry[] } {
+function internalError(error: unknown): native.ActionResult & { entries?: native.PortMapping[] } {
   const message = error instanceof Error ? error.message : String(error)
   return {
     result: UPNPResult.UNKNOWN_ERROR,
@@ -138,7 +138,7 @@ function internalError(error: unknown): native.ActionResult & { entries?: native
   }
 }
 
-function toEntry(e: native.NativeMappingEntry): PortMappingEntry {
+function toEntry(e: native.PortMapping): PortMappingEntry {
   return { ...e, protocol: e.protocol === 'TCP' ? 'TCP' : 'UDP' }
 }
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::discovery::{self, DiscoverConfig};
 use crate::errors::{Failure, UpnpResult};
-use crate::gateway::{self, DeviceInfo, Mapping, MappingEntry};
+use crate::gateway::{self, DeviceInfo, Mapping};
 use crate::soap::Target;
 use crate::ssdp::SocketOptions;
 
@@ -234,8 +234,9 @@ pub async fn get_status_info(target: SoapTarget) -> ActionResult {
     gateway::status_info(&target.into()).await.into()
 }
 
+/// A port mapping: what `addPortMapping` sends, and a row of the router's table.
 #[napi(object)]
-pub struct AddPortMappingArgs {
+pub struct PortMapping {
     pub remote_host: String,
     pub external_port: u32,
     pub protocol: String,
@@ -249,7 +250,7 @@ pub struct AddPortMappingArgs {
 
 /// Resolves with `value` = the internal client that was sent.
 #[napi]
-pub async fn add_port_mapping(target: SoapTarget, args: AddPortMappingArgs) -> ActionResult {
+pub async fn add_port_mapping(target: SoapTarget, args: PortMapping) -> ActionResult {
     let run = async {
         let mapping = Mapping {
             remote_host: args.remote_host,
@@ -285,29 +286,17 @@ pub async fn delete_port_mapping(target: SoapTarget, key: PortMappingKey) -> Act
     run.await.into()
 }
 
-#[napi(object)]
-pub struct NativeMappingEntry {
-    pub remote_host: String,
-    pub external_port: u32,
-    pub protocol: String,
-    pub internal_port: u32,
-    pub internal_client: String,
-    pub enabled: bool,
-    pub description: String,
-    pub lease_duration: u32,
-}
-
-impl From<MappingEntry> for NativeMappingEntry {
-    fn from(e: MappingEntry) -> Self {
+impl From<Mapping> for PortMapping {
+    fn from(m: Mapping) -> Self {
         Self {
-            remote_host: e.remote_host,
-            external_port: e.external_port.into(),
-            protocol: e.protocol,
-            internal_port: e.internal_port.into(),
-            internal_client: e.internal_client,
-            enabled: e.enabled,
-            description: e.description,
-            lease_duration: e.lease_duration,
+            remote_host: m.remote_host,
+            external_port: m.external_port.into(),
+            protocol: m.protocol,
+            internal_port: m.internal_port.into(),
+            internal_client: m.internal_client,
+            enabled: m.enabled,
+            description: m.description,
+            lease_duration: m.lease_duration,
         }
     }
 }
@@ -316,11 +305,11 @@ impl From<MappingEntry> for NativeMappingEntry {
 pub struct EntriesResult {
     pub result: u32,
     pub error: Option<NativeFailure>,
-    pub entries: Vec<NativeMappingEntry>,
+    pub entries: Vec<PortMapping>,
 }
 
-impl From<std::result::Result<Vec<MappingEntry>, Failure>> for EntriesResult {
-    fn from(r: std::result::Result<Vec<MappingEntry>, Failure>) -> Self {
+impl From<std::result::Result<Vec<Mapping>, Failure>> for EntriesResult {
+    fn from(r: std::result::Result<Vec<Mapping>, Failure>) -> Self {
         match r {
             Ok(entries) => Self {
                 result: UpnpResult::Success as u32,

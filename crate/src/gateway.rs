@@ -261,8 +261,9 @@ pub async fn external_ip_address(target: &Target) -> Result<String, Failure> {
         })
 }
 
-/// Arguments of `AddPortMapping`, already validated by the caller.
-#[derive(Clone, Debug)]
+/// A port mapping: the arguments of `AddPortMapping` (validated by the caller) and a row of
+/// the router's table alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mapping {
     pub remote_host: String,
     pub external_port: u16,
@@ -305,33 +306,29 @@ pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Fa
     Ok(sent_client)
 }
 
+/// The three arguments that name a mapping (DeletePortMapping, GetSpecificPortMappingEntry).
+fn mapping_key(
+    remote_host: &str,
+    external_port: u16,
+    protocol: &str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("NewRemoteHost", remote_host.to_string()),
+        ("NewExternalPort", external_port.to_string()),
+        ("NewProtocol", protocol.to_string()),
+    ]
+}
+
 pub async fn delete_port_mapping(
     target: &Target,
     remote_host: &str,
     external_port: u16,
     protocol: &str,
 ) -> Result<(), Failure> {
-    let args = vec![
-        ("NewRemoteHost", remote_host.to_string()),
-        ("NewExternalPort", external_port.to_string()),
-        ("NewProtocol", protocol.to_string()),
-    ];
+    let args = mapping_key(remote_host, external_port, protocol);
     soap::call(target, "DeletePortMapping", args)
         .await
         .map(|_| ())
-}
-
-/// One row of the router's mapping table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MappingEntry {
-    pub remote_host: String,
-    pub external_port: u16,
-    pub protocol: String,
-    pub internal_port: u16,
-    pub internal_client: String,
-    pub enabled: bool,
-    pub description: String,
-    pub lease_duration: u32,
 }
 
 /// `GetSpecificPortMappingEntry`: whether (and how) the router holds a mapping now.
@@ -340,16 +337,12 @@ pub async fn specific_port_mapping(
     remote_host: &str,
     external_port: u16,
     protocol: &str,
-) -> Result<MappingEntry, Failure> {
-    let args = vec![
-        ("NewRemoteHost", remote_host.to_string()),
-        ("NewExternalPort", external_port.to_string()),
-        ("NewProtocol", protocol.to_string()),
-    ];
+) -> Result<Mapping, Failure> {
+    let args = mapping_key(remote_host, external_port, protocol);
     let reply = soap::call(target, "GetSpecificPortMappingEntry", args).await?;
     let v = &reply.values;
     let number = |name: &str| v.get(name).and_then(|s| s.trim().parse::<u32>().ok());
-    Ok(MappingEntry {
+    Ok(Mapping {
         remote_host: remote_host.to_string(),
         external_port,
         protocol: protocol.to_string(),
@@ -373,7 +366,7 @@ pub async fn specific_port_mapping(
 pub async fn list_port_mappings(
     target: &Target,
     max_entries: u32,
-) -> Result<Vec<MappingEntry>, Failure> {
+) -> Result<Vec<Mapping>, Failure> {
     let endpoint =
         Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
     let gateway = igd_next::aio::Gateway {
@@ -393,7 +386,7 @@ pub async fn list_port_mappings(
             .await
             .map_err(|_| Failure::new(UpnpResult::HttpError, "listing mappings timed out"))?;
         match entry {
-            Ok(e) => entries.push(MappingEntry {
+            Ok(e) => entries.push(Mapping {
                 remote_host: e.remote_host,
                 external_port: e.external_port,
                 protocol: e.protocol.to_string(),
