@@ -11,6 +11,7 @@ export type DiscoverMode = 'godot' | 'until'
 
 export const DESCRIPTION = 'bench'
 
+
 /** An operation's outcome: undefined when the library reported success, else its error. */
 export type OpError = string | undefined
 

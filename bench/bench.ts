@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { assertInLab, LAB, repoRoot, upnpcList } from '../__test__/lab/lab.ts'
 import type { LibName } from './adapters.ts'
+import { PORT_BASE, portOwner } from './ports.ts'
 import { renderChart, renderMarkdown, type Results, type PairsCell, type Target } from './report.ts'
 import { round, summarize, type Summary } from './stats.ts'
 import type { PairsRun } from './worker.ts'
@@ -27,7 +28,6 @@ const HARNESS = path.join(OUT, 'miniupnpc-bench')
 /** The package as `npm run build` lays it out, for the require-time figure. */
 const PKG = path.join(OUT, 'pkg')
 const NATIVE_CJS = path.join(PKG, 'index.js')
-const PORT0 = 20000
 const onlyArg = args.indexOf('--only')
 /** --only discovery,pairs,...: a subset of the phases, for development (targets need all). */
 const ONLY = onlyArg >= 0 ? (args[onlyArg + 1] ?? '').split(',') : null
@@ -41,9 +41,9 @@ type Mode = 'seq' | 'c8' | 'c64'
 const CONC: Record<Mode, number> = { seq: 1, c8: 8, c64: 64 }
 /** Pairs per repetition, and a time budget (no new pair starts after it) for the slow peers. */
 const PAIRS: Record<LibName | 'miniupnpc', Record<Mode, number>> = {
-  miniupnpc: { seq: 1000, c8: 1000, c64: 500 },
-  'upnp-native': { seq: 1000, c8: 1000, c64: 1000 },
-  'nat-port-mapper': { seq: 200, c8: 200, c64: 256 },
+  miniupnpc: { seq: 1000, c8: 1000, c64: 300 },
+  'upnp-native': { seq: 1000, c8: 1000, c64: 500 },
+  'nat-port-mapper': { seq: 200, c8: 200, c64: 128 },
   'nat-api': { seq: 20, c8: 40, c64: 128 },
 }
 const BUDGET_MS: Record<LibName, number> = { 'upnp-native': 20000, 'nat-port-mapper': 10000, 'nat-api': 5000 }
@@ -99,14 +99,27 @@ async function cleanRouter(): Promise<number> {
   return r.deleted
 }
 
-/** Mappings in [from, to) the router still lists (upnpc -l) after the run: `silent` ones on
- *  ports whose add and delete both reported success (the library said it deleted them), and
- *  `afterFailure` ones on ports where the library reported a failed operation. */
-async function leftBehind(from: number, to: number, failedPorts: number[]): Promise<{ silent: number; afterFailure: number }> {
-  const failed = new Set(failedPorts)
-  const list = (await upnpcList()).filter((m) => m.externalPort >= from && m.externalPort < to)
-  const afterFailure = list.filter((m) => failed.has(m.externalPort)).length
-  return { silent: list.length - afterFailure, afterFailure }
+/** What the router lists after a run (upnpc -l), charged by port range to the library that
+ *  mapped it. `failed` holds every port on which an earlier or this run of a library reported
+ *  a failed add or delete: a mapping there was announced (typically an add that timed out
+ *  queued at the router, which the kernel kept retransmitting after the client closed the
+ *  socket and the router carried out later, after the delete). Anywhere else the library said
+ *  it had deleted the mapping: `silent`. */
+interface Leftovers { silent: number; afterFailure: { lib: string; port: number }[] }
+
+/** lib:port of every operation any run reported as failed, for the whole bench. */
+const FAILED = new Set<string>()
+
+async function leftovers(lib: string, failed: Set<string>): Promise<Leftovers> {
+  const out: Leftovers = { silent: 0, afterFailure: [] }
+  for (const m of await upnpcList()) {
+    const owner = portOwner(m.externalPort)
+    if (!owner || owner.warmup) continue
+    if (failed.has(`${owner.lib}:${m.externalPort}`)) out.afterFailure.push({ lib: owner.lib, port: m.externalPort })
+    else if (owner.lib === lib) out.silent += 1
+    else log(`   note: ${owner.lib} mapping ${m.externalPort} appeared without a failed operation there`)
+  }
+  return out
 }
 
 // ------------------------------------------------------------------ measurements
@@ -176,17 +189,25 @@ async function measureExtIp(res: Results): Promise<void> {
 
 async function measurePairs(res: Results): Promise<void> {
   log('2/5 add+delete pairs (sequential, 8 and 64 in flight), each phase checked with upnpc -l')
-  type Acc = { rates: number[]; pairs: number; left: number; leftAfterFailure: number; failures: number; errors: Record<string, number>; addP50: number[]; delP50: number[]; elapsed: number[] }
+  type Acc = { rates: number[]; pairs: number; left: number; leftAfterFailure: number; leftLate: number; failures: number; errors: Record<string, number>; addP50: number[]; delP50: number[]; elapsed: number[] }
   const cells = new Map<string, Acc>()
   const cell = (lib: string, mode: Mode) => {
     const key = `${lib}/${mode}`
-    if (!cells.has(key)) cells.set(key, { rates: [], pairs: 0, left: 0, leftAfterFailure: 0, failures: 0, errors: {}, addP50: [], delP50: [], elapsed: [] })
+    if (!cells.has(key)) cells.set(key, { rates: [], pairs: 0, left: 0, leftAfterFailure: 0, leftLate: 0, failures: 0, errors: {}, addP50: [], delP50: [], elapsed: [] })
     return cells.get(key)!
   }
-  const check = async (c: Acc, from: number, to: number, failedPorts: number[]) => {
-    const l = await leftBehind(from, to, failedPorts)
+  // lib:port -> the cell whose run last reported a failed operation on that port.
+  const failedAt = new Map<string, Acc>()
+  const check = async (lib: string, c: Acc, failedPorts: number[]) => {
+    for (const p of failedPorts) { failedAt.set(`${lib}:${p}`, c); FAILED.add(`${lib}:${p}`) }
+    const l = await leftovers(lib, FAILED)
     c.left += l.silent
-    c.leftAfterFailure += l.afterFailure
+    for (const f of l.afterFailure) {
+      const owner = failedAt.get(`${f.lib}:${f.port}`) ?? c
+      if (owner === c) c.leftAfterFailure += 1
+      else owner.leftLate += 1
+      if (process.env.BENCH_TRACE) log(`   mapping ${f.port} (${f.lib}) left after a failed operation, seen after a ${lib} run`)
+    }
     await cleanRouter()
   }
   await cleanRouter()
@@ -197,7 +218,7 @@ async function measurePairs(res: Results): Promise<void> {
       {
         const n = PAIRS.miniupnpc[mode]
         const m = await harness<{ elapsedMs: number; addFailures: number; deleteFailures: number; lastAddCode: number; lastDeleteCode: number; addMedianMs: number; deleteMedianMs: number; failedPorts: number[] }>(
-          'pairs', LAB.routerDescUrl, String(n), String(CONC[mode]), String(PORT0))
+          'pairs', LAB.routerDescUrl, String(n), String(CONC[mode]), String(PORT_BASE.miniupnpc))
         const c = cell('miniupnpc', mode)
         c.rates.push(n / m.elapsedMs * 1000)
         c.pairs += n
@@ -207,12 +228,12 @@ async function measurePairs(res: Results): Promise<void> {
         c.failures += m.addFailures + m.deleteFailures
         if (m.addFailures) c.errors[`add: miniupnpc code ${m.lastAddCode}`] = (c.errors[`add: miniupnpc code ${m.lastAddCode}`] ?? 0) + m.addFailures
         if (m.deleteFailures) c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] = (c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] ?? 0) + m.deleteFailures
-        await check(c, PORT0, PORT0 + n, m.failedPorts)
+        await check('miniupnpc', c, m.failedPorts)
       }
       for (const lib of JS_LIBS) {
         if (lib !== 'upnp-native' && rep >= R.peerPairs) continue
         const n = PAIRS[lib][mode]
-        const r = await worker<PairsRun>('pairs', lib, n, CONC[mode], PORT0, BUDGET_MS[lib])
+        const r = await worker<PairsRun>('pairs', lib, n, CONC[mode], BUDGET_MS[lib])
         const c = cell(lib, mode)
         c.rates.push(r.completed / r.elapsedMs * 1000)
         c.pairs += r.completed
@@ -221,7 +242,7 @@ async function measurePairs(res: Results): Promise<void> {
         c.delP50.push(r.deleteMs.p50)
         c.failures += r.addFailures + r.deleteFailures
         for (const [e, k] of Object.entries(r.errors)) c.errors[e] = (c.errors[e] ?? 0) + k
-        await check(c, PORT0, PORT0 + r.started, r.failedPorts)
+        await check(lib, c, r.failedPorts)
       }
     }
     log(`   round ${rep + 1}/${R.pairs} done`)
@@ -230,7 +251,7 @@ async function measurePairs(res: Results): Promise<void> {
   for (const [key, c] of cells) {
     const [lib, mode] = key.split('/') as [string, Mode]
     const out: PairsCell = {
-      rate: summarize(c.rates), pairs: c.pairs, leftBehind: c.left, leftAfterFailure: c.leftAfterFailure, failures: c.failures, errors: c.errors,
+      rate: summarize(c.rates), pairs: c.pairs, leftBehind: c.left, leftAfterFailure: c.leftAfterFailure + c.leftLate, failures: c.failures, errors: c.errors,
       addMedianMs: summarize(c.addP50).median, deleteMedianMs: summarize(c.delP50).median, elapsedMs: summarize(c.elapsed),
       concurrency: CONC[mode],
     }
@@ -242,13 +263,16 @@ async function measureEventLoop(res: Results): Promise<void> {
   log('3/5 event-loop delay during discovery + 1,000 operations (8 in flight)')
   res.eventloop = {}
   const OPS: Record<LibName, number> = { 'upnp-native': 1000, 'nat-port-mapper': 1000, 'nat-api': 100 }
-  type E = { maxMs: number; p99Ms: number; meanMs: number; ops: number; failures: number; discoveryMs: number; elapsedMs: number; discoveryMaxMs?: number; opsMaxMs?: number }
+  type E = { maxMs: number; p99Ms: number; meanMs: number; ops: number; failures: number; discoveryMs: number; elapsedMs: number; discoveryMaxMs?: number; opsMaxMs?: number; failedPorts?: number[] }
   const acc: Record<string, E[]> = {}
+  const left: Record<string, number> = {}
   await cleanRouter()
   for (let rep = 0; rep < R.eventloop; rep++) {
     for (const lib of JS_LIBS) {
       const e = await worker<E>('eventloop', lib, OPS[lib], 8)
       ;(acc[lib] ??= []).push(e)
+      for (const p of e.failedPorts ?? []) FAILED.add(`${lib}:${p}`)
+      left[lib] = (left[lib] ?? 0) + (await leftovers(lib, FAILED)).silent
       await cleanRouter()
     }
     // Control: an idle process for as long as upnp-native's run; what the machine alone does.
@@ -260,6 +284,7 @@ async function measureEventLoop(res: Results): Promise<void> {
       max: summarize(list.map((e) => e.maxMs)), p99: summarize(list.map((e) => e.p99Ms)),
       ops: list[0]!.ops, failures: list.reduce((a, e) => a + e.failures, 0),
       discoveryMax: summarize(list.map((e) => e.discoveryMaxMs ?? Number.NaN)), opsMax: summarize(list.map((e) => e.opsMaxMs ?? Number.NaN)),
+      leftBehind: left[lib] ?? 0,
     }
   }
 }
@@ -268,25 +293,27 @@ async function measureMemory(res: Results): Promise<void> {
   log('4/5 memory: RSS before/after sequential operations (after a warm-up, gc forced)')
   res.memory = {}
   const OPS: Record<LibName, number> = { 'upnp-native': 10000, 'nat-port-mapper': 2000, 'nat-api': 200 }
-  type M = { before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage; ops: number; failures: number; elapsedMs: number; gc: boolean }
+  type M = { before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage; ops: number; failures: number; elapsedMs: number; gc: boolean; failedPorts: number[] }
   await cleanRouter()
-  const growth: Record<string, { rss: number[]; heap: number[]; ops: number; failures: number }> = {}
+  const growth: Record<string, { rss: number[]; heap: number[]; ops: number; failures: number; left: number }> = {}
   for (let rep = 0; rep < R.memory; rep++) {
     for (const lib of JS_LIBS) {
       if (lib !== 'upnp-native' && rep > 0) continue
       const m = await worker<M>('memory', lib, 1000, OPS[lib], 1)
-      const g = (growth[lib] ??= { rss: [], heap: [], ops: m.ops, failures: 0 })
+      const g = (growth[lib] ??= { rss: [], heap: [], ops: m.ops, failures: 0, left: 0 })
       g.rss.push((m.after.rss - m.before.rss) / 2 ** 20)
       g.heap.push((m.after.heapUsed - m.before.heapUsed) / 2 ** 20)
       g.failures += m.failures
+      for (const p of m.failedPorts) FAILED.add(`${lib}:${p}`)
+      g.left += (await leftovers(lib, FAILED)).silent
       await cleanRouter()
     }
   }
-  const c = await harness<{ rssBeforeKiB: number; rssAfterKiB: number; failures: number; ops: number }>('memory', LAB.routerDescUrl, '1000', '10000', String(PORT0))
+  const c = await harness<{ rssBeforeKiB: number; rssAfterKiB: number; failures: number; ops: number }>('memory', LAB.routerDescUrl, '1000', '10000', String(PORT_BASE.miniupnpc))
   await cleanRouter()
   res.memory.miniupnpc = { rssGrowthMB: summarize([(c.rssAfterKiB - c.rssBeforeKiB) / 1024]), heapGrowthMB: summarize([]), ops: c.ops, failures: c.failures, rssBeforeMB: c.rssBeforeKiB / 1024 }
   for (const [lib, g] of Object.entries(growth)) {
-    res.memory[lib] = { rssGrowthMB: summarize(g.rss), heapGrowthMB: summarize(g.heap), ops: g.ops, failures: g.failures }
+    res.memory[lib] = { rssGrowthMB: summarize(g.rss), heapGrowthMB: summarize(g.heap), ops: g.ops, failures: g.failures, leftBehind: g.left }
   }
 }
 
@@ -397,7 +424,7 @@ function cpuTimes(): { busy: number; total: number } {
   return { busy: total - idle, total }
 }
 
-function watchLoad(): () => { loadMean: number; loadMax: number; cpuBusyPct: number } {
+function watchLoad(): () => { loadAtStart: number; loadMean: number; loadMax: number; cpuBusyPct: number } {
   const samples: number[] = []
   const start = cpuTimes()
   const timer = setInterval(() => samples.push(os.loadavg()[0]!), 2000)
@@ -407,6 +434,7 @@ function watchLoad(): () => { loadMean: number; loadMax: number; cpuBusyPct: num
     clearInterval(timer)
     const end = cpuTimes()
     return {
+      loadAtStart: round(samples[0]!, 2),
       loadMean: round(samples.reduce((a, b) => a + b, 0) / samples.length, 2),
       loadMax: round(Math.max(...samples), 2),
       cpuBusyPct: round((end.busy - start.busy) / Math.max(1, end.total - start.total) * 100, 1),

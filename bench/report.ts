@@ -8,7 +8,8 @@ export interface PairsCell {
   /** Mappings the router still listed (upnpc -l) although the library reported both the add
    *  and the delete as done: deletes that silently do not work. */
   leftBehind: number
-  /** Mappings still listed on ports where the library reported a failed add or delete. */
+  /** Mappings still listed on ports where the library reported a failed add or delete, or
+   *  that the router created only after the run was checked (an add it dequeued late). */
   leftAfterFailure: number
   failures: number
   errors: Record<string, number>
@@ -40,15 +41,15 @@ export interface Results {
     reps: Record<string, number>
     pairsPerRep: Record<string, Record<string, number>>
     durationS?: number
-    noise?: { loadMean: number; loadMax: number; cpuBusyPct: number }
+    noise?: { loadAtStart: number; loadMean: number; loadMax: number; cpuBusyPct: number }
     phaseS?: Record<string, number>
   }
   discovery: Record<'floor' | 'nativeUntil' | 'natpmGateway' | 'natpmUsable' | 'natapi' | 'nativeGodot' | 'miniupnpc' | 'miniupnpcSearch', Summary>
   discoveryFailures: string[]
   extip: Record<string, Summary>
   pairs: Record<string, Partial<Record<'seq' | 'c8' | 'c64', PairsCell>>>
-  eventloop: Record<string, { max: Summary; p99: Summary; ops: number; failures: number; discoveryMax?: Summary; opsMax?: Summary }>
-  memory: Record<string, { rssGrowthMB: Summary; heapGrowthMB: Summary; ops: number; failures: number; rssBeforeMB?: number }>
+  eventloop: Record<string, { max: Summary; p99: Summary; ops: number; failures: number; discoveryMax?: Summary; opsMax?: Summary; leftBehind?: number }>
+  memory: Record<string, { rssGrowthMB: Summary; heapGrowthMB: Summary; ops: number; failures: number; rssBeforeMB?: number; leftBehind?: number }>
   size: {
     nativeNode: { file: string; bytes: number; stripped: boolean }
     nativeJs: number
@@ -145,8 +146,13 @@ export function renderMarkdown(r: Results): string {
     `Figures: median [min–max] over the repetitions; ratios against miniupnpc's sequential figure of the same run.`)
   if (r.meta.noise) {
     out.push('')
-    out.push(`Machine load during the run (${r.meta.durationS} s): load average mean ${r.meta.noise.loadMean}, max ${r.meta.noise.loadMax}; ` +
+    out.push(`Machine load during the run (${r.meta.durationS} s): load average ${r.meta.noise.loadAtStart} at the start, mean ${r.meta.noise.loadMean}, max ${r.meta.noise.loadMax}; ` +
       `CPU busy ${r.meta.noise.cpuBusyPct}% of ${r.meta.cpus} cores (the bench and the router alone keep about one core busy).`)
+    if (r.meta.noise.loadMean > 1.6) {
+      out.push('')
+      out.push(`**Warning: the machine was busy with other work (mean load ${r.meta.noise.loadMean} on ${r.meta.cpus} cores). Every operation here is a few ` +
+        'hundred microseconds of wake-ups between processes, so a busy scheduler stretches them: treat these figures as noisy and rerun on a quiet machine.**')
+    }
   }
   out.push('')
   out.push(`| | ${LIBS.map((l) => `${TITLE[l]} ${v[l] ?? ''}`.trim()).join(' | ')} |`)
@@ -166,11 +172,13 @@ export function renderMarkdown(r: Results): string {
     for (const [mode, c] of Object.entries(modes)) {
       if (!c) continue
       if (c.leftBehind > 0) notes.push(`${TITLE[lib]} ${mode}: the router still listed ${c.leftBehind} of ${c.pairs} mappings although the library reported every add and delete as done (it ran at ${fmt(c.rate.median)} pairs/s, which is not a speed of add+delete).`)
-      if (c.leftAfterFailure > 0) notes.push(`${TITLE[lib]} ${mode}: ${c.leftAfterFailure} mappings stayed on ports where an add or delete had reported a failure (timed out while queued at the router; it processed the add after the delete).`)
+      if (c.leftAfterFailure > 0) notes.push(`${TITLE[lib]} ${mode}: ${c.leftAfterFailure} mappings stayed behind after operations that had reported a failure (requests that timed out queued in the router's accept backlog; it processed the add after the delete, some after the run had ended).`)
       const errs = Object.entries(c.errors)
       if (errs.length) notes.push(`${TITLE[lib]} ${mode}: ${errs.slice(0, 3).map(([e, k]) => `${k} x "${e}"`).join('; ')}.`)
     }
   }
+  for (const [lib, e] of Object.entries(r.eventloop)) if (e.leftBehind) notes.push(`${TITLE[lib]} event-loop runs: ${e.leftBehind} mappings left behind.`)
+  for (const [lib, m] of Object.entries(r.memory)) if (m.leftBehind) notes.push(`${TITLE[lib]} memory run: ${m.leftBehind} of ${m.ops / 2} mappings left behind.`)
   for (const f of r.discoveryFailures) notes.push(`discovery failure: ${f}`)
   if (notes.length) {
     out.push('')

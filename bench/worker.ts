@@ -4,22 +4,25 @@
 //   node --expose-gc --import tsx bench/worker.ts TASK LIB [args...]
 //
 //   discover  LIB MODE                       time to a usable gateway (one run)
-//   pairs     LIB N CONC PORT0 BUDGET_MS     N add+delete pairs, CONC at once
+//   pairs     LIB N CONC BUDGET_MS           N add+delete pairs, CONC at once
 //   extip     LIB N                          N external-address queries
 //   eventloop LIB OPS CONC                   loop delay during discovery + OPS operations
 //   idle      - MS                           loop delay of an idle process (the control)
 //   memory    LIB WARMUP_OPS OPS CONC        RSS before/after OPS operations
 //
 // Prints its result as one JSON line after RESULT_MARK.
+import fs from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { assertInLab } from '../__test__/lab/lab.ts'
 import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
+import { PORT_BASE, WARMUP_OFFSET } from './ports.ts'
 import { percentile } from './stats.ts'
 
 export const RESULT_MARK = '@@BENCH-RESULT@@'
 
-/** Ports for warm-up pairs, away from the measured ranges (which start at 20000). */
-const WARMUP_PORT0 = 50000
+/** BENCH_TRACE=FILE: every operation's outcome appended to FILE (to chase a leftover). */
+const TRACE: string[] | null = process.env.BENCH_TRACE ? [] : null
+process.on('exit', () => { if (TRACE && process.env.BENCH_TRACE) fs.appendFileSync(process.env.BENCH_TRACE, TRACE.join('\n') + '\n') })
 
 function emit(result: unknown): void {
   process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`)
@@ -61,6 +64,7 @@ async function runPairs(client: Client, n: number, conc: number, port0: number, 
       const b = performance.now()
       const delError = await client.del(port)
       delMs.push(performance.now() - b)
+      if (TRACE) TRACE.push(`${process.pid} ${port} ${a.toFixed(3)} add=${addError ?? 'ok'} ${b.toFixed(3)} del=${delError ?? 'ok'} ${performance.now().toFixed(3)}`)
       addMs.push(b - a)
       completed += 1
       if (addError !== undefined) { addFailures += 1; note(`add: ${addError}`) }
@@ -102,8 +106,8 @@ async function main(): Promise<void> {
     }
     case 'pairs': {
       const client = await openOrDie(lib)
-      await runPairs(client, WARMUP_PAIRS[lib], Math.min(num(1), WARMUP_PAIRS[lib]), WARMUP_PORT0)
-      emit(await runPairs(client, num(0), num(1), num(2), num(3)))
+      await runPairs(client, WARMUP_PAIRS[lib], Math.min(num(1), WARMUP_PAIRS[lib]), PORT_BASE[lib] + WARMUP_OFFSET)
+      emit(await runPairs(client, num(0), num(1), PORT_BASE[lib], num(2)))
       await client.close()
       break
     }
@@ -135,13 +139,14 @@ async function main(): Promise<void> {
       disc.disable()
       if (!o.client || !o.ok) throw new Error(`${lib}: no usable gateway (${o.detail})`)
       ops.enable()
-      const run = await runPairs(o.client, num(0) / 2, num(1), 20000)
+      const run = await runPairs(o.client, num(0) / 2, num(1), PORT_BASE[lib])
       ops.disable()
       whole.disable()
       emit({
         maxMs: whole.max / 1e6, p99Ms: whole.percentile(99) / 1e6, meanMs: whole.mean / 1e6, samples: whole.count,
         discoveryMaxMs: disc.max / 1e6, opsMaxMs: ops.max / 1e6, opsP99Ms: ops.percentile(99) / 1e6,
         discoveryMs: o.usableMs, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs,
+        failedPorts: run.failedPorts, errors: run.errors,
       })
       await o.client.close()
       break
@@ -160,13 +165,16 @@ async function main(): Promise<void> {
       const warmup = num(0) / 2
       const pairs = num(1) / 2
       const conc = num(2)
-      await runPairs(client, warmup, conc, WARMUP_PORT0 - 10000)
+      await runPairs(client, warmup, conc, PORT_BASE[lib] + WARMUP_OFFSET)
       gc(); await settle(200); gc()
       const before = process.memoryUsage()
-      const run = await runPairs(client, pairs, conc, 20000)
+      const run = await runPairs(client, pairs, conc, PORT_BASE[lib])
       gc(); await settle(200); gc()
       const after = process.memoryUsage()
-      emit({ before, after, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs, gc: typeof (globalThis as { gc?: unknown }).gc === 'function' })
+      emit({
+        before, after, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs,
+        gc: typeof (globalThis as { gc?: unknown }).gc === 'function', failedPorts: run.failedPorts, errors: run.errors,
+      })
       await client.close()
       break
     }
