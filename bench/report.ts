@@ -211,7 +211,7 @@ function panel(y0: number, title: string, bars: Bar[], opts: { log: boolean; uni
     return (v / hi) * plotW
   }
   const parts: string[] = []
-  const height = top + bars.length * (barH + gap) + 24
+  const height = top + bars.length * (barH + gap) + (opts.ref ? 36 : 24)
   parts.push(`<text x="10" y="${y0 + 20}" font-size="15" font-weight="bold">${esc(title)}</text>`)
   // axis ticks
   const ticks: number[] = []
@@ -228,7 +228,7 @@ function panel(y0: number, title: string, bars: Bar[], opts: { log: boolean; uni
   for (const t of ticks) {
     const tx = left + pos(t)
     parts.push(`<line x1="${tx}" y1="${y0 + top - 4}" x2="${tx}" y2="${axisY}" stroke="#e4e4e4"/>`)
-    parts.push(`<text x="${tx}" y="${axisY + 14}" font-size="10" text-anchor="middle" fill="#666">${fmt(t)}</text>`)
+    parts.push(`<text x="${tx}" y="${axisY + 14}" font-size="10" text-anchor="middle" fill="#666">${Number(t.toPrecision(3))}</text>`)
   }
   parts.push(`<text x="${left + plotW}" y="${axisY + 14}" font-size="10" text-anchor="start" fill="#666"> ${esc(opts.unit)}</text>`)
   bars.forEach((b, i) => {
@@ -251,8 +251,8 @@ function panel(y0: number, title: string, bars: Bar[], opts: { log: boolean; uni
   })
   if (opts.ref) {
     const rx = left + pos(opts.ref.value)
-    parts.push(`<line x1="${rx}" y1="${y0 + top - 6}" x2="${rx}" y2="${axisY}" stroke="#c0392b" stroke-dasharray="4 3"/>`)
-    parts.push(`<text x="${rx + 4}" y="${y0 + top - 8}" font-size="10" fill="#c0392b">${esc(opts.ref.label)}</text>`)
+    parts.push(`<line x1="${rx}" y1="${y0 + top - 6}" x2="${rx}" y2="${axisY + 4}" stroke="#c0392b" stroke-dasharray="4 3"/>`)
+    parts.push(`<text x="${rx + 4}" y="${axisY + 26}" font-size="10" fill="#c0392b">${esc(opts.ref.label)}</text>`)
   }
   return { svg: parts.join('\n'), height: height + 12 }
 }
@@ -279,7 +279,7 @@ export function renderChart(r: Results): string {
       if (!c) continue
       const label = `${l} ${l === 'miniupnpc' && mode !== 'seq' ? name.replace('in flight', 'threads') : name}`
       if (c.leftBehind > 0) pairBars.push({ label, color: COLOR[l]!, text: `deletes do not work: left ${c.leftBehind}/${c.pairs} mappings behind` })
-      else pairBars.push({ label, color: COLOR[l]!, s: c.rate, text: c.failures ? `(${c.failures} failed ops)` : undefined })
+      else pairBars.push({ label, color: COLOR[l]!, s: c.rate, text: c.failures ? `(${c.failures} failed ops${c.leftAfterFailure ? `, ${c.leftAfterFailure} mappings left` : ''})` : undefined })
     }
   }
   panels.push({
