@@ -2,7 +2,7 @@
 /**
  * `upnp-native` on the command line: status, map, unmap, list, ip and doctor.
  *
- * Built on the package's public API only (`UPNP`, `UPNPDevice`, `PortMapper` from index.ts).
+ * Built on the package's public API only (`UPNP`, `UPNPDevice`, `PortMapper`, `probe` from index.ts).
  * Arguments go through `node:util` parseArgs. Output is for people on a terminal (colours,
  * a spinner with elapsed time while searching), plain text when piped, and a stable JSON
  * document with `--json` (schema in README.md, "Command line"). Exit codes:
@@ -15,7 +15,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import type { Mapping, PortMapper, PortMappingEntry, Protocol, UPNP, UPNPDevice, UPNPErrorInfo } from './index.ts'
+import type { Mapping, PortMapper, PortMappingEntry, ProbeReport, Protocol, ProtocolReport, UPNP, UPNPDevice, UPNPErrorInfo, Via } from './index.ts'
 
 type Lib = typeof import('./index.ts')
 /** The library, loaded in main() so that a missing native binary becomes a message, not a trace. */
@@ -87,7 +87,13 @@ const COMMAND_OPTIONS: Record<Command, OptionName[]> = {
   doctor: ['port', 'udp', 'tcp'],
 }
 
+/** --protocol: `auto` is UPnP for mappings (see README) and every protocol for status/doctor. */
+type ProtocolChoice = Via | 'auto'
+
+const VIA_NAME: Record<Via, string> = { upnp: 'UPnP', natpmp: 'NAT-PMP', pcp: 'PCP' }
+
 interface Globals {
+  protocol: ProtocolChoice
   json: boolean
   quiet: boolean
   noColor: boolean
@@ -212,14 +218,14 @@ function parseGlobals(values: Partial<Record<OptionName, string | boolean>>): Gl
   if (!['upnp', 'pmp', 'pcp', 'auto'].includes(protocol)) {
     throw usage(`--protocol must be upnp, pmp, pcp or auto, not "${protocol}"`)
   }
-  if (protocol === 'pmp' || protocol === 'pcp') {
-    const name = protocol === 'pmp' ? 'NAT-PMP' : 'PCP'
-    throw usage(`${name} (--protocol ${protocol}) is not available yet in this version of upnp-native`,
-      'Use --protocol upnp (or auto, the default, which is UPnP for now).')
+  const via: ProtocolChoice = protocol === 'pmp' ? 'natpmp' : protocol as ProtocolChoice
+  if ((via === 'natpmp' || via === 'pcp') && values.ipv6) {
+    throw usage(`--ipv6 works with UPnP only; ${VIA_NAME[via]} goes to the IPv4 default gateway`, 'Leave out --ipv6, or use --protocol upnp.')
   }
   const iface = typeof values.interface === 'string' ? values.interface : ''
   if (values.interface !== undefined) checkInterface(iface)
   return {
+    protocol: via,
     json: values.json === true,
     quiet: values.quiet === true,
     noColor: values['no-color'] === true,
@@ -423,6 +429,10 @@ interface JsonFailure {
   result: string
   /** The router's UPnP error code, e.g. 606. */
   upnpCode?: number
+  /** Which protocol the router said it in (absent = UPnP). */
+  via?: Via
+  /** NAT-PMP / PCP: the result code of the router's answer, e.g. 2. */
+  resultCode?: number
   /** The router's own words (or what went wrong on this side). */
   description: string
   httpStatus?: number
@@ -464,6 +474,8 @@ interface JsonGateway {
 type NatKind = 'none' | 'double-nat' | 'cgnat' | 'unknown'
 
 interface JsonMapping {
+  /** Which protocol holds it: "upnp", "natpmp" or "pcp". */
+  via: Via
   protocol: Protocol
   externalAddress: string
   externalPort: number
@@ -519,11 +531,53 @@ const UPNP_CODES: Record<number, { name: string } & Explained> = {
   733: { name: 'InconsistentParameters', meaning: 'the request\'s values contradict each other, for instance an internal address that is not this device\'s.', fix: 'Run the command on the device that should receive the traffic.' },
 }
 
+/** NAT-PMP result codes (RFC 6886 3.5). */
+const NATPMP_CODES: Record<number, { name: string } & Explained> = {
+  1: { name: 'Unsupported Version', meaning: 'the router speaks another version of NAT-PMP.', fix: 'Use --protocol pcp or --protocol upnp.' },
+  2: { name: 'Not Authorized/Refused', meaning: 'the router refuses this mapping: NAT-PMP may be switched off, or the port (below 1024?) or this device is not allowed.', fix: 'Use a port of 1024 or above, allow NAT-PMP in the router\'s settings, or try --protocol upnp.' },
+  3: { name: 'Network Failure', meaning: 'the router has no working Internet connection (no external address).', fix: 'Check the router\'s Internet (WAN) connection.' },
+  4: { name: 'Out of resources', meaning: 'the router cannot make any more mappings.', fix: 'Stop programs that hold mappings you do not need, or restart the router.' },
+  5: { name: 'Unsupported opcode', meaning: 'the router does not support this request.', fix: 'Try --protocol upnp.' },
+}
+
+/** PCP result codes (RFC 6887 7.4). */
+const PCP_CODES: Record<number, { name: string } & Explained> = {
+  1: { name: 'UNSUPP_VERSION', meaning: 'the router speaks another version of PCP.', fix: 'Use --protocol pmp or --protocol upnp.' },
+  2: { name: 'NOT_AUTHORIZED', meaning: 'the router\'s policy refuses this mapping (for instance a port below 1024, or PCP mappings are not allowed for this device).', fix: 'Use a port of 1024 or above, allow it in the router\'s settings, or try --protocol upnp.' },
+  3: { name: 'MALFORMED_REQUEST', meaning: 'the router could not read the request.', fix: 'Try --protocol pmp or --protocol upnp, and update the router\'s firmware.' },
+  4: { name: 'UNSUPP_OPCODE', meaning: 'the router does not support this request.', fix: 'Try --protocol pmp or --protocol upnp.' },
+  5: { name: 'UNSUPP_OPTION', meaning: 'the router does not support an option the request needs.', fix: 'Try --protocol pmp or --protocol upnp.' },
+  6: { name: 'MALFORMED_OPTION', meaning: 'the router could not read an option of the request.', fix: 'Try --protocol pmp or --protocol upnp.' },
+  7: { name: 'NETWORK_FAILURE', meaning: 'the router has no working Internet connection right now.', fix: 'Check the router\'s Internet (WAN) connection, then try again.' },
+  8: { name: 'NO_RESOURCES', meaning: 'the router has no room for this mapping now.', fix: 'Stop programs that hold mappings you do not need, or restart the router.' },
+  9: { name: 'UNSUPP_PROTOCOL', meaning: 'the router cannot map this transport protocol.', fix: 'Try the other of --udp/--tcp, or --protocol upnp.' },
+  10: { name: 'USER_EX_QUOTA', meaning: 'this device already holds as many mappings as the router allows.', fix: 'Close mappings this device no longer needs.' },
+  11: { name: 'CANNOT_PROVIDE_EXTERNAL', meaning: 'the router cannot give the external port asked for.', fix: 'Ask for another port.' },
+  12: { name: 'ADDRESS_MISMATCH', meaning: 'the router sees this device under another address: another NAT sits between this device and the router.', fix: 'Map on the router nearest to this device, or connect this device directly to the router.' },
+  13: { name: 'EXCESSIVE_REMOTE_PEERS', meaning: 'the router cannot handle that many remote peers.', fix: 'Try again with fewer peers, or use --protocol upnp.' },
+}
+
 /** Codes the library maps to a result without keeping them when a policy (PortMapper) gave up. */
 const CODE_OF_RESULT: Partial<Record<string, number>> = { CONFLICT_WITH_OTHER_MAPPING: 718, CONFLICT_WITH_OTHER_MECHANISM: 729 }
 
-function explainFailure(info: Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'>): JsonFailure {
+type FailureInfo = Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'> & { via?: Via; resultCode?: number }
+
+function explainFailure(info: FailureInfo): JsonFailure {
   const result = lib.UPNPResult[info.result] ?? String(info.result)
+  if (info.via === 'natpmp' || info.via === 'pcp') {
+    const name = VIA_NAME[info.via]
+    const base = { result, via: info.via, ...(info.resultCode != null ? { resultCode: info.resultCode } : {}), description: info.description }
+    const known = info.resultCode != null ? (info.via === 'pcp' ? PCP_CODES : NATPMP_CODES)[info.resultCode] : undefined
+    if (known) return { ...base, meaning: known.meaning, fix: known.fix }
+    if (info.resultCode != null) return { ...base, meaning: `the router answered ${name} with result ${info.resultCode}, which ${name} does not define.`, fix: 'Try --protocol upnp.' }
+    const word = info.description.split(/[\s:]/)[0] ?? ''
+    const meaning = word === 'REFUSED' ? `nothing answers ${name} on the router: its port 5351 is closed, so ${name} is switched off or not supported.`
+      : word === 'TIMEOUT' ? `the router did not answer ${name} in time: ${name} is switched off, or something drops it.`
+        : word === 'UNREACHABLE' ? 'the router cannot be reached from this machine.'
+          : /^UNSUPP/.test(word) ? `the router speaks another version of ${name}.`
+            : `the router did not answer ${name} (${info.description}).`
+    return { ...base, meaning, fix: `Turn ${name} on in the router's settings (it often comes with UPnP), or use --protocol upnp.` }
+  }
   const code = info.upnpCode ?? CODE_OF_RESULT[result]
   const base = {
     result,
@@ -554,7 +608,7 @@ function explainFailure(info: Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'descr
 
 /** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
  *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6. */
-function explainMapping(info: Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'>, gateway: UPNPDevice, lease: number): JsonFailure {
+function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: number): JsonFailure {
   const failure = explainFailure(info)
   if (net.isIPv6(gateway.igdOurAddr) && failure.upnpCode !== 718 && failure.upnpCode !== 729) {
     return {
@@ -569,10 +623,14 @@ function explainMapping(info: Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'descr
   return failure
 }
 
-/** "606 Action not authorized" or the result name. */
+/** `UPnP error 606, "Action not authorized"`, `NAT-PMP result 2, "Not Authorized/Refused"`, or the result name. */
 function codeText(f: JsonFailure): string {
   if (f.upnpCode != null) return `UPnP error ${f.upnpCode}, "${UPNP_CODES[f.upnpCode]?.name ?? f.description}"`
-  return f.result
+  if (f.via && f.via !== 'upnp' && f.resultCode != null) {
+    const table = f.via === 'pcp' ? PCP_CODES : NATPMP_CODES
+    return `${VIA_NAME[f.via]} result ${f.resultCode}, "${table[f.resultCode]?.name ?? f.description}"`
+  }
+  return f.via && f.via !== 'upnp' ? `${VIA_NAME[f.via]}: ${f.description}` : f.result
 }
 
 // ---------------------------------------------------------------------------- NAT and gateways
@@ -590,10 +648,10 @@ function inRange(address: string, base: string, bits: number): boolean {
   return Math.floor(a / size) === Math.floor(b / size)
 }
 
-function natKind(device: UPNPDevice, address: string = device.externalAddress): NatKind {
+function natKind(device: UPNPDevice | null, address: string = device?.externalAddress ?? ''): NatKind {
   if (!address) return 'unknown'
   if (inRange(address, '100.64.0.0', 10)) return 'cgnat'
-  if (device.doubleNat) return 'double-nat'
+  if (device?.doubleNat) return 'double-nat'
   // The library judges the address it saw at discovery; judge a fresh one the same way.
   const privateRanges: Array<[string, number]> = [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16], ['127.0.0.0', 8], ['0.0.0.0', 8], ['198.18.0.0', 15]]
   if (privateRanges.some(([base, bits]) => inRange(address, base, bits))) return 'double-nat'
@@ -745,10 +803,10 @@ function searchWhere(g: Globals): string {
  * Discovers UPnP gateways with a spinner. `all`: the whole window, to see every device;
  * `first`: until the first working gateway (any command that just needs one).
  */
-async function findGateways(g: Globals, out: Output, mode: 'first' | 'all'): Promise<Found> {
+async function findGateways(g: Globals, out: Output, mode: 'first' | 'all', label = `Looking for UPnP gateways (${searchWhere(g)})…`): Promise<Found> {
   const route = g.ipv6 ? null : defaultRoute()
   const started = performance.now()
-  out.spinner.start(`Looking for UPnP gateways (${searchWhere(g)})…`)
+  out.spinner.start(label)
   try {
     let found = await search(g, mode === 'first' && !g.gateway, route)
     // Several gateways on one network: the one that matters is the one packets go through.
@@ -759,6 +817,63 @@ async function findGateways(g: Globals, out: Output, mode: 'first' | 'all'): Pro
       found = await search(g, false, route)
     }
     return { ...found, elapsedMs: performance.now() - started }
+  } finally {
+    out.spinner.stop()
+  }
+}
+
+/** The router for NAT-PMP/PCP: --gateway as an address (a URL gives its host), else "" (the default route's). */
+function routerOf(g: Globals): string {
+  return g.gateway ? (/^[a-z]+:\/\//i.test(g.gateway) ? hostOf(g.gateway) : g.gateway.replace(/^\[|\]$/g, '')) : ''
+}
+
+/** NAT-PMP and PCP as the router answers them now (the library's probe; its UPnP part is not used here). */
+async function probeRouter(g: Globals): Promise<ProbeReport | null> {
+  const router = routerOf(g)
+  return lib.probe({ fresh: true, multicastIf: g.iface, budgetMs: Math.min(g.timeoutMs, 2000), ...(router ? { gateway: router } : {}) }).catch(() => null)
+}
+
+interface JsonLeaseProtocol {
+  available: boolean
+  /** The router asked (the default route's gateway unless --gateway). */
+  router: string
+  externalAddress: string
+  latencyMs: number
+  /** The answer's meaning: "SUCCESS", "TIMEOUT", "REFUSED", "UNSUPP_VERSION", ... */
+  meaning: string
+  /** Seconds since the router's NAT-PMP/PCP service started. */
+  epoch?: number
+}
+
+function leaseJson(report: ProtocolReport, router: string): JsonLeaseProtocol {
+  return {
+    available: report.available, router, externalAddress: report.externalAddress, latencyMs: Math.round(report.latencyMs * 10) / 10,
+    meaning: report.meaning, ...(report.epoch != null ? { epoch: report.epoch } : {}),
+  }
+}
+
+function protocolsJson(probed: ProbeReport | null): { natpmp: JsonLeaseProtocol; pcp: JsonLeaseProtocol } | null {
+  return probed ? { natpmp: leaseJson(probed.natpmp, probed.gateway), pcp: leaseJson(probed.pcp, probed.gateway) } : null
+}
+
+/** The NAT-PMP/PCP protocols --protocol asks about: both for auto, one for pmp/pcp, none for upnp. */
+function leaseProtocols(g: Globals): Array<'natpmp' | 'pcp'> {
+  return g.protocol === 'auto' ? ['natpmp', 'pcp'] : g.protocol === 'upnp' ? [] : [g.protocol]
+}
+
+/** UPnP discovery and the NAT-PMP/PCP probe at once, under one spinner (status, doctor). */
+async function findEverything(g: Globals, out: Output, mode: 'first' | 'all'): Promise<{ found: Found | null; probed: ProbeReport | null }> {
+  const lease = leaseProtocols(g)
+  const upnp = g.protocol === 'upnp' || g.protocol === 'auto'
+  const names = [...(upnp ? ['UPnP'] : []), ...lease.map((v) => VIA_NAME[v])].join(', ')
+  const label = `Looking for gateways (${names}; ${searchWhere(g)})…`
+  out.spinner.start(label)
+  try {
+    const [found, probed] = await Promise.all([
+      upnp ? findGateways(g, out, mode, label) : Promise.resolve(null),
+      lease.length ? probeRouter(g) : Promise.resolve(null),
+    ])
+    return { found, probed }
   } finally {
     out.spinner.stop()
   }
@@ -854,6 +969,11 @@ async function needGateway(g: Globals, out: Output, mode: 'first' | 'all' = 'fir
 
 // ---------------------------------------------------------------------------- formatting
 
+/** NAT-PMP/PCP epoch: seconds since the router's service (re)started. */
+function serverUp(epoch: number): string {
+  return epoch < 1 ? 'server just started' : `server up ${duration(epoch)}`
+}
+
 function duration(secondsLeft: number): string {
   if (secondsLeft <= 0) return 'permanent'
   const units: Array<[number, string]> = [[86400, 'd'], [3600, 'h'], [60, 'min'], [1, 's']]
@@ -888,75 +1008,160 @@ type Runner = (parsed: Parsed, out: Output) => Promise<ExitCode>
 const runStatus: Runner = async (parsed, out) => {
   const g = parsed.globals
   if (parsed.positionals.length) throw usage(`\`status\` takes no arguments, got: ${parsed.positionals.join(' ')}`)
-  const found = await findGateways(g, out, 'all')
-  const usable = found.gateway
-  const nat = usable ? natKind(usable) : 'unknown'
-  const problem = usable ? null : noGatewayError(found, g)
+  const started = performance.now()
+  const { found, probed } = await findEverything(g, out, 'all')
+  const elapsedMs = performance.now() - started
+  const devices = found?.devices ?? []
+  const usable = found?.gateway ?? null
+  const lease = leaseProtocols(g).filter((v) => probed?.[v].available)
+  // The external address: the UPnP gateway's, else what NAT-PMP said.
+  const natpmpAddress = probed?.natpmp.available ? probed.natpmp.externalAddress : ''
+  const external = usable?.externalAddress || natpmpAddress
+  const externalVia: Via | null = usable?.externalAddress ? 'upnp' : natpmpAddress ? 'natpmp' : null
+  const nat = natKind(usable, external)
+  const problem = usable || lease.length ? null : noGatewayFor(found, probed, g)
   const exitCode: ExitCode = problem?.exitCode ?? EXIT.OK
 
   if (out.globals.json) {
     out.json(envelope('status', exitCode, {
-      gateways: found.devices.map((d) => gatewayJson(d, found.selected)),
-      gateway: usable ? gatewayJson(usable, found.selected) : null,
-      externalAddress: usable?.externalAddress ?? '',
+      gateways: devices.map((d) => gatewayJson(d, found?.selected ?? null)),
+      gateway: usable ? gatewayJson(usable, found?.selected ?? null) : null,
+      protocols: protocolsJson(probed),
+      externalAddress: external,
       nat,
-      defaultRoute: found.route,
+      defaultRoute: found?.route ?? defaultRoute(),
       ...(problem ? { error: errorJson(problem) } : {}),
     }))
     return exitCode
   }
   const s = out.out
-  if (found.devices.length) {
-    out.info(s.bold(`Gateways (${found.devices.length} answered in ${seconds(found.elapsedMs)}):`))
-    const rows = found.devices.map((d) => {
-      const name = statusName(d)
-      const kind = natKind(d)
-      let status = STATUS_TEXT[name] ?? name
-      if (d.isValidGateway() && (kind === 'double-nat' || kind === 'cgnat')) status += kind === 'cgnat' ? ', carrier-grade NAT' : ', double NAT'
-      const row = [`UPnP ${igdVersion(d)}`, hostOf(d.descriptionUrl), modelText(d), status]
-      return found.devices.length > 1 ? [d === found.selected ? '*' : ' ', ...row] : row
+  const several = devices.length > 1
+  const rows: Array<{ cells: string[]; colour: (text: string) => string }> = devices.map((d) => {
+    const name = statusName(d)
+    const kind = natKind(d)
+    let status = STATUS_TEXT[name] ?? name
+    if (d.isValidGateway() && (kind === 'double-nat' || kind === 'cgnat')) status += kind === 'cgnat' ? ', carrier-grade NAT' : ', double NAT'
+    const cells = [`UPnP ${igdVersion(d)}`, hostOf(d.descriptionUrl), modelText(d), status]
+    const colour = d.isValidGateway() ? (kind === 'none' ? s.green : s.yellow) : s.red
+    return { cells: several ? [d === found?.selected ? '*' : ' ', ...cells] : cells, colour }
+  })
+  // NAT-PMP/PCP rows when something answered at all (else the error below says it all).
+  if (probed && probed.gateway && (devices.length || lease.length)) {
+    for (const via of leaseProtocols(g)) {
+      const report = probed[via]
+      const status = report.available ? 'answers' : report.meaning === 'TIMEOUT' ? 'no answer' : `no: ${report.meaning}`
+      const cells = [VIA_NAME[via], probed.gateway, report.epoch != null ? serverUp(report.epoch) : '-', status]
+      rows.push({ cells: several ? [' ', ...cells] : cells, colour: report.available ? s.green : s.dim })
+    }
+  }
+  if (rows.length) {
+    out.info(s.bold(`Found in ${seconds(elapsedMs)}:`))
+    table(rows.map((r) => r.cells), s, false).forEach((line, i) => {
+      const row = rows[i]!
+      const status = row.cells[row.cells.length - 1]!
+      out.line(line.endsWith(status) ? line.slice(0, line.length - status.length) + row.colour(status) : line)
     })
-    const colour = (d: UPNPDevice, text: string) => (d.isValidGateway() ? (natKind(d) === 'none' ? s.green(text) : s.yellow(text)) : s.red(text))
-    table(rows, s, false).forEach((line, i) => {
-      const d = found.devices[i]!
-      const status = rows[i]![rows[i]!.length - 1]!
-      out.line(line.endsWith(status) ? line.slice(0, line.length - status.length) + colour(d, status) : line)
-    })
-    if (found.devices.length > 1 && found.selected) out.info(s.dim(`* = the gateway in use: ${whySelected(found, g)} (choose with --gateway <address>)`))
+    if (several && found?.selected) out.info(s.dim(`* = the UPnP gateway in use: ${whySelected(found, g)} (choose with --gateway <address>)`))
   }
   if (problem) {
-    if (found.devices.length) out.line()
+    if (rows.length) out.line()
     out.error(problem, 'status')
     return problem.exitCode
   }
-  const gw = usable!
-  out.line(`${s.bold('External address:')} ${gw.externalAddress || 'unknown'}`)
-  const verdict = natSentence(nat, gw.externalAddress)
-  out.line(`${s.bold('Double NAT:')} ${nat === 'none' ? s.green(verdict) : s.yellow(verdict)}`)
-  if (nat !== 'none') out.info(s.dim('Run `upnp-native doctor` for what to do about it.'))
+  const from = externalVia && externalVia !== 'upnp' ? s.dim(` (from ${VIA_NAME[externalVia]})`) : ''
+  out.line(`${s.bold('External address:')} ${external || (lease.includes('pcp') && lease.length === 1 ? 'unknown (PCP tells it only with a mapping)' : 'unknown')}${from}`)
+  if (external) {
+    const verdict = natSentence(nat, external)
+    out.line(`${s.bold('Double NAT:')} ${nat === 'none' ? s.green(verdict) : s.yellow(verdict)}`)
+    if (nat !== 'none') out.info(s.dim('Run `upnp-native doctor` for what to do about it.'))
+  }
   return EXIT.OK
 }
 
+/** No usable gateway for --protocol: UPnP's reason, or NAT-PMP/PCP's. */
+function noGatewayFor(found: Found | null, probed: ProbeReport | null, g: Globals): CliError {
+  if (found) {
+    const e = noGatewayError(found, g)
+    if (!probed || g.protocol === 'upnp') return e
+    const lease = leaseProtocols(g)
+    return new CliError(e.exitCode, e.code, `${e.message}; ${lease.map((v) => VIA_NAME[v]).join(' and ')} did not answer either`, e.fix, e.failure)
+  }
+  return leaseNoAnswer(probed, g)
+}
+
+/** NAT-PMP/PCP (--protocol pmp|pcp) got no answer: exit 3, with what the router said. */
+function leaseNoAnswer(probed: ProbeReport | null, g: Globals): CliError {
+  const via = g.protocol === 'pcp' ? 'pcp' : 'natpmp'
+  const name = VIA_NAME[via]
+  if (!probed || !probed.gateway) {
+    return new CliError(EXIT.NO_GATEWAY, 'NO_GATEWAY', `no router to ask over ${name}: ${probed?.error ?? 'this machine has no IPv4 default gateway'}`,
+      'Give the router\'s address with --gateway <address>.')
+  }
+  const report = probed[via]
+  const failure = explainFailure({ result: lib.UPNPResult.NO_GATEWAY, description: report.meaning, via })
+  return new CliError(EXIT.NO_GATEWAY, 'NO_GATEWAY', `the router ${probed.gateway} did not answer ${name} (${report.meaning})`,
+    `Turn ${name} on in the router's settings (it often comes with UPnP), or use --protocol upnp.`, failure)
+}
+
 const runIp: Runner = async (parsed, out) => {
+  const g = parsed.globals
   if (parsed.positionals.length) throw usage(`\`ip\` takes no arguments, got: ${parsed.positionals.join(' ')}`)
-  const { found, gateway } = await needGateway(parsed.globals, out)
-  const address = await gateway.queryExternalAddress()
-  if (!address) {
-    const failure = explainFailure(gateway.lastError ?? { result: lib.UPNPResult.UNKNOWN_ERROR, description: 'no address' })
-    throw new CliError(EXIT.FAILED, 'NO_EXTERNAL_ADDRESS', `the gateway ${hostOf(gateway.descriptionUrl)} did not report its external address (${codeText(failure)})`, failure.fix, failure)
+  if (g.protocol === 'pcp') {
+    throw usage('PCP has no way to ask for the external address without making a mapping', 'Use --protocol pmp or --protocol upnp (or `upnp-native map <port> --keep --protocol pcp`, which shows it).')
+  }
+  let address = ''
+  let via: Via = 'upnp'
+  let gateway: UPNPDevice | null = null
+  let selected: UPNPDevice | null = null
+  if (g.protocol !== 'natpmp') {
+    const found = await findGateways(g, out, 'first')
+    gateway = found.gateway
+    selected = found.selected
+    if (!gateway && g.protocol === 'upnp') throw noGatewayError(found, g)
+    if (gateway) {
+      address = await gateway.queryExternalAddress()
+      if (!address) {
+        const failure = explainFailure(gateway.lastError ?? { result: lib.UPNPResult.UNKNOWN_ERROR, description: 'no address' })
+        throw new CliError(EXIT.FAILED, 'NO_EXTERNAL_ADDRESS', `the gateway ${hostOf(gateway.descriptionUrl)} did not report its external address (${codeText(failure)})`, failure.fix, failure)
+      }
+    } else {
+      // auto: no UPnP gateway; the router may still tell over NAT-PMP.
+      out.spinner.start('No UPnP gateway; asking NAT-PMP…')
+      const probed = await probeRouter(g).finally(() => out.spinner.stop())
+      if (!probed?.natpmp.available || !probed.natpmp.externalAddress) throw noGatewayFor(found, probed, { ...g, protocol: 'auto' })
+      address = probed.natpmp.externalAddress
+      via = 'natpmp'
+    }
+  } else {
+    out.spinner.start(`Asking the router over NAT-PMP (${routerOf(g) || 'default gateway'})…`)
+    const probed = await probeRouter(g).finally(() => out.spinner.stop())
+    if (!probed?.natpmp.available || !probed.natpmp.externalAddress) throw leaseNoAnswer(probed, g)
+    address = probed.natpmp.externalAddress
+    via = 'natpmp'
   }
   const nat = natKind(gateway, address)
-  out.json(envelope('ip', EXIT.OK, { externalAddress: address, nat, gateway: gatewayJson(gateway, found.selected) }))
+  out.json(envelope('ip', EXIT.OK, { externalAddress: address, nat, via, gateway: gateway ? gatewayJson(gateway, selected) : null }))
   out.line(address)
   if (nat === 'double-nat' || nat === 'cgnat') {
     const what = nat === 'cgnat' ? 'a carrier-grade NAT address (100.64.0.0/10)' : 'a private address (double NAT)'
     out.note(out.err.yellow(`note: ${address} is ${what}: it cannot be reached from the Internet. Run \`upnp-native doctor\`.`))
   }
+  if (via === 'natpmp' && g.protocol === 'auto') out.note(out.err.dim('note: no UPnP gateway answered; the address came from NAT-PMP.'))
   return EXIT.OK
+}
+
+/** list and unmap exist in UPnP only: NAT-PMP and PCP have no table, and a mapping belongs to its maker. */
+function upnpOnly(g: Globals, command: Command): void {
+  if (g.protocol !== 'natpmp' && g.protocol !== 'pcp') return
+  const name = VIA_NAME[g.protocol]
+  if (command === 'list') throw usage(`${name} has no mapping table to list`, 'Use --protocol upnp (or leave --protocol out).')
+  throw usage(`a ${name} mapping can only be deleted by the program that made it (it ends when its lease runs out)`,
+    `\`upnp-native map <port> --keep --protocol ${g.protocol === 'natpmp' ? 'pmp' : 'pcp'}\` deletes its mapping when you press Ctrl-C.`)
 }
 
 const runList: Runner = async (parsed, out) => {
   if (parsed.positionals.length) throw usage(`\`list\` takes no arguments, got: ${parsed.positionals.join(' ')}`)
+  upnpOnly(parsed.globals, 'list')
   const { found, gateway } = await needGateway(parsed.globals, out)
   const entries = await gateway.listPortMappings()
   const failed = gateway.lastError
@@ -997,13 +1202,14 @@ function clock(): string {
   return new Date().toTimeString().slice(0, 8)
 }
 
-function mappingJson(m: { protocol: Protocol; externalPort: number; internalPort: number; description: string }, externalAddress: string,
+function mappingJson(m: { via: Via; protocol: Protocol; externalPort: number; internalPort: number; description: string }, externalAddress: string,
   internalClient: string, lease: number, requestedLease: number): JsonMapping {
-  return { protocol: m.protocol, externalAddress, externalPort: m.externalPort, internalClient, internalPort: m.internalPort, description: m.description, lease, requestedLease }
+  return { via: m.via, protocol: m.protocol, externalAddress, externalPort: m.externalPort, internalClient, internalPort: m.internalPort, description: m.description, lease, requestedLease }
 }
 
+/** "UDP 11.22.33.44:7777 → 192.168.1.10:7777", plus " via NAT-PMP" when not UPnP. */
 function mappingText(s: Style, m: JsonMapping): string {
-  return `${m.protocol} ${m.externalAddress || '?'}:${m.externalPort} ${arrow(s)} ${m.internalClient}:${m.internalPort}`
+  return `${m.protocol} ${m.externalAddress || '?'}:${m.externalPort} ${arrow(s)} ${m.internalClient}:${m.internalPort}${m.via !== 'upnp' ? ` via ${VIA_NAME[m.via]}` : ''}`
 }
 
 const runMap: Runner = async (parsed, out) => {
@@ -1015,8 +1221,27 @@ const runMap: Runner = async (parsed, out) => {
   const lease = v.lease === undefined ? (keep ? KEEP_DEFAULT_LEASE : 0) : parseLease(String(v.lease))
   const description = typeof v.description === 'string' ? v.description : DEFAULT_DESCRIPTION
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(description)) throw usage('--description may not contain control characters')
-  const { found, gateway } = await needGateway(parsed.globals, out)
-  if (keep) return keepMapping(parsed, out, found, gateway, { port, internal, protocols, lease, description })
+  const via = parsed.globals.protocol
+  if (via === 'natpmp' || via === 'pcp') {
+    const flag = via === 'natpmp' ? 'pmp' : 'pcp'
+    if (!keep) {
+      throw usage(`with --protocol ${flag}, map needs --keep: a ${VIA_NAME[via]} mapping is a lease that only the program holding it can renew or delete`,
+        `upnp-native map ${port} --keep --protocol ${flag}`)
+    }
+    return keepMapping(parsed.globals, out, null, null, via, { port, internal, protocols, lease, description })
+  }
+  const { found, gateway } = await needGateway(parsed.globals, out).catch(async (error: unknown) => {
+    // auto and no UPnP gateway: if the router speaks NAT-PMP or PCP, say how to use it.
+    if (!(error instanceof CliError) || error.exitCode !== EXIT.NO_GATEWAY || via !== 'auto') throw error
+    out.spinner.start('No UPnP gateway; asking NAT-PMP and PCP…')
+    const probed = await probeRouter(parsed.globals).finally(() => out.spinner.stop())
+    const other = (['natpmp', 'pcp'] as const).find((v) => probed?.[v].available)
+    if (!other) throw error
+    const flag = other === 'natpmp' ? 'pmp' : 'pcp'
+    throw new CliError(error.exitCode, error.code, error.message,
+      `The router answers ${VIA_NAME[other]}, so this works: upnp-native map ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''} --keep --protocol ${flag}`, error.failure)
+  })
+  if (keep) return keepMapping(parsed.globals, out, found, gateway, 'upnp', { port, internal, protocols, lease, description })
 
   const s = out.out
   const done: JsonMapping[] = []
@@ -1033,10 +1258,10 @@ const runMap: Runner = async (parsed, out) => {
     }
     // What the router really holds (the lease it granted).
     const entry = await gateway.getPortMapping(port, protocol)
-    done.push(mappingJson({ protocol, externalPort: port, internalPort: internal, description }, gateway.externalAddress,
+    done.push(mappingJson({ via: 'upnp', protocol, externalPort: port, internalPort: internal, description }, gateway.externalAddress,
       entry?.internalClient || gateway.igdOurAddr, entry?.leaseDuration ?? lease, lease))
   }
-  out.json(envelope('map', EXIT.OK, { keep: false, gateway: gatewayJson(gateway, found.selected), mappings: done }))
+  out.json(envelope('map', EXIT.OK, { keep: false, via: 'upnp', gateway: gatewayJson(gateway, found.selected), mappings: done }))
   for (const m of done) {
     out.line(`${s.green('Mapped')} ${mappingText(s, m)}  ${s.dim(`(lease ${duration(m.lease)}, "${m.description}")`)}`)
   }
@@ -1055,10 +1280,12 @@ interface MapPlan {
 }
 
 /** `map --keep`: a PortMapper holds and renews the mappings until Ctrl-C (or SIGTERM/SIGHUP), then deletes them. */
-async function keepMapping(parsed: Parsed, out: Output, found: Found, gateway: UPNPDevice, plan: MapPlan): Promise<ExitCode> {
+async function keepMapping(g: Globals, out: Output, found: Found | null, gateway: UPNPDevice | null, via: Via, plan: MapPlan): Promise<ExitCode> {
   const s = out.out
+  const router = routerOf(g)
   const mapper: PortMapper = new lib.PortMapper({
-    gateway,
+    // UPnP: the gateway found above; NAT-PMP/PCP: the router (the default route's unless --gateway).
+    ...(gateway ? { gateway } : { protocol: via, ...(router ? { router } : {}), pmpBudget: Math.max(g.timeoutMs, 500) }),
     lease: plan.lease,
     // The port asked for, or nothing: no wandering to another port on a conflict.
     portRange: [plan.port, plan.port],
@@ -1067,7 +1294,8 @@ async function keepMapping(parsed: Parsed, out: Output, found: Found, gateway: U
     keepAlive: true,
   })
   const jsonEvent = (event: string, rest: object = {}) => out.json({ schema: JSON_SCHEMA, command: 'map', event, ...rest }, true)
-  const asJson = (m: Mapping) => mappingJson(m, m.externalAddress, m.internalClient, m.lease, m.requestedLease)
+  const asJson = (m: Mapping) => mappingJson({ via: m.via, protocol: m.protocol, externalPort: m.externalPort, internalPort: m.internalPort, description: m.description },
+    m.externalAddress, m.internalClient, m.lease, m.requestedLease)
 
   const state: { stopping: Promise<ExitCode> | null } = { stopping: null }
   let resolveDone!: (code: ExitCode) => void
@@ -1128,25 +1356,36 @@ async function keepMapping(parsed: Parsed, out: Output, found: Found, gateway: U
   })
 
   const held: Mapping[] = []
+  if (!gateway) out.spinner.start(`Asking the router (${router || 'default gateway'}) over ${VIA_NAME[via]}…`)
   try {
     for (const protocol of plan.protocols) {
       held.push(await mapper.map({ internalPort: plan.internal, externalPort: plan.port, protocol, description: plan.description, lease: plan.lease }))
     }
   } catch (error) {
+    out.spinner.stop()
     for (const signal of signals) process.off(signal, stop)
     onInterrupt = null
     await mapper.close().catch(() => undefined) // all or nothing
     if (state.stopping) return state.stopping
-    const e = error as UPNPErrorInfo & Error
-    const failure = explainMapping(e, gateway, plan.lease)
+    const e = error as FailureInfo & Error
+    if (!gateway && e.resultCode == null) {
+      // NAT-PMP/PCP got no answer at all: there is no such gateway, nothing was refused.
+      const failure = explainFailure({ ...e, via })
+      throw new CliError(EXIT.NO_GATEWAY, 'NO_GATEWAY', `the router (${router || 'the default gateway'}) did not answer ${VIA_NAME[via]}: ${e.description}`,
+        `Turn ${VIA_NAME[via]} on in the router's settings (it often comes with UPnP), or use --protocol upnp.`, failure)
+    }
+    const failure = gateway ? explainMapping(e, gateway, plan.lease) : explainFailure(e)
     const protocol = plan.protocols[held.length] ?? 'UDP'
-    const holder = await holderOf(gateway, plan.port, protocol, failure)
+    const holder = gateway ? await holderOf(gateway, plan.port, protocol, failure) : ''
+    const client = gateway?.igdOurAddr ?? 'this machine'
+    const by = gateway ? '' : ` over ${VIA_NAME[via]}`
     throw new CliError(EXIT.FAILED, 'MAPPING_REFUSED',
-      `the router refused to map ${protocol} ${plan.port} ${arrow(out.err)} ${gateway.igdOurAddr}:${plan.internal}: ${codeText(failure)}${holder}`, failure.fix, failure)
+      `the router refused${by} to map ${protocol} ${plan.port} ${arrow(out.err)} ${client}:${plan.internal}: ${codeText(failure)}${holder}`, failure.fix, failure)
   }
+  out.spinner.stop()
   if (state.stopping) return done // Ctrl-C while mapping: close() deletes what was added
 
-  out.json(envelope('map', EXIT.OK, { keep: true, gateway: gatewayJson(gateway, found.selected), mappings: held.map(asJson) }), true)
+  out.json(envelope('map', EXIT.OK, { keep: true, via, gateway: gateway && found ? gatewayJson(gateway, found.selected) : null, mappings: held.map(asJson) }), true)
   for (const m of held) {
     const renew = m.lease > 0 ? `lease ${duration(m.lease)}, renewed every ${duration(Math.max(1, Math.floor(m.lease / 2)))}` : 'permanent lease, checked every 5 min'
     out.line(`${s.green('Holding')} ${mappingText(s, asJson(m))}  ${s.dim(`(${renew})`)}`)
@@ -1161,6 +1400,7 @@ async function keepMapping(parsed: Parsed, out: Output, found: Found, gateway: U
 const runUnmap: Runner = async (parsed, out) => {
   const port = parsePort(onePositional(parsed, 'port'), 'the port to unmap')
   const protocols = parseProtocols(parsed.values)
+  upnpOnly(parsed.globals, 'unmap')
   const { found, gateway } = await needGateway(parsed.globals, out)
   const s = out.out
   const results: Array<{ protocol: Protocol; externalPort: number; wasMapped: boolean; deleted: boolean; mapping?: PortMappingEntry; failure?: JsonFailure }> = []
@@ -1200,9 +1440,10 @@ const runUnmap: Runner = async (parsed, out) => {
 
 // ---------------------------------------------------------------------------- doctor
 
-type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip'
+type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'info'
+type CheckId = 'discovery' | 'connection' | 'external-address' | 'mapping' | 'listed' | 'cleanup' | 'protocols'
 interface Check {
-  id: 'discovery' | 'connection' | 'external-address' | 'mapping' | 'listed' | 'cleanup'
+  id: CheckId
   title: string
   status: CheckStatus
   summary: string
@@ -1210,85 +1451,116 @@ interface Check {
   failure?: JsonFailure
 }
 type VerdictCode = 'ok' | 'no-gateway' | 'not-connected' | 'gateway-unusable' | 'double-nat' | 'cgnat' | 'no-external-address' | 'mapping-refused' | 'not-listed' | 'cleanup-failed' | 'discovery-failed'
+interface Problem {
+  code: VerdictCode
+  summary: string
+  fix: string
+}
 
 const DOCTOR_DESCRIPTION = 'upnp-native doctor (test)'
 const DOCTOR_LEASE = 120
+const CHECK_ORDER: CheckId[] = ['discovery', 'connection', 'external-address', 'mapping', 'listed', 'cleanup']
+const CHECK_TITLES: Record<CheckId, string> = {
+  discovery: 'Gateway', connection: 'Connection', 'external-address': 'External address', mapping: 'Test mapping', listed: 'Listed',
+  cleanup: 'Cleanup', protocols: 'NAT-PMP, PCP',
+}
+
+/** One doctor run: the checks as they are made (printed at once), the problems found. */
+class DoctorRun {
+  readonly checks: Check[] = []
+  readonly problems: Problem[] = []
+  found: Found | null = null
+  probed: ProbeReport | null = null
+  external = ''
+
+  constructor(readonly g: Globals, readonly out: Output, readonly via: Via) {}
+
+  record(check: Omit<Check, 'title'>): void {
+    const s = this.out.out
+    const mark: Record<CheckStatus, string> = { pass: s.green('✔'), warn: s.yellow('!'), fail: s.red('✖'), skip: s.dim('–'), info: s.cyan('ℹ') }
+    const full = { ...check, title: CHECK_TITLES[check.id] }
+    this.checks.push(full)
+    this.out.info(`${mark[full.status]} ${s.bold(full.title.padEnd(17))}${full.status === 'skip' ? s.dim(full.summary) : full.summary}`)
+  }
+
+  fail(check: Omit<Check, 'title' | 'status'>, problem: Problem): void {
+    this.record({ ...check, status: 'fail' })
+    this.problems.push(problem)
+  }
+
+  skipRest(after: CheckId, why: string): void {
+    for (const id of CHECK_ORDER.slice(CHECK_ORDER.indexOf(after) + 1)) this.record({ id, status: 'skip', summary: why })
+  }
+}
 
 const runDoctor: Runner = async (parsed, out) => {
   const g = parsed.globals
   if (parsed.positionals.length) throw usage(`\`doctor\` takes no arguments, got: ${parsed.positionals.join(' ')}`, 'To test a particular port: upnp-native doctor --port 7777')
   const wantedPort = parsed.values.port === undefined ? null : parsePort(String(parsed.values.port), '--port')
   const protocol: Protocol = parseProtocols(parsed.values)[0] ?? 'UDP'
-  const s = out.out
-  const checks: Check[] = []
-  const verdicts: Array<{ code: VerdictCode; summary: string; fix: string }> = []
-  const titles: Record<Check['id'], string> = {
-    discovery: 'Gateway', connection: 'Connection', 'external-address': 'External address', mapping: 'Test mapping', listed: 'Listed', cleanup: 'Cleanup',
-  }
-  const mark: Record<CheckStatus, string> = { pass: s.green('✔'), warn: s.yellow('!'), fail: s.red('✖'), skip: s.dim('–') }
-  const record = (check: Omit<Check, 'title'>) => {
-    const full = { ...check, title: titles[check.id] }
-    checks.push(full)
-    out.info(`${mark[full.status]} ${s.bold(full.title.padEnd(17))}${full.status === 'skip' ? s.dim(full.summary) : full.summary}`)
-  }
-  const skipRest = (after: Check['id'], why: string) => {
-    const order: Check['id'][] = ['discovery', 'connection', 'external-address', 'mapping', 'listed', 'cleanup']
-    for (const id of order.slice(order.indexOf(after) + 1)) record({ id, status: 'skip', summary: why })
-  }
-  out.info(s.bold('upnp-native doctor') + s.dim(` (UPnP, ${searchWhere(g)}, ${seconds(g.timeoutMs)} search)`))
+  const via: Via = g.protocol === 'auto' ? 'upnp' : g.protocol
+  const run = new DoctorRun(g, out, via)
+  const what = g.protocol === 'auto' ? 'UPnP, and whether NAT-PMP and PCP answer' : VIA_NAME[via]
+  out.info(out.out.bold('upnp-native doctor') + out.out.dim(` (${what}; ${searchWhere(g)}, ${seconds(g.timeoutMs)} search)`))
+  if (via === 'upnp') await doctorUpnp(run, wantedPort, protocol)
+  else await doctorLease(run, via, wantedPort, protocol)
+  return finishDoctor(run)
+}
 
-  // 1. Did any gateway answer?
-  const found = await findGateways(g, out, 'all')
+/** doctor over UPnP: discovery, connection, external address, test mapping, listed, cleanup. */
+async function doctorUpnp(run: DoctorRun, wantedPort: number | null, protocol: Protocol): Promise<void> {
+  const { g, out } = run
+  const s = out.out
+  // 1. Did any gateway answer? (NAT-PMP and PCP are asked at the same time, for `auto`.)
+  const { found, probed } = await findEverything(g, out, 'all')
+  run.found = found
+  run.probed = probed
+  if (!found) return
   const device = found.selected
   if (!device) {
     const e = noGatewayError(found, g)
     const code: VerdictCode = e.code === 'DISCOVERY_FAILED' ? 'discovery-failed' : 'no-gateway'
-    record({ id: 'discovery', status: 'fail', summary: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}) })
-    skipRest('discovery', 'skipped: no gateway')
-    verdicts.push({ code, summary: code === 'no-gateway' ? `No UPnP gateway answered${g.gateway ? ` at ${g.gateway}` : found.route ? `: not even the default gateway ${found.route.gateway}` : ''}.` : `${e.message}.`, fix: e.fix ?? noGatewayFix(g, found.route) })
-    return finishDoctor(out, found, checks, verdicts)
+    const others = probed ? leaseProtocols(g).filter((v) => probed[v].available).map((v) => VIA_NAME[v]) : []
+    const butLease = others.length
+      ? ` The router does answer ${others.join(' and ')}: programs that use ${others.length > 1 ? 'those' : 'it'} can still open ports (see \`upnp-native doctor --protocol ${others[0] === 'PCP' ? 'pcp' : 'pmp'}\`).`
+      : ''
+    run.fail({ id: 'discovery', summary: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}) }, {
+      code,
+      summary: (code === 'no-gateway' ? `No UPnP gateway answered${g.gateway ? ` at ${g.gateway}` : found.route ? `: not even the default gateway ${found.route.gateway}` : ''}.` : `${e.message}.`) + butLease,
+      fix: e.fix ?? noGatewayFix(g, found.route),
+    })
+    run.skipRest('discovery', 'skipped: no gateway')
+    return
   }
   const others = found.devices.length > 1 ? ` (${whySelected(found, g)}; ${found.devices.length} answered)` : ''
-  record({ id: 'discovery', status: 'pass', summary: `UPnP ${igdVersion(device)} at ${hostOf(device.descriptionUrl)}, ${modelText(device)}${others}` })
+  run.record({ id: 'discovery', status: 'pass', summary: `UPnP ${igdVersion(device)} at ${hostOf(device.descriptionUrl)}, ${modelText(device)}${others}` })
 
   // 2. Connected?
   if (!device.isValidGateway()) {
     const e = noGatewayError({ ...found, gateway: null, selected: device }, g)
     const notConnected = e.code === 'NOT_CONNECTED'
-    record({ id: 'connection', status: 'fail', summary: notConnected ? 'the gateway is not connected to the Internet' : `unusable: ${STATUS_TEXT[statusName(device)] ?? statusName(device)}`, ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}) })
-    skipRest('connection', 'skipped: the gateway cannot be used')
-    verdicts.push({ code: notConnected ? 'not-connected' : 'gateway-unusable', summary: notConnected ? `The gateway ${hostOf(device.descriptionUrl)} answered, but it is not connected to the Internet.` : `${e.message}.`, fix: e.fix ?? notConnectedFix() })
-    return finishDoctor(out, found, checks, verdicts)
+    run.fail({
+      id: 'connection',
+      summary: notConnected ? 'the gateway is not connected to the Internet' : `unusable: ${STATUS_TEXT[statusName(device)] ?? statusName(device)}`,
+      ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}),
+    }, {
+      code: notConnected ? 'not-connected' : 'gateway-unusable',
+      summary: notConnected ? `The gateway ${hostOf(device.descriptionUrl)} answered, but it is not connected to the Internet.` : `${e.message}.`,
+      fix: e.fix ?? notConnectedFix(),
+    })
+    run.skipRest('connection', 'skipped: the gateway cannot be used')
+    return
   }
-  record({ id: 'connection', status: 'pass', summary: `connected to the Internet; this machine is ${device.igdOurAddr} on its network` })
+  run.record({ id: 'connection', status: 'pass', summary: `connected to the Internet; this machine is ${device.igdOurAddr} on its network` })
 
   // 3. External address: public, or another NAT upstream?
   out.spinner.start('Asking for the external address…')
-  const external = (await device.queryExternalAddress()) || device.externalAddress
+  run.external = (await device.queryExternalAddress()) || device.externalAddress
   out.spinner.stop()
-  const nat = natKind(device, external)
-  if (nat === 'none') {
-    record({ id: 'external-address', status: 'pass', summary: `${external} is public (no double NAT)` })
-  } else if (nat === 'unknown') {
-    const fix = 'Check the router\'s Internet (WAN) connection; restart it if the address stays empty.'
-    record({ id: 'external-address', status: 'fail', summary: 'the gateway reports no external address', fix })
-    verdicts.push({ code: 'no-external-address', summary: 'The gateway does not report an external address.', fix })
-  } else {
-    const fix = natFix(nat)
-    const summary = nat === 'cgnat' ? `${external} is carrier-grade NAT (100.64.0.0/10)` : `${external} is private: double NAT`
-    record({ id: 'external-address', status: 'fail', summary, fix })
-    verdicts.push({
-      code: nat,
-      summary: nat === 'cgnat'
-        ? `Carrier-grade NAT: the router's external address ${external} is shared by the ISP; ports it maps are not reachable from the Internet.`
-        : `Double NAT: the router's external address ${external} is private, so another router or the ISP does NAT upstream; ports mapped here are not reachable from the Internet.`,
-      fix,
-    })
-  }
+  checkExternal(run, device)
 
   // 4. Does the router accept a mapping? 5. Does it then list it? 6. Delete it again.
-  const listed = await listingOf(device)
-  const port = wantedPort ?? pickTestPort(listed)
+  const port = wantedPort ?? pickTestPort(await device.listPortMappings(256))
   const target = `${protocol} ${port} ${arrow(s)} ${device.igdOurAddr}:${port}`
   out.spinner.start(`Test mapping ${protocol} ${port}…`)
   let lease = DOCTOR_LEASE
@@ -1303,16 +1575,15 @@ const runDoctor: Runner = async (parsed, out) => {
   if (result !== lib.UPNPResult.SUCCESS) {
     const failure = explainMapping(device.lastError ?? { result, description: lib.UPNPResult[result] ?? 'refused' }, device, lease)
     const holder = await holderOf(device, port, protocol, failure)
-    record({ id: 'mapping', status: 'fail', summary: `${target} refused: ${codeText(failure)}${holder}`, fix: failure.fix, failure })
-    skipRest('mapping', 'skipped: nothing was mapped')
-    verdicts.push({
+    run.fail({ id: 'mapping', summary: `${target} refused: ${codeText(failure)}${holder}`, fix: failure.fix, failure }, {
       code: 'mapping-refused',
       summary: `The router refused the test mapping ${protocol} ${port} with ${codeText(failure)}${holder}: ${failure.meaning}`,
       fix: failure.fix,
     })
-    return finishDoctor(out, found, checks, verdicts, external)
+    run.skipRest('mapping', 'skipped: nothing was mapped')
+    return
   }
-  record({ id: 'mapping', status: 'pass', summary: `${target} accepted${leaseNote}` })
+  run.record({ id: 'mapping', status: 'pass', summary: `${target} accepted${leaseNote}` })
 
   out.spinner.start('Checking that the router lists it…')
   let entry = await device.getPortMapping(port, protocol)
@@ -1325,30 +1596,124 @@ const runDoctor: Runner = async (parsed, out) => {
   out.spinner.stop()
   const ours = entry && (entry.internalClient === device.igdOurAddr || !entry.internalClient) && entry.internalPort === port
   if (ours) {
-    record({ id: 'listed', status: 'pass', summary: `the router lists it (${how})` })
+    run.record({ id: 'listed', status: 'pass', summary: `the router lists it (${how})` })
   } else {
     const fix = 'The router acknowledges mappings it does not keep (a firmware fault): update the router\'s firmware, restart it, or forward the port by hand in its settings.'
     const summary = entry ? `the router lists ${protocol} ${port} for ${entry.internalClient}:${entry.internalPort}, not this machine` : 'the router accepted the mapping but does not list it'
-    record({ id: 'listed', status: 'fail', summary, fix })
-    verdicts.push({ code: 'not-listed', summary: `The router accepted the test mapping ${protocol} ${port} but ${entry ? `lists it for ${entry.internalClient}` : 'does not list it'}: mappings may not really be set up.`, fix })
+    run.fail({ id: 'listed', summary, fix }, {
+      code: 'not-listed',
+      summary: `The router accepted the test mapping ${protocol} ${port} but ${entry ? `lists it for ${entry.internalClient}` : 'does not list it'}: mappings may not really be set up.`,
+      fix,
+    })
   }
 
   out.spinner.start('Deleting the test mapping…')
   const deleted = await device.deletePortMapping(port, protocol)
   out.spinner.stop()
   if (deleted === lib.UPNPResult.SUCCESS || deleted === lib.UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
-    record({ id: 'cleanup', status: 'pass', summary: 'test mapping deleted' })
+    run.record({ id: 'cleanup', status: 'pass', summary: 'test mapping deleted' })
   } else {
     const failure = explainFailure(device.lastError ?? { result: deleted, description: lib.UPNPResult[deleted] ?? 'refused' })
     const fix = `Delete it with \`upnp-native unmap ${port}${protocol === 'TCP' ? ' --tcp' : ''}\`${lease ? ` (it also expires in ${duration(lease)})` : ''}.`
-    record({ id: 'cleanup', status: 'warn', summary: `could not delete the test mapping: ${codeText(failure)}`, fix, failure })
-    verdicts.push({ code: 'cleanup-failed', summary: `The test mapping ${protocol} ${port} could not be deleted.`, fix })
+    run.record({ id: 'cleanup', status: 'warn', summary: `could not delete the test mapping: ${codeText(failure)}`, fix, failure })
+    run.problems.push({ code: 'cleanup-failed', summary: `The test mapping ${protocol} ${port} could not be deleted.`, fix })
   }
-  return finishDoctor(out, found, checks, verdicts, external)
 }
 
-async function listingOf(device: UPNPDevice): Promise<PortMappingEntry[]> {
-  return device.listPortMappings(256)
+/** Check 3: the external address is public, private (double NAT), shared (CGNAT) or missing. */
+function checkExternal(run: DoctorRun, device: UPNPDevice | null): void {
+  const external = run.external
+  const nat = natKind(device, external)
+  if (nat === 'none') {
+    run.record({ id: 'external-address', status: 'pass', summary: `${external} is public (no double NAT)` })
+  } else if (nat === 'unknown') {
+    const fix = 'Check the router\'s Internet (WAN) connection; restart it if the address stays empty.'
+    run.fail({ id: 'external-address', summary: 'the gateway reports no external address', fix },
+      { code: 'no-external-address', summary: 'The gateway does not report an external address.', fix })
+  } else {
+    const fix = natFix(nat)
+    run.fail({ id: 'external-address', summary: nat === 'cgnat' ? `${external} is carrier-grade NAT (100.64.0.0/10)` : `${external} is private: double NAT`, fix }, {
+      code: nat,
+      summary: nat === 'cgnat'
+        ? `Carrier-grade NAT: the router's external address ${external} is shared by the ISP; ports it maps are not reachable from the Internet.`
+        : `Double NAT: the router's external address ${external} is private, so another router or the ISP does NAT upstream; ports mapped here are not reachable from the Internet.`,
+      fix,
+    })
+  }
+}
+
+/** doctor over NAT-PMP or PCP: the router answers, its address, a test mapping held and deleted
+ *  by a PortMapper (these protocols keep no table to list). */
+async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedPort: number | null, protocol: Protocol): Promise<void> {
+  const { g, out } = run
+  const s = out.out
+  const name = VIA_NAME[via]
+  const { probed } = await findEverything(g, out, 'all')
+  run.probed = probed
+  const report = probed?.[via]
+  if (!probed || !report?.available) {
+    const e = leaseNoAnswer(probed, g)
+    run.fail({ id: 'discovery', summary: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}) },
+      { code: 'no-gateway', summary: `The router${probed?.gateway ? ` ${probed.gateway}` : ''} does not answer ${name}.`, fix: e.fix ?? '' })
+    run.skipRest('discovery', 'skipped: no gateway')
+    return
+  }
+  const up = report.epoch != null ? `, ${serverUp(report.epoch)}` : ''
+  run.record({ id: 'discovery', status: 'pass', summary: `${name} at ${probed.gateway} answered in ${Math.max(0.1, Math.round(report.latencyMs * 10) / 10)} ms${up}` })
+  if (via === 'natpmp') {
+    run.record({ id: 'connection', status: 'pass', summary: `connected: the router reports an external address; this machine is ${probed.localAddress}` })
+  } else {
+    run.record({ id: 'connection', status: 'skip', summary: 'PCP does not say; the test mapping shows it' })
+  }
+  if (via === 'natpmp') {
+    run.external = report.externalAddress
+    checkExternal(run, null)
+  }
+
+  const router = routerOf(g)
+  const mapper: PortMapper = new lib.PortMapper({
+    protocol: via, ...(router ? { router } : {}), pmpBudget: Math.max(g.timeoutMs, 500),
+    portRange: wantedPort ? [wantedPort, wantedPort] : [49152, 65535], maxAttempts: 1, cleanupOnExit: false,
+  })
+  mapper.on('error', () => undefined) // the checks below report failures
+  const port = wantedPort ?? pickTestPort([])
+  out.spinner.start(`Test mapping ${protocol} ${port} over ${name}…`)
+  let mapping: Mapping
+  try {
+    mapping = await mapper.map({ internalPort: port, externalPort: port, protocol, description: DOCTOR_DESCRIPTION, lease: DOCTOR_LEASE })
+  } catch (error) {
+    out.spinner.stop()
+    const failure = explainFailure({ ...(error as FailureInfo), via })
+    if (via === 'pcp') run.record({ id: 'external-address', status: 'skip', summary: 'skipped: PCP tells it only with a mapping' })
+    run.fail({ id: 'mapping', summary: `${protocol} ${port} ${arrow(s)} ${probed.localAddress}:${port} refused: ${codeText(failure)}`, fix: failure.fix, failure }, {
+      code: 'mapping-refused',
+      summary: `The router refused the test mapping ${protocol} ${port} over ${name} with ${codeText(failure)}: ${failure.meaning}`,
+      fix: failure.fix,
+    })
+    run.skipRest('mapping', 'skipped: nothing was mapped')
+    await mapper.close().catch(() => undefined)
+    return
+  }
+  out.spinner.stop()
+  if (via === 'pcp') {
+    run.external = mapping.externalAddress
+    checkExternal(run, null)
+  }
+  const moved = mapping.externalPort !== port ? ` (the router chose external port ${mapping.externalPort})` : ''
+  run.record({ id: 'mapping', status: 'pass', summary: `${protocol} ${mapping.externalPort} ${arrow(s)} ${mapping.internalClient}:${port} accepted for ${duration(mapping.lease)}${moved}` })
+  run.record({ id: 'listed', status: 'skip', summary: `${name} keeps no table to read back; the router's answer is the confirmation` })
+  out.spinner.start('Deleting the test mapping…')
+  try {
+    await mapper.close()
+    out.spinner.stop()
+    run.record({ id: 'cleanup', status: 'pass', summary: 'test mapping deleted' })
+  } catch (error) {
+    out.spinner.stop()
+    const failure = explainFailure({ ...(error as FailureInfo), via })
+    const fix = `It expires by itself in ${duration(mapping.lease)}.`
+    run.record({ id: 'cleanup', status: 'warn', summary: `could not delete the test mapping: ${codeText(failure)}`, fix, failure })
+    run.problems.push({ code: 'cleanup-failed', summary: `The test mapping ${protocol} ${mapping.externalPort} could not be deleted.`, fix })
+  }
 }
 
 /** A high port nobody uses on the router (IANA's dynamic range). */
@@ -1361,13 +1726,31 @@ function pickTestPort(taken: PortMappingEntry[]): number {
   return 54321
 }
 
-function finishDoctor(out: Output, found: Found, checks: Check[], verdicts: Array<{ code: VerdictCode; summary: string; fix: string }>, external = ''): ExitCode {
+/** For `auto`: whether the router also speaks NAT-PMP and PCP (informational, no verdict). */
+function recordProtocols(run: DoctorRun): void {
+  const probed = run.probed
+  if (run.g.protocol !== 'auto') return
+  if (!probed || !probed.gateway) {
+    run.record({ id: 'protocols', status: 'info', summary: `not asked: ${probed?.error ?? 'no IPv4 default gateway'}` })
+    return
+  }
+  const yes = (['natpmp', 'pcp'] as const).filter((v) => probed[v].available).map((v) => VIA_NAME[v])
+  const address = probed.natpmp.available && probed.natpmp.externalAddress ? ` (NAT-PMP says the external address is ${probed.natpmp.externalAddress})` : ''
+  const summary = yes.length === 2 ? `both answer at ${probed.gateway}${address}`
+    : yes.length === 1 ? `${yes[0]} answers at ${probed.gateway}, ${yes[0] === 'PCP' ? 'NAT-PMP' : 'PCP'} does not${address}`
+      : `neither answers at ${probed.gateway}`
+  run.record({ id: 'protocols', status: 'info', summary })
+}
+
+function finishDoctor(run: DoctorRun): ExitCode {
+  const { out, found, via } = run
+  recordProtocols(run)
   const s = out.out
-  const first = verdicts[0]
+  const first = run.problems[0]
   const ok = !first
   const verdict = first ?? {
     code: 'ok' as const,
-    summary: `UPnP port forwarding works: ports mapped on this router are reachable at ${external} (as far as the router can tell: a firewall at the ISP is not visible from here).`,
+    summary: `${VIA_NAME[via]} port forwarding works: ports mapped on this router are reachable at ${run.external} (as far as the router can tell: a firewall at the ISP is not visible from here).`,
     fix: '',
   }
   const exitCode: ExitCode = ok ? EXIT.OK
@@ -1375,11 +1758,13 @@ function finishDoctor(out: Output, found: Found, checks: Check[], verdicts: Arra
       : EXIT.FAILED
   if (out.globals.json) {
     out.json(envelope('doctor', exitCode, {
+      via,
       verdict: { code: verdict.code, summary: verdict.summary, ...(verdict.fix ? { fix: verdict.fix } : {}) },
-      problems: verdicts.map((v) => ({ code: v.code, summary: v.summary, fix: v.fix })),
-      checks: checks.map(({ title: _title, ...c }) => c),
-      gateways: found.devices.map((d) => gatewayJson(d, found.selected)),
-      defaultRoute: found.route,
+      problems: run.problems.map((v) => ({ code: v.code, summary: v.summary, fix: v.fix })),
+      checks: run.checks.map(({ title: _title, ...c }) => c),
+      gateways: (found?.devices ?? []).map((d) => gatewayJson(d, found?.selected ?? null)),
+      protocols: protocolsJson(run.probed),
+      defaultRoute: found?.route ?? defaultRoute(),
     }))
     return exitCode
   }
@@ -1387,7 +1772,7 @@ function finishDoctor(out: Output, found: Found, checks: Check[], verdicts: Arra
   const label = ok ? s.green(s.bold('Verdict:')) : s.red(s.bold('Verdict:'))
   out.line(`${label} ${verdict.summary}`)
   if (verdict.fix && !out.globals.quiet) out.line(`${s.bold('Fix:')} ${verdict.fix}`)
-  for (const more of verdicts.slice(1)) {
+  for (const more of run.problems.slice(1)) {
     if (!out.globals.quiet) out.line(`${s.bold('Also:')} ${more.summary} ${s.dim(more.fix)}`)
   }
   return exitCode
@@ -1401,7 +1786,8 @@ const GLOBAL_HELP = `Options for every command:
   --interface <if>     search on this network interface (name or address)
   --gateway <where>    use the gateway at this address or description URL
   --ipv6               search over IPv6
-  --protocol <p>       upnp | pmp | pcp | auto (default auto; only UPnP so far)
+  --protocol <p>       upnp | pmp (NAT-PMP) | pcp | auto (default: UPnP for mappings,
+                       every protocol for status and doctor)
   -q, --quiet          no spinner, notes or hints: only the result and errors
   --no-color           no colours (NO_COLOR=1 does the same)
   -h, --help           help; \`upnp-native <command> --help\` for one command
@@ -1435,13 +1821,15 @@ Examples:
 
 Lists the gateways that answered (protocol, address, model, status), the external address
 of the one in use, and whether there is a second NAT (double NAT, carrier-grade NAT) above it.
-Searches for the whole --timeout, to see every gateway.
+Searches for UPnP gateways for the whole --timeout, to see every one, and asks the router
+over NAT-PMP and PCP at the same time (--protocol picks one of them).
 
-Exit: 0 a usable gateway, 3 none.
+Exit: 0 a usable gateway (any protocol), 3 none.
 
 Examples:
   upnp-native status
   upnp-native status --json
+  upnp-native status --protocol pmp
   upnp-native status --interface eth0 --timeout 5
 
 ${GLOBAL_HELP}`,
@@ -1457,19 +1845,25 @@ Forwards <port> on the router's external address to this machine.
   --keep               hold the mapping: renew it, re-add it if the router forgets it,
                        and delete it on Ctrl-C (or SIGTERM) before exiting
 
+Maps over UPnP (also with --protocol auto): only UPnP mappings can be permanent, listed
+and deleted later by another command. --protocol pmp or pcp maps over NAT-PMP or PCP and
+needs --keep, since such a mapping is a lease only its holder can renew or delete.
+
 Exit: 0 mapped, 1 the router refused (the reason and a fix are printed), 3 no gateway.
 
 Examples:
   upnp-native map 7777
   upnp-native map 25565 --tcp --description minecraft
-  upnp-native map 8080 --internal 80 --tcp --lease 2h
+  upnp-native map 8080 --internal 3000 --tcp --lease 2h
   upnp-native map 27015 --both --keep
+  upnp-native map 7777 --keep --protocol pmp
 
 ${GLOBAL_HELP}`,
   unmap: `Usage: upnp-native unmap <port> [--udp|--tcp|--both] [options]
 
-Deletes the router's forward of <port> (default UDP). A port that was not mapped is not
-an error: the result is the same.
+Deletes the router's forward of <port> (default UDP), over UPnP. A port that was not mapped
+is not an error: the result is the same. (NAT-PMP and PCP mappings can only be deleted by
+the program holding them: \`map --keep\` does it on Ctrl-C.)
 
 Exit: 0 deleted or not mapped, 1 the router refused (e.g. it forwards to another device),
 3 no gateway.
@@ -1481,8 +1875,9 @@ Examples:
 ${GLOBAL_HELP}`,
   list: `Usage: upnp-native list [options]
 
-The router's port-forwarding table: protocol, external port, internal address and port,
-lease left, description. Rows for this machine are marked.
+The router's port-forwarding table (UPnP): protocol, external port, internal address and
+port, lease left, description. Rows for this machine are marked. Routers that also speak
+NAT-PMP/PCP usually list those mappings here too.
 
 Examples:
   upnp-native list
@@ -1492,7 +1887,8 @@ ${GLOBAL_HELP}`,
   ip: `Usage: upnp-native ip [options]
 
 Prints the router's external address and nothing else. Behind double NAT the address is
-still printed (it is what the router has), with a note on stderr.
+still printed (it is what the router has), with a note on stderr. Asks over UPnP, and over
+NAT-PMP when no UPnP gateway answers (--protocol pmp: NAT-PMP only; PCP cannot tell).
 
 Exit: 0 printed, 1 the router did not say, 3 no gateway.
 
@@ -1510,6 +1906,8 @@ Runs every check in order and ends with a verdict and the fix:
   4. a test mapping is accepted  (else: the router's error code and what it means)
   5. the router lists it         (else: the router pretends)
   6. the test mapping is deleted
+  and whether the router also speaks NAT-PMP and PCP. --protocol pmp or pcp runs the same
+  checks over NAT-PMP or PCP instead.
   --port <port>        the port to test (default: a free one from 49152-65535)
   --udp, --tcp         the protocol to test (default UDP)
 
@@ -1518,6 +1916,7 @@ Exit: 0 all good, 1 a problem was found, 3 no usable gateway.
 Examples:
   upnp-native doctor
   upnp-native doctor --port 25565 --tcp
+  upnp-native doctor --protocol pmp
   upnp-native doctor --interface wlan0 --json
 
 ${GLOBAL_HELP}`,

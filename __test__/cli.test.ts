@@ -16,7 +16,7 @@ const ROOT = repoRoot()
 const CLI = path.join(ROOT, 'cli.ts')
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 /** Ports this file maps (all >= 1024: the lab's miniupnpd refuses lower ones with 606). */
-const P = { map: 47301, json: 47302, both: 47303, conflict: 47304, bothConflict: 47305, keep: 47306, keepJson: 47307, tty: 47308, doctor: 47309 }
+const P = { map: 47301, json: 47302, both: 47303, conflict: 47304, bothConflict: 47305, keep: 47306, keepJson: 47307, tty: 47308, doctor: 47309, pmp: 47310, pcp: 47311 }
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -103,8 +103,11 @@ describe('usage errors and exit codes', () => {
     [['status', 'now'], /`status` takes no arguments/, /--help/],
     [['--timeout', '0'], /--timeout "0" is not a time/, /--timeout 800ms/],
     [['--protocol', 'smoke'], /--protocol must be upnp, pmp, pcp or auto/, /--help/],
-    [['--protocol', 'pmp'], /NAT-PMP \(--protocol pmp\) is not available yet/, /--protocol upnp/],
-    [['ip', '--protocol', 'pcp'], /PCP \(--protocol pcp\) is not available yet/, /--protocol upnp/],
+    [['ip', '--protocol', 'pcp'], /PCP has no way to ask for the external address without making a mapping/, /--protocol pmp/],
+    [['list', '--protocol', 'pmp'], /NAT-PMP has no mapping table to list/, /--protocol upnp/],
+    [['unmap', '7777', '--protocol', 'pcp'], /a PCP mapping can only be deleted by the program that made it/, /map <port> --keep --protocol pcp/],
+    [['map', '7777', '--protocol', 'pmp'], /with --protocol pmp, map needs --keep/, /upnp-native map 7777 --keep --protocol pmp/],
+    [['status', '--protocol', 'pmp', '--ipv6'], /--ipv6 works with UPnP only/, /--protocol upnp/],
     [['--interface', 'eth9'], /--interface "eth9" is not a network interface of this machine/, /lan0 192\.168\.77\.10/],
     [['--quiet=yes'], /option --quiet takes no value/, /--help/],
   ])('%j -> exit 2, what is wrong and what to do', async (args, message, fix) => {
@@ -132,13 +135,20 @@ describe('against miniupnpd', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toBe('')
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines[0]).toMatch(/^Gateways \(1 answered in 1\.\d s\):$/)
+    expect(lines[0]).toMatch(/^Found in 1\.\d s:$/)
     expect(lines[1]).toMatch(/^UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/)
-    expect(lines[2]).toBe(`External address: ${LAB.extIp}`)
-    expect(lines[3]).toBe(`Double NAT: no (${LAB.extIp} is a public address)`)
+    // miniupnpd speaks NAT-PMP and PCP too (asked at the same time, --protocol auto)
+    expect(lines[2]).toMatch(/^NAT-PMP +192\.168\.77\.1 +server (up \d.*|just started) +answers$/)
+    expect(lines[3]).toMatch(/^PCP +192\.168\.77\.1 +server (up \d.*|just started) +answers$/)
+    expect(lines[4]).toBe(`External address: ${LAB.extIp}`)
+    expect(lines[5]).toBe(`Double NAT: no (${LAB.extIp} is a public address)`)
     // status is the default command
     const bare = plain(await cli(['--timeout', '1']))
-    expect(bare.stdout.replace(/in \d\.\d s/, '')).toBe(r.stdout.replace(/in \d\.\d s/, ''))
+    const stable = (text: string) => text.replace(/in \d\.\d s/, '').replace(/server (up [^\n]*?|just started)  /g, '')
+    expect(stable(bare.stdout)).toBe(stable(r.stdout))
+    // --protocol upnp: UPnP alone
+    const upnpOnly = plain(await cli(['status', '--protocol', 'upnp', '--timeout', '1']))
+    expect(upnpOnly.stdout).toMatch(/^Found in 1\.\d s:\nUPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected\nExternal address: /)
   })
 
   it('status --json: the documented document', async () => {
@@ -151,10 +161,13 @@ describe('against miniupnpd', () => {
       server: expect.stringMatching(/MiniUPnPd\/2\.3/), status: 'OK', usable: true, localAddress: LAB.client, externalAddress: LAB.extIp,
       nat: 'none', selected: true,
     }
+    const lease = { available: true, router: LAB.routerLan, latencyMs: expect.any(Number), meaning: 'SUCCESS', epoch: expect.any(Number) }
     expect(doc).toEqual({
       schema: 1, command: 'status', ok: true, exitCode: 0, gateways: [gateway], gateway, externalAddress: LAB.extIp, nat: 'none',
+      protocols: { natpmp: { ...lease, externalAddress: LAB.extIp }, pcp: { ...lease, externalAddress: '' } },
       defaultRoute: { gateway: LAB.routerLan, interface: 'lan0' },
     })
+    expect(json(plain(await cli(['status', '--json', '--protocol', 'upnp', '--timeout', '1']))).protocols).toBeNull()
   })
 
   it('ip: the address alone (for scripts); --json; -q', async () => {
@@ -206,7 +219,7 @@ describe('against miniupnpd', () => {
     expect(doc.mappings).toHaveLength(2)
     for (const [i, protocol] of (['UDP', 'TCP'] as const).entries()) {
       expect(doc.mappings[i]).toEqual({
-        protocol, externalAddress: LAB.extIp, externalPort: P.json, internalClient: LAB.client, internalPort: P.json + 100,
+        via: 'upnp', protocol, externalAddress: LAB.extIp, externalPort: P.json, internalClient: LAB.client, internalPort: P.json + 100,
         description: 'json', lease: expect.any(Number), requestedLease: 600,
       })
       expect(doc.mappings[i].lease).toBeGreaterThan(590)
@@ -282,22 +295,25 @@ describe('against miniupnpd', () => {
     const r = plain(await cli(['doctor', '--timeout', '1', '--port', String(P.doctor)]))
     expect(r.code, r.stdout).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines[0]).toBe('upnp-native doctor (UPnP, IPv4, 1.0 s search)')
-    expect(lines.slice(1, 7)).toEqual([
+    expect(lines[0]).toBe('upnp-native doctor (UPnP, and whether NAT-PMP and PCP answer; IPv4, 1.0 s search)')
+    expect(lines.slice(1, 8)).toEqual([
       '✔ Gateway          UPnP IGD:2 at 192.168.77.1, Debian router "upnp-native lab router"',
       `✔ Connection       connected to the Internet; this machine is ${LAB.client} on its network`,
       `✔ External address ${LAB.extIp} is public (no double NAT)`,
       `✔ Test mapping     UDP ${P.doctor} → ${LAB.client}:${P.doctor} accepted`,
       '✔ Listed           the router lists it (GetSpecificPortMappingEntry)',
       '✔ Cleanup          test mapping deleted',
+      `ℹ NAT-PMP, PCP     both answer at ${LAB.routerLan} (NAT-PMP says the external address is ${LAB.extIp})`,
     ])
-    expect(lines[8]).toMatch(new RegExp(`^Verdict: UPnP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`))
+    expect(lines[9]).toMatch(new RegExp(`^Verdict: UPnP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`))
     expect(await onRouter(P.doctor)).toBeUndefined()
 
     const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1', '--tcp'])))
     expect(doc).toMatchObject({ schema: 1, command: 'doctor', ok: true, exitCode: 0, verdict: { code: 'ok' }, problems: [] })
     expect(doc.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
-      'discovery:pass', 'connection:pass', 'external-address:pass', 'mapping:pass', 'listed:pass', 'cleanup:pass'])
+      'discovery:pass', 'connection:pass', 'external-address:pass', 'mapping:pass', 'listed:pass', 'cleanup:pass', 'protocols:info'])
+    expect(doc.via).toBe('upnp')
+    expect(doc.protocols.natpmp).toMatchObject({ available: true, externalAddress: LAB.extIp })
     expect(doc.gateways).toHaveLength(1)
     expect((await upnpcList()).filter((m) => m.description.startsWith('upnp-native doctor'))).toEqual([])
   })
@@ -338,7 +354,7 @@ describe('against miniupnpd', () => {
       const status = plain(await cli(['status', '--timeout', '0.5']))
       expect(status.code).toBe(3)
       expect(status.stdout).toBe('')
-      expect(status.stderr).toMatch(/^upnp-native: no UPnP gateway answered within 0\.5 s \(searched IPv4\)\n/)
+      expect(status.stderr).toMatch(/^upnp-native: no UPnP gateway answered within 0\.5 s \(searched IPv4\); NAT-PMP and PCP did not answer either\n/)
       expect(status.stderr).toMatch(/What to do: Make sure UPnP is turned on in the router's settings \(192\.168\.77\.1, this machine's default gateway via lan0\); it may be called "UPnP IGD"/)
       expect(status.stderr).toContain('--interface')
       expect(json(plain(await cli(['ip', '--json', '--timeout', '0.5'])))).toMatchObject({ ok: false, exitCode: 3, error: { code: 'NO_GATEWAY' } })
@@ -352,7 +368,8 @@ describe('against miniupnpd', () => {
       expect(doctor.stdout).toMatch(/Fix: Make sure UPnP is turned on .* --interface <name>.* --timeout 5/)
       const doc = json(plain(await cli(['doctor', '--json', '--timeout', '0.5'])))
       expect(doc).toMatchObject({ ok: false, exitCode: 3, verdict: { code: 'no-gateway' }, gateways: [] })
-      expect(doc.checks.map((c: { status: string }) => c.status)).toEqual(['fail', 'skip', 'skip', 'skip', 'skip', 'skip'])
+      expect(doc.checks.map((c: { status: string }) => c.status)).toEqual(['fail', 'skip', 'skip', 'skip', 'skip', 'skip', 'info'])
+      expect(doc.checks[6]).toMatchObject({ id: 'protocols', summary: `neither answers at ${LAB.routerLan}` })
     } finally {
       await routerCtl('start')
     }
@@ -413,6 +430,100 @@ describe('map --keep', () => {
   })
 })
 
+describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
+  it('status and ip --protocol pmp; status --protocol pcp', async () => {
+    const status = plain(await cli(['status', '--protocol', 'pmp', '--timeout', '1']))
+    expect(status.code).toBe(0)
+    expect(status.stdout).toMatch(new RegExp(`^Found in \\d\\.\\d s:\nNAT-PMP +192\\.168\\.77\\.1 +server .* +answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\nDouble NAT: no`))
+    expect(status.stdout).not.toContain('UPnP')
+    const pcp = plain(await cli(['status', '--protocol', 'pcp', '--timeout', '1']))
+    // PCP has no address request; NAT-PMP's answer (same probe) is shown, and says so.
+    expect(pcp.stdout).toMatch(new RegExp(`^Found in \\d\\.\\d s:\nPCP +192\\.168\\.77\\.1 +server .* +answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\n`))
+    const ip = plain(await cli(['ip', '--protocol', 'pmp']))
+    expect(ip.stdout).toBe(`${LAB.extIp}\n`)
+    expect(json(plain(await cli(['ip', '--protocol', 'pmp', '--json'])))).toMatchObject({ ok: true, externalAddress: LAB.extIp, via: 'natpmp', gateway: null })
+  })
+
+  it('map --keep --protocol pmp: held over NAT-PMP (the router lists it), deleted on SIGINT', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'map', String(P.pmp), '--both', '--keep', '--protocol', 'pmp'],
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d) => { out += String(d) })
+    child.stderr.on('data', (d) => { out += String(d) })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    for (const deadline = Date.now() + 15_000; !out.includes('Press Ctrl-C');) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no hold: ${out}`)
+      await sleep(50)
+    }
+    expect(out).toContain(`Holding UDP ${LAB.extIp}:${P.pmp} → ${LAB.client}:${P.pmp} via NAT-PMP  (lease 1 h, renewed every 30 min)`)
+    expect(out).toContain(`Holding TCP ${LAB.extIp}:${P.pmp} → ${LAB.client}:${P.pmp} via NAT-PMP`)
+    // miniupnpd shows NAT-PMP mappings in its UPnP table too
+    expect(await onRouter(P.pmp, 'UDP')).toMatchObject({ internalClient: LAB.client, description: expect.stringMatching(/^NAT-PMP/) })
+    expect(await onRouter(P.pmp, 'TCP')).toMatchObject({ internalClient: LAB.client })
+    child.kill('SIGINT')
+    expect(await exited).toBe(0)
+    expect(out).toContain(`Deleted UDP ${P.pmp} from the router.\nDeleted TCP ${P.pmp} from the router.\n`)
+    expect(await onRouter(P.pmp, 'UDP')).toBeUndefined()
+    expect(await onRouter(P.pmp, 'TCP')).toBeUndefined()
+  })
+
+  it('a refusal over PCP and NAT-PMP: the result code and what it means (port 80)', async () => {
+    const pcp = plain(await cli(['map', '80', '--keep', '--protocol', 'pcp']))
+    expect(pcp.code).toBe(1)
+    expect(pcp.stderr).toContain('upnp-native: the router refused over PCP to map UDP 80 → this machine:80: PCP result 2, "NOT_AUTHORIZED"')
+    expect(pcp.stderr).toMatch(/What it means: the router's policy refuses this mapping/)
+    const pmp = json(plain(await cli(['map', '80', '--keep', '--protocol', 'pmp', '--json'])))
+    expect(pmp).toMatchObject({ ok: false, exitCode: 1, error: { code: 'MAPPING_REFUSED', failure: { via: 'natpmp', resultCode: 2, result: 'NOT_AUTHORIZED' } } })
+  })
+
+  it('doctor --protocol pmp and pcp: healthy, and a refused test mapping', async () => {
+    const pmp = plain(await cli(['doctor', '--protocol', 'pmp', '--port', String(P.pcp), '--timeout', '1']))
+    expect(pmp.code, pmp.stdout).toBe(0)
+    const lines = pmp.stdout.trimEnd().split('\n')
+    expect(lines.slice(0, 7)).toEqual([
+      'upnp-native doctor (NAT-PMP; IPv4, 1.0 s search)',
+      expect.stringMatching(/^✔ Gateway {10}NAT-PMP at 192\.168\.77\.1 answered in [\d.]+ ms, server /),
+      `✔ Connection       connected: the router reports an external address; this machine is ${LAB.client}`,
+      `✔ External address ${LAB.extIp} is public (no double NAT)`,
+      `✔ Test mapping     UDP ${P.pcp} → ${LAB.client}:${P.pcp} accepted for 2 min`,
+      '– Listed           NAT-PMP keeps no table to read back; the router\'s answer is the confirmation',
+      '✔ Cleanup          test mapping deleted',
+    ])
+    expect(pmp.stdout).toContain(`Verdict: NAT-PMP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`)
+    expect(await onRouter(P.pcp)).toBeUndefined()
+
+    const pcp = json(plain(await cli(['doctor', '--protocol', 'pcp', '--port', '80', '--tcp', '--json', '--timeout', '1'])))
+    expect(pcp).toMatchObject({ ok: false, exitCode: 1, via: 'pcp', verdict: { code: 'mapping-refused', summary: expect.stringContaining('PCP result 2, "NOT_AUTHORIZED"') } })
+    expect(pcp.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
+      'discovery:pass', 'connection:skip', 'external-address:skip', 'mapping:fail', 'listed:skip', 'cleanup:skip'])
+  })
+
+  it('UPnP switched off, NAT-PMP/PCP on: status and ip use NAT-PMP, doctor says what still works', async () => {
+    await routerCtl('stop')
+    await routerCtl('start', undefined, { noUpnp: true })
+    try {
+      const status = plain(await cli(['status', '--timeout', '1']))
+      expect(status.code).toBe(0)
+      expect(status.stdout).toMatch(new RegExp(`^Found in 1\\.\\d s:\nNAT-PMP .* answers\nPCP .* answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\n`))
+      const ip = plain(await cli(['ip', '--timeout', '1']))
+      expect(ip.code).toBe(0)
+      expect(ip.stdout).toBe(`${LAB.extIp}\n`)
+      expect(ip.stderr).toBe('note: no UPnP gateway answered; the address came from NAT-PMP.\n')
+      expect((await cli(['ip', '--protocol', 'upnp', '--timeout', '1'])).code).toBe(3)
+      const doctor = plain(await cli(['doctor', '--timeout', '1']))
+      expect(doctor.code).toBe(3)
+      expect(doctor.stdout).toContain(`ℹ NAT-PMP, PCP     both answer at ${LAB.routerLan} (NAT-PMP says the external address is ${LAB.extIp})`)
+      expect(doctor.stdout).toContain('The router does answer NAT-PMP and PCP: programs that use those can still open ports (see `upnp-native doctor --protocol pmp`).')
+      const map = plain(await cli(['map', String(P.map), '--tcp', '--timeout', '1']))
+      expect(map.code).toBe(3)
+      expect(map.stderr).toContain(`What to do: The router answers NAT-PMP, so this works: upnp-native map ${P.map} --tcp --keep --protocol pmp`)
+    } finally {
+      await routerCtl('stop')
+      await routerCtl('start')
+    }
+  })
+})
+
 describe('with the fake gateway beside miniupnpd', () => {
   let fake: FakeGateway
   const device = (overrides: Partial<Device> = {}): Device => ({ id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides })
@@ -433,10 +544,10 @@ describe('with the fake gateway beside miniupnpd', () => {
     const r = plain(await cli(['status']))
     expect(r.code).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
-    expect(lines[0]).toMatch(/^Gateways \(2 answered in 2\.\d s\):$/)
+    expect(lines[0]).toMatch(/^Found in 2\.\d s:$/)
     expect(lines).toContainEqual(expect.stringMatching(/^\* +UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/))
     expect(lines).toContainEqual(expect.stringMatching(/^ +UPnP IGD:2 +192\.168\.77\.20 +upnp-native Fake Gateway "Fake a" +connected, double NAT$/))
-    expect(r.stdout).toContain('* = the gateway in use: the default route\'s gateway (choose with --gateway <address>)')
+    expect(r.stdout).toContain('* = the UPnP gateway in use: the default route\'s gateway (choose with --gateway <address>)')
     expect(r.stdout).toContain(`External address: ${LAB.extIp}\n`)
 
     const picked = plain(await cli(['status', '--gateway', LAB.fakeA, '--timeout', '1']))
@@ -533,7 +644,7 @@ describe('in a real pseudo-terminal', () => {
     expect(r.code).toBe(0)
     const raw = r.stdout
     expect(raw.startsWith('\x1b[?25l')).toBe(true) // cursor hidden while the spinner runs
-    const frames = [...raw.matchAll(/\r\x1b\[2K\x1b\[36m(.)\x1b\[39m Looking for UPnP gateways \(IPv4\)… \x1b\[2m(\d+\.\d)s\x1b\[22m/g)]
+    const frames = [...raw.matchAll(/\r\x1b\[2K\x1b\[36m(.)\x1b\[39m Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… \x1b\[2m(\d+\.\d)s\x1b\[22m/g)]
     expect(frames.length).toBeGreaterThan(6) // 80 ms a frame over 1.2 s
     expect(new Set(frames.map((f) => f[1])).size).toBeGreaterThan(6) // it turns
     const elapsed = frames.map((f) => Number(f[2]))
@@ -542,13 +653,13 @@ describe('in a real pseudo-terminal', () => {
     expect(elapsed).toEqual([...elapsed].sort((a, b) => a - b))
     // The spinner line is erased and the cursor shown again before the result.
     const result = raw.slice(raw.indexOf('\r\x1b[2K\x1b[?25h') + '\r\x1b[2K\x1b[?25h'.length)
-    expect(result).toMatch(/^\x1b\[1mGateways \(1 answered in 1\.\d s\):\x1b\[22m\r\n/)
+    expect(result).toMatch(/^\x1b\[1mFound in 1\.\d s:\x1b\[22m\r\n/)
     expect(result).toContain('\x1b[32mconnected\x1b[39m')
     expect(result).toContain(`\x1b[1mDouble NAT:\x1b[22m \x1b[32mno (${LAB.extIp} is a public address)\x1b[39m`)
 
     // --no-color: the spinner still turns, without colour; --json: nothing but the document.
     const noColor = await tool('script', ['-qfec', `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--no-color'])}`, '/dev/null'])
-    expect(noColor.stdout).toMatch(/\r\x1b\[2K. Looking for UPnP gateways \(IPv4\)… \d\.\ds/)
+    expect(noColor.stdout).toMatch(/\r\x1b\[2K. Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… \d\.\ds/)
     expect(noColor.stdout).not.toMatch(/\x1b\[(3\d|1|2|22)m/)
     const asJson = await tool('script', ['-qfec', `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--json'])}`, '/dev/null'])
     expect(asJson.stdout).not.toContain('\x1b')
@@ -578,28 +689,30 @@ describe('in a real pseudo-terminal', () => {
 
     it('status: the spinner counts while searching, then only the result is left, in colour', async () => {
       await start(['status', '--timeout', '1.5'])
-      const during = await waitFor(/Looking for UPnP gateways \(IPv4\)… 0\.[3-9]s/)
-      expect(during).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Looking for UPnP gateways \(IPv4\)… \d\.\ds/m)
+      const during = await waitFor(/Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… 0\.[3-9]s/)
+      expect(during).toMatch(/^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… \d\.\ds/m)
       expect(await cursorVisible()).toBe(false) // hidden while the line animates
       const after = await waitFor(/EXIT=\d/)
       expect(after).toContain('EXIT=0')
       expect(await cursorVisible()).toBe(true)
       expect(after).not.toContain('Looking for')
-      expect(after.trimEnd().split('\n').slice(0, 4)).toEqual([
-        'Gateways (1 answered in 1.5 s):',
-        'UPnP IGD:2  192.168.77.1  Debian router "upnp-native lab router"  connected',
+      expect(after.trimEnd().split('\n').slice(0, 6)).toEqual([
+        expect.stringMatching(/^Found in 1\.\d s:$/),
+        expect.stringMatching(/^UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/),
+        expect.stringMatching(/^NAT-PMP +192\.168\.77\.1 +server .* +answers$/),
+        expect.stringMatching(/^PCP +192\.168\.77\.1 +server .* +answers$/),
         `External address: ${LAB.extIp}`,
         `Double NAT: no (${LAB.extIp} is a public address)`,
-      ].map((line, i) => (i === 0 ? expect.stringMatching(/^Gateways \(1 answered in 1\.\d s\):$/) : line)))
+      ])
       const coloured = await screen(true)
-      expect(coloured).toMatch(/\x1b\[1mGateways/) // bold heading
+      expect(coloured).toMatch(/\x1b\[1mFound in/) // bold heading
       expect(coloured).toMatch(/\x1b\[32mconnected/) // green status
       await tmux('kill-session', '-t', 'cli')
     })
 
     it('Ctrl-C while searching: the line is cleared, the cursor comes back, "interrupted", exit 130', async () => {
       await start(['status', '--timeout', '10'])
-      await waitFor(/Looking for UPnP gateways \(IPv4\)… 0\.[3-9]s/)
+      await waitFor(/Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… 0\.[3-9]s/)
       await tmux('send-keys', '-t', 'cli', 'C-c')
       const after = await waitFor(/EXIT=\d/)
       expect(after).toContain('upnp-native: interrupted')
