@@ -58,6 +58,8 @@ export interface Results {
   }
   require: Record<string, Summary>
   targets: Target[]
+  /** Mappings that appeared with no failed operation to explain them (should stay empty). */
+  unexplained?: string[]
 }
 
 const LIBS = ['miniupnpc', 'upnp-native', 'nat-port-mapper', 'nat-api'] as const
@@ -180,6 +182,7 @@ export function renderMarkdown(r: Results): string {
   for (const [lib, e] of Object.entries(r.eventloop)) if (e.leftBehind) notes.push(`${TITLE[lib]} event-loop runs: ${e.leftBehind} mappings left behind.`)
   for (const [lib, m] of Object.entries(r.memory)) if (m.leftBehind) notes.push(`${TITLE[lib]} memory run: ${m.leftBehind} of ${m.ops / 2} mappings left behind.`)
   for (const f of r.discoveryFailures) notes.push(`discovery failure: ${f}`)
+  for (const u of r.unexplained ?? []) notes.push(`unexplained mapping: ${u}`)
   if (notes.length) {
     out.push('')
     out.push('Observed:')
