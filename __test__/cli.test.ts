@@ -667,8 +667,9 @@ describe('in a real pseudo-terminal', () => {
   })
 
   describe('tmux: the screen a person sees', () => {
-    const socket = `upnp-native-cli-test-${process.pid}`
-    const tmux = (...args: string[]) => tool('tmux', ['-L', socket, ...args])
+    // A private server on its own socket file, removed afterwards.
+    const socket = path.join(os.tmpdir(), `upnp-native-cli-test-${process.pid}.tmux`)
+    const tmux = (...args: string[]) => tool('tmux', ['-S', socket, ...args])
     const screen = async (colours = false) => (await tmux('capture-pane', '-p', ...(colours ? ['-e'] : []), '-t', 'cli')).stdout
     async function waitFor(pattern: RegExp, ms = 15_000): Promise<string> {
       const deadline = Date.now() + ms
@@ -685,6 +686,7 @@ describe('in a real pseudo-terminal', () => {
 
     afterAll(async () => {
       await tmux('kill-server').catch(() => undefined)
+      fs.rmSync(socket, { force: true })
     })
 
     it('status: the spinner counts while searching, then only the result is left, in colour', async () => {
