@@ -49,7 +49,7 @@ export interface Results {
   extip: Record<string, Summary>
   pairs: Record<string, Partial<Record<'seq' | 'c8' | 'c64', PairsCell>>>
   eventloop: Record<string, { max: Summary; p99: Summary; ops: number; failures: number; discoveryMax?: Summary; opsMax?: Summary; leftBehind?: number }>
-  memory: Record<string, { rssGrowthMB: Summary; heapGrowthMB: Summary; ops: number; failures: number; rssBeforeMB?: number; leftBehind?: number }>
+  memory: Record<string, { rssGrowthMB: Summary; heapGrowthMB: Summary; ops: number; failures: number; rssBeforeMB?: number; leftBehind?: number; rssGrowthNextMB?: Summary }>
   size: {
     nativeNode: { file: string; bytes: number; stripped: boolean }
     nativeJs: number
@@ -126,7 +126,9 @@ export function renderMarkdown(r: Results): string {
   row('RSS growth over N ops (after warm-up, gc), MB', Object.fromEntries(LIBS.map((l) => {
     const m = r.memory[l]
     if (!m) return [l, '–']
-    return [l, `${fmtSummary(m.rssGrowthMB)} over ${m.ops.toLocaleString('en-US')}${m.failures ? `, ${m.failures} failed` : ''}`]
+    const next = m.rssGrowthNextMB ? `; next ${m.ops.toLocaleString('en-US')}: ${fmtSummary(m.rssGrowthNextMB)}` : ''
+    const heap = m.heapGrowthMB.n ? ` (JS heap ${fmt(m.heapGrowthMB.median)})` : ''
+    return [l, `${fmtSummary(m.rssGrowthMB)} over ${m.ops.toLocaleString('en-US')}${heap}${next}${m.failures ? `, ${m.failures} failed` : ''}`]
   })))
   row('On disk', {
     miniupnpc: `${r.size.miniupnpcSo.file}: ${mb(r.size.miniupnpcSo.bytes)}`,

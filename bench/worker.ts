@@ -8,7 +8,7 @@
 //   extip     LIB N                          N external-address queries
 //   eventloop LIB OPS CONC                   loop delay during discovery + OPS operations
 //   idle      - MS                           loop delay of an idle process (the control)
-//   memory    LIB WARMUP_OPS OPS CONC        RSS before/after OPS operations
+//   memory    LIB WARMUP_OPS OPS CONC BLOCKS RSS after a warm-up and after each block of OPS operations
 //
 // Prints its result as one JSON line after RESULT_MARK.
 import fs from 'node:fs'
@@ -161,19 +161,36 @@ async function main(): Promise<void> {
       break
     }
     case 'memory': {
+      // RSS after a warm-up, then after each block of OPS operations: a leak grows block
+      // after block, allocator and JIT warm-up do not.
       const client = await openOrDie(lib)
       const warmup = num(0) / 2
       const pairs = num(1) / 2
       const conc = num(2)
-      await runPairs(client, warmup, conc, PORT_BASE[lib] + WARMUP_OFFSET)
+      const blocks = Math.max(1, num(3) || 1)
+      // Warm-up pairs stay inside the warm-up port range (its first 1000 ports).
+      for (let done = 0; done < warmup; done += 500) await runPairs(client, Math.min(500, warmup - done), conc, PORT_BASE[lib] + WARMUP_OFFSET)
       gc(); await settle(200); gc()
       const before = process.memoryUsage()
-      const run = await runPairs(client, pairs, conc, PORT_BASE[lib])
-      gc(); await settle(200); gc()
-      const after = process.memoryUsage()
+      const after: NodeJS.MemoryUsage[] = []
+      let ops = 0
+      let failures = 0
+      let elapsedMs = 0
+      const failedPorts: number[] = []
+      const errors: Record<string, number> = {}
+      for (let b = 0; b < blocks; b++) {
+        const run = await runPairs(client, pairs, conc, PORT_BASE[lib])
+        gc(); await settle(200); gc()
+        after.push(process.memoryUsage())
+        ops += run.completed * 2
+        failures += run.addFailures + run.deleteFailures
+        elapsedMs += run.elapsedMs
+        failedPorts.push(...run.failedPorts)
+        for (const [e, k] of Object.entries(run.errors)) errors[e] = (errors[e] ?? 0) + k
+      }
       emit({
-        before, after, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs,
-        gc: typeof (globalThis as { gc?: unknown }).gc === 'function', failedPorts: run.failedPorts, errors: run.errors,
+        before, after: after[0], afterBlocks: after, ops: ops / blocks, failures, elapsedMs,
+        gc: typeof (globalThis as { gc?: unknown }).gc === 'function', failedPorts, errors,
       })
       await client.close()
       break
