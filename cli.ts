@@ -777,22 +777,10 @@ interface DefaultRoute {
   interface: string
 }
 
-/** The IPv4 default route's gateway (Linux /proc/net/route; null elsewhere or without one). */
-function defaultRoute(): DefaultRoute | null {
-  let text: string
-  try {
-    text = fs.readFileSync('/proc/net/route', 'utf8')
-  } catch {
-    return null
-  }
-  for (const line of text.split('\n').slice(1)) {
-    const [iface, destination, gateway, flags] = line.trim().split(/\s+/)
-    // RTF_UP | RTF_GATEWAY, destination 0.0.0.0; addresses are little-endian hex.
-    if (!iface || destination !== '00000000' || !gateway || !flags || (parseInt(flags, 16) & 3) !== 3) continue
-    const n = parseInt(gateway, 16)
-    return { gateway: [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.'), interface: iface }
-  }
-  return null
+/** The IPv4 default route's gateway (null where the platform does not say, or without one). */
+async function defaultRoute(): Promise<DefaultRoute | null> {
+  const route = await lib.defaultGateway()
+  return route?.gateway ? { gateway: route.gateway, interface: route.interface } : null
 }
 
 function searchWhere(g: Globals): string {
@@ -804,7 +792,7 @@ function searchWhere(g: Globals): string {
  * `first`: until the first working gateway (any command that just needs one).
  */
 async function findGateways(g: Globals, out: Output, mode: 'first' | 'all', label = `Looking for UPnP gateways (${searchWhere(g)})…`): Promise<Found> {
-  const route = g.ipv6 ? null : defaultRoute()
+  const route = g.ipv6 ? null : await defaultRoute()
   const started = performance.now()
   out.spinner.start(label)
   try {
@@ -1029,7 +1017,7 @@ const runStatus: Runner = async (parsed, out) => {
       protocols: protocolsJson(probed),
       externalAddress: external,
       nat,
-      defaultRoute: found?.route ?? defaultRoute(),
+      defaultRoute: found?.route ?? await defaultRoute(),
       ...(problem ? { error: errorJson(problem) } : {}),
     }))
     return exitCode
@@ -1742,7 +1730,7 @@ function recordProtocols(run: DoctorRun): void {
   run.record({ id: 'protocols', status: 'info', summary })
 }
 
-function finishDoctor(run: DoctorRun): ExitCode {
+async function finishDoctor(run: DoctorRun): Promise<ExitCode> {
   const { out, found, via } = run
   recordProtocols(run)
   const s = out.out
@@ -1764,7 +1752,7 @@ function finishDoctor(run: DoctorRun): ExitCode {
       checks: run.checks.map(({ title: _title, ...c }) => c),
       gateways: (found?.devices ?? []).map((d) => gatewayJson(d, found?.selected ?? null)),
       protocols: protocolsJson(run.probed),
-      defaultRoute: found?.route ?? defaultRoute(),
+      defaultRoute: found?.route ?? await defaultRoute(),
     }))
     return exitCode
   }

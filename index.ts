@@ -511,5 +511,5 @@ export class UPNP {
 // classes above, which must exist before it loads.
 export { Mapping, PortMapper } from './portmapper.ts'
 export type { CallOptions, MapRequest, PortMapperEvents, PortMapperOptions } from './portmapper.ts'
-export { invalidateProbe, PREFERENCE, probe } from './probe.ts'
-export type { ProbeOptions, ProbeReport, ProtocolReport, Via } from './probe.ts'
+export { defaultGateway, invalidateProbe, PREFERENCE, probe } from './probe.ts'
+export type { DefaultGateway, ProbeOptions, ProbeReport, ProtocolReport, Via } from './probe.ts'

@@ -113,6 +113,37 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   return report
 }
 
+/** The default route's gateway and this host's address towards it. */
+export interface DefaultGateway {
+  /** IPv4 default gateway ("" if none) and its interface. */
+  gateway: string
+  interface: string
+  /** Our address towards it (found without sending anything). */
+  localAddress: string
+  /** The IPv6 default gateway (`fe80::1%eth0` when link-local), interface, our address. */
+  gateway6: string
+  interface6: string
+  localAddress6: string
+}
+
+/**
+ * The default route's gateway (the router NAT-PMP and PCP talk to). Linux reads
+ * /proc/net/route and /proc/net/ipv6_route; elsewhere this is `null` for now: pass the
+ * router's address yourself (`PortMapper({ router })`, `probe({ gateway })`).
+ */
+export async function defaultGateway(): Promise<DefaultGateway | null> {
+  const r = await native.defaultGateway().catch(() => null)
+  if (!r || r.error || (!r.gateway && !r.gateway6)) return null
+  return {
+    gateway: r.gateway ?? '',
+    interface: r.interface ?? '',
+    localAddress: r.localAddress ?? '',
+    gateway6: r.gateway6 ?? '',
+    interface6: r.interface6 ?? '',
+    localAddress6: r.localAddress6 ?? '',
+  }
+}
+
 /** Forgets the cached probe (e.g. after a protocol stopped answering). */
 export function invalidateProbe(): void {
   cache = null
