@@ -6,7 +6,9 @@
 //! and the default `NewInternalClient`), and because IPv6 link-local routers need a zone
 //! that URLs cannot carry through a pooled client.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +17,27 @@ use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, USER_AGENT};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
+
+/// Connections open at once to one device. Routers serve HTTP from a single loop with a
+/// short listen backlog: 64 simultaneous connects to miniupnpd lose SYNs (then every
+/// request waits out TCP's 1 s retransmission or times out, and a late add can land after
+/// its delete). Queueing here instead keeps each request fast and in order per device.
+pub const MAX_CONNECTIONS_PER_DEVICE: usize = 4;
+
+static DEVICE_SLOTS: LazyLock<Mutex<HashMap<IpAddr, Arc<Semaphore>>>> =
+    LazyLock::new(Default::default);
+
+fn device_slots(ip: IpAddr) -> Arc<Semaphore> {
+    let mut slots = DEVICE_SLOTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    slots
+        .entry(ip)
+        .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_DEVICE)))
+        .clone()
+}
 
 /// Sent with every request; routers sometimes log it.
 pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
@@ -188,9 +210,19 @@ impl std::fmt::Display for HttpError {
 pub struct Connection {
     stream: TcpStream,
     pub local_addr: SocketAddr,
+    /// Held until the exchange ends: one of the device's connection slots.
+    _slot: OwnedSemaphorePermit,
 }
 
 pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection, HttpError> {
+    // Waiting for a slot counts against the request's deadline like everything else.
+    let slot = timeout_at(
+        limits.deadline,
+        device_slots(endpoint.addr.ip()).acquire_owned(),
+    )
+    .await
+    .map_err(|_| HttpError::Timeout)?
+    .map_err(|e| HttpError::Connect(e.to_string()))?;
     let connect_deadline = limits.deadline.min(Instant::now() + limits.connect_timeout);
     let stream = timeout_at(connect_deadline, TcpStream::connect(endpoint.addr))
         .await
@@ -201,7 +233,11 @@ pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection,
     let local_addr = stream
         .local_addr()
         .map_err(|e| HttpError::Connect(e.to_string()))?;
-    Ok(Connection { stream, local_addr })
+    Ok(Connection {
+        stream,
+        local_addr,
+        _slot: slot,
+    })
 }
 
 /// Sends one request on `conn` and reads the whole reply within `limits`.
@@ -214,10 +250,12 @@ pub async fn exchange(
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let local_addr = conn.local_addr;
+    let Connection { stream, _slot, .. } = conn;
     let work = async move {
+        let _slot = _slot;
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(64 * 1024)
-            .handshake::<_, Full<Bytes>>(TokioIo::new(conn.stream))
+            .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
         let body = body.unwrap_or_default();
