@@ -1,0 +1,22 @@
+// Sequential add+delete pairs straight on the generated binding (no index.ts), for profiling:
+//   ip netns exec bench-client node bench/profile/seq-binding.js [PAIRS] [ROUNDS]
+//   ADDON=/path/to/a/symbol/build.node ... (default: the repo's release addon)
+// Lab only: it talks to the lab router's control URL.
+const path = require('node:path')
+const native = require(process.env.ADDON || path.join(__dirname, '../../binding.js'))
+const target = { controlUrl: 'http://192.168.77.1:5000/ctl/IPConn', serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:2', timeoutMs: 3000 }
+async function main() {
+  const n = Number(process.argv[2] ?? 1000)
+  const rounds = Number(process.argv[3] ?? 3)
+  for (let round = 0; round < rounds; round++) {
+    const t = performance.now()
+    for (let i = 0; i < n; i++) {
+      const port = 16000 + i
+      const a = await native.addPortMapping(target, { remoteHost: '', externalPort: port, protocol: 'UDP', internalPort: port, internalClient: '192.168.77.10', enabled: true, description: 'bench', leaseDuration: 0 })
+      const d = await native.deletePortMapping(target, { remoteHost: '', externalPort: port, protocol: 'UDP' })
+      if (a.result || d.result) throw new Error(`failed: ${JSON.stringify([a, d])}`)
+    }
+    console.log('pairs/s', (n / (performance.now() - t) * 1000).toFixed(0))
+  }
+}
+main()
