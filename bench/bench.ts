@@ -133,7 +133,9 @@ interface Leftovers { silent: number; afterFailure: { lib: string; port: number 
 
 async function leftovers(lib: string, failed: Set<string>): Promise<Leftovers> {
   const out: Leftovers = { silent: 0, afterFailure: [] }
-  for (const m of await upnpcList()) {
+  // One mapping per protocol and external port, even if a listing repeats a row.
+  const rows = new Map((await upnpcList()).map((m) => [`${m.protocol}/${m.externalPort}`, m]))
+  for (const m of rows.values()) {
     const owner = portOwner(m.externalPort)
     if (!owner || owner.warmup) continue
     if (failed.has(`${owner.lib}:${m.externalPort}`)) out.afterFailure.push({ lib: owner.lib, port: m.externalPort })

@@ -80,7 +80,7 @@ const x = (v: number) => (Number.isFinite(v) ? `${fmt(v)}x` : '–')
 /** A pairs/s cell: a speed only when every delete really removed its mapping. */
 function pairsText(c: PairsCell | undefined, seqMini: number, unitCol = false): string {
   if (!c) return '–'
-  if (c.leftBehind > 0) return `**left ${c.leftBehind} of ${c.pairs} mappings behind, deletes reported success**`
+  if (c.leftBehind > 0) return `**${c.leftBehind} mappings left behind after ${c.pairs} pairs, deletes reported success**`
   let s = `${fmtSummary(c.rate)}${unitCol ? ' pairs/s' : ''} (${x(ratio(c.rate.median, seqMini))})`
   if (c.failures > 0) s += ` — **${c.failures} failed ops${c.leftAfterFailure ? `, ${c.leftAfterFailure} mappings left` : ''}**`
   return s
@@ -175,7 +175,7 @@ export function renderMarkdown(r: Results): string {
   for (const [lib, modes] of Object.entries(r.pairs)) {
     for (const [mode, c] of Object.entries(modes)) {
       if (!c) continue
-      if (c.leftBehind > 0) notes.push(`${TITLE[lib]} ${mode}: the router still listed ${c.leftBehind} of ${c.pairs} mappings although the library reported every add and delete as done (it ran at ${fmt(c.rate.median)} pairs/s, which is not a speed of add+delete).`)
+      if (c.leftBehind > 0) notes.push(`${TITLE[lib]} ${mode}: after ${c.pairs} pairs the router still listed ${c.leftBehind} of the library's mappings on ports where it had reported every add and delete as done (it ran at ${fmt(c.rate.median)} pairs/s, which is not a speed of add+delete).`)
       if (c.leftAfterFailure > 0) notes.push(`${TITLE[lib]} ${mode}: ${c.leftAfterFailure} mappings stayed behind after operations that had reported a failure (requests that timed out queued in the router's accept backlog; it processed the add after the delete, some after the run had ended).`)
       const errs = Object.entries(c.errors)
       if (errs.length) notes.push(`${TITLE[lib]} ${mode}: ${errs.slice(0, 3).map(([e, k]) => `${k} x "${e}"`).join('; ')}.`)
@@ -283,7 +283,7 @@ export function renderChart(r: Results): string {
       const c = r.pairs[l]?.[mode]
       if (!c) continue
       const label = `${l} ${l === 'miniupnpc' && mode !== 'seq' ? name.replace('in flight', 'threads') : name}`
-      if (c.leftBehind > 0) pairBars.push({ label, color: COLOR[l]!, text: `deletes do not work: left ${c.leftBehind}/${c.pairs} mappings behind` })
+      if (c.leftBehind > 0) pairBars.push({ label, color: COLOR[l]!, text: `deletes do not work: ${c.leftBehind} mappings left after ${c.pairs} pairs` })
       else pairBars.push({ label, color: COLOR[l]!, s: c.rate, text: c.failures ? `(${c.failures} failed ops${c.leftAfterFailure ? `, ${c.leftAfterFailure} mappings left` : ''})` : undefined })
     }
   }
