@@ -3,7 +3,9 @@
  *
  *   gcc -O2 -o bench/out/miniupnpc-bench bench/harness/miniupnpc-bench.c -lminiupnpc -lpthread
  *
- * It only ever runs inside the lab's client namespace (bench.ts checks before it starts).
+ * It only ever runs inside the lab's client namespace: it refuses to start anywhere else (the
+ * same check as the tests' assertInLab: this process's network namespace must be the lab's
+ * $UNL_PREFIX-client or -client2, UNL_PREFIX defaulting to "unl").
  * Every mode prints one JSON object on stdout; times are milliseconds (CLOCK_MONOTONIC).
  *
  *   discover TIMEOUT_MS                 upnpDiscover(TIMEOUT, ttl 2) + UPNP_GetValidIGD, as
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,8 +223,28 @@ static int mode_clean(const char *desc_url) {
   return failed ? 1 : 0;
 }
 
+/* Is this process in the lab's client namespace? Nothing here may search or probe from the
+ * host's own network. */
+static int in_lab(void) {
+  struct stat self, ns;
+  const char *prefix = getenv("UNL_PREFIX");
+  if (!prefix || !*prefix) prefix = "unl";
+  if (stat("/proc/self/ns/net", &self) != 0) return 0;
+  const char *suffixes[] = { "client", "client2" };
+  for (int i = 0; i < 2; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "/run/netns/%s-%s", prefix, suffixes[i]);
+    if (stat(path, &ns) == 0 && ns.st_ino == self.st_ino && ns.st_dev == self.st_dev) return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  if (!in_lab()) {
+    fprintf(stderr, "miniupnpc-bench: not inside the UPnP lab client namespace; run it through `npm run bench`\n");
+    return 3;
+  }
   if (argc >= 3 && !strcmp(argv[1], "discover")) return mode_discover(atoi(argv[2]));
   if (argc >= 6 && !strcmp(argv[1], "pairs")) return mode_pairs(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
   if (argc >= 4 && !strcmp(argv[1], "extip")) return mode_extip(argv[2], atoi(argv[3]));

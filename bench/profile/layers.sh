@@ -2,7 +2,7 @@
 # Where the sequential gap to miniupnpc goes, layer by layer, interleaved over N rounds of
 # 1000 add+delete pairs each (medians printed at the end). Needs a bench lab:
 #   UNL_PREFIX=bench bash __test__/lab/lab.sh up
-#   bash bench/profile/layers.sh 7
+#   bash bench/profile/layers.sh 7        (as root; UNL_PREFIX defaults to bench here)
 # Layers: miniupnpc (C, blocking) | the Rust core on a current-thread runtime (no N-API, no
 # thread hand-off) | the Rust core spawned on a multi-thread runtime from another thread and
 # waited for (the addon's hand-off, without N-API) | upnp-native through N-API and Promises,
@@ -10,7 +10,8 @@
 # to the CPU of the JS thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-NS=${UNL_PREFIX:-bench}-client
+export UNL_PREFIX=${UNL_PREFIX:-bench}
+NS=$UNL_PREFIX-client
 N=${1:-7}
 U=http://192.168.77.1:5000/rootDesc.xml
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/upnp-native-rust-core}

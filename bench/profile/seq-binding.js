@@ -2,7 +2,17 @@
 //   ip netns exec bench-client node bench/profile/seq-binding.js [PAIRS] [ROUNDS]
 //   ADDON=/path/to/a/symbol/build.node ... (default: the repo's release addon)
 // Lab only: it talks to the lab router's control URL.
+const fs = require('node:fs')
 const path = require('node:path')
+// Same guard as the tests: only inside the lab's client namespace ($UNL_PREFIX-client).
+const self = fs.statSync('/proc/self/ns/net')
+const lab = ['client', 'client2'].some((h) => {
+  try {
+    const st = fs.statSync(`/run/netns/${process.env.UNL_PREFIX || 'unl'}-${h}`)
+    return st.ino === self.ino && st.dev === self.dev
+  } catch { return false }
+})
+if (!lab) { console.error('not inside the UPnP lab client namespace (UNL_PREFIX?)'); process.exit(3) }
 const native = require(process.env.ADDON || path.join(__dirname, '../../binding.js'))
 const target = { controlUrl: 'http://192.168.77.1:5000/ctl/IPConn', serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:2', timeoutMs: 3000 }
 async function main() {

@@ -16,7 +16,23 @@ async fn pair(t: &Target, port: u16) {
     delete_port_mapping(t, "", port, "UDP").await.expect("delete");
 }
 
+/// Same guard as the tests: only inside the lab's client namespace ($UNL_PREFIX-client).
+fn in_lab() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let prefix = std::env::var("UNL_PREFIX").unwrap_or_else(|_| "unl".into());
+    let Ok(me) = std::fs::metadata("/proc/self/ns/net") else { return false };
+    ["client", "client2"].iter().any(|h| {
+        std::fs::metadata(format!("/run/netns/{prefix}-{h}"))
+            .map(|ns| ns.ino() == me.ino() && ns.dev() == me.dev())
+            .unwrap_or(false)
+    })
+}
+
 fn main() {
+    if !in_lab() {
+        eprintln!("not inside the UPnP lab client namespace (UNL_PREFIX?)");
+        std::process::exit(3);
+    }
     let n: u16 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let t = target();
     for round in 0..3 {
