@@ -230,6 +230,11 @@ pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection,
         .map_err(|e| HttpError::Connect(e.to_string()))?;
     // Requests are one small write each; do not let Nagle hold them back.
     let _ = stream.set_nodelay(true);
+    // Closing resets the connection instead of lingering: a request we gave up on at its
+    // deadline must not reach the router seconds later (a late AddPortMapping would create
+    // a mapping the caller was told failed). We only close after the whole reply or on
+    // giving up, so nothing is lost on the normal path.
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     let local_addr = stream
         .local_addr()
         .map_err(|e| HttpError::Connect(e.to_string()))?;
