@@ -68,6 +68,7 @@ impl DeviceInfo {
             deadline: deadline.min(Instant::now() + request_timeout),
             connect_timeout: request_timeout.min(Duration::from_secs(3)),
             max_body: MAX_DESCRIPTION_BYTES,
+            urgent: false,
         };
         let endpoint = match Endpoint::parse(&self.description_url) {
             Ok(e) => e,

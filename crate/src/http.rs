@@ -6,7 +6,7 @@
 //! and the default `NewInternalClient`), and because IPv6 link-local routers need a zone
 //! that URLs cannot carry through a pooled client.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
@@ -17,8 +17,11 @@ use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, USER_AGENT};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
+
+/// Sent with every request; routers sometimes log it.
+pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
 
 /// Connections open at once to one device. Routers serve HTTP from a single loop with a
 /// short listen backlog: 64 simultaneous connects to miniupnpd lose SYNs (then every
@@ -26,21 +29,99 @@ use tokio::time::{timeout_at, Instant};
 /// its delete). Queueing here instead keeps each request fast and in order per device.
 pub const MAX_CONNECTIONS_PER_DEVICE: usize = 4;
 
-static DEVICE_SLOTS: LazyLock<Mutex<HashMap<IpAddr, Arc<Semaphore>>>> =
-    LazyLock::new(Default::default);
-
-fn device_slots(ip: IpAddr) -> Arc<Semaphore> {
-    let mut slots = DEVICE_SLOTS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    slots
-        .entry(ip)
-        .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONNECTIONS_PER_DEVICE)))
-        .clone()
+/// The connection slots of one device. Urgent requests (deletes) are served before the
+/// others: every operation of miniupnpd's nftables backend costs time proportional to its
+/// table, so under load, emptying the table first keeps every request fast.
+struct Slots {
+    state: Mutex<SlotState>,
 }
 
-/// Sent with every request; routers sometimes log it.
-pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
+struct SlotState {
+    free: usize,
+    urgent: VecDeque<oneshot::Sender<Slot>>,
+    normal: VecDeque<oneshot::Sender<Slot>>,
+}
+
+/// One held slot; dropping it hands the slot to the next waiter (urgent first).
+pub struct Slot {
+    /// `None` once handed over, so that dropping it then does nothing.
+    slots: Option<Arc<Slots>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(slots) = self.slots.take() else {
+            return;
+        };
+        let mut state = slots
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            let Some(next) = state
+                .urgent
+                .pop_front()
+                .or_else(|| state.normal.pop_front())
+            else {
+                state.free += 1;
+                return;
+            };
+            // A waiter that gave up (deadline) dropped its receiver: try the next one. A
+            // slot sent but never received is dropped with the channel and comes back here.
+            match next.send(Slot {
+                slots: Some(slots.clone()),
+            }) {
+                Ok(()) => return,
+                Err(mut unsent) => unsent.slots = None,
+            }
+        }
+    }
+}
+
+async fn acquire_slot(ip: IpAddr, urgent: bool) -> Slot {
+    let slots = {
+        let mut all = DEVICE_SLOTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.entry(ip)
+            .or_insert_with(|| {
+                Arc::new(Slots {
+                    state: Mutex::new(SlotState {
+                        free: MAX_CONNECTIONS_PER_DEVICE,
+                        urgent: VecDeque::new(),
+                        normal: VecDeque::new(),
+                    }),
+                })
+            })
+            .clone()
+    };
+    let waiting = {
+        let mut state = slots
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.free > 0 {
+            state.free -= 1;
+            return Slot {
+                slots: Some(slots.clone()),
+            };
+        }
+        let (tx, rx) = oneshot::channel();
+        if urgent {
+            state.urgent.push_back(tx);
+        } else {
+            state.normal.push_back(tx);
+        }
+        rx
+    };
+    // The sender is only dropped after sending, so this cannot fail while `slots` lives.
+    match waiting.await {
+        Ok(slot) => slot,
+        Err(_) => Slot { slots: Some(slots) },
+    }
+}
+
+static DEVICE_SLOTS: LazyLock<Mutex<HashMap<IpAddr, Arc<Slots>>>> = LazyLock::new(Default::default);
 
 /// Where one request goes: a socket address (with the zone for link-local IPv6), the
 /// `Host` header and the path.
@@ -166,6 +247,8 @@ pub struct Limits {
     pub connect_timeout: Duration,
     /// Largest body accepted; more is an error, never buffered.
     pub max_body: usize,
+    /// Served before other requests waiting for the same device (deletes).
+    pub urgent: bool,
 }
 
 impl Limits {
@@ -174,6 +257,7 @@ impl Limits {
             deadline: Instant::now() + total,
             connect_timeout: total.min(Duration::from_secs(3)),
             max_body,
+            urgent: false,
         }
     }
 }
@@ -211,18 +295,17 @@ pub struct Connection {
     stream: TcpStream,
     pub local_addr: SocketAddr,
     /// Held until the exchange ends: one of the device's connection slots.
-    _slot: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection, HttpError> {
     // Waiting for a slot counts against the request's deadline like everything else.
     let slot = timeout_at(
         limits.deadline,
-        device_slots(endpoint.addr.ip()).acquire_owned(),
+        acquire_slot(endpoint.addr.ip(), limits.urgent),
     )
     .await
-    .map_err(|_| HttpError::Timeout)?
-    .map_err(|e| HttpError::Connect(e.to_string()))?;
+    .map_err(|_| HttpError::Timeout)?;
     let connect_deadline = limits.deadline.min(Instant::now() + limits.connect_timeout);
     let stream = timeout_at(connect_deadline, TcpStream::connect(endpoint.addr))
         .await
@@ -335,6 +418,46 @@ pub const SOAP_CONTENT_TYPE: (&str, &str) = ("Content-Type", "text/xml; charset=
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn device_slots_are_bounded_and_deletes_go_first() {
+        use std::time::Duration;
+        let ip: IpAddr = "203.0.113.77".parse().unwrap(); // a key only: nothing is sent
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS_PER_DEVICE {
+            held.push(acquire_slot(ip, false).await);
+        }
+        // Full: a normal and then an urgent request wait; a third waiter gives up.
+        let normal = tokio::spawn(acquire_slot(ip, false));
+        tokio::task::yield_now().await;
+        let urgent = tokio::spawn(acquire_slot(ip, true));
+        tokio::task::yield_now().await;
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(20), acquire_slot(ip, false)).await;
+        assert!(gave_up.is_err());
+        // One slot frees: the urgent request gets it although it came later.
+        held.pop();
+        let urgent_slot = tokio::time::timeout(Duration::from_secs(1), urgent)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!normal.is_finished());
+        held.pop();
+        let normal_slot = tokio::time::timeout(Duration::from_secs(1), normal)
+            .await
+            .unwrap()
+            .unwrap();
+        // Everything released (the one that gave up included): all slots are free again.
+        drop((urgent_slot, normal_slot, held));
+        let mut again = Vec::new();
+        for _ in 0..MAX_CONNECTIONS_PER_DEVICE {
+            again.push(
+                tokio::time::timeout(Duration::from_millis(100), acquire_slot(ip, false))
+                    .await
+                    .unwrap(),
+            );
+        }
+    }
 
     #[test]
     fn parses_plain_ipv4_urls() {

@@ -167,7 +167,9 @@ where
     }
     let endpoint =
         Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
-    let limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
+    let mut limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
+    // Deletes shrink the router's table, which makes every later request cheaper.
+    limits.urgent = action == "DeletePortMapping";
     let conn = http::connect(&endpoint, &limits)
         .await
         .map_err(http_failure)?;
