@@ -9,8 +9,9 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type Device, type FakeGateway, LAB, repoRoot, routerCtl, startFakeGateway, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { afterAll, describe, expect, it } from 'vitest'
+import { useFakeGateway } from './lab/fake-fixture.ts'
+import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
 
 const ROOT = repoRoot()
 const CLI = path.join(ROOT, 'cli.ts')
@@ -527,19 +528,8 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
 })
 
 describe('with the fake gateway beside miniupnpd', () => {
-  let fake: FakeGateway
+  const fake = useFakeGateway()
   const device = (overrides: Partial<Device> = {}): Device => ({ id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides })
-
-  beforeAll(async () => {
-    fake = await startFakeGateway()
-  })
-  afterAll(async () => {
-    await fake.reset()
-    await fake.stop()
-  })
-  beforeEach(async () => {
-    await fake.reset()
-  })
 
   it('two gateways: status lists both and uses the default route\'s; --gateway picks the other', async () => {
     await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })

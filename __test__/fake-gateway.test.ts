@@ -1,22 +1,12 @@
 // What miniupnpd cannot produce, from the scriptable fake gateway on the lab LAN: every SOAP
 // fault of Godot's table, HTTP errors, malformed/huge/slow replies, devices that are not
 // (working) gateways, double NAT, two IGDs, late replies.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
-import { type Device, type FakeGateway, LAB, routerCtl, startFakeGateway } from './lab/lab.ts'
+import { useFakeGateway } from './lab/fake-fixture.ts'
+import { type Device, LAB, routerCtl } from './lab/lab.ts'
 
-let fake: FakeGateway
-
-beforeAll(async () => {
-  fake = await startFakeGateway()
-})
-afterAll(async () => {
-  await fake.reset()
-  await fake.stop()
-})
-beforeEach(async () => {
-  await fake.reset()
-})
+const fake = useFakeGateway()
 
 const IGD_V1 = 'urn:schemas-upnp-org:service:WANIPConnection:1'
 const IGD_V2 = 'urn:schemas-upnp-org:service:WANIPConnection:2'

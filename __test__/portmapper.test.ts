@@ -4,9 +4,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { IGDStatus, type Mapping, PortMapper, UPNPDevice, UPNPError, UPNPResult } from '../index.ts'
-import { LAB, repoRoot, routerCtl, startFakeGateway, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { useFakeGateway } from './lab/fake-fixture.ts'
+import { LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
 
 const mappers: PortMapper[] = []
 function track(mapper: PortMapper): PortMapper {
@@ -277,13 +278,7 @@ describe('PortMapper and the process lifecycle', () => {
 })
 
 describe('PortMapper lease quirks (fake gateway)', () => {
-  let fake: Awaited<ReturnType<typeof startFakeGateway>>
-  beforeAll(async () => {
-    fake = await startFakeGateway()
-  })
-  afterAll(async () => {
-    await fake.stop() // the fake's process must not outlive this file
-  })
+  const fake = useFakeGateway()
   const IGD = { id: 'q', ip: LAB.fakeA, port: 6101, description: { kind: 'igd-v2' as const } }
 
   function fakeDevice(): UPNPDevice {
