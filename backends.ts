@@ -43,8 +43,6 @@ export interface Backend {
   maintain(p: MappingParams, g: Granted, renewDue: boolean): Promise<Maintained>
   /** Deletes it; already gone counts as deleted. */
   remove(p: MappingParams, g: Granted): Promise<void>
-  /** The external address as the router reports it now ("" if unknown). */
-  externalAddress(): Promise<string>
 }
 
 /** Runs one request at a time against a router (PortMapper passes its queue). */
@@ -131,11 +129,6 @@ export class UpnpBackend implements Backend {
     if (result !== UPNPResult.SUCCESS && result !== UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
       throw new UPNPError({ ...(gateway.lastError ?? { result, description: 'delete failed' }), via: 'upnp' }, `deleting ${p.protocol} ${g.externalPort}`)
     }
-  }
-
-  externalAddress(): Promise<string> {
-    const gateway = this.o.gateway()
-    return this.o.serial(() => gateway.queryExternalAddress())
   }
 
   /** The lease the router really holds: follow it when it grants less than asked. */
@@ -225,13 +218,16 @@ export class LeaseBackend implements Backend {
     const r = await this.request(p, wanted)
     if (!r.ok) throw pmpError(r, this.via, `mapping ${p.protocol} ${p.internalPort} (${this.name})`)
     // NAT-PMP's MAP answer has no address: ask once (PCP's answer carries it).
-    if (this.via === 'natpmp') await this.externalAddress()
+    if (this.via === 'natpmp') await this.refreshAddress()
     return this.granted(r, p, wanted)
   }
 
   async maintain(p: MappingParams, g: Granted): Promise<Maintained> {
     const r = await this.request(p, g.externalPort, g.nonce)
     if (!r.ok) throw pmpError(r, this.via, `renewing ${p.protocol} ${g.externalPort} (${this.name})`)
+    // Every check reports the current external address (PCP's answer carries it; NAT-PMP
+    // must ask), so a new WAN address is noticed like with UPnP.
+    if (this.via === 'natpmp') await this.refreshAddress()
     const granted = this.granted(r, p, g.externalPort)
     if (r.rebooted || (g.resets !== undefined && r.resets > g.resets)) {
       return { kind: 'lost', reason: `the router rebooted (${this.name} epoch went back)`, granted }
@@ -254,7 +250,8 @@ export class LeaseBackend implements Backend {
     }
   }
 
-  async externalAddress(): Promise<string> {
+  /** NAT-PMP asks for the address; PCP's MAP answers carry it (kept from the last one). */
+  private async refreshAddress(): Promise<string> {
     if (this.via === 'natpmp') {
       const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
       if (r.ok && r.externalAddress) this.lastAddress = r.externalAddress

@@ -496,7 +496,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       this.#apply(held, granted)
       if (outcome.renewed) this.emit('renewed', m)
     }
-    this.#noteExternalAddress(granted.externalAddress || await held.backend.externalAddress())
+    this.#noteExternalAddress(granted.externalAddress)
   }
 
   #apply(held: Held, granted: Granted): void {

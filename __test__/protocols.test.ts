@@ -167,4 +167,17 @@ describe('a router without UPnP (NAT-PMP and PCP only)', () => {
     await restored
     expect(dnat(await nftRules(), 'UDP', m.externalPort, 33014)).toBe(true)
   })
+
+  it('NAT-PMP notices a new external address on its next check, once', async () => {
+    const mapper = track(new PortMapper({ protocol: 'natpmp', verifyInterval: 300, lease: 600 }))
+    await mapper.map({ internalPort: 33015 })
+    const changes: unknown[][] = []
+    mapper.on('externalAddressChanged', (...args) => changes.push(args))
+    await routerCtl('stop')
+    await routerCtl('start', '11.22.33.56', { noUpnp: true })
+    routerStartedAt = Date.now()
+    await new Promise((r) => setTimeout(r, 2000)) // several checks
+    expect(changes).toEqual([['11.22.33.56', LAB.extIp]])
+    expect(mapper.mappings[0]?.externalAddress).toBe('11.22.33.56')
+  })
 })
