@@ -1,21 +1,19 @@
 //! upnp-native: Godot's `UPNP` / `UPNPDevice` for Node.js, with all network I/O on tokio.
 //!
-//! Layout by concern: `ssdp` (search datagrams), `http` (one bounded request),
-//! `description` (device XML), `soap` (actions and faults), `gateway` (one device:
-//! classification and port-mapping actions), `discovery` (the search orchestration),
-//! `errors` (Godot's numbers), `bindings` (the N-API surface).
+//! Modules in the order data flows through them:
+//! - [`upnp`]: UPnP IGD: `ssdp` (search datagrams, sockets), `http` (one bounded request),
+//!   `description` (device XML), `soap` (envelopes and faults), `gateway` (one device:
+//!   classification and the port-mapping actions), `discovery` (the search orchestration).
+//! - [`pxp`]: NAT-PMP and PCP ("pxp", as Tailscale names the pair; "pmp" alone means
+//!   NAT-PMP): `transport` (retransmission, epochs), `natpmp`, `pcp` (wire formats, calls).
+//! - [`route`]: the default gateway and our address towards it.
+//! - [`probe`]: UPnP, NAT-PMP and PCP asked at once within one budget.
+//! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
+//! - [`napi`]: the N-API surface, the only module that uses napi.
 
-pub mod bindings;
-pub mod bindings_pmp;
-pub mod description;
-pub mod discovery;
 pub mod errors;
-pub mod gateway;
-pub mod http;
-pub mod natpmp;
-pub mod pcp;
-pub mod pmp;
+pub mod napi;
 pub mod probe;
+pub mod pxp;
 pub mod route;
-pub mod soap;
-pub mod ssdp;
+pub mod upnp;

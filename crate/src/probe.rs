@@ -10,12 +10,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::discovery::{self, DiscoverConfig};
 use crate::errors::{Failure, IgdStatus};
-use crate::gateway::DeviceInfo;
-use crate::pmp::Timing;
-use crate::ssdp::SocketOptions;
-use crate::{natpmp, pcp};
+use crate::pxp::transport::Timing;
+use crate::pxp::{natpmp, pcp};
+use crate::upnp::discovery::{self, DiscoverConfig};
+use crate::upnp::gateway::DeviceInfo;
+use crate::upnp::ssdp::SocketOptions;
 
 /// Tailscale's figure, and ours: enough for a LAN router, short enough to run often.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);

@@ -2,8 +2,8 @@
 //! current-thread runtime, and the same with a multi-thread runtime driven from another
 //! thread (what the addon does), to split the gap to miniupnpc.
 use std::time::{Duration, Instant};
-use upnp_native::gateway::{add_port_mapping, delete_port_mapping, Mapping};
-use upnp_native::soap::Target;
+use upnp_native::upnp::gateway::{add_port_mapping, delete_port_mapping, Mapping};
+use upnp_native::upnp::soap::Target;
 
 fn target() -> Target {
     Target { control_url: "http://192.168.77.1:5000/ctl/IPConn".into(), service_type: "urn:schemas-upnp-org:service:WANIPConnection:2".into(), timeout: Duration::from_secs(3) }

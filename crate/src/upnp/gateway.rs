@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::description::{self, Description, MAX_DESCRIPTION_BYTES};
 use crate::errors::{Failure, IgdStatus, UpnpResult};
-use crate::http::{self, Endpoint, Limits};
-use crate::soap::{self, Target};
+use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
+use crate::upnp::http::{self, Endpoint, Limits};
+use crate::upnp::soap::{self, Target};
 
 /// What discovery learns about one device (Godot's `UPNPDevice` plus the extras we report).
 #[derive(Clone, Debug)]

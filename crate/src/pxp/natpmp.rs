@@ -1,5 +1,5 @@
 //! NAT-PMP (RFC 6886): the external address request, UDP/TCP mapping requests (a lifetime of
-//! 0 deletes), their responses, and the client calls built on [`crate::pmp::exchange`].
+//! 0 deletes), their responses, and the client calls built on [`crate::pxp::transport::exchange`].
 //!
 //! Result codes stay raw (`u16` on the wire, 0..=5 defined); [`result_meaning`] names them
 //! and [`result_to_upnp`] gives the closest Godot number for callers that mix protocols.
@@ -7,7 +7,9 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::errors::UpnpResult;
-use crate::pmp::{self, Answer, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
+use crate::pxp::transport::{
+    self, Answer, EpochCheck, EpochSample, ExchangeError, Protocol, Timing,
+};
 
 pub const VERSION: u8 = 0;
 pub const OP_EXTERNAL_ADDRESS: u8 = 0;
@@ -161,7 +163,7 @@ fn be32(d: &[u8], at: usize) -> u32 {
 /// Parses any NAT-PMP response. Bytes after a complete body are ignored (NAT-PMP has no
 /// options; the RFC allows nothing there, but refusing them would gain nothing).
 pub fn parse_response(d: &[u8]) -> Result<Response, ParseError> {
-    if d.len() > pmp::MAX_MESSAGE {
+    if d.len() > transport::MAX_MESSAGE {
         return Err(ParseError::Oversized(d.len()));
     }
     if d.len() < 4 {
@@ -291,8 +293,9 @@ async fn request(
     internal_port: Option<u16>,
     timing: &Timing,
 ) -> Result<Reply, Error> {
-    let socket = pmp::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
-    let answer: Answer<Accepted> = pmp::exchange(&socket, message, timing, |d| {
+    let socket =
+        transport::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
+    let answer: Answer<Accepted> = transport::exchange(&socket, message, timing, |d| {
         accept(d, opcode, internal_port)
     })
     .await
@@ -307,7 +310,7 @@ async fn request(
         }
     };
     let epoch = response.epoch.map(|epoch| {
-        pmp::observe_epoch(
+        transport::observe_epoch(
             Protocol::NatPmp,
             server.ip(),
             EpochSample {
@@ -543,10 +546,10 @@ mod tests {
             parse_response(&[0, 0x80, 0, 0, 0, 0]),
             Err(ParseError::Truncated { opcode: 0, len: 6 })
         );
-        let big = vec![0u8; pmp::MAX_MESSAGE + 1];
+        let big = vec![0u8; transport::MAX_MESSAGE + 1];
         assert_eq!(
             parse_response(&big),
-            Err(ParseError::Oversized(pmp::MAX_MESSAGE + 1))
+            Err(ParseError::Oversized(transport::MAX_MESSAGE + 1))
         );
     }
 
@@ -559,7 +562,7 @@ mod tests {
             Body::ExternalAddress(Ipv4Addr::new(1, 2, 3, 4))
         );
         // Up to the size cap, trailing bytes are tolerated.
-        d.resize(pmp::MAX_MESSAGE, 0);
+        d.resize(transport::MAX_MESSAGE, 0);
         assert!(parse_response(&d).is_ok());
         // A success for an opcode we never send: header only.
         let r = parse_response(&[0, 0x83, 0, 0, 0, 0, 0, 1]).unwrap();

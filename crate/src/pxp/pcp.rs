@@ -1,5 +1,5 @@
 //! PCP version 2 (RFC 6887): ANNOUNCE and MAP requests over IPv4 or IPv6, response parsing
-//! with options, and the client calls built on [`crate::pmp::exchange`].
+//! with options, and the client calls built on [`crate::pxp::transport::exchange`].
 //!
 //! Addresses travel as 128-bit fields, IPv4 ones IPv4-mapped (`::ffff:a.b.c.d`, RFC 6887 5).
 //! A mapping is owned by its 96-bit nonce: renewals and the delete must repeat it, so
@@ -15,7 +15,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::errors::UpnpResult;
-use crate::pmp::{self, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
+use crate::pxp::transport::{self, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
 
 pub const VERSION: u8 = 2;
 pub const OP_ANNOUNCE: u8 = 0;
@@ -277,7 +277,7 @@ fn parse_options(d: &[u8], mut at: usize) -> Result<Vec<PcpOption>, ParseError> 
 
 /// Parses a PCP response (RFC 6887 7.2, 8.3).
 pub fn parse_response(d: &[u8]) -> Result<Response, ParseError> {
-    if d.len() > pmp::MAX_MESSAGE {
+    if d.len() > transport::MAX_MESSAGE {
         return Err(ParseError::Oversized(d.len()));
     }
     if d.len() < 4 {
@@ -455,12 +455,13 @@ async fn request(
     build: impl FnOnce(IpAddr) -> Vec<u8>,
     timing: &Timing,
 ) -> Result<Reply, Error> {
-    let socket = pmp::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
+    let socket =
+        transport::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
     let local = socket
         .local_addr()
         .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
     let message = build(local.ip());
-    let answer = pmp::exchange(&socket, &message, timing, |d| {
+    let answer = transport::exchange(&socket, &message, timing, |d| {
         accept(d, opcode, key.as_ref())
     })
     .await
@@ -478,7 +479,7 @@ async fn request(
             })
         }
     };
-    let epoch = pmp::observe_epoch(
+    let epoch = transport::observe_epoch(
         Protocol::Pcp,
         server.ip(),
         EpochSample {
@@ -882,14 +883,14 @@ mod tests {
         );
         // Oversized.
         let mut d = map_success();
-        d.resize(pmp::MAX_MESSAGE + 4, 0);
+        d.resize(transport::MAX_MESSAGE + 4, 0);
         assert_eq!(
             parse_response(&d),
-            Err(ParseError::Oversized(pmp::MAX_MESSAGE + 4))
+            Err(ParseError::Oversized(transport::MAX_MESSAGE + 4))
         );
         // Largest allowed size is fine when filled with empty options.
         let mut d = map_success();
-        while d.len() < pmp::MAX_MESSAGE {
+        while d.len() < transport::MAX_MESSAGE {
             d.extend_from_slice(&[129, 0, 0, 0]);
         }
         assert_eq!(parse_response(&d).unwrap().options.len(), (1100 - 60) / 4);

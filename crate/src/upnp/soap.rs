@@ -10,7 +10,7 @@ use std::time::Duration;
 use roxmltree::{Document, Node};
 
 use crate::errors::{Failure, UpnpResult};
-use crate::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
+use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
 
 /// Largest SOAP reply we read (real ones are well under 2 KB).
 pub const MAX_SOAP_BYTES: usize = 64 * 1024;

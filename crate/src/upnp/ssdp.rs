@@ -67,7 +67,7 @@ pub fn m_search(destination: &SocketAddr, search_target: &str, mx: u32) -> Strin
     };
     format!(
         "M-SEARCH * HTTP/1.1\r\nHOST: {host}\r\nST: {search_target}\r\nMAN: \"ssdp:discover\"\r\nMX: {mx}\r\nUSER-AGENT: {}\r\n\r\n",
-        crate::http::USER_AGENT_VALUE
+        crate::upnp::http::USER_AGENT_VALUE
     )
 }
 
@@ -342,7 +342,7 @@ pub fn trusted_location(
     from: SocketAddr,
     local_v6: &[(Ipv6Addr, Ipv6Addr)],
 ) -> Result<String, String> {
-    let endpoint = crate::http::Endpoint::parse(location)?;
+    let endpoint = crate::upnp::http::Endpoint::parse(location)?;
     let trusted = match (endpoint.addr.ip(), from.ip()) {
         (at, responder) if at == responder => true,
         (IpAddr::V6(at), IpAddr::V6(_)) => local_v6

@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
-use crate::bindings::{NativeDevice, NativeFailure};
 use crate::errors::UpnpResult;
-use crate::pmp::{self, EpochCheck, ExchangeError, Timing};
+use crate::napi::upnp::{NativeDevice, NativeFailure};
 use crate::probe::{self, ProbeConfig};
+use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
+use crate::pxp::{natpmp, pcp};
 use crate::route;
-use crate::ssdp::SocketOptions;
-use crate::{natpmp, pcp};
+use crate::upnp::ssdp::SocketOptions;
 
 /// Requests other than the probe: 250, 500, 1000 ms waits (4 sends) before giving up.
 const DEFAULT_BUDGET_MS: u32 = 2000;
@@ -285,7 +285,7 @@ fn resolve_gateway(
     ipv4_only: bool,
 ) -> Result<SocketAddr, Refused> {
     let port = match server_port {
-        None => pmp::SERVER_PORT,
+        None => transport::SERVER_PORT,
         Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
             refused(
                 "INVALID_ARGS",
@@ -642,9 +642,9 @@ pub struct ProbeResult {
 #[napi]
 pub async fn probe_port_mapping(options: ProbeOptions) -> ProbeResult {
     let port = match options.server_port.map(u16::try_from) {
-        None => pmp::SERVER_PORT,
+        None => transport::SERVER_PORT,
         Some(Ok(p)) if p != 0 => p,
-        Some(_) => pmp::SERVER_PORT,
+        Some(_) => transport::SERVER_PORT,
     };
     let mut errors = Vec::new();
     let routes = match (&options.gateway, &options.gateway6) {
@@ -767,16 +767,17 @@ pub async fn default_gateway() -> DefaultGatewayResult {
     match route::default_gateways() {
         Ok(g) => {
             if let Some(r) = g.v4 {
-                out.local_address = route::local_address_for(r.socket_addr(pmp::SERVER_PORT))
+                out.local_address = route::local_address_for(r.socket_addr(transport::SERVER_PORT))
                     .ok()
                     .map(|ip| ip.to_string());
                 out.gateway = Some(r.display());
                 out.interface = Some(r.interface);
             }
             if let Some(r) = g.v6 {
-                out.local_address6 = route::local_address_for(r.socket_addr(pmp::SERVER_PORT))
-                    .ok()
-                    .map(|ip| ip.to_string());
+                out.local_address6 =
+                    route::local_address_for(r.socket_addr(transport::SERVER_PORT))
+                        .ok()
+                        .map(|ip| ip.to_string());
                 out.gateway6 = Some(r.display());
                 out.interface6 = Some(r.interface);
             }
@@ -794,10 +795,13 @@ pub fn local_address_for(gateway: String) -> String {
         .ok()
         .and_then(|(ip, scope)| {
             let addr = match ip {
-                IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), pmp::SERVER_PORT),
-                IpAddr::V6(v6) => {
-                    SocketAddr::V6(std::net::SocketAddrV6::new(v6, pmp::SERVER_PORT, 0, scope))
-                }
+                IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), transport::SERVER_PORT),
+                IpAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(
+                    v6,
+                    transport::SERVER_PORT,
+                    0,
+                    scope,
+                )),
             };
             route::local_address_for(addr).ok()
         })

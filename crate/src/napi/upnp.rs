@@ -14,11 +14,11 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
-use crate::discovery::{self, DiscoverConfig};
 use crate::errors::{Failure, UpnpResult};
-use crate::gateway::{self, DeviceInfo, Mapping};
-use crate::soap::Target;
-use crate::ssdp::SocketOptions;
+use crate::upnp::discovery::{self, DiscoverConfig};
+use crate::upnp::gateway::{self, DeviceInfo, Mapping};
+use crate::upnp::soap::Target;
+use crate::upnp::ssdp::SocketOptions;
 
 #[napi(object)]
 pub struct NativeFailure {
@@ -400,7 +400,7 @@ impl NotifyListener {
         options: NotifyOptions,
         on_announcement: Function<Announcement, ()>,
     ) -> Result<Self> {
-        let socket = crate::ssdp::open_listener(&options.multicast_if, options.ipv6)
+        let socket = crate::upnp::ssdp::open_listener(&options.multicast_if, options.ipv6)
             .map_err(|e| Error::new(Status::GenericFailure, format!("SSDP listener: {e}")))?;
         let callback = on_announcement
             .build_threadsafe_function()
@@ -413,13 +413,13 @@ impl NotifyListener {
             let Ok(socket) = tokio::net::UdpSocket::from_std(socket) else {
                 return;
             };
-            let mut buffer = vec![0u8; crate::ssdp::MAX_DATAGRAM];
+            let mut buffer = vec![0u8; crate::upnp::ssdp::MAX_DATAGRAM];
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     received = socket.recv_from(&mut buffer) => {
                         let Ok((len, from)) = received else { continue };
-                        let Some(a) = crate::ssdp::parse_announcement(&buffer[..len]) else { continue };
+                        let Some(a) = crate::upnp::ssdp::parse_announcement(&buffer[..len]) else { continue };
                         let event = Announcement {
                             nts: a.nts,
                             nt: a.nt,

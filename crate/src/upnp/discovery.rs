@@ -9,8 +9,8 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
-use crate::gateway::DeviceInfo;
-use crate::ssdp::{self, SocketOptions, MAX_DATAGRAM, SEARCH_TARGETS};
+use crate::upnp::gateway::DeviceInfo;
+use crate::upnp::ssdp::{self, SocketOptions, MAX_DATAGRAM, SEARCH_TARGETS};
 
 #[derive(Clone, Debug)]
 pub struct DiscoverConfig {

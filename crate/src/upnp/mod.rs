@@ -1,0 +1,8 @@
+//! UPnP IGD: find gateways with SSDP, read their descriptions, drive them with SOAP.
+
+pub mod description;
+pub mod discovery;
+pub mod gateway;
+pub mod http;
+pub mod soap;
+pub mod ssdp;
