@@ -8,9 +8,11 @@
 //!   NAT-PMP): `transport` (retransmission, epochs), `natpmp`, `pcp` (wire formats, calls).
 //! - [`route`]: the default gateway and our address towards it.
 //! - [`probe`]: UPnP, NAT-PMP and PCP asked at once within one budget.
+//! - [`address`]: public, CGNAT or private: the one copy of the address ranges.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
 //! - [`napi`]: the N-API surface, the only module that uses napi.
 
+pub mod address;
 pub mod errors;
 pub mod napi;
 pub mod probe;

@@ -1,11 +1,12 @@
 //! One device: classifying it the way Godot/miniupnpc would (but by meaning, and each device
 //! on its own description), and the port-mapping actions of its connection service.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::address;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
 use crate::upnp::http::{self, Endpoint, Limits};
@@ -181,7 +182,7 @@ impl DeviceInfo {
         match external_ip_address(&target).await {
             Ok(address) => match address.parse::<IpAddr>() {
                 Ok(ip) if !ip.is_unspecified() => {
-                    self.double_nat = is_not_public(ip);
+                    self.double_nat = address::is_not_public(ip);
                     self.external_address = address;
                     self.igd_status = IgdStatus::Ok;
                     self
@@ -198,39 +199,6 @@ impl DeviceInfo {
             Err(why) => self.fail(IgdStatus::InvalidControl, why),
         }
     }
-}
-
-/// Private, shared (CGNAT), loopback, link-local, documentation and other reserved ranges:
-/// an IGD whose external address is one of these sits behind another NAT.
-pub fn is_not_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_not_public_v4(v4),
-        IpAddr::V6(v6) => is_not_public_v6(v6),
-    }
-}
-
-fn is_not_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // 100.64/10 shared address space (CGNAT)
-        || (a == 192 && b == 0 && c == 0) // 192.0.0/24 IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // 198.18/15 benchmarking
-        || a >= 224 // multicast and 240/4
-}
-
-fn is_not_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || (first & 0xfe00) == 0xfc00 // unique local
-        || (first & 0xffc0) == 0xfe80 // link local
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
 }
 
 pub async fn status_info(target: &Target) -> Result<String, Failure> {
@@ -403,32 +371,4 @@ pub async fn list_port_mappings(
         }
     }
     Ok(entries)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserved_external_addresses_mean_double_nat() {
-        for private in [
-            "10.0.0.2",
-            "172.16.5.4",
-            "192.168.1.2",
-            "100.64.0.1",
-            "100.127.255.254",
-            "169.254.1.1",
-            "192.0.2.7",
-            "198.51.100.1",
-            "203.0.113.9",
-            "198.18.0.1",
-            "fd00::1",
-            "fe80::1",
-        ] {
-            assert!(is_not_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["8.8.8.8", "100.128.0.1", "1.1.1.1", "2606:4700::1111"] {
-            assert!(!is_not_public(public.parse().unwrap()), "{public}");
-        }
-    }
 }
