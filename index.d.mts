@@ -1,2 +1,2 @@
 // Types of the ES module entry (index.mjs): exactly those of the CommonJS build.
-export * from './index.js'
+export * from './dist/index.js'

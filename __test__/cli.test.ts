@@ -1,5 +1,5 @@
 // The `upnp-native` command line, run as a person or a script runs it: a child process
-// (`node --import tsx cli.ts ...`) inside the lab's client namespace. Every command's human
+// (`node --import tsx cli/main.ts ...`) inside the lab's client namespace. Every command's human
 // and --json output against the real miniupnpd, cross-checked with `upnpc -l`; doctor's
 // verdicts (healthy, no router, double NAT and CGNAT and a disconnected gateway on the fake,
 // refused mappings, a router that does not list what it accepted); usage errors and exit
@@ -14,22 +14,48 @@ import { useFakeGateway } from './lab/fake-fixture.ts'
 import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
 
 const ROOT = repoRoot()
-const CLI = path.join(ROOT, 'cli.ts')
+const CLI = path.join(ROOT, 'cli/main.ts')
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 /** Ports this file maps (all >= 1024: the lab's miniupnpd refuses lower ones with 606). */
-const P = { map: 47301, json: 47302, both: 47303, conflict: 47304, bothConflict: 47305, keep: 47306, keepJson: 47307, tty: 47308, doctor: 47309, pmp: 47310, pcp: 47311 }
+const P = {
+  map: 47301,
+  json: 47302,
+  both: 47303,
+  conflict: 47304,
+  bothConflict: 47305,
+  keep: 47306,
+  keepJson: 47307,
+  tty: 47308,
+  doctor: 47309,
+  pmp: 47310,
+  pcp: 47311,
+}
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
 
 /** Runs the CLI to the end, stdout/stderr piped (not a terminal), colour variables cleared. */
 function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env }
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, timeout: opts.timeout ?? 25_000, maxBuffer: 8 << 20 },
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', CLI, ...args],
+      { cwd: ROOT, env, timeout: opts.timeout ?? 25_000, maxBuffer: 8 << 20 },
       (err, stdout, stderr) => {
         if (err && typeof err.code !== 'number' && !err.signal) return reject(err)
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, signal: (err?.signal as NodeJS.Signals | undefined) ?? null, stdout, stderr })
-      })
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+          signal: (err?.signal as NodeJS.Signals | undefined) ?? null,
+          stdout,
+          stderr,
+        })
+      },
+    )
   })
 }
 
@@ -65,7 +91,17 @@ describe('usage errors and exit codes', () => {
     const main = plain(await cli(['--help']))
     expect(main.code).toBe(0)
     for (const command of ['status', 'map <port>', 'unmap <port>', 'list', 'ip', 'doctor']) expect(main.stdout).toContain(`  ${command} `)
-    for (const option of ['--json', '--timeout', '--interface', '--ipv6', '--protocol', '--quiet', '--no-color', '--version', '--gateway']) {
+    for (const option of [
+      '--json',
+      '--timeout',
+      '--interface',
+      '--ipv6',
+      '--protocol',
+      '--quiet',
+      '--no-color',
+      '--version',
+      '--gateway',
+    ]) {
       expect(main.stdout).toContain(option)
     }
     expect(main.stdout).toMatch(/Exit codes: 0 success, 1 .*2 usage error,\s+3 no usable gateway/)
@@ -106,7 +142,11 @@ describe('usage errors and exit codes', () => {
     [['--protocol', 'smoke'], /--protocol must be upnp, pmp, pcp or auto/, /--help/],
     [['ip', '--protocol', 'pcp'], /PCP has no way to ask for the external address without making a mapping/, /--protocol pmp/],
     [['list', '--protocol', 'pmp'], /NAT-PMP has no mapping table to list/, /--protocol upnp/],
-    [['unmap', '7777', '--protocol', 'pcp'], /a PCP mapping can only be deleted by the program that made it/, /map <port> --keep --protocol pcp/],
+    [
+      ['unmap', '7777', '--protocol', 'pcp'],
+      /a PCP mapping can only be deleted by the program that made it/,
+      /map <port> --keep --protocol pcp/,
+    ],
     [['map', '7777', '--protocol', 'pmp'], /with --protocol pmp, map needs --keep/, /upnp-native map 7777 --keep --protocol pmp/],
     [['status', '--protocol', 'pmp', '--ipv6'], /--ipv6 works with UPnP only/, /--protocol upnp/],
     [['--interface', 'eth9'], /--interface "eth9" is not a network interface of this machine/, /lan0 192\.168\.77\.10/],
@@ -121,11 +161,21 @@ describe('usage errors and exit codes', () => {
   })
 
   it('a usage error with --json is a JSON document (exit 2), even from the parser', async () => {
-    for (const [args, command] of [[['map', '99999', '--json'], 'map'], [['--json', '--bogus'], 'status'], [['frobnicate', '--json'], null]] as const) {
+    for (const [args, command] of [
+      [['map', '99999', '--json'], 'map'],
+      [['--json', '--bogus'], 'status'],
+      [['frobnicate', '--json'], null],
+    ] as const) {
       const r = plain(await cli([...args]))
       expect(r.code).toBe(2)
       expect(r.stderr).toBe('')
-      expect(json(r)).toMatchObject({ schema: 1, command, ok: false, exitCode: 2, error: { code: 'USAGE', message: expect.any(String), fix: expect.any(String) } })
+      expect(json(r)).toMatchObject({
+        schema: 1,
+        command,
+        ok: false,
+        exitCode: 2,
+        error: { code: 'USAGE', message: expect.any(String), fix: expect.any(String) },
+      })
     }
   })
 })
@@ -147,11 +197,17 @@ describe('against miniupnpd', () => {
     const bare = plain(await cli(['--timeout', '1']))
     // The router's uptime changes between the two runs, and with its width the column
     // padding: compare without either.
-    const stable = (text: string) => text.replace(/in \d\.\d s/, '').replace(/server (up [^\n]*?|just started)  /g, '').replace(/ {2,}/g, ' ')
+    const stable = (text: string) =>
+      text
+        .replace(/in \d\.\d s/, '')
+        .replace(/server (up [^\n]*?|just started)  /g, '')
+        .replace(/ {2,}/g, ' ')
     expect(stable(bare.stdout)).toBe(stable(r.stdout))
     // --protocol upnp: UPnP alone
     const upnpOnly = plain(await cli(['status', '--protocol', 'upnp', '--timeout', '1']))
-    expect(upnpOnly.stdout).toMatch(/^Found in 1\.\d s:\nUPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected\nExternal address: /)
+    expect(upnpOnly.stdout).toMatch(
+      /^Found in 1\.\d s:\nUPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected\nExternal address: /,
+    )
   })
 
   it('status --json: the documented document', async () => {
@@ -159,14 +215,33 @@ describe('against miniupnpd', () => {
     expect(r.code).toBe(0)
     const doc = json(r)
     const gateway = {
-      protocol: 'upnp', version: 'IGD:2', address: LAB.routerLan, descriptionUrl: LAB.routerDescUrl, controlUrl: LAB.routerControlUrl,
-      serviceType: LAB.routerServiceType, friendlyName: 'upnp-native lab router', manufacturer: 'Debian', modelName: 'Debian router',
-      server: expect.stringMatching(/MiniUPnPd\/2\.3/), status: 'OK', usable: true, localAddress: LAB.client, externalAddress: LAB.extIp,
-      nat: 'none', selected: true,
+      protocol: 'upnp',
+      version: 'IGD:2',
+      address: LAB.routerLan,
+      descriptionUrl: LAB.routerDescUrl,
+      controlUrl: LAB.routerControlUrl,
+      serviceType: LAB.routerServiceType,
+      friendlyName: 'upnp-native lab router',
+      manufacturer: 'Debian',
+      modelName: 'Debian router',
+      server: expect.stringMatching(/MiniUPnPd\/2\.3/),
+      status: 'OK',
+      usable: true,
+      localAddress: LAB.client,
+      externalAddress: LAB.extIp,
+      nat: 'none',
+      selected: true,
     }
     const lease = { available: true, router: LAB.routerLan, latencyMs: expect.any(Number), meaning: 'SUCCESS', epoch: expect.any(Number) }
     expect(doc).toEqual({
-      schema: 1, command: 'status', ok: true, exitCode: 0, gateways: [gateway], gateway, externalAddress: LAB.extIp, nat: 'none',
+      schema: 1,
+      command: 'status',
+      ok: true,
+      exitCode: 0,
+      gateways: [gateway],
+      gateway,
+      externalAddress: LAB.extIp,
+      nat: 'none',
       protocols: { natpmp: { ...lease, externalAddress: LAB.extIp }, pcp: { ...lease, externalAddress: '' } },
       defaultRoute: { gateway: LAB.routerLan, interface: 'lan0' },
     })
@@ -183,14 +258,23 @@ describe('against miniupnpd', () => {
     expect(plain(await cli(['ip', '--interface', 'lan0'])).stdout).toBe(`${LAB.extIp}\n`)
     expect(plain(await cli(['ip', '--interface', LAB.client])).stdout).toBe(`${LAB.extIp}\n`)
     const doc = json(plain(await cli(['ip', '--json'])))
-    expect(doc).toMatchObject({ schema: 1, command: 'ip', ok: true, exitCode: 0, externalAddress: LAB.extIp, nat: 'none', gateway: { address: LAB.routerLan } })
+    expect(doc).toMatchObject({
+      schema: 1,
+      command: 'ip',
+      ok: true,
+      exitCode: 0,
+      externalAddress: LAB.extIp,
+      nat: 'none',
+      gateway: { address: LAB.routerLan },
+    })
   })
 
   it('map, list, unmap (human), each cross-checked with upnpc -l', async () => {
     const mapped = plain(await cli(['map', String(P.map), '--description', 'cli test']))
     expect(mapped.code, mapped.stderr).toBe(0)
     expect(mapped.stdout).toBe(
-      `Mapped UDP ${LAB.extIp}:${P.map} → ${LAB.client}:${P.map}  (lease 7 d, "cli test")\nDelete with: upnp-native unmap ${P.map}\n`)
+      `Mapped UDP ${LAB.extIp}:${P.map} → ${LAB.client}:${P.map}  (lease 7 d, "cli test")\nDelete with: upnp-native unmap ${P.map}\n`,
+    )
     expect(await onRouter(P.map)).toMatchObject({ internalClient: LAB.client, internalPort: P.map, description: 'cli test' })
 
     await upnpcAdd({ ns: 'client2', internalPort: P.conflict, protocol: 'TCP', description: 'someone else' })
@@ -199,8 +283,12 @@ describe('against miniupnpd', () => {
     const lines = list.stdout.trimEnd().split('\n')
     expect(lines[0]).toMatch(/^\d+ port mappings on 192\.168\.77\.1 \(Debian router "upnp-native lab router"\):$/)
     expect(lines[1]).toMatch(/^PROTO +EXTERNAL +INTERNAL +LEASE +DESCRIPTION$/)
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^UDP +${P.map} +→ +${LAB.client}:${P.map} \\(this machine\\) +(7 d|6 d 23 h) +cli test$`)))
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^TCP +${P.conflict} +→ +${LAB.client2}:${P.conflict} +\\d d( \\d+ h)? +someone else$`)))
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^UDP +${P.map} +→ +${LAB.client}:${P.map} \\(this machine\\) +(7 d|6 d 23 h) +cli test$`)),
+    )
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^TCP +${P.conflict} +→ +${LAB.client2}:${P.conflict} +\\d d( \\d+ h)? +someone else$`)),
+    )
     expect(lines.length - 2).toBe((await upnpcList()).length)
 
     const unmapped = plain(await cli(['unmap', String(P.map)]))
@@ -215,19 +303,39 @@ describe('against miniupnpd', () => {
   })
 
   it('map --json --both --lease, list --json, unmap --json', async () => {
-    const r = plain(await cli(['map', String(P.json), '--both', '--lease', '10m', '--internal', String(P.json + 100), '--description', 'json', '--json']))
+    const r = plain(
+      await cli(['map', String(P.json), '--both', '--lease', '10m', '--internal', String(P.json + 100), '--description', 'json', '--json']),
+    )
     expect(r.code, r.stdout).toBe(0)
     const doc = json(r)
-    expect(doc).toMatchObject({ schema: 1, command: 'map', ok: true, exitCode: 0, keep: false, gateway: { address: LAB.routerLan, selected: true } })
+    expect(doc).toMatchObject({
+      schema: 1,
+      command: 'map',
+      ok: true,
+      exitCode: 0,
+      keep: false,
+      gateway: { address: LAB.routerLan, selected: true },
+    })
     expect(doc.mappings).toHaveLength(2)
     for (const [i, protocol] of (['UDP', 'TCP'] as const).entries()) {
       expect(doc.mappings[i]).toEqual({
-        via: 'upnp', protocol, externalAddress: LAB.extIp, externalPort: P.json, internalClient: LAB.client, internalPort: P.json + 100,
-        description: 'json', lease: expect.any(Number), requestedLease: 600,
+        via: 'upnp',
+        protocol,
+        externalAddress: LAB.extIp,
+        externalPort: P.json,
+        internalClient: LAB.client,
+        internalPort: P.json + 100,
+        description: 'json',
+        lease: expect.any(Number),
+        requestedLease: 600,
       })
       expect(doc.mappings[i].lease).toBeGreaterThan(590)
       expect(doc.mappings[i].lease).toBeLessThanOrEqual(600)
-      expect(await onRouter(P.json, protocol)).toMatchObject({ internalClient: LAB.client, internalPort: P.json + 100, description: 'json' })
+      expect(await onRouter(P.json, protocol)).toMatchObject({
+        internalClient: LAB.client,
+        internalPort: P.json + 100,
+        description: 'json',
+      })
     }
 
     const list = json(plain(await cli(['list', '--json'])))
@@ -236,22 +344,40 @@ describe('against miniupnpd', () => {
     expect(list.mappings).toHaveLength(reference.length)
     for (const m of reference) {
       expect(list.mappings).toContainEqual({
-        remoteHost: m.remoteHost, externalPort: m.externalPort, protocol: m.protocol, internalPort: m.internalPort,
-        internalClient: m.internalClient, enabled: true, description: m.description, leaseDuration: expect.any(Number),
+        remoteHost: m.remoteHost,
+        externalPort: m.externalPort,
+        protocol: m.protocol,
+        internalPort: m.internalPort,
+        internalClient: m.internalClient,
+        enabled: true,
+        description: m.description,
+        leaseDuration: expect.any(Number),
       })
     }
 
     const gone = json(plain(await cli(['unmap', String(P.json), '--both', '--json'])))
     expect(gone).toMatchObject({ schema: 1, command: 'unmap', ok: true, exitCode: 0 })
     expect(gone.results).toEqual([
-      { protocol: 'UDP', externalPort: P.json, wasMapped: true, deleted: true, mapping: expect.objectContaining({ internalPort: P.json + 100 }) },
-      { protocol: 'TCP', externalPort: P.json, wasMapped: true, deleted: true, mapping: expect.objectContaining({ internalPort: P.json + 100 }) },
+      {
+        protocol: 'UDP',
+        externalPort: P.json,
+        wasMapped: true,
+        deleted: true,
+        mapping: expect.objectContaining({ internalPort: P.json + 100 }),
+      },
+      {
+        protocol: 'TCP',
+        externalPort: P.json,
+        wasMapped: true,
+        deleted: true,
+        mapping: expect.objectContaining({ internalPort: P.json + 100 }),
+      },
     ])
     expect(await onRouter(P.json, 'UDP')).toBeUndefined()
     expect(await onRouter(P.json, 'TCP')).toBeUndefined()
   })
 
-  it('a refused mapping: exit 1, the router\'s code and what it means (606 for port 80)', async () => {
+  it("a refused mapping: exit 1, the router's code and what it means (606 for port 80)", async () => {
     const r = plain(await cli(['map', '80', '--tcp']))
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
@@ -260,8 +386,20 @@ describe('against miniupnpd', () => {
     expect(r.stderr).toMatch(/What to do: Use an external port of 1024 or above/)
     const doc = json(plain(await cli(['map', '80', '--json'])))
     expect(doc).toMatchObject({
-      schema: 1, command: 'map', ok: false, exitCode: 1,
-      error: { code: 'MAPPING_REFUSED', failure: { result: 'NOT_AUTHORIZED', upnpCode: 606, httpStatus: 500, meaning: expect.stringMatching(/below 1024/), fix: expect.any(String) } },
+      schema: 1,
+      command: 'map',
+      ok: false,
+      exitCode: 1,
+      error: {
+        code: 'MAPPING_REFUSED',
+        failure: {
+          result: 'NOT_AUTHORIZED',
+          upnpCode: 606,
+          httpStatus: 500,
+          meaning: expect.stringMatching(/below 1024/),
+          fix: expect.any(String),
+        },
+      },
     })
     expect(await onRouter(80, 'TCP')).toBeUndefined()
   })
@@ -272,7 +410,9 @@ describe('against miniupnpd', () => {
     try {
       const r = plain(await cli(['map', String(P.conflict), '--tcp']))
       expect(r.code).toBe(1)
-      expect(r.stderr).toContain(`UPnP error 718, "ConflictInMappingEntry" (TCP ${P.conflict} already forwards to ${LAB.client2}:${P.conflict}, "theirs")`)
+      expect(r.stderr).toContain(
+        `UPnP error 718, "ConflictInMappingEntry" (TCP ${P.conflict} already forwards to ${LAB.client2}:${P.conflict}, "theirs")`,
+      )
       expect(r.stderr).toMatch(/What it means: the external port is already forwarded to another device/)
 
       const both = plain(await cli(['map', String(P.bothConflict), '--both']))
@@ -284,7 +424,13 @@ describe('against miniupnpd', () => {
       const unmap = plain(await cli(['unmap', String(P.conflict), '--tcp', '--json']))
       expect(unmap.code).toBe(1)
       expect(json(unmap)).toMatchObject({
-        ok: false, exitCode: 1, error: { code: 'DELETE_REFUSED', message: expect.stringContaining(`it forwards to ${LAB.client2}, another device`), failure: { upnpCode: 606 } },
+        ok: false,
+        exitCode: 1,
+        error: {
+          code: 'DELETE_REFUSED',
+          message: expect.stringContaining(`it forwards to ${LAB.client2}, another device`),
+          failure: { upnpCode: 606 },
+        },
         results: [{ protocol: 'TCP', externalPort: P.conflict, wasMapped: true, deleted: false }],
       })
       expect(await onRouter(P.conflict, 'TCP')).toMatchObject({ internalClient: LAB.client2 })
@@ -314,7 +460,14 @@ describe('against miniupnpd', () => {
     const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1', '--tcp'])))
     expect(doc).toMatchObject({ schema: 1, command: 'doctor', ok: true, exitCode: 0, verdict: { code: 'ok' }, problems: [] })
     expect(doc.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
-      'discovery:pass', 'connection:pass', 'external-address:pass', 'mapping:pass', 'listed:pass', 'cleanup:pass', 'protocols:info'])
+      'discovery:pass',
+      'connection:pass',
+      'external-address:pass',
+      'mapping:pass',
+      'listed:pass',
+      'cleanup:pass',
+      'protocols:info',
+    ])
     expect(doc.via).toBe('upnp')
     expect(doc.protocols.natpmp).toMatchObject({ available: true, externalAddress: LAB.extIp })
     expect(doc.gateways).toHaveLength(1)
@@ -326,20 +479,32 @@ describe('against miniupnpd', () => {
     expect(r.code).toBe(1)
     expect(r.stdout).toContain(`✖ Test mapping     UDP 80 → ${LAB.client}:80 refused: UPnP error 606, "Action not authorized"`)
     expect(r.stdout).toContain('– Listed           skipped: nothing was mapped')
-    expect(r.stdout).toMatch(/Verdict: The router refused the test mapping UDP 80 with UPnP error 606, "Action not authorized": the router's UPnP policy does not allow this/)
+    expect(r.stdout).toMatch(
+      /Verdict: The router refused the test mapping UDP 80 with UPnP error 606, "Action not authorized": the router's UPnP policy does not allow this/,
+    )
     expect(r.stdout).toMatch(/\nFix: Use an external port of 1024 or above/)
 
     await upnpcAdd({ ns: 'client2', internalPort: P.conflict, protocol: 'UDP', description: 'held' })
     try {
       const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1', '--port', String(P.conflict)])))
-      expect(doc).toMatchObject({ ok: false, exitCode: 1, verdict: { code: 'mapping-refused', summary: expect.stringContaining(`already forwards to ${LAB.client2}`) } })
-      expect(doc.checks[3]).toMatchObject({ id: 'mapping', status: 'fail', failure: { upnpCode: 718, result: 'CONFLICT_WITH_OTHER_MAPPING' } })
+      expect(doc).toMatchObject({
+        ok: false,
+        exitCode: 1,
+        verdict: { code: 'mapping-refused', summary: expect.stringContaining(`already forwards to ${LAB.client2}`) },
+      })
+      expect(doc.checks[3]).toMatchObject({
+        id: 'mapping',
+        status: 'fail',
+        failure: { upnpCode: 718, result: 'CONFLICT_WITH_OTHER_MAPPING' },
+      })
     } finally {
       await upnpcDelete({ ns: 'client2', externalPort: P.conflict, protocol: 'UDP' })
     }
   })
 
-  const hasIpv6 = Object.values(os.networkInterfaces()).flat().some((a) => a?.address === LAB.ip6.client)
+  const hasIpv6 = Object.values(os.networkInterfaces())
+    .flat()
+    .some((a) => a?.address === LAB.ip6.client)
   it.runIf(hasIpv6)('--ipv6: found over IPv6; a mapping to an IPv6 address is refused and explained', async () => {
     const status = plain(await cli(['status', '--ipv6', '--timeout', '1']))
     expect(status.code).toBe(0)
@@ -357,10 +522,18 @@ describe('against miniupnpd', () => {
       const status = plain(await cli(['status', '--timeout', '0.5']))
       expect(status.code).toBe(3)
       expect(status.stdout).toBe('')
-      expect(status.stderr).toMatch(/^upnp-native: no UPnP gateway answered within 0\.5 s \(searched IPv4\); NAT-PMP and PCP did not answer either\n/)
-      expect(status.stderr).toMatch(/What to do: Make sure UPnP is turned on in the router's settings \(192\.168\.77\.1, this machine's default gateway via lan0\); it may be called "UPnP IGD"/)
+      expect(status.stderr).toMatch(
+        /^upnp-native: no UPnP gateway answered within 0\.5 s \(searched IPv4\); NAT-PMP and PCP did not answer either\n/,
+      )
+      expect(status.stderr).toMatch(
+        /What to do: Make sure UPnP is turned on in the router's settings \(192\.168\.77\.1, this machine's default gateway via lan0\); it may be called "UPnP IGD"/,
+      )
       expect(status.stderr).toContain('--interface')
-      expect(json(plain(await cli(['ip', '--json', '--timeout', '0.5'])))).toMatchObject({ ok: false, exitCode: 3, error: { code: 'NO_GATEWAY' } })
+      expect(json(plain(await cli(['ip', '--json', '--timeout', '0.5'])))).toMatchObject({
+        ok: false,
+        exitCode: 3,
+        error: { code: 'NO_GATEWAY' },
+      })
       expect((await cli(['map', '7777', '--timeout', '0.5'])).code).toBe(3)
 
       const doctor = plain(await cli(['doctor', '--timeout', '0.5']))
@@ -382,10 +555,18 @@ describe('against miniupnpd', () => {
 describe('map --keep', () => {
   /** Starts `map --keep` and resolves once it holds the mapping (its "Holding" line / first JSON line). */
   async function startKeep(args: string[]): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
-    child.stdout!.on('data', (d) => { out += String(d) })
-    child.stderr!.on('data', (d) => { out += String(d) })
+    child.stdout!.on('data', (d) => {
+      out += String(d)
+    })
+    child.stderr!.on('data', (d) => {
+      out += String(d)
+    })
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     const deadline = Date.now() + 15_000
     while (!/Holding|"keep":true/.test(out)) {
@@ -417,8 +598,18 @@ describe('map --keep', () => {
     expect(await onRouter(P.keepJson)).toBeDefined()
     child.kill('SIGTERM')
     expect(await exited).toBe(0)
-    const events = output().trimEnd().split('\n').map((line) => JSON.parse(line))
-    expect(events[0]).toMatchObject({ schema: 1, command: 'map', ok: true, exitCode: 0, keep: true, mappings: [{ protocol: 'UDP', externalPort: P.keepJson, lease: 3600, requestedLease: 3600 }] })
+    const events = output()
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+    expect(events[0]).toMatchObject({
+      schema: 1,
+      command: 'map',
+      ok: true,
+      exitCode: 0,
+      keep: true,
+      mappings: [{ protocol: 'UDP', externalPort: P.keepJson, lease: 3600, requestedLease: 3600 }],
+    })
     expect(events.slice(1)).toEqual([
       { schema: 1, command: 'map', event: 'deleted', mapping: expect.objectContaining({ externalPort: P.keepJson }) },
       { schema: 1, command: 'map', event: 'closed', ok: true, exitCode: 0, signal: 'SIGTERM' },
@@ -437,22 +628,42 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
   it('status and ip --protocol pmp; status --protocol pcp', async () => {
     const status = plain(await cli(['status', '--protocol', 'pmp', '--timeout', '1']))
     expect(status.code).toBe(0)
-    expect(status.stdout).toMatch(new RegExp(`^Found in \\d\\.\\d s:\nNAT-PMP +192\\.168\\.77\\.1 +server .* +answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\nDouble NAT: no`))
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `^Found in \\d\\.\\d s:\nNAT-PMP +192\\.168\\.77\\.1 +server .* +answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\nDouble NAT: no`,
+      ),
+    )
     expect(status.stdout).not.toContain('UPnP')
     const pcp = plain(await cli(['status', '--protocol', 'pcp', '--timeout', '1']))
     // PCP has no address request; NAT-PMP's answer (same probe) is shown, and says so.
-    expect(pcp.stdout).toMatch(new RegExp(`^Found in \\d\\.\\d s:\nPCP +192\\.168\\.77\\.1 +server .* +answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\n`))
+    expect(pcp.stdout).toMatch(
+      new RegExp(
+        `^Found in \\d\\.\\d s:\nPCP +192\\.168\\.77\\.1 +server .* +answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\n`,
+      ),
+    )
     const ip = plain(await cli(['ip', '--protocol', 'pmp']))
     expect(ip.stdout).toBe(`${LAB.extIp}\n`)
-    expect(json(plain(await cli(['ip', '--protocol', 'pmp', '--json'])))).toMatchObject({ ok: true, externalAddress: LAB.extIp, via: 'natpmp', gateway: null })
+    expect(json(plain(await cli(['ip', '--protocol', 'pmp', '--json'])))).toMatchObject({
+      ok: true,
+      externalAddress: LAB.extIp,
+      via: 'natpmp',
+      gateway: null,
+    })
   })
 
   it('map --keep --protocol pmp: held over NAT-PMP (the router lists it), deleted on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'map', String(P.pmp), '--both', '--keep', '--protocol', 'pmp'],
-      { cwd: ROOT, env: { ...process.env, NO_COLOR: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'map', String(P.pmp), '--both', '--keep', '--protocol', 'pmp'], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
-    child.stdout.on('data', (d) => { out += String(d) })
-    child.stderr.on('data', (d) => { out += String(d) })
+    child.stdout.on('data', (d) => {
+      out += String(d)
+    })
+    child.stderr.on('data', (d) => {
+      out += String(d)
+    })
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     for (const deadline = Date.now() + 15_000; !out.includes('Press Ctrl-C');) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no hold: ${out}`)
@@ -476,7 +687,11 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
     expect(pcp.stderr).toContain('upnp-native: the router refused over PCP to map UDP 80 → this machine:80: PCP result 2, "NOT_AUTHORIZED"')
     expect(pcp.stderr).toMatch(/What it means: the router's policy refuses this mapping/)
     const pmp = json(plain(await cli(['map', '80', '--keep', '--protocol', 'pmp', '--json'])))
-    expect(pmp).toMatchObject({ ok: false, exitCode: 1, error: { code: 'MAPPING_REFUSED', failure: { via: 'natpmp', resultCode: 2, result: 'NOT_AUTHORIZED' } } })
+    expect(pmp).toMatchObject({
+      ok: false,
+      exitCode: 1,
+      error: { code: 'MAPPING_REFUSED', failure: { via: 'natpmp', resultCode: 2, result: 'NOT_AUTHORIZED' } },
+    })
   })
 
   it('doctor --protocol pmp and pcp: healthy, and a refused test mapping', async () => {
@@ -489,16 +704,27 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
       `✔ Connection       connected: the router reports an external address; this machine is ${LAB.client}`,
       `✔ External address ${LAB.extIp} is public (no double NAT)`,
       `✔ Test mapping     UDP ${P.pcp} → ${LAB.client}:${P.pcp} accepted for 2 min`,
-      '– Listed           NAT-PMP keeps no table to read back; the router\'s answer is the confirmation',
+      "– Listed           NAT-PMP keeps no table to read back; the router's answer is the confirmation",
       '✔ Cleanup          test mapping deleted',
     ])
     expect(pmp.stdout).toContain(`Verdict: NAT-PMP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`)
     expect(await onRouter(P.pcp)).toBeUndefined()
 
     const pcp = json(plain(await cli(['doctor', '--protocol', 'pcp', '--port', '80', '--tcp', '--json', '--timeout', '1'])))
-    expect(pcp).toMatchObject({ ok: false, exitCode: 1, via: 'pcp', verdict: { code: 'mapping-refused', summary: expect.stringContaining('PCP result 2, "NOT_AUTHORIZED"') } })
+    expect(pcp).toMatchObject({
+      ok: false,
+      exitCode: 1,
+      via: 'pcp',
+      verdict: { code: 'mapping-refused', summary: expect.stringContaining('PCP result 2, "NOT_AUTHORIZED"') },
+    })
     expect(pcp.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
-      'discovery:pass', 'connection:skip', 'external-address:skip', 'mapping:fail', 'listed:skip', 'cleanup:skip'])
+      'discovery:pass',
+      'connection:skip',
+      'external-address:skip',
+      'mapping:fail',
+      'listed:skip',
+      'cleanup:skip',
+    ])
   })
 
   it('UPnP switched off, NAT-PMP/PCP on: status and ip use NAT-PMP, doctor says what still works', async () => {
@@ -507,7 +733,9 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
     try {
       const status = plain(await cli(['status', '--timeout', '1']))
       expect(status.code).toBe(0)
-      expect(status.stdout).toMatch(new RegExp(`^Found in 1\\.\\d s:\nNAT-PMP .* answers\nPCP .* answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\n`))
+      expect(status.stdout).toMatch(
+        new RegExp(`^Found in 1\\.\\d s:\nNAT-PMP .* answers\nPCP .* answers\nExternal address: ${LAB.extIp} \\(from NAT-PMP\\)\n`),
+      )
       const ip = plain(await cli(['ip', '--timeout', '1']))
       expect(ip.code).toBe(0)
       expect(ip.stdout).toBe(`${LAB.extIp}\n`)
@@ -515,11 +743,17 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
       expect((await cli(['ip', '--protocol', 'upnp', '--timeout', '1'])).code).toBe(3)
       const doctor = plain(await cli(['doctor', '--timeout', '1']))
       expect(doctor.code).toBe(3)
-      expect(doctor.stdout).toContain(`ℹ NAT-PMP, PCP     both answer at ${LAB.routerLan} (NAT-PMP says the external address is ${LAB.extIp})`)
-      expect(doctor.stdout).toContain('The router does answer NAT-PMP and PCP: programs that use those can still open ports (see `upnp-native doctor --protocol pmp`).')
+      expect(doctor.stdout).toContain(
+        `ℹ NAT-PMP, PCP     both answer at ${LAB.routerLan} (NAT-PMP says the external address is ${LAB.extIp})`,
+      )
+      expect(doctor.stdout).toContain(
+        'The router does answer NAT-PMP and PCP: programs that use those can still open ports (see `upnp-native doctor --protocol pmp`).',
+      )
       const map = plain(await cli(['map', String(P.map), '--tcp', '--timeout', '1']))
       expect(map.code).toBe(3)
-      expect(map.stderr).toContain(`What to do: The router answers NAT-PMP, so this works: upnp-native map ${P.map} --tcp --keep --protocol pmp`)
+      expect(map.stderr).toContain(
+        `What to do: The router answers NAT-PMP, so this works: upnp-native map ${P.map} --tcp --keep --protocol pmp`,
+      )
     } finally {
       await routerCtl('stop')
       await routerCtl('start')
@@ -529,49 +763,76 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
 
 describe('with the fake gateway beside miniupnpd', () => {
   const fake = useFakeGateway()
-  const device = (overrides: Partial<Device> = {}): Device => ({ id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides })
+  const device = (overrides: Partial<Device> = {}): Device => ({
+    id: 'a',
+    ip: LAB.fakeA,
+    port: 6001,
+    description: { kind: 'igd-v2' },
+    ...overrides,
+  })
 
-  it('two gateways: status lists both and uses the default route\'s; --gateway picks the other', async () => {
+  it("two gateways: status lists both and uses the default route's; --gateway picks the other", async () => {
     await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
     const r = plain(await cli(['status']))
     expect(r.code).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
     expect(lines[0]).toMatch(/^Found in 2\.\d s:$/)
-    expect(lines).toContainEqual(expect.stringMatching(/^\* +UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/))
-    expect(lines).toContainEqual(expect.stringMatching(/^ +UPnP IGD:2 +192\.168\.77\.20 +upnp-native Fake Gateway "Fake a" +connected, double NAT$/))
-    expect(r.stdout).toContain('* = the UPnP gateway in use: the default route\'s gateway (choose with --gateway <address>)')
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^\* +UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/),
+    )
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^ +UPnP IGD:2 +192\.168\.77\.20 +upnp-native Fake Gateway "Fake a" +connected, double NAT$/),
+    )
+    expect(r.stdout).toContain("* = the UPnP gateway in use: the default route's gateway (choose with --gateway <address>)")
     expect(r.stdout).toContain(`External address: ${LAB.extIp}\n`)
 
     const picked = plain(await cli(['status', '--gateway', LAB.fakeA, '--timeout', '1']))
     expect(picked.code).toBe(0)
     expect(picked.stdout).toMatch(/^\* +UPnP IGD:2 +192\.168\.77\.20 /m)
-    expect(picked.stdout).toContain('External address: 10.0.0.2\nDouble NAT: yes: 10.0.0.2 is a private address, so another NAT sits between this router and the Internet\n')
+    expect(picked.stdout).toContain(
+      'External address: 10.0.0.2\nDouble NAT: yes: 10.0.0.2 is a private address, so another NAT sits between this router and the Internet\n',
+    )
     const doc = json(plain(await cli(['status', '--json', '--gateway', LAB.fakeA, '--timeout', '1'])))
-    expect(doc).toMatchObject({ ok: true, nat: 'double-nat', externalAddress: '10.0.0.2', gateway: { address: LAB.fakeA, nat: 'double-nat', selected: true } })
+    expect(doc).toMatchObject({
+      ok: true,
+      nat: 'double-nat',
+      externalAddress: '10.0.0.2',
+      gateway: { address: LAB.fakeA, nat: 'double-nat', selected: true },
+    })
     expect(doc.gateways).toHaveLength(2)
   })
 
   it('double NAT: doctor explains it with the address; ip prints it with a note on stderr', async () => {
-    const { devices: [located] } = await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
+    const {
+      devices: [located],
+    } = await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
     const r = plain(await cli(['doctor', '--gateway', located!.location, '--timeout', '1']))
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('✖ External address 10.0.0.2 is private: double NAT')
     expect(r.stdout).toContain('✔ Test mapping')
     expect(r.stdout).toContain('✔ Cleanup          test mapping deleted')
-    expect(r.stdout).toContain('Verdict: Double NAT: the router\'s external address 10.0.0.2 is private, so another router or the ISP does NAT upstream; ports mapped here are not reachable from the Internet.')
+    expect(r.stdout).toContain(
+      "Verdict: Double NAT: the router's external address 10.0.0.2 is private, so another router or the ISP does NAT upstream; ports mapped here are not reachable from the Internet.",
+    )
     expect(r.stdout).toMatch(/\nFix: .*bridge mode/)
     expect((await fake.mappings()).a ?? []).toEqual([])
 
     const ip = plain(await cli(['ip', '--gateway', LAB.fakeA, '--timeout', '1']))
     expect(ip.code).toBe(0)
     expect(ip.stdout).toBe('10.0.0.2\n')
-    expect(ip.stderr).toBe('note: 10.0.0.2 is a private address (double NAT): it cannot be reached from the Internet. Run `upnp-native doctor`.\n')
+    expect(ip.stderr).toBe(
+      'note: 10.0.0.2 is a private address (double NAT): it cannot be reached from the Internet. Run `upnp-native doctor`.\n',
+    )
   })
 
   it('carrier-grade NAT (100.64.0.0/10) is named as such', async () => {
     await fake.setScenario({ devices: [device({ externalIp: '100.64.1.2' })] })
     const doc = json(plain(await cli(['doctor', '--json', '--gateway', LAB.fakeA, '--timeout', '1'])))
-    expect(doc).toMatchObject({ ok: false, exitCode: 1, verdict: { code: 'cgnat', summary: expect.stringContaining('100.64.1.2'), fix: expect.stringMatching(/public IPv4 address/) } })
+    expect(doc).toMatchObject({
+      ok: false,
+      exitCode: 1,
+      verdict: { code: 'cgnat', summary: expect.stringContaining('100.64.1.2'), fix: expect.stringMatching(/public IPv4 address/) },
+    })
   })
 
   it('a gateway that is not connected: doctor exit 3, map exit 3', async () => {
@@ -583,14 +844,23 @@ describe('with the fake gateway beside miniupnpd', () => {
     expect(r.stdout).toMatch(/\nFix: Check the router's Internet \(WAN\) connection/)
     const map = plain(await cli(['map', '7777', '--gateway', LAB.fakeA, '--json', '--timeout', '1']))
     expect(map.code).toBe(3)
-    expect(json(map)).toMatchObject({ exitCode: 3, error: { code: 'NOT_CONNECTED', failure: { meaning: 'the router reports: connection status is "Disconnected".' } } })
+    expect(json(map)).toMatchObject({
+      exitCode: 3,
+      error: { code: 'NOT_CONNECTED', failure: { meaning: 'the router reports: connection status is "Disconnected".' } },
+    })
   })
 
   it('a router that accepts a mapping but does not list it', async () => {
-    await fake.setScenario({ devices: [device({ soap: {
-      GetSpecificPortMappingEntry: { fault: { code: 714, description: 'NoSuchEntryInArray' } },
-      GetGenericPortMappingEntry: { fault: { code: 713, description: 'SpecifiedArrayIndexInvalid' } },
-    } })] })
+    await fake.setScenario({
+      devices: [
+        device({
+          soap: {
+            GetSpecificPortMappingEntry: { fault: { code: 714, description: 'NoSuchEntryInArray' } },
+            GetGenericPortMappingEntry: { fault: { code: 713, description: 'SpecifiedArrayIndexInvalid' } },
+          },
+        }),
+      ],
+    })
     const r = plain(await cli(['doctor', '--gateway', LAB.fakeA, '--port', '50000', '--timeout', '1']))
     expect(r.code).toBe(1)
     expect(r.stdout).toContain(`✔ Test mapping     UDP 50000 → ${LAB.client}:50000 accepted`)
@@ -600,7 +870,9 @@ describe('with the fake gateway beside miniupnpd', () => {
   })
 
   it('other refusals get their own sentence (725: permanent leases only)', async () => {
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } })] })
+    await fake.setScenario({
+      devices: [device({ soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } })],
+    })
     const r = plain(await cli(['map', '7777', '--lease', '1h', '--gateway', LAB.fakeA, '--timeout', '1']))
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('UPnP error 725, "OnlyPermanentLeasesSupported"')
@@ -611,7 +883,9 @@ describe('with the fake gateway beside miniupnpd', () => {
   it('--gateway that nothing answers from: exit 3, and which ones did answer', async () => {
     const r = plain(await cli(['list', '--gateway', 'http://192.168.77.99:5000/rootDesc.xml', '--timeout', '1']))
     expect(r.code).toBe(3)
-    expect(r.stderr).toMatch(/no gateway at http:\/\/192\.168\.77\.99:5000\/rootDesc\.xml answered within 1\.0 s \(gateways that answered: 192\.168\.77\.1\)/)
+    expect(r.stderr).toMatch(
+      /no gateway at http:\/\/192\.168\.77\.99:5000\/rootDesc\.xml answered within 1\.0 s \(gateways that answered: 192\.168\.77\.1\)/,
+    )
   })
 })
 
@@ -632,11 +906,17 @@ const cliLine = (args: string[]) => [process.execPath, '--import', 'tsx', CLI, .
 describe('in a real pseudo-terminal', () => {
   it('script(1): a spinner with elapsed time on stderr, colours, the cursor hidden then restored', async () => {
     // script gives the command a pty for stdin/stdout/stderr and copies every byte it writes.
-    const r = await tool('script', ['-qfec', `env TERM=xterm-256color NO_COLOR= FORCE_COLOR= ${cliLine(['status', '--timeout', '1.2'])}`, '/dev/null'])
+    const r = await tool('script', [
+      '-qfec',
+      `env TERM=xterm-256color NO_COLOR= FORCE_COLOR= ${cliLine(['status', '--timeout', '1.2'])}`,
+      '/dev/null',
+    ])
     expect(r.code).toBe(0)
     const raw = r.stdout
     expect(raw.startsWith('\x1b[?25l')).toBe(true) // cursor hidden while the spinner runs
-    const frames = [...raw.matchAll(/\r\x1b\[2K\x1b\[36m(.)\x1b\[39m Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… \x1b\[2m(\d+\.\d)s\x1b\[22m/g)]
+    const frames = [
+      ...raw.matchAll(/\r\x1b\[2K\x1b\[36m(.)\x1b\[39m Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… \x1b\[2m(\d+\.\d)s\x1b\[22m/g),
+    ]
     expect(frames.length).toBeGreaterThan(6) // 80 ms a frame over 1.2 s
     expect(new Set(frames.map((f) => f[1])).size).toBeGreaterThan(6) // it turns
     const elapsed = frames.map((f) => Number(f[2]))
@@ -650,10 +930,18 @@ describe('in a real pseudo-terminal', () => {
     expect(result).toContain(`\x1b[1mDouble NAT:\x1b[22m \x1b[32mno (${LAB.extIp} is a public address)\x1b[39m`)
 
     // --no-color: the spinner still turns, without colour; --json: nothing but the document.
-    const noColor = await tool('script', ['-qfec', `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--no-color'])}`, '/dev/null'])
+    const noColor = await tool('script', [
+      '-qfec',
+      `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--no-color'])}`,
+      '/dev/null',
+    ])
     expect(noColor.stdout).toMatch(/\r\x1b\[2K. Looking for gateways \(UPnP, NAT-PMP, PCP; IPv4\)… \d\.\ds/)
     expect(noColor.stdout).not.toMatch(/\x1b\[(3\d|1|2|22)m/)
-    const asJson = await tool('script', ['-qfec', `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--json'])}`, '/dev/null'])
+    const asJson = await tool('script', [
+      '-qfec',
+      `env TERM=xterm-256color ${cliLine(['status', '--timeout', '0.5', '--json'])}`,
+      '/dev/null',
+    ])
     expect(asJson.stdout).not.toContain('\x1b')
     expect(JSON.parse(asJson.stdout.replace(/\r\n/g, '\n'))).toMatchObject({ command: 'status', ok: true })
   })
@@ -673,8 +961,18 @@ describe('in a real pseudo-terminal', () => {
       }
     }
     const cursorVisible = async () => (await tmux('display-message', '-p', '-t', 'cli', '#{cursor_flag}')).stdout.trim() === '1'
-    const start = (args: string[]) => tmux('new-session', '-d', '-s', 'cli', '-x', '132', '-y', '30',
-      `env TERM=tmux-256color NO_COLOR= FORCE_COLOR= ${cliLine(args)}; echo "EXIT=$?"; sleep 60`)
+    const start = (args: string[]) =>
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        'cli',
+        '-x',
+        '132',
+        '-y',
+        '30',
+        `env TERM=tmux-256color NO_COLOR= FORCE_COLOR= ${cliLine(args)}; echo "EXIT=$?"; sleep 60`,
+      )
 
     afterAll(async () => {
       await tmux('kill-server').catch(() => undefined)

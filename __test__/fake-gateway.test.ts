@@ -18,7 +18,10 @@ function device(overrides: Partial<Device> = {}): Device {
 
 /** Discovers with the fake as the only answering device (miniupnpd is filtered out by
  *  the description URL), returning the fake's devices in reply order. */
-async function discoverFake(timeout = 1500, options: { untilGateway?: boolean } = {}): Promise<{ upnp: UPNP; result: UPNPResult; devices: UPNPDevice[] }> {
+async function discoverFake(
+  timeout = 1500,
+  options: { untilGateway?: boolean } = {},
+): Promise<{ upnp: UPNP; result: UPNPResult; devices: UPNPDevice[] }> {
   const upnp = new UPNP()
   upnp.requestTimeout = 1000
   const result = await upnp.discover({ timeout, deviceFilter: '', ...options })
@@ -45,7 +48,7 @@ function handBuilt(serviceType = IGD_V2, ip: string = LAB.fakeA, port = 6001): U
   return d
 }
 
-describe('Godot\'s SOAP fault table, row by row', () => {
+describe("Godot's SOAP fault table, row by row", () => {
   const rows: Array<[number, UPNPResult]> = [
     [402, UPNPResult.INVALID_ARGS],
     [403, UPNPResult.NOT_AUTHORIZED],
@@ -80,7 +83,9 @@ describe('Godot\'s SOAP fault table, row by row', () => {
   })
 
   it('DeletePortMapping faults map the same way', async () => {
-    await fake.setScenario({ devices: [device({ soap: { DeletePortMapping: { fault: { code: 714, description: 'NoSuchEntryInArray' } } } })] })
+    await fake.setScenario({
+      devices: [device({ soap: { DeletePortMapping: { fault: { code: 714, description: 'NoSuchEntryInArray' } } } })],
+    })
     const d = handBuilt()
     expect(await d.deletePortMapping(7777, 'TCP')).toBe(UPNPResult.NO_SUCH_ENTRY_IN_ARRAY)
     expect(d.lastError?.upnpCode).toBe(714)
@@ -102,12 +107,24 @@ describe('broken replies never crash or hang', () => {
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.HTTP_ERROR)
     await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status: 200, body: '<html><b>Router</b> says hi' } } })] })
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.INVALID_RESPONSE)
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status: 200, body: '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:WrongResponse xmlns:u="x"/></s:Body></s:Envelope>' } } })] })
+    await fake.setScenario({
+      devices: [
+        device({
+          soap: {
+            AddPortMapping: {
+              status: 200,
+              body: '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:WrongResponse xmlns:u="x"/></s:Body></s:Envelope>',
+            },
+          },
+        }),
+      ],
+    })
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.INVALID_RESPONSE)
   })
 
   it('a fault without an errorCode is UNKNOWN_ERROR with the faultstring', async () => {
-    const body = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>Busy</faultstring></s:Fault></s:Body></s:Envelope>'
+    const body =
+      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>Busy</faultstring></s:Fault></s:Body></s:Envelope>'
     await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status: 500, body } } })] })
     const d = handBuilt()
     expect(await d.addPortMapping(7777)).toBe(UPNPResult.UNKNOWN_ERROR)
@@ -115,7 +132,9 @@ describe('broken replies never crash or hang', () => {
   })
 
   it('a huge reply is cut at the cap: INVALID_RESPONSE, not a memory blow-up', async () => {
-    await fake.setScenario({ devices: [device({ soap: { GetExternalIPAddress: { status: 200, body: `<x>${'A'.repeat(2_000_000)}</x>` } } })] })
+    await fake.setScenario({
+      devices: [device({ soap: { GetExternalIPAddress: { status: 200, body: `<x>${'A'.repeat(2_000_000)}</x>` } } })],
+    })
     const d = handBuilt()
     expect(await d.queryExternalAddress()).toBe('')
     expect(d.lastError?.result).toBe(UPNPResult.INVALID_RESPONSE)
@@ -127,7 +146,9 @@ describe('broken replies never crash or hang', () => {
     const d = handBuilt()
     d.requestTimeout = 700
     let ticks = 0
-    const timer = setInterval(() => { ticks += 1 }, 1)
+    const timer = setInterval(() => {
+      ticks += 1
+    }, 1)
     const started = performance.now()
     const result = await d.addPortMapping(7777)
     const elapsed = performance.now() - started
@@ -161,9 +182,13 @@ describe('what the router receives', () => {
     expect(add?.headers['soapaction']).toBe(`"${serviceType}#AddPortMapping"`)
     expect(add?.headers['content-type']).toBe('text/xml; charset="utf-8"')
     expect(add?.body).toContain(`<u:AddPortMapping xmlns:u="${serviceType}">`)
-    expect(add?.body).toContain('<NewRemoteHost></NewRemoteHost><NewExternalPort>7777</NewExternalPort><NewProtocol>TCP</NewProtocol><NewInternalPort>7000</NewInternalPort>')
+    expect(add?.body).toContain(
+      '<NewRemoteHost></NewRemoteHost><NewExternalPort>7777</NewExternalPort><NewProtocol>TCP</NewProtocol><NewInternalPort>7000</NewInternalPort>',
+    )
     expect(add?.body).toContain(`<NewInternalClient>${LAB.client}</NewInternalClient><NewEnabled>1</NewEnabled>`)
-    expect(add?.body).toContain('<NewPortMappingDescription>a&amp;b &lt;c&gt;</NewPortMappingDescription><NewLeaseDuration>3600</NewLeaseDuration>')
+    expect(add?.body).toContain(
+      '<NewPortMappingDescription>a&amp;b &lt;c&gt;</NewPortMappingDescription><NewLeaseDuration>3600</NewLeaseDuration>',
+    )
     const mapped = (await fake.mappings())['a']
     expect(mapped?.[0]).toMatchObject({ externalPort: 7777, internalPort: 7000, description: 'a&b <c>', protocol: 'TCP' })
   })
@@ -173,11 +198,15 @@ describe('what the router receives', () => {
     await discoverFake(400)
     const searches = (await fake.requests()).filter((r) => r.kind === 'ssdp')
     const targets = new Set(searches.map((r) => r.headers['st']))
-    expect(targets).toEqual(new Set([
-      'urn:schemas-upnp-org:device:InternetGatewayDevice:1',
-      'urn:schemas-upnp-org:device:InternetGatewayDevice:2',
-      IGD_V1, IGD_V2, PPP_V1,
-    ]))
+    expect(targets).toEqual(
+      new Set([
+        'urn:schemas-upnp-org:device:InternetGatewayDevice:1',
+        'urn:schemas-upnp-org:device:InternetGatewayDevice:2',
+        IGD_V1,
+        IGD_V2,
+        PPP_V1,
+      ]),
+    )
     const first = searches[0]
     expect(first?.headers['man']).toBe('"ssdp:discover"')
     expect(first?.headers['host']).toBe('239.255.255.250:1900')
@@ -206,7 +235,9 @@ describe('classification of what answers', () => {
   })
 
   it('a UPnP device that is not a gateway -> UNKNOWN_DEVICE; an IGD without control -> INVALID_CONTROL', async () => {
-    await fake.setScenario({ devices: [device({ description: { kind: 'non-igd' }, ssdp: { respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'] } })] })
+    await fake.setScenario({
+      devices: [device({ description: { kind: 'non-igd' }, ssdp: { respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'] } })],
+    })
     let found = await discoverFake(800)
     expect(found.devices[0]?.igdStatus).toBe(IGDStatus.UNKNOWN_DEVICE)
     await fake.setScenario({ devices: [device({ description: { kind: 'igd-no-control' } })] })
@@ -262,10 +293,12 @@ describe('classification of what answers', () => {
 
 describe('several devices and timing', () => {
   it('two IGDs: each describes itself, the first to answer is the gateway', async () => {
-    await fake.setScenario({ devices: [
-      device({ id: 'late', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v1' }, ssdp: { delayMs: 150 } }),
-      device({ id: 'early', ip: LAB.fakeB, port: 6002, description: { kind: 'igd-ppp' } }),
-    ] })
+    await fake.setScenario({
+      devices: [
+        device({ id: 'late', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v1' }, ssdp: { delayMs: 150 } }),
+        device({ id: 'early', ip: LAB.fakeB, port: 6002, description: { kind: 'igd-ppp' } }),
+      ],
+    })
     const { devices, upnp } = await discoverFake(1200)
     expect(devices).toHaveLength(2)
     const [first, second] = devices
@@ -299,7 +332,17 @@ describe('several devices and timing', () => {
   })
 
   it('a LOCATION on another host than the responder is ignored', async () => {
-    await fake.setScenario({ devices: [device({ ssdp: { location: `http://${LAB.fakeB}:6001/rootDesc.xml`, st: 'urn:fake:device:Liar:1', respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'] } })] })
+    await fake.setScenario({
+      devices: [
+        device({
+          ssdp: {
+            location: `http://${LAB.fakeB}:6001/rootDesc.xml`,
+            st: 'urn:fake:device:Liar:1',
+            respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'],
+          },
+        }),
+      ],
+    })
     const upnp = new UPNP()
     expect(await upnp.discover(600, 2, 'Liar')).toBe(UPNPResult.SUCCESS)
     expect(upnp.getDeviceCount()).toBe(0)

@@ -1,7 +1,7 @@
 // The Godot contract that needs no router: numbers, defaults, the order of argument checks,
 // the device list, and the promise that bad input or a Rust panic never crashes Node.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import * as native from '../binding.js'
+import * as native from '../lib/native/index.ts'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
 
 /** A device that passes is_valid_gateway() but points at nothing: checks that fail on the
@@ -19,29 +19,61 @@ function fakeValidGateway(): UPNPDevice {
 // Any JS value where the TypeScript signature would not allow it (plain-JS callers can pass these).
 const bad = <T = number>(v: unknown): T => v as T
 
-describe('numbers are Godot\'s', () => {
+describe("numbers are Godot's", () => {
   it('UPNPResult 0..28 in Godot order', () => {
     const names = [
-      'SUCCESS', 'NOT_AUTHORIZED', 'PORT_MAPPING_NOT_FOUND', 'INCONSISTENT_PARAMETERS', 'NO_SUCH_ENTRY_IN_ARRAY',
-      'ACTION_FAILED', 'SRC_IP_WILDCARD_NOT_PERMITTED', 'EXT_PORT_WILDCARD_NOT_PERMITTED',
-      'INT_PORT_WILDCARD_NOT_PERMITTED', 'REMOTE_HOST_MUST_BE_WILDCARD', 'EXT_PORT_MUST_BE_WILDCARD',
-      'NO_PORT_MAPS_AVAILABLE', 'CONFLICT_WITH_OTHER_MECHANISM', 'CONFLICT_WITH_OTHER_MAPPING',
-      'SAME_PORT_VALUES_REQUIRED', 'ONLY_PERMANENT_LEASE_SUPPORTED', 'INVALID_GATEWAY', 'INVALID_PORT',
-      'INVALID_PROTOCOL', 'INVALID_DURATION', 'INVALID_ARGS', 'INVALID_RESPONSE', 'INVALID_PARAM', 'HTTP_ERROR',
-      'SOCKET_ERROR', 'MEM_ALLOC_ERROR', 'NO_GATEWAY', 'NO_DEVICES', 'UNKNOWN_ERROR',
+      'SUCCESS',
+      'NOT_AUTHORIZED',
+      'PORT_MAPPING_NOT_FOUND',
+      'INCONSISTENT_PARAMETERS',
+      'NO_SUCH_ENTRY_IN_ARRAY',
+      'ACTION_FAILED',
+      'SRC_IP_WILDCARD_NOT_PERMITTED',
+      'EXT_PORT_WILDCARD_NOT_PERMITTED',
+      'INT_PORT_WILDCARD_NOT_PERMITTED',
+      'REMOTE_HOST_MUST_BE_WILDCARD',
+      'EXT_PORT_MUST_BE_WILDCARD',
+      'NO_PORT_MAPS_AVAILABLE',
+      'CONFLICT_WITH_OTHER_MECHANISM',
+      'CONFLICT_WITH_OTHER_MAPPING',
+      'SAME_PORT_VALUES_REQUIRED',
+      'ONLY_PERMANENT_LEASE_SUPPORTED',
+      'INVALID_GATEWAY',
+      'INVALID_PORT',
+      'INVALID_PROTOCOL',
+      'INVALID_DURATION',
+      'INVALID_ARGS',
+      'INVALID_RESPONSE',
+      'INVALID_PARAM',
+      'HTTP_ERROR',
+      'SOCKET_ERROR',
+      'MEM_ALLOC_ERROR',
+      'NO_GATEWAY',
+      'NO_DEVICES',
+      'UNKNOWN_ERROR',
     ]
     names.forEach((name, value) => expect(UPNPResult[name as keyof typeof UPNPResult], name).toBe(value))
   })
 
   it('IGDStatus 0..9 in Godot order', () => {
-    const names = ['OK', 'HTTP_ERROR', 'HTTP_EMPTY', 'NO_URLS', 'NO_IGD', 'DISCONNECTED', 'UNKNOWN_DEVICE',
-      'INVALID_CONTROL', 'MALLOC_ERROR', 'UNKNOWN_ERROR']
+    const names = [
+      'OK',
+      'HTTP_ERROR',
+      'HTTP_EMPTY',
+      'NO_URLS',
+      'NO_IGD',
+      'DISCONNECTED',
+      'UNKNOWN_DEVICE',
+      'INVALID_CONTROL',
+      'MALLOC_ERROR',
+      'UNKNOWN_ERROR',
+    ]
     names.forEach((name, value) => expect(IGDStatus[name as keyof typeof IGDStatus], name).toBe(value))
   })
 })
 
 describe('defaults', () => {
-  it('UPNP and UPNPDevice start as Godot\'s do', () => {
+  it("UPNP and UPNPDevice start as Godot's do", () => {
     const upnp = new UPNP()
     expect(upnp.discoverMulticastIf).toBe('')
     expect(upnp.discoverLocalPort).toBe(0)
@@ -69,7 +101,7 @@ describe('defaults', () => {
   })
 })
 
-describe('UPNPDevice.addPortMapping checks in Godot\'s order', () => {
+describe("UPNPDevice.addPortMapping checks in Godot's order", () => {
   it('INVALID_GATEWAY before anything else', async () => {
     const d = new UPNPDevice()
     expect(await d.addPortMapping(bad(-5), bad(-5), '', bad('nope'), -1)).toBe(UPNPResult.INVALID_GATEWAY)
@@ -201,8 +233,15 @@ describe('device list', () => {
     expect(upnp.getDeviceCount()).toBe(1)
     expect(upnp.getDevice(0)).toBe(a)
     expect(warnings.map((w) => w.code)).toEqual([
-      'UPNP_INVALID_INDEX', 'UPNP_INVALID_INDEX', 'UPNP_INVALID_INDEX', 'UPNP_INVALID_DEVICE', 'UPNP_INVALID_DEVICE',
-      'UPNP_INVALID_INDEX', 'UPNP_INVALID_DEVICE', 'UPNP_INVALID_INDEX', 'UPNP_INVALID_INDEX',
+      'UPNP_INVALID_INDEX',
+      'UPNP_INVALID_INDEX',
+      'UPNP_INVALID_INDEX',
+      'UPNP_INVALID_DEVICE',
+      'UPNP_INVALID_DEVICE',
+      'UPNP_INVALID_INDEX',
+      'UPNP_INVALID_DEVICE',
+      'UPNP_INVALID_INDEX',
+      'UPNP_INVALID_INDEX',
     ])
   })
 })
@@ -212,7 +251,14 @@ describe('discover() parameter checks keep the old list', () => {
     const upnp = new UPNP()
     const kept = new UPNPDevice()
     upnp.addDevice(kept)
-    for (const [timeout, ttl] of [[-1, 2], [2000, -1], [2000, 256], [Number.NaN, 2], [bad('2000'), 2], [2000, 2.5]] as const) {
+    for (const [timeout, ttl] of [
+      [-1, 2],
+      [2000, -1],
+      [2000, 256],
+      [Number.NaN, 2],
+      [bad('2000'), 2],
+      [2000, 2.5],
+    ] as const) {
       expect(await upnp.discover(timeout, ttl), `${timeout}/${ttl}`).toBe(UPNPResult.INVALID_PARAM)
       expect(upnp.getDevice(0)).toBe(kept)
     }

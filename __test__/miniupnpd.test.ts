@@ -1,7 +1,7 @@
 // Against the real thing: miniupnpd 2.3.1 in the lab's router namespace, every result
 // cross-checked with an independent client (upnpc -l) and with real packets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as native from '../binding.js'
+import * as native from '../lib/native/index.ts'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
 import { LAB, nftRules, receiveOnce, routerCtl, sendFromWan, upnpcDelete, upnpcList } from './lab/lab.ts'
 
@@ -150,7 +150,7 @@ describe('discover() finds miniupnpd', () => {
 })
 
 describe('mapping on miniupnpd', () => {
-  it('queryExternalAddress returns the router\'s external address', async () => {
+  it("queryExternalAddress returns the router's external address", async () => {
     expect(await upnp.queryExternalAddress()).toBe(LAB.extIp)
     expect(await gateway.queryExternalAddress()).toBe(LAB.extIp)
     expect(upnp.lastError).toBeNull()

@@ -4,18 +4,19 @@
 // requests are counted on the router itself with an nft counter.
 import os from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as native from '../binding.js'
+import * as native from '../lib/native/index.ts'
 import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan } from './lab/lab.ts'
 
 const UPNP_RESULT = { SUCCESS: 0, NOT_AUTHORIZED: 1, INVALID_GATEWAY: 16, NO_GATEWAY: 26 } as const
-const hasIpv6 = Object.values(os.networkInterfaces()).flat().some((a) => a?.address === LAB.ip6.client)
+const hasIpv6 = Object.values(os.networkInterfaces())
+  .flat()
+  .some((a) => a?.address === LAB.ip6.client)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** The DNAT rule miniupnpd adds for a mapping (protocol as nft prints it: 0x11 UDP, 0x6 TCP). */
 function dnatRule(rules: string, proto: 'UDP' | 'TCP', externalPort: number, internalPort: number): boolean {
   const p = proto === 'UDP' ? '0x11' : '0x6'
-  return rules.split('\n').some((l) =>
-    l.includes(`@nh,72,8 ${p} th dport ${externalPort} dnat ip to ${LAB.client}:${internalPort}`))
+  return rules.split('\n').some((l) => l.includes(`@nh,72,8 ${p} th dport ${externalPort} dnat ip to ${LAB.client}:${internalPort}`))
 }
 
 async function nft(...args: string[]): Promise<string> {
@@ -26,13 +27,14 @@ async function nft(...args: string[]): Promise<string> {
 
 /** Counts the datagrams that reach the router's UDP 5351 while `fn` runs (and `settleMs`
  *  after it, so a late retransmission would be seen). `drop` makes the router deaf. */
-async function countRequests<T>(fn: () => Promise<T>, opts: { drop?: boolean; settleMs?: number } = {}):
-    Promise<{ value: T; packets: number }> {
+async function countRequests<T>(
+  fn: () => Promise<T>,
+  opts: { drop?: boolean; settleMs?: number } = {},
+): Promise<{ value: T; packets: number }> {
   await nft('delete', 'table', 'inet', 'pmpcount').catch(() => undefined)
   await nft('add', 'table', 'inet', 'pmpcount')
   await nft('add', 'chain', 'inet', 'pmpcount', 'input', '{ type filter hook input priority -300; }')
-  await nft('add', 'rule', 'inet', 'pmpcount', 'input', 'udp', 'dport', '5351', 'counter',
-    ...(opts.drop ? ['drop'] : []))
+  await nft('add', 'rule', 'inet', 'pmpcount', 'input', 'udp', 'dport', '5351', 'counter', ...(opts.drop ? ['drop'] : []))
   try {
     const value = await fn()
     await sleep(opts.settleMs ?? 600)
@@ -126,8 +128,7 @@ describe('NAT-PMP against miniupnpd', () => {
     const ext = r.externalPort!
     expect(dnatRule(await nftRules(), 'UDP', ext, 7781)).toBe(true)
     // The reference client renewing the same internal port gets the same external port.
-    expect(await natpmpc('-a', String(ext), '7781', 'udp', '300'))
-      .toContain(`Mapped public port ${ext} protocol UDP to local port 7781`)
+    expect(await natpmpc('-a', String(ext), '7781', 'udp', '300')).toContain(`Mapped public port ${ext} protocol UDP to local port 7781`)
     expect(await udpArrives(ext, 7781)).toBe(true)
   })
 
@@ -142,8 +143,7 @@ describe('NAT-PMP against miniupnpd', () => {
   })
 
   it('delete: exactly one request reaches the router, and the rule is gone', async () => {
-    const { value: r, packets } = await countRequests(() =>
-      native.natpmpDelete({ protocol: 'UDP', internalPort: 7781 }))
+    const { value: r, packets } = await countRequests(() => native.natpmpDelete({ protocol: 'UDP', internalPort: 7781 }))
     expect(r).toMatchObject({ ok: true, attempts: 1, lifetime: 0, externalPort: 0 })
     expect(packets).toBe(1)
     expect(dnatRule(await nftRules(), 'UDP', 7781, 7781)).toBe(false)
@@ -161,8 +161,10 @@ describe('NAT-PMP against miniupnpd', () => {
 
   it('unanswered requests are retransmitted on the RFC schedule within the budget', async () => {
     const started = performance.now()
-    const { value: r, packets } = await countRequests(() =>
-      native.natpmpDelete({ protocol: 'UDP', internalPort: 7781, budgetMs: 1000 }), { drop: true, settleMs: 300 })
+    const { value: r, packets } = await countRequests(() => native.natpmpDelete({ protocol: 'UDP', internalPort: 7781, budgetMs: 1000 }), {
+      drop: true,
+      settleMs: 300,
+    })
     // Sends at 0, 250 and 750 ms; the next (1750) is past the budget.
     expect(r).toMatchObject({ ok: false, answered: false, meaning: 'TIMEOUT', attempts: 3, upnpResult: UPNP_RESULT.NO_GATEWAY })
     expect(packets).toBe(3)
@@ -200,8 +202,7 @@ describe('PCP against miniupnpd', () => {
     const renewed = await native.pcpMap({ protocol: 'UDP', internalPort: 7785, externalPort: ext, lifetime: 600, nonce: r.nonce })
     expect(renewed).toMatchObject({ ok: true, externalPort: ext, nonce: r.nonce })
 
-    const { value: del, packets } = await countRequests(() =>
-      native.pcpDelete({ protocol: 'UDP', internalPort: 7785, nonce: r.nonce! }))
+    const { value: del, packets } = await countRequests(() => native.pcpDelete({ protocol: 'UDP', internalPort: 7785, nonce: r.nonce! }))
     expect(del).toMatchObject({ ok: true, attempts: 1, lifetime: 0 })
     expect(packets).toBe(1)
     expect(dnatRule(await nftRules(), 'UDP', ext, 7785)).toBe(false)
@@ -222,7 +223,13 @@ describe('PCP against miniupnpd', () => {
     const r = await native.pcpMap({ protocol: 'UDP', internalPort: 7788, lifetime: 600 })
     expect(r.ok).toBe(true)
     const wrong = await native.pcpDelete({ protocol: 'UDP', internalPort: 7788, nonce: '000000000000000000000000' })
-    expect(wrong).toMatchObject({ answered: true, ok: false, resultCode: 2, meaning: 'NOT_AUTHORIZED', upnpResult: UPNP_RESULT.NOT_AUTHORIZED })
+    expect(wrong).toMatchObject({
+      answered: true,
+      ok: false,
+      resultCode: 2,
+      meaning: 'NOT_AUTHORIZED',
+      upnpResult: UPNP_RESULT.NOT_AUTHORIZED,
+    })
     expect(dnatRule(await nftRules(), 'UDP', r.externalPort!, 7788)).toBe(true)
     expect((await native.pcpDelete({ protocol: 'UDP', internalPort: 7788, nonce: r.nonce! })).ok).toBe(true)
   })
@@ -237,8 +244,7 @@ describe('PCP against miniupnpd', () => {
     expect(a).toMatchObject({ ok: true, gateway: LAB.ip6.routerLan, localAddress: LAB.ip6.client })
     const m = await native.pcpMap({ gateway: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, lifetime: 600 })
     expect(m).toMatchObject({ ok: true, internalPort: 7789, externalPort: 7789, externalAddress: LAB.ip6.client })
-    expect((await native.pcpDelete({ gateway: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, nonce: m.nonce! })).ok)
-      .toBe(true)
+    expect((await native.pcpDelete({ gateway: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, nonce: m.nonce! })).ok).toBe(true)
   })
 
   it('rejects a malformed nonce before sending anything', async () => {
@@ -252,10 +258,7 @@ describe('router stopped, then rebooted', () => {
     await routerCtl('stop')
     try {
       const started = performance.now()
-      const [pmp, pcp] = await Promise.all([
-        native.natpmpExternalAddress({ budgetMs: 5000 }),
-        native.pcpAnnounce({ budgetMs: 5000 }),
-      ])
+      const [pmp, pcp] = await Promise.all([native.natpmpExternalAddress({ budgetMs: 5000 }), native.pcpAnnounce({ budgetMs: 5000 })])
       expect(pmp).toMatchObject({ answered: false, meaning: 'REFUSED', attempts: 1 })
       expect(pcp).toMatchObject({ answered: false, meaning: 'REFUSED', attempts: 1 })
       expect(performance.now() - started).toBeLessThan(1000)
@@ -317,8 +320,10 @@ describe('probe, all three protocols', () => {
     expect(last?.pcp).toMatchObject({ ok: true })
     // Every run ends when the last protocol answered, never at the budget.
     for (const ms of runs) expect(ms).toBeLessThan(245)
-    console.log(`probe (UPnP+NAT-PMP+PCP) in the lab: ${runs.map((ms) => ms.toFixed(1)).join(', ')} ms; ` +
-      `NAT-PMP ${last!.natpmp!.latencyMs.toFixed(2)} ms, PCP ${last!.pcp!.latencyMs.toFixed(2)} ms, ` +
-      `UPnP ${last!.upnp!.latencyMs.toFixed(1)} ms`)
+    console.log(
+      `probe (UPnP+NAT-PMP+PCP) in the lab: ${runs.map((ms) => ms.toFixed(1)).join(', ')} ms; ` +
+        `NAT-PMP ${last!.natpmp!.latencyMs.toFixed(2)} ms, PCP ${last!.pcp!.latencyMs.toFixed(2)} ms, ` +
+        `UPnP ${last!.upnp!.latencyMs.toFixed(1)} ms`,
+    )
   })
 })

@@ -13,14 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { readNapiConfig } from '@napi-rs/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  currentHost,
-  describeLoadFailure,
-  LOAD_ERROR_CODE,
-  PACKAGE_NAME,
-  PREBUILT_TARGETS,
-  targetName,
-} from '../native-load.ts'
+import { currentHost, describeLoadFailure, LOAD_ERROR_CODE, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../lib/native/load.ts'
 import { repoRoot, upnpcDelete, upnpcList } from './lab/lab.ts'
 
 const ROOT = repoRoot()
@@ -29,20 +22,29 @@ const DESC = 'upnp-native pack test'
 const hostTarget = targetName(currentHost())
 const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
 
 /** Runs a command; never throws for a non-zero exit (the assertion reads the output). */
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, {
-      cwd: opts.cwd ?? ROOT,
-      env: opts.env ?? process.env,
-      timeout: opts.timeout ?? 60_000,
-      maxBuffer: 16 << 20,
-    }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number' && !err.killed) return reject(err)
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr })
-    })
+    execFile(
+      cmd,
+      args,
+      {
+        cwd: opts.cwd ?? ROOT,
+        env: opts.env ?? process.env,
+        timeout: opts.timeout ?? 60_000,
+        maxBuffer: 16 << 20,
+      },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number' && !err.killed) return reject(err)
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -70,10 +72,15 @@ beforeAll(async () => {
   napi = await readNapiConfig(path.join(ROOT, 'package.json'))
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-pack-'))
   stage = path.join(tmp, 'stage')
-  // A fresh build of the TypeScript surface, so a stale index.js in the tree cannot pass.
-  await ok(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', stage])
-  for (const entry of rootPkg.files as string[]) {
-    if (!fs.existsSync(path.join(stage, entry))) fs.copyFileSync(path.join(ROOT, entry), path.join(stage, entry))
+  // A fresh build of the TypeScript surface, so a stale dist/ in the tree cannot pass, with the
+  // generated loader beside it (what `npm run build:ts` copies; no .node: the platform
+  // packages carry it).
+  await ok(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', path.join(stage, 'dist')])
+  for (const file of ['binding.js', 'binding.d.ts']) {
+    fs.copyFileSync(path.join(ROOT, 'lib/native', file), path.join(stage, 'dist/lib/native', file))
+  }
+  for (const entry of (rootPkg.files as string[]).filter((f) => f !== 'dist' && !f.startsWith('!'))) {
+    fs.copyFileSync(path.join(ROOT, entry), path.join(stage, entry))
   }
   for (const file of ['package.json', 'README.md']) fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
   fs.cpSync(path.join(ROOT, 'npm'), path.join(stage, 'npm'), { recursive: true })
@@ -120,10 +127,21 @@ describe('loader: a clear error when no binary fits', () => {
     fs.cpSync(stage, bare, { recursive: true, filter: (src) => !src.endsWith('.node') && path.basename(src) !== 'npm' })
   })
 
-  const loadIn = (dir: string, env: NodeJS.ProcessEnv, esm = false) => run(process.execPath, esm
-    ? ['--input-type=module', '-e', "import('./index.mjs').then(() => console.log('LOADED'), (e) => { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) })"]
-    : ['-e', "try { require('./index.js'); console.log('LOADED') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) }"],
-  { cwd: dir, env: { ...process.env, ...env } })
+  const loadIn = (dir: string, env: NodeJS.ProcessEnv, esm = false) =>
+    run(
+      process.execPath,
+      esm
+        ? [
+            '--input-type=module',
+            '-e',
+            "import('./index.mjs').then(() => console.log('LOADED'), (e) => { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) })",
+          ]
+        : [
+            '-e',
+            "try { require('.'); console.log('LOADED') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) }",
+          ],
+      { cwd: dir, env: { ...process.env, ...env } },
+    )
 
   const failure = (r: Run): { code: string; message: string; cause: boolean } => {
     expect(r.code, r.stdout + r.stderr).toBe(3)
@@ -155,7 +173,7 @@ describe('loader: a clear error when no binary fits', () => {
   })
 
   it('NAPI_RS_NATIVE_LIBRARY_PATH naming a real binary: loads it (the override works)', async () => {
-    const node = path.join(ROOT, `${napi.binaryName}.${hostTarget}.node`)
+    const node = path.join(ROOT, 'lib/native', `${napi.binaryName}.${hostTarget}.node`)
     const r = await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: node })
     expect(r.stdout.trim(), r.stderr).toBe('LOADED')
   })
@@ -183,16 +201,20 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
   beforeAll(async () => {
     // The root, as `napi pre-publish` leaves it: optionalDependencies on every platform package.
     const staged = readJson(path.join(stage, 'package.json'))
-    staged.optionalDependencies = Object.fromEntries(
-      napi.targets.map((t) => [`${napi.packageName}-${t.platformArchABI}`, staged.version]))
+    staged.optionalDependencies = Object.fromEntries(napi.targets.map((t) => [`${napi.packageName}-${t.platformArchABI}`, staged.version]))
     // napi's `artifacts` step (the release workflow's) puts the built .node into npm/<target>/;
     // only the host's binary exists here, so the staged config names only the host's target.
     const hostTriple = napi.targets.find((t) => t.platformArchABI === hostTarget)!.triple
-    fs.writeFileSync(path.join(stage, 'package.json'),
-      JSON.stringify({ ...staged, napi: { ...staged.napi, targets: [hostTriple] } }, null, 2))
+    fs.writeFileSync(
+      path.join(stage, 'package.json'),
+      JSON.stringify({ ...staged, napi: { ...staged.napi, targets: [hostTriple] } }, null, 2),
+    )
     const artifacts = path.join(tmp, 'artifacts', `bindings-${hostTriple}`)
     fs.mkdirSync(artifacts, { recursive: true })
-    fs.copyFileSync(path.join(ROOT, `${napi.binaryName}.${hostTarget}.node`), path.join(artifacts, `${napi.binaryName}.${hostTarget}.node`))
+    fs.copyFileSync(
+      path.join(ROOT, 'lib/native', `${napi.binaryName}.${hostTarget}.node`),
+      path.join(artifacts, `${napi.binaryName}.${hostTarget}.node`),
+    )
     await ok(bin('napi'), ['artifacts', '--cwd', stage, '--output-dir', path.join(tmp, 'artifacts'), '--npm-dir', 'npm'])
     fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(staged, null, 2) + '\n')
 
@@ -211,14 +233,24 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
     // --offline and an empty cache: nothing but the two tarballs can be installed (the lab's
     // client namespace has no route to a registry anyway). The seven other optional platform
     // packages are not available and must not break the install.
-    await ok('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', path.join(tmp, 'npm-cache'), rootTgz, hostTgz],
-      { cwd: consumer })
+    await ok('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', path.join(tmp, 'npm-cache'), rootTgz, hostTgz], {
+      cwd: consumer,
+    })
   }, 120_000)
 
   it('the tarballs hold what they should', async () => {
-    const list = async (tgz: string) => (await ok('tar', ['tzf', tgz])).trim().split('\n').map((f) => f.replace(/^package\//, '')).sort()
-    expect(await list(rootTgz)).toEqual([...new Set([...rootPkg.files, 'package.json', 'README.md'])]
-      .filter((f) => fs.existsSync(path.join(stage, f))).sort())
+    const list = async (tgz: string) =>
+      (await ok('tar', ['tzf', tgz]))
+        .trim()
+        .split('\n')
+        .map((f) => f.replace(/^package\//, ''))
+        .sort()
+    // dist/ whole (no .node), the ESM entry, the licence, package.json and README.
+    const built = (fs.readdirSync(path.join(stage, 'dist'), { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(stage, 'dist', f)).isFile() && !f.endsWith('.node'))
+      .map((f) => `dist/${f.split(path.sep).join('/')}`)
+    const statics = (rootPkg.files as string[]).filter((f) => f !== 'dist' && !f.startsWith('!'))
+    expect(await list(rootTgz)).toEqual([...built, ...statics, 'package.json', 'README.md'].sort())
     expect(await list(hostTgz)).toEqual([`${napi.binaryName}.${hostTarget}.node`, 'README.md', 'package.json'].sort())
     // Every module the packed code loads by relative path is packed too (a new root module
     // needs its .js and .d.ts in package.json "files").
@@ -226,10 +258,10 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
     const missing: string[] = []
     for (const file of packed) {
       // binding.js probes every platform's file in turn; those misses are its design.
-      if (!/\.(c|m)?js$|\.d\.(m|c)?ts$/.test(file) || file === 'binding.js') continue
+      if (!/\.(c|m)?js$|\.d\.(m|c)?ts$/.test(file) || file.endsWith('/binding.js')) continue
       const source = fs.readFileSync(path.join(stage, file), 'utf8')
-      for (const m of source.matchAll(/(?:require\(|from\s+|import\s*\(?\s*)["'](\.\/[^"']+)["']/g)) {
-        const target = path.posix.normalize(m[1]!)
+      for (const m of source.matchAll(/(?:require\(|from\s+|import\s*\(?\s*)["'](\.\.?\/[^"']+)["']/g)) {
+        const target = path.posix.join(path.posix.dirname(file), m[1]!)
         // A declaration file may name the module by its .js or (TypeScript resolves it to the
         // .d.ts) by its .ts source name.
         const candidates = file.includes('.d.')
@@ -240,17 +272,27 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
     }
     expect(missing, 'loaded by the package but not in package.json "files"').toEqual([])
     const bins = Object.values((rootPkg.bin ?? {}) as Record<string, string>).map((b) => path.posix.normalize(b))
-    expect(bins.filter((b) => !packed.has(b)), 'package.json "bin" entries not packed').toEqual([])
-    for (const name of Object.keys(rootPkg.bin ?? {})) expect(fs.existsSync(path.join(consumer, 'node_modules/.bin', name)), name).toBe(true)
+    expect(
+      bins.filter((b) => !packed.has(b)),
+      'package.json "bin" entries not packed',
+    ).toEqual([])
+    for (const name of Object.keys(rootPkg.bin ?? {}))
+      expect(fs.existsSync(path.join(consumer, 'node_modules/.bin', name)), name).toBe(true)
     const installed = readJson(path.join(consumer, 'node_modules', PACKAGE_NAME, 'package.json'))
     expect(Object.keys(installed.optionalDependencies).sort()).toEqual(PREBUILT_TARGETS.map((t) => `${PACKAGE_NAME}-${t}`).sort())
     expect(new Set(Object.values(installed.optionalDependencies))).toEqual(new Set([rootPkg.version]))
-    expect(fs.readdirSync(path.join(consumer, 'node_modules')).filter((d) => !d.startsWith('.')).sort())
-      .toEqual([PACKAGE_NAME, hostPackage].sort())
+    expect(
+      fs
+        .readdirSync(path.join(consumer, 'node_modules'))
+        .filter((d) => !d.startsWith('.'))
+        .sort(),
+    ).toEqual([PACKAGE_NAME, hostPackage].sort())
   })
 
   it('ESM import and CommonJS require: same names, same classes, the binary from the platform package', async () => {
-    fs.writeFileSync(path.join(consumer, 'formats.mjs'), `
+    fs.writeFileSync(
+      path.join(consumer, 'formats.mjs'),
+      `
 import * as esm from '${PACKAGE_NAME}'
 import { UPNP, UPNPResult } from '${PACKAGE_NAME}'
 import { createRequire } from 'node:module'
@@ -266,14 +308,15 @@ console.log(JSON.stringify({
   resolved: { import: import.meta.resolve('${PACKAGE_NAME}'), require: require.resolve('${PACKAGE_NAME}') },
   binaries: [...new Set(binaries)],
 }))
-`)
+`,
+    )
     const r = JSON.parse(await ok(process.execPath, ['formats.mjs'], { cwd: consumer }))
     expect(r.esm).toEqual(r.cjs)
     expect(r.cjs).toEqual(expect.arrayContaining(['UPNP', 'UPNPDevice', 'UPNPResult', 'IGDStatus']))
     expect(r.sameClass).toBe(true)
     expect(r.success).toBe(0)
     expect(r.resolved.import).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/index\\.mjs$`))
-    expect(r.resolved.require).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/index\\.js$`))
+    expect(r.resolved.require).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/dist/index\\.js$`))
     expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${napi.binaryName}.${hostTarget}.node`)])
   })
 
@@ -291,21 +334,35 @@ if (found === UPNPResult.SUCCESS && gateway?.igdStatus === IGDStatus.OK) {
 // @ts-expect-error the protocol is 'UDP' | 'TCP', so the types are real, not any
 await upnp.addPortMapping(7777, 7777, '', 'ICMP')
 `
-    fs.writeFileSync(path.join(consumer, 'consumer.mts'),
-      `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\n${body('esm')}`)
+    fs.writeFileSync(
+      path.join(consumer, 'consumer.mts'),
+      `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\n${body('esm')}`,
+    )
     // In a .cts the import compiles to require(): types come from the "require" condition.
-    fs.writeFileSync(path.join(consumer, 'consumer.cts'),
+    fs.writeFileSync(
+      path.join(consumer, 'consumer.cts'),
       `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\nimport whole = require('${PACKAGE_NAME}')\n` +
-      `export async function main(): Promise<void> {\nconst same: typeof whole.UPNP = UPNP\nvoid same\n${body('cjs')}}\n`)
+        `export async function main(): Promise<void> {\nconst same: typeof whole.UPNP = UPNP\nvoid same\n${body('cjs')}}\n`,
+    )
     const checks = ['node16', 'nodenext'].map(async (mode) => {
       const config = path.join(consumer, `tsconfig.${mode}.json`)
-      fs.writeFileSync(config, JSON.stringify({
-        compilerOptions: {
-          strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022', lib: ['ES2022'],
-          module: mode, moduleResolution: mode, types: ['node'], typeRoots: [path.join(ROOT, 'node_modules/@types')],
-        },
-        files: ['consumer.mts', 'consumer.cts'],
-      }))
+      fs.writeFileSync(
+        config,
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            target: 'ES2022',
+            lib: ['ES2022'],
+            module: mode,
+            moduleResolution: mode,
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules/@types')],
+          },
+          files: ['consumer.mts', 'consumer.cts'],
+        }),
+      )
       const r = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
       return { mode, code: r.code, output: r.stdout + r.stderr }
     })
@@ -313,14 +370,19 @@ await upnp.addPortMapping(7777, 7777, '', 'ICMP')
   }, 60_000)
 
   it('discover + addPortMapping (ESM) and deletePortMapping (CJS) from the installed package, checked with upnpc', async () => {
-    fs.writeFileSync(path.join(consumer, 'add.mjs'), `
+    fs.writeFileSync(
+      path.join(consumer, 'add.mjs'),
+      `
 import { UPNP } from '${PACKAGE_NAME}'
 const upnp = new UPNP()
 const found = await upnp.discover({ timeout: 5000, untilGateway: true })
 const added = await upnp.addPortMapping(${PORT}, ${PORT}, '${DESC}', 'UDP', 0)
 console.log(JSON.stringify({ found, gateway: upnp.getGateway()?.igdControlUrl ?? null, added, lastError: upnp.lastError }))
-`)
-    fs.writeFileSync(path.join(consumer, 'delete.cjs'), `
+`,
+    )
+    fs.writeFileSync(
+      path.join(consumer, 'delete.cjs'),
+      `
 const { UPNP } = require('${PACKAGE_NAME}')
 ;(async () => {
   const upnp = new UPNP()
@@ -328,7 +390,8 @@ const { UPNP } = require('${PACKAGE_NAME}')
   const deleted = await upnp.deletePortMapping(${PORT}, 'UDP')
   console.log(JSON.stringify({ found, deleted, lastError: upnp.lastError }))
 })()
-`)
+`,
+    )
     // Each script must also end by itself: nothing of the addon keeps the event loop alive.
     const added = JSON.parse(await ok(process.execPath, ['add.mjs'], { cwd: consumer, timeout: 20_000 }))
     expect(added).toMatchObject({ found: 0, added: 0, lastError: null })

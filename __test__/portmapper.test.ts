@@ -34,7 +34,10 @@ function upnpMapper(options: ConstructorParameters<typeof PortMapper>[0] = {}): 
 
 /** Resolves on the next `event` of `mapper`, or rejects after `ms`. */
 function next<E extends 'mapped' | 'renewed' | 'lost' | 'restored' | 'externalAddressChanged' | 'swept'>(
-  mapper: PortMapper, event: E, ms = 8000): Promise<unknown[]> {
+  mapper: PortMapper,
+  event: E,
+  ms = 8000,
+): Promise<unknown[]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms)
     mapper.once(event, ((...args: unknown[]) => {
@@ -49,12 +52,19 @@ async function listed(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
 }
 
 describe('PortMapper over UPnP on miniupnpd', () => {
-  it('maps with the router\'s facts: external address, port, granted lease', async () => {
+  it("maps with the router's facts: external address, port, granted lease", async () => {
     const mapper = track(upnpMapper())
     const events: Mapping[] = []
     mapper.on('mapped', (m) => events.push(m))
     const m = await mapper.map({ internalPort: 31000, protocol: 'TCP', description: 'pm basic', lease: 900 })
-    expect(m).toMatchObject({ internalPort: 31000, externalPort: 31000, protocol: 'TCP', externalAddress: LAB.extIp, via: 'upnp', internalClient: LAB.client })
+    expect(m).toMatchObject({
+      internalPort: 31000,
+      externalPort: 31000,
+      protocol: 'TCP',
+      externalAddress: LAB.extIp,
+      via: 'upnp',
+      internalClient: LAB.client,
+    })
     expect(m.lease).toBeGreaterThan(880)
     expect(m.lease).toBeLessThanOrEqual(900)
     expect(events).toEqual([m])
@@ -114,7 +124,9 @@ describe('PortMapper over UPnP on miniupnpd', () => {
     const mapper = track(upnpMapper({ verifyInterval: 120_000, lease: 600, watchAnnouncements: false }))
     await mapper.map({ internalPort: 31006 })
     let restored = false
-    mapper.on('restored', () => { restored = true })
+    mapper.on('restored', () => {
+      restored = true
+    })
     await routerCtl('reboot')
     await new Promise((r) => setTimeout(r, 3000))
     expect(restored).toBe(false)
@@ -122,7 +134,9 @@ describe('PortMapper over UPnP on miniupnpd', () => {
   })
 
   it('a port held by another LAN client: picks another port (>= 1024) and reports it', async () => {
-    expect((await upnpcAdd({ ns: 'client2', internalPort: 31010, externalPort: 31010, protocol: 'UDP', description: 'client2 holds it' })).ok).toBe(true)
+    expect(
+      (await upnpcAdd({ ns: 'client2', internalPort: 31010, externalPort: 31010, protocol: 'UDP', description: 'client2 holds it' })).ok,
+    ).toBe(true)
     try {
       const mapper = track(upnpMapper({ portRange: [31011, 31011] }))
       const m = await mapper.map({ internalPort: 31010, description: 'wanted 31010' })
@@ -147,7 +161,9 @@ describe('PortMapper over UPnP on miniupnpd', () => {
   })
 
   it('router refusals become UPNPError with the raw code', async () => {
-    const error = await track(upnpMapper()).map({ internalPort: 80, protocol: 'TCP', externalPort: 80 }).catch((e: unknown) => e)
+    const error = await track(upnpMapper())
+      .map({ internalPort: 80, protocol: 'TCP', externalPort: 80 })
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UPNPError)
     expect(error).toMatchObject({ result: UPNPResult.NOT_AUTHORIZED, upnpCode: 606 })
   })
@@ -156,14 +172,16 @@ describe('PortMapper over UPnP on miniupnpd', () => {
     const mapper = track(upnpMapper())
     await expect(mapper.map({ internalPort: 0 })).rejects.toMatchObject({ result: UPNPResult.INVALID_PORT })
     await expect(mapper.map({ internalPort: 7777.5 })).rejects.toMatchObject({ result: UPNPResult.INVALID_PORT })
-    await expect(mapper.map({ internalPort: 7777, protocol: 'udp' as 'UDP' })).rejects.toMatchObject({ result: UPNPResult.INVALID_PROTOCOL })
+    await expect(mapper.map({ internalPort: 7777, protocol: 'udp' as 'UDP' })).rejects.toMatchObject({
+      result: UPNPResult.INVALID_PROTOCOL,
+    })
     await expect(mapper.map({ internalPort: 7777, lease: -1 })).rejects.toMatchObject({ result: UPNPResult.INVALID_DURATION })
     expect(() => upnpMapper({ portRange: [2000, 1000] })).toThrow(UPNPError)
     expect(mapper.gateway).toBeNull() // nothing was discovered for bad input
   })
 
   it('close() deletes exactly what it created, and nothing more', async () => {
-    expect((await upnpcAdd({ internalPort: 31030, externalPort: 31030, protocol: 'TCP', description: 'not the mapper\'s' })).ok).toBe(true)
+    expect((await upnpcAdd({ internalPort: 31030, externalPort: 31030, protocol: 'TCP', description: "not the mapper's" })).ok).toBe(true)
     const mapper = upnpMapper()
     const a = await mapper.map({ internalPort: 31030, protocol: 'UDP' })
     const b = await mapper.map({ internalPort: 31031, protocol: 'UDP' })
@@ -216,9 +234,15 @@ describe('PortMapper over UPnP on miniupnpd', () => {
 describe('PortMapper and the process lifecycle', () => {
   const childScript = () => path.join(repoRoot(), '__test__/fixtures/portmapper-child.ts')
 
-  function startChild(mode: 'busy' | 'idle', port: number, journal?: string): { child: ChildProcess; mapped: Promise<number>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript(), mode, String(port), ...(journal ? [journal] : [])],
-      { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'inherit'] })
+  function startChild(
+    mode: 'busy' | 'idle',
+    port: number,
+    journal?: string,
+  ): { child: ChildProcess; mapped: Promise<number>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+    const child = spawn(process.execPath, ['--import', 'tsx', childScript(), mode, String(port), ...(journal ? [journal] : [])], {
+      cwd: repoRoot(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     const mapped = new Promise<number>((resolve, reject) => {
       let out = ''
       child.stdout?.on('data', (d: Buffer) => {
@@ -298,7 +322,9 @@ describe('PortMapper lease quirks (fake gateway)', () => {
     try {
       // Only the first AddPortMapping (with a lease) faults; the fake cannot count, so
       // a 725 on every lease>0 request is modelled by answering 725 and checking the retry.
-      await fake.setScenario({ devices: [{ ...IGD, soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } }] })
+      await fake.setScenario({
+        devices: [{ ...IGD, soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } }],
+      })
       const mapper = track(new PortMapper({ gateway: fakeDevice() }))
       const error = await mapper.map({ internalPort: 7000, lease: 3600 }).catch((e: unknown) => e)
       // Both tries were made: first with the lease, then permanent.
@@ -322,7 +348,8 @@ describe('PortMapper lease quirks (fake gateway)', () => {
 
   it('a router that grants less than asked is followed', async () => {
     try {
-      const granted = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:GetSpecificPortMappingEntryResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewInternalPort>7000</NewInternalPort><NewInternalClient>192.168.77.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription></NewPortMappingDescription><NewLeaseDuration>120</NewLeaseDuration></u:GetSpecificPortMappingEntryResponse></s:Body></s:Envelope>'
+      const granted =
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:GetSpecificPortMappingEntryResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewInternalPort>7000</NewInternalPort><NewInternalClient>192.168.77.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription></NewPortMappingDescription><NewLeaseDuration>120</NewLeaseDuration></u:GetSpecificPortMappingEntryResponse></s:Body></s:Envelope>'
       await fake.setScenario({ devices: [{ ...IGD, soap: { GetSpecificPortMappingEntry: { status: 200, body: granted } } }] })
       const mapper = track(new PortMapper({ gateway: fakeDevice() }))
       const m = await mapper.map({ internalPort: 7000, lease: 3600 })

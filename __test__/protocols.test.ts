@@ -87,7 +87,9 @@ describe('PortMapper picks the protocol', () => {
   })
 
   it('falls back in order: every protocol is tried, and the error says what each said', async () => {
-    const error = await track(new PortMapper()).map({ internalPort: 80, protocol: 'TCP', externalPort: 80 }).catch((e: unknown) => e)
+    const error = await track(new PortMapper())
+      .map({ internalPort: 80, protocol: 'TCP', externalPort: 80 })
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UPNPError)
     expect((error as UPNPError).message).toMatch(/pcp: NOT_AUTHORIZED; natpmp: NOT_AUTHORIZED; upnp: NOT_AUTHORIZED/)
     expect(error).toMatchObject({ result: UPNPResult.NOT_AUTHORIZED, via: 'pcp', resultCode: 2 })

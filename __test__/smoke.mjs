@@ -1,6 +1,7 @@
 // Smoke test of a built package on any OS/CPU, with no network at all: what the release
 // workflow runs on runners that cannot host the lab (macOS, Windows, arm64, musl containers).
-// Needs the TypeScript build (`npm run build:ts`) and the platform's .node beside binding.js.
+// Needs the build (`npm run build`, or `npm run build:ts` with the platform's .node put in
+// dist/lib/native/ beside binding.js).
 // Usage: node __test__/smoke.mjs     (prints "smoke: N passed, N failed")
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
@@ -19,8 +20,10 @@ async function check(name, fn) {
 }
 
 await check('ESM and CommonJS entries: same names, same classes', () => {
-  const cjs = require('../index.js')
-  const names = Object.keys(esm).filter((k) => k !== 'default' && k !== '__esModule').sort()
+  const cjs = require('../dist/index.js')
+  const names = Object.keys(esm)
+    .filter((k) => k !== 'default' && k !== '__esModule')
+    .sort()
   assert.deepEqual(names, Object.keys(cjs).sort())
   assert.equal(esm.UPNP, cjs.UPNP)
   assert.equal(esm.UPNPResult.SUCCESS, 0)
@@ -35,7 +38,7 @@ await check('the Godot checks run before any I/O', async () => {
 })
 
 await check('the addon runs async work on its runtime; a panic rejects, never crashes', async () => {
-  const native = require('../native.js')
+  const native = require('../dist/lib/native/index.js')
   await assert.rejects(native.__panicForTests('smoke'), /panic/i)
   assert.throws(() => native.__panicSyncForTests('smoke sync'), /smoke sync/)
 })
@@ -43,16 +46,20 @@ await check('the addon runs async work on its runtime; a panic rejects, never cr
 await check('worker threads load the addon beside the main thread', async () => {
   const code = `
     const { parentPort } = require('node:worker_threads')
-    const native = require(${JSON.stringify(require.resolve('../native.js'))})
+    const native = require(${JSON.stringify(require.resolve('../dist/lib/native/index.js'))})
     native.__panicForTests('from a worker').catch((e) => parentPort.postMessage(String(e.message)))`
-  const run = () => new Promise((resolve, reject) => {
-    const worker = new Worker(code, { eval: true })
-    worker.once('message', (m) => { resolve(m); void worker.terminate() })
-    worker.once('error', reject)
-  })
+  const run = () =>
+    new Promise((resolve, reject) => {
+      const worker = new Worker(code, { eval: true })
+      worker.once('message', (m) => {
+        resolve(m)
+        void worker.terminate()
+      })
+      worker.once('error', reject)
+    })
   const messages = await Promise.all([run(), run(), run()])
   for (const m of messages) assert.match(m, /panic/i)
-  const native = require('../native.js')
+  const native = require('../dist/lib/native/index.js')
   await assert.rejects(native.__panicForTests('after workers'), /panic/i)
 })
 

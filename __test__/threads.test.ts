@@ -16,31 +16,50 @@ const MAIN_PORT = 47210
 const INFLIGHT_PORTS = [47231, 47232, 47233, 47234]
 const CHILD_PORT = 47220
 const WORKERS_ONLY_PORT = 47240
-const ALL_PORTS = [...MAP_PORTS, MAIN_PORT, ...INFLIGHT_PORTS, CHILD_PORT, 47298, 47299,
-  WORKERS_ONLY_PORT, WORKERS_ONLY_PORT + 1, WORKERS_ONLY_PORT + 2, WORKERS_ONLY_PORT + 3]
+const ALL_PORTS = [
+  ...MAP_PORTS,
+  MAIN_PORT,
+  ...INFLIGHT_PORTS,
+  CHILD_PORT,
+  47298,
+  47299,
+  WORKERS_ONLY_PORT,
+  WORKERS_ONLY_PORT + 1,
+  WORKERS_ONLY_PORT + 2,
+  WORKERS_ONLY_PORT + 3,
+]
 
-interface Message { step: string; port: number; added?: number; deleted?: number }
+interface Message {
+  step: string
+  port: number
+  added?: number
+  deleted?: number
+}
 
 function startWorker(data: { mode: 'map' | 'inflight'; port: number }) {
   const worker = new Worker(FIXTURE, { workerData: data })
   const errors: Error[] = []
   worker.on('error', (e) => errors.push(e))
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
-  const next = (step: string) => new Promise<Message>((resolve, reject) => {
-    const onMessage = (m: Message) => {
-      if (m.step !== step) return
-      worker.off('message', onMessage)
-      resolve(m)
-    }
-    worker.on('message', onMessage)
-    worker.once('error', reject)
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before "${step}"`)))
-  })
+  const next = (step: string) =>
+    new Promise<Message>((resolve, reject) => {
+      const onMessage = (m: Message) => {
+        if (m.step !== step) return
+        worker.off('message', onMessage)
+        resolve(m)
+      }
+      worker.on('message', onMessage)
+      worker.once('error', reject)
+      worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before "${step}"`)))
+    })
   return { worker, errors, exited, next }
 }
 
 const labPorts = async (ports: number[]) =>
-  (await upnpcList()).filter((m) => ports.includes(m.externalPort)).map((m) => m.externalPort).sort()
+  (await upnpcList())
+    .filter((m) => ports.includes(m.externalPort))
+    .map((m) => m.externalPort)
+    .sort()
 
 /** One full round on the main thread: discover, map, check with upnpc, unmap. */
 async function mainThreadRound(port: number): Promise<void> {
@@ -52,7 +71,13 @@ async function mainThreadRound(port: number): Promise<void> {
   expect(await labPorts([port])).toEqual([])
 }
 
-interface ChildRun { code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }
+interface ChildRun {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  ms: number
+}
 
 function child(mode: string, port = 0, timeout = 20_000): Promise<ChildRun> {
   const started = performance.now()
@@ -145,7 +170,10 @@ describe('process exit', () => {
     const r = await child('workers-only', WORKERS_ONLY_PORT, 30_000)
     expect(r, r.stderr).toMatchObject({ code: 0, signal: null })
     expect(JSON.parse(r.stdout.trim())).toEqual({
-      terminated: [1, 1, 1], added: UPNPResult.SUCCESS, deleted: UPNPResult.SUCCESS, exitCode: 0,
+      terminated: [1, 1, 1],
+      added: UPNPResult.SUCCESS,
+      deleted: UPNPResult.SUCCESS,
+      exitCode: 0,
     })
   }, 40_000)
 })

@@ -11,7 +11,6 @@ export type DiscoverMode = 'godot' | 'until'
 
 export const DESCRIPTION = 'bench'
 
-
 /** An operation's outcome: undefined when the library reported success, else its error. */
 export type OpError = string | undefined
 
@@ -82,14 +81,23 @@ async function openNatPortMapper(): Promise<Opened> {
   const t1 = performance.now()
   if (!gateway) return { client: null, gatewayMs: Number.NaN, usableMs: Number.NaN, ok: false, detail: 'no gateway in 5 s' }
   let ip = ''
-  try { ip = await gateway.externalIp() } catch (e) { ip = `error: ${errorText(e)}` }
+  try {
+    ip = await gateway.externalIp()
+  } catch (e) {
+    ip = `error: ${errorText(e)}`
+  }
   const t2 = performance.now()
   const gw = gateway
   const client: Client = {
     async add(port) {
       try {
         // Same 3 s cap per call as upnp-native's default requestTimeout (it has none of its own).
-        const mapping = await gw.map(port, LAB.client, { protocol: 'udp', externalPort: port, description: DESCRIPTION, signal: AbortSignal.timeout(3000) })
+        const mapping = await gw.map(port, LAB.client, {
+          protocol: 'udp',
+          externalPort: port,
+          description: DESCRIPTION,
+          signal: AbortSignal.timeout(3000),
+        })
         return mapping.externalPort === port ? undefined : `mapped to ${mapping.externalPort} instead of ${port}`
       } catch (e) {
         return errorText(e)
@@ -97,7 +105,12 @@ async function openNatPortMapper(): Promise<Opened> {
     },
     async del(port) {
       // unmap() takes the *internal* port and swallows every error (it resolves either way).
-      try { await gw.unmap(port, { signal: AbortSignal.timeout(3000) }); return undefined } catch (e) { return errorText(e) }
+      try {
+        await gw.unmap(port, { signal: AbortSignal.timeout(3000) })
+        return undefined
+      } catch (e) {
+        return errorText(e)
+      }
     },
     externalIp: () => gw.externalIp(),
     close: () => gw.stop(),
@@ -117,24 +130,35 @@ async function openNatApi(): Promise<Opened> {
   const client: Client = {
     async add(port) {
       try {
-        return (await nat.map({ publicPort: port, privatePort: port, protocol: 'UDP', description: DESCRIPTION })) ? undefined : 'map() returned false'
-      } catch (e) { return errorText(e) }
+        return (await nat.map({ publicPort: port, privatePort: port, protocol: 'UDP', description: DESCRIPTION }))
+          ? undefined
+          : 'map() returned false'
+      } catch (e) {
+        return errorText(e)
+      }
     },
     async del(port) {
       try {
         return (await nat.unmap({ publicPort: port, privatePort: port, protocol: 'UDP' })) ? undefined : 'unmap() returned false'
-      } catch (e) { return errorText(e) }
+      } catch (e) {
+        return errorText(e)
+      }
     },
     externalIp: () => nat.externalIp(),
-    close: async () => { await nat.destroy() },
+    close: async () => {
+      await nat.destroy()
+    },
   }
   return { client, gatewayMs: t1 - t0, usableMs: t1 - t0, ok: ip === LAB.extIp, detail: `external ${ip || '""'}` }
 }
 
 export function open(lib: LibName, mode: DiscoverMode = 'until'): Promise<Opened> {
   switch (lib) {
-    case 'upnp-native': return openNative(mode)
-    case 'nat-port-mapper': return openNatPortMapper()
-    case 'nat-api': return openNatApi()
+    case 'upnp-native':
+      return openNative(mode)
+    case 'nat-port-mapper':
+      return openNatPortMapper()
+    case 'nat-api':
+      return openNatApi()
   }
 }

@@ -28,8 +28,10 @@ const outArg = args.indexOf('--out')
 const OUT = outArg >= 0 && args[outArg + 1] ? path.resolve(args[outArg + 1]!) : path.join(REPO, 'bench/out')
 const HARNESS = path.join(OUT, 'miniupnpc-bench')
 /** The package as `npm run build` lays it out, for the require-time figure. */
-const PKG = path.join(OUT, 'pkg')
+/** What `require('upnp-native')` loads: the package's build (`npm run build`, which lab.sh runs). */
+const PKG = path.join(REPO, 'dist')
 const NATIVE_CJS = path.join(PKG, 'index.js')
+const NATIVE_DIR = path.join(PKG, 'lib', 'native')
 const onlyArg = args.indexOf('--only')
 /** --only discovery,pairs,...: a subset of the phases, for development (targets need all). */
 const ONLY = onlyArg >= 0 ? (args[onlyArg + 1] ?? '').split(',') : null
@@ -51,11 +53,17 @@ const PAIRS: Record<LibName | 'miniupnpc', Record<Mode, number>> = {
 const BUDGET_MS: Record<LibName, number> = { 'upnp-native': 20000, 'nat-port-mapper': 10000, 'nat-api': 5000 }
 const JS_LIBS: LibName[] = ['upnp-native', 'nat-port-mapper', 'nat-api']
 
-const log = (msg: string): void => { process.stderr.write(`bench: ${msg}\n`) }
+const log = (msg: string): void => {
+  process.stderr.write(`bench: ${msg}\n`)
+}
 
 // ------------------------------------------------------------------ processes
 
-interface Ran { code: number; stdout: string; stderr: string }
+interface Ran {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 function run(cmd: string, argv: string[], timeoutMs = 120_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
@@ -69,23 +77,34 @@ function run(cmd: string, argv: string[], timeoutMs = 120_000): Promise<Ran> {
 async function harness<T>(...argv: string[]): Promise<T> {
   const r = await run(HARNESS, argv)
   const line = r.stdout.trim().split('\n').pop() ?? ''
-  try { return JSON.parse(line) as T } catch { throw new Error(`miniupnpc-bench ${argv.join(' ')} (exit ${r.code}): ${r.stdout}${r.stderr}`) }
+  try {
+    return JSON.parse(line) as T
+  } catch {
+    throw new Error(`miniupnpc-bench ${argv.join(' ')} (exit ${r.code}): ${r.stdout}${r.stderr}`)
+  }
 }
 
 /** One task of bench/worker.ts in a fresh Node process. */
 function worker<T>(task: string, lib: LibName, ...rest: (string | number)[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/worker.ts', task, lib, ...rest.map(String)],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/worker.ts', task, lib, ...rest.map(String)], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     let err = ''
     const timer = setTimeout(() => child.kill('SIGKILL'), 180_000)
-    child.stdout.on('data', (d: Buffer) => { out += d })
-    child.stderr.on('data', (d: Buffer) => { err += d })
+    child.stdout.on('data', (d: Buffer) => {
+      out += d
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      err += d
+    })
     child.on('close', (code) => {
       clearTimeout(timer)
       const at = out.lastIndexOf(RESULT_MARK)
-      if (code !== 0 || at < 0) return reject(new Error(`worker ${task} ${lib} ${rest.join(' ')} failed (exit ${code}):\n${err.slice(-2000)}`))
+      if (code !== 0 || at < 0)
+        return reject(new Error(`worker ${task} ${lib} ${rest.join(' ')} failed (exit ${code}):\n${err.slice(-2000)}`))
       resolve(JSON.parse(out.slice(at + RESULT_MARK.length).split('\n')[0]!) as T)
     })
   })
@@ -129,7 +148,10 @@ function onLate(port: number): void {
  *  queued at the router, which the kernel kept retransmitting after the client closed the
  *  socket and the router carried out later, after the delete). Anywhere else the library said
  *  it had deleted the mapping: `silent`. */
-interface Leftovers { silent: number; afterFailure: { lib: string; port: number }[] }
+interface Leftovers {
+  silent: number
+  afterFailure: { lib: string; port: number }[]
+}
 
 async function leftovers(lib: string, failed: Set<string>): Promise<Leftovers> {
   const out: Leftovers = { silent: 0, afterFailure: [] }
@@ -152,13 +174,18 @@ async function ssdpReplyMs(): Promise<number> {
   const s = dgram.createSocket('udp4')
   await new Promise<void>((r) => s.bind(0, r))
   s.setMulticastTTL(2)
-  const msg = Buffer.from('M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n' +
-    'ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nMAN: "ssdp:discover"\r\nMX: 1\r\n\r\n')
+  const msg = Buffer.from(
+    'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n' +
+      'ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nMAN: "ssdp:discover"\r\nMX: 1\r\n\r\n',
+  )
   try {
     return await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no SSDP reply from the router within 3 s')), 3000)
       let t0 = 0
-      s.once('message', () => { clearTimeout(timer); resolve(performance.now() - t0) })
+      s.once('message', () => {
+        clearTimeout(timer)
+        resolve(performance.now() - t0)
+      })
       t0 = performance.now()
       s.send(msg, 1900, '239.255.255.250')
     })
@@ -171,7 +198,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function measureDiscovery(res: Results): Promise<void> {
   log('1/5 time to a usable gateway')
-  const v: Record<string, number[]> = { floor: [], nativeUntil: [], natpmGateway: [], natpmUsable: [], natapi: [], nativeGodot: [], miniupnpc: [], miniupnpcSearch: [] }
+  const v: Record<string, number[]> = {
+    floor: [],
+    nativeUntil: [],
+    natpmGateway: [],
+    natpmUsable: [],
+    natapi: [],
+    nativeGodot: [],
+    miniupnpc: [],
+    miniupnpcSearch: [],
+  }
   const failures: string[] = []
   type D = { gatewayMs: number; usableMs: number; ok: boolean; detail: string }
   const record = (key: string, d: D, label: string) => {
@@ -179,7 +215,10 @@ async function measureDiscovery(res: Results): Promise<void> {
     else failures.push(`${label}: ${d.detail}`)
   }
   // Interleaved, so that a burst of load on the machine hits every library alike.
-  for (let i = 0; i < R.floor; i++) { v.floor!.push(await ssdpReplyMs()); await sleep(50) }
+  for (let i = 0; i < R.floor; i++) {
+    v.floor!.push(await ssdpReplyMs())
+    await sleep(50)
+  }
   for (let i = 0; i < Math.max(R.until, R.peerDiscover); i++) {
     if (i < R.until) record('nativeUntil', await worker<D>('discover', 'upnp-native', 'until'), 'upnp-native untilGateway')
     if (i < R.peerDiscover) {
@@ -193,7 +232,10 @@ async function measureDiscovery(res: Results): Promise<void> {
   for (let i = 0; i < R.godot; i++) {
     record('nativeGodot', await worker<D>('discover', 'upnp-native', 'godot'), 'upnp-native discover()')
     const m = await harness<{ discoverMs: number; totalMs: number; validIgd: number }>('discover', '2000')
-    if (m.validIgd === 1) { v.miniupnpc!.push(m.totalMs); v.miniupnpcSearch!.push(m.discoverMs) } else failures.push(`miniupnpc: UPNP_GetValidIGD returned ${m.validIgd}`)
+    if (m.validIgd === 1) {
+      v.miniupnpc!.push(m.totalMs)
+      v.miniupnpcSearch!.push(m.discoverMs)
+    } else failures.push(`miniupnpc: UPNP_GetValidIGD returned ${m.validIgd}`)
   }
   res.discovery = Object.fromEntries(Object.entries(v).map(([k, vals]) => [k, summarize(vals)])) as Results['discovery']
   res.discoveryFailures = failures
@@ -212,15 +254,41 @@ async function measureExtIp(res: Results): Promise<void> {
 
 async function measurePairs(res: Results): Promise<void> {
   log('2/5 add+delete pairs (sequential, 8 and 64 in flight), each phase checked with upnpc -l')
-  type Acc = { rates: number[]; pairs: number; left: number; leftAfterFailure: number; leftLate: number; failures: number; errors: Record<string, number>; addP50: number[]; delP50: number[]; elapsed: number[] }
+  type Acc = {
+    rates: number[]
+    pairs: number
+    left: number
+    leftAfterFailure: number
+    leftLate: number
+    failures: number
+    errors: Record<string, number>
+    addP50: number[]
+    delP50: number[]
+    elapsed: number[]
+  }
   const cells = new Map<string, Acc>()
   const cell = (lib: string, mode: Mode) => {
     const key = `${lib}/${mode}`
-    if (!cells.has(key)) cells.set(key, { rates: [], pairs: 0, left: 0, leftAfterFailure: 0, leftLate: 0, failures: 0, errors: {}, addP50: [], delP50: [], elapsed: [] })
+    if (!cells.has(key))
+      cells.set(key, {
+        rates: [],
+        pairs: 0,
+        left: 0,
+        leftAfterFailure: 0,
+        leftLate: 0,
+        failures: 0,
+        errors: {},
+        addP50: [],
+        delP50: [],
+        elapsed: [],
+      })
     return cells.get(key)!
   }
   const check = async (lib: string, c: Acc, failedPorts: number[]) => {
-    for (const p of failedPorts) { FAILED_AT.set(`${lib}:${p}`, c); FAILED.add(`${lib}:${p}`) }
+    for (const p of failedPorts) {
+      FAILED_AT.set(`${lib}:${p}`, c)
+      FAILED.add(`${lib}:${p}`)
+    }
     // Requests that timed out may still be on their way to the router (the kernel retransmits
     // them after the client closed the socket): give them a moment to land in this run's count
     // rather than in the next run's measurement.
@@ -242,17 +310,28 @@ async function measurePairs(res: Results): Promise<void> {
       // miniupnpc: blocking calls, so "in flight" means that many threads.
       {
         const n = PAIRS.miniupnpc[mode]
-        const m = await harness<{ elapsedMs: number; addFailures: number; deleteFailures: number; lastAddCode: number; lastDeleteCode: number; addMedianMs: number; deleteMedianMs: number; failedPorts: number[] }>(
-          'pairs', LAB.routerDescUrl, String(n), String(CONC[mode]), String(PORT_BASE.miniupnpc))
+        const m = await harness<{
+          elapsedMs: number
+          addFailures: number
+          deleteFailures: number
+          lastAddCode: number
+          lastDeleteCode: number
+          addMedianMs: number
+          deleteMedianMs: number
+          failedPorts: number[]
+        }>('pairs', LAB.routerDescUrl, String(n), String(CONC[mode]), String(PORT_BASE.miniupnpc))
         const c = cell('miniupnpc', mode)
-        c.rates.push(n / m.elapsedMs * 1000)
+        c.rates.push((n / m.elapsedMs) * 1000)
         c.pairs += n
         c.elapsed.push(m.elapsedMs)
         c.addP50.push(m.addMedianMs)
         c.delP50.push(m.deleteMedianMs)
         c.failures += m.addFailures + m.deleteFailures
-        if (m.addFailures) c.errors[`add: miniupnpc code ${m.lastAddCode}`] = (c.errors[`add: miniupnpc code ${m.lastAddCode}`] ?? 0) + m.addFailures
-        if (m.deleteFailures) c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] = (c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] ?? 0) + m.deleteFailures
+        if (m.addFailures)
+          c.errors[`add: miniupnpc code ${m.lastAddCode}`] = (c.errors[`add: miniupnpc code ${m.lastAddCode}`] ?? 0) + m.addFailures
+        if (m.deleteFailures)
+          c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] =
+            (c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] ?? 0) + m.deleteFailures
         await check('miniupnpc', c, m.failedPorts)
       }
       for (const lib of JS_LIBS) {
@@ -260,7 +339,7 @@ async function measurePairs(res: Results): Promise<void> {
         const n = PAIRS[lib][mode]
         const r = await worker<PairsRun>('pairs', lib, n, CONC[mode], BUDGET_MS[lib])
         const c = cell(lib, mode)
-        c.rates.push(r.completed / r.elapsedMs * 1000)
+        c.rates.push((r.completed / r.elapsedMs) * 1000)
         c.pairs += r.completed
         c.elapsed.push(r.elapsedMs)
         c.addP50.push(r.addMs.p50)
@@ -276,8 +355,15 @@ async function measurePairs(res: Results): Promise<void> {
   for (const [key, c] of cells) {
     const [lib, mode] = key.split('/') as [string, Mode]
     const out: PairsCell = {
-      rate: summarize(c.rates), pairs: c.pairs, leftBehind: c.left, leftAfterFailure: c.leftAfterFailure + c.leftLate, failures: c.failures, errors: c.errors,
-      addMedianMs: summarize(c.addP50).median, deleteMedianMs: summarize(c.delP50).median, elapsedMs: summarize(c.elapsed),
+      rate: summarize(c.rates),
+      pairs: c.pairs,
+      leftBehind: c.left,
+      leftAfterFailure: c.leftAfterFailure + c.leftLate,
+      failures: c.failures,
+      errors: c.errors,
+      addMedianMs: summarize(c.addP50).median,
+      deleteMedianMs: summarize(c.delP50).median,
+      elapsedMs: summarize(c.elapsed),
       concurrency: CONC[mode],
     }
     ;(res.pairs[lib] ??= {})[mode] = out
@@ -288,7 +374,18 @@ async function measureEventLoop(res: Results): Promise<void> {
   log('3/5 event-loop delay during discovery + 1,000 operations (8 in flight)')
   res.eventloop = {}
   const OPS: Record<LibName, number> = { 'upnp-native': 1000, 'nat-port-mapper': 1000, 'nat-api': 100 }
-  type E = { maxMs: number; p99Ms: number; meanMs: number; ops: number; failures: number; discoveryMs: number; elapsedMs: number; discoveryMaxMs?: number; opsMaxMs?: number; failedPorts?: number[] }
+  type E = {
+    maxMs: number
+    p99Ms: number
+    meanMs: number
+    ops: number
+    failures: number
+    discoveryMs: number
+    elapsedMs: number
+    discoveryMaxMs?: number
+    opsMaxMs?: number
+    failedPorts?: number[]
+  }
   const acc: Record<string, E[]> = {}
   const left: Record<string, number> = {}
   await cleanRouter()
@@ -301,14 +398,21 @@ async function measureEventLoop(res: Results): Promise<void> {
       await cleanRouter()
     }
     // Control: an idle process for as long as upnp-native's run; what the machine alone does.
-    const idle = await worker<E>('idle', 'idle' as LibName, Math.round(acc['upnp-native']!.at(-1)!.discoveryMs + acc['upnp-native']!.at(-1)!.elapsedMs))
+    const idle = await worker<E>(
+      'idle',
+      'idle' as LibName,
+      Math.round(acc['upnp-native']!.at(-1)!.discoveryMs + acc['upnp-native']!.at(-1)!.elapsedMs),
+    )
     ;(acc.idle ??= []).push({ ...idle, ops: 0, failures: 0 })
   }
   for (const [lib, list] of Object.entries(acc)) {
     res.eventloop[lib] = {
-      max: summarize(list.map((e) => e.maxMs)), p99: summarize(list.map((e) => e.p99Ms)),
-      ops: list[0]!.ops, failures: list.reduce((a, e) => a + e.failures, 0),
-      discoveryMax: summarize(list.map((e) => e.discoveryMaxMs ?? Number.NaN)), opsMax: summarize(list.map((e) => e.opsMaxMs ?? Number.NaN)),
+      max: summarize(list.map((e) => e.maxMs)),
+      p99: summarize(list.map((e) => e.p99Ms)),
+      ops: list[0]!.ops,
+      failures: list.reduce((a, e) => a + e.failures, 0),
+      discoveryMax: summarize(list.map((e) => e.discoveryMaxMs ?? Number.NaN)),
+      opsMax: summarize(list.map((e) => e.opsMaxMs ?? Number.NaN)),
       leftBehind: left[lib] ?? 0,
     }
   }
@@ -321,7 +425,16 @@ async function measureMemory(res: Results): Promise<void> {
   // operation gets slower as its table grows), nat-api runs at ~9 pairs/s.
   const OPS: Record<LibName, number> = { 'upnp-native': 10000, 'nat-port-mapper': 1000, 'nat-api': 200 }
   const WARMUP: Record<LibName, number> = { 'upnp-native': 2000, 'nat-port-mapper': 200, 'nat-api': 20 }
-  type M = { before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage; afterBlocks: NodeJS.MemoryUsage[]; ops: number; failures: number; elapsedMs: number; gc: boolean; failedPorts: number[] }
+  type M = {
+    before: NodeJS.MemoryUsage
+    after: NodeJS.MemoryUsage
+    afterBlocks: NodeJS.MemoryUsage[]
+    ops: number
+    failures: number
+    elapsedMs: number
+    gc: boolean
+    failedPorts: number[]
+  }
   await cleanRouter()
   const growth: Record<string, { rss: number[]; heap: number[]; second: number[]; ops: number; failures: number; left: number }> = {}
   for (let rep = 0; rep < R.memory; rep++) {
@@ -339,12 +452,28 @@ async function measureMemory(res: Results): Promise<void> {
       await cleanRouter()
     }
   }
-  const c = await harness<{ rssBeforeKiB: number; rssAfterKiB: number; failures: number; ops: number }>('memory', LAB.routerDescUrl, '2000', '10000', String(PORT_BASE.miniupnpc))
+  const c = await harness<{ rssBeforeKiB: number; rssAfterKiB: number; failures: number; ops: number }>(
+    'memory',
+    LAB.routerDescUrl,
+    '2000',
+    '10000',
+    String(PORT_BASE.miniupnpc),
+  )
   await cleanRouter()
-  res.memory.miniupnpc = { rssGrowthMB: summarize([(c.rssAfterKiB - c.rssBeforeKiB) / 1024]), heapGrowthMB: summarize([]), ops: c.ops, failures: c.failures, rssBeforeMB: c.rssBeforeKiB / 1024 }
+  res.memory.miniupnpc = {
+    rssGrowthMB: summarize([(c.rssAfterKiB - c.rssBeforeKiB) / 1024]),
+    heapGrowthMB: summarize([]),
+    ops: c.ops,
+    failures: c.failures,
+    rssBeforeMB: c.rssBeforeKiB / 1024,
+  }
   for (const [lib, g] of Object.entries(growth)) {
     res.memory[lib] = {
-      rssGrowthMB: summarize(g.rss), heapGrowthMB: summarize(g.heap), ops: g.ops, failures: g.failures, leftBehind: g.left,
+      rssGrowthMB: summarize(g.rss),
+      heapGrowthMB: summarize(g.heap),
+      ops: g.ops,
+      failures: g.failures,
+      leftBehind: g.left,
       ...(g.second.length ? { rssGrowthNextMB: summarize(g.second) } : {}),
     }
   }
@@ -357,7 +486,10 @@ function dirSize(dir: string, seen: Set<string>): number {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name)
     if (entry.isDirectory()) total += dirSize(p, seen)
-    else if (entry.isFile() && !seen.has(p)) { seen.add(p); total += fs.statSync(p).size }
+    else if (entry.isFile() && !seen.has(p)) {
+      seen.add(p)
+      total += fs.statSync(p).size
+    }
   }
   return total
 }
@@ -387,22 +519,42 @@ function installSize(name: string): { bytes: number; packages: number } {
 
 async function measureSizeAndLoad(res: Results): Promise<void> {
   log('5/5 addon size and require time')
-  const nodeFile = fs.readdirSync(REPO).filter((f) => f.endsWith('.node')).map((f) => path.join(REPO, f))
+  const nodeFile = fs
+    .readdirSync(NATIVE_DIR)
+    .filter((f) => f.endsWith('.node'))
+    .map((f) => path.join(NATIVE_DIR, f))
     .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]
   if (!nodeFile) throw new Error('no .node file: run npm run build')
-  const fileOut = (await run('file', ['-b', nodeFile]).catch(() => ({ stdout: '?' } as Ran))).stdout.trim()
+  const fileOut = (await run('file', ['-b', nodeFile]).catch(() => ({ stdout: '?' }) as Ran)).stdout.trim()
   const libSo = fs.realpathSync('/usr/lib/x86_64-linux-gnu/libminiupnpc.so')
   res.size = {
-    nativeNode: { file: path.basename(nodeFile), bytes: fs.statSync(nodeFile).size, stripped: /\bstripped\b/.test(fileOut) && !/not stripped/.test(fileOut) },
-    nativeJs: fs.readdirSync(PKG).filter((f) => f.endsWith('.js')).reduce((a, f) => a + fs.statSync(path.join(PKG, f)).size, 0),
+    nativeNode: {
+      file: path.basename(nodeFile),
+      bytes: fs.statSync(nodeFile).size,
+      stripped: /\bstripped\b/.test(fileOut) && !/not stripped/.test(fileOut),
+    },
+    nativeJs: (fs.readdirSync(PKG, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.js'))
+      .reduce((a, f) => a + fs.statSync(path.join(PKG, f)).size, 0),
     miniupnpcSo: { file: path.basename(libSo), bytes: fs.statSync(libSo).size },
     peers: { 'nat-port-mapper': installSize('@achingbrain/nat-port-mapper'), 'nat-api': installSize('@silentbot1/nat-api') },
   }
   const script: Record<string, string[]> = {
     'upnp-native': ['-e', `const t=performance.now();require(${JSON.stringify(NATIVE_CJS)});console.log(performance.now()-t)`],
-    'upnp-native (addon only)': ['-e', `const t=performance.now();require(${JSON.stringify(path.join(PKG, 'binding.js'))});console.log(performance.now()-t)`],
-    'nat-port-mapper': ['--input-type=module', '-e', `const t=performance.now();await import('@achingbrain/nat-port-mapper');console.log(performance.now()-t)`],
-    'nat-api': ['--input-type=module', '-e', `const t=performance.now();await import('@silentbot1/nat-api');console.log(performance.now()-t)`],
+    'upnp-native (addon only)': [
+      '-e',
+      `const t=performance.now();require(${JSON.stringify(path.join(NATIVE_DIR, 'binding.js'))});console.log(performance.now()-t)`,
+    ],
+    'nat-port-mapper': [
+      '--input-type=module',
+      '-e',
+      `const t=performance.now();await import('@achingbrain/nat-port-mapper');console.log(performance.now()-t)`,
+    ],
+    'nat-api': [
+      '--input-type=module',
+      '-e',
+      `const t=performance.now();await import('@silentbot1/nat-api');console.log(performance.now()-t)`,
+    ],
   }
   const times: Record<string, number[]> = {}
   for (let i = 0; i < R.require; i++) {
@@ -420,31 +572,30 @@ async function measureSizeAndLoad(res: Results): Promise<void> {
 async function setUp(): Promise<Record<string, string>> {
   fs.mkdirSync(OUT, { recursive: true })
   log(`set-up: compiling the miniupnpc harness (gcc ... -lminiupnpc) into ${path.relative(REPO, OUT)}/`)
-  const cc = await run('gcc', ['-O2', '-Wall', '-o', HARNESS, path.join(REPO, 'bench/harness/miniupnpc-bench.c'), '-lminiupnpc', '-lpthread'])
+  const cc = await run('gcc', [
+    '-O2',
+    '-Wall',
+    '-o',
+    HARNESS,
+    path.join(REPO, 'bench/harness/miniupnpc-bench.c'),
+    '-lminiupnpc',
+    '-lpthread',
+  ])
   if (cc.code !== 0) throw new Error(`gcc failed (is libminiupnpc-dev installed?):\n${cc.stderr}`)
-  // What `require('upnp-native')` loads: the package's own TypeScript files as CommonJS
-  // (what `npm run build:ts` emits), next to the generated loader and the addon.
-  const ts = await import('typescript')
-  fs.rmSync(PKG, { recursive: true, force: true })
-  fs.mkdirSync(PKG, { recursive: true })
-  for (const f of fs.readdirSync(REPO)) {
-    if (f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.endsWith('.config.ts')) {
-      const src = fs.readFileSync(path.join(REPO, f), 'utf8')
-      const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText
-      fs.writeFileSync(path.join(PKG, f.replace(/\.ts$/, '.js')), js.replace(/(require\((["'])\.\/[^"']+)\.ts\2\)/g, '$1.js$2)'))
-    } else if (f === 'binding.js' || f.endsWith('.node')) {
-      fs.copyFileSync(path.join(REPO, f), path.join(PKG, f))
-    }
-  }
-  const version = (p: string) => (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version
+  const version = (p: string) =>
+    (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', p, 'package.json'), 'utf8')) as { version: string }).version
   const miniupnpcVersion = /MINIUPNPC_VERSION\s+"([^"]+)"/.exec(fs.readFileSync('/usr/include/miniupnpc/miniupnpc.h', 'utf8'))?.[1] ?? '?'
-  const routerVersion = (await run('miniupnpd', ['--version']).catch(() => ({ stdout: '', stderr: '' } as Ran)))
+  const routerVersion = await run('miniupnpd', ['--version']).catch(() => ({ stdout: '', stderr: '' }) as Ran)
   return {
     'upnp-native': (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version,
     miniupnpc: miniupnpcVersion,
     'nat-port-mapper': version('@achingbrain/nat-port-mapper'),
     'nat-api': version('@silentbot1/nat-api'),
-    router: (routerVersion.stdout + routerVersion.stderr).split('\n').find((l) => /miniupnpd/i.test(l))?.trim() ?? 'miniupnpd',
+    router:
+      (routerVersion.stdout + routerVersion.stderr)
+        .split('\n')
+        .find((l) => /miniupnpd/i.test(l))
+        ?.trim() ?? 'miniupnpd',
   }
 }
 
@@ -470,7 +621,7 @@ function watchLoad(): () => { loadAtStart: number; loadMean: number; loadMax: nu
       loadAtStart: round(samples[0]!, 2),
       loadMean: round(samples.reduce((a, b) => a + b, 0) / samples.length, 2),
       loadMax: round(Math.max(...samples), 2),
-      cpuBusyPct: round((end.busy - start.busy) / Math.max(1, end.total - start.total) * 100, 1),
+      cpuBusyPct: round(((end.busy - start.busy) / Math.max(1, end.total - start.total)) * 100, 1),
     }
   }
 }
@@ -488,44 +639,63 @@ function targets(res: Results): Target[] {
   const mem = res.memory['upnp-native']
   const t: Target[] = []
   t.push({
-    id: 'gateway-vs-floor', label: 'time to gateway (untilGateway) <= 1.3 x router SSDP reply',
-    value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.floor.median, 1)} ms`, ratio: d.nativeUntil.median / d.floor.median,
-    want: '<= 1.3', pass: d.nativeUntil.median <= 1.3 * d.floor.median,
+    id: 'gateway-vs-floor',
+    label: 'time to gateway (untilGateway) <= 1.3 x router SSDP reply',
+    value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.floor.median, 1)} ms`,
+    ratio: d.nativeUntil.median / d.floor.median,
+    want: '<= 1.3',
+    pass: d.nativeUntil.median <= 1.3 * d.floor.median,
   })
   t.push({
-    id: 'gateway-vs-miniupnpc', label: 'time to gateway (untilGateway) >= 15 x faster than miniupnpc at 2000 ms',
-    value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.miniupnpc.median, 0)} ms`, ratio: d.miniupnpc.median / d.nativeUntil.median,
-    want: '>= 15', pass: d.miniupnpc.median / d.nativeUntil.median >= 15,
+    id: 'gateway-vs-miniupnpc',
+    label: 'time to gateway (untilGateway) >= 15 x faster than miniupnpc at 2000 ms',
+    value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.miniupnpc.median, 0)} ms`,
+    ratio: d.miniupnpc.median / d.nativeUntil.median,
+    want: '>= 15',
+    pass: d.miniupnpc.median / d.nativeUntil.median >= 15,
   })
   const clean = (c: PairsCell | undefined) => !!c && c.failures === 0 && c.leftBehind === 0 && c.leftAfterFailure === 0
   if (nSeq) {
     t.push({
-      id: 'seq-vs-miniupnpc', label: 'sequential add+delete >= 0.9 x miniupnpc',
-      value: `${round(nSeq.rate.median, 0)} vs ${round(mSeq, 0)} pairs/s`, ratio: nSeq.rate.median / mSeq,
-      want: '>= 0.9', pass: nSeq.rate.median / mSeq >= 0.9 && clean(nSeq),
+      id: 'seq-vs-miniupnpc',
+      label: 'sequential add+delete >= 0.9 x miniupnpc',
+      value: `${round(nSeq.rate.median, 0)} vs ${round(mSeq, 0)} pairs/s`,
+      ratio: nSeq.rate.median / mSeq,
+      want: '>= 0.9',
+      pass: nSeq.rate.median / mSeq >= 0.9 && clean(nSeq),
       note: clean(nSeq) ? undefined : `${nSeq.failures} failed operations, ${nSeq.leftBehind + nSeq.leftAfterFailure} mappings left behind`,
     })
   }
   if (n64) {
     t.push({
-      id: 'c64-vs-miniupnpc', label: '64 in flight >= 1.5 x miniupnpc sequential',
-      value: `${round(n64.rate.median, 0)} vs ${round(mSeq, 0)} pairs/s`, ratio: n64.rate.median / mSeq,
-      want: '>= 1.5', pass: n64.rate.median / mSeq >= 1.5 && clean(n64),
+      id: 'c64-vs-miniupnpc',
+      label: '64 in flight >= 1.5 x miniupnpc sequential',
+      value: `${round(n64.rate.median, 0)} vs ${round(mSeq, 0)} pairs/s`,
+      ratio: n64.rate.median / mSeq,
+      want: '>= 1.5',
+      pass: n64.rate.median / mSeq >= 1.5 && clean(n64),
       note: clean(n64) ? undefined : `${n64.failures} failed operations, ${n64.leftBehind + n64.leftAfterFailure} mappings left behind`,
     })
   }
   if (el) {
     const idle = res.eventloop.idle?.max.median
     t.push({
-      id: 'eventloop', label: 'event-loop max delay <= 5 ms (median of the runs\' maxima)',
+      id: 'eventloop',
+      label: "event-loop max delay <= 5 ms (median of the runs' maxima)",
       value: `${round(el.max.median, 2)} ms (worst run ${round(el.max.max, 2)} ms; idle process ${idle !== undefined ? round(idle, 2) : '–'} ms)`,
-      ratio: el.max.median / 5, want: '<= 5 ms', pass: el.max.median <= 5,
+      ratio: el.max.median / 5,
+      want: '<= 5 ms',
+      pass: el.max.median <= 5,
     })
   }
   if (mem) {
     t.push({
-      id: 'rss', label: 'RSS growth over 10,000 operations < 5 MB (median of the runs)',
-      value: `${round(mem.rssGrowthMB.median, 2)} MB (worst run ${round(mem.rssGrowthMB.max, 2)} MB)`, ratio: mem.rssGrowthMB.median / 5, want: '< 5 MB', pass: mem.rssGrowthMB.median < 5,
+      id: 'rss',
+      label: 'RSS growth over 10,000 operations < 5 MB (median of the runs)',
+      value: `${round(mem.rssGrowthMB.median, 2)} MB (worst run ${round(mem.rssGrowthMB.max, 2)} MB)`,
+      ratio: mem.rssGrowthMB.median / 5,
+      want: '< 5 MB',
+      pass: mem.rssGrowthMB.median < 5,
     })
   }
   return t
@@ -552,14 +722,25 @@ async function main(): Promise<void> {
   const versions = await setUp()
   const res = {
     meta: {
-      date: new Date().toISOString(), quick: QUICK, node: process.version, cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? '?', kernel: os.release(), versions, reps: R, pairsPerRep: PAIRS,
+      date: new Date().toISOString(),
+      quick: QUICK,
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '?',
+      kernel: os.release(),
+      versions,
+      reps: R,
+      pairsPerRep: PAIRS,
     },
   } as unknown as Results
   res.meta.phaseS = {}
   const phases: [string, (r: Results) => Promise<void>][] = [
-    ['discovery', measureDiscovery], ['extip', measureExtIp], ['pairs', measurePairs],
-    ['eventloop', measureEventLoop], ['memory', measureMemory], ['size', measureSizeAndLoad],
+    ['discovery', measureDiscovery],
+    ['extip', measureExtIp],
+    ['pairs', measurePairs],
+    ['eventloop', measureEventLoop],
+    ['memory', measureMemory],
+    ['size', measureSizeAndLoad],
   ]
   for (const [name, measure] of phases) {
     if (ONLY && !ONLY.includes(name)) continue
@@ -583,7 +764,9 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(OUT, 'results.md'), md)
   fs.writeFileSync(path.join(OUT, 'chart.svg'), renderChart(res))
   process.stdout.write(`\n${md}\n`)
-  log(`wrote ${['results.json', 'results.md', 'chart.svg'].map((f) => path.relative(REPO, path.join(OUT, f))).join(', ')} in ${res.meta.durationS} s`)
+  log(
+    `wrote ${['results.json', 'results.md', 'chart.svg'].map((f) => path.relative(REPO, path.join(OUT, f))).join(', ')} in ${res.meta.durationS} s`,
+  )
   const missed = res.targets.filter((t) => !t.pass)
   if (missed.length) log(`MISSED ${missed.length} target(s): ${missed.map((t) => t.id).join(', ')} (see the table)`)
 }

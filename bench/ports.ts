@@ -10,7 +10,8 @@ const BASES = Object.entries(PORT_BASE).sort((a, b) => a[1] - b[1])
 /** Which library's range an external port is in. */
 export function portOwner(port: number): { lib: keyof typeof PORT_BASE; warmup: boolean } | undefined {
   for (const [lib, base] of BASES) {
-    if (port >= base && port < base + WARMUP_OFFSET + 1000) return { lib: lib as keyof typeof PORT_BASE, warmup: port >= base + WARMUP_OFFSET }
+    if (port >= base && port < base + WARMUP_OFFSET + 1000)
+      return { lib: lib as keyof typeof PORT_BASE, warmup: port >= base + WARMUP_OFFSET }
   }
   return undefined
 }

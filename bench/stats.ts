@@ -40,7 +40,10 @@ export function round(v: number, digits = 1): number {
 
 /** Percentile of an unsorted sample (0..100). */
 export function percentile(values: number[], p: number): number {
-  return quantile([...values].sort((a, b) => a - b), p / 100)
+  return quantile(
+    [...values].sort((a, b) => a - b),
+    p / 100,
+  )
 }
 
 /** A number with sensible precision for tables: 3 significant digits, no exponent. */

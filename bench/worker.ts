@@ -22,7 +22,9 @@ export const RESULT_MARK = '@@BENCH-RESULT@@'
 
 /** BENCH_TRACE=FILE: every operation's outcome appended to FILE (to chase a leftover). */
 const TRACE: string[] | null = process.env.BENCH_TRACE ? [] : null
-process.on('exit', () => { if (TRACE && process.env.BENCH_TRACE) fs.appendFileSync(process.env.BENCH_TRACE, TRACE.join('\n') + '\n') })
+process.on('exit', () => {
+  if (TRACE && process.env.BENCH_TRACE) fs.appendFileSync(process.env.BENCH_TRACE, TRACE.join('\n') + '\n')
+})
 
 function emit(result: unknown): void {
   process.stdout.write(`\n${RESULT_MARK}${JSON.stringify(result)}\n`)
@@ -53,25 +55,38 @@ async function runPairs(client: Client, n: number, conc: number, port0: number, 
   const failedPorts: number[] = []
   const addMs: number[] = []
   const delMs: number[] = []
-  const note = (e: string): void => { errors[e] = (errors[e] ?? 0) + 1 }
+  const note = (e: string): void => {
+    errors[e] = (errors[e] ?? 0) + 1
+  }
   const t0 = performance.now()
   const deadline = t0 + budgetMs
-  await Promise.all(Array.from({ length: Math.min(conc, n) }, async () => {
-    while (next < n && performance.now() < deadline) {
-      const port = port0 + next++
-      const a = performance.now()
-      const addError = await client.add(port)
-      const b = performance.now()
-      const delError = await client.del(port)
-      delMs.push(performance.now() - b)
-      if (TRACE) TRACE.push(`${process.pid} ${port} ${a.toFixed(3)} add=${addError ?? 'ok'} ${b.toFixed(3)} del=${delError ?? 'ok'} ${performance.now().toFixed(3)}`)
-      addMs.push(b - a)
-      completed += 1
-      if (addError !== undefined) { addFailures += 1; note(`add: ${addError}`) }
-      if (delError !== undefined) { deleteFailures += 1; note(`delete: ${delError}`) }
-      if (addError !== undefined || delError !== undefined) failedPorts.push(port)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: Math.min(conc, n) }, async () => {
+      while (next < n && performance.now() < deadline) {
+        const port = port0 + next++
+        const a = performance.now()
+        const addError = await client.add(port)
+        const b = performance.now()
+        const delError = await client.del(port)
+        delMs.push(performance.now() - b)
+        if (TRACE)
+          TRACE.push(
+            `${process.pid} ${port} ${a.toFixed(3)} add=${addError ?? 'ok'} ${b.toFixed(3)} del=${delError ?? 'ok'} ${performance.now().toFixed(3)}`,
+          )
+        addMs.push(b - a)
+        completed += 1
+        if (addError !== undefined) {
+          addFailures += 1
+          note(`add: ${addError}`)
+        }
+        if (delError !== undefined) {
+          deleteFailures += 1
+          note(`delete: ${delError}`)
+        }
+        if (addError !== undefined || delError !== undefined) failedPorts.push(port)
+      }
+    }),
+  )
   const elapsedMs = performance.now() - t0
   const lat = (v: number[]) => ({ p50: percentile(v, 50), p99: percentile(v, 99), max: v.length ? Math.max(...v) : Number.NaN })
   return { started: next, completed, elapsedMs, addFailures, deleteFailures, errors, failedPorts, addMs: lat(addMs), deleteMs: lat(delMs) }
@@ -87,7 +102,10 @@ async function openOrDie(lib: LibName, mode: DiscoverMode = 'until'): Promise<Cl
 
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc
-  if (g) { g(); g() }
+  if (g) {
+    g()
+    g()
+  }
 }
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -143,10 +161,19 @@ async function main(): Promise<void> {
       ops.disable()
       whole.disable()
       emit({
-        maxMs: whole.max / 1e6, p99Ms: whole.percentile(99) / 1e6, meanMs: whole.mean / 1e6, samples: whole.count,
-        discoveryMaxMs: disc.max / 1e6, opsMaxMs: ops.max / 1e6, opsP99Ms: ops.percentile(99) / 1e6,
-        discoveryMs: o.usableMs, ops: run.completed * 2, failures: run.addFailures + run.deleteFailures, elapsedMs: run.elapsedMs,
-        failedPorts: run.failedPorts, errors: run.errors,
+        maxMs: whole.max / 1e6,
+        p99Ms: whole.percentile(99) / 1e6,
+        meanMs: whole.mean / 1e6,
+        samples: whole.count,
+        discoveryMaxMs: disc.max / 1e6,
+        opsMaxMs: ops.max / 1e6,
+        opsP99Ms: ops.percentile(99) / 1e6,
+        discoveryMs: o.usableMs,
+        ops: run.completed * 2,
+        failures: run.addFailures + run.deleteFailures,
+        elapsedMs: run.elapsedMs,
+        failedPorts: run.failedPorts,
+        errors: run.errors,
       })
       await o.client.close()
       break
@@ -169,8 +196,11 @@ async function main(): Promise<void> {
       const conc = num(2)
       const blocks = Math.max(1, num(3) || 1)
       // Warm-up pairs stay inside the warm-up port range (its first 1000 ports).
-      for (let done = 0; done < warmup; done += 500) await runPairs(client, Math.min(500, warmup - done), conc, PORT_BASE[lib] + WARMUP_OFFSET)
-      gc(); await settle(200); gc()
+      for (let done = 0; done < warmup; done += 500)
+        await runPairs(client, Math.min(500, warmup - done), conc, PORT_BASE[lib] + WARMUP_OFFSET)
+      gc()
+      await settle(200)
+      gc()
       const before = process.memoryUsage()
       const after: NodeJS.MemoryUsage[] = []
       let ops = 0
@@ -180,7 +210,9 @@ async function main(): Promise<void> {
       const errors: Record<string, number> = {}
       for (let b = 0; b < blocks; b++) {
         const run = await runPairs(client, pairs, conc, PORT_BASE[lib])
-        gc(); await settle(200); gc()
+        gc()
+        await settle(200)
+        gc()
         after.push(process.memoryUsage())
         ops += run.completed * 2
         failures += run.addFailures + run.deleteFailures
@@ -189,8 +221,15 @@ async function main(): Promise<void> {
         for (const [e, k] of Object.entries(run.errors)) errors[e] = (errors[e] ?? 0) + k
       }
       emit({
-        before, after: after[0], afterBlocks: after, ops: ops / blocks, failures, elapsedMs,
-        gc: typeof (globalThis as { gc?: unknown }).gc === 'function', failedPorts, errors,
+        before,
+        after: after[0],
+        afterBlocks: after,
+        ops: ops / blocks,
+        failures,
+        elapsedMs,
+        gc: typeof (globalThis as { gc?: unknown }).gc === 'function',
+        failedPorts,
+        errors,
       })
       await client.close()
       break

@@ -28,7 +28,8 @@ async function proveForwarding(proto: 'udp' | 'tcp'): Promise<void> {
   const payload = `hello over ${proto} ${Date.now()}`
   await sendFromWan(proto, PORT, payload)
   const got = await listener.result
-  if (got?.payload === payload) ok(`${proto.toUpperCase()} from ${got.from} (wan host) -> ${LAB.routerWan}:${PORT} arrived here on :${PORT}`)
+  if (got?.payload === payload)
+    ok(`${proto.toUpperCase()} from ${got.from} (wan host) -> ${LAB.routerWan}:${PORT} arrived here on :${PORT}`)
   else fail(`${proto.toUpperCase()} packet to ${LAB.routerWan}:${PORT} did not arrive (${JSON.stringify(got)})`)
 }
 
@@ -76,12 +77,13 @@ async function main(): Promise<void> {
   step('upnp.query_external_address()')
   const externalIp = await upnp.queryExternalAddress()
   console.log(`   -> "${externalIp}"`)
-  if (externalIp === LAB.extIp) ok('matches the router\'s configured external address')
+  if (externalIp === LAB.extIp) ok("matches the router's configured external address")
   else fail(`expected ${LAB.extIp}`)
 
   step('cross-check with an independent client: upnpc -l')
   const listed = await upnpcList()
-  for (const m of listed) console.log(`   ${m.protocol} ${m.externalPort} -> ${m.internalClient}:${m.internalPort} '${m.description}' lease ${m.leaseDuration}`)
+  for (const m of listed)
+    console.log(`   ${m.protocol} ${m.externalPort} -> ${m.internalClient}:${m.internalPort} '${m.description}' lease ${m.leaseDuration}`)
   for (const proto of ['UDP', 'TCP'] as const) {
     const entry = listed.find((m) => m.protocol === proto && m.externalPort === PORT)
     if (entry?.internalClient === LAB.client && entry.internalPort === PORT) ok(`router lists ${proto} ${PORT} -> ${LAB.client}:${PORT}`)

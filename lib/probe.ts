@@ -3,10 +3,10 @@
  * within one short budget (the work runs in the addon), cached, and re-probed when the
  * default route's gateway or our address towards it changes.
  */
-import { UPNPDevice } from './index.ts'
-import * as native from './native.ts'
-
-export type Via = 'pcp' | 'natpmp' | 'upnp'
+import { PROBE_BUDGET_MS, PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
+import { UPNPDevice } from './godot/device.ts'
+import * as native from './native/index.ts'
+import type { Via } from './types.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -81,7 +81,7 @@ function pmpReport(r: native.NativePmpResult | undefined | null): ProtocolReport
 
 /** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
 export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
-  const { gateway = '', multicastIf = '', budgetMs = 250, fresh = false, maxAgeMs = 600_000, signal } = options
+  const { gateway = '', multicastIf = '', budgetMs = PROBE_BUDGET_MS, fresh = false, maxAgeMs = PROBE_MAX_AGE_MS, signal } = options
   signal?.throwIfAborted()
   const key = `${gateway}|${multicastIf}`
   const route = await routeFingerprint()
@@ -90,7 +90,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   }
   const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf })
   signal?.throwIfAborted()
-  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, 3000) : null
+  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS) : null
   const report: ProbeReport = {
     gateway: raw.gateway ?? gateway,
     localAddress: raw.natpmp?.localAddress ?? raw.pcp?.localAddress ?? '',
@@ -98,7 +98,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
       available: Boolean(raw.upnp?.answered && device?.isValidGateway()),
       latencyMs: raw.upnp?.latencyMs ?? 0,
       externalAddress: device?.externalAddress ?? '',
-      meaning: raw.upnp?.answered ? 'SUCCESS' : raw.upnp?.error?.description ?? 'TIMEOUT',
+      meaning: raw.upnp?.answered ? 'SUCCESS' : (raw.upnp?.error?.description ?? 'TIMEOUT'),
       device,
     },
     natpmp: pmpReport(raw.natpmp),

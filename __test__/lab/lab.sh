@@ -52,13 +52,17 @@ ensure_packages() {
   pkill -x miniupnpd 2>/dev/null || true
 }
 
-# Rebuild the addon only when it is missing or older than the crate sources.
+# Rebuild the addon only when it is missing or older than the crate sources, and the
+# TypeScript build (dist/: the CLI's and the packing test's package) when a source is newer.
 ensure_build() {
   local node_file
-  node_file=$(ls -t ./*.node 2>/dev/null | head -n1 || true)
+  node_file=$(ls -t lib/native/*.node 2>/dev/null | head -n1 || true)
   if [[ -z $node_file ]] || [[ -n $(find crate Cargo.toml Cargo.lock -newer "$node_file" | head -n1) ]]; then
     log "build: npm run build"
     npm run build 9>&-
+  elif [[ ! -f dist/index.js ]] || [[ -n $(find index.ts lib cli "$node_file" -newer dist/index.js | head -n1) ]]; then
+    log "build: npm run build:ts"
+    npm run build:ts 9>&-
   fi
 }
 

@@ -2,23 +2,27 @@
 // the "am I in the lab?" guard, reference-client (upnpc) wrappers, router control,
 // traffic from the WAN side, and the fake gateway's controller.
 // Everything here targets lab namespaces only; it runs as root inside unl-client.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import type { FakeMapping, FakeRequest, Scenario, ScenarioResult } from '../fake-gateway/types.js';
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import dgram from 'node:dgram'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import type { FakeMapping, FakeRequest, Scenario, ScenarioResult } from '../fake-gateway/types.js'
 
-export type { Device, FakeMapping, FakeRequest, Scenario, ScenarioResult } from '../fake-gateway/types.js';
+export type { Device, FakeMapping, FakeRequest, Scenario, ScenarioResult } from '../fake-gateway/types.js'
 
-export type LabHost = 'client' | 'client2' | 'router' | 'wan' | 'fake';
+export type LabHost = 'client' | 'client2' | 'router' | 'wan' | 'fake'
 
 /** Namespace prefix (lab.sh's UNL_PREFIX): lets a bench lab and a test lab coexist. */
 const PREFIX = process.env.UNL_PREFIX ?? 'unl'
 
 export const LAB = {
   ns: {
-    client: `${PREFIX}-client`, client2: `${PREFIX}-client2`, router: `${PREFIX}-router`, wan: `${PREFIX}-wan`, fake: `${PREFIX}-fake`,
+    client: `${PREFIX}-client`,
+    client2: `${PREFIX}-client2`,
+    router: `${PREFIX}-router`,
+    wan: `${PREFIX}-wan`,
+    fake: `${PREFIX}-fake`,
   } satisfies Record<LabHost, string>,
   routerLan: '192.168.77.1',
   client: '192.168.77.10',
@@ -39,138 +43,172 @@ export const LAB = {
   routerUuid: '756e6c2d-6c61-4200-8000-00000000cafe',
   natpmpPort: 5351,
   fakeControlUrl: 'http://192.168.77.20:5999',
-} as const;
+} as const
 
 /** Repo root: UPNP_LAB_ROOT, else the nearest ancestor of cwd holding __test__/lab/lab.sh. */
 export function repoRoot(): string {
-  if (process.env.UPNP_LAB_ROOT) return process.env.UPNP_LAB_ROOT;
+  if (process.env.UPNP_LAB_ROOT) return process.env.UPNP_LAB_ROOT
   for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, '__test__/lab/lab.sh'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error('lab: cannot find the repo root (set UPNP_LAB_ROOT)');
+    if (fs.existsSync(path.join(dir, '__test__/lab/lab.sh'))) return dir
+    if (path.dirname(dir) === dir) throw new Error('lab: cannot find the repo root (set UPNP_LAB_ROOT)')
   }
 }
-const labSh = () => path.join(repoRoot(), '__test__/lab/lab.sh');
+const labSh = () => path.join(repoRoot(), '__test__/lab/lab.sh')
 
 /** True when this process runs in one of the given lab namespaces. */
 export function inLab(namespaces: string[] = [LAB.ns.client, LAB.ns.client2]): boolean {
-  let self: fs.Stats;
-  try { self = fs.statSync('/proc/self/ns/net'); } catch { return false; }
+  let self: fs.Stats
+  try {
+    self = fs.statSync('/proc/self/ns/net')
+  } catch {
+    return false
+  }
   return namespaces.some((ns) => {
     try {
-      const st = fs.statSync(`/run/netns/${ns}`);
-      return st.ino === self.ino && st.dev === self.dev;
-    } catch { return false; }
-  });
+      const st = fs.statSync(`/run/netns/${ns}`)
+      return st.ino === self.ino && st.dev === self.dev
+    } catch {
+      return false
+    }
+  })
 }
 
 /** Guard for every test or demo that discovers or probes: refuse to run outside the lab
  *  client namespaces, so no SSDP ever leaves from the host's own network. */
 export function assertInLab(namespaces?: string[]): void {
   if (!inLab(namespaces)) {
-    throw new Error('not inside the UPnP lab client namespace; run through `bash __test__/lab/lab.sh test` (as root)');
+    throw new Error('not inside the UPnP lab client namespace; run through `bash __test__/lab/lab.sh test` (as root)')
   }
 }
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
 /** Runs a command in a lab namespace; never throws for a non-zero exit. */
 export function runIn(host: LabHost, cmd: string, args: string[] = [], timeoutMs = 15000): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile('ip', ['netns', 'exec', LAB.ns[host], cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(err);
-        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-      });
-  });
+    execFile('ip', ['netns', 'exec', LAB.ns[host], cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err)
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr })
+    })
+  })
 }
 
 // ---------------------------------------------------------------- upnpc (reference client)
 
 export interface UpnpcMapping {
-  protocol: 'UDP' | 'TCP';
-  externalPort: number;
-  internalClient: string;
-  internalPort: number;
-  description: string;
-  remoteHost: string;
-  leaseDuration?: number;
+  protocol: 'UDP' | 'TCP'
+  externalPort: number
+  internalClient: string
+  internalPort: number
+  description: string
+  remoteHost: string
+  leaseDuration?: number
 }
 
 export interface UpnpcResult {
-  ok: boolean;
+  ok: boolean
   /** UPnP error code when upnpc reported one (e.g. 718, 606). */
-  code?: number;
-  output: string;
+  code?: number
+  output: string
 }
 
-interface UpnpcTarget { ns?: LabHost; url?: string }
+interface UpnpcTarget {
+  ns?: LabHost
+  url?: string
+}
 
 /** `upnpc -u URL -l`: every mapping the gateway lists (no discovery). */
 export async function upnpcList(opts: UpnpcTarget = {}): Promise<UpnpcMapping[]> {
-  const r = await runIn(opts.ns ?? 'client', 'upnpc', ['-u', opts.url ?? LAB.routerDescUrl, '-l']);
-  const out: UpnpcMapping[] = [];
+  const r = await runIn(opts.ns ?? 'client', 'upnpc', ['-u', opts.url ?? LAB.routerDescUrl, '-l'])
+  const out: UpnpcMapping[] = []
   // " 0 UDP  7777->192.168.77.10:7777  'desc' '' 604800"
-  const re = /^\s*\d+\s+(UDP|TCP)\s+(\d+)->([^:\s]+):(\d+)\s+'(.*)'\s+'([^']*)'\s+(\d+)\s*$/;
+  const re = /^\s*\d+\s+(UDP|TCP)\s+(\d+)->([^:\s]+):(\d+)\s+'(.*)'\s+'([^']*)'\s+(\d+)\s*$/
   for (const line of r.stdout.split('\n')) {
-    const m = re.exec(line);
-    if (!m) continue;
+    const m = re.exec(line)
+    if (!m) continue
     out.push({
-      protocol: m[1] as 'UDP' | 'TCP', externalPort: Number(m[2]), internalClient: m[3]!, internalPort: Number(m[4]),
-      description: m[5]!, remoteHost: m[6]!, leaseDuration: Number(m[7]),
-    });
+      protocol: m[1] as 'UDP' | 'TCP',
+      externalPort: Number(m[2]),
+      internalClient: m[3]!,
+      internalPort: Number(m[4]),
+      description: m[5]!,
+      remoteHost: m[6]!,
+      leaseDuration: Number(m[7]),
+    })
   }
   if (r.code !== 0 && out.length === 0 && !/i protocol exPort/.test(r.stdout)) {
-    throw new Error(`upnpc -l failed (${r.code}): ${r.stdout}${r.stderr}`);
+    throw new Error(`upnpc -l failed (${r.code}): ${r.stdout}${r.stderr}`)
   }
-  return out;
+  return out
 }
 
 const upnpcResult = (r: RunResult, success: RegExp): UpnpcResult => {
-  const output = r.stdout + r.stderr;
+  const output = r.stdout + r.stderr
   // "AddPortMapping(...) failed with code 718 (...)" / "UPNP_DeletePortMapping() returned : 714"
-  const m = /failed with code\s*:?\s*(\d+)/.exec(output) ?? /DeletePortMapping\(\) returned\s*:\s*(-?\d+)/.exec(output);
-  const code = m && m[1] !== '0' ? Number(m[1]) : undefined;
-  return { ok: success.test(output) && code === undefined, ...(code !== undefined ? { code } : {}), output };
-};
+  const m = /failed with code\s*:?\s*(\d+)/.exec(output) ?? /DeletePortMapping\(\) returned\s*:\s*(-?\d+)/.exec(output)
+  const code = m && m[1] !== '0' ? Number(m[1]) : undefined
+  return { ok: success.test(output) && code === undefined, ...(code !== undefined ? { code } : {}), output }
+}
 
 /** `upnpc -e DESC -a CLIENT IPORT EPORT PROTO [DURATION]`, by default from unl-client for itself. */
-export async function upnpcAdd(opts: UpnpcTarget & {
-  internalClient?: string; internalPort: number; externalPort?: number; protocol: 'UDP' | 'TCP';
-  duration?: number; description?: string;
-}): Promise<UpnpcResult> {
-  const ns = opts.ns ?? 'client';
-  const client = opts.internalClient ?? (ns === 'client2' ? LAB.client2 : LAB.client);
-  const args = ['-u', opts.url ?? LAB.routerDescUrl, '-e', opts.description ?? 'lab', '-a', client,
-    String(opts.internalPort), String(opts.externalPort ?? opts.internalPort), opts.protocol];
-  if (opts.duration !== undefined) args.push(String(opts.duration));
-  return upnpcResult(await runIn(ns, 'upnpc', args), /is redirected to internal/);
+export async function upnpcAdd(
+  opts: UpnpcTarget & {
+    internalClient?: string
+    internalPort: number
+    externalPort?: number
+    protocol: 'UDP' | 'TCP'
+    duration?: number
+    description?: string
+  },
+): Promise<UpnpcResult> {
+  const ns = opts.ns ?? 'client'
+  const client = opts.internalClient ?? (ns === 'client2' ? LAB.client2 : LAB.client)
+  const args = [
+    '-u',
+    opts.url ?? LAB.routerDescUrl,
+    '-e',
+    opts.description ?? 'lab',
+    '-a',
+    client,
+    String(opts.internalPort),
+    String(opts.externalPort ?? opts.internalPort),
+    opts.protocol,
+  ]
+  if (opts.duration !== undefined) args.push(String(opts.duration))
+  return upnpcResult(await runIn(ns, 'upnpc', args), /is redirected to internal/)
 }
 
 /** `upnpc -d EPORT PROTO`. */
 export async function upnpcDelete(opts: UpnpcTarget & { externalPort: number; protocol: 'UDP' | 'TCP' }): Promise<UpnpcResult> {
-  return upnpcResult(await runIn(opts.ns ?? 'client', 'upnpc',
-    ['-u', opts.url ?? LAB.routerDescUrl, '-d', String(opts.externalPort), opts.protocol]),
-    /DeletePortMapping\(\) returned\s*:\s*0\b/);
+  return upnpcResult(
+    await runIn(opts.ns ?? 'client', 'upnpc', ['-u', opts.url ?? LAB.routerDescUrl, '-d', String(opts.externalPort), opts.protocol]),
+    /DeletePortMapping\(\) returned\s*:\s*0\b/,
+  )
 }
 
 // ---------------------------------------------------------------- router
 
 /** lab.sh router-start/stop/reboot (works from inside unl-client: we are root). */
 export async function routerCtl(cmd: 'start' | 'stop' | 'reboot', extIp?: string, opts: { noUpnp?: boolean } = {}): Promise<string> {
-  const args = [labSh(), `router-${cmd}`];
-  if (cmd === 'start' && opts.noUpnp) args.push('--no-upnp');
-  if (cmd === 'start' && extIp) args.push(extIp);
+  const args = [labSh(), `router-${cmd}`]
+  if (cmd === 'start' && opts.noUpnp) args.push('--no-upnp')
+  if (cmd === 'start' && extIp) args.push(extIp)
   return new Promise((resolve, reject) => {
     execFile('bash', args, { timeout: 20000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`lab.sh router-${cmd} failed: ${stdout}${stderr}`)) : resolve(stdout));
-  });
+      err ? reject(new Error(`lab.sh router-${cmd} failed: ${stdout}${stderr}`)) : resolve(stdout),
+    )
+  })
 }
 
 /** `nft list ruleset` of the router (miniupnpd's DNAT rules live in prerouting_miniupnpd). */
 export async function nftRules(): Promise<string> {
-  const r = await runIn('router', 'nft', ['list', 'ruleset']);
-  if (r.code !== 0) throw new Error(`nft list ruleset failed: ${r.stderr}`);
-  return r.stdout;
+  const r = await runIn('router', 'nft', ['list', 'ruleset'])
+  if (r.code !== 0) throw new Error(`nft list ruleset failed: ${r.stderr}`)
+  return r.stdout
 }
 
 // ---------------------------------------------------------------- traffic
@@ -185,91 +223,129 @@ if (proto === 'udp') {
   c.on('timeout', () => { console.error('timeout'); process.exit(1); });
   c.on('error', (e) => { console.error(e.message); process.exit(1); });
   c.on('close', () => process.exit(0));
-}`;
+}`
 
 /** Sends one UDP datagram / one TCP connection with `payload` from unl-wan to the router's
  *  WAN address (what an Internet peer would do to reach a mapped port). */
 export async function sendFromWan(proto: 'udp' | 'tcp', port: number, payload: string, host: string = LAB.routerWan): Promise<void> {
-  const r = await runIn('wan', process.execPath, ['-e', SEND_SCRIPT, proto, host, String(port), payload]);
-  if (r.code !== 0) throw new Error(`sendFromWan ${proto} ${host}:${port}: ${r.stderr.trim()}`);
+  const r = await runIn('wan', process.execPath, ['-e', SEND_SCRIPT, proto, host, String(port), payload])
+  if (r.code !== 0) throw new Error(`sendFromWan ${proto} ${host}:${port}: ${r.stderr.trim()}`)
 }
 
 /** Listens in this process (the client namespace) for one UDP datagram or TCP stream on
  *  `port`; resolves null on timeout. Call before sendFromWan and await afterwards. */
-export function receiveOnce(proto: 'udp' | 'tcp', port: number, timeoutMs = 3000):
-    { ready: Promise<void>; result: Promise<{ payload: string; from: string } | null> } {
-  let ready!: () => void;
-  let failed!: (e: Error) => void;
-  const readyP = new Promise<void>((res, rej) => { ready = res; failed = rej; });
+export function receiveOnce(
+  proto: 'udp' | 'tcp',
+  port: number,
+  timeoutMs = 3000,
+): { ready: Promise<void>; result: Promise<{ payload: string; from: string } | null> } {
+  let ready!: () => void
+  let failed!: (e: Error) => void
+  const readyP = new Promise<void>((res, rej) => {
+    ready = res
+    failed = rej
+  })
   const result = new Promise<{ payload: string; from: string } | null>((resolve, reject) => {
-    const fail = (e: Error) => { failed(e); reject(e); };
+    const fail = (e: Error) => {
+      failed(e)
+      reject(e)
+    }
     if (proto === 'udp') {
-      const s = dgram.createSocket('udp4');
-      const timer = setTimeout(() => { s.close(); resolve(null); }, timeoutMs);
-      s.on('error', (e) => { clearTimeout(timer); fail(e); });
-      s.on('message', (m, r) => { clearTimeout(timer); s.close(); resolve({ payload: m.toString(), from: r.address }); });
-      s.bind(port, ready);
+      const s = dgram.createSocket('udp4')
+      const timer = setTimeout(() => {
+        s.close()
+        resolve(null)
+      }, timeoutMs)
+      s.on('error', (e) => {
+        clearTimeout(timer)
+        fail(e)
+      })
+      s.on('message', (m, r) => {
+        clearTimeout(timer)
+        s.close()
+        resolve({ payload: m.toString(), from: r.address })
+      })
+      s.bind(port, ready)
     } else {
       const srv = net.createServer((c) => {
-        let data = '';
-        c.on('data', (d) => { data += d.toString(); });
+        let data = ''
+        c.on('data', (d) => {
+          data += d.toString()
+        })
         c.on('end', () => {
-          clearTimeout(timer);
-          srv.close();
-          resolve({ payload: data, from: (c.remoteAddress ?? '').replace(/^::ffff:/, '') });
-        });
-      });
-      const timer = setTimeout(() => { srv.close(); resolve(null); }, timeoutMs);
-      srv.on('error', (e) => { clearTimeout(timer); fail(e); });
-      srv.listen(port, ready);
+          clearTimeout(timer)
+          srv.close()
+          resolve({ payload: data, from: (c.remoteAddress ?? '').replace(/^::ffff:/, '') })
+        })
+      })
+      const timer = setTimeout(() => {
+        srv.close()
+        resolve(null)
+      }, timeoutMs)
+      srv.on('error', (e) => {
+        clearTimeout(timer)
+        fail(e)
+      })
+      srv.listen(port, ready)
     }
-  });
+  })
   // A bind failure rejects `ready`; keep `result` from also surfacing as an unhandled rejection.
-  result.catch(() => undefined);
-  return { ready: readyP, result };
+  result.catch(() => undefined)
+  return { ready: readyP, result }
 }
 
 // ---------------------------------------------------------------- fake gateway
 
 export interface FakeGateway {
-  url: string;
-  setScenario(s: Scenario): Promise<ScenarioResult>;
-  requests(): Promise<FakeRequest[]>;
-  mappings(): Promise<Record<string, FakeMapping[]>>;
-  reset(): Promise<void>;
-  stop(): Promise<void>;
+  url: string
+  setScenario(s: Scenario): Promise<ScenarioResult>
+  requests(): Promise<FakeRequest[]>
+  mappings(): Promise<Record<string, FakeMapping[]>>
+  reset(): Promise<void>
+  stop(): Promise<void>
 }
 
 async function api<T>(method: 'GET' | 'POST', p: string, body?: unknown): Promise<T> {
   const res = await fetch(LAB.fakeControlUrl + p, {
-    method, headers: body ? { 'content-type': 'application/json' } : undefined,
-    body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(10000),
-  });
-  const v = (await res.json()) as T & { ok?: boolean; error?: string };
-  if (!res.ok) throw new Error(`fake gateway ${p}: ${v.error ?? res.status}`);
-  return v;
+    method,
+    headers: body ? { 'content-type': 'application/json' } : undefined,
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10000),
+  })
+  const v = (await res.json()) as T & { ok?: boolean; error?: string }
+  if (!res.ok) throw new Error(`fake gateway ${p}: ${v.error ?? res.status}`)
+  return v
 }
 
-const healthy = () => api<{ ok: boolean }>('GET', '/health').then(() => true, () => false);
+const healthy = () =>
+  api<{ ok: boolean }>('GET', '/health').then(
+    () => true,
+    () => false,
+  )
 
 /** Starts the fake gateway in unl-fake (or reuses one already running) and returns its
  *  controller. Its default scenario has no devices, so it disturbs nothing. */
 export async function startFakeGateway(): Promise<FakeGateway> {
-  let child: ChildProcess | undefined;
+  let child: ChildProcess | undefined
   if (!(await healthy())) {
-    const root = repoRoot();
+    const root = repoRoot()
     // `ip netns exec` execs node itself, so `child` is the gateway process (no wrapper).
-    child = spawn('ip', ['netns', 'exec', LAB.ns.fake, process.execPath, '--import', 'tsx',
-      path.join(root, '__test__/fake-gateway/fake-gateway.ts')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-    let exited = false;
-    child.once('exit', () => { exited = true; });
-    const deadline = Date.now() + 15000;
+    child = spawn(
+      'ip',
+      ['netns', 'exec', LAB.ns.fake, process.execPath, '--import', 'tsx', path.join(root, '__test__/fake-gateway/fake-gateway.ts')],
+      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+    )
+    let exited = false
+    child.once('exit', () => {
+      exited = true
+    })
+    const deadline = Date.now() + 15000
     while (!(await healthy())) {
       if (exited || Date.now() > deadline) {
-        child.kill();
-        throw new Error('fake gateway did not start');
+        child.kill()
+        throw new Error('fake gateway did not start')
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100))
     }
   }
   const gw: FakeGateway = {
@@ -277,14 +353,19 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     setScenario: (s) => api<ScenarioResult>('POST', '/scenario', s),
     requests: () => api<FakeRequest[]>('GET', '/requests'),
     mappings: () => api<Record<string, FakeMapping[]>>('GET', '/mappings'),
-    reset: async () => { await api('POST', '/reset'); },
-    stop: async () => {
-      if (!child) return gw.reset(); // not ours: leave it running, but empty
-      const c = child;
-      child = undefined;
-      if (c.exitCode !== null) return;
-      await new Promise<void>((r) => { c.once('exit', () => r()); c.kill('SIGTERM'); });
+    reset: async () => {
+      await api('POST', '/reset')
     },
-  };
-  return gw;
+    stop: async () => {
+      if (!child) return gw.reset() // not ours: leave it running, but empty
+      const c = child
+      child = undefined
+      if (c.exitCode !== null) return
+      await new Promise<void>((r) => {
+        c.once('exit', () => r())
+        c.kill('SIGTERM')
+      })
+    },
+  }
+  return gw
 }

@@ -10,11 +10,20 @@ const lab = ['client', 'client2'].some((h) => {
   try {
     const st = fs.statSync(`/run/netns/${process.env.UNL_PREFIX || 'unl'}-${h}`)
     return st.ino === self.ino && st.dev === self.dev
-  } catch { return false }
+  } catch {
+    return false
+  }
 })
-if (!lab) { console.error('not inside the UPnP lab client namespace (UNL_PREFIX?)'); process.exit(3) }
-const native = require(process.env.ADDON || path.join(__dirname, '../../binding.js'))
-const target = { controlUrl: 'http://192.168.77.1:5000/ctl/IPConn', serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:2', timeoutMs: 3000 }
+if (!lab) {
+  console.error('not inside the UPnP lab client namespace (UNL_PREFIX?)')
+  process.exit(3)
+}
+const native = require(process.env.ADDON || path.join(__dirname, '../../lib/native/binding.js'))
+const target = {
+  controlUrl: 'http://192.168.77.1:5000/ctl/IPConn',
+  serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:2',
+  timeoutMs: 3000,
+}
 async function main() {
   const n = Number(process.argv[2] ?? 1000)
   const rounds = Number(process.argv[3] ?? 3)
@@ -22,11 +31,20 @@ async function main() {
     const t = performance.now()
     for (let i = 0; i < n; i++) {
       const port = 16000 + i
-      const a = await native.addPortMapping(target, { remoteHost: '', externalPort: port, protocol: 'UDP', internalPort: port, internalClient: '192.168.77.10', enabled: true, description: 'bench', leaseDuration: 0 })
+      const a = await native.addPortMapping(target, {
+        remoteHost: '',
+        externalPort: port,
+        protocol: 'UDP',
+        internalPort: port,
+        internalClient: '192.168.77.10',
+        enabled: true,
+        description: 'bench',
+        leaseDuration: 0,
+      })
       const d = await native.deletePortMapping(target, { remoteHost: '', externalPort: port, protocol: 'UDP' })
       if (a.result || d.result) throw new Error(`failed: ${JSON.stringify([a, d])}`)
     }
-    console.log('pairs/s', (n / (performance.now() - t) * 1000).toFixed(0))
+    console.log('pairs/s', ((n / (performance.now() - t)) * 1000).toFixed(0))
   }
 }
 main()

@@ -58,6 +58,12 @@ export interface Announcement {
 }
 
 /**
+ * "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
+ * `address.rs`); "invalid" for text that is not an address.
+ */
+export declare function classifyAddress(address: string): string
+
+/**
  * The default route's gateways (Linux: /proc/net/route and /proc/net/ipv6_route) and the
  * local address towards each (found by connecting a UDP socket: nothing is sent).
  */

@@ -840,6 +840,7 @@ module.exports.NotifyListener = nativeBinding.NotifyListener
 module.exports.__panicForTests = nativeBinding.__panicForTests
 module.exports.__panicSyncForTests = nativeBinding.__panicSyncForTests
 module.exports.addPortMapping = nativeBinding.addPortMapping
+module.exports.classifyAddress = nativeBinding.classifyAddress
 module.exports.defaultGateway = nativeBinding.defaultGateway
 module.exports.deletePortMapping = nativeBinding.deletePortMapping
 module.exports.getExternalIpAddress = nativeBinding.getExternalIpAddress

@@ -3,7 +3,7 @@
  * turns the loader's raw `require` failure into one clear error: which platform this is,
  * which package should have carried its binary, and how to fix it.
  *
- * `native.ts` imports this module for its side effect before it re-exports the binding, so
+ * `./index.ts` imports this module for its side effect before it re-exports the binding, so
  * the first `require('./binding.js')` of the process happens here, inside a try/catch.
  * `binding.js` itself stays exactly as `napi build` generates it (its
  * `NAPI_RS_NATIVE_LIBRARY_PATH` override included).
@@ -71,7 +71,7 @@ function describeHost(host: Host): string {
 function attempts(error: unknown): string[] {
   const lines: string[] = []
   const seen = new Set<unknown>()
-  for (let e: unknown = error; e != null && !seen.has(e) && lines.length < 16; ) {
+  for (let e: unknown = error; e != null && !seen.has(e) && lines.length < 16;) {
     seen.add(e)
     const message = e instanceof Error ? e.message : String(e)
     const first = message.split('\n', 1)[0]?.trim()
@@ -113,8 +113,7 @@ export function describeLoadFailure(context: LoadContext, error: unknown): strin
     )
   } else if (!context.packageInstalled) {
     lines.push(
-      `${PACKAGE_NAME}: the native binary for ${where} was not found: ` +
-        `the optional package ${pkg} is not installed.`,
+      `${PACKAGE_NAME}: the native binary for ${where} was not found: ` + `the optional package ${pkg} is not installed.`,
       `Fix: install dependencies with optional packages for this platform, e.g. \`npm install\` ` +
         `without --omit=optional / --no-optional, run on this machine (not copied from another OS or CPU). ` +
         `If a package-lock.json made elsewhere skipped it, delete node_modules and package-lock.json and ` +

@@ -1,0 +1,121 @@
+/** `upnp-native doctor`: every check in order, a verdict and the fix. */
+import { parsePort, parseProtocols } from '../../args.ts'
+import { type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../../command.ts'
+import { DoctorRun } from './checks.ts'
+import { doctorLease } from './pxp.ts'
+import { doctorUpnp } from './upnp.ts'
+import { seconds } from '../../format.ts'
+import { defaultRoute, searchWhere } from '../../gateways.ts'
+import { envelope, gatewayJson, protocolsJson } from '../../json.ts'
+import { VIA_NAME } from '../../../lib/explain.ts'
+import { type Protocol, type Via } from '../../../lib/types.ts'
+
+async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
+  const { out } = ctx
+  const g = parsed.globals
+  if (parsed.positionals.length)
+    throw usage(
+      `\`doctor\` takes no arguments, got: ${parsed.positionals.join(' ')}`,
+      'To test a particular port: upnp-native doctor --port 7777',
+    )
+  const wantedPort = parsed.values.port === undefined ? null : parsePort(String(parsed.values.port), '--port')
+  const protocol: Protocol = parseProtocols(parsed.values)[0] ?? 'UDP'
+  const via: Via = g.protocol === 'auto' ? 'upnp' : g.protocol
+  const run = new DoctorRun(g, ctx, via)
+  const what = g.protocol === 'auto' ? 'UPnP, and whether NAT-PMP and PCP answer' : VIA_NAME[via]
+  out.info(out.out.bold('upnp-native doctor') + out.out.dim(` (${what}; ${searchWhere(g)}, ${seconds(g.timeoutMs)} search)`))
+  if (via === 'upnp') await doctorUpnp(run, wantedPort, protocol)
+  else await doctorLease(run, via, wantedPort, protocol)
+  return finishDoctor(run)
+}
+
+/** For `auto`: whether the router also speaks NAT-PMP and PCP (informational, no verdict). */
+function recordProtocols(run: DoctorRun): void {
+  const probed = run.probed
+  if (run.g.protocol !== 'auto') return
+  if (!probed || !probed.gateway) {
+    run.record({ id: 'protocols', status: 'info', summary: `not asked: ${probed?.error ?? 'no IPv4 default gateway'}` })
+    return
+  }
+  const yes = (['natpmp', 'pcp'] as const).filter((v) => probed[v].available).map((v) => VIA_NAME[v])
+  const address =
+    probed.natpmp.available && probed.natpmp.externalAddress
+      ? ` (NAT-PMP says the external address is ${probed.natpmp.externalAddress})`
+      : ''
+  const summary =
+    yes.length === 2
+      ? `both answer at ${probed.gateway}${address}`
+      : yes.length === 1
+        ? `${yes[0]} answers at ${probed.gateway}, ${yes[0] === 'PCP' ? 'NAT-PMP' : 'PCP'} does not${address}`
+        : `neither answers at ${probed.gateway}`
+  run.record({ id: 'protocols', status: 'info', summary })
+}
+
+async function finishDoctor(run: DoctorRun): Promise<ExitCode> {
+  const { out, found, via, ctx } = run
+  recordProtocols(run)
+  const s = out.out
+  const first = run.problems[0]
+  const ok = !first
+  const verdict = first ?? {
+    code: 'ok' as const,
+    summary: `${VIA_NAME[via]} port forwarding works: ports mapped on this router are reachable at ${run.external} (as far as the router can tell: a firewall at the ISP is not visible from here).`,
+    fix: '',
+  }
+  const exitCode: ExitCode = ok
+    ? EXIT.OK
+    : ['no-gateway', 'not-connected', 'gateway-unusable'].includes(verdict.code)
+      ? EXIT.NO_GATEWAY
+      : EXIT.FAILED
+  if (out.globals.json) {
+    out.json(
+      envelope('doctor', exitCode, {
+        via,
+        verdict: { code: verdict.code, summary: verdict.summary, ...(verdict.fix ? { fix: verdict.fix } : {}) },
+        problems: run.problems.map((v) => ({ code: v.code, summary: v.summary, fix: v.fix })),
+        checks: run.checks.map(({ title: _title, ...c }) => c),
+        gateways: (found?.devices ?? []).map((d) => gatewayJson(ctx.lib, d, found?.selected ?? null)),
+        protocols: protocolsJson(run.probed),
+        defaultRoute: found?.route ?? (await defaultRoute(ctx.lib)),
+      }),
+    )
+    return exitCode
+  }
+  if (!out.globals.quiet) out.line()
+  const label = ok ? s.green(s.bold('Verdict:')) : s.red(s.bold('Verdict:'))
+  out.line(`${label} ${verdict.summary}`)
+  if (verdict.fix && !out.globals.quiet) out.line(`${s.bold('Fix:')} ${verdict.fix}`)
+  for (const more of run.problems.slice(1)) {
+    if (!out.globals.quiet) out.line(`${s.bold('Also:')} ${more.summary} ${s.dim(more.fix)}`)
+  }
+  return exitCode
+}
+
+export const doctorCommand: Command = {
+  name: 'doctor',
+  synopsis: 'doctor',
+  summary: 'check everything, say what is wrong and how to fix it',
+  options: { port: { type: 'string' }, udp: { type: 'boolean' }, tcp: { type: 'boolean' } },
+  help: `Usage: upnp-native doctor [--port <port>] [--udp|--tcp] [options]
+
+Runs every check in order and ends with a verdict and the fix:
+  1. a gateway answers           (else: UPnP off? wrong interface? --interface)
+  2. it is connected             (else: the router's Internet link is down)
+  3. its external address        (private or 100.64/10: double NAT / carrier-grade NAT)
+  4. a test mapping is accepted  (else: the router's error code and what it means)
+  5. the router lists it         (else: the router pretends)
+  6. the test mapping is deleted
+  and whether the router also speaks NAT-PMP and PCP. --protocol pmp or pcp runs the same
+  checks over NAT-PMP or PCP instead.
+  --port <port>        the port to test (default: a free one from 49152-65535)
+  --udp, --tcp         the protocol to test (default UDP)
+
+Exit: 0 all good, 1 a problem was found, 3 no usable gateway.
+
+Examples:
+  upnp-native doctor
+  upnp-native doctor --port 25565 --tcp
+  upnp-native doctor --protocol pmp
+  upnp-native doctor --interface wlan0 --json`,
+  run,
+}

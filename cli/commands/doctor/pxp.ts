@@ -1,0 +1,117 @@
+/** doctor over NAT-PMP or PCP: the router answers, its address, a test mapping held and
+ *  deleted by a PortMapper. */
+import { DOCTOR_DESCRIPTION, DOCTOR_LEASE, DoctorRun, checkExternal, pickTestPort } from './checks.ts'
+import { arrow, duration, serverUp } from '../../format.ts'
+import { findEverything, leaseNoAnswer, routerOf } from '../../gateways.ts'
+import { type FailureInfo, VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
+import { type PortMapper } from '../../../lib/portmapper/mapper.ts'
+import { type Mapping } from '../../../lib/portmapper/mapping.ts'
+import { type Protocol } from '../../../lib/types.ts'
+
+/** doctor over NAT-PMP or PCP: the router answers, its address, a test mapping held and deleted
+ *  by a PortMapper (these protocols keep no table to list). */
+export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedPort: number | null, protocol: Protocol): Promise<void> {
+  const { g, out, ctx } = run
+  const s = out.out
+  const name = VIA_NAME[via]
+  const { probed } = await findEverything(ctx, g, 'all')
+  run.probed = probed
+  const report = probed?.[via]
+  if (!probed || !report?.available) {
+    const e = leaseNoAnswer(probed, g)
+    run.fail(
+      { id: 'discovery', summary: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}) },
+      {
+        code: 'no-gateway',
+        summary: `The router${probed?.gateway ? ` ${probed.gateway}` : ''} does not answer ${name}.`,
+        fix: e.fix ?? '',
+      },
+    )
+    run.skipRest('discovery', 'skipped: no gateway')
+    return
+  }
+  const up = report.epoch != null ? `, ${serverUp(report.epoch)}` : ''
+  run.record({
+    id: 'discovery',
+    status: 'pass',
+    summary: `${name} at ${probed.gateway} answered in ${Math.max(0.1, Math.round(report.latencyMs * 10) / 10)} ms${up}`,
+  })
+  if (via === 'natpmp') {
+    run.record({
+      id: 'connection',
+      status: 'pass',
+      summary: `connected: the router reports an external address; this machine is ${probed.localAddress}`,
+    })
+  } else {
+    run.record({ id: 'connection', status: 'skip', summary: 'PCP does not say; the test mapping shows it' })
+  }
+  if (via === 'natpmp') {
+    run.external = report.externalAddress
+    checkExternal(run)
+  }
+
+  const router = routerOf(g)
+  const mapper: PortMapper = new ctx.lib.PortMapper({
+    protocol: via,
+    ...(router ? { router } : {}),
+    pmpBudget: Math.max(g.timeoutMs, 500),
+    portRange: wantedPort ? [wantedPort, wantedPort] : [49152, 65535],
+    maxAttempts: 1,
+    cleanupOnExit: false,
+  })
+  mapper.on('error', () => undefined) // the checks below report failures
+  const port = wantedPort ?? pickTestPort([])
+  out.spinner.start(`Test mapping ${protocol} ${port} over ${name}…`)
+  let mapping: Mapping
+  try {
+    mapping = await mapper.map({ internalPort: port, externalPort: port, protocol, description: DOCTOR_DESCRIPTION, lease: DOCTOR_LEASE })
+  } catch (error) {
+    out.spinner.stop()
+    const failure = explainFailure({ ...(error as FailureInfo), via })
+    if (via === 'pcp') run.record({ id: 'external-address', status: 'skip', summary: 'skipped: PCP tells it only with a mapping' })
+    run.fail(
+      {
+        id: 'mapping',
+        summary: `${protocol} ${port} ${arrow(s)} ${probed.localAddress}:${port} refused: ${codeText(failure)}`,
+        fix: failure.fix,
+        failure,
+      },
+      {
+        code: 'mapping-refused',
+        summary: `The router refused the test mapping ${protocol} ${port} over ${name} with ${codeText(failure)}: ${failure.meaning}`,
+        fix: failure.fix,
+      },
+    )
+    run.skipRest('mapping', 'skipped: nothing was mapped')
+    await mapper.close().catch(() => undefined)
+    return
+  }
+  out.spinner.stop()
+  if (via === 'pcp') {
+    run.external = mapping.externalAddress
+    checkExternal(run)
+  }
+  const moved = mapping.externalPort !== port ? ` (the router chose external port ${mapping.externalPort})` : ''
+  run.record({
+    id: 'mapping',
+    status: 'pass',
+    summary: `${protocol} ${mapping.externalPort} ${arrow(s)} ${mapping.internalClient}:${port} accepted for ${duration(mapping.lease)}${moved}`,
+  })
+  run.record({ id: 'listed', status: 'skip', summary: `${name} keeps no table to read back; the router's answer is the confirmation` })
+  out.spinner.start('Deleting the test mapping…')
+  try {
+    await mapper.close()
+    out.spinner.stop()
+    run.record({ id: 'cleanup', status: 'pass', summary: 'test mapping deleted' })
+  } catch (error) {
+    out.spinner.stop()
+    const failure = explainFailure({ ...(error as FailureInfo), via })
+    const fix = `It expires by itself in ${duration(mapping.lease)}.`
+    run.record({ id: 'cleanup', status: 'warn', summary: `could not delete the test mapping: ${codeText(failure)}`, fix, failure })
+    run.problems.push({
+      code: 'cleanup-failed',
+      summary: `The test mapping ${protocol} ${mapping.externalPort} could not be deleted.`,
+      fix,
+    })
+  }
+}

@@ -1,0 +1,10 @@
+/** The commands, in the order the main help lists them: one file each, one line here. */
+import type { Command } from '../command.ts'
+import { doctorCommand } from './doctor/index.ts'
+import { ipCommand } from './ip.ts'
+import { listCommand } from './list.ts'
+import { mapCommand } from './map.ts'
+import { statusCommand } from './status.ts'
+import { unmapCommand } from './unmap.ts'
+
+export const COMMANDS: readonly Command[] = [statusCommand, mapCommand, unmapCommand, listCommand, ipCommand, doctorCommand]

@@ -1,0 +1,67 @@
+/** `upnp-native list`: the router's port-forwarding table (UPnP). */
+import { upnpOnly } from '../args.ts'
+import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
+import { duration, hostOf, modelText, table } from '../format.ts'
+import { needGateway } from '../gateways.ts'
+import { envelope, gatewayJson } from '../json.ts'
+import { codeText, explainFailure } from '../../lib/explain.ts'
+
+async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
+  const { out } = ctx
+  if (parsed.positionals.length) throw usage(`\`list\` takes no arguments, got: ${parsed.positionals.join(' ')}`)
+  upnpOnly(parsed.globals, 'list')
+  const { found, gateway } = await needGateway(ctx, parsed.globals)
+  const entries = await gateway.listPortMappings()
+  const failed = gateway.lastError
+  if (failed && entries.length === 0) {
+    const failure = explainFailure(failed)
+    throw new CliError(
+      EXIT.FAILED,
+      'LIST_FAILED',
+      `the gateway ${hostOf(gateway.descriptionUrl)} did not list its mappings (${codeText(failure)})`,
+      failure.fix,
+      failure,
+    )
+  }
+  out.json(envelope('list', EXIT.OK, { gateway: gatewayJson(ctx.lib, gateway, found.selected), mappings: entries }))
+  const s = out.out
+  const where = `${hostOf(gateway.descriptionUrl)} (${modelText(gateway)})`
+  if (!entries.length) {
+    out.info(`No port mappings on ${where}.`)
+    return EXIT.OK
+  }
+  out.info(s.bold(`${entries.length} port mapping${entries.length === 1 ? '' : 's'} on ${where}:`))
+  const rows: string[][] = [['PROTO', 'EXTERNAL', '', 'INTERNAL', 'LEASE', 'DESCRIPTION']]
+  for (const e of entries) {
+    const mine = e.internalClient === gateway.igdOurAddr ? ' (this machine)' : ''
+    const from = e.remoteHost ? ` from ${e.remoteHost}` : ''
+    rows.push([
+      e.protocol,
+      `${e.externalPort}${from}`,
+      '→',
+      `${e.internalClient}:${e.internalPort}${mine}`,
+      duration(e.leaseDuration),
+      e.description + (e.enabled ? '' : ' (disabled)'),
+    ])
+  }
+  const lines = table(rows, s, true)
+  ;(out.globals.quiet ? lines.slice(1) : lines).forEach((line) => out.line(line))
+  return EXIT.OK
+}
+
+export const listCommand: Command = {
+  name: 'list',
+  synopsis: 'list',
+  summary: "the router's port forwards",
+  options: {},
+  help: `Usage: upnp-native list [options]
+
+The router's port-forwarding table (UPnP): protocol, external port, internal address and
+port, lease left, description. Rows for this machine are marked. Routers that also speak
+NAT-PMP/PCP usually list those mappings here too.
+
+Examples:
+  upnp-native list
+  upnp-native list --json | jq '.mappings[] | select(.protocol == "TCP")'`,
+  run,
+}

@@ -1,0 +1,93 @@
+/** `upnp-native unmap <port>`: deletes a port forward (UPnP), asking first whether it exists. */
+import { onePositional, parsePort, parseProtocols, upnpOnly } from '../args.ts'
+import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation } from '../command.ts'
+import { arrow } from '../format.ts'
+import { needGateway } from '../gateways.ts'
+import { envelope, errorJson, gatewayJson } from '../json.ts'
+import { UPNPResult } from '../../lib/errors.ts'
+import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts'
+import { type PortMappingEntry, type Protocol } from '../../lib/types.ts'
+
+async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
+  const { out } = ctx
+  const port = parsePort(onePositional(parsed, 'port'), 'the port to unmap')
+  const protocols = parseProtocols(parsed.values)
+  upnpOnly(parsed.globals, 'unmap')
+  const { found, gateway } = await needGateway(ctx, parsed.globals)
+  const s = out.out
+  const results: Array<{
+    protocol: Protocol
+    externalPort: number
+    wasMapped: boolean
+    deleted: boolean
+    mapping?: PortMappingEntry
+    failure?: Explanation
+  }> = []
+  let failed: CliError | null = null
+  for (const protocol of protocols) {
+    // Many routers (miniupnpd among them) answer success for a mapping they never had: ask first.
+    const entry = await gateway.getPortMapping(port, protocol)
+    const lookup = gateway.lastError
+    if (!entry && lookup?.result === UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
+      results.push({ protocol, externalPort: port, wasMapped: false, deleted: false })
+      out.line(`${protocol} ${port} was not mapped; nothing to delete.`)
+      continue
+    }
+    const result = await gateway.deletePortMapping(port, protocol)
+    if (result === UPNPResult.SUCCESS || result === UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
+      const wasMapped = result === UPNPResult.SUCCESS && (entry !== null || lookup !== null)
+      results.push({ protocol, externalPort: port, wasMapped, deleted: wasMapped, ...(entry ? { mapping: entry } : {}) })
+      out.line(
+        wasMapped
+          ? `${s.green('Deleted')} ${protocol} ${port}${entry ? ` ${arrow(s)} ${entry.internalClient}:${entry.internalPort}` : ''}.`
+          : `${protocol} ${port} was not mapped; nothing to delete.`,
+      )
+      continue
+    }
+    const failure = explainFailure(gateway.lastError ?? { result, description: UPNPResult[result] ?? 'refused' })
+    results.push({ protocol, externalPort: port, wasMapped: true, deleted: false, ...(entry ? { mapping: entry } : {}), failure })
+    const owner = entry && entry.internalClient !== gateway.igdOurAddr ? ` (it forwards to ${entry.internalClient}, another device)` : ''
+    failed ??= new CliError(
+      EXIT.FAILED,
+      'DELETE_REFUSED',
+      `the router refused to delete ${protocol} ${port}${owner}: ${codeText(failure)}`,
+      owner
+        ? "Routers let only the device a mapping points to delete it: run this on that device, or use the router's settings."
+        : failure.fix,
+      failure,
+    )
+  }
+  const exitCode = failed ? failed.exitCode : EXIT.OK
+  if (out.globals.json) {
+    out.json(
+      envelope('unmap', exitCode, {
+        gateway: gatewayJson(ctx.lib, gateway, found.selected),
+        results,
+        ...(failed ? { error: errorJson(failed) } : {}),
+      }),
+    )
+  } else if (failed) {
+    out.error(failed, 'unmap')
+  }
+  return exitCode
+}
+
+export const unmapCommand: Command = {
+  name: 'unmap',
+  synopsis: 'unmap <port>',
+  summary: 'delete a port forward',
+  options: { udp: { type: 'boolean' }, tcp: { type: 'boolean' }, both: { type: 'boolean' } },
+  help: `Usage: upnp-native unmap <port> [--udp|--tcp|--both] [options]
+
+Deletes the router's forward of <port> (default UDP), over UPnP. A port that was not mapped
+is not an error: the result is the same. (NAT-PMP and PCP mappings can only be deleted by
+the program holding them: \`map --keep\` does it on Ctrl-C.)
+
+Exit: 0 deleted or not mapped, 1 the router refused (e.g. it forwards to another device),
+3 no gateway.
+
+Examples:
+  upnp-native unmap 7777
+  upnp-native unmap 27015 --both`,
+  run,
+}

@@ -1,0 +1,43 @@
+/** A refused mapping, explained with what was asked, and who holds a port on a conflict. */
+import net from 'node:net'
+import { arrow } from './format.ts'
+import { type JsonMapping } from './json.ts'
+import { type Style } from './output.ts'
+import { type FailureInfo, type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
+import { type UPNPDevice } from '../lib/godot/device.ts'
+import { type Protocol } from '../lib/types.ts'
+
+/** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
+ *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6. */
+export function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: number): Explanation {
+  const failure = explainFailure(info)
+  if (net.isIPv6(gateway.igdOurAddr) && failure.upnpCode !== 718 && failure.upnpCode !== 729) {
+    return {
+      ...failure,
+      meaning: `UPnP port mappings forward the router's IPv4 address to an IPv4 address on the LAN, and over IPv6 this machine is ${gateway.igdOurAddr}, which the router cannot forward to.`,
+      fix: "Leave out --ipv6: search over IPv4 so that the mapping points at this machine's IPv4 address (over IPv6 there is no NAT, only the router's firewall).",
+    }
+  }
+  if (failure.upnpCode === 402 && lease === 0) {
+    return {
+      ...failure,
+      meaning: "the router rejected the request's arguments.",
+      fix: 'Try the same port inside and outside (no --internal) and a short plain --description; otherwise forward the port by hand.',
+    }
+  }
+  return failure
+}
+
+/** On a conflict (718/729): who holds the port, as " (it already forwards to ...)", else "". */
+export async function holderOf(gateway: UPNPDevice, port: number, protocol: Protocol, failure: Explanation): Promise<string> {
+  if (failure.upnpCode !== 718 && failure.upnpCode !== 729) return ''
+  const entry = await gateway.getPortMapping(port, protocol)
+  if (!entry) return ''
+  const mine = entry.internalClient === gateway.igdOurAddr ? ', this machine' : ''
+  return ` (${protocol} ${port} already forwards to ${entry.internalClient}:${entry.internalPort}${mine}${entry.description ? `, "${entry.description}"` : ''})`
+}
+
+/** "UDP 11.22.33.44:7777 → 192.168.1.10:7777", plus " via NAT-PMP" when not UPnP. */
+export function mappingText(s: Style, m: JsonMapping): string {
+  return `${m.protocol} ${m.externalAddress || '?'}:${m.externalPort} ${arrow(s)} ${m.internalClient}:${m.internalPort}${m.via !== 'upnp' ? ` via ${VIA_NAME[m.via]}` : ''}`
+}

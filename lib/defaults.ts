@@ -1,0 +1,45 @@
+/**
+ * Every default of the library, each with its reason. The Rust core has its own copies only
+ * where it must stand alone (its tests and direct callers); the N-API layer always receives
+ * these values explicitly.
+ */
+
+/** Godot's `discover(timeout = 2000, ttl = 2, device_filter = "InternetGatewayDevice")`. */
+export const DISCOVER_TIMEOUT_MS = 2000
+export const DISCOVER_TTL = 2
+export const DEVICE_FILTER = 'InternetGatewayDevice'
+
+/** Cap on one request to a device (connect + reply): a healthy router answers in
+ *  milliseconds; three seconds covers a busy one without hanging a game's start. */
+export const REQUEST_TIMEOUT_MS = 3000
+
+/** `listPortMappings()` stops here unless told otherwise: more than any home router holds. */
+export const LIST_MAX_ENTRIES = 1024
+
+/** Budget for asking UPnP, NAT-PMP and PCP at once (Tailscale's portmapper uses the same:
+ *  NAT-PMP/PCP answer in a few ms, a UPnP router's SSDP reply in ~50 ms). */
+export const PROBE_BUDGET_MS = 250
+/** How long a probe result stays valid (Tailscale: 10 minutes). */
+export const PROBE_MAX_AGE_MS = 600_000
+
+/** One NAT-PMP/PCP exchange with retransmissions: 250, 500, 1000 ms waits (RFC 6886 3.1). */
+export const PXP_BUDGET_MS = 2000
+/** PCP and NAT-PMP have no permanent mappings: "permanent" is this lease (RFC 6886 3.3's
+ *  recommendation), renewed forever. */
+export const PXP_PERMANENT_LEASE_S = 7200
+
+/** PortMapper: lease asked when `map()` does not say. An hour: renewed at half, and a crashed
+ *  app's mapping is gone within the hour. */
+export const MAPPER_LEASE_S = 3600
+/** PortMapper: how often each mapping is checked on the router (Godot's docs advise
+ *  re-checking every few minutes). */
+export const VERIFY_INTERVAL_MS = 300_000
+/** PortMapper: external ports tried after a conflict; below 1024 only when asked. */
+export const PORT_RANGE: readonly [number, number] = [1024, 65535]
+/** PortMapper: add attempts with other external ports after conflicts. */
+export const MAX_ATTEMPTS = 8
+/** PortMapper: after a failed background check, try again this soon (or at the next
+ *  verification, whichever is first). */
+export const RETRY_AFTER_FAILURE_MS = 30_000
+/** PortMapper: what process exit may spend deleting mappings. */
+export const EXIT_CLEANUP_BUDGET_MS = 3000

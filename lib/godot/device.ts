@@ -1,0 +1,184 @@
+/** Godot's `UPNPDevice`: one device, its checks in Godot's order, its actions as Promises. */
+import { LIST_MAX_ENTRIES, REQUEST_TIMEOUT_MS } from '../defaults.ts'
+import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
+import * as native from '../native/index.ts'
+import { failureInfo, internalError, toEntry } from '../native/convert.ts'
+import type { PortMappingEntry, Protocol } from '../types.ts'
+import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../validate.ts'
+
+/** Godot's `UPNPDevice`: one UPnP device, usable as a gateway when `igdStatus` is OK. */
+export class UPNPDevice {
+  descriptionUrl = ''
+  serviceType = ''
+  igdControlUrl = ''
+  igdServiceType = ''
+  igdOurAddr = ''
+  igdStatus: IGDStatus = IGDStatus.UNKNOWN_ERROR
+
+  /**
+   * Connected, but the external address is private or shared (10/8, 100.64/10, ...):
+   * another NAT sits upstream (double NAT / CGNAT). Godot calls such a gateway
+   * "disconnected"; here it stays usable and says so.
+   */
+  doubleNat = false
+  /** External address the gateway reported when it was discovered ("" if unknown). */
+  externalAddress = ''
+  friendlyName = ''
+  manufacturer = ''
+  modelName = ''
+  /** SSDP `SERVER` header of the reply that found the device. */
+  server = ''
+  /** SSDP `BOOTID.UPNP.ORG`; changes when the router reboots. */
+  bootId: number | null = null
+  /** Cap, in milliseconds, on each request to this device. */
+  requestTimeout = REQUEST_TIMEOUT_MS
+  /** Why the last call on this device failed; `null` after a success. */
+  lastError: UPNPErrorInfo | null = null
+
+  /** Godot: `igd_status == IGD_STATUS_OK`, nothing else. */
+  isValidGateway(): boolean {
+    return this.igdStatus === IGDStatus.OK
+  }
+
+  private target(): native.SoapTarget {
+    const timeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
+    return {
+      controlUrl: String(this.igdControlUrl ?? ''),
+      serviceType: String(this.igdServiceType ?? ''),
+      timeoutMs: timeout,
+    }
+  }
+
+  private settle(outcome: { result: number; error?: native.NativeFailure | null }): UPNPResult {
+    this.lastError = failureInfo(outcome.error, outcome.result)
+    return outcome.result
+  }
+
+  private reject(result: UPNPResult, description: string): UPNPResult {
+    this.lastError = { result, description }
+    return result
+  }
+
+  /** The gateway's external address; "" when this is not a valid gateway or on any failure. */
+  async queryExternalAddress(): Promise<string> {
+    if (!this.isValidGateway()) {
+      this.reject(UPNPResult.INVALID_GATEWAY, 'not a valid gateway (igdStatus is not OK)')
+      return ''
+    }
+    const outcome = await native.getExternalIpAddress(this.target()).catch(internalError)
+    if (this.settle(outcome) !== UPNPResult.SUCCESS) return ''
+    return outcome.value ?? ''
+  }
+
+  /**
+   * Godot's `add_port_mapping`. Checks, in Godot's order: valid gateway, `port` 1..65535,
+   * `portInternal` 0..65535 (0 = same as `port`), `proto` exactly "UDP" or "TCP",
+   * `duration` >= 0 seconds (0 = permanent).
+   */
+  async addPortMapping(
+    port: number,
+    portInternal: number = 0,
+    desc: string = '',
+    proto: Protocol = 'UDP',
+    duration: number = 0,
+  ): Promise<UPNPResult> {
+    if (!this.isValidGateway()) return this.reject(UPNPResult.INVALID_GATEWAY, 'not a valid gateway (igdStatus is not OK)')
+    if (!isIntegerIn(port, 1, 65535)) return this.reject(UPNPResult.INVALID_PORT, badPort('port', port))
+    if (!isIntegerIn(portInternal, 0, 65535)) {
+      return this.reject(UPNPResult.INVALID_PORT, badPort('internal port', portInternal, 0))
+    }
+    if (!isProtocol(proto)) {
+      return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
+    }
+    if (typeof duration !== 'number' || Number.isNaN(duration) || duration < 0) {
+      return this.reject(UPNPResult.INVALID_DURATION, `duration ${String(duration)} is not >= 0`)
+    }
+    // Godot enforces no upper bound, but the SOAP argument is a ui4: beyond it no router
+    // could store the lease, so say so here instead of sending a number it would misread.
+    if (!Number.isInteger(duration) || duration > MAX_UINT32) {
+      return this.reject(UPNPResult.INVALID_DURATION, `duration ${duration} is not a whole number of seconds <= ${MAX_UINT32}`)
+    }
+    if (typeof desc !== 'string') return this.reject(UPNPResult.INVALID_ARGS, 'description must be a string')
+    const outcome = await native
+      .addPortMapping(this.target(), {
+        remoteHost: '',
+        externalPort: port,
+        protocol: proto,
+        internalPort: portInternal === 0 ? port : portInternal,
+        // Godot sends igd_our_addr; a hand-built device without one gets the address of the
+        // connection that reaches the router, which is what igd_our_addr means.
+        internalClient: String(this.igdOurAddr ?? ''),
+        enabled: true,
+        description: desc,
+        leaseDuration: duration,
+      })
+      .catch(internalError)
+    return this.settle(outcome)
+  }
+
+  /** Godot's `delete_port_mapping`: `port` 1..65535, `proto` "UDP" or "TCP". */
+  async deletePortMapping(port: number, proto: Protocol = 'UDP'): Promise<UPNPResult> {
+    if (!isIntegerIn(port, 1, 65535)) return this.reject(UPNPResult.INVALID_PORT, badPort('port', port))
+    if (!isProtocol(proto)) {
+      return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
+    }
+    const outcome = await native
+      .deletePortMapping(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
+      .catch(internalError)
+    return this.settle(outcome)
+  }
+
+  /**
+   * Extra (not in Godot): the router's entry for `port`/`proto` (GetSpecificPortMappingEntry),
+   * or `null` when it has none (`lastError.result` is then NO_SUCH_ENTRY_IN_ARRAY) or could
+   * not be asked (any other `lastError`).
+   */
+  async getPortMapping(port: number, proto: Protocol = 'UDP'): Promise<PortMappingEntry | null> {
+    if (!isIntegerIn(port, 1, 65535)) {
+      this.reject(UPNPResult.INVALID_PORT, badPort('port', port))
+      return null
+    }
+    if (!isProtocol(proto)) {
+      this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
+      return null
+    }
+    const outcome = await native
+      .getSpecificPortMappingEntry(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
+      .catch(internalError)
+    this.settle(outcome)
+    const entry = outcome.entries?.[0]
+    return entry ? toEntry(entry) : null
+  }
+
+  /** Extra (not in Godot): the router's whole mapping table, up to `max` entries. */
+  async listPortMappings(max: number = LIST_MAX_ENTRIES): Promise<PortMappingEntry[]> {
+    if (!isIntegerIn(max, 0, MAX_UINT32)) {
+      this.reject(UPNPResult.INVALID_PARAM, `max ${String(max)} is not a whole number >= 0`)
+      return []
+    }
+    const outcome = await native.listPortMappings(this.target(), max).catch(internalError)
+    this.settle(outcome)
+    return (outcome.entries ?? []).map(toEntry)
+  }
+
+  /** @internal Builds a device from what the addon learned during discovery. */
+  static fromNative(found: native.NativeDevice, requestTimeout: number): UPNPDevice {
+    const device = new UPNPDevice()
+    device.descriptionUrl = found.descriptionUrl
+    device.serviceType = found.serviceType
+    device.igdControlUrl = found.igdControlUrl
+    device.igdServiceType = found.igdServiceType
+    device.igdOurAddr = found.igdOurAddr
+    device.igdStatus = found.igdStatus
+    device.doubleNat = found.doubleNat
+    device.externalAddress = found.externalAddress
+    device.friendlyName = found.friendlyName
+    device.manufacturer = found.manufacturer
+    device.modelName = found.modelName
+    device.server = found.server
+    device.bootId = found.bootId ?? null
+    device.requestTimeout = requestTimeout
+    device.lastError = found.lastError ? failureInfo(found.lastError, found.lastError.result) : null
+    return device
+  }
+}

@@ -1,0 +1,197 @@
+/** Godot's `UPNP`: discovery and the device list, forwarding to the first valid gateway. */
+import { DEVICE_FILTER, DISCOVER_TIMEOUT_MS, DISCOVER_TTL, REQUEST_TIMEOUT_MS } from '../defaults.ts'
+import { UPNPResult, type UPNPErrorInfo } from '../errors.ts'
+import * as native from '../native/index.ts'
+import { failureInfo, internalError } from '../native/convert.ts'
+import type { Protocol } from '../types.ts'
+import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
+import { UPNPDevice } from './device.ts'
+
+function warnIgnored(code: string, message: string): void {
+  // Godot prints an engine error for these and carries on; a warning is Node's equivalent.
+  process.emitWarning(message, { type: 'UPNPWarning', code })
+}
+
+/** The options form of `UPNP.discover()`. */
+export interface DiscoverOptions {
+  /** Milliseconds to wait for replies (Godot default 2000). The promise never settles later. */
+  timeout?: number
+  /** Multicast TTL / hop limit, 0..255 (Godot default 2). */
+  ttl?: number
+  /** Keep replies whose ST contains this (case-sensitive); "" keeps all. */
+  deviceFilter?: string
+  /** Resolve as soon as one device is confirmed as a working gateway. */
+  untilGateway?: boolean
+  /** Cancels the search: the promise rejects with `signal.reason`, the device list is kept. */
+  signal?: AbortSignal
+}
+
+/** Godot's `UPNP`: discovers devices and forwards to the first valid gateway. */
+export class UPNP {
+  /** Interface name or address for multicast ("" = system default). */
+  discoverMulticastIf = ''
+  /** Local port for the search socket: 0 = ephemeral, 1 = 1900, otherwise that port. */
+  discoverLocalPort = 0
+  /** Search over IPv6 (ff02::c and ff05::c) instead of IPv4. */
+  discoverIpv6 = false
+  /** Per-request cap, in milliseconds, given to every discovered device. */
+  requestTimeout = REQUEST_TIMEOUT_MS
+  /** Why the last failed call on this object failed; `null` after a success. */
+  lastError: UPNPErrorInfo | null = null
+
+  private devices: UPNPDevice[] = []
+
+  /**
+   * Godot's `discover(timeout = 2000, ttl = 2, device_filter = "InternetGatewayDevice")`.
+   * Replaces the device list when it settles (a rejected or cancelled call keeps it).
+   */
+  discover(timeout?: number, ttl?: number, deviceFilter?: string): Promise<UPNPResult>
+  discover(options: DiscoverOptions): Promise<UPNPResult>
+  async discover(
+    timeoutOrOptions: number | DiscoverOptions = DISCOVER_TIMEOUT_MS,
+    ttlArg: number = DISCOVER_TTL,
+    filterArg: string = DEVICE_FILTER,
+  ): Promise<UPNPResult> {
+    const options: DiscoverOptions =
+      typeof timeoutOrOptions === 'object' && timeoutOrOptions !== null
+        ? timeoutOrOptions
+        : { timeout: timeoutOrOptions, ttl: ttlArg, deviceFilter: filterArg }
+    const { timeout = DISCOVER_TIMEOUT_MS, ttl = DISCOVER_TTL, deviceFilter = DEVICE_FILTER, untilGateway = false, signal } = options
+
+    // Godot checks these before touching the device list, so a rejected call keeps it.
+    if (!isIntegerIn(timeout, 0, MAX_UINT32))
+      return this.reject(UPNPResult.INVALID_PARAM, `timeout ${String(timeout)} is not a whole number of milliseconds >= 0`)
+    if (!isIntegerIn(ttl, 0, 255)) return this.reject(UPNPResult.INVALID_PARAM, `ttl ${String(ttl)} is not an integer 0..255`)
+    if (typeof deviceFilter !== 'string') return this.reject(UPNPResult.INVALID_PARAM, 'deviceFilter must be a string')
+    if (!isIntegerIn(this.discoverLocalPort, 0, 65535)) {
+      return this.reject(UPNPResult.INVALID_PARAM, `discoverLocalPort ${String(this.discoverLocalPort)} is not 0..65535`)
+    }
+    if (typeof this.discoverMulticastIf !== 'string') return this.reject(UPNPResult.INVALID_PARAM, 'discoverMulticastIf must be a string')
+    signal?.throwIfAborted()
+
+    const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
+    const search = new native.Discovery({
+      timeoutMs: timeout,
+      ttl,
+      deviceFilter,
+      multicastIf: this.discoverMulticastIf,
+      localPort: this.discoverLocalPort,
+      ipv6: Boolean(this.discoverIpv6),
+      untilGateway: Boolean(untilGateway),
+      requestTimeoutMs: requestTimeout,
+    })
+    const onAbort = (): void => search.cancel()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    let outcome: native.DiscoverResult | null
+    try {
+      outcome = await search.run()
+    } catch (error) {
+      const failed = internalError(error)
+      return this.reject(failed.result, failed.error?.description ?? 'internal error')
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+    if (outcome === null) {
+      signal?.throwIfAborted()
+      throw new Error('discovery was cancelled')
+    }
+    this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout))
+    this.lastError = failureInfo(outcome.error, outcome.result)
+    return outcome.result
+  }
+
+  getDeviceCount(): number {
+    return this.devices.length
+  }
+
+  /** The device at `index`, or `null` (with a warning) for a bad index. */
+  getDevice(index: number): UPNPDevice | null {
+    if (!this.isIndex(index)) {
+      warnIgnored('UPNP_INVALID_INDEX', `getDevice(${String(index)}): index out of range 0..${this.devices.length - 1}`)
+      return null
+    }
+    return this.devices[index] ?? null
+  }
+
+  addDevice(device: UPNPDevice | null | undefined): void {
+    if (!(device instanceof UPNPDevice)) {
+      warnIgnored('UPNP_INVALID_DEVICE', 'addDevice(): not a UPNPDevice; ignored')
+      return
+    }
+    this.devices.push(device)
+  }
+
+  setDevice(index: number, device: UPNPDevice | null | undefined): void {
+    if (!this.isIndex(index)) {
+      warnIgnored('UPNP_INVALID_INDEX', `setDevice(${String(index)}): index out of range; ignored`)
+      return
+    }
+    if (!(device instanceof UPNPDevice)) {
+      warnIgnored('UPNP_INVALID_DEVICE', 'setDevice(): not a UPNPDevice; ignored')
+      return
+    }
+    this.devices[index] = device
+  }
+
+  removeDevice(index: number): void {
+    if (!this.isIndex(index)) {
+      warnIgnored('UPNP_INVALID_INDEX', `removeDevice(${String(index)}): index out of range; ignored`)
+      return
+    }
+    this.devices.splice(index, 1)
+  }
+
+  clearDevices(): void {
+    this.devices = []
+  }
+
+  /** The first device, in list order, that is a valid gateway; else `null`. */
+  getGateway(): UPNPDevice | null {
+    return this.devices.find((device) => device.isValidGateway()) ?? null
+  }
+
+  /** The gateway's external address; "" when there is no gateway or the query fails. */
+  async queryExternalAddress(): Promise<string> {
+    const gateway = this.getGateway()
+    if (!gateway) {
+      this.reject(UPNPResult.NO_GATEWAY, 'no valid gateway among the discovered devices')
+      return ''
+    }
+    const address = await gateway.queryExternalAddress()
+    this.lastError = gateway.lastError
+    return address
+  }
+
+  /** Godot's `add_port_mapping` on the gateway: NO_GATEWAY first, then the device's checks. */
+  async addPortMapping(
+    port: number,
+    portInternal: number = 0,
+    desc: string = '',
+    proto: Protocol = 'UDP',
+    duration: number = 0,
+  ): Promise<UPNPResult> {
+    const gateway = this.getGateway()
+    if (!gateway) return this.reject(UPNPResult.NO_GATEWAY, 'no valid gateway among the discovered devices')
+    const result = await gateway.addPortMapping(port, portInternal, desc, proto, duration)
+    this.lastError = gateway.lastError
+    return result
+  }
+
+  /** Godot's `delete_port_mapping` on the gateway. */
+  async deletePortMapping(port: number, proto: Protocol = 'UDP'): Promise<UPNPResult> {
+    const gateway = this.getGateway()
+    if (!gateway) return this.reject(UPNPResult.NO_GATEWAY, 'no valid gateway among the discovered devices')
+    const result = await gateway.deletePortMapping(port, proto)
+    this.lastError = gateway.lastError
+    return result
+  }
+
+  private isIndex(index: number): boolean {
+    return isIntegerIn(index, 0, this.devices.length - 1)
+  }
+
+  private reject(result: UPNPResult, description: string): UPNPResult {
+    this.lastError = { result, description }
+    return result
+  }
+}

@@ -1,0 +1,67 @@
+/** The public handle of one mapping held by a PortMapper. */
+import type { Protocol, Via } from '../types.ts'
+import type { Granted } from './backend.ts'
+import type { CallOptions } from './options.ts'
+
+/** One mapping held by a PortMapper. Its fields follow the router (port, lease, address). */
+export class Mapping {
+  #externalPort: number
+  #externalAddress: string
+  #lease: number
+  #internalClient: string
+  #closed = false
+  readonly #unmap: (mapping: Mapping, options: CallOptions) => Promise<void>
+
+  /** @internal */
+  constructor(
+    unmap: (mapping: Mapping, options: CallOptions) => Promise<void>,
+    /** Which protocol holds it on the router. */
+    readonly via: Via,
+    readonly internalPort: number,
+    readonly protocol: Protocol,
+    readonly description: string,
+    /** The lease asked for, in seconds (0 = permanent). */
+    readonly requestedLease: number,
+    granted: Granted,
+  ) {
+    this.#unmap = unmap
+    this.#internalClient = granted.internalClient
+    this.#externalPort = granted.externalPort
+    this.#externalAddress = granted.externalAddress
+    this.#lease = granted.lease
+  }
+
+  /** The address the router forwards to (this host). */
+  get internalClient(): string {
+    return this.#internalClient
+  }
+
+  get externalPort(): number {
+    return this.#externalPort
+  }
+  get externalAddress(): string {
+    return this.#externalAddress
+  }
+  /** The lease the router granted, in seconds (0 = permanent; PCP/NAT-PMP have no permanent
+   *  mappings, so a permanent request is held as 7200 s leases renewed forever). */
+  get lease(): number {
+    return this.#lease
+  }
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Deletes this mapping from the router and stops maintaining it. */
+  close(options: CallOptions = {}): Promise<void> {
+    return this.#unmap(this, options)
+  }
+
+  /** @internal */
+  update(fields: { externalPort?: number; externalAddress?: string; lease?: number; closed?: boolean; internalClient?: string }): void {
+    if (fields.internalClient !== undefined) this.#internalClient = fields.internalClient
+    if (fields.externalPort !== undefined) this.#externalPort = fields.externalPort
+    if (fields.externalAddress !== undefined) this.#externalAddress = fields.externalAddress
+    if (fields.lease !== undefined) this.#lease = fields.lease
+    if (fields.closed !== undefined) this.#closed = fields.closed
+  }
+}

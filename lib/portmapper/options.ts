@@ -1,0 +1,110 @@
+/** PortMapper's options: what each means, its default (`../defaults.ts`) and its check. */
+import * as defaults from '../defaults.ts'
+import { clientError, UPNPResult } from '../errors.ts'
+import type { UPNPDevice } from '../godot/device.ts'
+import { PREFERENCE } from '../probe.ts'
+import type { Protocol, Via } from '../types.ts'
+import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
+
+export interface PortMapperOptions {
+  /** Which protocol holds mappings: 'auto' (default) probes all three and uses the best that
+   *  answers (PCP, then NAT-PMP, then UPnP), falling back in that order when one fails. */
+  protocol?: 'auto' | Via
+  /** NAT-PMP/PCP router address (default: the default route's gateway). */
+  router?: string
+  /** Budget for the protocol probe and for each NAT-PMP/PCP exchange, in ms. Default 250 / 2000. */
+  probeBudget?: number
+  pmpBudget?: number
+  /** Use this UPnP gateway instead of discovering one (implies protocol 'upnp'). */
+  gateway?: UPNPDevice
+  /** Discovery window in ms when no gateway is given (resolves early on the first gateway). Default 2000. */
+  discoverTimeout?: number
+  /** Passed to discovery: interface name/address, IPv6, local port (see `UPNP`). */
+  discoverMulticastIf?: string
+  discoverIpv6?: boolean
+  discoverLocalPort?: number
+  /** Per-request cap in ms. Default 3000. */
+  requestTimeout?: number
+  /** Lease requested when `map()` does not say, in seconds; 0 = permanent. Default 3600. */
+  lease?: number
+  /** How often every mapping is checked on the router, in ms. Default 300000 (5 min). */
+  verifyInterval?: number
+  /** External ports tried after a conflict. Default [1024, 65535]. */
+  portRange?: [number, number]
+  /** Add attempts with other external ports after conflicts. Default 8. */
+  maxAttempts?: number
+  /** Delete this mapper's mappings on SIGINT, SIGTERM and `beforeExit`. Default true. */
+  cleanupOnExit?: boolean
+  /** File recording live mappings; leftovers of a crashed process are deleted on next start. */
+  journal?: string
+  /** Keep the process alive while mappings are held (timers are unref'd otherwise). Default false. */
+  keepAlive?: boolean
+  /** Listen (passively, on port 1900 shared) for the gateway's SSDP announcements, so a
+   *  reboot (new BOOTID.UPNP.ORG) triggers a check at once instead of at the next
+   *  `verifyInterval`. Default true. */
+  watchAnnouncements?: boolean
+}
+
+export interface MapRequest {
+  internalPort: number
+  protocol?: Protocol
+  /** Wanted external port (default: `internalPort`); another is chosen on conflict. */
+  externalPort?: number
+  description?: string
+  /** Seconds; 0 = permanent. Default: the mapper's `lease`. */
+  lease?: number
+  signal?: AbortSignal
+}
+
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal'>> & Pick<PortMapperOptions, 'journal'>
+
+/** The options with their defaults, checked; throws a UPNPError naming the bad one. */
+export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    protocol: options.gateway ? 'upnp' : (options.protocol ?? 'auto'),
+    router: options.router ?? '',
+    probeBudget: options.probeBudget ?? defaults.PROBE_BUDGET_MS,
+    pmpBudget: options.pmpBudget ?? defaults.PXP_BUDGET_MS,
+    discoverTimeout: options.discoverTimeout ?? defaults.DISCOVER_TIMEOUT_MS,
+    discoverMulticastIf: options.discoverMulticastIf ?? '',
+    discoverIpv6: options.discoverIpv6 ?? false,
+    discoverLocalPort: options.discoverLocalPort ?? 0,
+    requestTimeout: options.requestTimeout ?? defaults.REQUEST_TIMEOUT_MS,
+    lease: options.lease ?? defaults.MAPPER_LEASE_S,
+    verifyInterval: options.verifyInterval ?? defaults.VERIFY_INTERVAL_MS,
+    portRange: options.portRange ?? [...defaults.PORT_RANGE],
+    maxAttempts: options.maxAttempts ?? defaults.MAX_ATTEMPTS,
+    cleanupOnExit: options.cleanupOnExit ?? true,
+    keepAlive: options.keepAlive ?? false,
+    watchAnnouncements: options.watchAnnouncements ?? true,
+    journal: options.journal,
+  }
+  const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
+  const invalid = (result: UPNPResult, description: string) => clientError(result, description)
+  if (protocol !== 'auto' && !PREFERENCE.includes(protocol)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `protocol ${JSON.stringify(protocol)} is not auto, pcp, natpmp or upnp`)
+  }
+  if (!isIntegerIn(lease, 0, MAX_UINT32)) throw invalid(UPNPResult.INVALID_DURATION, `lease ${lease} is not whole seconds >= 0`)
+  if (!isIntegerIn(verifyInterval, 1, MAX_TIMER_MS)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `verifyInterval ${verifyInterval} is not 1..${MAX_TIMER_MS} ms`)
+  }
+  if (!isIntegerIn(portRange[0], 1, 65535) || !isIntegerIn(portRange[1], portRange[0], 65535)) {
+    throw invalid(UPNPResult.INVALID_PORT, `portRange ${JSON.stringify(portRange)} is not [low, high] within 1..65535`)
+  }
+  if (!isIntegerIn(maxAttempts, 1, 1000)) throw invalid(UPNPResult.INVALID_PARAM, `maxAttempts ${maxAttempts} is not 1..1000`)
+  for (const [name, value] of [
+    ['requestTimeout', requestTimeout],
+    ['probeBudget', probeBudget],
+    ['pmpBudget', pmpBudget],
+  ] as const) {
+    if (!isIntegerIn(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${value} is not 1..${MAX_TIMER_MS} ms`)
+  }
+  if (!isIntegerIn(discoverTimeout, 0, MAX_TIMER_MS)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${discoverTimeout} is not 0..${MAX_TIMER_MS} ms`)
+  }
+  return resolved
+}
