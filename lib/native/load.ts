@@ -113,7 +113,7 @@ export function describeLoadFailure(context: LoadContext, error: unknown): strin
     )
   } else if (!context.packageInstalled) {
     lines.push(
-      `${PACKAGE_NAME}: the native binary for ${where} was not found: ` + `the optional package ${pkg} is not installed.`,
+      `${PACKAGE_NAME}: the native binary for ${where} was not found: the optional package ${pkg} is not installed.`,
       `Fix: install dependencies with optional packages for this platform, e.g. \`npm install\` ` +
         `without --omit=optional / --no-optional, run on this machine (not copied from another OS or CPU). ` +
         `If a package-lock.json made elsewhere skipped it, delete node_modules and package-lock.json and ` +
