@@ -1,0 +1,110 @@
+// The lab as a scenario needs it before each side runs, and what was really done to the
+// routers afterwards: miniupnpd's table (read with upnpc -l), the fake gateway's tables and
+// the state-changing SOAP requests it received (with their arguments).
+import {
+  type Device,
+  type FakeGateway,
+  type FakeMapping,
+  routerCtl,
+  startFakeGateway,
+  upnpcAdd,
+  upnpcDelete,
+  upnpcList,
+  type UpnpcMapping,
+} from '../lab/lab.ts'
+
+export type RouterState = 'up' | 'down' | 'no-upnp'
+
+export interface Environment {
+  /** miniupnpd: serving UPnP (default), stopped, or NAT-PMP/PCP only. */
+  router?: RouterState
+  /** The fake gateway's devices (none: it answers nothing). */
+  fake?: Device[]
+  /** Mappings another LAN host (client2, 192.168.77.11) holds on miniupnpd beforehand. */
+  held?: Array<{ port: number; protocol: 'UDP' | 'TCP' }>
+}
+
+/** One AddPortMapping/DeletePortMapping as the fake gateway received it. */
+export interface SoapCall {
+  device: string
+  action: string
+  soapAction: string
+  args: Record<string, string>
+}
+
+export interface Observed {
+  /** miniupnpd's table (null when it does not serve UPnP). */
+  routerTable: UpnpcMapping[] | null
+  fakeTables: Record<string, FakeMapping[]>
+  soapCalls: SoapCall[]
+}
+
+const STATE_CHANGING = new Set(['AddPortMapping', 'DeletePortMapping'])
+
+function soapArguments(body: string): Record<string, string> {
+  const args: Record<string, string> = {}
+  for (const m of body.matchAll(/<(?:[\w-]+:)?(New\w+)\s*\/>/g)) args[m[1]!] = ''
+  for (const m of body.matchAll(/<(?:[\w-]+:)?(New\w+)>([\s\S]*?)<\/(?:[\w-]+:)?\1>/g)) args[m[1]!] = m[2]!
+  return args
+}
+
+export class Lab {
+  private router: RouterState = 'up'
+  private constructor(private readonly fake: FakeGateway) {}
+
+  static async open(): Promise<Lab> {
+    return new Lab(await startFakeGateway())
+  }
+
+  async close(): Promise<void> {
+    await this.clearRouterTable()
+    await this.setRouter('up')
+    await this.fake.reset()
+    await this.fake.stop()
+  }
+
+  /** Brings the lab into the state `env` asks for, with empty tables and a fresh log. */
+  async prepare(env: Environment): Promise<void> {
+    await this.setRouter(env.router ?? 'up')
+    await this.clearRouterTable()
+    const set = await this.fake.setScenario({ devices: env.fake ?? [] })
+    if (!set.ok) throw new Error(`fake gateway: ${set.error}`)
+    for (const h of env.held ?? []) {
+      const r = await upnpcAdd({ ns: 'client2', internalPort: h.port, protocol: h.protocol, description: 'held by client2' })
+      if (!r.ok) throw new Error(`client2 could not map ${h.protocol} ${h.port}: ${r.output}`)
+    }
+  }
+
+  async observe(): Promise<Observed> {
+    const requests = await this.fake.requests()
+    return {
+      routerTable: this.router === 'up' ? await upnpcList() : null,
+      fakeTables: await this.fake.mappings(),
+      soapCalls: requests
+        .filter((r) => r.kind === 'http' && r.action && STATE_CHANGING.has(r.action))
+        .map((r) => ({
+          device: r.device ?? '',
+          action: r.action!,
+          soapAction: (r.headers.soapaction ?? '').replace(/^"|"$/g, ''),
+          args: soapArguments(r.body),
+        })),
+    }
+  }
+
+  private async setRouter(state: RouterState): Promise<void> {
+    if (state === this.router) return
+    if (this.router !== 'down') await routerCtl('stop')
+    if (state !== 'down') await routerCtl('start', undefined, { noUpnp: state === 'no-upnp' })
+    this.router = state
+  }
+
+  /** Deletes every mapping on miniupnpd, each from the host that owns it (secure mode). */
+  private async clearRouterTable(): Promise<void> {
+    if (this.router !== 'up') return
+    for (const m of await upnpcList()) {
+      const ns = m.internalClient === '192.168.77.11' ? 'client2' : 'client'
+      const r = await upnpcDelete({ ns, externalPort: m.externalPort, protocol: m.protocol })
+      if (!r.ok) throw new Error(`could not delete ${m.protocol} ${m.externalPort}: ${r.output}`)
+    }
+  }
+}
