@@ -1,7 +1,8 @@
 // The one list of deliberate differences from Godot that the differential suite accepts.
-// Each entry names the scenarios and rows where it shows, the reason, and whether it is a
-// place where Godot 3.2.3 (the engine run here) and Godot 4 differ and we follow Godot 4.
-// Any other difference fails the suite; an entry that no longer shows fails it too.
+// Each entry names the scenarios and rows where it shows, says why upnp-native differs, and
+// marks the places where Godot 3.2.3 (the engine run here) and Godot 4 differ and we follow
+// Godot 4. Any other difference fails the suite; an entry that no longer shows fails it too.
+// The README's "Differences from Godot" table is this list, in words.
 
 export interface Deviation {
   id: string
@@ -10,7 +11,7 @@ export interface Deviation {
   /** Why upnp-native does it this way. */
   why: string
   /** Godot 3.2.3 differs from Godot 4 here, and upnp-native follows Godot 4. */
-  godot4?: boolean
+  godot4?: string
   /** Scenario id and row label (exact text, or a pattern). */
   where: Array<{ scenario: string | RegExp; row: string | RegExp }>
   /** When given, the Godot / upnp-native value must match too. */
@@ -18,4 +19,126 @@ export interface Deviation {
   ours?: string | RegExp
 }
 
-export const DEVIATIONS: Deviation[] = []
+const rows = (scenarios: string[], row: string | RegExp) => scenarios.map((scenario) => ({ scenario, row }))
+const IGD_FIELDS = /^devices\[\d+\]\.igd_(control_url|service_type|our_addr)$/
+
+export const DEVIATIONS: Deviation[] = [
+  {
+    id: 'list-order',
+    what: 'With several gateways, the list is in answer order after the default route’s gateway; Godot lists the last to answer first.',
+    why: 'miniupnpc prepends each answer, so Godot maps on whichever router happened to answer last; the gateway this machine routes through is the one whose mappings work, then the first to answer.',
+    where: rows(['two-fakes', 'two-fakes-one-disconnected'], /^(devices\[|fake [ab] |sent to [ab]|[ab] (Add|Delete)PortMapping)/),
+  },
+  {
+    id: 'delete-before-add',
+    what: 'UPNP.add_port_mapping sends AddPortMapping only; Godot 3 sends DeletePortMapping first.',
+    why: 'Deleting first drops a working mapping (and its connections) for a moment and can delete one that another call just made.',
+    godot4: 'Godot 4.0 removed the delete (godotengine/godot#63809); we follow Godot 4.',
+    where: [
+      { scenario: /.*/, row: /^sent to [a-z0-9]+$/ },
+      { scenario: /.*/, row: /^[a-z0-9]+ DeletePortMapping #\d+$/ },
+    ],
+    godot: /DeletePortMapping/,
+  },
+  {
+    id: 'default-description',
+    what: 'An empty description is sent as "upnp-native"; Godot’s miniupnpc sends "libminiupnpc".',
+    why: 'Some routers refuse an empty description, so neither sends one; the default names the software that made the mapping, as libminiupnpc names itself (and as the CLI does).',
+    where: [{ scenario: /.*/, row: /description$/ }],
+    godot: '"libminiupnpc"',
+    ours: '"upnp-native"',
+  },
+  {
+    id: 'discovery-window',
+    what: 'discover() never takes longer than its timeout (at least 1 s); Godot waits once per search type, up to 4x the timeout when nothing answers, and fetches descriptions after that.',
+    why: 'All search types go out at once and descriptions are fetched while the window runs; a device still being described at the deadline stays IGDStatus.UNKNOWN_ERROR, as a fresh device.',
+    where: [
+      ...rows(['router-stopped', 'upnp-off', 'multicast-if-loopback', 'non-igd-only', 'description-slow'], /^discover\(.*\) time$/),
+      { scenario: 'description-slow', row: /^devices\[0\]\.igd_/ },
+    ],
+    ours: /^(~1 s|""|UNKNOWN_ERROR \(9\))$/,
+  },
+  {
+    id: 'filter-sees-every-reply',
+    what: 'device_filter "WANIPConnection", "WANPPPConnection" or naming IGD:2 finds a router that also answers IGD:1; Godot finds none.',
+    why: 'Godot stops at the first search type that gets an answer (IGD:1), so its filter never sees the router’s other replies; here every search type goes out at once and the filter sees them all.',
+    where: rows(['filter-wanip', 'filter-wanppp', 'filter-igd2'], /^devices/),
+  },
+  {
+    id: 'device-describes-itself',
+    what: 'Every device keeps its own control URL, service type and local address, whatever its status; Godot gives every device the best gateway’s, and none to a device that is not OK.',
+    why: 'A device object should describe that device: calls on it reach it, and a disconnected gateway can be asked again later.',
+    where: rows(
+      [
+        'disconnected',
+        'double-nat',
+        'description-404',
+        'description-empty',
+        'description-not-xml',
+        'igd-without-connection',
+        'status-fails',
+        'external-address-fails',
+        'non-igd-only',
+        'two-gateways',
+      ],
+      IGD_FIELDS,
+    ),
+  },
+  {
+    id: 'status-by-meaning',
+    what: 'igd_status says what is wrong: NO_IGD for a description that is not a device, INVALID_CONTROL for an IGD without a working connection service; Godot says UNKNOWN_DEVICE and DISCONNECTED.',
+    why: 'miniupnpc’s gateway check only ranks devices; its codes do not say why one is unusable (and Godot 4.3.1+ maps them off by one).',
+    where: rows(['description-not-xml', 'igd-without-connection', 'status-fails', 'external-address-fails'], /^devices\[0\]\.igd_status$/),
+  },
+  {
+    id: 'double-nat',
+    what: 'A connected gateway with a private external address (double NAT) is OK with doubleNat = true; Godot calls it DISCONNECTED and will not map.',
+    why: 'Mappings on it work up to the next NAT (often what a LAN game needs); hiding it as "disconnected" leaves the app nothing to try. CGNAT (100.64/10) is OK in both.',
+    where: [{ scenario: 'double-nat', row: /.*/ }],
+  },
+  {
+    id: 'not-soap-is-invalid',
+    what: 'A 200 reply that is not a SOAP response is INVALID_RESPONSE; Godot’s miniupnpc calls it SUCCESS.',
+    why: 'Nothing in such a reply says the router did what was asked; SUCCESS would report a mapping that may not exist.',
+    where: [{ scenario: 'http-failures', row: /^(notsoap|cutxml)\.(add|delete)_port_mapping\(7777\)$/ }],
+    godot: 'SUCCESS (0)',
+    ours: 'INVALID_RESPONSE (21)',
+  },
+  {
+    id: 'request-timeout',
+    what: 'A router that never answers a request is given up after requestTimeout (3 s by default); Godot waits 5 s.',
+    why: 'A configurable, shorter cap per request; the result (HTTP_ERROR) is the same.',
+    where: [{ scenario: 'http-failures', row: /^silent\..* time$/ }],
+    godot: '~5 s',
+    ours: '~3 s',
+  },
+  {
+    id: 'duration-not-truncated',
+    what: 'A duration is used as given: 4294967295 (the largest the protocol carries) is sent, 4294967296 is INVALID_DURATION; Godot cuts it to 32 bits (-1: INVALID_DURATION; 0: permanent).',
+    why: 'JavaScript numbers are not C ints: silently turning a lease into "permanent" would be a surprise.',
+    where: [{ scenario: 'add-arguments', row: /^add_port_mapping\(7001, 0, "", "UDP", 429496729[56]\)$/ }],
+  },
+  {
+    id: 'our-address-filled',
+    what: 'A hand-built device without igd_our_addr maps to this machine’s address towards the router; Godot sends an empty client and miniupnpd refuses (ACTION_FAILED).',
+    why: 'igd_our_addr means exactly that address; an empty one cannot be what the caller wants.',
+    where: [
+      { scenario: 'hand-built', row: 'noaddr.add_port_mapping(7301)' },
+      { scenario: 'hand-built', row: /^miniupnpd UDP 7301/ },
+    ],
+  },
+  {
+    id: 'xml-escaped',
+    what: 'Arguments are XML-escaped; Godot’s miniupnpc sends them raw.',
+    why: 'Raw "&" and "<" break the SOAP request (miniupnpd stored "Tom & Jerry <3>" as ""); escaping is what SOAP requires (miniupnpd keeps the entities as text).',
+    where: [{ scenario: 'descriptions', row: 'miniupnpd UDP 7503 description' }],
+    godot: '""',
+  },
+  {
+    id: 'unknown-interface',
+    what: 'A discover_multicast_if that names no interface is UNKNOWN_ERROR; Godot 3.2.3 ignores it and searches on the default interface.',
+    why: 'Searching somewhere the caller did not ask (another LAN, a VPN) hides the mistake.',
+    godot4: 'Godot 4’s miniupnpc refuses an unknown interface (UNKNOWN_ERROR); we follow Godot 4.',
+    where: rows(['multicast-if-unknown', 'multicast-if-unknown-ipv6'], /^(discover\(1000\)( time)?|get_device_count\(\))$/),
+  },
+]
