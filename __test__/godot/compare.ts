@@ -22,10 +22,10 @@ const LEASE_TOLERANCE_S = 5
 const RESULT_OPS = new Set(['discover', 'add', 'delete', 'dev_add', 'dev_delete'])
 
 const resultText = (v: unknown): string =>
-  typeof v === 'number' && UPNPResult[v] !== undefined ? `${UPNPResult[v]} (${v})` : JSON.stringify(v) ?? 'undefined'
+  typeof v === 'number' && UPNPResult[v] !== undefined ? `${UPNPResult[v]} (${v})` : (JSON.stringify(v) ?? 'undefined')
 const statusText = (v: unknown): string =>
-  typeof v === 'number' && IGDStatus[v] !== undefined ? `${IGDStatus[v]} (${v})` : JSON.stringify(v) ?? 'undefined'
-const fieldText = (field: string, v: unknown): string => (field === 'igd_status' ? statusText(v) : JSON.stringify(v) ?? 'undefined')
+  typeof v === 'number' && IGDStatus[v] !== undefined ? `${IGDStatus[v]} (${v})` : (JSON.stringify(v) ?? 'undefined')
+const fieldText = (field: string, v: unknown): string => (field === 'igd_status' ? statusText(v) : (JSON.stringify(v) ?? 'undefined'))
 
 const row = (label: string, godot: string, ours: string, same = godot === ours): Row => ({ label, godot, ours, same })
 

@@ -45,7 +45,8 @@ export async function runGodot(steps: Step[], deadlineMs = 120_000): Promise<God
       GODOT,
       ['--no-window', '-s', DRIVER],
       { cwd: home, timeout: deadlineMs, maxBuffer: 16 << 20, env: { ...process.env, HOME: home, LANG: 'en', GDIFF_PROGRAM: programFile } },
-      (err, out, errOut) => (err ? reject(new Error(`Godot failed: ${err.message}\n${out}${errOut}`)) : resolve({ stdout: out, stderr: errOut })),
+      (err, out, errOut) =>
+        err ? reject(new Error(`Godot failed: ${err.message}\n${out}${errOut}`)) : resolve({ stdout: out, stderr: errOut }),
     )
   })
   const lines = stdout

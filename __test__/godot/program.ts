@@ -15,13 +15,7 @@ export type Step =
   | { op: 'dev_add' | 'dev_delete'; device?: string; index?: number; args: Array<number | string> }
   | { op: 'dev_external' | 'dev_valid'; device?: string; index?: number }
 
-export type DeviceField =
-  | 'description_url'
-  | 'service_type'
-  | 'igd_control_url'
-  | 'igd_service_type'
-  | 'igd_our_addr'
-  | 'igd_status'
+export type DeviceField = 'description_url' | 'service_type' | 'igd_control_url' | 'igd_service_type' | 'igd_our_addr' | 'igd_status'
 
 export const DEVICE_FIELDS: readonly DeviceField[] = [
   'description_url',
@@ -44,7 +38,8 @@ export interface StepOutcome {
 /** The label of a step in the tables: the call as a game would write it. */
 export function stepLabel(step: Step): string {
   const args = 'args' in step && step.args ? step.args.map((a) => JSON.stringify(a)).join(', ') : ''
-  const on = 'device' in step && step.device ? `${step.device}.` : 'index' in step && step.op.startsWith('dev_') ? `device[${step.index}].` : ''
+  const on =
+    'device' in step && step.device ? `${step.device}.` : 'index' in step && step.op.startsWith('dev_') ? `device[${step.index}].` : ''
   switch (step.op) {
     case 'set':
       return `${step.prop} = ${JSON.stringify(step.value)}`

@@ -27,7 +27,11 @@ describe('judge', () => {
     const used = new Set<string>()
     const verdicts = judge(
       'two-fakes',
-      [row('discover(1000)', 'SUCCESS (0)', 'SUCCESS (0)'), row('devices[0].description_url', '"b"', '"a"'), row('get_gateway()', '0', '1')],
+      [
+        row('discover(1000)', 'SUCCESS (0)', 'SUCCESS (0)'),
+        row('devices[0].description_url', '"b"', '"a"'),
+        row('get_gateway()', '0', '1'),
+      ],
       used,
       [order],
     )

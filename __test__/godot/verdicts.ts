@@ -6,12 +6,9 @@ import type { Row } from './compare.ts'
 import { type Deviation, DEVIATIONS } from './deviations.ts'
 
 export type Verdict =
-  | { kind: 'agree'; row: Row }
-  | { kind: 'deliberate'; row: Row; deviation: Deviation }
-  | { kind: 'unexplained'; row: Row }
+  { kind: 'agree'; row: Row } | { kind: 'deliberate'; row: Row; deviation: Deviation } | { kind: 'unexplained'; row: Row }
 
-const matches = (pattern: string | RegExp, text: string): boolean =>
-  typeof pattern === 'string' ? pattern === text : pattern.test(text)
+const matches = (pattern: string | RegExp, text: string): boolean => (typeof pattern === 'string' ? pattern === text : pattern.test(text))
 
 function explains(d: Deviation, scenario: string, row: Row): boolean {
   if (!d.where.some((w) => matches(w.scenario, scenario) && matches(w.row, row.label))) return false
@@ -32,7 +29,5 @@ export function judge(scenario: string, rows: Row[], used: Set<string>, deviatio
 
 /** Deviations that apply to the scenarios run but explained no row. */
 export function staleDeviations(scenariosRun: string[], used: Set<string>, deviations: Deviation[] = DEVIATIONS): Deviation[] {
-  return deviations.filter(
-    (d) => !used.has(d.id) && d.where.some((w) => scenariosRun.some((s) => matches(w.scenario, s))),
-  )
+  return deviations.filter((d) => !used.has(d.id) && d.where.some((w) => scenariosRun.some((s) => matches(w.scenario, s))))
 }

@@ -32,7 +32,12 @@ function perDevice(cases: Array<[name: string, answer: SoapOverride]>, firstPort
   cases.forEach(([name, answer], i) => {
     const port = firstPort + i
     fake.push(silentFake(name, port, { soap: Object.fromEntries(ACTIONS.map((a) => [a, answer])) }))
-    steps.push(knownGateway(name, fakeControl(port), SERVICE.ip1), onDevice.add(name, 7777), onDevice.del(name, 7777), onDevice.external(name))
+    steps.push(
+      knownGateway(name, fakeControl(port), SERVICE.ip1),
+      onDevice.add(name, 7777),
+      onDevice.del(name, 7777),
+      onDevice.external(name),
+    )
   })
   return { fake, steps }
 }
@@ -78,7 +83,10 @@ export const callScenarios: Scenario[] = [
   {
     id: 'fault-through-upnp',
     title: 'UPNP.add_port_mapping on a discovered gateway that answers 718',
-    env: { router: 'down', fake: [fakeIgd('a', 5001, { soap: { AddPortMapping: { fault: { code: 718, description: 'ConflictInMappingEntry' } } } })] },
+    env: {
+      router: 'down',
+      fake: [fakeIgd('a', 5001, { soap: { AddPortMapping: { fault: { code: 718, description: 'ConflictInMappingEntry' } } } })],
+    },
     steps: [discover(1000), add(7777), del(7777)],
   },
   {
@@ -157,7 +165,13 @@ export const callScenarios: Scenario[] = [
     id: 'fresh-device',
     title: 'a new UPNPDevice: not a gateway, empty control URL',
     env: {},
-    steps: [newDevice('fresh'), onDevice.valid('fresh'), onDevice.add('fresh', 7300), onDevice.del('fresh', 7300), onDevice.external('fresh')],
+    steps: [
+      newDevice('fresh'),
+      onDevice.valid('fresh'),
+      onDevice.add('fresh', 7300),
+      onDevice.del('fresh', 7300),
+      onDevice.external('fresh'),
+    ],
   },
   {
     id: 'hand-built',
