@@ -8,6 +8,15 @@
 export const DISCOVER_TIMEOUT_MS = 2000
 export const DISCOVER_TTL = 2
 export const DEVICE_FILTER = 'InternetGatewayDevice'
+/** Godot's discovery never listens for less than a second (miniupnpc raises any shorter
+ *  timeout to 1000 ms, because MX, the time a device may wait before answering, is at
+ *  least 1 s): `discover(0)` and `discover(500)` find what Godot's would. */
+export const DISCOVER_MIN_WINDOW_MS = 1000
+
+/** Sent as the description of a mapping asked for with "": some routers refuse an empty
+ *  one. Godot's miniupnpc sends "libminiupnpc", naming itself; this names the software that
+ *  made the mapping the same way (the CLI's default too). */
+export const MAPPING_DESCRIPTION = 'upnp-native'
 
 /** Cap on one request to a device (connect + reply): a healthy router answers in
  *  milliseconds; three seconds covers a busy one without hanging a game's start. */

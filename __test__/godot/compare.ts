@@ -1,5 +1,5 @@
 // Turns what Godot and upnp-native did in one scenario into comparable rows: every step's
-// result (device lists field by field), timing classes, and what the routers really hold
+// result (a device list as its order, then each device field by field), timing classes, and what the routers really hold
 // and were sent. A row compares exact values; the one tolerance is a lease's remaining
 // seconds (it counts down between the two runs), at most 5 s apart.
 import { IGDStatus, UPNPResult } from '../../index.ts'
@@ -34,15 +34,34 @@ export function timingClass(ms: number): string {
   return `~${Math.round(ms / 500) / 2} s`
 }
 
+/** Names the devices of a list for row labels: the host:port of the description URL (a
+ *  hand-built device without one: its position), "#2" on a URL's second entry. Rows then
+ *  compare the same device on both sides, wherever each list puts it. */
+function keyed(list: unknown): Array<[string, DeviceView | null]> {
+  const devices = (Array.isArray(list) ? list : []) as Array<DeviceView | null>
+  const seen = new Map<string, number>()
+  return devices.map((device, i) => {
+    const url = device ? String(device.description_url) : ''
+    const base = url ? url.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '') : `#${i}`
+    const n = (seen.get(base) ?? 0) + 1
+    seen.set(base, n)
+    return [n > 1 ? `${base} #${n}` : base, device]
+  })
+}
+
 function deviceRows(prefix: string, godot: unknown, ours: unknown): Row[] {
-  const g = (Array.isArray(godot) ? godot : []) as Array<DeviceView | null>
-  const o = (Array.isArray(ours) ? ours : []) as Array<DeviceView | null>
-  const rows = [row(`${prefix} count`, String(g.length), String(o.length))]
-  for (let i = 0; i < Math.max(g.length, o.length); i++) {
-    for (const field of DEVICE_FIELDS) {
-      const gv = g[i] ? fieldText(field, g[i]![field]) : MISSING
-      const ov = o[i] ? fieldText(field, o[i]![field]) : MISSING
-      rows.push(row(`${prefix}[${i}].${field}`, gv, ov))
+  const g = keyed(godot)
+  const o = keyed(ours)
+  const order = (list: Array<[string, unknown]>) => list.map(([key]) => key).join(', ') || '(none)'
+  const rows = [row(prefix, order(g), order(o))]
+  const keys = [...new Set([...g, ...o].map(([key]) => key))]
+  for (const key of keys) {
+    const gd = g.find(([k]) => k === key)?.[1]
+    const od = o.find(([k]) => k === key)?.[1]
+    // The description URL is the key, unless the device has none.
+    const fields = key.startsWith('#') ? DEVICE_FIELDS : DEVICE_FIELDS.filter((f) => f !== 'description_url')
+    for (const field of fields) {
+      rows.push(row(`${prefix} ${key} ${field}`, gd ? fieldText(field, gd[field]) : MISSING, od ? fieldText(field, od[field]) : MISSING))
     }
   }
   return rows

@@ -4,6 +4,15 @@
 // Godot 4. Any other difference fails the suite; an entry that no longer shows fails it too.
 // The README's "Differences from Godot" table is this list, in words.
 
+export interface Where {
+  /** Scenario id and row label: exact text, or a pattern. */
+  scenario: string | RegExp
+  row: string | RegExp
+  /** When given, the Godot / upnp-native value must match too. */
+  godot?: string | RegExp
+  ours?: string | RegExp
+}
+
 export interface Deviation {
   id: string
   /** One line: what differs. */
@@ -12,22 +21,21 @@ export interface Deviation {
   why: string
   /** Godot 3.2.3 differs from Godot 4 here, and upnp-native follows Godot 4. */
   godot4?: string
-  /** Scenario id and row label (exact text, or a pattern). */
-  where: Array<{ scenario: string | RegExp; row: string | RegExp }>
-  /** When given, the Godot / upnp-native value must match too. */
-  godot?: string | RegExp
-  ours?: string | RegExp
+  where: Where[]
 }
 
-const rows = (scenarios: string[], row: string | RegExp) => scenarios.map((scenario) => ({ scenario, row }))
-const IGD_FIELDS = /^devices\[\d+\]\.igd_(control_url|service_type|our_addr)$/
+const rows = (scenarios: string[], row: string | RegExp, pins: Pick<Where, 'godot' | 'ours'> = {}): Where[] =>
+  scenarios.map((scenario) => ({ scenario, row, ...pins }))
+/** A device's own connection details in a device list (compare.ts names devices by host). */
+const IGD_FIELDS = /^devices \S+ igd_(control_url|service_type|our_addr)$/
+const IGD_STATUS = /^devices \S+ igd_status$/
 
 export const DEVIATIONS: Deviation[] = [
   {
-    id: 'list-order',
-    what: 'With several gateways, the list is in answer order after the default route’s gateway; Godot lists the last to answer first.',
-    why: 'miniupnpc prepends each answer, so Godot maps on whichever router happened to answer last; the gateway this machine routes through is the one whose mappings work, then the first to answer.',
-    where: rows(['two-fakes', 'two-fakes-one-disconnected'], /^(devices\[|fake [ab] |sent to [ab]|[ab] (Add|Delete)PortMapping)/),
+    id: 'default-description',
+    what: 'An empty description is sent as "upnp-native"; Godot’s miniupnpc sends "libminiupnpc".',
+    why: 'Some routers refuse an empty description, so neither sends one; the default names the software that made the mapping, as libminiupnpc names itself (and as the CLI does).',
+    where: [{ scenario: /.*/, row: /description$/, godot: '"libminiupnpc"', ours: '"upnp-native"' }],
   },
   {
     id: 'delete-before-add',
@@ -35,110 +43,149 @@ export const DEVIATIONS: Deviation[] = [
     why: 'Deleting first drops a working mapping (and its connections) for a moment and can delete one that another call just made.',
     godot4: 'Godot 4.0 removed the delete (godotengine/godot#63809); we follow Godot 4.',
     where: [
-      { scenario: /.*/, row: /^sent to [a-z0-9]+$/ },
-      { scenario: /.*/, row: /^[a-z0-9]+ DeletePortMapping #\d+$/ },
+      { scenario: /.*/, row: /^sent to [a-z0-9]+$/, godot: /DeletePortMapping, AddPortMapping/ },
+      { scenario: /.*/, row: /^[a-z0-9]+ DeletePortMapping #\d+$/, ours: '—' },
     ],
-    godot: /DeletePortMapping/,
   },
   {
-    id: 'default-description',
-    what: 'An empty description is sent as "upnp-native"; Godot’s miniupnpc sends "libminiupnpc".',
-    why: 'Some routers refuse an empty description, so neither sends one; the default names the software that made the mapping, as libminiupnpc names itself (and as the CLI does).',
-    where: [{ scenario: /.*/, row: /description$/ }],
-    godot: '"libminiupnpc"',
-    ours: '"upnp-native"',
+    id: 'list-order',
+    what: 'With several gateways, the list is in answer order after the default route’s gateway, and the first valid one is used; Godot lists the last to answer first.',
+    why: 'miniupnpc prepends each answer, so Godot maps on whichever router happened to answer last. The gateway this machine routes through is the one whose mappings work; after it, the first to answer.',
+    where: [
+      ...rows(['two-fakes', 'two-fakes-one-disconnected'], 'devices'),
+      { scenario: 'two-fakes', row: /^(fake [ab] |sent to [ab]$|[ab] (Add|Delete)PortMapping)/ },
+    ],
   },
   {
     id: 'discovery-window',
     what: 'discover() never takes longer than its timeout (at least 1 s); Godot waits once per search type, up to 4x the timeout when nothing answers, and fetches descriptions after that.',
     why: 'All search types go out at once and descriptions are fetched while the window runs; a device still being described at the deadline stays IGDStatus.UNKNOWN_ERROR, as a fresh device.',
     where: [
-      ...rows(['router-stopped', 'upnp-off', 'multicast-if-loopback', 'non-igd-only', 'description-slow'], /^discover\(.*\) time$/),
-      { scenario: 'description-slow', row: /^devices\[0\]\.igd_/ },
+      ...rows(['router-stopped', 'upnp-off', 'multicast-if-loopback', 'non-igd-only', 'description-slow'], /^discover\(.*\) time$/, {
+        godot: /^~[2-9]/,
+        ours: '~1 s',
+      }),
+      { scenario: 'description-slow', row: /^devices \S+ igd_/, ours: /^(""|UNKNOWN_ERROR \(9\))$/ },
     ],
-    ours: /^(~1 s|""|UNKNOWN_ERROR \(9\))$/,
   },
   {
     id: 'filter-sees-every-reply',
     what: 'device_filter "WANIPConnection", "WANPPPConnection" or naming IGD:2 finds a router that also answers IGD:1; Godot finds none.',
     why: 'Godot stops at the first search type that gets an answer (IGD:1), so its filter never sees the router’s other replies; here every search type goes out at once and the filter sees them all.',
-    where: rows(['filter-wanip', 'filter-wanppp', 'filter-igd2'], /^devices/),
+    where: rows(['filter-wanip', 'filter-wanppp', 'filter-igd2'], /^devices/, { godot: /^(\(none\)|—)$/ }),
   },
   {
     id: 'device-describes-itself',
-    what: 'Every device keeps its own control URL, service type and local address, whatever its status; Godot gives every device the best gateway’s, and none to a device that is not OK.',
+    what: 'Every device keeps its own control URL, service type, local address and status; Godot gives every device those of the best gateway in the list, and none to a device that is not OK.',
     why: 'A device object should describe that device: calls on it reach it, and a disconnected gateway can be asked again later.',
-    where: rows(
-      [
-        'disconnected',
-        'double-nat',
-        'description-404',
-        'description-empty',
-        'description-not-xml',
-        'igd-without-connection',
-        'status-fails',
-        'external-address-fails',
-        'non-igd-only',
-        'two-gateways',
-      ],
-      IGD_FIELDS,
-    ),
+    where: [
+      ...rows(
+        [
+          'disconnected',
+          'double-nat',
+          'description-404',
+          'description-empty',
+          'description-not-xml',
+          'igd-without-connection',
+          'status-fails',
+          'external-address-fails',
+          'non-igd-only',
+          'two-gateways',
+          'two-fakes',
+          'two-fakes-one-disconnected',
+        ],
+        IGD_FIELDS,
+      ),
+      { scenario: 'two-fakes-one-disconnected', row: IGD_STATUS, godot: 'OK (0)', ours: 'DISCONNECTED (5)' },
+    ],
   },
   {
     id: 'status-by-meaning',
     what: 'igd_status says what is wrong: NO_IGD for a description that is not a device, INVALID_CONTROL for an IGD without a working connection service; Godot says UNKNOWN_DEVICE and DISCONNECTED.',
     why: 'miniupnpc’s gateway check only ranks devices; its codes do not say why one is unusable (and Godot 4.3.1+ maps them off by one).',
-    where: rows(['description-not-xml', 'igd-without-connection', 'status-fails', 'external-address-fails'], /^devices\[0\]\.igd_status$/),
+    where: [
+      { scenario: 'description-not-xml', row: IGD_STATUS, godot: 'UNKNOWN_DEVICE (6)', ours: 'NO_IGD (4)' },
+      ...rows(['igd-without-connection', 'status-fails', 'external-address-fails'], IGD_STATUS, {
+        godot: 'DISCONNECTED (5)',
+        ours: 'INVALID_CONTROL (7)',
+      }),
+    ],
   },
   {
     id: 'double-nat',
     what: 'A connected gateway with a private external address (double NAT) is OK with doubleNat = true; Godot calls it DISCONNECTED and will not map.',
-    why: 'Mappings on it work up to the next NAT (often what a LAN game needs); hiding it as "disconnected" leaves the app nothing to try. CGNAT (100.64/10) is OK in both.',
-    where: [{ scenario: 'double-nat', row: /.*/ }],
+    why: 'Mappings on it work up to the next NAT (often what a LAN game needs); calling it "disconnected" leaves the app nothing to try. CGNAT (100.64/10) is OK in both.',
+    where: [
+      { scenario: 'double-nat', row: IGD_STATUS, godot: 'DISCONNECTED (5)', ours: 'OK (0)' },
+      { scenario: 'double-nat', row: 'add_port_mapping(7777)', godot: 'NO_GATEWAY (26)', ours: 'SUCCESS (0)' },
+      { scenario: 'double-nat', row: 'query_external_address()', godot: '""', ours: '"10.0.0.2"' },
+      { scenario: 'double-nat', row: /^(fake a |sent to a$|a AddPortMapping #1)/, godot: /^(\(none\)|—)$/ },
+    ],
   },
   {
     id: 'not-soap-is-invalid',
     what: 'A 200 reply that is not a SOAP response is INVALID_RESPONSE; Godot’s miniupnpc calls it SUCCESS.',
     why: 'Nothing in such a reply says the router did what was asked; SUCCESS would report a mapping that may not exist.',
-    where: [{ scenario: 'http-failures', row: /^(notsoap|cutxml)\.(add|delete)_port_mapping\(7777\)$/ }],
-    godot: 'SUCCESS (0)',
-    ours: 'INVALID_RESPONSE (21)',
+    where: [
+      {
+        scenario: 'http-failures',
+        row: /^(notsoap|cutxml)\.(add|delete)_port_mapping\(7777\)$/,
+        godot: 'SUCCESS (0)',
+        ours: 'INVALID_RESPONSE (21)',
+      },
+    ],
   },
   {
     id: 'request-timeout',
     what: 'A router that never answers a request is given up after requestTimeout (3 s by default); Godot waits 5 s.',
     why: 'A configurable, shorter cap per request; the result (HTTP_ERROR) is the same.',
-    where: [{ scenario: 'http-failures', row: /^silent\..* time$/ }],
-    godot: '~5 s',
-    ours: '~3 s',
+    where: [{ scenario: 'http-failures', row: /^silent\..* time$/, godot: '~5 s', ours: '~3 s' }],
   },
   {
     id: 'duration-not-truncated',
     what: 'A duration is used as given: 4294967295 (the largest the protocol carries) is sent, 4294967296 is INVALID_DURATION; Godot cuts it to 32 bits (-1: INVALID_DURATION; 0: permanent).',
     why: 'JavaScript numbers are not C ints: silently turning a lease into "permanent" would be a surprise.',
-    where: [{ scenario: 'add-arguments', row: /^add_port_mapping\(7001, 0, "", "UDP", 429496729[56]\)$/ }],
+    where: [
+      {
+        scenario: 'add-arguments',
+        row: 'add_port_mapping(7001, 0, "", "UDP", 4294967295)',
+        godot: 'INVALID_DURATION (19)',
+        ours: 'SUCCESS (0)',
+      },
+      {
+        scenario: 'add-arguments',
+        row: 'add_port_mapping(7001, 0, "", "UDP", 4294967296)',
+        godot: 'SUCCESS (0)',
+        ours: 'INVALID_DURATION (19)',
+      },
+    ],
   },
   {
     id: 'our-address-filled',
     what: 'A hand-built device without igd_our_addr maps to this machine’s address towards the router; Godot sends an empty client and miniupnpd refuses (ACTION_FAILED).',
     why: 'igd_our_addr means exactly that address; an empty one cannot be what the caller wants.',
     where: [
-      { scenario: 'hand-built', row: 'noaddr.add_port_mapping(7301)' },
-      { scenario: 'hand-built', row: /^miniupnpd UDP 7301/ },
+      { scenario: 'hand-built', row: 'noaddr.add_port_mapping(7301)', godot: 'ACTION_FAILED (5)', ours: 'SUCCESS (0)' },
+      { scenario: 'hand-built', row: /^miniupnpd UDP 7301/, godot: '(none)' },
     ],
   },
   {
     id: 'xml-escaped',
     what: 'Arguments are XML-escaped; Godot’s miniupnpc sends them raw.',
     why: 'Raw "&" and "<" break the SOAP request (miniupnpd stored "Tom & Jerry <3>" as ""); escaping is what SOAP requires (miniupnpd keeps the entities as text).',
-    where: [{ scenario: 'descriptions', row: 'miniupnpd UDP 7503 description' }],
-    godot: '""',
+    where: [{ scenario: 'descriptions', row: 'miniupnpd UDP 7503 description', godot: '""', ours: '"Tom &amp; Jerry &lt;3&gt;"' }],
   },
   {
     id: 'unknown-interface',
     what: 'A discover_multicast_if that names no interface is UNKNOWN_ERROR; Godot 3.2.3 ignores it and searches on the default interface.',
     why: 'Searching somewhere the caller did not ask (another LAN, a VPN) hides the mistake.',
     godot4: 'Godot 4’s miniupnpc refuses an unknown interface (UNKNOWN_ERROR); we follow Godot 4.',
-    where: rows(['multicast-if-unknown', 'multicast-if-unknown-ipv6'], /^(discover\(1000\)( time)?|get_device_count\(\))$/),
+    where: [
+      ...rows(['multicast-if-unknown', 'multicast-if-unknown-ipv6'], 'discover(1000)', {
+        godot: 'SUCCESS (0)',
+        ours: 'UNKNOWN_ERROR (28)',
+      }),
+      ...rows(['multicast-if-unknown', 'multicast-if-unknown-ipv6'], /^(discover\(1000\) time|get_device_count\(\))$/),
+    ],
   },
 ]

@@ -2,7 +2,7 @@
 // control characters are escaped and long values shortened before they reach the terminal.
 import type { Verdict } from './verdicts.ts'
 
-const WIDTH = { label: 40, value: 44 }
+const WIDTH = { label: 46, value: 42 }
 
 /** Printable, bounded text: control characters as \xNN, the schema prefix dropped. */
 export function printable(text: string, width: number): string {

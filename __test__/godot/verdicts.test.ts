@@ -17,9 +17,7 @@ const pinned: Deviation = {
   id: 'pinned',
   what: 'default description',
   why: 'test',
-  where: [{ scenario: 'descriptions', row: /description$/ }],
-  godot: '"libminiupnpc"',
-  ours: '"upnp-native"',
+  where: [{ scenario: 'descriptions', row: /description$/, godot: '"libminiupnpc"', ours: '"upnp-native"' }],
 }
 
 describe('judge', () => {

@@ -11,10 +11,13 @@ export type Verdict =
 const matches = (pattern: string | RegExp, text: string): boolean => (typeof pattern === 'string' ? pattern === text : pattern.test(text))
 
 function explains(d: Deviation, scenario: string, row: Row): boolean {
-  if (!d.where.some((w) => matches(w.scenario, scenario) && matches(w.row, row.label))) return false
-  if (d.godot !== undefined && !matches(d.godot, row.godot)) return false
-  if (d.ours !== undefined && !matches(d.ours, row.ours)) return false
-  return true
+  return d.where.some(
+    (w) =>
+      matches(w.scenario, scenario) &&
+      matches(w.row, row.label) &&
+      (w.godot === undefined || matches(w.godot, row.godot)) &&
+      (w.ours === undefined || matches(w.ours, row.ours)),
+  )
 }
 
 export function judge(scenario: string, rows: Row[], used: Set<string>, deviations: Deviation[] = DEVIATIONS): Verdict[] {

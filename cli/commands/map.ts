@@ -1,6 +1,6 @@
 /** `upnp-native map <port>`: forwards a port of the router to this machine (UPnP), once;
  *  with --keep (and over NAT-PMP/PCP) `map-keep.ts` holds it. */
-import { MAPPER_LEASE_S } from '../../lib/defaults.ts'
+import { MAPPER_LEASE_S, MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
 import { onePositional, parseLease, parsePort, parseProtocols } from '../args.ts'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { keepMapping } from './map-keep.ts'
@@ -11,7 +11,6 @@ import { explainMapping, holderOf, mappingText } from '../refusals.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { VIA_NAME, codeText } from '../../lib/explain.ts'
 
-const DEFAULT_DESCRIPTION = 'upnp-native'
 /** Lease of a `map --keep` mapping when none is given: renewed at half, gone an hour after a crash. */
 const KEEP_DEFAULT_LEASE = MAPPER_LEASE_S
 
@@ -23,7 +22,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const protocols = parseProtocols(v)
   const keep = v.keep === true
   const lease = v.lease === undefined ? (keep ? KEEP_DEFAULT_LEASE : 0) : parseLease(String(v.lease))
-  const description = typeof v.description === 'string' ? v.description : DEFAULT_DESCRIPTION
+  const description = typeof v.description === 'string' ? v.description : MAPPING_DESCRIPTION
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(description)) throw usage('--description may not contain control characters')
   const via = parsed.globals.protocol
   if (via === 'natpmp' || via === 'pcp') {

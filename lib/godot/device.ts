@@ -1,5 +1,5 @@
 /** Godot's `UPNPDevice`: one device, its checks in Godot's order, its actions as Promises. */
-import { LIST_MAX_ENTRIES, REQUEST_TIMEOUT_MS } from '../defaults.ts'
+import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError, toEntry } from '../native/convert.ts'
@@ -73,7 +73,8 @@ export class UPNPDevice {
   /**
    * Godot's `add_port_mapping`. Checks, in Godot's order: valid gateway, `port` 1..65535,
    * `portInternal` 0..65535 (0 = same as `port`), `proto` exactly "UDP" or "TCP",
-   * `duration` >= 0 seconds (0 = permanent).
+   * `duration` >= 0 seconds (0 = permanent). An empty `desc` is sent as "upnp-native", as
+   * Godot's miniupnpc sends "libminiupnpc".
    */
   async addPortMapping(
     port: number,
@@ -109,7 +110,7 @@ export class UPNPDevice {
         // connection that reaches the router, which is what igd_our_addr means.
         internalClient: String(this.igdOurAddr ?? ''),
         enabled: true,
-        description: desc,
+        description: desc === '' ? MAPPING_DESCRIPTION : desc,
         leaseDuration: duration,
       })
       .catch(internalError)

@@ -1,5 +1,5 @@
 /** Godot's `UPNP`: discovery and the device list, forwarding to the first valid gateway. */
-import { DEVICE_FILTER, DISCOVER_TIMEOUT_MS, DISCOVER_TTL, REQUEST_TIMEOUT_MS } from '../defaults.ts'
+import { DEVICE_FILTER, DISCOVER_MIN_WINDOW_MS, DISCOVER_TIMEOUT_MS, DISCOVER_TTL, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError } from '../native/convert.ts'
@@ -14,7 +14,8 @@ function warnIgnored(code: string, message: string): void {
 
 /** The options form of `UPNP.discover()`. */
 export interface DiscoverOptions {
-  /** Milliseconds to wait for replies (Godot default 2000). The promise never settles later. */
+  /** Milliseconds to wait for replies (Godot default 2000; below 1000 counts as 1000, as in
+   *  Godot). The promise never settles later. */
   timeout?: number
   /** Multicast TTL / hop limit, 0..255 (Godot default 2). */
   ttl?: number
@@ -71,7 +72,7 @@ export class UPNP {
 
     const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
     const search = new native.Discovery({
-      timeoutMs: timeout,
+      timeoutMs: Math.max(timeout, DISCOVER_MIN_WINDOW_MS),
       ttl,
       deviceFilter,
       multicastIf: this.discoverMulticastIf,

@@ -1,7 +1,8 @@
-//! `UPNP.discover()`: one SSDP burst, replies classified concurrently as they arrive, a hard
-//! deadline, optional early return once a working gateway is confirmed, and cancellation.
+//! `UPNP.discover()`: one SSDP burst (Godot's search types at once, search.rs), replies
+//! classified concurrently as they arrive (replies.rs), a hard deadline, optional early
+//! return once a working gateway is confirmed, and cancellation.
 
-use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -9,8 +10,11 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
+use crate::route;
 use crate::upnp::gateway::DeviceInfo;
-use crate::upnp::ssdp::{self, SocketOptions, MAX_DATAGRAM, SEARCH_TARGETS};
+use crate::upnp::replies::Replies;
+use crate::upnp::search::Plan;
+use crate::upnp::ssdp::{self, SocketOptions, MAX_DATAGRAM};
 
 #[derive(Clone, Debug)]
 pub struct DiscoverConfig {
@@ -27,7 +31,7 @@ pub struct DiscoverConfig {
 #[derive(Debug)]
 pub struct DiscoverOutcome {
     pub result: UpnpResult,
-    /// Kept devices in the order their first reply arrived.
+    /// Kept devices: the default route's gateway first, then in the order they answered.
     pub devices: Vec<DeviceInfo>,
     pub error: Option<Failure>,
     /// How many valid search replies arrived (before filtering and de-duplication).
@@ -77,6 +81,44 @@ async fn send_burst(
     }
 }
 
+/// Replies already queued when the search stops early (`until_gateway`) still name their
+/// devices: otherwise which of a router's replies happened to be read would decide its
+/// `service_type`. Bounded: a flood cannot keep the search alive.
+fn drain_queued(socket: &tokio::net::UdpSocket, buffer: &mut [u8], replies: &mut Replies) {
+    for _ in 0..MAX_DRAINED {
+        let Ok((len, from)) = socket.try_recv_from(buffer) else {
+            return;
+        };
+        if let Some(reply) = ssdp::parse_reply(&buffer[..len]) {
+            replies.accept(reply, from, false);
+        }
+    }
+}
+const MAX_DRAINED: usize = 256;
+
+/// The addresses of this machine's default gateways: their devices are listed first.
+fn default_gateway_addresses() -> Vec<IpAddr> {
+    route::default_gateways()
+        .map(|g| {
+            [g.v4, g.v6]
+                .into_iter()
+                .flatten()
+                .map(|r| r.gateway)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Godot 4's miniupnpc refuses an interface it cannot find (UPNP_RESULT_UNKNOWN_ERROR); the
+/// socket failing for any other reason is SOCKET_ERROR.
+fn socket_failure(error: &std::io::Error) -> UpnpResult {
+    if ssdp::is_no_such_interface(error) {
+        UpnpResult::UnknownError
+    } else {
+        UpnpResult::SocketError
+    }
+}
+
 pub async fn discover(
     config: DiscoverConfig,
     cancel: CancellationToken,
@@ -87,17 +129,18 @@ pub async fn discover(
         Ok(s) => s,
         Err(e) => {
             return Ok(DiscoverOutcome::failed(
-                UpnpResult::SocketError,
+                socket_failure(&e),
                 format!("SSDP socket: {e}"),
             ))
         }
     };
+    let plan = Plan::for_filter(&config.device_filter);
     let mx = mx_for(config.timeout);
     let messages: Vec<_> = ssdp::destinations(config.socket.ipv6)
         .into_iter()
         .flat_map(|d| {
-            SEARCH_TARGETS
-                .iter()
+            plan.targets()
+                .into_iter()
                 .map(move |st| (d, ssdp::m_search(&d, st, mx)))
         })
         .collect();
@@ -110,18 +153,15 @@ pub async fn discover(
     let retransmit_at = started + retransmit_delay(config.timeout);
     let mut retransmitted = false;
 
-    let mut devices: Vec<DeviceInfo> = Vec::new();
-    let mut index_by_location: HashMap<String, usize> = HashMap::new();
-    let mut seen: HashSet<(String, String, String)> = HashSet::new();
-    let mut classifying: JoinSet<(usize, DeviceInfo)> = JoinSet::new();
-    let mut replies = 0usize;
-    let mut receive_errors = 0u32;
-    let mut buffer = vec![0u8; MAX_DATAGRAM];
     let local_v6 = if config.socket.ipv6 {
         ssdp::local_ipv6_networks()
     } else {
         Vec::new()
     };
+    let mut replies = Replies::new(plan, &config.device_filter, local_v6);
+    let mut classifying: JoinSet<(usize, DeviceInfo)> = JoinSet::new();
+    let mut receive_errors = 0u32;
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
 
     loop {
         tokio::select! {
@@ -132,8 +172,9 @@ pub async fn discover(
                 // A panicking classification leaves its device unclassified; discovery goes on.
                 if let Ok((index, device)) = done {
                     let confirmed = device.igd_status == IgdStatus::Ok;
-                    devices[index] = device;
+                    replies.classified(index, device);
                     if confirmed && config.until_gateway {
+                        drain_queued(&socket, &mut buffer, &mut replies);
                         break;
                     }
                 }
@@ -154,42 +195,26 @@ pub async fn discover(
                     }
                 };
                 let Some(reply) = ssdp::parse_reply(&buffer[..len]) else { continue };
-                replies += 1;
-                if !seen.insert((reply.usn.clone(), reply.location.clone(), reply.st.clone())) {
-                    continue;
+                if let Some((index, device)) = replies.accept(reply, from, true) {
+                    let request_timeout = config.request_timeout;
+                    classifying.spawn(async move { (index, device.classify(deadline, request_timeout).await) });
                 }
-                if !config.device_filter.is_empty() && !reply.st.contains(&config.device_filter) {
-                    continue;
-                }
-                let Ok(description_url) = ssdp::trusted_location(&reply.location, from, &local_v6) else { continue };
-                // One device per description: a router answering several of our search
-                // targets is still one router.
-                if index_by_location.contains_key(&description_url) {
-                    continue;
-                }
-                let mut device = DeviceInfo::unclassified(description_url.clone(), reply.st);
-                device.server = reply.server;
-                device.boot_id = reply.boot_id;
-                let index = devices.len();
-                index_by_location.insert(description_url, index);
-                devices.push(device.clone());
-                let request_timeout = config.request_timeout;
-                classifying.spawn(async move { (index, device.classify(deadline, request_timeout).await) });
             }
         }
     }
     // Devices still being classified at the deadline keep the fresh-device status.
     classifying.abort_all();
-    let result = if replies == 0 {
+    let count = replies.count();
+    let result = if count == 0 {
         UpnpResult::NoDevices
     } else {
         UpnpResult::Success
     };
     Ok(DiscoverOutcome {
         result,
-        devices,
+        devices: replies.into_devices(&default_gateway_addresses()),
         error: None,
-        replies,
+        replies: count,
     })
 }
 
@@ -218,7 +243,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bad_interface_is_a_socket_error() {
+    async fn unknown_interface_is_an_unknown_error_as_in_godot_4() {
         let config = DiscoverConfig {
             socket: SocketOptions {
                 multicast_if: "no-such-if0".into(),
@@ -231,7 +256,25 @@ mod tests {
             request_timeout: Duration::from_millis(10),
         };
         let outcome = discover(config, CancellationToken::new()).await.unwrap();
-        assert_eq!(outcome.result, UpnpResult::SocketError);
+        assert_eq!(outcome.result, UpnpResult::UnknownError);
         assert!(outcome.error.unwrap().description.contains("no-such-if0"));
+    }
+
+    #[tokio::test]
+    async fn an_address_of_the_other_family_is_no_interface_either() {
+        let config = DiscoverConfig {
+            socket: SocketOptions {
+                multicast_if: "127.0.0.1".into(),
+                ipv6: true,
+                ttl: 2,
+                ..Default::default()
+            },
+            timeout: Duration::from_millis(10),
+            device_filter: String::new(),
+            until_gateway: false,
+            request_timeout: Duration::from_millis(10),
+        };
+        let outcome = discover(config, CancellationToken::new()).await.unwrap();
+        assert_eq!(outcome.result, UpnpResult::UnknownError);
     }
 }

@@ -4,5 +4,7 @@ pub mod description;
 pub mod discovery;
 pub mod gateway;
 pub mod http;
+pub mod replies;
+pub mod search;
 pub mod soap;
 pub mod ssdp;

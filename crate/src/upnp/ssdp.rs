@@ -18,16 +18,6 @@ pub const IPV6_SITE_LOCAL: Ipv6Addr = Ipv6Addr::new(0xff05, 0, 0, 0, 0, 0, 0, 0x
 /// Larger datagrams are cut; real replies are ~300 bytes.
 pub const MAX_DATAGRAM: usize = 4096;
 
-/// The search targets of one burst: both IGD versions and every connection service, so
-/// that IGD v1-only, v2-only and bare-service responders are all found in one round trip.
-pub const SEARCH_TARGETS: [&str; 5] = [
-    "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
-    "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
-    "urn:schemas-upnp-org:service:WANIPConnection:1",
-    "urn:schemas-upnp-org:service:WANIPConnection:2",
-    "urn:schemas-upnp-org:service:WANPPPConnection:1",
-];
-
 /// Godot's discovery properties, decoded.
 #[derive(Clone, Debug, Default)]
 pub struct SocketOptions {
@@ -79,17 +69,32 @@ enum Interface {
     V6Index(u32),
 }
 
+/// `multicast_if` names no interface this host has (for the family searched). Carried
+/// inside the `io::Error` so that callers can tell it from the socket itself failing.
+#[derive(Debug)]
+pub struct NoSuchInterface(String);
+
+impl std::fmt::Display for NoSuchInterface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoSuchInterface {}
+
+pub fn is_no_such_interface(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<NoSuchInterface>())
+}
+
 fn resolve_interface(spec: &str, ipv6: bool) -> io::Result<Interface> {
     let spec = spec.trim();
     if spec.is_empty() {
         return Ok(Interface::Default);
     }
-    let not_found = || {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no usable network interface {spec:?}"),
-        )
-    };
+    let no_such = |why: String| io::Error::new(io::ErrorKind::NotFound, NoSuchInterface(why));
+    let not_found = || no_such(format!("no usable network interface {spec:?}"));
     let interfaces = if_addrs::get_if_addrs()?;
     if let Ok(ip) = spec.parse::<IpAddr>() {
         return match (ip, ipv6) {
@@ -100,10 +105,9 @@ fn resolve_interface(spec: &str, ipv6: bool) -> io::Result<Interface> {
                 .and_then(|i| i.index)
                 .map(Interface::V6Index)
                 .ok_or_else(not_found),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{spec:?} is not an address of the family being searched"),
-            )),
+            _ => Err(no_such(format!(
+                "{spec:?} is not an address of the family being searched"
+            ))),
         };
     }
     let named = interfaces.iter().filter(|i| i.name == spec);
@@ -378,7 +382,11 @@ mod tests {
 
     #[test]
     fn m_search_matches_the_spec() {
-        let msg = m_search(&destinations(false)[0], SEARCH_TARGETS[1], 2);
+        let msg = m_search(
+            &destinations(false)[0],
+            crate::upnp::search::GATEWAY_TARGETS[1],
+            2,
+        );
         assert!(msg.starts_with("M-SEARCH * HTTP/1.1\r\n"));
         assert!(msg.contains("\r\nHOST: 239.255.255.250:1900\r\n"));
         assert!(msg.contains("\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\n"));
@@ -510,12 +518,16 @@ mod tests {
 
     #[test]
     fn unknown_interface_is_an_error() {
-        assert!(resolve_interface("no-such-if0", false).is_err());
+        assert!(is_no_such_interface(
+            &resolve_interface("no-such-if0", false).unwrap_err()
+        ));
         assert_eq!(resolve_interface("", false).unwrap(), Interface::Default);
         assert_eq!(
             resolve_interface("127.0.0.1", false).unwrap(),
             Interface::V4(Ipv4Addr::LOCALHOST)
         );
-        assert!(resolve_interface("::1", false).is_err());
+        assert!(is_no_such_interface(
+            &resolve_interface("::1", false).unwrap_err()
+        ));
     }
 }
