@@ -193,7 +193,18 @@ describe('what the router receives', () => {
     expect(mapped?.[0]).toMatchObject({ externalPort: 7777, internalPort: 7000, description: 'a&b <c>', protocol: 'TCP' })
   })
 
-  it('the M-SEARCH burst asks for IGD:1/:2 and every connection service at once', async () => {
+  it('an empty description is sent as "upnp-native" (Godot\'s miniupnpc sends "libminiupnpc")', async () => {
+    await fake.setScenario({ devices: [device()] })
+    expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.SUCCESS)
+    expect(await handBuilt().addPortMapping(7778, 0, ' ')).toBe(UPNPResult.SUCCESS)
+    const mapped = (await fake.mappings())['a'] ?? []
+    expect(mapped.map((m) => [m.externalPort, m.description])).toEqual([
+      [7777, 'upnp-native'],
+      [7778, ' '],
+    ])
+  })
+
+  it('the M-SEARCH burst asks for IGD:1/:2, every connection service and root devices at once', async () => {
     await fake.setScenario({ devices: [device()] })
     await discoverFake(400)
     const searches = (await fake.requests()).filter((r) => r.kind === 'ssdp')
@@ -205,6 +216,7 @@ describe('what the router receives', () => {
         IGD_V1,
         IGD_V2,
         PPP_V1,
+        'upnp:rootdevice',
       ]),
     )
     const first = searches[0]
@@ -212,7 +224,20 @@ describe('what the router receives', () => {
     expect(first?.headers['host']).toBe('239.255.255.250:1900')
     expect(Number(first?.headers['mx'])).toBeGreaterThanOrEqual(1)
     // One burst plus one retransmission.
-    expect(searches.length).toBe(10)
+    expect(searches.length).toBe(12)
+  })
+
+  it("a filter naming no gateway type sends only ssdp:all (Godot's upnpDiscoverAll)", async () => {
+    await fake.setScenario({ devices: [device()] })
+    const upnp = new UPNP()
+    expect(await upnp.discover(1000, 2, 'WANCommonInterfaceConfig')).toBe(UPNPResult.SUCCESS)
+    const targets = new Set((await fake.requests()).filter((r) => r.kind === 'ssdp').map((r) => r.headers['st']))
+    expect(targets).toEqual(new Set(['ssdp:all']))
+    // The fake answered once per type it has; the filter kept its WANCommonInterfaceConfig reply.
+    const found = Array.from({ length: upnp.getDeviceCount() }, (_, i) => upnp.getDevice(i)).find((d) =>
+      d?.descriptionUrl.includes(LAB.fakeA),
+    )
+    expect(found?.serviceType).toBe('urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1')
   })
 })
 
@@ -315,12 +340,41 @@ describe('several devices and timing', () => {
     expect(mappings['late'] ?? []).toHaveLength(0)
   })
 
+  it("the default route's gateway comes first, even when another IGD answers sooner", async () => {
+    await fake.setScenario({ devices: [device({ description: { kind: 'igd-v1' } })] })
+    const upnp = new UPNP()
+    expect(await upnp.discover(1000)).toBe(UPNPResult.SUCCESS)
+    const requests = await fake.requests()
+    expect(requests.some((r) => r.kind === 'ssdp' && (r.answeredBy ?? []).includes('a'))).toBe(true)
+    expect([upnp.getDevice(0)?.descriptionUrl, upnp.getDevice(1)?.descriptionUrl]).toEqual([
+      LAB.routerDescUrl,
+      `http://${LAB.fakeA}:6001/rootDesc.xml`,
+    ])
+    expect(upnp.getGateway()?.igdControlUrl).toBe(LAB.routerControlUrl)
+  })
+
+  it('only a media server on the LAN: SUCCESS with no device; filter "" lists it (upnp:rootdevice)', async () => {
+    await routerCtl('stop') // no gateway may answer
+    try {
+      await fake.setScenario({ devices: [device({ description: { kind: 'non-igd' } })] })
+      const upnp = new UPNP()
+      expect(await upnp.discover(1000)).toBe(UPNPResult.SUCCESS)
+      expect(upnp.getDeviceCount()).toBe(0)
+      expect(await upnp.discover(1000, 2, '')).toBe(UPNPResult.SUCCESS)
+      expect(upnp.getDeviceCount()).toBe(1)
+      expect(upnp.getDevice(0)?.serviceType).toBe('upnp:rootdevice')
+      expect(upnp.getDevice(0)?.igdStatus).toBe(IGDStatus.UNKNOWN_DEVICE)
+    } finally {
+      await routerCtl('start')
+    }
+  })
+
   it('a reply after the timeout is not counted: NO_DEVICES, and the list never grows later', async () => {
     await routerCtl('stop') // the fake must be the only device on the LAN
     try {
-      await fake.setScenario({ devices: [device({ ssdp: { delayMs: 900 } })] })
+      await fake.setScenario({ devices: [device({ ssdp: { delayMs: 1300 } })] })
       const upnp = new UPNP()
-      expect(await upnp.discover(300)).toBe(UPNPResult.NO_DEVICES)
+      expect(await upnp.discover(1000)).toBe(UPNPResult.NO_DEVICES)
       expect(upnp.getDeviceCount()).toBe(0)
       await new Promise((r) => setTimeout(r, 900))
       expect(upnp.getDeviceCount()).toBe(0)
@@ -338,7 +392,8 @@ describe('several devices and timing', () => {
           ssdp: {
             location: `http://${LAB.fakeB}:6001/rootDesc.xml`,
             st: 'urn:fake:device:Liar:1',
-            respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'],
+            // A filter naming no gateway type searches ssdp:all (as Godot).
+            respondTo: ['ssdp:all'],
           },
         }),
       ],

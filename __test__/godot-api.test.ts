@@ -267,11 +267,20 @@ describe('discover() parameter checks keep the old list', () => {
     expect(upnp.getDeviceCount()).toBe(1)
   })
 
-  it('an unknown multicast interface is SOCKET_ERROR with the reason', async () => {
+  it('an unknown multicast interface is UNKNOWN_ERROR with the reason (Godot 4)', async () => {
+    for (const ipv6 of [false, true]) {
+      const upnp = new UPNP()
+      upnp.discoverIpv6 = ipv6
+      upnp.discoverMulticastIf = 'no-such-if0'
+      expect(await upnp.discover(100)).toBe(UPNPResult.UNKNOWN_ERROR)
+      expect(upnp.lastError?.description).toContain('no-such-if0')
+    }
+  })
+
+  it('a multicast address this host does not have is SOCKET_ERROR, as in Godot', async () => {
     const upnp = new UPNP()
-    upnp.discoverMulticastIf = 'no-such-if0'
+    upnp.discoverMulticastIf = '10.1.2.3'
     expect(await upnp.discover(100)).toBe(UPNPResult.SOCKET_ERROR)
-    expect(upnp.lastError?.description).toContain('no-such-if0')
   })
 
   it('an already aborted signal rejects with its reason and keeps the list', async () => {

@@ -30,7 +30,8 @@ describe('discover() finds miniupnpd', () => {
     expect(gateway.isValidGateway()).toBe(true)
     expect(gateway.igdStatus).toBe(IGDStatus.OK)
     expect(gateway.descriptionUrl).toBe(LAB.routerDescUrl)
-    expect(gateway.serviceType).toMatch(/^urn:schemas-upnp-org:device:InternetGatewayDevice:[12]$/)
+    // The IGD:1 reply names it, as in Godot, whichever of its replies came first.
+    expect(gateway.serviceType).toBe('urn:schemas-upnp-org:device:InternetGatewayDevice:1')
     expect(gateway.igdControlUrl).toBe(LAB.routerControlUrl)
     expect(gateway.igdServiceType).toBe('urn:schemas-upnp-org:service:WANIPConnection:2')
     expect(gateway.igdOurAddr).toBe(LAB.client)
@@ -49,11 +50,38 @@ describe('discover() finds miniupnpd', () => {
     expect(u.getGateway()?.igdControlUrl).toBe(LAB.routerControlUrl)
   })
 
-  it('without untilGateway it waits for the whole window, as Godot does', async () => {
+  it('without untilGateway it waits for the whole window, at least 1 s as Godot does', async () => {
+    for (const timeout of [0, 600]) {
+      const u = new UPNP()
+      const started = performance.now()
+      expect(await u.discover(timeout), `discover(${timeout})`).toBe(UPNPResult.SUCCESS)
+      expect(performance.now() - started).toBeGreaterThanOrEqual(990)
+      expect(u.getGateway()?.descriptionUrl).toBe(LAB.routerDescUrl)
+    }
+  })
+
+  it('serviceType is the same in every search, stopped early or not', async () => {
+    const names = new Set<string>()
+    for (let i = 0; i < 8; i++) {
+      const u = new UPNP()
+      expect(await u.discover({ timeout: 3000, deviceFilter: '', untilGateway: true })).toBe(UPNPResult.SUCCESS)
+      names.add(u.getDevice(0)?.serviceType ?? '')
+    }
+    expect([...names]).toEqual(['urn:schemas-upnp-org:device:InternetGatewayDevice:1'])
+  })
+
+  it('a filter naming no gateway type searches ssdp:all, as Godot: "WANDevice" finds the router', async () => {
     const u = new UPNP()
-    const started = performance.now()
-    expect(await u.discover(600)).toBe(UPNPResult.SUCCESS)
-    expect(performance.now() - started).toBeGreaterThanOrEqual(590)
+    expect(await u.discover(1000, 2, 'WANDevice')).toBe(UPNPResult.SUCCESS)
+    expect(u.getDeviceCount()).toBe(1)
+    expect(u.getDevice(0)?.serviceType).toBe('urn:schemas-upnp-org:device:WANDevice:2')
+    expect(u.getGateway()?.igdControlUrl).toBe(LAB.routerControlUrl)
+  })
+
+  it('"rootdevice" keeps nothing while a gateway answers (Godot searches root devices last)', async () => {
+    const u = new UPNP()
+    expect(await u.discover(1000, 2, 'rootdevice')).toBe(UPNPResult.SUCCESS)
+    expect(u.getDeviceCount()).toBe(0)
   })
 
   it('keeps the event loop free: a 1 ms interval keeps firing during discover()', async () => {
@@ -90,7 +118,7 @@ describe('discover() finds miniupnpd', () => {
     expect(all.getDeviceCount()).toBe(1) // one router, listed once whatever it answered
     const ip = new UPNP()
     expect(await ip.discover(500, 2, 'WANIPConnection')).toBe(UPNPResult.SUCCESS)
-    expect(ip.getDevice(0)?.serviceType).toMatch(/WANIPConnection/)
+    expect(ip.getDevice(0)?.serviceType).toBe('urn:schemas-upnp-org:service:WANIPConnection:1')
   })
 
   it('no reply at all is NO_DEVICES (router daemon stopped)', async () => {
