@@ -8,6 +8,7 @@
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
 #        | router-status | exec NS CMD... | test [vitest args] | demo | bench [bench args]
+#        | godot [scenario ids]   (the differential suite against the real Godot engine)
 # Must run as root. Everything network-related runs inside the namespaces created here.
 set -euo pipefail
 
@@ -333,7 +334,21 @@ case "$cmd" in
     ensure_build
     log "bench: bench/bench.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --expose-gc --import tsx bench/bench.ts "$@" 9>&- ;;
+  godot)
+    # Debian 12's godot3-server: Godot 3.2.3, headless, its UPNP module on the miniupnpc it
+    # bundles. It runs GDScript without a project (-s), inside the client namespace.
+    if ! command -v godot3-server >/dev/null; then
+      log "installing godot3-server"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends godot3-server >/dev/null
+    fi
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    log "godot: __test__/godot/run.ts in $P-client"
+    ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --import tsx __test__/godot/run.ts "$@" 9>&- ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac
