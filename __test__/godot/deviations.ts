@@ -75,6 +75,46 @@ export const DEVIATIONS: Deviation[] = [
     where: rows(['filter-wanip', 'filter-wanppp', 'filter-igd2'], /^devices/, { godot: /^(\(none\)|—)$/ }),
   },
   {
+    id: 'one-device-per-description',
+    what: 'A device answering several searches is listed once; Godot lists one entry per distinct reply (ssdp:all brings one per service).',
+    why: 'One router is one gateway: six copies of it in the list serve no caller.',
+    where: [
+      { scenario: 'filter-many-replies', row: 'devices', godot: /#6/, ours: '192.168.77.1:5000' },
+      { scenario: 'filter-many-replies', row: /^devices 192\.168\.77\.1:5000 #\d+ /, ours: '—' },
+    ],
+  },
+  {
+    id: 'location-on-responder',
+    what: 'A search reply whose LOCATION names another host than the one that answered is ignored; Godot follows it.',
+    why: 'Anything on the LAN could otherwise point discovery, and every mapping after it, at a third machine.',
+    where: [
+      { scenario: 'location-elsewhere', row: 'devices', ours: '(none)' },
+      { scenario: 'location-elsewhere', row: /^devices 192\.168\.77\.21:5002 /, ours: '—' },
+      { scenario: 'location-elsewhere', row: 'get_gateway()', godot: '0', ours: '-1' },
+      { scenario: 'location-elsewhere', row: 'add_port_mapping(7777)', godot: 'SUCCESS (0)', ours: 'NO_GATEWAY (26)' },
+      { scenario: 'location-elsewhere', row: /^(fake b |b AddPortMapping #1)/, ours: /^(\(none\)|—)$/ },
+    ],
+  },
+  {
+    id: 'ipv6-address-whole',
+    what: 'igd_our_addr holds the whole IPv6 address; Godot cuts it to 15 characters (and, unterminated, reads bytes beyond them).',
+    why: 'Godot keeps it in a 16-byte buffer (char addr[16]); an address is only useful whole.',
+    where: [
+      {
+        scenario: 'ipv6-long-address',
+        row: /^devices \S+ igd_our_addr$/,
+        godot: /^"fd77::1234:5678/,
+        ours: '"fd77::1234:5678:9abc:def0"',
+      },
+    ],
+  },
+  {
+    id: 'reply-size-cap',
+    what: 'Replies have size caps (description 256 KiB, SOAP 64 KiB, SSDP 4 KiB): a 1 MB description is HTTP_ERROR; Godot reads all of it (and calls the device UNKNOWN_DEVICE).',
+    why: 'Everything from the network is bounded: a broken or hostile device cannot make us buffer without limit.',
+    where: [{ scenario: 'description-huge', row: IGD_STATUS, godot: 'UNKNOWN_DEVICE (6)', ours: 'HTTP_ERROR (1)' }],
+  },
+  {
     id: 'device-describes-itself',
     what: 'Every device keeps its own control URL, service type, local address and status; Godot gives every device those of the best gateway in the list, and none to a device that is not OK.',
     why: 'A device object should describe that device: calls on it reach it, and a disconnected gateway can be asked again later.',

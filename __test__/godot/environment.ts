@@ -1,8 +1,11 @@
 // The lab as a scenario needs it before each side runs, and what was really done to the
 // routers afterwards: miniupnpd's table (read with upnpc -l), the fake gateway's tables and
 // the state-changing SOAP requests it received (with their arguments).
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import {
   type Device,
+  LAB,
   type FakeGateway,
   type FakeMapping,
   routerCtl,
@@ -22,6 +25,8 @@ export interface Environment {
   fake?: Device[]
   /** Mappings another LAN host (client2, 192.168.77.11) holds on miniupnpd beforehand. */
   held?: Array<{ port: number; protocol: 'UDP' | 'TCP' }>
+  /** This client's IPv6 address on the LAN instead of fd77::10 (for the duration). */
+  clientAddress6?: string
 }
 
 /** One AddPortMapping/DeletePortMapping as the fake gateway received it. */
@@ -48,8 +53,17 @@ function soapArguments(body: string): Record<string, string> {
   return args
 }
 
+const run = promisify(execFile)
+
+/** Replaces this namespace's LAN IPv6 address (the runner lives in the client namespace). */
+async function setClientAddress6(from: string, to: string): Promise<void> {
+  await run('ip', ['-6', 'addr', 'del', `${from}/64`, 'dev', 'lan0'])
+  await run('ip', ['-6', 'addr', 'add', `${to}/64`, 'dev', 'lan0', 'nodad'])
+}
+
 export class Lab {
   private router: RouterState = 'up'
+  private clientAddress6: string = LAB.ip6.client
   private constructor(private readonly fake: FakeGateway) {}
 
   static async open(): Promise<Lab> {
@@ -57,6 +71,7 @@ export class Lab {
   }
 
   async close(): Promise<void> {
+    await this.setClientAddress6(LAB.ip6.client)
     await this.clearRouterTable()
     await this.setRouter('up')
     await this.fake.reset()
@@ -65,6 +80,7 @@ export class Lab {
 
   /** Brings the lab into the state `env` asks for, with empty tables and a fresh log. */
   async prepare(env: Environment): Promise<void> {
+    await this.setClientAddress6(env.clientAddress6 ?? LAB.ip6.client)
     await this.setRouter(env.router ?? 'up')
     await this.clearRouterTable()
     const set = await this.fake.setScenario({ devices: env.fake ?? [] })
@@ -89,6 +105,12 @@ export class Lab {
           args: soapArguments(r.body),
         })),
     }
+  }
+
+  private async setClientAddress6(address: string): Promise<void> {
+    if (address === this.clientAddress6) return
+    await setClientAddress6(this.clientAddress6, address)
+    this.clientAddress6 = address
   }
 
   private async setRouter(state: RouterState): Promise<void> {

@@ -49,6 +49,24 @@ export const discoveryScenarios: Scenario[] = [
     steps: [discover(1000, 2, 'WANDevice'), devices, gateway],
   },
   {
+    id: 'filter-many-replies',
+    title: "a filter (not a gateway type) that several of one router's replies match",
+    env: {},
+    steps: [discover(1000, 2, 'schemas-upnp-org:service'), devices, gateway],
+  },
+  {
+    id: 'location-elsewhere',
+    title: 'a reply whose LOCATION names another host than the one that answered',
+    env: {
+      router: 'down',
+      fake: [
+        fakeIgd('liar', 5001, { ssdp: { location: `http://${LAB.fakeB}:5002/rootDesc.xml` } }),
+        fakeIgd('b', 5002, { ip: LAB.fakeB, ssdp: { respond: false } }),
+      ],
+    },
+    steps: [discover(1000), devices, gateway, add(7777)],
+  },
+  {
     id: 'filter-unknown',
     title: 'device_filter that no device has',
     env: {},
@@ -118,6 +136,12 @@ export const discoveryScenarios: Scenario[] = [
     title: 'discover_ipv6: miniupnpd over fd77::/64',
     env: {},
     steps: [set('discover_ipv6', true), discover(1000), devices, external, add(7777)],
+  },
+  {
+    id: 'ipv6-long-address',
+    title: 'discover_ipv6 from a 25-character address (fd77::1234:5678:9abc:def0)',
+    env: { clientAddress6: 'fd77::1234:5678:9abc:def0' },
+    steps: [set('discover_ipv6', true), discover(1000), devices],
   },
   {
     id: 'router-stopped',

@@ -19,6 +19,7 @@ export const gatewayScenarios: Scenario[] = [
   alone('description-empty', 'the description is an empty 200', { description: { empty: true } }, []),
   alone('description-not-xml', 'the description is not a device description', { description: { body: '<html>router</html>' } }, []),
   alone('igd-without-connection', 'an IGD without any connection service', { description: { kind: 'igd-no-control' } }, []),
+  alone('description-huge', 'a 1 MB description', { description: { hugeBytes: 1_000_000 } }, []),
   alone('description-slow', 'the description takes 1.5 s, longer than the 1 s search', { description: { delayMs: 1500 } }, []),
   alone('status-fails', 'GetStatusInfo answers 500', { soap: { GetStatusInfo: { status: 500 } } }, []),
   alone('external-address-fails', 'GetExternalIPAddress answers a 501 fault', {
