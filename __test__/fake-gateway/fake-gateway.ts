@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto'
 import dgram from 'node:dgram'
 import http from 'node:http'
 import os from 'node:os'
+import { soapArgs } from './soap-args.ts'
 import type { Device, DeviceKind, FakeMapping, FakeRequest, Scenario, ScenarioResult, SoapOverride } from './types.js'
 
 const [CONTROL_HOST, CONTROL_PORT] = (process.env.FAKE_CONTROL ?? '192.168.77.20:5999').split(':')
@@ -29,13 +30,6 @@ let servers: http.Server[] = []
 
 const sleep = (ms?: number) => new Promise<void>((r) => setTimeout(r, ms ?? 0))
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
-const unesc = (s: string) =>
-  s
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&apos;/g, "'")
-    .replace(/&amp;/g, '&')
 const uuidOf = (seed: string) => {
   const h = createHash('md5').update(seed).digest('hex')
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
@@ -165,13 +159,6 @@ const ok = (svc: string, action: string, out: Record<string, string | number> = 
       .join('') +
     `</u:${action}Response>${ENVELOPE_CLOSE}`,
 })
-
-function soapArgs(body: string): Record<string, string> {
-  const args: Record<string, string> = {}
-  for (const m of body.matchAll(/<(?:[\w-]+:)?(New\w+)\s*\/>/g)) args[m[1]!] = ''
-  for (const m of body.matchAll(/<(?:[\w-]+:)?(New\w+)>([\s\S]*?)<\/(?:[\w-]+:)?\1>/g)) args[m[1]!] = unesc(m[2]!)
-  return args
-}
 
 const typeName = (t: string) => t.replace(/:\d+$/, '')
 const typeVersion = (t: string) => Number(t.match(/:(\d+)$/)?.[1] ?? NaN)

@@ -2,6 +2,7 @@
 // routers afterwards: miniupnpd's table (read with upnpc -l), the fake gateway's tables and
 // the state-changing SOAP requests it received (with their arguments).
 import { execFile } from 'node:child_process'
+import { soapArgs } from '../fake-gateway/soap-args.ts'
 import { promisify } from 'node:util'
 import {
   type Device,
@@ -45,13 +46,6 @@ export interface Observed {
 }
 
 const STATE_CHANGING = new Set(['AddPortMapping', 'DeletePortMapping'])
-
-function soapArguments(body: string): Record<string, string> {
-  const args: Record<string, string> = {}
-  for (const m of body.matchAll(/<(?:[\w-]+:)?(New\w+)\s*\/>/g)) args[m[1]!] = ''
-  for (const m of body.matchAll(/<(?:[\w-]+:)?(New\w+)>([\s\S]*?)<\/(?:[\w-]+:)?\1>/g)) args[m[1]!] = m[2]!
-  return args
-}
 
 const run = promisify(execFile)
 
@@ -102,7 +96,7 @@ export class Lab {
           device: r.device ?? '',
           action: r.action!,
           soapAction: (r.headers.soapaction ?? '').replace(/^"|"$/g, ''),
-          args: soapArguments(r.body),
+          args: soapArgs(r.body),
         })),
     }
   }
