@@ -18,7 +18,7 @@ export interface DefaultRoute {
 
 export interface Found {
   devices: UPNPDevice[]
-  /** This machine's default route, when the system tells (Linux). */
+  /** This machine's default route (null when it has none). */
   route: DefaultRoute | null
   /** The gateway to use (valid), or null. */
   gateway: UPNPDevice | null

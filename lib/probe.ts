@@ -127,9 +127,12 @@ export interface DefaultGateway {
 }
 
 /**
- * The default route's gateway (the router NAT-PMP and PCP talk to). Linux reads
- * /proc/net/route and /proc/net/ipv6_route; elsewhere this is `null` for now: pass the
- * router's address yourself (`PortMapper({ router })`, `probe({ gateway })`).
+ * The default route's gateway (the router NAT-PMP and PCP talk to), IPv4 and IPv6. Linux
+ * reads /proc/net/route and /proc/net/ipv6_route, macOS the routing table and Windows the
+ * adapters' gateways (both through the `netdev` crate); a route through a tunnel or VPN
+ * adapter counts only when there is no other. `null` when there is no default route (or on
+ * another platform): pass the router's address yourself (`PortMapper({ router })`,
+ * `probe({ gateway })`).
  */
 export async function defaultGateway(): Promise<DefaultGateway | null> {
   const r = await native.defaultGateway().catch(() => null)

@@ -64,8 +64,9 @@ export interface Announcement {
 export declare function classifyAddress(address: string): string
 
 /**
- * The default route's gateways (Linux: /proc/net/route and /proc/net/ipv6_route) and the
- * local address towards each (found by connecting a UDP socket: nothing is sent).
+ * The default routes' best gateways (see `route`: /proc on Linux, netdev on macOS and
+ * Windows; tunnels ranked last) and the local address towards each (found by connecting a
+ * UDP socket: nothing is sent).
  */
 export declare function defaultGateway(): Promise<DefaultGatewayResult>
 
@@ -78,7 +79,10 @@ export interface DefaultGatewayResult {
   gateway6?: string
   interface6?: string
   localAddress6?: string
-  /** Why nothing could be read (other platforms: pass the gateway yourself). */
+  /**
+   * Why nothing could be read (a platform other than Linux, macOS and Windows: pass the
+   * gateway yourself).
+   */
   error?: string
 }
 

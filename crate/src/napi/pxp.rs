@@ -747,12 +747,14 @@ pub struct DefaultGatewayResult {
     pub gateway6: Option<String>,
     pub interface6: Option<String>,
     pub local_address6: Option<String>,
-    /// Why nothing could be read (other platforms: pass the gateway yourself).
+    /// Why nothing could be read (a platform other than Linux, macOS and Windows: pass the
+    /// gateway yourself).
     pub error: Option<String>,
 }
 
-/// The default route's gateways (Linux: /proc/net/route and /proc/net/ipv6_route) and the
-/// local address towards each (found by connecting a UDP socket: nothing is sent).
+/// The default routes' best gateways (see `route`: /proc on Linux, netdev on macOS and
+/// Windows; tunnels ranked last) and the local address towards each (found by connecting a
+/// UDP socket: nothing is sent).
 #[napi]
 pub async fn default_gateway() -> DefaultGatewayResult {
     let mut out = DefaultGatewayResult {
