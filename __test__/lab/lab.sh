@@ -7,7 +7,8 @@
 #   unl-fake    192.168.77.20/.21 fd77::20/::21 ┘   (miniupnpd)
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
-#        | router-status | exec NS CMD... | test [vitest args] | demo | bench [bench args]
+#        | router-status | vpn metric|split|tun|off | exec NS CMD... | test [vitest args]
+#        | matrix [vitest args] | demo | bench [bench args]
 #        | godot [scenario ids]   (the differential suite against the real Godot engine)
 # Must run as root. Everything network-related runs inside the namespaces created here.
 set -euo pipefail
@@ -19,6 +20,8 @@ P="${UNL_PREFIX:-unl}"
 [[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "lab: UNL_PREFIX must be 1-8 lowercase letters/digits" >&2; exit 2; }
 STATE="$REPO/.lab/$P"
 NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan)
+# Made only by `lab.sh vpn`, removed with the rest.
+NS_VPN=$P-vpn
 # Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
 # every private/reserved/documentation range, so this must be an ordinary unicast literal;
 # 11.0.0.0/8 is what miniupnp's own addr_is_reserved test uses as "not reserved". No lab
@@ -80,7 +83,7 @@ lock() {
 down() {
   lock
   local ns pids
-  for ns in "${NS_ALL[@]}"; do
+  for ns in "${NS_ALL[@]}" "$NS_VPN"; do
     ns_exists "$ns" || continue
     # Every process still living in a lab namespace was started by the lab (miniupnpd,
     # the fake gateway, a stray test). TERM first, then KILL what is left.
@@ -296,6 +299,54 @@ router_reboot() {
   start_daemon
 }
 
+# A "VPN" on the client that takes the way to the Internet away from the LAN, in the shapes
+# real VPN clients give it (the LAN's own default route moves to metric 100, as
+# NetworkManager gives Ethernet):
+#   metric  a better default route (metric 50) via the VPN's gateway 10.8.0.1 on vpn0, a veth
+#           to the $NS_VPN namespace (which answers ARP, nothing else)
+#   split   0.0.0.0/1 and 128.0.0.0/1 via 10.8.0.1 (OpenVPN's redirect-gateway def1): the
+#           default route stays on the LAN, but every destination, SSDP's group included, is
+#           routed into the VPN
+#   tun     a tun device tun0 (WireGuard/OpenVPN style; nothing reads it, so what goes there
+#           is dropped and counted) holding a better default route without a gateway
+#   off     back to the plain LAN
+vpn() {
+  local mode="${1:-}"
+  ns_exists $P-client || die "no lab (run: lab.sh up)"
+  ip -n $P-client link del vpn0 2>/dev/null || true
+  ip -n $P-client link del tun0 2>/dev/null || true
+  ns_exists $NS_VPN && ip netns del $NS_VPN
+  ip -n $P-client route flush exact 0.0.0.0/1 2>/dev/null || true
+  ip -n $P-client route flush exact 128.0.0.0/1 2>/dev/null || true
+  ip -n $P-client route flush exact 0.0.0.0/0
+  case "$mode" in
+    off) ip -n $P-client route add default via 192.168.77.1 dev lan0; log "vpn off"; return 0 ;;
+    metric|split|tun) ip -n $P-client route add default via 192.168.77.1 dev lan0 metric 100 ;;
+    *) die "usage: lab.sh vpn metric|split|tun|off" ;;
+  esac
+  if [[ $mode == tun ]]; then
+    ip -n $P-client tuntap add dev tun0 mode tun
+    ip -n $P-client addr add 10.9.0.2/24 dev tun0
+    ip -n $P-client link set tun0 up
+    ip -n $P-client route add default dev tun0 metric 50
+  else
+    ip netns add $NS_VPN
+    ip -n $NS_VPN link set lo up
+    ip -n $P-client link add vpn0 type veth peer name vpn0 netns $NS_VPN
+    ip -n $P-client addr add 10.8.0.2/24 dev vpn0
+    ip -n $NS_VPN addr add 10.8.0.1/24 dev vpn0
+    ip -n $P-client link set vpn0 up
+    ip -n $NS_VPN link set vpn0 up
+    if [[ $mode == metric ]]; then
+      ip -n $P-client route add default via 10.8.0.1 dev vpn0 metric 50
+    else
+      ip -n $P-client route add 0.0.0.0/1 via 10.8.0.1 dev vpn0
+      ip -n $P-client route add 128.0.0.0/1 via 10.8.0.1 dev vpn0
+    fi
+  fi
+  log "vpn $mode: $(ip -n $P-client route get 239.255.255.250 | head -n1)"
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
   up) up "$@" ;;
@@ -304,6 +355,7 @@ case "$cmd" in
   router-stop) router_stop ;;
   router-reboot) router_reboot ;;
   router-status) router_pid || { echo "miniupnpd not running"; exit 1; } ;;
+  vpn) lock; vpn "$@" ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift

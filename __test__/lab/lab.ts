@@ -204,6 +204,15 @@ export async function routerCtl(cmd: 'start' | 'stop' | 'reboot', extIp?: string
   })
 }
 
+/** lab.sh vpn: a "VPN" on the client that takes the default route from the LAN (see lab.sh). */
+export async function vpnCtl(mode: 'metric' | 'split' | 'tun' | 'off'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [labSh(), 'vpn', mode], { timeout: 20000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`lab.sh vpn ${mode} failed: ${stdout}${stderr}`)) : resolve(stdout),
+    )
+  })
+}
+
 /** `nft list ruleset` of the router (miniupnpd's DNAT rules live in prerouting_miniupnpd). */
 export async function nftRules(): Promise<string> {
   const r = await runIn('router', 'nft', ['list', 'ruleset'])

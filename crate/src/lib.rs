@@ -3,10 +3,13 @@
 //! Modules in the order data flows through them:
 //! - [`upnp`]: UPnP IGD: `ssdp` (search datagrams, sockets), `http` (one bounded request),
 //!   `description` (device XML), `soap` (envelopes and faults), `gateway` (one device:
-//!   classification and the port-mapping actions), `discovery` (the search orchestration).
+//!   classification and the port-mapping actions), `search_plan` (where a search goes:
+//!   unicast at the default gateways, multicast on their interfaces), `discovery` (the
+//!   search orchestration).
 //! - [`pxp`]: NAT-PMP and PCP ("pxp", as Tailscale names the pair; "pmp" alone means
 //!   NAT-PMP): `transport` (retransmission, epochs), `natpmp`, `pcp` (wire formats, calls).
-//! - [`route`]: the default gateway and our address towards it.
+//! - [`route`]: the default routes' gateways (Linux /proc, netdev on macOS and Windows) and
+//!   our address towards them; shared by probing, discovery and the CLI.
 //! - [`probe`]: UPnP, NAT-PMP and PCP asked at once within one budget.
 //! - [`address`]: public, CGNAT or private: the one copy of the address ranges.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.

@@ -14,7 +14,8 @@ use crate::route;
 use crate::upnp::gateway::DeviceInfo;
 use crate::upnp::replies::Replies;
 use crate::upnp::search::Plan;
-use crate::upnp::ssdp::{self, SocketOptions, MAX_DATAGRAM};
+use crate::upnp::search_plan::{self, SearchPlan};
+use crate::upnp::ssdp::{self, Interface, SocketOptions, MAX_DATAGRAM};
 
 #[derive(Clone, Debug)]
 pub struct DiscoverConfig {
@@ -63,14 +64,56 @@ fn retransmit_delay(timeout: Duration) -> Duration {
     (timeout / 2).min(Duration::from_millis(200))
 }
 
-async fn send_burst(
-    socket: &tokio::net::UdpSocket,
-    messages: &[(std::net::SocketAddr, String)],
-) -> std::io::Result<()> {
+/// One datagram of a burst: where it goes, from which interface (multicast), what it says.
+struct Search {
+    destination: std::net::SocketAddr,
+    interface: Interface,
+    message: String,
+}
+
+/// Every search target to every destination of `plan`: unicast to the gateways first.
+/// Every search target of `targets` (Godot's search types, search.rs) to every destination of
+/// `routes` (unicast to the default gateways, multicast on the interfaces that reach them).
+fn searches(routes: &SearchPlan, targets: &[&'static str], ipv6: bool, mx: u32) -> Vec<Search> {
+    let groups = ssdp::destinations(ipv6);
+    let unicast = routes.unicast.iter().flat_map(|gateway| {
+        // HOST names the multicast group, as miniupnpc's and Tailscale's unicast searches do.
+        targets.iter().map(|st| Search {
+            destination: *gateway,
+            interface: Interface::Default,
+            message: ssdp::m_search(&groups[0], st, mx),
+        })
+    });
+    let multicast = routes.multicast_on.iter().flat_map(|interface| {
+        groups.iter().flat_map(move |group| {
+            targets.iter().map(move |st| Search {
+                destination: search_plan::group_on(*group, interface),
+                interface: interface.clone(),
+                message: ssdp::m_search(group, st, mx),
+            })
+        })
+    });
+    unicast.chain(multicast).collect()
+}
+
+async fn send_burst(socket: &tokio::net::UdpSocket, searches: &[Search]) -> std::io::Result<()> {
     let mut last_error = None;
     let mut sent = 0;
-    for (destination, message) in messages {
-        match socket.send_to(message.as_bytes(), destination).await {
+    let mut interface = None;
+    for search in searches {
+        if !search.destination.ip().is_multicast() {
+            // Unicast does not depend on the multicast interface.
+        } else if interface != Some(&search.interface) {
+            if let Err(e) = ssdp::set_multicast_interface(socket, &search.interface) {
+                last_error = Some(e);
+                continue;
+            }
+            interface = Some(&search.interface);
+        }
+        match socket
+            .send_to(search.message.as_bytes(), search.destination)
+            .await
+        {
             Ok(_) => sent += 1,
             Err(e) => last_error = Some(e),
         }
@@ -125,6 +168,19 @@ pub async fn discover(
 ) -> Result<DiscoverOutcome, Cancelled> {
     let started = Instant::now();
     let deadline = started + config.timeout;
+    let routes = match search_plan::plan(
+        &config.socket,
+        &crate::route::default_routes().unwrap_or_default(),
+        &if_addrs::get_if_addrs().unwrap_or_default(),
+    ) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return Ok(DiscoverOutcome::failed(
+                UpnpResult::SocketError,
+                format!("SSDP socket: {e}"),
+            ))
+        }
+    };
     let socket = match ssdp::open_socket(&config.socket) {
         Ok(s) => s,
         Err(e) => {
@@ -136,14 +192,7 @@ pub async fn discover(
     };
     let plan = Plan::for_filter(&config.device_filter);
     let mx = mx_for(config.timeout);
-    let messages: Vec<_> = ssdp::destinations(config.socket.ipv6)
-        .into_iter()
-        .flat_map(|d| {
-            plan.targets()
-                .into_iter()
-                .map(move |st| (d, ssdp::m_search(&d, st, mx)))
-        })
-        .collect();
+    let messages = searches(&routes, &plan.targets(), config.socket.ipv6, mx);
     if let Err(e) = send_burst(&socket, &messages).await {
         return Ok(DiscoverOutcome::failed(
             UpnpResult::SocketError,

@@ -6,5 +6,6 @@ pub mod gateway;
 pub mod http;
 pub mod replies;
 pub mod search;
+pub mod search_plan;
 pub mod soap;
 pub mod ssdp;

@@ -62,8 +62,8 @@ pub fn m_search(destination: &SocketAddr, search_target: &str, mx: u32) -> Strin
 }
 
 /// The interface `multicast_if` names, resolved for the address family in use.
-#[derive(Debug, PartialEq, Eq)]
-enum Interface {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Interface {
     Default,
     V4(Ipv4Addr),
     V6Index(u32),
@@ -89,13 +89,24 @@ pub fn is_no_such_interface(error: &io::Error) -> bool {
 }
 
 fn resolve_interface(spec: &str, ipv6: bool) -> io::Result<Interface> {
+    if spec.trim().is_empty() {
+        return Ok(Interface::Default);
+    }
+    resolve_interface_in(spec, ipv6, &if_addrs::get_if_addrs()?)
+}
+
+/// [`resolve_interface`] among `interfaces` (an interface name or one of its addresses).
+pub fn resolve_interface_in(
+    spec: &str,
+    ipv6: bool,
+    interfaces: &[if_addrs::Interface],
+) -> io::Result<Interface> {
     let spec = spec.trim();
     if spec.is_empty() {
         return Ok(Interface::Default);
     }
     let no_such = |why: String| io::Error::new(io::ErrorKind::NotFound, NoSuchInterface(why));
     let not_found = || no_such(format!("no usable network interface {spec:?}"));
-    let interfaces = if_addrs::get_if_addrs()?;
     if let Ok(ip) = spec.parse::<IpAddr>() {
         return match (ip, ipv6) {
             (IpAddr::V4(v4), false) => Ok(Interface::V4(v4)),
@@ -129,9 +140,9 @@ fn resolve_interface(spec: &str, ipv6: bool) -> io::Result<Interface> {
     }
 }
 
-/// Opens the search socket with Godot's options applied.
+/// Opens the search socket with Godot's options applied; the interface each search leaves
+/// from is chosen per datagram (see `search_plan`, [`set_multicast_interface`]).
 pub fn open_socket(options: &SocketOptions) -> io::Result<UdpSocket> {
-    let interface = resolve_interface(&options.multicast_if, options.ipv6)?;
     let domain = if options.ipv6 {
         Domain::IPV6
     } else {
@@ -148,19 +159,25 @@ pub fn open_socket(options: &SocketOptions) -> io::Result<UdpSocket> {
     if options.ipv6 {
         socket.set_only_v6(true)?;
         socket.set_multicast_hops_v6(options.ttl)?;
-        if let Interface::V6Index(index) = interface {
-            socket.set_multicast_if_v6(index)?;
-        }
         socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
     } else {
         socket.set_multicast_ttl_v4(options.ttl)?;
-        if let Interface::V4(addr) = interface {
-            socket.set_multicast_if_v4(&addr)?;
-        }
         socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
     }
     socket.set_nonblocking(true)?;
     UdpSocket::from_std(socket.into())
+}
+
+/// Makes the next multicast datagrams of `socket` leave from `interface`
+/// (`Interface::Default`: the system's choice).
+pub fn set_multicast_interface(socket: &UdpSocket, interface: &Interface) -> io::Result<()> {
+    let socket = socket2::SockRef::from(socket);
+    match interface {
+        Interface::V4(address) => socket.set_multicast_if_v4(address),
+        Interface::V6Index(index) => socket.set_multicast_if_v6(*index),
+        Interface::Default if socket.domain()? == Domain::IPV6 => socket.set_multicast_if_v6(0),
+        Interface::Default => socket.set_multicast_if_v4(&Ipv4Addr::UNSPECIFIED),
+    }
 }
 
 /// One answer to our search.
