@@ -1,8 +1,11 @@
 /**
  * Process exit hooks shared by every live PortMapper: on SIGINT, SIGTERM or `beforeExit`, each
- * one deletes its mappings (bounded in time), then the process ends as it would have. The
- * module's state (which mappers are live, whether the hooks are installed) lives only here.
+ * one deletes its mappings (bounded in time), then the process ends as it would have. In an
+ * Electron main process, where neither fits, the quit is held on `app`'s `will-quit` instead
+ * (electron-quit.ts). The module's state (which mappers are live, whether the hooks are
+ * installed) lives only here.
  */
+import { electronMainApp, holdQuitFor } from './electron-quit.ts'
 
 /** What the hooks need of a mapper. */
 export interface ExitCleanup {
@@ -14,6 +17,8 @@ export interface ExitCleanup {
 const live = new Set<ExitCleanup>()
 let hooked = false
 let exiting = false
+/** Removes the Electron hook, when that is the one installed. */
+let unhookElectron: (() => void) | null = null
 
 function cleanupAll(): Promise<void> {
   return Promise.all([...live].map((m) => m.closeForExit())).then(() => undefined)
@@ -45,6 +50,11 @@ function onBeforeExit(): void {
 function addHooks(): void {
   if (hooked) return
   hooked = true
+  const app = electronMainApp()
+  if (app) {
+    unhookElectron = holdQuitFor(app, cleanupAll)
+    return
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   process.on('beforeExit', onBeforeExit)
@@ -53,6 +63,11 @@ function addHooks(): void {
 function removeHooks(): void {
   if (!hooked) return
   hooked = false
+  if (unhookElectron) {
+    unhookElectron()
+    unhookElectron = null
+    return
+  }
   process.removeListener('SIGINT', onSignal)
   process.removeListener('SIGTERM', onSignal)
   process.removeListener('beforeExit', onBeforeExit)
