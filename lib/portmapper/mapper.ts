@@ -13,9 +13,11 @@
  * - a new external address is noticed on each check and emitted once;
  * - on 718/729 it picks another external port (never below 1024 unless asked);
  * - on 725, or 402 with a lease, it retries with a permanent lease;
+ * - after sleep or a long pause (timers far too late) every mapping is checked at once;
  * - `close()` deletes exactly what it created; SIGINT/SIGTERM/`beforeExit` do the same
- *   (`cleanupOnExit`) without changing how the process exits; an optional journal lets the
- *   next start delete what a crashed process left;
+ *   (`cleanupOnExit`) without changing how the process exits, and so does an Electron app's
+ *   quit (`will-quit`, held until done); an optional journal lets the next start delete what
+ *   a crashed process left;
  * - one request at a time per gateway; timers are unref'd, so an idle mapper never keeps
  *   a process alive (unless `keepAlive`).
  */
@@ -36,6 +38,7 @@ import { Mapping } from './mapping.ts'
 import { type CallOptions, type MapRequest, type PortMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
 import { LeaseBackend } from './pxp-backend.ts'
 import { UpnpBackend } from './upnp-backend.ts'
+import { WakeWatch } from './wake-watch.ts'
 
 export interface PortMapperEvents {
   mapped: [mapping: Mapping]
@@ -64,6 +67,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   #started: Promise<void> | null = null
   readonly #journal: Journal | null
   readonly #announcements: AnnouncementWatcher
+  /** Notices sleep and stalls while mappings are held. */
+  readonly #wake = new WakeWatch(() => this.#checkAllNow())
 
   constructor(options: PortMapperOptions = {}) {
     super()
@@ -77,7 +82,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     )
   }
 
-  /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/`beforeExit`. */
+  /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/`beforeExit` (Electron: quit). */
   get cleanupOnExit(): boolean {
     return this.#options.cleanupOnExit
   }
@@ -168,6 +173,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     )
     uninstallExitHooks(this)
     this.#announcements.close()
+    this.#wake.stop()
     if (failures.length) {
       const first = failures[0] as UPNPError
       throw new UPNPError(first, `close: ${failures.length} mapping(s) could not be deleted`)
@@ -278,6 +284,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#schedule(held)
     this.#writeJournal()
     installExitHooks(this)
+    this.#wake.start()
     if (backend.via === 'upnp') this.#listen()
     this.emit('mapped', mapping)
     return mapping
@@ -304,6 +311,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (this.#held.size === 0) {
       uninstallExitHooks(this)
       this.#announcements.close()
+      this.#wake.stop()
     }
   }
 
@@ -364,6 +372,18 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const e = asUpnpError(error)
     if (this.listenerCount('error') > 0) this.emit('error', e, mapping)
     else process.emitWarning(e.message, { type: 'UPNPWarning', code: 'UPNP_PORTMAPPER' })
+  }
+
+  /** After sleep or a long stall the network may be another, the router may have rebooted
+   *  and leases run out: the cached probe is forgotten and every mapping is checked now. */
+  #checkAllNow(): void {
+    if (this.#closed) return
+    invalidateProbe()
+    const now = Date.now()
+    for (const held of this.#held.values()) {
+      held.verifyAt = now
+      if (!held.busy) this.#schedule(held, 0)
+    }
   }
 
   // ---- SSDP announcements: a rebooted UPnP router says so --------------------------

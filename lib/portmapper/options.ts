@@ -33,7 +33,8 @@ export interface PortMapperOptions {
   portRange?: [number, number]
   /** Add attempts with other external ports after conflicts. Default 8. */
   maxAttempts?: number
-  /** Delete this mapper's mappings on SIGINT, SIGTERM and `beforeExit`. Default true. */
+  /** Delete this mapper's mappings on SIGINT, SIGTERM and `beforeExit` (in an Electron main
+   *  process: when the app quits, on `will-quit`). Default true. */
   cleanupOnExit?: boolean
   /** File recording live mappings; leftovers of a crashed process are deleted on next start. */
   journal?: string
@@ -41,7 +42,7 @@ export interface PortMapperOptions {
   keepAlive?: boolean
   /** Listen (passively, on port 1900 shared) for the gateway's SSDP announcements, so a
    *  reboot (new BOOTID.UPNP.ORG) triggers a check at once instead of at the next
-   *  `verifyInterval`. Default true. */
+   *  `verifyInterval`. Default true, except on Windows (see README, "Platforms"). */
   watchAnnouncements?: boolean
 }
 
@@ -80,7 +81,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     maxAttempts: options.maxAttempts ?? defaults.MAX_ATTEMPTS,
     cleanupOnExit: options.cleanupOnExit ?? true,
     keepAlive: options.keepAlive ?? false,
-    watchAnnouncements: options.watchAnnouncements ?? true,
+    watchAnnouncements: options.watchAnnouncements ?? defaults.WATCH_ANNOUNCEMENTS,
     journal: options.journal,
   }
   const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
