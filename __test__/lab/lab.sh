@@ -367,6 +367,23 @@ case "$cmd" in
     ensure_build
     log "test: vitest in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 npx vitest run "$@" 9>&- ;;
+  matrix)
+    # vitest under each Node binary of UNL_NODE_PATHS (bin directories, colon-separated), in
+    # one lab: .ci/node-matrix.sh. The matching `node` runs vitest and everything it starts.
+    [[ -n ${UNL_NODE_PATHS:-} ]] || die "matrix: set UNL_NODE_PATHS"
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    status=0
+    IFS=: read -r -a node_dirs <<<"$UNL_NODE_PATHS"
+    for dir in "${node_dirs[@]}"; do
+      version=$("$dir/node" --version)
+      log "matrix: vitest with Node $version in $P-client"
+      ip netns exec $P-client env PATH="$dir:$PATH" UPNP_LAB=1 UNL_EXPECT_NODE="$version" \
+        "$dir/node" node_modules/vitest/vitest.mjs run "$@" 9>&- || status=1
+    done
+    exit "$status" ;;
   demo)
     up
     trap down EXIT
