@@ -171,11 +171,13 @@ pub fn open_socket(options: &SocketOptions) -> io::Result<UdpSocket> {
 /// Makes the next multicast datagrams of `socket` leave from `interface`
 /// (`Interface::Default`: the system's choice).
 pub fn set_multicast_interface(socket: &UdpSocket, interface: &Interface) -> io::Result<()> {
+    // The family from the bound address: socket2's `domain()` exists on Linux only.
+    let ipv6 = socket.local_addr()?.is_ipv6();
     let socket = socket2::SockRef::from(socket);
     match interface {
         Interface::V4(address) => socket.set_multicast_if_v4(address),
         Interface::V6Index(index) => socket.set_multicast_if_v6(*index),
-        Interface::Default if socket.domain()? == Domain::IPV6 => socket.set_multicast_if_v6(0),
+        Interface::Default if ipv6 => socket.set_multicast_if_v6(0),
         Interface::Default => socket.set_multicast_if_v4(&Ipv4Addr::UNSPECIFIED),
     }
 }
@@ -531,6 +533,19 @@ mod tests {
         assert_eq!(o(0).bind_port(), 0);
         assert_eq!(o(1).bind_port(), 1900);
         assert_eq!(o(5555).bind_port(), 5555);
+    }
+
+    #[tokio::test]
+    async fn multicast_interface_is_set_per_family() {
+        let v4 = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        set_multicast_interface(&v4, &Interface::V4(Ipv4Addr::LOCALHOST)).unwrap();
+        set_multicast_interface(&v4, &Interface::Default).unwrap();
+        // An IPv6 interface on an IPv4 socket is refused by the system, not ignored.
+        assert!(set_multicast_interface(&v4, &Interface::V6Index(1)).is_err());
+        if let Ok(v6) = UdpSocket::bind("[::1]:0").await {
+            // Default on an IPv6 socket: the IPv6 option with index 0.
+            set_multicast_interface(&v6, &Interface::Default).unwrap();
+        }
     }
 
     #[test]
