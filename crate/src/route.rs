@@ -215,9 +215,9 @@ pub fn default_routes() -> io::Result<Vec<DefaultRoute>> {
     ))
 }
 
-#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
 /// Names of point-to-point interfaces (VPN tunnels, PPP): what `if_addrs` reports as such on
 /// every platform (IFF_POINTOPOINT on Unix, the interface type on Windows).
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
 fn point_to_point_links() -> std::collections::HashSet<String> {
     if_addrs::get_if_addrs()
         .unwrap_or_default()
