@@ -176,7 +176,7 @@ pub async fn discover(
         Ok(plan) => plan,
         Err(e) => {
             return Ok(DiscoverOutcome::failed(
-                UpnpResult::SocketError,
+                socket_failure(&e),
                 format!("SSDP socket: {e}"),
             ))
         }
