@@ -77,8 +77,9 @@ describe('behind a VPN the router is still found, and quickly', () => {
     const before = tunDropped()
     const { result } = await discover('tun0', 600)
     expect(result).toBe(UPNPResult.NO_DEVICES)
-    // Five search targets, sent twice (the retransmission).
-    expect(tunDropped() - before).toBe(10)
+    // Godot's six search types (five gateway types and upnp:rootdevice, crate/src/upnp/search.rs),
+    // sent twice (the retransmission).
+    expect(tunDropped() - before).toBe(12)
   })
 
   it("discoverMulticastIf still wins: the VPN's interface alone finds nothing", async () => {
