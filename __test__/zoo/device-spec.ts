@@ -1,0 +1,73 @@
+// One zoo device as stored in __test__/zoo/devices/<id>/: device.json plus its captured and
+// modelled files. Read by the replay device and by the tests that drive it.
+import fs from 'node:fs'
+import path from 'node:path'
+import { repoRoot } from '../lab/lab.ts'
+
+export const DEVICES_DIR = path.join(repoRoot(), '__test__/zoo/devices')
+
+export interface HttpFile {
+  /** Path of the description as the search reply's LOCATION names it. */
+  path: string
+  /** A whole captured HTTP response (`.http`) or a body (`.xml`, head from the shape). */
+  file?: string
+  /** A body stored in parts (captured head + modelled tail), served concatenated. */
+  files?: string[]
+  /** Text replaced in the body before serving (where a source edited the capture). */
+  replace?: Record<string, string>
+}
+
+export interface DeviceSpec {
+  id: string
+  dir: string
+  name: string
+  vendor: string
+  model: string
+  firmware: string
+  /** full: description captured whole; partial-description; ssdp-only: only the search reply;
+   *  soap-capture: only SOAP replies (everything else modelled). */
+  replay: 'full' | 'partial-description' | 'ssdp-only' | 'soap-capture'
+  shape: string
+  location: string
+  files: Record<string, string>
+  http: HttpFile[]
+  captured: string
+  modelled: string
+  expect: { serviceType: string; controlPath: string; controlPort?: number; source: string }
+  /** Per connection service in document order: status and external address to report. */
+  connections?: { status?: string; externalIp?: string }[]
+  tr064?: boolean
+  ssdpSourcePort?: 'ephemeral'
+  requireSoapActionCase?: string[]
+  refuseEmptyDescription?: boolean
+  missingEntry?: { code: number; description: string }
+  chunked?: boolean
+  bom?: boolean
+  latin1?: boolean
+}
+
+export function loadDevice(id: string): DeviceSpec {
+  const dir = path.join(DEVICES_DIR, id)
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8')) as Omit<DeviceSpec, 'id' | 'dir'>
+  return { ...json, id, dir }
+}
+
+export function allDevices(): DeviceSpec[] {
+  return fs
+    .readdirSync(DEVICES_DIR)
+    .filter((d) => fs.existsSync(path.join(DEVICES_DIR, d, 'device.json')))
+    .sort()
+    .map(loadDevice)
+}
+
+/** The search reply file: captured (`ssdp.txt`) or modelled (`ssdp.modelled.txt`). */
+export function ssdpFile(d: DeviceSpec): string {
+  const captured = path.join(d.dir, 'ssdp.txt')
+  return fs.existsSync(captured) ? captured : path.join(d.dir, 'ssdp.modelled.txt')
+}
+
+/** Host, port and path of the LOCATION. */
+export function locationParts(d: DeviceSpec): { address: string; port: number; path: string } {
+  const u = new URL(d.location)
+  return { address: u.hostname, port: Number(u.port || 80), path: u.pathname + u.search }
+}
