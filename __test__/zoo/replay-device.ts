@@ -77,9 +77,13 @@ function connections(): Connection[] {
 }
 const services = connections()
 
-/** Search targets this device answers: its own device and service types, as real stacks do. */
+/** Search targets this device answers: its own device and service types, and their earlier
+ *  versions (UDA 1.3.2: a device answers a search for a lower version of its type). */
 const answers = new Set(['ssdp:all', 'upnp:rootdevice'])
-for (const m of rootXml.matchAll(/<(deviceType|serviceType)>\s*([^<]*?)\s*<\/\1>/g)) answers.add(m[2]!)
+for (const m of rootXml.matchAll(/<(deviceType|serviceType)>\s*([^<]*?)\s*<\/\1>/g)) {
+  const [, type = '', version = '1'] = /^(.*):(\d+)$/.exec(m[2]!) ?? []
+  for (let v = 1; v <= Number(version); v++) answers.add(`${type}:${v}`)
+}
 
 // ---------------------------------------------------------------- SSDP
 function searchReply(st: string): string {

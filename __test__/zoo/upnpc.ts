@@ -15,10 +15,14 @@ export interface UpnpcRun {
 
 const PORT = '40002'
 
+/** Discovers once (the add, as a user would), then names the description it found (-u) for the
+ *  list and the delete, which keeps the round trip to one discovery window. */
 export async function upnpcRoundTrip(client: string): Promise<UpnpcRun> {
   const add = await runIn('client', 'upnpc', ['-e', 'zoo reference', '-a', client, PORT, PORT, 'UDP'], 20_000)
-  const list = await runIn('client', 'upnpc', ['-l'], 20_000)
-  const del = await runIn('client', 'upnpc', ['-d', PORT, 'UDP'], 20_000)
+  const desc = /^ desc: (\S+)/m.exec(add.stdout)?.[1]
+  const target = desc ? ['-u', desc] : []
+  const list = await runIn('client', 'upnpc', [...target, '-l'], 20_000)
+  const del = await runIn('client', 'upnpc', [...target, '-d', PORT, 'UDP'], 20_000)
   const output = [add, list, del].map((r) => r.stdout + r.stderr).join('\n---\n')
   const validIgd = /Found valid IGD/.test(add.stdout)
   const added = /is redirected to internal/.test(add.stdout)
