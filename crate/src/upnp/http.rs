@@ -13,12 +13,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{CONNECTION, CONTENT_LENGTH, HOST, USER_AGENT};
+use hyper::header::CONTENT_LENGTH;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
+
+use crate::upnp::head_case::MiniupnpcCase;
 
 /// Sent with every request; routers sometimes log it.
 pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
@@ -128,7 +130,10 @@ static DEVICE_SLOTS: LazyLock<Mutex<HashMap<IpAddr, Arc<Slots>>>> = LazyLock::ne
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub addr: SocketAddr,
+    /// `Host` of SOAP requests: the port only when it is not 80.
     pub host_header: String,
+    /// `Host` of GET requests: always with the port (miniupnpc's miniwget writes it so).
+    pub host_and_port: String,
     pub path_and_query: String,
 }
 
@@ -213,14 +218,16 @@ impl Endpoint {
             IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
             IpAddr::V4(_) => SocketAddr::new(ip, port),
         };
+        let host_and_port = format!("{host_for_header}:{port}");
         let host_header = if port == 80 {
             host_for_header
         } else {
-            format!("{host_for_header}:{port}")
+            host_and_port.clone()
         };
         Ok(Self {
             addr,
             host_header,
+            host_and_port,
             path_and_query: path,
         })
     }
@@ -328,6 +335,36 @@ pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection,
     })
 }
 
+/// The header lines of a request, in the order and with the values miniupnpc writes
+/// (miniwget.c for GET, minisoap.c for POST); `extra` (Content-Type, SOAPAction) goes after
+/// Content-Length. Names are re-spelled on the wire by [`MiniupnpcCase`].
+fn head_fields<'a>(
+    method: &str,
+    endpoint: &'a Endpoint,
+    body_len: usize,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, String)> {
+    if method == "GET" {
+        return vec![
+            ("Host", endpoint.host_and_port.clone()),
+            ("Connection", "Close".into()),
+            ("User-Agent", USER_AGENT_VALUE.into()),
+        ];
+    }
+    let mut fields = vec![
+        ("Host", endpoint.host_header.clone()),
+        ("User-Agent", USER_AGENT_VALUE.into()),
+        ("Content-Length", body_len.to_string()),
+    ];
+    fields.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
+    fields.extend([
+        ("Connection", "Close".into()),
+        ("Cache-Control", "no-cache".into()),
+        ("Pragma", "no-cache".into()),
+    ]);
+    fields
+}
+
 /// Sends one request on `conn` and reads the whole reply within `limits`.
 pub async fn exchange(
     conn: Connection,
@@ -343,21 +380,17 @@ pub async fn exchange(
         let _slot = _slot;
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(64 * 1024)
-            .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            // One flat buffer per message, so the head reaches MiniupnpcCase as plain writes.
+            .writev(false)
+            .handshake::<_, Full<Bytes>>(TokioIo::new(MiniupnpcCase::new(stream)))
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
         let body = body.unwrap_or_default();
         let mut request = Request::builder()
             .method(method)
-            .uri(&endpoint.path_and_query)
-            .header(HOST, &endpoint.host_header)
-            .header(USER_AGENT, USER_AGENT_VALUE)
-            .header(CONNECTION, "close");
-        if !body.is_empty() {
-            request = request.header(CONTENT_LENGTH, body.len());
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
+            .uri(&endpoint.path_and_query);
+        for (name, value) in head_fields(method, endpoint, body.len(), headers) {
+            request = request.header(name, value);
         }
         let request = request
             .body(Full::new(Bytes::from(body)))
@@ -459,11 +492,74 @@ mod tests {
         }
     }
 
+    /// Reads one request head from a loopback listener while `send` runs, answers 200.
+    async fn head_on_the_wire<F>(send: impl FnOnce(String) -> F) -> String
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let serve = async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed before the head ended");
+                got.extend_from_slice(&buf[..n]);
+            }
+            let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            s.write_all(reply).await.unwrap();
+            let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            String::from_utf8(got[..end + 4].to_vec()).unwrap()
+        };
+        let (head, ()) = tokio::join!(serve, send(format!("127.0.0.1:{port}")));
+        head.replace(&port.to_string(), "PORT")
+    }
+
+    /// The head miniupnpc 2.2.4 writes (recorded from Debian's upnpc against the zoo's
+    /// replays), with only the values that are ours: User-Agent, Content-Type (UDA 1.1's
+    /// charset) and the body's length.
+    #[tokio::test]
+    async fn request_heads_are_miniupnpcs_byte_for_byte() {
+        let limits = || Limits::within(Duration::from_secs(2), 1024);
+        let head = head_on_the_wire(|host| async move {
+            let e = Endpoint::parse(&format!("http://{host}/rootDesc.xml")).unwrap();
+            assert_eq!(get(&e, &limits()).await.unwrap().body, "ok");
+        })
+        .await;
+        assert_eq!(
+            head,
+            format!("GET /rootDesc.xml HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nConnection: Close\r\nUser-Agent: {USER_AGENT_VALUE}\r\n\r\n")
+        );
+        let head = head_on_the_wire(|host| async move {
+            let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
+            let conn = connect(&e, &limits()).await.unwrap();
+            let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", "\"urn:x#GetStatusInfo\"")];
+            let body = Some("<x/>".to_string());
+            exchange(conn, &e, "POST", &headers, body, &limits())
+                .await
+                .unwrap();
+        })
+        .await;
+        assert_eq!(
+            head,
+            format!(
+                "POST /ctl/IPConn HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nUser-Agent: {USER_AGENT_VALUE}\r\n\
+                 Content-Length: 4\r\nContent-Type: text/xml; charset=\"utf-8\"\r\n\
+                 SOAPAction: \"urn:x#GetStatusInfo\"\r\nConnection: Close\r\n\
+                 Cache-Control: no-cache\r\nPragma: no-cache\r\n\r\n"
+            )
+        );
+    }
+
     #[test]
     fn parses_plain_ipv4_urls() {
         let e = Endpoint::parse("http://192.168.1.1:5000/rootDesc.xml").unwrap();
         assert_eq!(e.addr, "192.168.1.1:5000".parse().unwrap());
         assert_eq!(e.host_header, "192.168.1.1:5000");
+        assert_eq!(e.host_and_port, "192.168.1.1:5000");
         assert_eq!(e.path_and_query, "/rootDesc.xml");
 
         let e = Endpoint::parse("http://10.0.0.1").unwrap();
@@ -474,6 +570,7 @@ mod tests {
         let e = Endpoint::parse("http://10.0.0.1:80/ctl?x=1").unwrap();
         assert_eq!(e.path_and_query, "/ctl?x=1");
         assert_eq!(e.host_header, "10.0.0.1");
+        assert_eq!(e.host_and_port, "10.0.0.1:80");
     }
 
     #[test]

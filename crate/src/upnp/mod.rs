@@ -3,6 +3,7 @@
 pub mod description;
 pub mod discovery;
 pub mod gateway;
+pub mod head_case;
 pub mod http;
 pub mod replies;
 pub mod search;
