@@ -12,7 +12,7 @@ import { upnpcRoundTrip } from './upnpc.ts'
 import { type RunningDevice, startDevice, zooNamespaceDown, zooNamespaceUp } from './zoo-lab.ts'
 
 const devices = allDevices()
-const CLI = path.join(repoRoot(), 'cli.ts')
+const CLI = path.join(repoRoot(), 'cli/main.ts')
 
 function cli(args: string[]): Promise<{ code: number; json: any }> {
   return new Promise((resolve) => {
