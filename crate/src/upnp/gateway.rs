@@ -309,20 +309,37 @@ pub async fn specific_port_mapping(
 ) -> Result<Mapping, Failure> {
     let args = mapping_key(remote_host, external_port, protocol);
     let reply = soap::call(target, "GetSpecificPortMappingEntry", args).await?;
-    let v = &reply.values;
-    let number = |name: &str| v.get(name).and_then(|s| s.trim().parse::<u32>().ok());
     Ok(Mapping {
         remote_host: remote_host.to_string(),
         external_port,
         protocol: protocol.to_string(),
+        ..entry(&reply.values)?
+    })
+}
+
+/// The values every entry reply carries; the key fields are taken from the reply too (a
+/// `GetGenericPortMappingEntry` reply names them; a specific one is given them by its caller).
+fn entry(v: &soap::Values) -> Result<Mapping, Failure> {
+    let number = |name: &str| v.get(name).and_then(|s| s.trim().parse::<u32>().ok());
+    let invalid = |what: &str| {
+        Failure::new(
+            UpnpResult::InvalidResponse,
+            format!("reply has no valid {what}"),
+        )
+    };
+    Ok(Mapping {
+        remote_host: v.get("NewRemoteHost").unwrap_or("").to_string(),
+        external_port: number("NewExternalPort")
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0),
+        protocol: v
+            .get("NewProtocol")
+            .unwrap_or("")
+            .trim()
+            .to_ascii_uppercase(),
         internal_port: number("NewInternalPort")
             .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| {
-                Failure::new(
-                    UpnpResult::InvalidResponse,
-                    "reply has no valid NewInternalPort",
-                )
-            })?,
+            .ok_or_else(|| invalid("NewInternalPort"))?,
         internal_client: v.get("NewInternalClient").unwrap_or("").to_string(),
         enabled: v.get("NewEnabled").map(|e| e.trim() == "1").unwrap_or(true),
         description: v.get("NewPortMappingDescription").unwrap_or("").to_string(),
@@ -330,45 +347,135 @@ pub async fn specific_port_mapping(
     })
 }
 
-/// The router's whole table through igd-next's `GetGenericPortMappingEntry`, which parses
-/// entries well; we only bound the walk and keep the fault that ended it.
+/// Faults that end the table walk. 713 SpecifiedArrayIndexInvalid is the standard one; as
+/// lontivero/Open.NAT found, routers also say 714 NoSuchEntryInArray, 402 (DD-WRT), 501
+/// (Linksys WRT1900AC) or 601 (Linksys EA8300) for an index past the end.
+const TABLE_END_CODES: [i64; 5] = [713, 714, 402, 501, 601];
+
+/// The router's whole table: `GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`,
+/// on our own SOAP client (its request head, caps and the announced service type).
 pub async fn list_port_mappings(
     target: &Target,
     max_entries: u32,
 ) -> Result<Vec<Mapping>, Failure> {
-    let endpoint =
-        Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
-    let gateway = igd_next::aio::Gateway {
-        addr: endpoint.addr,
-        root_url: String::new(),
-        control_url: target.control_url.clone(),
-        control_schema_url: String::new(),
-        control_schema: Default::default(),
-        service_type: target.service_type.clone(),
-        provider: igd_next::aio::tokio::Tokio,
-    };
     let deadline = Instant::now() + target.timeout;
     let mut entries = Vec::new();
     for index in 0..max_entries {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let entry = tokio::time::timeout(remaining, gateway.get_generic_port_mapping_entry(index))
-            .await
-            .map_err(|_| Failure::new(UpnpResult::HttpError, "listing mappings timed out"))?;
-        match entry {
-            Ok(e) => entries.push(Mapping {
-                remote_host: e.remote_host,
-                external_port: e.external_port,
-                protocol: e.protocol.to_string(),
-                internal_port: e.internal_port,
-                internal_client: e.internal_client,
-                enabled: e.enabled,
-                description: e.port_mapping_description,
-                lease_duration: e.lease_duration,
-            }),
-            // 713 SpecifiedArrayIndexInvalid is how the table ends.
-            Err(igd_next::GetGenericPortMappingEntryError::SpecifiedArrayIndexInvalid) => break,
-            Err(e) => return Err(Failure::new(UpnpResult::UnknownError, e.to_string())),
+        if remaining.is_zero() {
+            return Err(Failure::new(
+                UpnpResult::HttpError,
+                "listing mappings timed out",
+            ));
+        }
+        let step = Target {
+            timeout: remaining,
+            ..target.clone()
+        };
+        let args = vec![("NewPortMappingIndex", index.to_string())];
+        match soap::call(&step, "GetGenericPortMappingEntry", args).await {
+            Ok(reply) => {
+                let m = entry(&reply.values)?;
+                if m.external_port == 0 || !matches!(m.protocol.as_str(), "UDP" | "TCP") {
+                    let why = format!("entry {index} has no valid NewExternalPort/NewProtocol");
+                    return Err(Failure::new(UpnpResult::InvalidResponse, why));
+                }
+                entries.push(m);
+            }
+            Err(f) if f.upnp_code.is_some_and(|c| TABLE_END_CODES.contains(&c)) => break,
+            Err(f) => return Err(f),
         }
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback router answering `GetGenericPortMappingEntry` from `table`, then `end`
+    /// (a UPnP error code) past its end. Returns its control URL.
+    async fn router(table: Vec<&'static str>, end: i64) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/ctl", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !String::from_utf8_lossy(&got).contains("</s:Envelope>") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+                let text = String::from_utf8_lossy(&got);
+                let index: usize = text
+                    .split("<NewPortMappingIndex>")
+                    .nth(1)
+                    .and_then(|r| r.split('<').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap();
+                let (status, body) = match table.get(index) {
+                    Some(values) => (200, format!("<u:GetGenericPortMappingEntryResponse xmlns:u=\"urn:schemas-upnp-org:service:WANIPConnection:1\">{values}</u:GetGenericPortMappingEntryResponse>")),
+                    None => (500, format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>{end}</errorCode><errorDescription>x</errorDescription></UPnPError></detail></s:Fault>")),
+                };
+                let body = format!("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>");
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    fn target(control_url: String) -> Target {
+        Target {
+            control_url,
+            service_type: "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    const ENTRY: &str = "<NewRemoteHost></NewRemoteHost><NewExternalPort>7777</NewExternalPort><NewProtocol>udp</NewProtocol><NewInternalPort>7778</NewInternalPort><NewInternalClient>192.168.1.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription>game</NewPortMappingDescription><NewLeaseDuration>0</NewLeaseDuration>";
+
+    #[tokio::test]
+    async fn table_walk_ends_on_every_known_end_fault() {
+        for end in TABLE_END_CODES {
+            let url = router(vec![ENTRY, ENTRY], end).await;
+            let entries = list_port_mappings(&target(url), 100).await.unwrap();
+            assert_eq!(entries.len(), 2, "end fault {end}");
+            assert_eq!(
+                entries[0],
+                Mapping {
+                    remote_host: String::new(),
+                    external_port: 7777,
+                    protocol: "UDP".into(),
+                    internal_port: 7778,
+                    internal_client: "192.168.1.10".into(),
+                    enabled: true,
+                    description: "game".into(),
+                    lease_duration: 0,
+                }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn table_walk_reports_other_faults_and_bad_entries() {
+        let url = router(vec![ENTRY], 606).await;
+        let err = list_port_mappings(&target(url), 100).await.unwrap_err();
+        assert_eq!(err.upnp_code, Some(606));
+        let url = router(
+            vec!["<NewExternalPort>x</NewExternalPort><NewInternalPort>1</NewInternalPort>"],
+            713,
+        )
+        .await;
+        let err = list_port_mappings(&target(url), 100).await.unwrap_err();
+        assert_eq!(err.result, UpnpResult::InvalidResponse);
+        // The walk is bounded by max_entries even when the router never says "end".
+        let url = router(vec![ENTRY; 10], 713).await;
+        assert_eq!(list_port_mappings(&target(url), 3).await.unwrap().len(), 3);
+    }
 }
