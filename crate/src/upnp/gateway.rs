@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::address;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
+use crate::upnp::charset;
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
 use crate::upnp::http::{self, Endpoint, Limits};
 use crate::upnp::soap::{self, Target};
@@ -103,7 +104,7 @@ impl DeviceInfo {
                 .with_http_status(200);
             return self.fail(IgdStatus::HttpEmpty, why);
         }
-        let text = String::from_utf8_lossy(&response.body);
+        let text = charset::decode_xml(&response.body);
         let desc = match Description::parse(&text) {
             Ok(d) => d,
             Err(why) => {

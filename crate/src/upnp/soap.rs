@@ -10,6 +10,7 @@ use std::time::Duration;
 use roxmltree::{Document, Node};
 
 use crate::errors::{Failure, UpnpResult};
+use crate::upnp::charset;
 use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
 
 /// Largest SOAP reply we read (real ones are well under 2 KB).
@@ -182,7 +183,7 @@ where
         .await
         .map_err(http_failure)?;
     let status = response.status;
-    let text = String::from_utf8_lossy(&response.body);
+    let text = charset::decode_xml(&response.body);
     match parse_reply(&text, action) {
         Ok(Parsed::Fault {
             code: Some(code),
