@@ -28,9 +28,25 @@ pub struct Description {
     pub services: Vec<Service>,
 }
 
-const WAN_COMMON_INTERFACE_CONFIG: &str = "urn:schemas-upnp-org:service:WANCommonInterfaceConfig:";
-const WAN_IP_CONNECTION: &str = "urn:schemas-upnp-org:service:WANIPConnection:";
-const WAN_PPP_CONNECTION: &str = "urn:schemas-upnp-org:service:WANPPPConnection:";
+/// Service type prefixes of the UPnP forum's IGD and of the Broadband Forum's TR-064, which
+/// reuses the IGD's services and actions under its own namespace (`urn:dslforum-org:`).
+const SERVICE_NAMESPACES: [&str; 2] =
+    ["urn:schemas-upnp-org:service:", "urn:dslforum-org:service:"];
+
+/// Whether `service_type` is `<namespace>:<name>:<version>` in one of [`SERVICE_NAMESPACES`].
+fn is_service(service_type: &str, name: &str) -> bool {
+    SERVICE_NAMESPACES.iter().any(|ns| {
+        service_type
+            .strip_prefix(ns)
+            .and_then(|rest| rest.strip_prefix(name))
+            .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
+/// Whether a service type is TR-064's (`urn:dslforum-org:`) rather than the UPnP forum's.
+pub fn is_tr064(service_type: &str) -> bool {
+    service_type.starts_with(SERVICE_NAMESPACES[1])
+}
 
 impl Description {
     pub fn parse(xml: &str) -> Result<Self, String> {
@@ -66,15 +82,21 @@ impl Description {
     pub fn wan_common_interface(&self) -> Option<&Service> {
         self.services
             .iter()
-            .find(|s| s.service_type.starts_with(WAN_COMMON_INTERFACE_CONFIG))
+            .find(|s| is_service(&s.service_type, "WANCommonInterfaceConfig"))
     }
 
-    /// The first `WANIPConnection:*` or `WANPPPConnection:*` service, as miniupnpc picks it.
-    pub fn connection_service(&self) -> Option<&Service> {
-        self.services.iter().find(|s| {
-            s.service_type.starts_with(WAN_IP_CONNECTION)
-                || s.service_type.starts_with(WAN_PPP_CONNECTION)
+    /// Every `WANIPConnection:*` and `WANPPPConnection:*` service (UPnP forum or TR-064), in
+    /// document order: a router with several WAN connections lists one per connection.
+    pub fn connection_services(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter().filter(|s| {
+            is_service(&s.service_type, "WANIPConnection")
+                || is_service(&s.service_type, "WANPPPConnection")
         })
+    }
+
+    /// The first connection service, as miniupnpc picks it before asking any.
+    pub fn connection_service(&self) -> Option<&Service> {
+        self.connection_services().next()
     }
 
     /// The base that relative URLs in this description resolve against.
@@ -211,6 +233,31 @@ mod tests {
         let d = Description::parse(xml).unwrap();
         assert_eq!(d.connection_service().unwrap().control_url, "/ppp");
         assert!(d.wan_common_interface().is_none());
+    }
+
+    #[test]
+    fn every_connection_service_in_order_upnp_forum_and_tr064() {
+        let xml = r#"<root><device><deviceList>
+            <device><serviceList>
+              <service><serviceType>urn:dslforum-org:service:WANCommonInterfaceConfig:1</serviceType></service>
+              <service><serviceType>urn:dslforum-org:service:WANPPPConnection:1</serviceType><controlURL>/a</controlURL></service>
+              <service><serviceType>urn:schemas-upnp-org:service:WANIPConnectionX:1</serviceType><controlURL>/not</controlURL></service>
+              <service><serviceType>urn:example-com:service:WANIPConnection:1</serviceType><controlURL>/not</controlURL></service>
+            </serviceList></device>
+            <device><serviceList>
+              <service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType><controlURL>/b</controlURL></service>
+              <service><serviceType>urn:dslforum-org:service:WANIPConnection:1</serviceType><controlURL>/c</controlURL></service>
+            </serviceList></device>
+            </deviceList></device></root>"#;
+        let d = Description::parse(xml).unwrap();
+        let urls: Vec<_> = d
+            .connection_services()
+            .map(|s| s.control_url.as_str())
+            .collect();
+        assert_eq!(urls, ["/a", "/b", "/c"]);
+        assert!(d.wan_common_interface().is_some());
+        assert!(is_tr064("urn:dslforum-org:service:WANPPPConnection:1"));
+        assert!(!is_tr064("urn:schemas-upnp-org:service:WANIPConnection:2"));
     }
 
     #[test]
