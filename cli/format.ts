@@ -22,11 +22,14 @@ export function hostOf(url: string): string {
   }
 }
 
-/** "IGD:2", "IGD:1", "IGD:1 PPP": from the connection service the device describes (the search
- *  reply's type only says which search it answered, and routers answer the lower versions too). */
+/** "IGD:2", "IGD:1", "IGD:1 PPP", "TR-064 PPP": from the connection service the device
+ *  describes (the search reply's type only says which search it answered, and routers answer
+ *  the lower versions too). */
 export function igdVersion(device: UPNPDevice): string {
-  const svc = /:service:WAN(IP|PPP)Connection:(\d+)/.exec(device.igdServiceType)
-  if (svc) return `IGD:${svc[2]}${svc[1] === 'PPP' ? ' PPP' : ''}`
+  const svc = /^urn:([^:]+):service:WAN(IP|PPP)Connection:(\d+)/.exec(device.igdServiceType)
+  const ppp = svc?.[2] === 'PPP' ? ' PPP' : ''
+  if (svc?.[1] === 'dslforum-org') return `TR-064${ppp}`
+  if (svc) return `IGD:${svc[3]}${ppp}`
   const m = /:device:InternetGatewayDevice:(\d+)/.exec(device.serviceType)
   return m ? `IGD:${m[1]}` : 'device'
 }
@@ -54,7 +57,11 @@ export const STATUS_TEXT: Record<string, string> = {
 }
 
 export function statusName(device: UPNPDevice): string {
-  return IGDStatus[device.igdStatus] ?? String(device.igdStatus)
+  return igdStatusName(device.igdStatus)
+}
+
+export function igdStatusName(status: IGDStatus): string {
+  return IGDStatus[status] ?? String(status)
 }
 
 export function natSentence(kind: NatKind, address: string): string {

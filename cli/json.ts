@@ -8,7 +8,7 @@ import type { UPNPDevice } from '../lib/godot/device.ts'
 import type { ProbeReport, ProtocolReport } from '../lib/probe.ts'
 import type { Protocol, Via } from '../lib/types.ts'
 import { type CliError, EXIT, type ExitCode, type Library } from './command.ts'
-import { hostOf, igdVersion, type NatKind, natKind, statusName } from './format.ts'
+import { hostOf, igdStatusName, igdVersion, type NatKind, natKind, statusName } from './format.ts'
 
 /** Version of the `--json` documents; bumped only for an incompatible change. */
 export const JSON_SCHEMA = 1
@@ -38,7 +38,22 @@ export interface JsonGateway {
   nat: NatKind
   /** The gateway this command uses. */
   selected: boolean
+  /** Every WAN connection service of the gateway in description order (routers with several
+   *  WAN links list one each); `controlUrl` and `serviceType` above name the one in use. */
+  connections: JsonConnection[]
   error?: Explanation
+}
+
+export interface JsonConnection {
+  serviceType: string
+  controlUrl: string
+  /** `IGDStatus` name; "UNKNOWN_ERROR" for one not asked because an earlier one is used. */
+  status: string
+  /** What the router said in GetStatusInfo ("Connected", "Disconnected", ...; "" if not asked). */
+  connectionStatus: string
+  externalAddress: string
+  /** The connection the gateway's mappings go to. */
+  used: boolean
 }
 
 export interface JsonMapping {
@@ -98,6 +113,14 @@ export function gatewayJson(lib: Library, device: UPNPDevice, selected: UPNPDevi
     externalAddress: device.externalAddress,
     nat: natKind(lib, device.externalAddress),
     selected: device === selected,
+    connections: device.connections.map((c) => ({
+      serviceType: c.serviceType,
+      controlUrl: c.controlUrl,
+      status: igdStatusName(c.igdStatus),
+      connectionStatus: c.connectionStatus,
+      externalAddress: c.externalAddress,
+      used: c.controlUrl === device.igdControlUrl && c.serviceType === device.igdServiceType,
+    })),
     ...(device.lastError && !device.isValidGateway() ? { error: explainFailure(device.lastError) } : {}),
   }
 }

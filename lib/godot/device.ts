@@ -6,6 +6,24 @@ import { failureInfo, internalError, toEntry } from '../native/convert.ts'
 import type { PortMappingEntry, Protocol } from '../types.ts'
 import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../validate.ts'
 
+/**
+ * Extra (not in Godot): one WAN connection service of a gateway. A router with several WAN
+ * links lists one per link; they are asked in order and the first that is connected and has
+ * an external address is the one the device uses (`igdControlUrl`, `igdServiceType`).
+ */
+export interface UPNPConnection {
+  serviceType: string
+  controlUrl: string
+  /** OK when usable, DISCONNECTED or INVALID_CONTROL when not, UNKNOWN_ERROR when it was not
+   *  asked (an earlier connection is used). */
+  igdStatus: IGDStatus
+  /** `NewConnectionStatus` as the router wrote it ("" if not asked or not answered). */
+  connectionStatus: string
+  externalAddress: string
+  doubleNat: boolean
+  lastError: UPNPErrorInfo | null
+}
+
 /** Godot's `UPNPDevice`: one UPnP device, usable as a gateway when `igdStatus` is OK. */
 export class UPNPDevice {
   descriptionUrl = ''
@@ -30,6 +48,9 @@ export class UPNPDevice {
   server = ''
   /** SSDP `BOOTID.UPNP.ORG`; changes when the router reboots. */
   bootId: number | null = null
+  /** Every WAN connection service of the description, in order (empty for a device built
+   *  by hand or not classified). */
+  connections: readonly UPNPConnection[] = []
   /** Cap, in milliseconds, on each request to this device. */
   requestTimeout = REQUEST_TIMEOUT_MS
   /** Why the last call on this device failed; `null` after a success. */
@@ -180,6 +201,15 @@ export class UPNPDevice {
     device.bootId = found.bootId ?? null
     device.requestTimeout = requestTimeout
     device.lastError = found.lastError ? failureInfo(found.lastError, found.lastError.result) : null
+    device.connections = found.connections.map((c) => ({
+      serviceType: c.serviceType,
+      controlUrl: c.controlUrl,
+      igdStatus: c.igdStatus,
+      connectionStatus: c.connectionStatus,
+      externalAddress: c.externalAddress,
+      doubleNat: c.doubleNat,
+      lastError: c.lastError ? failureInfo(c.lastError, c.lastError.result) : null,
+    }))
     return device
   }
 }

@@ -130,6 +130,18 @@ export declare function listPortMappings(target: SoapTarget, maxEntries: number)
  */
 export declare function localAddressFor(gateway: string): string
 
+/** One WAN connection service of a gateway (see `upnp::connections`). */
+export interface NativeConnection {
+  serviceType: string
+  controlUrl: string
+  igdStatus: number
+  /** `NewConnectionStatus` as the router wrote it ("" if it was not asked). */
+  connectionStatus: string
+  externalAddress: string
+  doubleNat: boolean
+  lastError?: NativeFailure
+}
+
 export interface NativeDevice {
   descriptionUrl: string
   serviceType: string
@@ -145,6 +157,8 @@ export interface NativeDevice {
   server: string
   bootId?: number
   lastError?: NativeFailure
+  /** Every WAN connection service, in description order; `igd*` name the one in use. */
+  connections: Array<NativeConnection>
 }
 
 export interface NativeFailure {

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
 use crate::upnp::gateway::{self, DeviceInfo, Mapping};
 use crate::upnp::soap::Target;
@@ -40,6 +41,33 @@ impl From<Failure> for NativeFailure {
     }
 }
 
+/// One WAN connection service of a gateway (see `upnp::connections`).
+#[napi(object)]
+pub struct NativeConnection {
+    pub service_type: String,
+    pub control_url: String,
+    pub igd_status: u32,
+    /// `NewConnectionStatus` as the router wrote it ("" if it was not asked).
+    pub connection_status: String,
+    pub external_address: String,
+    pub double_nat: bool,
+    pub last_error: Option<NativeFailure>,
+}
+
+impl From<ConnectionInfo> for NativeConnection {
+    fn from(c: ConnectionInfo) -> Self {
+        Self {
+            service_type: c.service_type,
+            control_url: c.control_url,
+            igd_status: c.igd_status as u32,
+            connection_status: c.connection_status,
+            external_address: c.external_address,
+            double_nat: c.double_nat,
+            last_error: c.last_error.map(Into::into),
+        }
+    }
+}
+
 #[napi(object)]
 pub struct NativeDevice {
     pub description_url: String,
@@ -56,6 +84,8 @@ pub struct NativeDevice {
     pub server: String,
     pub boot_id: Option<u32>,
     pub last_error: Option<NativeFailure>,
+    /// Every WAN connection service, in description order; `igd*` name the one in use.
+    pub connections: Vec<NativeConnection>,
 }
 
 impl From<DeviceInfo> for NativeDevice {
@@ -75,6 +105,7 @@ impl From<DeviceInfo> for NativeDevice {
             server: d.server,
             boot_id: d.boot_id,
             last_error: d.last_error.map(Into::into),
+            connections: d.connections.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -1,14 +1,13 @@
 //! One device: classifying it the way Godot/miniupnpc would (but by meaning, and each device
 //! on its own description), and the port-mapping actions of its connection service.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::address;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::upnp::charset;
+use crate::upnp::connections::{self, ConnectionInfo};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
 use crate::upnp::http::{self, Endpoint, Limits};
 use crate::upnp::soap::{self, Target};
@@ -35,6 +34,9 @@ pub struct DeviceInfo {
     pub boot_id: Option<u32>,
     /// Why the status is not OK, when something said so.
     pub last_error: Option<Failure>,
+    /// Every WAN connection service of the description (at most
+    /// [`connections::MAX_CONNECTIONS`]); `igd_*` above describe the one in use.
+    pub connections: Vec<ConnectionInfo>,
 }
 
 impl DeviceInfo {
@@ -55,6 +57,7 @@ impl DeviceInfo {
             server: String::new(),
             boot_id: None,
             last_error: None,
+            connections: Vec::new(),
         }
     }
 
@@ -64,7 +67,7 @@ impl DeviceInfo {
         self
     }
 
-    /// Fetches the description, finds the connection service and asks it whether it is up.
+    /// Fetches the description, then asks its connection services in order until one is up.
     pub async fn classify(mut self, deadline: Instant, request_timeout: Duration) -> Self {
         let limits = Limits {
             deadline: deadline.min(Instant::now() + request_timeout),
@@ -118,7 +121,15 @@ impl DeviceInfo {
         self.manufacturer = desc.manufacturer.clone();
         self.model_name = desc.model_name.clone();
 
-        let Some(service) = desc.connection_service() else {
+        let base = desc.base(&self.description_url);
+        let candidates: Vec<_> = desc
+            .connection_services()
+            .map(|s| {
+                let url = description::resolve_url(base, &s.control_url);
+                (s.service_type.clone(), url)
+            })
+            .collect();
+        if candidates.is_empty() {
             let (status, why) = if desc.wan_common_interface().is_some() {
                 (
                     IgdStatus::InvalidControl,
@@ -131,74 +142,18 @@ impl DeviceInfo {
                 )
             };
             return self.fail(status, Failure::new(UpnpResult::UnknownError, why));
-        };
-        self.igd_service_type = service.service_type.clone();
-        self.igd_control_url =
-            description::resolve_url(desc.base(&self.description_url), &service.control_url);
-        match Endpoint::parse(&self.igd_control_url) {
-            Ok(control) if control.addr.ip() == endpoint.addr.ip() => {}
-            Ok(_) => {
-                let why = format!(
-                    "control URL {} is not on the device's host",
-                    self.igd_control_url
-                );
-                return self.fail(
-                    IgdStatus::InvalidControl,
-                    Failure::new(UpnpResult::InvalidResponse, why),
-                );
-            }
-            Err(why) => {
-                let why = format!("control URL {:?}: {why}", self.igd_control_url);
-                return self.fail(
-                    IgdStatus::InvalidControl,
-                    Failure::new(UpnpResult::InvalidResponse, why),
-                );
-            }
         }
-
-        let remaining = limits.deadline.saturating_duration_since(Instant::now());
-        let target = Target {
-            control_url: self.igd_control_url.clone(),
-            service_type: self.igd_service_type.clone(),
-            timeout: remaining.max(Duration::from_millis(1)),
-        };
-        match status_info(&target).await {
-            Ok(status) if status == "Connected" || status == "Up" => {}
-            Ok(status) => {
-                let why = Failure::new(
-                    UpnpResult::UnknownError,
-                    format!("connection status is {status:?}"),
-                );
-                return self.fail(IgdStatus::Disconnected, why);
-            }
-            Err(why) => return self.fail(IgdStatus::InvalidControl, why),
-        }
-        let target = Target {
-            timeout: limits
-                .deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-            ..target
-        };
-        match external_ip_address(&target).await {
-            Ok(address) => match address.parse::<IpAddr>() {
-                Ok(ip) if !ip.is_unspecified() => {
-                    self.double_nat = address::is_not_public(ip);
-                    self.external_address = address;
-                    self.igd_status = IgdStatus::Ok;
-                    self
-                }
-                _ => {
-                    let why =
-                        format!("connected, but reports no usable external address ({address:?})");
-                    self.fail(
-                        IgdStatus::Disconnected,
-                        Failure::new(UpnpResult::InvalidResponse, why),
-                    )
-                }
-            },
-            Err(why) => self.fail(IgdStatus::InvalidControl, why),
-        }
+        let (connections, index) =
+            connections::choose(candidates, endpoint.addr.ip(), limits.deadline).await;
+        let used = &connections[index];
+        self.igd_service_type = used.service_type.clone();
+        self.igd_control_url = used.control_url.clone();
+        self.igd_status = used.igd_status;
+        self.external_address = used.external_address.clone();
+        self.double_nat = used.double_nat;
+        self.last_error = used.last_error.clone();
+        self.connections = connections;
+        self
     }
 }
 
@@ -393,44 +348,25 @@ pub async fn list_port_mappings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use crate::upnp::test_router::{serve, Answer};
 
-    /// A loopback router answering `GetGenericPortMappingEntry` from `table`, then `end`
-    /// (a UPnP error code) past its end. Returns its control URL.
+    /// A router whose table is `table`, answering `end` (a UPnP error code) past its end.
     async fn router(table: Vec<&'static str>, end: i64) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/ctl", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            loop {
-                let (mut s, _) = listener.accept().await.unwrap();
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !String::from_utf8_lossy(&got).contains("</s:Envelope>") {
-                    let n = s.read(&mut buf).await.unwrap();
-                    got.extend_from_slice(&buf[..n]);
-                }
-                let text = String::from_utf8_lossy(&got);
-                let index: usize = text
-                    .split("<NewPortMappingIndex>")
-                    .nth(1)
-                    .and_then(|r| r.split('<').next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap();
-                let (status, body) = match table.get(index) {
-                    Some(values) => (200, format!("<u:GetGenericPortMappingEntryResponse xmlns:u=\"urn:schemas-upnp-org:service:WANIPConnection:1\">{values}</u:GetGenericPortMappingEntryResponse>")),
-                    None => (500, format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>{end}</errorCode><errorDescription>x</errorDescription></UPnPError></detail></s:Fault>")),
-                };
-                let body = format!("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>");
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(reply.as_bytes()).await;
+        let origin = serve(move |_, _, body| {
+            let index: usize = body
+                .split("<NewPortMappingIndex>")
+                .nth(1)
+                .and_then(|r| r.split('<').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap();
+            match table.get(index) {
+                Some(values) => Answer::Values(values.to_string()),
+                None => Answer::Fault(end),
             }
-        });
-        url
+        })
+        .await;
+        format!("{origin}/ctl")
     }
-
     fn target(control_url: String) -> Target {
         Target {
             control_url,

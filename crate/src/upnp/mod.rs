@@ -1,6 +1,7 @@
 //! UPnP IGD: find gateways with SSDP, read their descriptions, drive them with SOAP.
 
 pub mod charset;
+pub mod connections;
 pub mod description;
 pub mod discovery;
 pub mod gateway;
@@ -11,3 +12,5 @@ pub mod search;
 pub mod search_plan;
 pub mod soap;
 pub mod ssdp;
+#[cfg(test)]
+pub mod test_router;
