@@ -1,6 +1,7 @@
 // Against the real thing: miniupnpd 2.3.1 in the lab's router namespace, every result
 // cross-checked with an independent client (upnpc -l) and with real packets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MAPPING_DESCRIPTION } from '../lib/defaults.ts'
 import * as native from '../lib/native/index.ts'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
 import { LAB, nftRules, receiveOnce, routerCtl, sendFromWan, upnpcDelete, upnpcList } from './lab/lab.ts'
@@ -208,6 +209,12 @@ describe('mapping on miniupnpd', () => {
     await listener.ready
     await sendFromWan('tcp', 7778, 'tcp through the NAT')
     expect((await listener.result)?.payload).toBe('tcp through the NAT')
+  })
+
+  it("an empty description (Godot's default) reaches the router as the library's default", async () => {
+    expect(await gateway.addPortMapping(7780, 0, '', 'UDP', 600)).toBe(UPNPResult.SUCCESS)
+    expect((await upnpcList()).find((m) => m.externalPort === 7780)?.description).toBe(MAPPING_DESCRIPTION)
+    expect(await gateway.deletePortMapping(7780, 'UDP')).toBe(UPNPResult.SUCCESS)
   })
 
   it('a description with XML specials is sent escaped and reads back intact', async () => {
