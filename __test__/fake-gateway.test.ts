@@ -204,7 +204,7 @@ describe('what the router receives', () => {
     ])
   })
 
-  it('the M-SEARCH burst asks for IGD:1/:2, every connection service and root devices at once', async () => {
+  it('the M-SEARCH burst asks for IGD:1/:2, every connection service, TR-064 and root devices at once', async () => {
     await fake.setScenario({ devices: [device()] })
     await discoverFake(400)
     const searches = (await fake.requests()).filter((r) => r.kind === 'ssdp')
@@ -216,6 +216,7 @@ describe('what the router receives', () => {
         IGD_V1,
         IGD_V2,
         PPP_V1,
+        'urn:dslforum-org:device:InternetGatewayDevice:1',
         'upnp:rootdevice',
       ]),
     )
@@ -224,7 +225,7 @@ describe('what the router receives', () => {
     expect(first?.headers['host']).toBe('239.255.255.250:1900')
     expect(Number(first?.headers['mx'])).toBeGreaterThanOrEqual(1)
     // One burst plus one retransmission.
-    expect(searches.length).toBe(12)
+    expect(searches.length).toBe(14)
   })
 
   it("a filter naming no gateway type sends only ssdp:all (Godot's upnpDiscoverAll)", async () => {

@@ -220,9 +220,8 @@ pub async fn discover(
             Some(done) = classifying.join_next(), if !classifying.is_empty() => {
                 // A panicking classification leaves its device unclassified; discovery goes on.
                 if let Ok((index, device)) = done {
-                    let confirmed = device.igd_status == IgdStatus::Ok;
                     replies.classified(index, device);
-                    if confirmed && config.until_gateway {
+                    if config.until_gateway && gateway_settled(replies.devices(), classifying.is_empty()) {
                         drain_queued(&socket, &mut buffer, &mut replies);
                         break;
                     }
@@ -267,6 +266,23 @@ pub async fn discover(
     })
 }
 
+/// Whether `until_gateway` may stop: a working UPnP forum gateway is confirmed, or a working
+/// TR-064 one is and nothing else is still being asked (a router answering both kinds of
+/// search may need a login for TR-064; its IGD is the better choice).
+fn gateway_settled<'a>(
+    devices: impl Iterator<Item = &'a DeviceInfo>,
+    nothing_pending: bool,
+) -> bool {
+    let mut tr064_working = false;
+    for d in devices.filter(|d| d.igd_status == IgdStatus::Ok) {
+        if !d.is_tr064() {
+            return true;
+        }
+        tr064_working = true;
+    }
+    tr064_working && nothing_pending
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +305,35 @@ mod tests {
             retransmit_delay(Duration::from_millis(100)),
             Duration::from_millis(50)
         );
+    }
+
+    #[test]
+    fn a_tr064_gateway_waits_for_the_others() {
+        let device = |st: &str, status| DeviceInfo {
+            igd_status: status,
+            igd_service_type: st.replace(
+                ":device:InternetGatewayDevice:",
+                ":service:WANIPConnection:",
+            ),
+            ..DeviceInfo::unclassified(String::new(), st.to_string())
+        };
+        let tr064 = device(
+            "urn:dslforum-org:device:InternetGatewayDevice:1",
+            IgdStatus::Ok,
+        );
+        let igd = device(
+            "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+            IgdStatus::Ok,
+        );
+        let broken = device(
+            "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
+            IgdStatus::InvalidControl,
+        );
+        assert!(!gateway_settled([&tr064, &broken].into_iter(), false));
+        assert!(gateway_settled([&tr064, &broken].into_iter(), true));
+        assert!(gateway_settled([&tr064, &igd].into_iter(), false));
+        assert!(!gateway_settled([&broken].into_iter(), true));
+        assert!(tr064.is_tr064() && !igd.is_tr064() && !broken.is_tr064());
     }
 
     #[tokio::test]

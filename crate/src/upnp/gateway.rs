@@ -61,6 +61,12 @@ impl DeviceInfo {
         }
     }
 
+    /// A TR-064 gateway (Broadband Forum namespace) rather than a UPnP forum IGD.
+    pub fn is_tr064(&self) -> bool {
+        description::is_tr064(&self.igd_service_type)
+            || self.service_type.starts_with("urn:dslforum-org:")
+    }
+
     fn fail(mut self, status: IgdStatus, why: Failure) -> Self {
         self.igd_status = status;
         self.last_error = Some(why);

@@ -115,8 +115,15 @@ impl Replies {
         }
     }
 
+    /// The devices found so far, classified or not.
+    pub fn devices(&self) -> impl Iterator<Item = &DeviceInfo> {
+        self.found.iter().map(|f| &f.device)
+    }
+
     /// The devices to report: root-device answers dropped when a gateway search was answered,
-    /// each named by its best reply, the default route's gateway first, then in answer order.
+    /// each named by its best reply, the default route's gateway first, then in answer order
+    /// with TR-064 gateways after UPnP forum ones (Godot's getGateway() then takes the IGD of
+    /// a router that answers both kinds of search).
     pub fn into_devices(self, default_gateways: &[IpAddr]) -> Vec<DeviceInfo> {
         let drop_fallbacks = self.primary > 0;
         let mut kept: Vec<Found> = self
@@ -124,7 +131,12 @@ impl Replies {
             .into_iter()
             .filter(|f| !(drop_fallbacks && f.fallback))
             .collect();
-        kept.sort_by_key(|f| !default_gateways.contains(&f.responder));
+        kept.sort_by_key(|f| {
+            (
+                !default_gateways.contains(&f.responder),
+                f.device.is_tr064(),
+            )
+        });
         kept.into_iter()
             .map(|f| DeviceInfo {
                 service_type: f.service_type,
@@ -233,6 +245,34 @@ mod tests {
                 "http://192.168.77.1:5000/rootDesc.xml",
                 "http://192.168.77.20:5000/rootDesc.xml",
                 "http://192.168.77.21:5000/rootDesc.xml"
+            ]
+        );
+    }
+
+    #[test]
+    fn tr064_gateways_come_after_the_igd_of_the_same_router() {
+        let tr064 = GATEWAY_TARGETS[5];
+        assert!(tr064.starts_with("urn:dslforum-org:"));
+        let mut replies = Replies::new(Plan::Gateways, "", Vec::new());
+        // A FRITZ!Box: its TR-064 description answers first, its IGD second.
+        for (path, st) in [("tr64desc.xml", tr064), ("igddesc.xml", GATEWAY_TARGETS[0])] {
+            let (mut r, from) = reply(ROUTER, st);
+            r.location = format!("http://192.168.77.1:49000/{path}");
+            assert!(replies.accept(r, from, true).is_some());
+        }
+        feed(&mut replies, OTHER, &[GATEWAY_TARGETS[0]]);
+        let router: IpAddr = "192.168.77.1".parse().unwrap();
+        let urls: Vec<String> = replies
+            .into_devices(&[router])
+            .into_iter()
+            .map(|d| d.description_url)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "http://192.168.77.1:49000/igddesc.xml",
+                "http://192.168.77.1:49000/tr64desc.xml",
+                "http://192.168.77.20:5000/rootDesc.xml"
             ]
         );
     }

@@ -4,14 +4,16 @@
 //! that gets an answer.
 
 /// The gateway searches, in miniupnpc's order of preference (IGD:1 first), with the version
-/// 2 types miniupnpc leaves out. A device's `service_type` is the ST of its reply that comes
+/// 2 types miniupnpc leaves out, and last TR-064's gateway (Broadband Forum namespace), which
+/// some ISP routers are instead. A device's `service_type` is the ST of its reply that comes
 /// first in this list, whatever order the replies arrive in.
-pub const GATEWAY_TARGETS: [&str; 5] = [
+pub const GATEWAY_TARGETS: [&str; 6] = [
     "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
     "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
     "urn:schemas-upnp-org:service:WANIPConnection:1",
     "urn:schemas-upnp-org:service:WANIPConnection:2",
     "urn:schemas-upnp-org:service:WANPPPConnection:1",
+    "urn:dslforum-org:device:InternetGatewayDevice:1",
 ];
 /// Godot's last search type: any root device, asked only when no gateway search got an answer.
 pub const ROOT_DEVICE: &str = "upnp:rootdevice";
@@ -121,7 +123,8 @@ mod tests {
         sts.extend(GATEWAY_TARGETS.iter().rev());
         sts.sort_by_key(|st| rank(st));
         assert_eq!(sts[0], GATEWAY_TARGETS[0]);
-        assert_eq!(&sts[..5], &GATEWAY_TARGETS[..]);
-        assert_eq!(sts[5], ROOT_DEVICE);
+        let n = GATEWAY_TARGETS.len();
+        assert_eq!(&sts[..n], &GATEWAY_TARGETS[..]);
+        assert_eq!(sts[n], ROOT_DEVICE);
     }
 }
