@@ -4,7 +4,8 @@
 #
 #   unl-client  192.168.77.10  fd77::10 ┐
 #   unl-client2 192.168.77.11           ├─ br0 192.168.77.1 fd77::1 ─ unl-router ─ wan0 10.99.0.1 ── unl-wan 10.99.0.2
-#   unl-fake    192.168.77.20/.21 fd77::20/::21 ┘   (miniupnpd)
+#   unl-fake    192.168.77.20/.21 fd77::20/::21 ┤   (miniupnpd)
+#   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
 #        | router-status | vpn metric|split|tun|off | exec NS CMD... | test [vitest args]
@@ -19,7 +20,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 P="${UNL_PREFIX:-unl}"
 [[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "lab: UNL_PREFIX must be 1-8 lowercase letters/digits" >&2; exit 2; }
 STATE="$REPO/.lab/$P"
-NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan)
+NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan $P-zoo)
 # Made only by `lab.sh vpn`, removed with the rest.
 NS_VPN=$P-vpn
 # Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
@@ -181,6 +182,11 @@ up() {
   lan_host $P-client vclient 192.168.77.10
   lan_host $P-client2 vclient2 192.168.77.11
   lan_host $P-fake vfake 192.168.77.20 192.168.77.21
+  # The router zoo's replays: on the LAN without an address; each replay gets the address its
+  # router had in the capture (__test__/zoo/zoo-lab.ts).
+  ip -n $P-router link add vzoo type veth peer name lan0 netns $P-zoo
+  ip -n $P-router link set vzoo master br0 up
+  ip -n $P-zoo link set lan0 up
 
   ip -n $P-router link add wan0 type veth peer name wan0 netns $P-wan
   ip -n $P-router addr add 10.99.0.1/24 dev wan0

@@ -11,7 +11,7 @@ import type { FakeMapping, FakeRequest, Scenario, ScenarioResult } from '../fake
 
 export type { Device, FakeMapping, FakeRequest, Scenario, ScenarioResult } from '../fake-gateway/types.js'
 
-export type LabHost = 'client' | 'client2' | 'router' | 'wan' | 'fake'
+export type LabHost = 'client' | 'client2' | 'router' | 'wan' | 'fake' | 'zoo'
 
 /** Namespace prefix (lab.sh's UNL_PREFIX): lets a bench lab and a test lab coexist. */
 const PREFIX = process.env.UNL_PREFIX ?? 'unl'
@@ -23,6 +23,8 @@ export const LAB = {
     router: `${PREFIX}-router`,
     wan: `${PREFIX}-wan`,
     fake: `${PREFIX}-fake`,
+    /** The router zoo's replays (__test__/zoo/), on the LAN with their captured addresses. */
+    zoo: `${PREFIX}-zoo`,
   } satisfies Record<LabHost, string>,
   routerLan: '192.168.77.1',
   client: '192.168.77.10',
