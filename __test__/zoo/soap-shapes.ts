@@ -81,7 +81,8 @@ const linksys: Shape = {
   head: (status, length, server) =>
     statusLine('HTTP/1.1', status) +
     `Content-Type: text/xml; charset="utf-8"\r\nContent-Length: ${length}\r\nDate: Sat, 25 Apr 2015 15:22:07 GMT\r\nServer: ${server}\r\nEXT:\r\n\r\n`,
-  envelope: (inner) => `<?xml version="1.0"?>\n<s:Envelope xmlns:s="${SOAP_NS}" s:encodingStyle="${ENC}"><s:Body>${inner}</s:Body></s:Envelope>\n`,
+  envelope: (inner) =>
+    `<?xml version="1.0"?>\n<s:Envelope xmlns:s="${SOAP_NS}" s:encodingStyle="${ENC}"><s:Body>${inner}</s:Body></s:Envelope>\n`,
   prefix: 'u',
   fault: (code, description) =>
     `<?xml version="1.0"?>\n<s:Envelope xmlns:s="${SOAP_NS}" s:encodingStyle="${ENC}"><s:Body><s:Fault><faultcode>s:Client</faultcode>` +
