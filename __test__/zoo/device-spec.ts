@@ -33,7 +33,7 @@ export interface DeviceSpec {
   http: HttpFile[]
   captured: string
   modelled: string
-  expect: { serviceType: string; controlPath: string; controlPort?: number; source: string }
+  expect: { serviceType: string; controlPath: string; controlPort?: number; friendlyName?: string; source: string }
   /** Per connection service in document order: status and external address to report. */
   connections?: { status?: string; externalIp?: string }[]
   tr064?: boolean

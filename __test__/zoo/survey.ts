@@ -7,7 +7,7 @@ import { UPNP, UPNPResult } from '../../index.ts'
 import { assertInLab, LAB, routerCtl } from '../lab/lab.ts'
 import { allDevices } from './device-spec.ts'
 import { upnpcRoundTrip } from './upnpc.ts'
-import { startDevice, zooNamespaceDown, zooNamespaceUp } from './zoo-lab.ts'
+import { ZooHost } from './zoo-lab.ts'
 
 assertInLab()
 
@@ -29,10 +29,10 @@ async function ours(): Promise<string> {
 async function main(): Promise<void> {
   const wanted = new Set(process.argv.slice(2))
   await routerCtl('stop')
-  await zooNamespaceUp()
+  const zoo = await ZooHost.start()
   try {
     for (const spec of allDevices().filter((d) => wanted.size === 0 || wanted.has(d.id))) {
-      const device = await startDevice(spec)
+      const device = await zoo.load(spec)
       try {
         const reference = await upnpcRoundTrip(LAB.client)
         const mine = await ours()
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await zooNamespaceDown()
+    await zoo.close()
     await routerCtl('start')
   }
 }
