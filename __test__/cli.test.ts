@@ -231,6 +231,16 @@ describe('against miniupnpd', () => {
       externalAddress: LAB.extIp,
       nat: 'none',
       selected: true,
+      connections: [
+        {
+          serviceType: LAB.routerServiceType,
+          controlUrl: LAB.routerControlUrl,
+          status: 'OK',
+          connectionStatus: 'Connected',
+          externalAddress: LAB.extIp,
+          used: true,
+        },
+      ],
     }
     const lease = { available: true, router: LAB.routerLan, latencyMs: expect.any(Number), meaning: 'SUCCESS', epoch: expect.any(Number) }
     expect(doc).toEqual({
