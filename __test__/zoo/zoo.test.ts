@@ -79,9 +79,10 @@ describe.each(devices)('$id', (spec) => {
 
   it.concurrent('upnpc (miniupnpc, the reference) on the same replay', async ({ expect }) => {
     if (spec.tr064) {
-      // miniupnpc knows only the UPnP forum's types: its search never finds a TR-064-only
-      // gateway, and given the description (-u) it finds no connection service in it, so every
-      // call goes to the bare root URL and fails. upnp-native must do better.
+      // miniupnpc knows only the UPnP forum's types: its search sees a TR-064-only gateway as
+      // "a UPnP device", never an IGD (after ~8 s of rounds), and given the description (-u)
+      // it finds no connection service in it, so every call goes to the bare root URL and
+      // fails. The quicker -u is enough to show it cannot map here; upnp-native must.
       const run = await upnpcRoundTrip(LAB.client, spec.location)
       expect(run, run.output).toMatchObject({ added: false, listed: false, deleted: false, externalAddress: '' })
     } else {
