@@ -5,6 +5,7 @@
 import net from 'node:net'
 import { expect } from 'vitest'
 import { IGDStatus, UPNP, type UPNPDevice, UPNPResult } from '../../index.ts'
+import { MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
 import { LAB } from '../lab/lab.ts'
 import type { RunningDevice } from './zoo-lab.ts'
 
@@ -51,10 +52,10 @@ export const BEHAVIOURS: Behaviour[] = [
   },
   {
     device: 'huawei-portable-sdk',
-    what: 'refuses an empty description (402); Godot\'s "" is sent as "libminiupnpc"',
+    what: 'refuses an empty description (402); Godot\'s "" is sent as the library\'s default',
     async check(device, gw) {
       expect(await gw.addPortMapping(40031, 0, '', 'TCP', 0)).toBe(UPNPResult.SUCCESS)
-      expect((await device.mappings()).find((m) => m.externalPort === 40031)?.description).toBe('libminiupnpc')
+      expect((await device.mappings()).find((m) => m.externalPort === 40031)?.description).toBe(MAPPING_DESCRIPTION)
       expect(await gw.deletePortMapping(40031, 'TCP')).toBe(UPNPResult.SUCCESS)
     },
   },

@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IGDStatus, PortMapper, UPNP, type UPNPDevice, UPNPResult } from '../../index.ts'
+import { MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
 import { LAB, repoRoot, routerCtl } from '../lab/lab.ts'
 import { behavioursOf } from './behaviours.ts'
 import { allDevices, type DeviceSpec } from './device-spec.ts'
@@ -120,12 +121,12 @@ describe.each(devices)('$id', (spec) => {
     expect(gw.igdOurAddr).toBe(LAB.client)
     expect(await gw.queryExternalAddress()).toBe(LAB.extIp)
 
-    // Godot's default description is "": the router gets miniupnpc's default instead.
+    // Godot's default description is "": the router gets the library's default instead.
     try {
       expect(await gw.addPortMapping(40010, 0, '', 'UDP', 0), JSON.stringify(gw.lastError)).toBe(UPNPResult.SUCCESS)
       const held = await device.mappings()
       expect(held).toEqual([
-        expect.objectContaining({ protocol: 'UDP', externalPort: 40010, internalClient: LAB.client, description: 'libminiupnpc' }),
+        expect.objectContaining({ protocol: 'UDP', externalPort: 40010, internalClient: LAB.client, description: MAPPING_DESCRIPTION }),
       ])
       expect(await gw.getPortMapping(40010, 'UDP')).toMatchObject({ internalClient: LAB.client, internalPort: 40010 })
       expect((await gw.listPortMappings()).map((m) => m.externalPort)).toEqual([40010])
