@@ -37,6 +37,13 @@ process.on('exit', () => fs.rmSync(home, { recursive: true, force: true }))
  * Runs `steps` in a fresh Godot process. Godot blocks on every network call (discovery
  * alone can take 4x its timeout), so the process gets a generous deadline of its own.
  */
+/** Godot 3's to_json() writes control characters in strings raw, which JSON forbids; the
+ *  bytes Godot reads past igd_our_addr's buffer (ipv6-long-address) are pointer bytes that
+ *  contain one in some runs. Escaped here, the value reaches the comparison as Godot had it. */
+function escapeControls(json: string): string {
+  return json.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 export async function runGodot(steps: Step[], deadlineMs = 120_000): Promise<GodotRun> {
   const programFile = path.join(home, 'program.json')
   fs.writeFileSync(programFile, JSON.stringify({ steps }))
@@ -52,7 +59,7 @@ export async function runGodot(steps: Step[], deadlineMs = 120_000): Promise<God
   const lines = stdout
     .split('\n')
     .filter((l) => l.startsWith(MARK))
-    .map((l) => JSON.parse(l.slice(MARK.length)) as Record<string, unknown>)
+    .map((l) => JSON.parse(escapeControls(l.slice(MARK.length))) as Record<string, unknown>)
   const fatal = lines.find((l) => 'fatal' in l)
   if (fatal) throw new Error(`driver.gd: ${String(fatal.fatal)}`)
   const engine = String(lines.find((l) => 'engine' in l)?.engine ?? '?')
