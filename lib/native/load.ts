@@ -15,7 +15,7 @@ export const PACKAGE_NAME = 'upnp-native'
 
 /**
  * The targets a binary is published for, napi-rs's `<platform>-<arch>[-<abi>]` names
- * (`package.json` "napi.targets"; `__test__/package.test.ts` checks the two agree).
+ * (`package.json` "napi.targets"; `__test__/package/install.test.ts` checks the two agree).
  */
 export const PREBUILT_TARGETS: readonly string[] = [
   'linux-x64-gnu',

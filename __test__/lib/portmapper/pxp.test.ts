@@ -1,9 +1,9 @@
 // PortMapper over PCP and NAT-PMP against the real miniupnpd, the parallel probe and its
 // cache, and the fallback order. (The wire-level NAT-PMP/PCP clients are tested in
-// natpmp-pcp.test.ts; here is what an app sees.)
+// __test__/lib/native/pxp.test.ts; here is what an app sees.)
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { invalidateProbe, PortMapper, PREFERENCE, probe, UPNPError, UPNPResult } from '../index.ts'
-import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan, upnpcList } from './lab/lab.ts'
+import { invalidateProbe, PortMapper, PREFERENCE, probe, UPNPError, UPNPResult } from '../../../index.ts'
+import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan, upnpcList } from '../../lab/lab.ts'
 
 const mappers: PortMapper[] = []
 const track = (m: PortMapper): PortMapper => {

@@ -1,8 +1,8 @@
 // The Godot contract that needs no router: numbers, defaults, the order of argument checks,
 // the device list, and the promise that bad input or a Rust panic never crashes Node.
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import * as native from '../lib/native/index.ts'
-import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
+import * as native from '../../lib/native/index.ts'
+import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../../index.ts'
 
 /** A device that passes is_valid_gateway() but points at nothing: checks that fail on the
  *  client must fail before any network I/O, and a closed port proves none happened. */

@@ -10,8 +10,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { useFakeGateway } from '../lab/fake-fixture.ts'
+import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
 const CLI = path.join(ROOT, 'cli/main.ts')

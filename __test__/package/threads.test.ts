@@ -7,8 +7,8 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { afterAll, describe, expect, it } from 'vitest'
-import { UPNP, UPNPResult } from '../index.ts'
-import { LAB, repoRoot, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { UPNP, UPNPResult } from '../../index.ts'
+import { LAB, repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const FIXTURE = path.join(repoRoot(), '__test__/fixtures/threads.cjs')
 const MAP_PORTS = [47201, 47202, 47203, 47204]

@@ -5,9 +5,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { IGDStatus, type Mapping, PortMapper, UPNPDevice, UPNPError, UPNPResult } from '../index.ts'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { IGDStatus, type Mapping, PortMapper, UPNPDevice, UPNPError, UPNPResult } from '../../../index.ts'
+import { useFakeGateway } from '../../lab/fake-fixture.ts'
+import { LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const mappers: PortMapper[] = []
 function track(mapper: PortMapper): PortMapper {

@@ -13,8 +13,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { readNapiConfig } from '@napi-rs/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { currentHost, describeLoadFailure, LOAD_ERROR_CODE, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../lib/native/load.ts'
-import { repoRoot, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { currentHost, describeLoadFailure, LOAD_ERROR_CODE, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
+import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
 const PORT = 47110

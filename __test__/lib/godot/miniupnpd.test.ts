@@ -1,10 +1,10 @@
 // Against the real thing: miniupnpd 2.3.1 in the lab's router namespace, every result
 // cross-checked with an independent client (upnpc -l) and with real packets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MAPPING_DESCRIPTION } from '../lib/defaults.ts'
-import * as native from '../lib/native/index.ts'
-import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
-import { LAB, nftRules, receiveOnce, routerCtl, sendFromWan, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { MAPPING_DESCRIPTION } from '../../../lib/defaults.ts'
+import * as native from '../../../lib/native/index.ts'
+import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../../../index.ts'
+import { LAB, nftRules, receiveOnce, routerCtl, sendFromWan, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const PORT = 7777
 let upnp: UPNP

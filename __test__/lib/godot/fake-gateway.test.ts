@@ -2,9 +2,9 @@
 // fault of Godot's table, HTTP errors, malformed/huge/slow replies, devices that are not
 // (working) gateways, double NAT, two IGDs, late replies.
 import { describe, expect, it } from 'vitest'
-import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { type Device, LAB, routerCtl } from './lab/lab.ts'
+import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../../../index.ts'
+import { useFakeGateway } from '../../lab/fake-fixture.ts'
+import { type Device, LAB, routerCtl } from '../../lab/lab.ts'
 
 const fake = useFakeGateway()
 

@@ -4,8 +4,8 @@
 // requests are counted on the router itself with an nft counter.
 import os from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as native from '../lib/native/index.ts'
-import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan } from './lab/lab.ts'
+import * as native from '../../../lib/native/index.ts'
+import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan } from '../../lab/lab.ts'
 
 const UPNP_RESULT = { SUCCESS: 0, NOT_AUTHORIZED: 1, INVALID_GATEWAY: 16, NO_GATEWAY: 26 } as const
 const hasIpv6 = Object.values(os.networkInterfaces())
