@@ -5,6 +5,7 @@
 import os from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as native from '../../../lib/native/index.ts'
+import { dnatRule, udpArrives } from '../../helpers/traffic.ts'
 import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan } from '../../lab/lab.ts'
 
 const UPNP_RESULT = { SUCCESS: 0, NOT_AUTHORIZED: 1, INVALID_GATEWAY: 16, NO_GATEWAY: 26 } as const
@@ -12,12 +13,6 @@ const hasIpv6 = Object.values(os.networkInterfaces())
   .flat()
   .some((a) => a?.address === LAB.ip6.client)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** The DNAT rule miniupnpd adds for a mapping (protocol as nft prints it: 0x11 UDP, 0x6 TCP). */
-function dnatRule(rules: string, proto: 'UDP' | 'TCP', externalPort: number, internalPort: number): boolean {
-  const p = proto === 'UDP' ? '0x11' : '0x6'
-  return rules.split('\n').some((l) => l.includes(`@nh,72,8 ${p} th dport ${externalPort} dnat ip to ${LAB.client}:${internalPort}`))
-}
 
 async function nft(...args: string[]): Promise<string> {
   const r = await runIn('router', 'nft', args)
@@ -48,15 +43,6 @@ async function countRequests<T>(
 async function natpmpc(...args: string[]): Promise<string> {
   const r = await runIn('client', 'natpmpc', ['-g', LAB.routerLan, ...args])
   return r.stdout + r.stderr
-}
-
-/** Proves a mapping end to end: a datagram to the router's WAN address arrives here. */
-async function udpArrives(externalPort: number, internalPort: number): Promise<boolean> {
-  const rx = receiveOnce('udp', internalPort)
-  await rx.ready
-  const payload = `pmp-${externalPort}-${Date.now()}`
-  await sendFromWan('udp', externalPort, payload)
-  return (await rx.result)?.payload === payload
 }
 
 beforeAll(async () => {

@@ -1,48 +1,18 @@
 // PortMapper over PCP and NAT-PMP against the real miniupnpd, the parallel probe and its
 // cache, and the fallback order. (The wire-level NAT-PMP/PCP clients are tested in
 // __test__/lib/native/pxp.test.ts; here is what an app sees.)
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { invalidateProbe, PortMapper, PREFERENCE, probe, UPNPError, UPNPResult } from '../../../index.ts'
-import { LAB, nftRules, receiveOnce, routerCtl, runIn, sendFromWan, upnpcList } from '../../lab/lab.ts'
+import { nextEvent, trackMappers } from '../../helpers/mappers.ts'
+import { dnatRule, udpArrives } from '../../helpers/traffic.ts'
+import { LAB, nftRules, routerCtl, runIn, upnpcList } from '../../lab/lab.ts'
 
-const mappers: PortMapper[] = []
-const track = (m: PortMapper): PortMapper => {
-  mappers.push(m)
-  return m
-}
-afterEach(async () => {
-  await Promise.all(mappers.splice(0).map((m) => m.close().catch(() => undefined)))
-  invalidateProbe()
-})
+const track = trackMappers(invalidateProbe)
 afterAll(async () => {
   // Back to the default router (UPnP on) for the other test files.
   await routerCtl('stop')
   await routerCtl('start')
 })
-
-/** The DNAT rule miniupnpd writes for a mapping, whatever protocol created it. */
-function dnat(rules: string, proto: 'UDP' | 'TCP', externalPort: number, internalPort: number): boolean {
-  const p = proto === 'UDP' ? '0x11' : '0x6'
-  return rules.includes(`@nh,72,8 ${p} th dport ${externalPort} dnat ip to ${LAB.client}:${internalPort}`)
-}
-
-async function udpArrives(externalPort: number, internalPort: number): Promise<boolean> {
-  const rx = receiveOnce('udp', internalPort)
-  await rx.ready
-  const payload = `via-${externalPort}-${Date.now()}`
-  await sendFromWan('udp', externalPort, payload)
-  return (await rx.result)?.payload === payload
-}
-
-function next(mapper: PortMapper, event: 'lost' | 'restored', ms = 8000): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms)
-    mapper.once(event, (...args: unknown[]) => {
-      clearTimeout(timer)
-      resolve(args)
-    })
-  })
-}
 
 describe('probe', () => {
   it('finds all three protocols at once, best first, within a short budget', async () => {
@@ -122,10 +92,10 @@ describe('a router without UPnP (NAT-PMP and PCP only)', () => {
     const m = await mapper.map({ internalPort: 33010, lease: 600 })
     expect(m.via).toBe('pcp')
     expect(m.lease).toBe(600)
-    expect(dnat(await nftRules(), 'UDP', 33010, 33010)).toBe(true)
+    expect(dnatRule(await nftRules(), 'UDP', 33010, 33010)).toBe(true)
     expect(await udpArrives(33010, 33010)).toBe(true)
     await mapper.close()
-    expect(dnat(await nftRules(), 'UDP', 33010, 33010)).toBe(false)
+    expect(dnatRule(await nftRules(), 'UDP', 33010, 33010)).toBe(false)
   })
 
   it('NAT-PMP when asked: TCP mapped, natpmpc sees the same external address', async () => {
@@ -133,7 +103,7 @@ describe('a router without UPnP (NAT-PMP and PCP only)', () => {
     const m = await mapper.map({ internalPort: 33011, protocol: 'TCP', lease: 300 })
     expect(m.via).toBe('natpmp')
     expect(m.externalAddress).toBe(LAB.extIp)
-    expect(dnat(await nftRules(), 'TCP', m.externalPort, 33011)).toBe(true)
+    expect(dnatRule(await nftRules(), 'TCP', m.externalPort, 33011)).toBe(true)
     const natpmpc = await runIn('client', 'natpmpc', ['-g', LAB.routerLan])
     expect(natpmpc.stdout).toContain(`Public IP address : ${LAB.extIp}`)
   })
@@ -148,14 +118,14 @@ describe('a router without UPnP (NAT-PMP and PCP only)', () => {
     const mapper = track(new PortMapper({ protocol: 'pcp', verifyInterval: 500, lease: 600 }))
     const m = await mapper.map({ internalPort: 33013 })
     await routerUpForAWhile()
-    const lost = next(mapper, 'lost')
-    const restored = next(mapper, 'restored')
+    const lost = nextEvent(mapper, 'lost')
+    const restored = nextEvent(mapper, 'restored')
     await routerCtl('reboot')
     routerStartedAt = Date.now()
-    expect(dnat(await nftRules(), 'UDP', 33013, 33013)).toBe(false) // the reboot forgot it
+    expect(dnatRule(await nftRules(), 'UDP', 33013, 33013)).toBe(false) // the reboot forgot it
     expect(String((await lost)[1])).toMatch(/epoch/)
     await restored
-    expect(dnat(await nftRules(), 'UDP', m.externalPort, 33013)).toBe(true)
+    expect(dnatRule(await nftRules(), 'UDP', m.externalPort, 33013)).toBe(true)
     expect(await udpArrives(m.externalPort, 33013)).toBe(true)
   })
 
@@ -163,11 +133,11 @@ describe('a router without UPnP (NAT-PMP and PCP only)', () => {
     const mapper = track(new PortMapper({ protocol: 'natpmp', verifyInterval: 500, lease: 600 }))
     const m = await mapper.map({ internalPort: 33014 })
     await routerUpForAWhile()
-    const restored = next(mapper, 'restored')
+    const restored = nextEvent(mapper, 'restored')
     await routerCtl('reboot')
     routerStartedAt = Date.now()
     await restored
-    expect(dnat(await nftRules(), 'UDP', m.externalPort, 33014)).toBe(true)
+    expect(dnatRule(await nftRules(), 'UDP', m.externalPort, 33014)).toBe(true)
   })
 
   it('NAT-PMP notices a new external address on its next check, once', async () => {

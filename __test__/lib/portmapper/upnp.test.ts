@@ -4,20 +4,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { IGDStatus, type Mapping, PortMapper, UPNPDevice, UPNPError, UPNPResult } from '../../../index.ts'
+import { nextEvent, trackMappers } from '../../helpers/mappers.ts'
 import { useFakeGateway } from '../../lab/fake-fixture.ts'
 import { LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
-const mappers: PortMapper[] = []
-function track(mapper: PortMapper): PortMapper {
-  mappers.push(mapper)
-  return mapper
-}
-
-afterEach(async () => {
-  await Promise.all(mappers.splice(0).map((m) => m.close().catch(() => undefined)))
-})
+const track = trackMappers()
 
 afterAll(async () => {
   // Whatever a failing test left: the router goes back to its default state.
@@ -30,21 +23,6 @@ afterAll(async () => {
 /** UPnP-specific behaviour is tested with UPnP forced (the lab router also speaks PCP). */
 function upnpMapper(options: ConstructorParameters<typeof PortMapper>[0] = {}): PortMapper {
   return new PortMapper({ protocol: 'upnp', ...options })
-}
-
-/** Resolves on the next `event` of `mapper`, or rejects after `ms`. */
-function next<E extends 'mapped' | 'renewed' | 'lost' | 'restored' | 'externalAddressChanged' | 'swept'>(
-  mapper: PortMapper,
-  event: E,
-  ms = 8000,
-): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms)
-    mapper.once(event, ((...args: unknown[]) => {
-      clearTimeout(timer)
-      resolve(args)
-    }) as never)
-  })
 }
 
 async function listed(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
@@ -84,9 +62,9 @@ describe('PortMapper over UPnP on miniupnpd', () => {
     const m = await mapper.map({ internalPort: 31002, lease: 4 })
     expect(m.lease).toBeLessThanOrEqual(4)
     const started = Date.now()
-    await next(mapper, 'renewed', 6000)
+    await nextEvent(mapper, 'renewed', 6000)
     expect(Date.now() - started).toBeLessThan(3500) // at half of 4 s, not at expiry
-    await next(mapper, 'renewed', 6000)
+    await nextEvent(mapper, 'renewed', 6000)
     // 6+ s after mapping a 4 s lease, the router still holds it: renewal really happened.
     expect(await listed(31002)).toMatchObject({ internalClient: LAB.client })
   })
@@ -94,8 +72,8 @@ describe('PortMapper over UPnP on miniupnpd', () => {
   it('router reboot: lost, then restored on the same port within one verification interval', async () => {
     const mapper = track(upnpMapper({ verifyInterval: 700, lease: 600 }))
     const m = await mapper.map({ internalPort: 31003, description: 'survives reboot' })
-    const lost = next(mapper, 'lost', 8000)
-    const restored = next(mapper, 'restored', 8000)
+    const lost = nextEvent(mapper, 'lost', 8000)
+    const restored = nextEvent(mapper, 'restored', 8000)
     await routerCtl('reboot')
     expect(await listed(31003)).toBeUndefined() // the reboot really forgot it
     const [, reason] = await lost
@@ -111,7 +89,7 @@ describe('PortMapper over UPnP on miniupnpd', () => {
     const mapper = track(upnpMapper({ verifyInterval: 120_000, lease: 600 }))
     await mapper.map({ internalPort: 31005, description: 'announced reboot' })
     const bootBefore = mapper.gateway?.bootId
-    const restored = next(mapper, 'restored', 10_000)
+    const restored = nextEvent(mapper, 'restored', 10_000)
     const started = Date.now()
     await routerCtl('reboot')
     await restored
@@ -291,7 +269,7 @@ describe('PortMapper and the process lifecycle', () => {
     await exited
     expect(await listed(31073)).toMatchObject({ internalClient: LAB.client }) // the crash left it
     const mapper = track(new PortMapper({ journal }))
-    const swept = next(mapper, 'swept', 8000)
+    const swept = nextEvent(mapper, 'swept', 8000)
     await mapper.map({ internalPort: 31074 })
     expect((await swept)[0]).toBe(1)
     expect(await listed(31073)).toBeUndefined()
