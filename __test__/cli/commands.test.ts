@@ -2,20 +2,20 @@
 // (`node --import tsx cli/main.ts ...`) inside the lab's client namespace. Every command's human
 // and --json output against the real miniupnpd, cross-checked with `upnpc -l`; doctor's
 // verdicts (healthy, no router, double NAT and CGNAT and a disconnected gateway on the fake,
-// refused mappings, a router that does not list what it accepted); usage errors and exit
-// codes; `map --keep` ended by SIGINT; and, in a real pseudo-terminal (script(1) and tmux),
-// the spinner, the colours and Ctrl-C as a person sees them.
+// refused mappings, a router that does not list what it accepted); the usage error that lists
+// this machine's interfaces; `map --keep` ended by SIGINT; and, in a real pseudo-terminal
+// (script(1) and tmux), the spinner, the colours and Ctrl-C as a person sees them. Help and
+// the other usage errors need no lab: __test__/unit/cli-args.test.ts.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { cli, CLI, json, plain } from '../helpers/cli-run.ts'
 import { useFakeGateway } from '../lab/fake-fixture.ts'
 import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
-const CLI = path.join(ROOT, 'cli/main.ts')
-const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 /** Ports this file maps (all >= 1024: the lab's miniupnpd refuses lower ones with 606). */
 const P = {
   map: 47301,
@@ -29,43 +29,6 @@ const P = {
   doctor: 47309,
   pmp: 47310,
   pcp: 47311,
-}
-
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs the CLI to the end, stdout/stderr piped (not a terminal), colour variables cleared. */
-function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env }
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI, ...args],
-      { cwd: ROOT, env, timeout: opts.timeout ?? 25_000, maxBuffer: 8 << 20 },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number' && !err.signal) return reject(err)
-        resolve({
-          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-          signal: (err?.signal as NodeJS.Signals | undefined) ?? null,
-          stdout,
-          stderr,
-        })
-      },
-    )
-  })
-}
-
-const json = (r: Run): any => JSON.parse(r.stdout)
-
-/** No stack trace, no escape codes (not a terminal), whatever happened. */
-function plain(r: Run): Run {
-  expect(r.stderr).not.toMatch(/\n\s+at .+:\d+/)
-  expect(r.stdout + r.stderr).not.toContain('\x1b')
-  return r
 }
 
 async function onRouter(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
@@ -86,98 +49,18 @@ afterAll(async () => {
   }
 })
 
-describe('usage errors and exit codes', () => {
-  it('--help, `help <command>` and `<command> --help` print usage with examples; exit 0', async () => {
-    const main = plain(await cli(['--help']))
-    expect(main.code).toBe(0)
-    for (const command of ['status', 'map <port>', 'unmap <port>', 'list', 'ip', 'doctor']) expect(main.stdout).toContain(`  ${command} `)
-    for (const option of [
-      '--json',
-      '--timeout',
-      '--interface',
-      '--ipv6',
-      '--protocol',
-      '--quiet',
-      '--no-color',
-      '--version',
-      '--gateway',
-    ]) {
-      expect(main.stdout).toContain(option)
-    }
-    expect(main.stdout).toMatch(/Exit codes: 0 success, 1 .*2 usage error,\s+3 no usable gateway/)
-    for (const command of ['status', 'map', 'unmap', 'list', 'ip', 'doctor']) {
-      const a = plain(await cli([command, '--help']))
-      const b = plain(await cli(['help', command]))
-      expect(a.code).toBe(0)
-      expect(a.stdout).toBe(b.stdout)
-      expect(a.stdout).toMatch(new RegExp(`^Usage: upnp-native ${command}`))
-      expect(a.stdout).toMatch(/Examples:\n {2}upnp-native /)
-    }
-    expect((await cli(['map', '--help'])).stdout).toContain('--keep')
-  })
-
-  it('--version prints the package version', async () => {
-    for (const flag of ['--version', '-v']) {
-      const r = plain(await cli([flag]))
-      expect(r.code).toBe(0)
-      expect(r.stdout).toBe(`${VERSION}\n`)
-    }
-  })
-
-  it.each([
-    [['mpa', '7777'], /unknown command "mpa"/, /Did you mean `upnp-native map`/],
-    [['--timout', '3'], /unknown option --timout/, /Did you mean --timeout/],
-    [['map'], /the port to map is missing/, /upnp-native map --help/],
-    [['map', '70000'], /"70000" is not a port number \(1-65535\)/, /map --help/],
-    [['map', 'http'], /"http" is not a port number/, /map --help/],
-    [['map', '7777', '7778'], /`map` takes one port, got 2/, /map --help/],
-    [['map', '7777', '--internal', '0'], /--internal "0" is not a port number/, /map --help/],
-    [['map', '7777', '--udp', '--tcp'], /choose one of --udp, --tcp and --both/, /map --help/],
-    [['map', '7777', '--lease', 'soon'], /--lease "soon" is not a duration/, /--lease 30m/],
-    [['map', '7777', '--internal'], /option --internal needs a value/, /map --help/],
-    [['list', '--keep'], /--keep is not an option of `list`/, /--keep belongs to `map`/],
-    [['unmap'], /the port to unmap is missing/, /unmap --help/],
-    [['status', 'now'], /`status` takes no arguments/, /--help/],
-    [['--timeout', '0'], /--timeout "0" is not a time/, /--timeout 800ms/],
-    [['--protocol', 'smoke'], /--protocol must be upnp, pmp, pcp or auto/, /--help/],
-    [['ip', '--protocol', 'pcp'], /PCP has no way to ask for the external address without making a mapping/, /--protocol pmp/],
-    [['list', '--protocol', 'pmp'], /NAT-PMP has no mapping table to list/, /--protocol upnp/],
-    [
-      ['unmap', '7777', '--protocol', 'pcp'],
-      /a PCP mapping can only be deleted by the program that made it/,
-      /map <port> --keep --protocol pcp/,
-    ],
-    [['map', '7777', '--protocol', 'pmp'], /with --protocol pmp, map needs --keep/, /upnp-native map 7777 --keep --protocol pmp/],
-    [['status', '--protocol', 'pmp', '--ipv6'], /--ipv6 works with UPnP only/, /--protocol upnp/],
-    [['--interface', 'eth9'], /--interface "eth9" is not a network interface of this machine/, /lan0 192\.168\.77\.10/],
-    [['--quiet=yes'], /option --quiet takes no value/, /--help/],
-  ])('%j -> exit 2, what is wrong and what to do', async (args, message, fix) => {
-    const r = plain(await cli(args))
-    expect(r.code, r.stderr).toBe(2)
-    expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(message)
-    expect(r.stderr).toMatch(fix)
-    expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
-  })
-
-  it('a usage error with --json is a JSON document (exit 2), even from the parser', async () => {
-    for (const [args, command] of [
-      [['map', '99999', '--json'], 'map'],
-      [['--json', '--bogus'], 'status'],
-      [['frobnicate', '--json'], null],
-    ] as const) {
-      const r = plain(await cli([...args]))
-      expect(r.code).toBe(2)
-      expect(r.stderr).toBe('')
-      expect(json(r)).toMatchObject({
-        schema: 1,
-        command,
-        ok: false,
-        exitCode: 2,
-        error: { code: 'USAGE', message: expect.any(String), fix: expect.any(String) },
-      })
-    }
-  })
+describe('usage errors that name this machine', () => {
+  it.each([[['--interface', 'eth9'], /--interface "eth9" is not a network interface of this machine/, /lan0 192\.168\.77\.10/]])(
+    '%j -> exit 2, what is wrong and what to do',
+    async (args, message, fix) => {
+      const r = plain(await cli(args))
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toMatch(message)
+      expect(r.stderr).toMatch(fix)
+      expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
+    },
+  )
 })
 
 describe('against miniupnpd', () => {

@@ -1,19 +1,19 @@
-// The package as users install it: the per-platform packages agree with napi's config, the
-// loader explains a missing binary, and the whole path npm pack -> offline install of the two
+// The package as users install it: the whole path npm pack -> offline install of the two
 // tarballs -> ESM, CommonJS and TypeScript consumers -> a real mapping on the lab's miniupnpd.
+// (The per-platform packages and the loader's messages need no lab: __test__/unit/loader.test.ts.)
 //
 // Everything is staged in a temporary directory; the repository tree is only read. The root
 // package is staged the way the release workflow publishes it: a fresh TypeScript build, and
 // optionalDependencies on every platform package at the root's version (what
 // `napi pre-publish` writes). The host's platform package gets the freshly built .node through
 // napi's own `artifacts` step.
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { readNapiConfig } from '@napi-rs/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { currentHost, describeLoadFailure, LOAD_ERROR_CODE, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
+import { currentHost, PACKAGE_NAME, targetName } from '../../lib/native/load.ts'
+import { bin, ok, readJson, run, stagePackage } from '../helpers/package.ts'
 import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
@@ -21,41 +21,6 @@ const PORT = 47110
 const DESC = 'upnp-native pack test'
 const hostTarget = targetName(currentHost())
 const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs a command; never throws for a non-zero exit (the assertion reads the output). */
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      cmd,
-      args,
-      {
-        cwd: opts.cwd ?? ROOT,
-        env: opts.env ?? process.env,
-        timeout: opts.timeout ?? 60_000,
-        maxBuffer: 16 << 20,
-      },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number' && !err.killed) return reject(err)
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr })
-      },
-    )
-  })
-}
-
-async function ok(cmd: string, args: string[], opts: Parameters<typeof run>[2] = {}): Promise<string> {
-  const r = await run(cmd, args, opts)
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`)
-  return r.stdout
-}
-
-const readJson = (file: string): Record<string, any> => JSON.parse(fs.readFileSync(file, 'utf8'))
-const bin = (name: string) => path.join(ROOT, 'node_modules/.bin', name)
 
 const rootPkg = readJson(path.join(ROOT, 'package.json'))
 let napi: Awaited<ReturnType<typeof readNapiConfig>>
@@ -72,129 +37,12 @@ beforeAll(async () => {
   napi = await readNapiConfig(path.join(ROOT, 'package.json'))
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-pack-'))
   stage = path.join(tmp, 'stage')
-  // A fresh build of the TypeScript surface, so a stale dist/ in the tree cannot pass, with the
-  // generated loader beside it (what `npm run build:ts` copies; no .node: the platform
-  // packages carry it).
-  await ok(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', path.join(stage, 'dist')])
-  for (const file of ['binding.js', 'binding.d.ts']) {
-    fs.copyFileSync(path.join(ROOT, 'lib/native', file), path.join(stage, 'dist/lib/native', file))
-  }
-  for (const entry of (rootPkg.files as string[]).filter((f) => f !== 'dist' && !f.startsWith('!'))) {
-    fs.copyFileSync(path.join(ROOT, entry), path.join(stage, entry))
-  }
-  for (const file of ['package.json', 'README.md']) fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
-  fs.cpSync(path.join(ROOT, 'npm'), path.join(stage, 'npm'), { recursive: true })
+  await stagePackage(stage)
 }, 120_000)
 
 afterAll(async () => {
   await upnpcDelete({ externalPort: PORT, protocol: 'UDP' }).catch(() => {})
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
-})
-
-describe('per-platform packages (npm/)', () => {
-  it('one per napi target, the names the loader knows', () => {
-    expect(napi.targets.map((t) => t.platformArchABI).sort()).toEqual([...PREBUILT_TARGETS].sort())
-    expect(PREBUILT_TARGETS).toContain(hostTarget)
-  })
-
-  it.each(PREBUILT_TARGETS)('%s: os/cpu/libc, main/files = its binary, same version, no scripts', (name) => {
-    const target = napi.targets.find((t) => t.platformArchABI === name)!
-    const p = readJson(path.join(ROOT, 'npm', name, 'package.json'))
-    expect(p.name).toBe(`${PACKAGE_NAME}-${name}`)
-    expect(p.version).toBe(rootPkg.version)
-    expect(p.os).toEqual([target.platform])
-    expect(p.cpu).toEqual([target.arch])
-    if (target.platform === 'linux') expect(p.libc).toEqual([target.abi === 'musl' ? 'musl' : 'glibc'])
-    else expect(p.libc).toBeUndefined()
-    expect(p.main).toBe(`${napi.binaryName}.${name}.node`)
-    expect(p.files).toEqual([p.main])
-    expect(p.license).toBe(rootPkg.license)
-    expect(p.engines).toEqual(rootPkg.engines)
-    // Nothing runs at install: no lifecycle scripts, no downloads.
-    expect(p.scripts ?? {}).toEqual({})
-  })
-
-  it('the root has no install-time scripts either', () => {
-    for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) expect(rootPkg.scripts?.[s]).toBeUndefined()
-  })
-})
-
-describe('loader: a clear error when no binary fits', () => {
-  /** The built package alone: no .node beside it, no node_modules, like a missing optional dependency. */
-  let bare: string
-  beforeAll(() => {
-    bare = path.join(tmp, 'bare')
-    fs.cpSync(stage, bare, { recursive: true, filter: (src) => !src.endsWith('.node') && path.basename(src) !== 'npm' })
-  })
-
-  const loadIn = (dir: string, env: NodeJS.ProcessEnv, esm = false) =>
-    run(
-      process.execPath,
-      esm
-        ? [
-            '--input-type=module',
-            '-e',
-            "import('./index.mjs').then(() => console.log('LOADED'), (e) => { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) })",
-          ]
-        : [
-            '-e',
-            "try { require('.'); console.log('LOADED') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: !!e.cause })); process.exit(3) }",
-          ],
-      { cwd: dir, env: { ...process.env, ...env } },
-    )
-
-  const failure = (r: Run): { code: string; message: string; cause: boolean } => {
-    expect(r.code, r.stdout + r.stderr).toBe(3)
-    return JSON.parse(r.stdout.trim().split('\n').pop()!)
-  }
-
-  it('no binary anywhere: names the platform, the missing package and the fix (CJS and ESM)', async () => {
-    for (const esm of [false, true]) {
-      const e = failure(await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: '' }, esm))
-      expect(e.code).toBe(LOAD_ERROR_CODE)
-      expect(e.cause).toBe(true)
-      expect(e.message).toMatch(/^upnp-native: /)
-      const host = currentHost()
-      expect(e.message).toContain(`${host.platform} ${host.arch}`)
-      if (host.abi === 'gnu') expect(e.message).toContain('glibc')
-      expect(e.message).toContain(`the optional package ${hostPackage} is not installed`)
-      expect(e.message).toContain('npm install')
-      expect(e.message).toContain('--omit=optional')
-      expect(e.message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
-      expect(e.message).toContain(`Tried: Cannot find module './${napi.binaryName}.${hostTarget}.node'`)
-    }
-  })
-
-  it('NAPI_RS_NATIVE_LIBRARY_PATH naming a missing file: says so, with the path', async () => {
-    const e = failure(await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/upnp-native.node' }))
-    expect(e.code).toBe(LOAD_ERROR_CODE)
-    expect(e.message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH names (/nonexistent/upnp-native.node)')
-    expect(e.message).toContain(hostTarget)
-  })
-
-  it('NAPI_RS_NATIVE_LIBRARY_PATH naming a real binary: loads it (the override works)', async () => {
-    const node = path.join(ROOT, 'lib/native', `${napi.binaryName}.${hostTarget}.node`)
-    const r = await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: node })
-    expect(r.stdout.trim(), r.stderr).toBe('LOADED')
-  })
-
-  it('an unsupported platform lists what exists and how to build; Electron gets the asar hint', () => {
-    const message = describeLoadFailure(
-      { host: { platform: 'freebsd', arch: 'x64', abi: null }, packageInstalled: false, electron: '33.0.0' },
-      new Error("Cannot find module 'upnp-native-freebsd-x64'"),
-    )
-    expect(message).toContain('no prebuilt native binary for freebsd x64 (freebsd-x64)')
-    expect(message).toContain(PREBUILT_TARGETS.join(', '))
-    expect(message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
-    expect(message).toContain('asarUnpack')
-    const broken = describeLoadFailure(
-      { host: { platform: 'linux', arch: 'arm64', abi: 'musl' }, packageInstalled: true },
-      new Error('Error relocating upnp-native.linux-arm64-musl.node: symbol not found'),
-    )
-    expect(broken).toContain('upnp-native-linux-arm64-musl is installed but its native binary failed to load')
-    expect(broken).toContain('musl libc')
-    expect(broken).toContain('Tried: Error relocating')
-  })
 })
 
 describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a real mapping', () => {

@@ -1,0 +1,48 @@
+// The `upnp-native` command as a child process (`node --import tsx cli/main.ts ...`), the way
+// a person or a script runs it: shared by the unit tests (parsing, usage, help) and the lab's.
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { expect } from 'vitest'
+import { repoRoot } from '../lab/lab.ts'
+
+const ROOT = repoRoot()
+export const CLI = path.join(ROOT, 'cli/main.ts')
+export const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
+
+export interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs the CLI to the end, stdout/stderr piped (not a terminal), colour variables cleared.
+ *  `offline`: in a network namespace of its own (unshare(1), an unprivileged user namespace:
+ *  no root needed) whose only interface is a loopback that is down, so nothing it does can
+ *  reach any network; for tests outside the lab. */
+export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number; offline?: boolean } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env }
+    const node = [process.execPath, '--import', 'tsx', CLI, ...args]
+    const [file, ...argv] = opts.offline ? ['unshare', '--net', '--map-root-user', ...node] : node
+    execFile(file!, argv, { cwd: ROOT, env, timeout: opts.timeout ?? 25_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number' && !err.signal) return reject(err)
+      resolve({
+        code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
+        signal: (err?.signal as NodeJS.Signals | undefined) ?? null,
+        stdout,
+        stderr,
+      })
+    })
+  })
+}
+
+export const json = (r: Run): any => JSON.parse(r.stdout)
+
+/** No stack trace, no escape codes (not a terminal), whatever happened. */
+export function plain(r: Run): Run {
+  expect(r.stderr).not.toMatch(/\n\s+at .+:\d+/)
+  expect(r.stdout + r.stderr).not.toContain('\x1b')
+  return r
+}
