@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { readNapiConfig } from '@napi-rs/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { currentHost, PACKAGE_NAME, targetName } from '../../lib/native/load.ts'
+import { currentHost, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
 import { bin, ok, readJson, run, stagePackage } from '../helpers/package.ts'
 import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
