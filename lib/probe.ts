@@ -72,9 +72,14 @@ async function routeFingerprint(): Promise<string> {
   return r ? `${r.gateway ?? ''}|${r.localAddress ?? ''}|${r.gateway6 ?? ''}|${r.localAddress6 ?? ''}` : ''
 }
 
-function pmpReport(r: native.NativePmpResult | undefined | null): ProtocolReport {
+function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport {
   if (!r) return { available: false, latencyMs: 0, externalAddress: '', meaning: 'NOT_PROBED' }
-  const report: ProtocolReport = { available: r.ok, latencyMs: r.latencyMs, externalAddress: r.externalAddress ?? '', meaning: r.meaning }
+  const report: ProtocolReport = {
+    available: !r.failure,
+    latencyMs: r.latencyMs,
+    externalAddress: r.externalAddress ?? '',
+    meaning: r.failure?.meaning ?? 'SUCCESS',
+  }
   if (r.epoch != null) report.epoch = r.epoch
   return report
 }
@@ -98,11 +103,11 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
       available: Boolean(raw.upnp?.answered && device?.isValidGateway()),
       latencyMs: raw.upnp?.latencyMs ?? 0,
       externalAddress: device?.externalAddress ?? '',
-      meaning: raw.upnp?.answered ? 'SUCCESS' : (raw.upnp?.error?.description ?? 'TIMEOUT'),
+      meaning: raw.upnp?.answered ? 'SUCCESS' : (raw.upnp?.failure?.description ?? 'TIMEOUT'),
       device,
     },
-    natpmp: pmpReport(raw.natpmp),
-    pcp: pmpReport(raw.pcp),
+    natpmp: pxpReport(raw.natpmp),
+    pcp: pxpReport(raw.pcp),
     available: [],
     elapsedMs: raw.elapsedMs,
     at: Date.now(),

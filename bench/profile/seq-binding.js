@@ -42,7 +42,7 @@ async function main() {
         leaseDuration: 0,
       })
       const d = await native.deletePortMapping(target, { remoteHost: '', externalPort: port, protocol: 'UDP' })
-      if (a.result || d.result) throw new Error(`failed: ${JSON.stringify([a, d])}`)
+      if (a.failure || d.failure) throw new Error(`failed: ${JSON.stringify([a, d])}`)
     }
     console.log('pairs/s', ((n / (performance.now() - t)) * 1000).toFixed(0))
   }

@@ -42,6 +42,19 @@ pub enum UpnpResult {
 }
 
 impl UpnpResult {
+    /// Godot's name of the value (`CONFLICT_WITH_OTHER_MAPPING`), from the variant's own name
+    /// so that the spelling exists once.
+    pub fn name(self) -> String {
+        let mut name = String::new();
+        for (i, c) in format!("{self:?}").chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                name.push('_');
+            }
+            name.push(c.to_ascii_uppercase());
+        }
+        name
+    }
+
     /// Maps a UPnP `errorCode` from a SOAP fault the way Godot does; codes Godot does not
     /// name (401, 713, 730, 731, 500, 600-605, ...) become `UnknownError`, but the raw code is
     /// always kept next to it in [`Failure::upnp_code`].
@@ -152,6 +165,17 @@ mod tests {
         assert_eq!(IgdStatus::Ok as u32, 0);
         assert_eq!(IgdStatus::InvalidControl as u32, 7);
         assert_eq!(IgdStatus::UnknownError as u32, 9);
+    }
+
+    #[test]
+    fn names_are_godots() {
+        assert_eq!(UpnpResult::Success.name(), "SUCCESS");
+        assert_eq!(
+            UpnpResult::SrcIpWildcardNotPermitted.name(),
+            "SRC_IP_WILDCARD_NOT_PERMITTED"
+        );
+        assert_eq!(UpnpResult::HttpError.name(), "HTTP_ERROR");
+        assert_eq!(UpnpResult::MemAllocError.name(), "MEM_ALLOC_ERROR");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
-import { failureInfo, internalError, toEntry } from '../native/convert.ts'
+import { failureInfo, internalError, resultOf, toEntry } from '../native/convert.ts'
 import type { PortMappingEntry, Protocol } from '../types.ts'
 import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../validate.ts'
 
@@ -70,9 +70,9 @@ export class UPNPDevice {
     }
   }
 
-  private settle(outcome: { result: number; error?: native.NativeFailure | null }): UPNPResult {
-    this.lastError = failureInfo(outcome.error, outcome.result)
-    return outcome.result
+  private settle(outcome: { failure?: native.NativeFailure | null }): UPNPResult {
+    this.lastError = failureInfo(outcome.failure)
+    return resultOf(outcome)
   }
 
   private reject(result: UPNPResult, description: string): UPNPResult {
@@ -200,7 +200,7 @@ export class UPNPDevice {
     device.server = found.server
     device.bootId = found.bootId ?? null
     device.requestTimeout = requestTimeout
-    device.lastError = found.lastError ? failureInfo(found.lastError, found.lastError.result) : null
+    device.lastError = failureInfo(found.lastError)
     device.connections = found.connections.map((c) => ({
       serviceType: c.serviceType,
       controlUrl: c.controlUrl,
@@ -208,7 +208,7 @@ export class UPNPDevice {
       connectionStatus: c.connectionStatus,
       externalAddress: c.externalAddress,
       doubleNat: c.doubleNat,
-      lastError: c.lastError ? failureInfo(c.lastError, c.lastError.result) : null,
+      lastError: failureInfo(c.lastError),
     }))
     return device
   }

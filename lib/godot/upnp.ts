@@ -2,7 +2,7 @@
 import { DEVICE_FILTER, DISCOVER_MIN_WINDOW_MS, DISCOVER_TIMEOUT_MS, DISCOVER_TTL, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
-import { failureInfo, internalError } from '../native/convert.ts'
+import { failureInfo, internalError, resultOf } from '../native/convert.ts'
 import type { Protocol } from '../types.ts'
 import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
 import { UPNPDevice } from './device.ts'
@@ -87,8 +87,8 @@ export class UPNP {
     try {
       outcome = await search.run()
     } catch (error) {
-      const failed = internalError(error)
-      return this.reject(failed.result, failed.error?.description ?? 'internal error')
+      const { failure } = internalError(error)
+      return this.reject(failure.result, failure.description)
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
@@ -97,8 +97,8 @@ export class UPNP {
       throw new Error('discovery was cancelled')
     }
     this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout))
-    this.lastError = failureInfo(outcome.error, outcome.result)
-    return outcome.result
+    this.lastError = failureInfo(outcome.failure)
+    return resultOf(outcome)
   }
 
   getDeviceCount(): number {

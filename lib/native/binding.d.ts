@@ -35,10 +35,9 @@ export declare function __panicForTests(message: string): Promise<number>
 
 export declare function __panicSyncForTests(message: string): number
 
-/** Result of one action: Godot's number, what went wrong, and the action's main value. */
+/** Result of one action: what went wrong (absent on success), or the action's main value. */
 export interface ActionResult {
-  result: number
-  error?: NativeFailure
+  failure?: NativeFailure
   value?: string
 }
 
@@ -101,16 +100,15 @@ export interface DiscoverOptions {
 }
 
 export interface DiscoverResult {
-  result: number
   devices: Array<NativeDevice>
-  error?: NativeFailure
+  /** Absent on success. */
+  failure?: NativeFailure
   /** Valid SSDP replies received, before filtering and de-duplication. */
   replies: number
 }
 
 export interface EntriesResult {
-  result: number
-  error?: NativeFailure
+  failure?: NativeFailure
   entries: Array<PortMapping>
 }
 
@@ -161,11 +159,25 @@ export interface NativeDevice {
   connections: Array<NativeConnection>
 }
 
+/**
+ * Why a call did not succeed, the same shape for every protocol: Godot's number, who said
+ * it, the router's raw code, its name, the words, and the HTTP status. Absent on success.
+ */
 export interface NativeFailure {
+  /** Godot's `UPNPResult`. */
   result: number
-  /** The UPnP `errorCode` of a SOAP fault, untouched. */
-  upnpCode?: number
+  via: 'upnp' | 'natpmp' | 'pcp'
+  /** The router's raw code: a UPnP SOAP fault's `errorCode`, a NAT-PMP or PCP result code. */
+  code?: number
+  /**
+   * A name for it: the NAT-PMP/PCP result's RFC name, or why there is no answer (TIMEOUT,
+   * REFUSED, UNREACHABLE, SOCKET_ERROR, UNSUPPORTED_VERSION / UNSUPP_VERSION, INVALID_ARGS,
+   * INVALID_GATEWAY, NO_GATEWAY); for UPnP, Godot's name of `result`.
+   */
+  meaning: string
+  /** The router's own words, or what went wrong on this side. */
   description: string
+  /** The HTTP status of a UPnP reply, when there was one. */
   httpStatus?: number
 }
 
@@ -175,22 +187,14 @@ export interface NativePcpOption {
   data: string
 }
 
-export interface NativePmpResult {
-  /** A reply of this protocol came with result code 0. */
-  ok: boolean
-  /** A reply of this protocol came (whatever its result code). */
-  answered: boolean
-  /** Raw result code (NAT-PMP 0..5, PCP 0..13 defined); absent without a reply. */
-  resultCode?: number
+export interface NativePxpAnswer {
+  /** Why this is not a success (absent = the server answered with result code 0). */
+  failure?: NativeFailure
   /**
-   * RFC name of the result code, or why there is none: TIMEOUT, REFUSED, UNREACHABLE,
-   * SOCKET_ERROR, UNSUPPORTED_VERSION / UNSUPP_VERSION (the server speaks another
-   * version, see `serverVersion`), INVALID_ARGS, INVALID_GATEWAY, NO_GATEWAY.
+   * Raw result code of the server's answer (NAT-PMP 0..5, PCP 0..13 defined); absent
+   * without an answer of this protocol version.
    */
-  meaning: string
-  /** The closest Godot `UPNPResult`. */
-  upnpResult: number
-  error?: string
+  resultCode?: number
   /** Set when the server answered in another protocol version (NAT-PMP 0, PCP 2). */
   serverVersion?: number
   /** Seconds since the server's epoch, from this answer. */
@@ -220,7 +224,7 @@ export interface NativePmpResult {
 }
 
 /** NAT-PMP delete (lifetime 0): one request, repeated only while unanswered. */
-export declare function natpmpDelete(args: NatPmpDeleteArgs): Promise<NativePmpResult>
+export declare function natpmpDelete(args: NatPmpDeleteArgs): Promise<NativePxpAnswer>
 
 export interface NatPmpDeleteArgs {
   gateway?: string
@@ -232,10 +236,10 @@ export interface NatPmpDeleteArgs {
 }
 
 /** NAT-PMP external address request (RFC 6886 3.2). */
-export declare function natpmpExternalAddress(options: PmpRequestOptions): Promise<NativePmpResult>
+export declare function natpmpExternalAddress(options: PmpRequestOptions): Promise<NativePxpAnswer>
 
 /** NAT-PMP mapping request (RFC 6886 3.3): creates or renews. */
-export declare function natpmpMap(args: NatPmpMapArgs): Promise<NativePmpResult>
+export declare function natpmpMap(args: NatPmpMapArgs): Promise<NativePxpAnswer>
 
 export interface NatPmpMapArgs {
   gateway?: string
@@ -260,13 +264,13 @@ export interface NotifyOptions {
  * PCP ANNOUNCE (RFC 6887 14.1): is a PCP server there, and its epoch. PCP has no
  * external-address request: the address comes with a MAP answer (`pcpMap`).
  */
-export declare function pcpAnnounce(options: PmpRequestOptions): Promise<NativePmpResult>
+export declare function pcpAnnounce(options: PmpRequestOptions): Promise<NativePxpAnswer>
 
 /**
  * PCP delete (MAP, lifetime 0, the mapping's nonce): one request, repeated only while
  * unanswered. miniupnpd answers NO_RESOURCES for a mapping it does not have.
  */
-export declare function pcpDelete(args: PcpDeleteArgs): Promise<NativePmpResult>
+export declare function pcpDelete(args: PcpDeleteArgs): Promise<NativePxpAnswer>
 
 export interface PcpDeleteArgs {
   gateway?: string
@@ -280,7 +284,7 @@ export interface PcpDeleteArgs {
 }
 
 /** PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping. */
-export declare function pcpMap(args: PcpMapArgs): Promise<NativePmpResult>
+export declare function pcpMap(args: PcpMapArgs): Promise<NativePxpAnswer>
 
 export interface PcpMapArgs {
   gateway?: string
@@ -361,10 +365,10 @@ export interface ProbeResult {
   error?: string
   upnp?: UpnpProbeResult
   /** NAT-PMP external address request. */
-  natpmp?: NativePmpResult
+  natpmp?: NativePxpAnswer
   /** PCP ANNOUNCE over IPv4 and over IPv6. */
-  pcp?: NativePmpResult
-  pcp6?: NativePmpResult
+  pcp?: NativePxpAnswer
+  pcp6?: NativePxpAnswer
 }
 
 export interface SoapTarget {
@@ -381,5 +385,5 @@ export interface UpnpProbeResult {
   device?: NativeDevice
   replies: number
   devices: number
-  error?: NativeFailure
+  failure?: NativeFailure
 }

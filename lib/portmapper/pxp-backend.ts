@@ -1,7 +1,7 @@
 /** PortMapper over PCP and NAT-PMP: the MAP request creates, renews and checks at once. */
 import { PXP_PERMANENT_LEASE_S } from '../defaults.ts'
 import * as native from '../native/index.ts'
-import { pxpError } from '../native/convert.ts'
+import { failureError } from '../native/convert.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface PxpBackendOptions {
@@ -31,7 +31,7 @@ export class LeaseBackend implements Backend {
     this.name = via === 'pcp' ? 'PCP' : 'NAT-PMP'
   }
 
-  private request(p: MappingParams, externalPort: number, nonce?: string): Promise<native.NativePmpResult> {
+  private request(p: MappingParams, externalPort: number, nonce?: string): Promise<native.NativePxpAnswer> {
     const args = {
       gateway: this.o.router,
       budgetMs: this.o.budgetMs,
@@ -45,7 +45,7 @@ export class LeaseBackend implements Backend {
     return this.o.serial(() => native.pcpMap(nonce ? { ...args, nonce } : args))
   }
 
-  private granted(r: native.NativePmpResult, p: MappingParams, fallbackPort: number): Granted {
+  private granted(r: native.NativePxpAnswer, p: MappingParams, fallbackPort: number): Granted {
     if (r.externalAddress) this.lastAddress = r.externalAddress
     const g: Granted = {
       externalPort: r.externalPort ?? fallbackPort,
@@ -60,7 +60,7 @@ export class LeaseBackend implements Backend {
 
   async add(p: MappingParams, wanted: number): Promise<Granted> {
     const r = await this.request(p, wanted)
-    if (!r.ok) throw pxpError(r, this.via, `mapping ${p.protocol} ${p.internalPort} (${this.name})`)
+    if (r.failure) throw failureError(r.failure, `mapping ${p.protocol} ${p.internalPort} (${this.name})`)
     // NAT-PMP's MAP answer has no address: ask once (PCP's answer carries it).
     if (this.via === 'natpmp') await this.refreshAddress()
     return this.granted(r, p, wanted)
@@ -68,7 +68,7 @@ export class LeaseBackend implements Backend {
 
   async maintain(p: MappingParams, g: Granted): Promise<Maintained> {
     const r = await this.request(p, g.externalPort, g.nonce)
-    if (!r.ok) throw pxpError(r, this.via, `renewing ${p.protocol} ${g.externalPort} (${this.name})`)
+    if (r.failure) throw failureError(r.failure, `renewing ${p.protocol} ${g.externalPort} (${this.name})`)
     // Every check reports the current external address (PCP's answer carries it; NAT-PMP
     // must ask), so a new WAN address is noticed like with UPnP.
     if (this.via === 'natpmp') await this.refreshAddress()
@@ -81,7 +81,7 @@ export class LeaseBackend implements Backend {
 
   async remove(p: MappingParams, g: Granted): Promise<void> {
     const target = { gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort }
-    let r: native.NativePmpResult
+    let r: native.NativePxpAnswer
     if (this.via === 'natpmp') {
       r = await this.o.serial(() => native.natpmpDelete(target))
     } else {
@@ -89,8 +89,8 @@ export class LeaseBackend implements Backend {
       const nonce = g.nonce
       r = await this.o.serial(() => native.pcpDelete({ ...target, nonce }))
     }
-    if (!r.ok && !(r.answered && PCP_GONE.has(r.meaning))) {
-      throw pxpError(r, this.via, `deleting ${p.protocol} ${g.externalPort} (${this.name})`)
+    if (r.failure && !(r.failure.code != null && PCP_GONE.has(r.failure.meaning))) {
+      throw failureError(r.failure, `deleting ${p.protocol} ${g.externalPort} (${this.name})`)
     }
   }
 
@@ -98,7 +98,7 @@ export class LeaseBackend implements Backend {
   private async refreshAddress(): Promise<string> {
     if (this.via === 'natpmp') {
       const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
-      if (r.ok && r.externalAddress) this.lastAddress = r.externalAddress
+      if (!r.failure && r.externalAddress) this.lastAddress = r.externalAddress
     }
     return this.lastAddress
   }

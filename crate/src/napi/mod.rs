@@ -5,6 +5,65 @@ pub mod upnp;
 
 use napi_derive::napi;
 
+use crate::errors::{Failure, UpnpResult};
+
+/// Why a call did not succeed, the same shape for every protocol: Godot's number, who said
+/// it, the router's raw code, its name, the words, and the HTTP status. Absent on success.
+#[napi(object)]
+#[derive(Clone, Debug)]
+pub struct NativeFailure {
+    /// Godot's `UPNPResult`.
+    pub result: u32,
+    #[napi(ts_type = "'upnp' | 'natpmp' | 'pcp'")]
+    pub via: String,
+    /// The router's raw code: a UPnP SOAP fault's `errorCode`, a NAT-PMP or PCP result code.
+    pub code: Option<i64>,
+    /// A name for it: the NAT-PMP/PCP result's RFC name, or why there is no answer (TIMEOUT,
+    /// REFUSED, UNREACHABLE, SOCKET_ERROR, UNSUPPORTED_VERSION / UNSUPP_VERSION, INVALID_ARGS,
+    /// INVALID_GATEWAY, NO_GATEWAY); for UPnP, Godot's name of `result`.
+    pub meaning: String,
+    /// The router's own words, or what went wrong on this side.
+    pub description: String,
+    /// The HTTP status of a UPnP reply, when there was one.
+    pub http_status: Option<u32>,
+}
+
+impl From<Failure> for NativeFailure {
+    fn from(f: Failure) -> Self {
+        Self {
+            result: f.result as u32,
+            via: "upnp".to_string(),
+            code: f.upnp_code,
+            meaning: f.result.name(),
+            description: f.description,
+            http_status: f.http_status.map(u32::from),
+        }
+    }
+}
+
+impl NativeFailure {
+    /// A NAT-PMP or PCP failure: `meaning` names it, `why` (if any) adds the details.
+    pub fn pxp(
+        via: &str,
+        result: UpnpResult,
+        code: Option<u32>,
+        meaning: &str,
+        why: Option<String>,
+    ) -> Self {
+        Self {
+            result: result as u32,
+            via: via.to_string(),
+            code: code.map(i64::from),
+            meaning: meaning.to_string(),
+            description: match why {
+                Some(why) => format!("{meaning}: {why}"),
+                None => meaning.to_string(),
+            },
+            http_status: None,
+        }
+    }
+}
+
 /// "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
 /// `address.rs`); "invalid" for text that is not an address.
 #[napi]

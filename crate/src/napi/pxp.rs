@@ -2,8 +2,9 @@
 //! plain objects in, plain objects out, every call a Promise that never rejects for a
 //! network reason (the result says what happened).
 //!
-//! Every answer carries the raw result code, its RFC name (`meaning`), the closest Godot
-//! `UPNPResult` (`upnpResult`), and the server's epoch judged in Rust: `rebooted` is true on
+//! Every answer that is not a success carries a `NativeFailure` (the shape UPnP calls use
+//! too: Godot's result, `via`, the raw result code, its RFC name as `meaning`), and every
+//! answer carries the server's epoch judged in Rust: `rebooted` is true on
 //! the answer that revealed lost state, and `resets` counts such events per gateway for the
 //! whole process, so a caller that stored `resets` with a mapping sees that the mapping is
 //! gone even when another caller's request saw the reboot first. Rust keeps this state
@@ -16,7 +17,8 @@ use std::time::Duration;
 use napi_derive::napi;
 
 use crate::errors::UpnpResult;
-use crate::napi::upnp::{NativeDevice, NativeFailure};
+use crate::napi::upnp::NativeDevice;
+use crate::napi::NativeFailure;
 use crate::probe::{self, ProbeConfig};
 use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
 use crate::pxp::{natpmp, pcp};
@@ -28,22 +30,18 @@ const DEFAULT_BUDGET_MS: u32 = 2000;
 /// RFC 6886 3.3's recommendation.
 const DEFAULT_LIFETIME: u32 = 7200;
 
+/// `NativeFailure::via` of each protocol.
+const NATPMP: &str = "natpmp";
+const PCP: &str = "pcp";
+
 #[napi(object)]
 #[derive(Clone, Debug)]
-pub struct NativePmpResult {
-    /// A reply of this protocol came with result code 0.
-    pub ok: bool,
-    /// A reply of this protocol came (whatever its result code).
-    pub answered: bool,
-    /// Raw result code (NAT-PMP 0..5, PCP 0..13 defined); absent without a reply.
+pub struct NativePxpAnswer {
+    /// Why this is not a success (absent = the server answered with result code 0).
+    pub failure: Option<NativeFailure>,
+    /// Raw result code of the server's answer (NAT-PMP 0..5, PCP 0..13 defined); absent
+    /// without an answer of this protocol version.
     pub result_code: Option<u32>,
-    /// RFC name of the result code, or why there is none: TIMEOUT, REFUSED, UNREACHABLE,
-    /// SOCKET_ERROR, UNSUPPORTED_VERSION / UNSUPP_VERSION (the server speaks another
-    /// version, see `serverVersion`), INVALID_ARGS, INVALID_GATEWAY, NO_GATEWAY.
-    pub meaning: String,
-    /// The closest Godot `UPNPResult`.
-    pub upnp_result: u32,
-    pub error: Option<String>,
     /// Set when the server answered in another protocol version (NAT-PMP 0, PCP 2).
     pub server_version: Option<u32>,
     /// Seconds since the server's epoch, from this answer.
@@ -80,15 +78,11 @@ pub struct NativePcpOption {
     pub data: String,
 }
 
-impl NativePmpResult {
-    fn empty(meaning: &str, upnp_result: UpnpResult) -> Self {
+impl NativePxpAnswer {
+    fn empty(failure: Option<NativeFailure>) -> Self {
         Self {
-            ok: false,
-            answered: false,
+            failure,
             result_code: None,
-            meaning: meaning.to_string(),
-            upnp_result: upnp_result as u32,
-            error: None,
             server_version: None,
             epoch: None,
             rebooted: false,
@@ -108,13 +102,22 @@ impl NativePmpResult {
         }
     }
 
-    fn exchange_failed(e: &ExchangeError, gateway: SocketAddr) -> Self {
+    /// An answer with a result code: a failure unless the code is success.
+    fn answered(via: &str, code: u32, success: bool, meaning: &str, result: UpnpResult) -> Self {
+        Self {
+            result_code: Some(code),
+            ..Self::empty(
+                (!success).then(|| NativeFailure::pxp(via, result, Some(code), meaning, None)),
+            )
+        }
+    }
+
+    fn exchange_failed(via: &str, e: &ExchangeError, gateway: SocketAddr) -> Self {
         let upnp = match e {
             ExchangeError::Socket(_) => UpnpResult::SocketError,
             _ => UpnpResult::NoGateway,
         };
         Self {
-            error: Some(e.to_string()),
             attempts: e.attempts(),
             latency_ms: ms(e.elapsed()),
             ignored: match e {
@@ -122,7 +125,13 @@ impl NativePmpResult {
                 _ => 0,
             },
             gateway: Some(route::format_gateway(gateway)),
-            ..Self::empty(e.meaning(), upnp)
+            ..Self::empty(Some(NativeFailure::pxp(
+                via,
+                upnp,
+                None,
+                e.meaning(),
+                Some(e.to_string()),
+            )))
         }
     }
 
@@ -134,7 +143,7 @@ impl NativePmpResult {
     }
 }
 
-/// Input refused before any I/O; becomes a result without an answer.
+/// Input refused before any I/O; becomes a failure without an answer.
 #[derive(Debug)]
 struct Refused {
     meaning: &'static str,
@@ -146,12 +155,15 @@ fn refused(meaning: &'static str, upnp: UpnpResult, why: String) -> Refused {
     Refused { meaning, upnp, why }
 }
 
-impl From<Refused> for NativePmpResult {
-    fn from(r: Refused) -> Self {
-        Self {
-            error: Some(r.why),
-            ..Self::empty(r.meaning, r.upnp)
-        }
+impl Refused {
+    fn answer(self, via: &str) -> NativePxpAnswer {
+        NativePxpAnswer::empty(Some(NativeFailure::pxp(
+            via,
+            self.upnp,
+            None,
+            self.meaning,
+            Some(self.why),
+        )))
     }
 }
 
@@ -162,20 +174,23 @@ fn ms(d: Duration) -> f64 {
 fn from_natpmp(
     result: Result<natpmp::Reply, natpmp::Error>,
     gateway: SocketAddr,
-) -> NativePmpResult {
+) -> NativePxpAnswer {
     match result {
         Ok(reply) => {
             let code = reply.response.result_code;
-            let mut out = NativePmpResult {
-                ok: code == natpmp::RESULT_SUCCESS,
-                answered: true,
-                result_code: Some(code.into()),
+            let mut out = NativePxpAnswer {
                 attempts: reply.attempts,
                 latency_ms: ms(reply.latency),
                 ignored: reply.ignored,
                 gateway: Some(route::format_gateway(gateway)),
                 local_address: Some(reply.local.ip().to_string()),
-                ..NativePmpResult::empty(natpmp::result_meaning(code), natpmp::result_to_upnp(code))
+                ..NativePxpAnswer::answered(
+                    NATPMP,
+                    code.into(),
+                    code == natpmp::RESULT_SUCCESS,
+                    natpmp::result_meaning(code),
+                    natpmp::result_to_upnp(code),
+                )
             };
             match reply.response.body {
                 natpmp::Body::ExternalAddress(ip) => out.external_address = Some(ip.to_string()),
@@ -195,17 +210,22 @@ fn from_natpmp(
                 None => out,
             }
         }
-        Err(natpmp::Error::Exchange(e)) => NativePmpResult::exchange_failed(&e, gateway),
+        Err(natpmp::Error::Exchange(e)) => NativePxpAnswer::exchange_failed(NATPMP, &e, gateway),
         Err(e @ natpmp::Error::OtherVersion { .. }) => {
             let natpmp::Error::OtherVersion { version, attempts } = e else {
                 unreachable!()
             };
-            NativePmpResult {
-                error: Some(e.to_string()),
+            NativePxpAnswer {
                 server_version: Some(version.into()),
                 attempts,
                 gateway: Some(route::format_gateway(gateway)),
-                ..NativePmpResult::empty(e.meaning(), UpnpResult::InvalidGateway)
+                ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
+                    NATPMP,
+                    UpnpResult::InvalidGateway,
+                    None,
+                    e.meaning(),
+                    Some(e.to_string()),
+                )))
             }
         }
     }
@@ -215,15 +235,12 @@ fn from_pcp(
     result: Result<pcp::Reply, pcp::Error>,
     gateway: SocketAddr,
     nonce: Option<[u8; pcp::NONCE_LEN]>,
-) -> NativePmpResult {
+) -> NativePxpAnswer {
     match result {
         Ok(reply) => {
             let r = &reply.response;
             let code = r.result_code;
-            let mut out = NativePmpResult {
-                ok: code == pcp::RESULT_SUCCESS,
-                answered: true,
-                result_code: Some(code.into()),
+            let mut out = NativePxpAnswer {
                 attempts: reply.attempts,
                 latency_ms: ms(reply.latency),
                 ignored: reply.ignored,
@@ -240,7 +257,13 @@ fn from_pcp(
                         })
                         .collect(),
                 ),
-                ..NativePmpResult::empty(pcp::result_meaning(code), pcp::result_to_upnp(code))
+                ..NativePxpAnswer::answered(
+                    PCP,
+                    code.into(),
+                    code == pcp::RESULT_SUCCESS,
+                    pcp::result_meaning(code),
+                    pcp::result_to_upnp(code),
+                )
             };
             if let Some(m) = &r.map {
                 out.internal_port = Some(m.internal_port.into());
@@ -253,9 +276,9 @@ fn from_pcp(
             }
             out.with_epoch(reply.epoch)
         }
-        Err(pcp::Error::Exchange(e)) => NativePmpResult {
+        Err(pcp::Error::Exchange(e)) => NativePxpAnswer {
             nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
-            ..NativePmpResult::exchange_failed(&e, gateway)
+            ..NativePxpAnswer::exchange_failed(PCP, &e, gateway)
         },
         Err(e @ pcp::Error::OtherVersion { .. }) => {
             let pcp::Error::OtherVersion {
@@ -264,16 +287,21 @@ fn from_pcp(
             else {
                 unreachable!()
             };
-            NativePmpResult {
-                error: Some(e.to_string()),
+            NativePxpAnswer {
                 server_version: Some(version.into()),
                 attempts,
                 gateway: Some(route::format_gateway(gateway)),
-                ..NativePmpResult::empty(e.meaning(), UpnpResult::InvalidGateway)
+                ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
+                    PCP,
+                    UpnpResult::InvalidGateway,
+                    None,
+                    e.meaning(),
+                    Some(e.to_string()),
+                )))
             }
         }
         Err(e @ pcp::Error::Invalid(_)) => {
-            refused(e.meaning(), UpnpResult::InvalidArgs, e.to_string()).into()
+            refused(e.meaning(), UpnpResult::InvalidArgs, e.to_string()).answer(PCP)
         }
     }
 }
@@ -460,10 +488,10 @@ pub struct PcpDeleteArgs {
 
 /// NAT-PMP external address request (RFC 6886 3.2).
 #[napi]
-pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePmpResult {
+pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePxpAnswer {
     let server = match resolve_gateway(&options.gateway, options.server_port, true) {
         Ok(s) => s,
-        Err(refused) => return refused.into(),
+        Err(refused) => return refused.answer(NATPMP),
     };
     let t = timing(options.budget_ms, options.initial_timeout_ms);
     from_natpmp(natpmp::external_address(server, &t).await, server)
@@ -471,7 +499,7 @@ pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePmpRes
 
 /// NAT-PMP mapping request (RFC 6886 3.3): creates or renews.
 #[napi]
-pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePmpResult {
+pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, true)?;
         let protocol = protocol_arg(&args.protocol)?;
@@ -485,12 +513,12 @@ pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePmpResult {
         let result = natpmp::map(server, protocol, internal, external, lifetime, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
     };
-    run.await.unwrap_or_else(Into::into)
+    run.await.unwrap_or_else(|refused| refused.answer(NATPMP))
 }
 
 /// NAT-PMP delete (lifetime 0): one request, repeated only while unanswered.
 #[napi]
-pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePmpResult {
+pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, true)?;
         let protocol = protocol_arg(&args.protocol)?;
@@ -499,16 +527,16 @@ pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePmpResult {
         let result = natpmp::delete(server, protocol, internal, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
     };
-    run.await.unwrap_or_else(Into::into)
+    run.await.unwrap_or_else(|refused| refused.answer(NATPMP))
 }
 
 /// PCP ANNOUNCE (RFC 6887 14.1): is a PCP server there, and its epoch. PCP has no
 /// external-address request: the address comes with a MAP answer (`pcpMap`).
 #[napi]
-pub async fn pcp_announce(options: PmpRequestOptions) -> NativePmpResult {
+pub async fn pcp_announce(options: PmpRequestOptions) -> NativePxpAnswer {
     let server = match resolve_gateway(&options.gateway, options.server_port, false) {
         Ok(s) => s,
-        Err(refused) => return refused.into(),
+        Err(refused) => return refused.answer(PCP),
     };
     let t = timing(options.budget_ms, options.initial_timeout_ms);
     from_pcp(pcp::announce(server, &t).await, server, None)
@@ -516,7 +544,7 @@ pub async fn pcp_announce(options: PmpRequestOptions) -> NativePmpResult {
 
 /// PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping.
 #[napi]
-pub async fn pcp_map(args: PcpMapArgs) -> NativePmpResult {
+pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, false)?;
         let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
@@ -563,7 +591,7 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePmpResult {
         let result = pcp::map(server, &params, &t).await.map(|(reply, _)| reply);
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
-    run.await.unwrap_or_else(Into::into)
+    run.await.unwrap_or_else(|refused| refused.answer(PCP))
 }
 
 fn nonce_arg(text: &str) -> Result<[u8; pcp::NONCE_LEN], Refused> {
@@ -579,7 +607,7 @@ fn nonce_arg(text: &str) -> Result<[u8; pcp::NONCE_LEN], Refused> {
 /// PCP delete (MAP, lifetime 0, the mapping's nonce): one request, repeated only while
 /// unanswered. miniupnpd answers NO_RESOURCES for a mapping it does not have.
 #[napi]
-pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePmpResult {
+pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, false)?;
         let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
@@ -589,7 +617,7 @@ pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePmpResult {
         let result = pcp::delete(server, protocol, internal, nonce, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
-    run.await.unwrap_or_else(Into::into)
+    run.await.unwrap_or_else(|refused| refused.answer(PCP))
 }
 
 #[napi(object)]
@@ -619,7 +647,7 @@ pub struct UpnpProbeResult {
     pub device: Option<NativeDevice>,
     pub replies: u32,
     pub devices: u32,
-    pub error: Option<NativeFailure>,
+    pub failure: Option<NativeFailure>,
 }
 
 #[napi(object)]
@@ -632,10 +660,10 @@ pub struct ProbeResult {
     pub error: Option<String>,
     pub upnp: Option<UpnpProbeResult>,
     /// NAT-PMP external address request.
-    pub natpmp: Option<NativePmpResult>,
+    pub natpmp: Option<NativePxpAnswer>,
     /// PCP ANNOUNCE over IPv4 and over IPv6.
-    pub pcp: Option<NativePmpResult>,
-    pub pcp6: Option<NativePmpResult>,
+    pub pcp: Option<NativePxpAnswer>,
+    pub pcp6: Option<NativePxpAnswer>,
 }
 
 /// UPnP, NAT-PMP and PCP probed at once within one budget.
@@ -720,7 +748,7 @@ pub async fn probe_port_mapping(options: ProbeOptions) -> ProbeResult {
             device: u.gateway.map(Into::into),
             replies: u32::try_from(u.replies).unwrap_or(u32::MAX),
             devices: u32::try_from(u.devices).unwrap_or(u32::MAX),
-            error: u.error.map(Into::into),
+            failure: u.error.map(Into::into),
         }),
         natpmp: outcome
             .natpmp
@@ -885,10 +913,13 @@ mod tests {
             }),
         };
         let r = from_natpmp(Ok(reply), gw);
-        assert!(r.answered && !r.ok);
         assert_eq!(r.result_code, Some(2));
-        assert_eq!(r.meaning, "NOT_AUTHORIZED");
-        assert_eq!(r.upnp_result, UpnpResult::NotAuthorized as u32);
+        let failure = r.failure.unwrap();
+        assert_eq!(failure.via, "natpmp");
+        assert_eq!(failure.code, Some(2));
+        assert_eq!(failure.meaning, "NOT_AUTHORIZED");
+        assert_eq!(failure.description, "NOT_AUTHORIZED");
+        assert_eq!(failure.result, UpnpResult::NotAuthorized as u32);
         assert_eq!(r.epoch, Some(30));
         assert_eq!(r.gateway.as_deref(), Some("192.168.77.1"));
         assert_eq!(r.local_address.as_deref(), Some("192.168.77.10"));
@@ -901,11 +932,13 @@ mod tests {
             })),
             gw,
         );
-        assert!(!timeout.answered);
-        assert_eq!(timeout.meaning, "TIMEOUT");
-        assert_eq!(timeout.upnp_result, UpnpResult::NoGateway as u32);
+        assert_eq!(timeout.result_code, None);
         assert_eq!((timeout.attempts, timeout.ignored), (4, 1));
-        assert!(timeout.error.unwrap().contains("junk"));
+        let failure = timeout.failure.unwrap();
+        assert_eq!((failure.code, failure.meaning.as_str()), (None, "TIMEOUT"));
+        assert_eq!(failure.result, UpnpResult::NoGateway as u32);
+        assert!(failure.description.starts_with("TIMEOUT: "));
+        assert!(failure.description.contains("junk"));
         let other = from_pcp(
             Err(pcp::Error::OtherVersion {
                 version: 0,
@@ -916,6 +949,10 @@ mod tests {
             None,
         );
         assert_eq!(other.server_version, Some(0));
-        assert_eq!(other.meaning, "UNSUPP_VERSION");
+        let failure = other.failure.unwrap();
+        assert_eq!(
+            (failure.via.as_str(), failure.meaning.as_str()),
+            ("pcp", "UNSUPP_VERSION")
+        );
     }
 }

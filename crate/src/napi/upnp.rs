@@ -15,31 +15,12 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::napi::NativeFailure;
 use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
 use crate::upnp::gateway::{self, DeviceInfo, Mapping};
 use crate::upnp::soap::Target;
 use crate::upnp::ssdp::SocketOptions;
-
-#[napi(object)]
-pub struct NativeFailure {
-    pub result: u32,
-    /// The UPnP `errorCode` of a SOAP fault, untouched.
-    pub upnp_code: Option<i64>,
-    pub description: String,
-    pub http_status: Option<u32>,
-}
-
-impl From<Failure> for NativeFailure {
-    fn from(f: Failure) -> Self {
-        Self {
-            result: f.result as u32,
-            upnp_code: f.upnp_code,
-            description: f.description,
-            http_status: f.http_status.map(u32::from),
-        }
-    }
-}
 
 /// One WAN connection service of a gateway (see `upnp::connections`).
 #[napi(object)]
@@ -125,9 +106,9 @@ pub struct DiscoverOptions {
 
 #[napi(object)]
 pub struct DiscoverResult {
-    pub result: u32,
     pub devices: Vec<NativeDevice>,
-    pub error: Option<NativeFailure>,
+    /// Absent on success.
+    pub failure: Option<NativeFailure>,
     /// Valid SSDP replies received, before filtering and de-duplication.
     pub replies: u32,
 }
@@ -178,9 +159,15 @@ impl Discovery {
         env.spawn_future(async move {
             Ok(match discovery::discover(config, cancel).await {
                 Ok(outcome) => Some(DiscoverResult {
-                    result: outcome.result as u32,
                     devices: outcome.devices.into_iter().map(Into::into).collect(),
-                    error: outcome.error.map(Into::into),
+                    // No reply at all is NO_DEVICES without a failure of its own: say so here.
+                    failure: match outcome.error {
+                        Some(f) => Some(f.into()),
+                        None if outcome.result != UpnpResult::Success => Some(
+                            Failure::new(outcome.result, "no device answered the search").into(),
+                        ),
+                        None => None,
+                    },
                     replies: u32::try_from(outcome.replies).unwrap_or(u32::MAX),
                 }),
                 Err(discovery::Cancelled) => None,
@@ -211,11 +198,10 @@ impl From<SoapTarget> for Target {
     }
 }
 
-/// Result of one action: Godot's number, what went wrong, and the action's main value.
+/// Result of one action: what went wrong (absent on success), or the action's main value.
 #[napi(object)]
 pub struct ActionResult {
-    pub result: u32,
-    pub error: Option<NativeFailure>,
+    pub failure: Option<NativeFailure>,
     pub value: Option<String>,
 }
 
@@ -223,13 +209,11 @@ impl From<std::result::Result<String, Failure>> for ActionResult {
     fn from(r: std::result::Result<String, Failure>) -> Self {
         match r {
             Ok(value) => Self {
-                result: UpnpResult::Success as u32,
-                error: None,
+                failure: None,
                 value: Some(value),
             },
             Err(f) => Self {
-                result: f.result as u32,
-                error: Some(f.into()),
+                failure: Some(f.into()),
                 value: None,
             },
         }
@@ -334,8 +318,7 @@ impl From<Mapping> for PortMapping {
 
 #[napi(object)]
 pub struct EntriesResult {
-    pub result: u32,
-    pub error: Option<NativeFailure>,
+    pub failure: Option<NativeFailure>,
     pub entries: Vec<PortMapping>,
 }
 
@@ -343,13 +326,11 @@ impl From<std::result::Result<Vec<Mapping>, Failure>> for EntriesResult {
     fn from(r: std::result::Result<Vec<Mapping>, Failure>) -> Self {
         match r {
             Ok(entries) => Self {
-                result: UpnpResult::Success as u32,
-                error: None,
+                failure: None,
                 entries: entries.into_iter().map(Into::into).collect(),
             },
             Err(f) => Self {
-                result: f.result as u32,
-                error: Some(f.into()),
+                failure: Some(f.into()),
                 entries: Vec::new(),
             },
         }
