@@ -563,9 +563,11 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
             })?),
             _ => None,
         };
+        // The caller's nonce renews its mapping; without one, a new mapping gets a fresh one.
         let nonce = match args.nonce.as_deref() {
-            Some(text) => Some(nonce_arg(text)?),
-            None => None,
+            Some(text) => nonce_arg(text)?,
+            None => pcp::new_nonce()
+                .map_err(|e| refused(e.meaning(), UpnpResult::UnknownError, e.to_string()))?,
         };
         let params = pcp::MapParams {
             protocol,
@@ -577,18 +579,7 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
             prefer_failure: args.prefer_failure.unwrap_or(false),
         };
         let t = timing(args.budget_ms, args.initial_timeout_ms);
-        // The nonce is chosen before the exchange so that even a timeout reports it: the
-        // server may have created the mapping and only the answer was lost.
-        let nonce = match params.nonce {
-            Some(n) => n,
-            None => pcp::new_nonce()
-                .map_err(|e| refused(e.meaning(), UpnpResult::UnknownError, e.to_string()))?,
-        };
-        let params = pcp::MapParams {
-            nonce: Some(nonce),
-            ..params
-        };
-        let result = pcp::map(server, &params, &t).await.map(|(reply, _)| reply);
+        let result = pcp::map(server, &params, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
     run.await.unwrap_or_else(|refused| refused.answer(PCP))

@@ -511,8 +511,10 @@ pub struct MapParams {
     /// `None` = no preference.
     pub suggested_external_address: Option<IpAddr>,
     pub lifetime: u32,
-    /// Repeat the nonce of the mapping being renewed or deleted; `None` makes a new one.
-    pub nonce: Option<[u8; NONCE_LEN]>,
+    /// The mapping's nonce: a fresh one ([`new_nonce`]) for a new mapping, the same one to
+    /// renew or delete it. The caller chooses it before the exchange, so that even a timeout
+    /// can report it: the server may have created the mapping and only the answer was lost.
+    pub nonce: [u8; NONCE_LEN],
     pub prefer_failure: bool,
 }
 
@@ -525,16 +527,8 @@ pub fn new_nonce() -> Result<[u8; NONCE_LEN], Error> {
 }
 
 /// MAP (RFC 6887 11): creates, renews (same nonce) or, with lifetime 0, deletes a mapping.
-/// Returns the nonce used with the reply.
-pub async fn map(
-    server: SocketAddr,
-    params: &MapParams,
-    timing: &Timing,
-) -> Result<(Reply, [u8; NONCE_LEN]), Error> {
-    let nonce = match params.nonce {
-        Some(n) => n,
-        None => new_nonce()?,
-    };
+pub async fn map(server: SocketAddr, params: &MapParams, timing: &Timing) -> Result<Reply, Error> {
+    let nonce = params.nonce;
     let p = params.clone();
     let key = MapKey {
         nonce,
@@ -562,7 +556,7 @@ pub async fn map(
         timing,
     )
     .await?;
-    Ok((reply, nonce))
+    Ok(reply)
 }
 
 /// Deletes the mapping owned by `nonce`: one MAP with lifetime 0, repeated only while
@@ -580,10 +574,10 @@ pub async fn delete(
         suggested_external_port: 0,
         suggested_external_address: None,
         lifetime: 0,
-        nonce: Some(nonce),
+        nonce,
         prefer_failure: false,
     };
-    map(server, &params, timing).await.map(|(reply, _)| reply)
+    map(server, &params, timing).await
 }
 
 pub fn nonce_to_hex(nonce: &[u8; NONCE_LEN]) -> String {
@@ -1083,10 +1077,11 @@ mod tests {
             suggested_external_port: 7777,
             suggested_external_address: None,
             lifetime: 3600,
-            nonce: None,
+            nonce: new_nonce().unwrap(),
             prefer_failure: false,
         };
-        let (reply, nonce) = map(addr, &params, &timing).await.unwrap();
+        let nonce = params.nonce;
+        let reply = map(addr, &params, &timing).await.unwrap();
         assert_eq!(reply.attempts, 1);
         assert_eq!(reply.response.lifetime, 3600);
         let m = reply.response.map.unwrap();
