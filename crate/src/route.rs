@@ -334,6 +334,113 @@ pub fn format_gateway(addr: SocketAddr) -> String {
     }
 }
 
+/// A caller's gateway text with `port`: [`parse_gateway`], scoped when link-local IPv6.
+pub fn gateway_addr(text: &str, port: u16) -> Result<SocketAddr, String> {
+    let (ip, scope) = parse_gateway(text)?;
+    Ok(match ip {
+        IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), port),
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)),
+    })
+}
+
+/// Why no server could be chosen for a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoServer {
+    /// The caller's gateway is unusable: not an address, or IPv6 where only IPv4 works.
+    Invalid(String),
+    /// None was given and the default route has none.
+    Missing(String),
+}
+
+/// Where a NAT-PMP or PCP request goes: the caller's gateway when given (`192.168.1.1`,
+/// `fd00::1`, `fe80::1%eth0`), else the default route's, IPv4 first (NAT-PMP is IPv4 only:
+/// `ipv4_only`).
+pub fn resolve_server(
+    gateway: Option<&str>,
+    port: u16,
+    ipv4_only: bool,
+) -> Result<SocketAddr, NoServer> {
+    let addr = match gateway.map(str::trim) {
+        Some(text) if !text.is_empty() => gateway_addr(text, port).map_err(NoServer::Invalid)?,
+        _ => {
+            let routes = default_gateways()
+                .map_err(|e| NoServer::Missing(format!("default gateway: {e}")))?;
+            let found = if ipv4_only {
+                routes.v4
+            } else {
+                routes.v4.or(routes.v6)
+            };
+            found
+                .map(|r| r.socket_addr(port))
+                .ok_or_else(|| NoServer::Missing("no default route with a gateway".to_string()))?
+        }
+    };
+    if ipv4_only && !addr.is_ipv4() {
+        return Err(NoServer::Invalid(format!(
+            "NAT-PMP is IPv4 only, not {}",
+            addr.ip()
+        )));
+    }
+    Ok(addr)
+}
+
+/// The gateways a probe asks: NAT-PMP and PCP over IPv4, PCP over IPv6.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProbeTargets {
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<SocketAddr>,
+    /// What could not be used, for the caller to report (the probe still asks the rest).
+    pub problems: Vec<String>,
+}
+
+/// `gateway`: absent or "" = the default route's IPv4 gateway. `gateway6`: absent = the
+/// default IPv6 route's, "" = none. The routing table is read only when one is needed.
+pub fn probe_targets(gateway: Option<&str>, gateway6: Option<&str>, port: u16) -> ProbeTargets {
+    let mut problems = Vec::new();
+    let gateway = gateway.map(str::trim).filter(|g| !g.is_empty());
+    let gateway6 = gateway6.map(str::trim);
+    let routes = match (gateway, gateway6) {
+        (Some(_), Some(_)) => Gateways::default(),
+        _ => default_gateways().unwrap_or_else(|e| {
+            problems.push(format!("default gateway: {e}"));
+            Gateways::default()
+        }),
+    };
+    let v4 = match gateway {
+        Some(text) => match parse_gateway(text) {
+            Ok((IpAddr::V4(v4), _)) => Some(v4),
+            Ok(_) => {
+                problems.push(format!("gateway {text:?} is not IPv4"));
+                None
+            }
+            Err(why) => {
+                problems.push(why);
+                None
+            }
+        },
+        None => match routes.v4.as_ref().map(|r| r.gateway) {
+            Some(IpAddr::V4(v4)) => Some(v4),
+            _ => None,
+        },
+    };
+    let v6 = match gateway6 {
+        Some("") => None,
+        Some(text) => match gateway_addr(text, port) {
+            Ok(addr @ SocketAddr::V6(_)) => Some(addr),
+            Ok(_) => {
+                problems.push(format!("gateway6 {text:?} is not IPv6"));
+                None
+            }
+            Err(why) => {
+                problems.push(why);
+                None
+            }
+        },
+        None => routes.v6.as_ref().map(|r| r.socket_addr(port)),
+    };
+    ProbeTargets { v4, v6, problems }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,5 +753,41 @@ fd770000000000000000000000000000 40 00000000000000000000000000000000 00 00000000
         if let Some(v4) = g.v4 {
             assert!(v4.gateway.is_ipv4());
         }
+    }
+
+    #[test]
+    fn a_callers_server_is_checked_before_any_io() {
+        assert!(matches!(
+            resolve_server(Some("not-an-ip"), 5351, true),
+            Err(NoServer::Invalid(_))
+        ));
+        let v6 = resolve_server(Some("fd77::1"), 5351, true).unwrap_err();
+        assert!(matches!(v6, NoServer::Invalid(why) if why.contains("IPv4 only")));
+        assert_eq!(
+            resolve_server(Some("fd77::1"), 5351, false).unwrap(),
+            "[fd77::1]:5351".parse().unwrap()
+        );
+        assert_eq!(
+            resolve_server(Some(" 10.0.0.1 "), 1234, true).unwrap(),
+            "10.0.0.1:1234".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn probe_targets_take_the_callers_gateways() {
+        let t = probe_targets(Some("10.0.0.1"), Some(""), 5351);
+        assert_eq!(t.v4, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!((t.v6, t.problems.len()), (None, 0));
+        let t = probe_targets(Some("fd00::1"), Some("10.0.0.1"), 5351);
+        assert_eq!((t.v4, t.v6), (None, None));
+        assert_eq!(
+            t.problems,
+            [
+                "gateway \"fd00::1\" is not IPv4",
+                "gateway6 \"10.0.0.1\" is not IPv6"
+            ]
+        );
+        let t = probe_targets(Some("10.0.0.1"), Some("fd00::1"), 5351);
+        assert_eq!(t.v6, Some("[fd00::1]:5351".parse().unwrap()));
     }
 }

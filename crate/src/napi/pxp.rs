@@ -11,7 +11,7 @@
 //! because the RFC rules compare the server's clock with ours at the moment each answer
 //! arrived, which only this side measures exactly.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use napi_derive::napi;
@@ -306,7 +306,7 @@ fn from_pcp(
     }
 }
 
-/// Where a request goes: the caller's gateway, else the default route's.
+/// Where a request goes (`route::resolve_server`), with the caller's port checked.
 fn resolve_gateway(
     gateway: &Option<String>,
     server_port: Option<u32>,
@@ -322,45 +322,12 @@ fn resolve_gateway(
             )
         })?,
     };
-    let addr = match gateway.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => {
-            let (ip, scope) = route::parse_gateway(text)
-                .map_err(|why| refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why))?;
-            match ip {
-                IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), port),
-                IpAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(v6, port, 0, scope)),
-            }
+    route::resolve_server(gateway.as_deref(), port, ipv4_only).map_err(|e| match e {
+        route::NoServer::Invalid(why) => {
+            refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why)
         }
-        _ => {
-            let routes = route::default_gateways().map_err(|e| {
-                refused(
-                    "NO_GATEWAY",
-                    UpnpResult::NoGateway,
-                    format!("default gateway: {e}"),
-                )
-            })?;
-            let found = if ipv4_only {
-                routes.v4
-            } else {
-                routes.v4.or(routes.v6)
-            };
-            found.map(|r| r.socket_addr(port)).ok_or_else(|| {
-                refused(
-                    "NO_GATEWAY",
-                    UpnpResult::NoGateway,
-                    "no default route with a gateway".to_string(),
-                )
-            })?
-        }
-    };
-    if ipv4_only && !addr.is_ipv4() {
-        return Err(refused(
-            "INVALID_GATEWAY",
-            UpnpResult::InvalidGateway,
-            format!("NAT-PMP is IPv4 only, not {}", addr.ip()),
-        ));
-    }
-    Ok(addr)
+        route::NoServer::Missing(why) => refused("NO_GATEWAY", UpnpResult::NoGateway, why),
+    })
 }
 
 fn timing(budget_ms: Option<u32>, initial_timeout_ms: Option<u32>) -> Timing {
@@ -665,48 +632,12 @@ pub async fn probe_port_mapping(options: ProbeOptions) -> ProbeResult {
         Some(Ok(p)) if p != 0 => p,
         Some(_) => transport::SERVER_PORT,
     };
-    let mut errors = Vec::new();
-    let routes = match (&options.gateway, &options.gateway6) {
-        (Some(g4), Some(_)) if !g4.trim().is_empty() => route::Gateways::default(),
-        _ => route::default_gateways().unwrap_or_else(|e| {
-            errors.push(format!("default gateway: {e}"));
-            route::Gateways::default()
-        }),
-    };
-    let gateway4: Option<Ipv4Addr> = match options.gateway.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => match route::parse_gateway(text) {
-            Ok((IpAddr::V4(v4), _)) => Some(v4),
-            Ok(_) => {
-                errors.push(format!("gateway {text:?} is not IPv4"));
-                None
-            }
-            Err(why) => {
-                errors.push(why);
-                None
-            }
-        },
-        _ => match routes.v4.as_ref().map(|r| r.gateway) {
-            Some(IpAddr::V4(v4)) => Some(v4),
-            _ => None,
-        },
-    };
-    let gateway6: Option<SocketAddr> = match options.gateway6.as_deref().map(str::trim) {
-        Some("") => None,
-        Some(text) => match route::parse_gateway(text) {
-            Ok((IpAddr::V6(v6), scope)) => Some(SocketAddr::V6(std::net::SocketAddrV6::new(
-                v6, port, 0, scope,
-            ))),
-            Ok(_) => {
-                errors.push(format!("gateway6 {text:?} is not IPv6"));
-                None
-            }
-            Err(why) => {
-                errors.push(why);
-                None
-            }
-        },
-        None => routes.v6.as_ref().map(|r| r.socket_addr(port)),
-    };
+    let targets = route::probe_targets(
+        options.gateway.as_deref(),
+        options.gateway6.as_deref(),
+        port,
+    );
+    let (gateway4, gateway6) = (targets.v4, targets.v6);
     let config = ProbeConfig {
         gateway4,
         gateway6,
@@ -732,7 +663,7 @@ pub async fn probe_port_mapping(options: ProbeOptions) -> ProbeResult {
         elapsed_ms: ms(outcome.elapsed),
         gateway: gateway4.map(|g| g.to_string()),
         gateway6: gateway6.map(route::format_gateway),
-        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        error: (!targets.problems.is_empty()).then(|| targets.problems.join("; ")),
         upnp: outcome.upnp.map(|u| UpnpProbeResult {
             answered: u.gateway.is_some(),
             latency_ms: ms(u.latency),
@@ -812,20 +743,9 @@ pub async fn default_gateway() -> DefaultGatewayResult {
 /// there is no route or `gateway` is not an address.
 #[napi]
 pub fn local_address_for(gateway: String) -> String {
-    route::parse_gateway(&gateway)
+    route::gateway_addr(&gateway, transport::SERVER_PORT)
         .ok()
-        .and_then(|(ip, scope)| {
-            let addr = match ip {
-                IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), transport::SERVER_PORT),
-                IpAddr::V6(v6) => SocketAddr::V6(std::net::SocketAddrV6::new(
-                    v6,
-                    transport::SERVER_PORT,
-                    0,
-                    scope,
-                )),
-            };
-            route::local_address_for(addr).ok()
-        })
+        .and_then(|addr| route::local_address_for(addr).ok())
         .map(|ip| ip.to_string())
         .unwrap_or_default()
 }
