@@ -117,8 +117,6 @@ export declare function getExternalIpAddress(target: SoapTarget): Promise<Action
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
 export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey): Promise<EntriesResult>
 
-export declare function getStatusInfo(target: SoapTarget): Promise<ActionResult>
-
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
 export declare function listPortMappings(target: SoapTarget, maxEntries: number): Promise<EntriesResult>
 

@@ -845,7 +845,6 @@ module.exports.defaultGateway = nativeBinding.defaultGateway
 module.exports.deletePortMapping = nativeBinding.deletePortMapping
 module.exports.getExternalIpAddress = nativeBinding.getExternalIpAddress
 module.exports.getSpecificPortMappingEntry = nativeBinding.getSpecificPortMappingEntry
-module.exports.getStatusInfo = nativeBinding.getStatusInfo
 module.exports.listPortMappings = nativeBinding.listPortMappings
 module.exports.localAddressFor = nativeBinding.localAddressFor
 module.exports.natpmpDelete = nativeBinding.natpmpDelete

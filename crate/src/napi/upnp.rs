@@ -19,6 +19,7 @@ use crate::napi::NativeFailure;
 use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
 use crate::upnp::gateway::{self, DeviceInfo, Mapping};
+use crate::upnp::notify;
 use crate::upnp::soap::Target;
 use crate::upnp::ssdp::SocketOptions;
 
@@ -244,11 +245,6 @@ pub async fn get_external_ip_address(target: SoapTarget) -> ActionResult {
     gateway::external_ip_address(&target.into()).await.into()
 }
 
-#[napi]
-pub async fn get_status_info(target: SoapTarget) -> ActionResult {
-    gateway::status_info(&target.into()).await.into()
-}
-
 /// A port mapping: what `addPortMapping` sends, and a row of the router's table.
 #[napi(object)]
 pub struct PortMapping {
@@ -420,32 +416,18 @@ impl NotifyListener {
             .callee_handled::<false>()
             .build()?;
         let cancel = CancellationToken::new();
-        let stop = cancel.clone();
-        napi::bindgen_prelude::spawn(async move {
-            let Ok(socket) = tokio::net::UdpSocket::from_std(socket) else {
-                return;
+        napi::bindgen_prelude::spawn(notify::listen(socket, cancel.clone(), move |a, from| {
+            let event = Announcement {
+                nts: a.nts,
+                nt: a.nt,
+                usn: a.usn,
+                location: a.location,
+                boot_id: a.boot_id,
+                next_boot_id: a.next_boot_id,
+                from: from.to_string(),
             };
-            let mut buffer = vec![0u8; crate::upnp::ssdp::MAX_DATAGRAM];
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    received = socket.recv_from(&mut buffer) => {
-                        let Ok((len, from)) = received else { continue };
-                        let Some(a) = crate::upnp::ssdp::parse_announcement(&buffer[..len]) else { continue };
-                        let event = Announcement {
-                            nts: a.nts,
-                            nt: a.nt,
-                            usn: a.usn,
-                            location: a.location,
-                            boot_id: a.boot_id,
-                            next_boot_id: a.next_boot_id,
-                            from: from.ip().to_string(),
-                        };
-                        let _ = callback.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-                    }
-                }
-            }
-        });
+            let _ = callback.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+        }));
         Ok(Self { cancel })
     }
 

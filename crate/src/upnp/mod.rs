@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod gateway;
 pub mod head_case;
 pub mod http;
+pub mod notify;
 pub mod replies;
 pub mod search;
 pub mod search_plan;

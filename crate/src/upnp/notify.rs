@@ -1,0 +1,66 @@
+//! Hearing SSDP announcements: a router coming back from a reboot announces a new
+//! `BOOTID.UPNP.ORG`. Passive: nothing here ever sends. The socket comes from
+//! [`ssdp::open_listener`](super::ssdp::open_listener), the parsing from
+//! [`ssdp::parse_announcement`](super::ssdp::parse_announcement).
+
+use std::net::IpAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use super::ssdp::{self, Announcement};
+
+/// Hands every NOTIFY that arrives on `socket` to `on`, with the address it came from, until
+/// `stop` is cancelled. Anything else (search replies, M-SEARCHes, junk) is ignored, and so
+/// is a failed receive: the listener lives as long as its owner wants it.
+pub async fn listen(
+    socket: std::net::UdpSocket,
+    stop: CancellationToken,
+    mut on: impl FnMut(Announcement, IpAddr),
+) {
+    let Ok(socket) = tokio::net::UdpSocket::from_std(socket) else {
+        return;
+    };
+    let mut buffer = vec![0u8; ssdp::MAX_DATAGRAM];
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            received = socket.recv_from(&mut buffer) => {
+                let Ok((len, from)) = received else { continue };
+                let Some(a) = ssdp::parse_announcement(&buffer[..len]) else { continue };
+                on(a, from.ip());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hands_over_notifies_only_and_stops_when_asked() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(listen(socket, stop.clone(), move |a, from| {
+            let _ = tx.send((a, from));
+        }));
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender
+            .send_to(b"HTTP/1.1 200 OK\r\nST: x\r\n\r\n", addr)
+            .unwrap();
+        sender.send_to(b"\xff\xfe junk", addr).unwrap();
+        let notify = "NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\
+                      USN: uuid:1::upnp:rootdevice\r\nLOCATION: http://127.0.0.1/d.xml\r\n\
+                      BOOTID.UPNP.ORG: 7\r\n\r\n";
+        sender.send_to(notify.as_bytes(), addr).unwrap();
+        let (a, from) = rx.recv().await.unwrap();
+        assert_eq!((a.nts.as_str(), a.boot_id), ("ssdp:alive", Some(7)));
+        assert_eq!(from, "127.0.0.1".parse::<IpAddr>().unwrap());
+        assert!(rx.try_recv().is_err(), "only the NOTIFY is handed over");
+        stop.cancel();
+        task.await.unwrap();
+    }
+}
