@@ -189,7 +189,10 @@ mod tests {
         );
         assert_eq!(pmp.epoch.unwrap().epoch, 42);
         let pcp = outcome.pcp.unwrap().unwrap();
-        assert_eq!((pcp.response.result_code, pcp.epoch.epoch), (0, 42));
+        assert_eq!(
+            (pcp.response.result_code, pcp.epoch.unwrap().epoch),
+            (0, 42)
+        );
         assert!(outcome.upnp.is_none() && outcome.pcp6.is_none());
     }
 

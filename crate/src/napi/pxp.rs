@@ -21,7 +21,7 @@ use crate::napi::upnp::NativeDevice;
 use crate::napi::NativeFailure;
 use crate::probe::{self, ProbeConfig};
 use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
-use crate::pxp::{natpmp, pcp};
+use crate::pxp::{client, natpmp, pcp};
 use crate::route;
 use crate::upnp::ssdp::SocketOptions;
 
@@ -135,10 +135,12 @@ impl NativePxpAnswer {
         }
     }
 
-    fn with_epoch(mut self, check: EpochCheck) -> Self {
-        self.epoch = Some(check.epoch);
-        self.rebooted = check.rebooted;
-        self.resets = check.resets;
+    fn with_epoch(mut self, check: Option<EpochCheck>) -> Self {
+        if let Some(check) = check {
+            self.epoch = Some(check.epoch);
+            self.rebooted = check.rebooted;
+            self.resets = check.resets;
+        }
         self
     }
 }
@@ -205,28 +207,32 @@ fn from_natpmp(
                 }
                 natpmp::Body::None => {}
             }
-            match reply.epoch {
-                Some(check) => out.with_epoch(check),
-                None => out,
-            }
+            out.with_epoch(reply.epoch)
         }
-        Err(natpmp::Error::Exchange(e)) => NativePxpAnswer::exchange_failed(NATPMP, &e, gateway),
-        Err(e @ natpmp::Error::OtherVersion { .. }) => {
-            let natpmp::Error::OtherVersion { version, attempts } = e else {
-                unreachable!()
-            };
-            NativePxpAnswer {
-                server_version: Some(version.into()),
-                attempts,
-                gateway: Some(route::format_gateway(gateway)),
-                ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
-                    NATPMP,
-                    UpnpResult::InvalidGateway,
-                    None,
-                    e.meaning(),
-                    Some(e.to_string()),
-                )))
-            }
+        Err(e) => failed(NATPMP, e, gateway),
+    }
+}
+
+/// A NAT-PMP or PCP request that got no usable answer of this protocol version.
+fn failed(via: &str, e: client::Error, gateway: SocketAddr) -> NativePxpAnswer {
+    match e {
+        client::Error::Exchange(e) => NativePxpAnswer::exchange_failed(via, &e, gateway),
+        client::Error::OtherVersion {
+            version, attempts, ..
+        } => NativePxpAnswer {
+            server_version: Some(version.into()),
+            attempts,
+            gateway: Some(route::format_gateway(gateway)),
+            ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
+                via,
+                UpnpResult::InvalidGateway,
+                None,
+                e.meaning(),
+                Some(e.to_string()),
+            )))
+        },
+        client::Error::Invalid(_) => {
+            refused(e.meaning(), UpnpResult::InvalidArgs, e.to_string()).answer(via)
         }
     }
 }
@@ -276,33 +282,12 @@ fn from_pcp(
             }
             out.with_epoch(reply.epoch)
         }
-        Err(pcp::Error::Exchange(e)) => NativePxpAnswer {
+        // Without an answer the server may still have made the mapping: report its nonce.
+        Err(e @ client::Error::Exchange(_)) => NativePxpAnswer {
             nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
-            ..NativePxpAnswer::exchange_failed(PCP, &e, gateway)
+            ..failed(PCP, e, gateway)
         },
-        Err(e @ pcp::Error::OtherVersion { .. }) => {
-            let pcp::Error::OtherVersion {
-                version, attempts, ..
-            } = e
-            else {
-                unreachable!()
-            };
-            NativePxpAnswer {
-                server_version: Some(version.into()),
-                attempts,
-                gateway: Some(route::format_gateway(gateway)),
-                ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
-                    PCP,
-                    UpnpResult::InvalidGateway,
-                    None,
-                    e.meaning(),
-                    Some(e.to_string()),
-                )))
-            }
-        }
-        Err(e @ pcp::Error::Invalid(_)) => {
-            refused(e.meaning(), UpnpResult::InvalidArgs, e.to_string()).answer(PCP)
-        }
+        Err(e) => failed(PCP, e, gateway),
     }
 }
 
@@ -852,6 +837,7 @@ mod tests {
         assert!(failure.description.contains("junk"));
         let other = from_pcp(
             Err(pcp::Error::OtherVersion {
+                protocol: crate::pxp::transport::Protocol::Pcp,
                 version: 0,
                 result_code: 1,
                 attempts: 1,

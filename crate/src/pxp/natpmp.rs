@@ -7,9 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::errors::UpnpResult;
-use crate::pxp::transport::{
-    self, Answer, EpochCheck, EpochSample, ExchangeError, Protocol, Timing,
-};
+use crate::pxp::client::{self, be16, be32, Accepted};
+use crate::pxp::transport::{self, Protocol, Timing};
 
 pub const VERSION: u8 = 0;
 pub const OP_EXTERNAL_ADDRESS: u8 = 0;
@@ -152,14 +151,6 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-fn be16(d: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([d[at], d[at + 1]])
-}
-
-fn be32(d: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
-}
-
 /// Parses any NAT-PMP response. Bytes after a complete body are ignored (NAT-PMP has no
 /// options; the RFC allows nothing there, but refusing them would gain nothing).
 pub fn parse_response(d: &[u8]) -> Result<Response, ParseError> {
@@ -214,58 +205,12 @@ pub fn parse_response(d: &[u8]) -> Result<Response, ParseError> {
     })
 }
 
-/// An answer from the server, judged.
-#[derive(Debug)]
-pub struct Reply {
-    pub response: Response,
-    pub attempts: u32,
-    pub latency: std::time::Duration,
-    /// Datagrams thrown away before this one.
-    pub ignored: u32,
-    /// Our address as the server saw it.
-    pub local: SocketAddr,
-    /// Absent when the response carried no epoch.
-    pub epoch: Option<EpochCheck>,
-}
-
-#[derive(Debug)]
-pub enum Error {
-    Exchange(ExchangeError),
-    /// The server answered in another protocol version: 2 is a PCP-only server.
-    OtherVersion {
-        version: u8,
-        attempts: u32,
-    },
-}
-
-impl Error {
-    pub fn meaning(&self) -> &'static str {
-        match self {
-            Self::Exchange(e) => e.meaning(),
-            Self::OtherVersion { .. } => "UNSUPPORTED_VERSION",
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Exchange(e) => e.fmt(f),
-            Self::OtherVersion { version, .. } => write!(
-                f,
-                "the server answered with protocol version {version}, not NAT-PMP (0)"
-            ),
-        }
-    }
-}
-
-enum Accepted {
-    Response(Response),
-    OtherVersion(u8),
-}
+/// An answer from the server, judged (the shared skeleton's, with NAT-PMP's response).
+pub type Reply = client::Reply<Response>;
+pub use client::Error;
 
 /// Accepts the response to `opcode` (and, for a mapping, to `internal_port`).
-fn accept(d: &[u8], opcode: u8, internal_port: Option<u16>) -> Result<Accepted, String> {
+fn accept(d: &[u8], opcode: u8, internal_port: Option<u16>) -> Result<Accepted<Response>, String> {
     match parse_response(d) {
         Ok(r) if r.opcode != opcode => Err(format!("response to opcode {}", r.opcode)),
         Ok(r) => match (&r.body, internal_port) {
@@ -280,7 +225,10 @@ fn accept(d: &[u8], opcode: u8, internal_port: Option<u16>) -> Result<Accepted, 
         // Only a well-formed answer in another version means "not spoken here"; junk that
         // happens to start with 2 is junk.
         Err(ParseError::Version(v)) if d.len() >= 4 && d[1] & RESPONSE_BIT != 0 => {
-            Ok(Accepted::OtherVersion(v))
+            Ok(Accepted::OtherVersion {
+                version: v,
+                result_code: be16(d, 2),
+            })
         }
         Err(e) => Err(e.to_string()),
     }
@@ -293,40 +241,15 @@ async fn request(
     internal_port: Option<u16>,
     timing: &Timing,
 ) -> Result<Reply, Error> {
-    let socket =
-        transport::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
-    let answer: Answer<Accepted> = transport::exchange(&socket, message, timing, |d| {
-        accept(d, opcode, internal_port)
-    })
+    client::request(
+        server,
+        Protocol::NatPmp,
+        |_| message.to_vec(),
+        |d| accept(d, opcode, internal_port),
+        |r: &Response| r.epoch,
+        timing,
+    )
     .await
-    .map_err(Error::Exchange)?;
-    let response = match answer.value {
-        Accepted::Response(r) => r,
-        Accepted::OtherVersion(version) => {
-            return Err(Error::OtherVersion {
-                version,
-                attempts: answer.attempts,
-            })
-        }
-    };
-    let epoch = response.epoch.map(|epoch| {
-        transport::observe_epoch(
-            Protocol::NatPmp,
-            server.ip(),
-            EpochSample {
-                epoch,
-                at: answer.received_at,
-            },
-        )
-    });
-    Ok(Reply {
-        response,
-        attempts: answer.attempts,
-        latency: answer.latency,
-        ignored: answer.ignored,
-        local: answer.local,
-        epoch,
-    })
 }
 
 /// The gateway's external IPv4 address (RFC 6886 3.2).
@@ -587,7 +510,10 @@ mod tests {
         pcp[3] = 1;
         assert!(matches!(
             accept(&pcp, OP_EXTERNAL_ADDRESS, None),
-            Ok(Accepted::OtherVersion(2))
+            Ok(Accepted::OtherVersion {
+                version: 2,
+                result_code: 1
+            })
         ));
         // ... but a version-2 datagram without the response bit is just junk.
         pcp[1] = 0;
@@ -674,11 +600,17 @@ mod tests {
         assert!(matches!(
             err,
             Error::OtherVersion {
+                protocol: Protocol::NatPmp,
                 version: 2,
+                result_code: 1,
                 attempts: 1
             }
         ));
         assert_eq!(err.meaning(), "UNSUPPORTED_VERSION");
+        assert_eq!(
+            err.to_string(),
+            "the server answered with protocol version 2 (result 1), not NAT-PMP (0)"
+        );
     }
 
     #[tokio::test]

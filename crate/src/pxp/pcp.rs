@@ -3,7 +3,7 @@
 //!
 //! Addresses travel as 128-bit fields, IPv4 ones IPv4-mapped (`::ffff:a.b.c.d`, RFC 6887 5).
 //! A mapping is owned by its 96-bit nonce: renewals and the delete must repeat it, so
-//! callers keep the nonce that [`map`] returns.
+//! callers keep the nonce they gave [`map`] ([`new_nonce`] makes a fresh one).
 //!
 //! miniupnpd 2.3.1, as seen in the lab: answers ANNOUNCE and MAP over IPv4 and IPv6 (an IPv6
 //! MAP opens a firewall pinhole), clamps lifetimes to 120..=86400 s, answers a delete of an
@@ -15,7 +15,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::errors::UpnpResult;
-use crate::pxp::transport::{self, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
+use crate::pxp::client::{self, be16, be32, Accepted};
+use crate::pxp::transport::{self, Protocol, Timing};
 
 pub const VERSION: u8 = 2;
 pub const OP_ANNOUNCE: u8 = 0;
@@ -239,14 +240,6 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-fn be16(d: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([d[at], d[at + 1]])
-}
-
-fn be32(d: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
-}
-
 fn field16(d: &[u8], at: usize) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&d[at..at + 16]);
@@ -355,62 +348,10 @@ pub fn parse_response(d: &[u8]) -> Result<Response, ParseError> {
     })
 }
 
-/// An answer from the server, judged.
-#[derive(Debug)]
-pub struct Reply {
-    pub response: Response,
-    pub attempts: u32,
-    pub latency: std::time::Duration,
-    pub ignored: u32,
-    /// Our address as the server saw it (also what the request said).
-    pub local: SocketAddr,
-    pub epoch: EpochCheck,
-}
-
-#[derive(Debug)]
-pub enum Error {
-    Exchange(ExchangeError),
-    /// The server answered in another version: 0 is NAT-PMP only, 1 an early PCP draft.
-    OtherVersion {
-        version: u8,
-        result_code: u16,
-        attempts: u32,
-    },
-    /// A PCP server cannot take this request (an unusable local address, say).
-    Invalid(String),
-}
-
-impl Error {
-    pub fn meaning(&self) -> &'static str {
-        match self {
-            Self::Exchange(e) => e.meaning(),
-            Self::OtherVersion { .. } => "UNSUPP_VERSION",
-            Self::Invalid(_) => "INVALID_ARGS",
-        }
-    }
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Exchange(e) => e.fmt(f),
-            Self::OtherVersion {
-                version,
-                result_code,
-                ..
-            } => write!(
-                f,
-                "the server answered with protocol version {version} (result {result_code}), not PCP 2"
-            ),
-            Self::Invalid(why) => f.write_str(why),
-        }
-    }
-}
-
-enum Accepted {
-    Response(Response),
-    OtherVersion { version: u8, result_code: u16 },
-}
+/// An answer from the server, judged (the shared skeleton's, with PCP's response; the
+/// epoch is always there: every PCP response carries one).
+pub type Reply = client::Reply<Response>;
+pub use client::Error;
 
 /// What a MAP answer must repeat from its request (RFC 6887 11.3).
 struct MapKey {
@@ -419,7 +360,7 @@ struct MapKey {
     internal_port: u16,
 }
 
-fn accept(d: &[u8], opcode: u8, key: Option<&MapKey>) -> Result<Accepted, String> {
+fn accept(d: &[u8], opcode: u8, key: Option<&MapKey>) -> Result<Accepted<Response>, String> {
     match parse_response(d) {
         Ok(r) if r.opcode != opcode => Err(format!("response to opcode {}", r.opcode)),
         Ok(r) => match (&r.map, key) {
@@ -455,46 +396,15 @@ async fn request(
     build: impl FnOnce(IpAddr) -> Vec<u8>,
     timing: &Timing,
 ) -> Result<Reply, Error> {
-    let socket =
-        transport::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
-    let message = build(local.ip());
-    let answer = transport::exchange(&socket, &message, timing, |d| {
-        accept(d, opcode, key.as_ref())
-    })
-    .await
-    .map_err(Error::Exchange)?;
-    let response = match answer.value {
-        Accepted::Response(r) => r,
-        Accepted::OtherVersion {
-            version,
-            result_code,
-        } => {
-            return Err(Error::OtherVersion {
-                version,
-                result_code,
-                attempts: answer.attempts,
-            })
-        }
-    };
-    let epoch = transport::observe_epoch(
+    client::request(
+        server,
         Protocol::Pcp,
-        server.ip(),
-        EpochSample {
-            epoch: response.epoch,
-            at: answer.received_at,
-        },
-    );
-    Ok(Reply {
-        response,
-        attempts: answer.attempts,
-        latency: answer.latency,
-        ignored: answer.ignored,
-        local: answer.local,
-        epoch,
-    })
+        build,
+        |d| accept(d, opcode, key.as_ref()),
+        |r: &Response| Some(r.epoch),
+        timing,
+    )
+    .await
 }
 
 /// ANNOUNCE (RFC 6887 14.1): is a PCP server there, and what is its epoch.
@@ -1088,7 +998,7 @@ mod tests {
         assert_eq!(m.nonce, nonce);
         assert_eq!(m.external_port, 7777);
         assert_eq!(m.external_address, "11.22.33.44".parse::<IpAddr>().unwrap());
-        assert_eq!(reply.epoch.epoch, 1000);
+        assert_eq!(reply.epoch.unwrap().epoch, 1000);
         let reply = delete(addr, PROTO_UDP, 7777, nonce, &timing).await.unwrap();
         assert_eq!(reply.attempts, 1);
         let got = server.await.unwrap();
@@ -1118,7 +1028,7 @@ mod tests {
         let timing = Timing::with_budget(std::time::Duration::from_millis(500));
         let reply = announce(addr, &timing).await.unwrap();
         assert_eq!(reply.response.opcode, OP_ANNOUNCE);
-        assert_eq!(reply.epoch.epoch, 5);
+        assert_eq!(reply.epoch.unwrap().epoch, 5);
         assert_eq!(reply.local.ip(), "::1".parse::<IpAddr>().unwrap());
     }
 }
