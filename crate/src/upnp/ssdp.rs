@@ -182,6 +182,20 @@ pub fn set_multicast_interface(socket: &UdpSocket, interface: &Interface) -> io:
     }
 }
 
+/// Splits an SSDP datagram (HTTP over UDP) into its start line and its headers, the one
+/// header reader for search replies and NOTIFYs: names upper-cased, values trimmed, lines
+/// without a colon skipped, CRLF or bare LF. Text that is not UTF-8 gives `None`.
+fn split_message(datagram: &[u8]) -> Option<(&str, impl Iterator<Item = (String, &str)>)> {
+    let text = std::str::from_utf8(datagram).ok()?;
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let start = lines.next()?.trim();
+    let headers = lines.filter_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        Some((name.trim().to_ascii_uppercase(), value.trim()))
+    });
+    Some((start, headers))
+}
+
 /// One answer to our search.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchReply {
@@ -195,9 +209,7 @@ pub struct SearchReply {
 /// Parses a unicast search reply (`HTTP/1.1 200 OK` + headers). NOTIFYs and other
 /// M-SEARCHes seen on a shared port 1900 are not replies and give `None`.
 pub fn parse_reply(datagram: &[u8]) -> Option<SearchReply> {
-    let text = std::str::from_utf8(datagram).ok()?;
-    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
-    let status = lines.next()?.trim();
+    let (status, headers) = split_message(datagram)?;
     let mut parts = status.split_whitespace();
     let version = parts.next()?;
     if !version.to_ascii_uppercase().starts_with("HTTP/1.") || parts.next()? != "200" {
@@ -210,12 +222,8 @@ pub fn parse_reply(datagram: &[u8]) -> Option<SearchReply> {
         server: String::new(),
         boot_id: None,
     };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        match name.trim().to_ascii_uppercase().as_str() {
+    for (name, value) in headers {
+        match name.as_str() {
             "LOCATION" => reply.location = value.to_string(),
             "ST" => reply.st = value.to_string(),
             "USN" => reply.usn = value.to_string(),
@@ -246,9 +254,7 @@ pub struct Announcement {
 
 /// Parses a NOTIFY; anything else (search replies, M-SEARCHes) gives `None`.
 pub fn parse_announcement(datagram: &[u8]) -> Option<Announcement> {
-    let text = std::str::from_utf8(datagram).ok()?;
-    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
-    let start = lines.next()?.trim();
+    let (start, headers) = split_message(datagram)?;
     let mut parts = start.split_whitespace();
     if !parts.next()?.eq_ignore_ascii_case("NOTIFY") || parts.next()? != "*" {
         return None;
@@ -261,12 +267,8 @@ pub fn parse_announcement(datagram: &[u8]) -> Option<Announcement> {
         boot_id: None,
         next_boot_id: None,
     };
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        match name.trim().to_ascii_uppercase().as_str() {
+    for (name, value) in headers {
+        match name.as_str() {
             "NTS" => a.nts = value.to_string(),
             "NT" => a.nt = value.to_string(),
             "USN" => a.usn = value.to_string(),
