@@ -8,7 +8,7 @@ import { clientError, IGDStatus, type UPNPError, UPNPResult } from '../errors.ts
 import { UPNPDevice } from '../godot/device.ts'
 import type { Protocol, Via } from '../types.ts'
 import type { Granted, MappingParams, Serial } from './backend.ts'
-import { LeaseBackend } from './pxp-backend.ts'
+import { pxpBackend } from './pxp-backend.ts'
 
 export interface JournalEntry {
   via: Via
@@ -89,7 +89,7 @@ export async function sweepEntry(e: JournalEntry, o: { requestTimeout: number; p
   }
   // NAT-PMP and PCP deletes are scoped to this client (and, for PCP, the nonce) by the
   // protocol itself, so they cannot remove someone else's mapping.
-  const backend = new LeaseBackend(e.via, { router: e.router ?? '', budgetMs: o.pxpBudget, serial: o.serial })
+  const backend = pxpBackend(e.via, { router: e.router ?? '', budgetMs: o.pxpBudget, serial: o.serial })
   if (e.nonce) granted.nonce = e.nonce
   await backend.remove(params, granted)
   return true

@@ -36,7 +36,7 @@ import { Journal, type JournalEntry, sweepEntry } from './journal.ts'
 import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
 import { type CallOptions, type MapRequest, type PortMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
-import { LeaseBackend } from './pxp-backend.ts'
+import { pxpBackend } from './pxp-backend.ts'
 import { UpnpBackend } from './upnp-backend.ts'
 import { WakeWatch } from './wake-watch.ts'
 
@@ -231,7 +231,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         serial: this.#serial,
       })
     } else {
-      backend = new LeaseBackend(via, { router: this.#options.router, budgetMs: this.#options.pmpBudget, serial: this.#serial })
+      backend = pxpBackend(via, { router: this.#options.router, budgetMs: this.#options.pmpBudget, serial: this.#serial })
     }
     this.#backends.set(via, backend)
     return backend

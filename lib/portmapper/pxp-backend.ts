@@ -12,27 +12,46 @@ export interface PxpBackendOptions {
   serial: Serial
 }
 
-/** A delete answered "I have no such mapping" (PCP: NO_RESOURCES) is what we wanted. */
-const PCP_GONE = new Set(['NO_RESOURCES'])
+/** What a MAP request of either protocol sends. */
+interface MapArgs {
+  gateway: string
+  budgetMs: number
+  protocol: MappingParams['protocol']
+  internalPort: number
+  externalPort: number
+  lifetime: number
+}
 
 /**
  * PCP and NAT-PMP hold mappings the same way: a MAP request creates or renews, the answer
  * says what was granted, and the server's epoch in every answer reveals a reboot (after
- * which the router had forgotten the mapping until this very renewal re-created it).
- * Neither has a "get entry": the check *is* the renewal.
+ * which the router had forgotten the mapping until this very renewal re-created it; Rust
+ * judges the epoch and reports `rebooted` and `resets`). Neither has a "get entry": the
+ * check *is* the renewal. Each protocol supplies its requests (`NatPmpBackend`,
+ * `PcpBackend`).
  */
-export class LeaseBackend implements Backend {
-  private lastAddress = ''
-  private readonly name: string
-  constructor(
-    readonly via: 'pcp' | 'natpmp',
-    private readonly o: PxpBackendOptions,
-  ) {
-    this.name = via === 'pcp' ? 'PCP' : 'NAT-PMP'
+abstract class LeaseBackend implements Backend {
+  abstract readonly via: 'pcp' | 'natpmp'
+  /** The protocol's name in messages. */
+  protected abstract readonly name: string
+  /** The external address from the last answer that had one. */
+  protected lastAddress = ''
+
+  constructor(protected readonly o: PxpBackendOptions) {}
+
+  /** Sends the MAP request (`nonce`: PCP's renewal of a mapping it made). */
+  protected abstract map(args: MapArgs, nonce?: string): Promise<native.NativePxpAnswer>
+  /** Sends the delete; null when there is nothing this protocol could delete. */
+  protected abstract delete(p: MappingParams, g: Granted): Promise<native.NativePxpAnswer | null>
+  /** Learns the current external address after a MAP (PCP's answer carries it already). */
+  protected async refreshAddress(): Promise<void> {}
+  /** A delete answered "no such mapping" is what we wanted. */
+  protected isGone(_failure: native.NativeFailure): boolean {
+    return false
   }
 
   private request(p: MappingParams, externalPort: number, nonce?: string): Promise<native.NativePxpAnswer> {
-    const args = {
+    const args: MapArgs = {
       gateway: this.o.router,
       budgetMs: this.o.budgetMs,
       protocol: p.protocol,
@@ -40,9 +59,7 @@ export class LeaseBackend implements Backend {
       externalPort,
       lifetime: p.lease === 0 ? PXP_PERMANENT_LEASE_S : p.lease,
     }
-    // PCP renewals repeat the mapping's nonce; NAT-PMP identifies it by client and port.
-    if (this.via === 'natpmp') return this.o.serial(() => native.natpmpMap(args))
-    return this.o.serial(() => native.pcpMap(nonce ? { ...args, nonce } : args))
+    return this.o.serial(() => this.map(args, nonce))
   }
 
   private granted(r: native.NativePxpAnswer, p: MappingParams, fallbackPort: number): Granted {
@@ -61,17 +78,16 @@ export class LeaseBackend implements Backend {
   async add(p: MappingParams, wanted: number): Promise<Granted> {
     const r = await this.request(p, wanted)
     if (r.failure) throw failureError(r.failure, `mapping ${p.protocol} ${p.internalPort} (${this.name})`)
-    // NAT-PMP's MAP answer has no address: ask once (PCP's answer carries it).
-    if (this.via === 'natpmp') await this.refreshAddress()
+    await this.refreshAddress()
     return this.granted(r, p, wanted)
   }
 
   async maintain(p: MappingParams, g: Granted): Promise<Maintained> {
     const r = await this.request(p, g.externalPort, g.nonce)
     if (r.failure) throw failureError(r.failure, `renewing ${p.protocol} ${g.externalPort} (${this.name})`)
-    // Every check reports the current external address (PCP's answer carries it; NAT-PMP
-    // must ask), so a new WAN address is noticed like with UPnP.
-    if (this.via === 'natpmp') await this.refreshAddress()
+    // Every check reports the current external address, so a new WAN address is noticed
+    // like with UPnP.
+    await this.refreshAddress()
     const granted = this.granted(r, p, g.externalPort)
     if (r.rebooted || (g.resets !== undefined && r.resets > g.resets)) {
       return { kind: 'lost', reason: `the router rebooted (${this.name} epoch went back)`, granted }
@@ -80,26 +96,61 @@ export class LeaseBackend implements Backend {
   }
 
   async remove(p: MappingParams, g: Granted): Promise<void> {
-    const target = { gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort }
-    let r: native.NativePxpAnswer
-    if (this.via === 'natpmp') {
-      r = await this.o.serial(() => native.natpmpDelete(target))
-    } else {
-      if (!g.nonce) return
-      const nonce = g.nonce
-      r = await this.o.serial(() => native.pcpDelete({ ...target, nonce }))
-    }
-    if (r.failure && !(r.failure.code != null && PCP_GONE.has(r.failure.meaning))) {
+    const r = await this.o.serial(() => this.delete(p, g))
+    if (r?.failure && !this.isGone(r.failure)) {
       throw failureError(r.failure, `deleting ${p.protocol} ${g.externalPort} (${this.name})`)
     }
   }
+}
 
-  /** NAT-PMP asks for the address; PCP's MAP answers carry it (kept from the last one). */
-  private async refreshAddress(): Promise<string> {
-    if (this.via === 'natpmp') {
-      const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
-      if (!r.failure && r.externalAddress) this.lastAddress = r.externalAddress
-    }
-    return this.lastAddress
+/** NAT-PMP (RFC 6886): mappings are known by client and internal port; the MAP answer has
+ *  no external address, so each check also asks for it. */
+export class NatPmpBackend extends LeaseBackend {
+  readonly via = 'natpmp'
+  protected readonly name = 'NAT-PMP'
+
+  protected map(args: MapArgs): Promise<native.NativePxpAnswer> {
+    return native.natpmpMap(args)
   }
+
+  protected delete(p: MappingParams): Promise<native.NativePxpAnswer> {
+    return native.natpmpDelete({ gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort })
+  }
+
+  protected override async refreshAddress(): Promise<void> {
+    const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
+    if (!r.failure && r.externalAddress) this.lastAddress = r.externalAddress
+  }
+}
+
+/** PCP (RFC 6887): a mapping is owned by its nonce, which renewals and the delete repeat;
+ *  the MAP answer carries the external address. */
+export class PcpBackend extends LeaseBackend {
+  readonly via = 'pcp'
+  protected readonly name = 'PCP'
+
+  protected map(args: MapArgs, nonce?: string): Promise<native.NativePxpAnswer> {
+    return native.pcpMap(nonce ? { ...args, nonce } : args)
+  }
+
+  protected async delete(p: MappingParams, g: Granted): Promise<native.NativePxpAnswer | null> {
+    if (!g.nonce) return null
+    return native.pcpDelete({
+      gateway: this.o.router,
+      budgetMs: this.o.budgetMs,
+      protocol: p.protocol,
+      internalPort: p.internalPort,
+      nonce: g.nonce,
+    })
+  }
+
+  /** miniupnpd answers the delete of a mapping it does not have with NO_RESOURCES. */
+  protected override isGone(failure: native.NativeFailure): boolean {
+    return failure.code != null && failure.meaning === 'NO_RESOURCES'
+  }
+}
+
+/** The backend of `via`. */
+export function pxpBackend(via: 'pcp' | 'natpmp', options: PxpBackendOptions): LeaseBackend {
+  return via === 'pcp' ? new PcpBackend(options) : new NatPmpBackend(options)
 }
