@@ -1,7 +1,10 @@
 /**
- * Every default of the library, each with its reason. The Rust core has its own copies only
- * where it must stand alone (its tests and direct callers); the N-API layer always receives
- * these values explicitly.
+ * Every default the TypeScript side owns, each with its reason. The numbers of NAT-PMP and
+ * PCP belong to the Rust core, which exports them with its reasons beside them
+ * (`crate/src/napi/mod.rs`): `PROBE_BUDGET_MS` (250, asking all three protocols at once),
+ * `PXP_BUDGET_MS` (2000, one exchange with retransmissions), `PXP_INITIAL_TIMEOUT_MS` (250)
+ * and `PXP_LIFETIME_S` (7200, NAT-PMP/PCP's "permanent"); use them from `./native/index.ts`.
+ * This file stays a leaf (the CLI reads it before the addon is loaded).
  */
 
 /** Godot's `discover(timeout = 2000, ttl = 2, device_filter = "InternetGatewayDevice")`. */
@@ -25,17 +28,8 @@ export const REQUEST_TIMEOUT_MS = 3000
 /** `listPortMappings()` stops here unless told otherwise: more than any home router holds. */
 export const LIST_MAX_ENTRIES = 1024
 
-/** Budget for asking UPnP, NAT-PMP and PCP at once (Tailscale's portmapper uses the same:
- *  NAT-PMP/PCP answer in a few ms, a UPnP router's SSDP reply in ~50 ms). */
-export const PROBE_BUDGET_MS = 250
 /** How long a probe result stays valid (Tailscale: 10 minutes). */
 export const PROBE_MAX_AGE_MS = 600_000
-
-/** One NAT-PMP/PCP exchange with retransmissions: 250, 500, 1000 ms waits (RFC 6886 3.1). */
-export const PXP_BUDGET_MS = 2000
-/** PCP and NAT-PMP have no permanent mappings: "permanent" is this lease (RFC 6886 3.3's
- *  recommendation), renewed forever. */
-export const PXP_PERMANENT_LEASE_S = 7200
 
 /** PortMapper: lease asked when `map()` does not say. An hour: renewed at half, and a crashed
  *  app's mapping is gone within the hour. */

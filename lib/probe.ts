@@ -3,7 +3,7 @@
  * within one short budget (the work runs in the addon), cached, and re-probed when the
  * default route's gateway or our address towards it changes.
  */
-import { PROBE_BUDGET_MS, PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
+import { PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
 import { UPNPDevice } from './godot/device.ts'
 import * as native from './native/index.ts'
 import type { Via } from './types.ts'
@@ -86,7 +86,7 @@ function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport
 
 /** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
 export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
-  const { gateway = '', multicastIf = '', budgetMs = PROBE_BUDGET_MS, fresh = false, maxAgeMs = PROBE_MAX_AGE_MS, signal } = options
+  const { gateway = '', multicastIf = '', budgetMs = native.PROBE_BUDGET_MS, fresh = false, maxAgeMs = PROBE_MAX_AGE_MS, signal } = options
   signal?.throwIfAborted()
   const key = `${gateway}|${multicastIf}`
   const route = await routeFingerprint()

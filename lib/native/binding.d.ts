@@ -248,7 +248,7 @@ export interface NatPmpMapArgs {
   internalPort: number
   /** Suggested external port (default: the internal port; 0 = no preference). */
   externalPort?: number
-  /** Requested lifetime in seconds (default 7200; 0 deletes, prefer `natpmpDelete`). */
+  /** Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`). */
   lifetime?: number
 }
 
@@ -295,7 +295,7 @@ export interface PcpMapArgs {
   externalPort?: number
   /** Suggested external address (default: none). */
   externalAddress?: string
-  /** Default 7200 s. */
+  /** Seconds (default `PXP_LIFETIME_S`). */
   lifetime?: number
   /** The nonce of the mapping being renewed (24 hex digits); absent = a new mapping. */
   nonce?: string
@@ -309,9 +309,9 @@ export interface PmpRequestOptions {
   gateway?: string
   /** Default 5351. */
   serverPort?: number
-  /** Whole exchange, retransmissions included (default 2000 ms). */
+  /** Whole exchange, retransmissions included (default `PXP_BUDGET_MS`). */
   budgetMs?: number
-  /** First wait before retransmitting, doubled each time (default 250 ms). */
+  /** First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`). */
   initialTimeoutMs?: number
 }
 
@@ -334,12 +334,15 @@ export interface PortMappingKey {
   protocol: string
 }
 
+/** `probe()`'s budget when none is given (`probe::DEFAULT_BUDGET`). */
+export declare const PROBE_BUDGET_MS: number
+
 export interface ProbeOptions {
   /** IPv4 gateway for NAT-PMP and PCP; absent or "" = the default route's. */
   gateway?: string
   /** IPv6 gateway for PCP over IPv6; absent = the default IPv6 route's (if any), "" = none. */
   gateway6?: string
-  /** Total time (default 250 ms). */
+  /** Total time (default `PROBE_BUDGET_MS`). */
   budgetMs?: number
   /** Each protocol can be left out (all default to true). */
   upnp?: boolean
@@ -368,6 +371,15 @@ export interface ProbeResult {
   pcp?: NativePxpAnswer
   pcp6?: NativePxpAnswer
 }
+
+/** One NAT-PMP/PCP exchange, retransmissions included (`Timing::DEFAULT_BUDGET`). */
+export declare const PXP_BUDGET_MS: number
+
+/** The first wait before a NAT-PMP/PCP retransmission, doubled each time. */
+export declare const PXP_INITIAL_TIMEOUT_MS: number
+
+/** The NAT-PMP/PCP lease asked by default, and what "permanent" means there. */
+export declare const PXP_LIFETIME_S: number
 
 export interface SoapTarget {
   controlUrl: string

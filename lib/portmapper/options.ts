@@ -1,5 +1,6 @@
 /** PortMapper's options: what each means, its default (`../defaults.ts`) and its check. */
 import * as defaults from '../defaults.ts'
+import * as native from '../native/index.ts'
 import { clientError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
@@ -68,8 +69,8 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
     protocol: options.gateway ? 'upnp' : (options.protocol ?? 'auto'),
     router: options.router ?? '',
-    probeBudget: options.probeBudget ?? defaults.PROBE_BUDGET_MS,
-    pmpBudget: options.pmpBudget ?? defaults.PXP_BUDGET_MS,
+    probeBudget: options.probeBudget ?? native.PROBE_BUDGET_MS,
+    pmpBudget: options.pmpBudget ?? native.PXP_BUDGET_MS,
     discoverTimeout: options.discoverTimeout ?? defaults.DISCOVER_TIMEOUT_MS,
     discoverMulticastIf: options.discoverMulticastIf ?? '',
     discoverIpv6: options.discoverIpv6 ?? false,

@@ -1,5 +1,4 @@
 /** PortMapper over PCP and NAT-PMP: the MAP request creates, renews and checks at once. */
-import { PXP_PERMANENT_LEASE_S } from '../defaults.ts'
 import * as native from '../native/index.ts'
 import { failureError } from '../native/convert.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
@@ -57,7 +56,7 @@ abstract class LeaseBackend implements Backend {
       protocol: p.protocol,
       internalPort: p.internalPort,
       externalPort,
-      lifetime: p.lease === 0 ? PXP_PERMANENT_LEASE_S : p.lease,
+      lifetime: p.lease === 0 ? native.PXP_LIFETIME_S : p.lease,
     }
     return this.o.serial(() => this.map(args, nonce))
   }
@@ -67,7 +66,7 @@ abstract class LeaseBackend implements Backend {
     const g: Granted = {
       externalPort: r.externalPort ?? fallbackPort,
       externalAddress: this.lastAddress,
-      lease: r.lifetime ?? (p.lease || PXP_PERMANENT_LEASE_S),
+      lease: r.lifetime ?? (p.lease || native.PXP_LIFETIME_S),
       internalClient: r.localAddress ?? '',
       resets: r.resets,
     }

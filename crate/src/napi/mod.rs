@@ -64,6 +64,23 @@ impl NativeFailure {
     }
 }
 
+// Defaults the Rust core owns, exported so that TypeScript does not restate them (their
+// reasons are at the Rust constants).
+
+/// `probe()`'s budget when none is given (`probe::DEFAULT_BUDGET`).
+#[napi]
+pub const PROBE_BUDGET_MS: u32 = crate::probe::DEFAULT_BUDGET.as_millis() as u32;
+/// One NAT-PMP/PCP exchange, retransmissions included (`Timing::DEFAULT_BUDGET`).
+#[napi]
+pub const PXP_BUDGET_MS: u32 = crate::pxp::transport::Timing::DEFAULT_BUDGET.as_millis() as u32;
+/// The first wait before a NAT-PMP/PCP retransmission, doubled each time.
+#[napi]
+pub const PXP_INITIAL_TIMEOUT_MS: u32 =
+    crate::pxp::transport::Timing::DEFAULT_INITIAL.as_millis() as u32;
+/// The NAT-PMP/PCP lease asked by default, and what "permanent" means there.
+#[napi]
+pub const PXP_LIFETIME_S: u32 = crate::pxp::DEFAULT_LIFETIME_S;
+
 /// "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
 /// `address.rs`); "invalid" for text that is not an address.
 #[napi]

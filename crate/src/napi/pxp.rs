@@ -21,14 +21,9 @@ use crate::napi::upnp::NativeDevice;
 use crate::napi::NativeFailure;
 use crate::probe::{self, ProbeConfig};
 use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
-use crate::pxp::{client, natpmp, pcp};
+use crate::pxp::{self, client, natpmp, pcp};
 use crate::route;
 use crate::upnp::ssdp::SocketOptions;
-
-/// Requests other than the probe: 250, 500, 1000 ms waits (4 sends) before giving up.
-const DEFAULT_BUDGET_MS: u32 = 2000;
-/// RFC 6886 3.3's recommendation.
-const DEFAULT_LIFETIME: u32 = 7200;
 
 /// `NativeFailure::via` of each protocol.
 const NATPMP: &str = "natpmp";
@@ -316,9 +311,9 @@ fn resolve_gateway(
 }
 
 fn timing(budget_ms: Option<u32>, initial_timeout_ms: Option<u32>) -> Timing {
-    let mut t = Timing::with_budget(Duration::from_millis(
-        budget_ms.unwrap_or(DEFAULT_BUDGET_MS).into(),
-    ));
+    let mut t = Timing::with_budget(budget_ms.map_or(Timing::DEFAULT_BUDGET, |ms| {
+        Duration::from_millis(ms.into())
+    }));
     if let Some(initial) = initial_timeout_ms {
         t.initial = Duration::from_millis(initial.max(1).into());
     }
@@ -372,9 +367,9 @@ pub struct PmpRequestOptions {
     pub gateway: Option<String>,
     /// Default 5351.
     pub server_port: Option<u32>,
-    /// Whole exchange, retransmissions included (default 2000 ms).
+    /// Whole exchange, retransmissions included (default `PXP_BUDGET_MS`).
     pub budget_ms: Option<u32>,
-    /// First wait before retransmitting, doubled each time (default 250 ms).
+    /// First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`).
     pub initial_timeout_ms: Option<u32>,
 }
 
@@ -389,7 +384,7 @@ pub struct NatPmpMapArgs {
     pub internal_port: u32,
     /// Suggested external port (default: the internal port; 0 = no preference).
     pub external_port: Option<u32>,
-    /// Requested lifetime in seconds (default 7200; 0 deletes, prefer `natpmpDelete`).
+    /// Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`).
     pub lifetime: Option<u32>,
 }
 
@@ -417,7 +412,7 @@ pub struct PcpMapArgs {
     pub external_port: Option<u32>,
     /// Suggested external address (default: none).
     pub external_address: Option<String>,
-    /// Default 7200 s.
+    /// Seconds (default `PXP_LIFETIME_S`).
     pub lifetime: Option<u32>,
     /// The nonce of the mapping being renewed (24 hex digits); absent = a new mapping.
     pub nonce: Option<String>,
@@ -461,7 +456,7 @@ pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePxpAnswer {
             "externalPort",
         )?;
         let t = timing(args.budget_ms, args.initial_timeout_ms);
-        let lifetime = args.lifetime.unwrap_or(DEFAULT_LIFETIME);
+        let lifetime = args.lifetime.unwrap_or(pxp::DEFAULT_LIFETIME_S);
         let result = natpmp::map(server, protocol, internal, external, lifetime, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
     };
@@ -526,7 +521,7 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
             internal_port: internal,
             suggested_external_port: external,
             suggested_external_address,
-            lifetime: args.lifetime.unwrap_or(DEFAULT_LIFETIME),
+            lifetime: args.lifetime.unwrap_or(pxp::DEFAULT_LIFETIME_S),
             nonce,
             prefer_failure: args.prefer_failure.unwrap_or(false),
         };
@@ -569,7 +564,7 @@ pub struct ProbeOptions {
     pub gateway: Option<String>,
     /// IPv6 gateway for PCP over IPv6; absent = the default IPv6 route's (if any), "" = none.
     pub gateway6: Option<String>,
-    /// Total time (default 250 ms).
+    /// Total time (default `PROBE_BUDGET_MS`).
     pub budget_ms: Option<u32>,
     /// Each protocol can be left out (all default to true).
     pub upnp: Option<bool>,

@@ -4,3 +4,7 @@ pub mod client;
 pub mod natpmp;
 pub mod pcp;
 pub mod transport;
+
+/// The lifetime asked when the caller gives none, and what "permanent" means over NAT-PMP
+/// and PCP (neither has permanent mappings): RFC 6886 3.3's recommendation, 2 hours.
+pub const DEFAULT_LIFETIME_S: u32 = 7200;

@@ -35,6 +35,9 @@ pub struct Timing {
 
 impl Timing {
     pub const DEFAULT_INITIAL: Duration = Duration::from_millis(250);
+    /// A request's budget when the caller gives none: 250, 500 and 1000 ms waits (4 sends)
+    /// before giving up, long enough for a busy router, short enough to fall back to UPnP.
+    pub const DEFAULT_BUDGET: Duration = Duration::from_millis(2000);
 
     /// The RFC schedule cut to `budget`.
     ///
