@@ -48,6 +48,9 @@ export class UPNPDevice {
   server = ''
   /** SSDP `BOOTID.UPNP.ORG`; changes when the router reboots. */
   bootId: number | null = null
+  /** Reboots of this device seen by this process when it was found (BOOTID changes, judged by
+   *  the addon for every search reply and announcement). */
+  reboots = 0
   /** Every WAN connection service of the description, in order (empty for a device built
    *  by hand or not classified). */
   connections: readonly UPNPConnection[] = []
@@ -199,6 +202,7 @@ export class UPNPDevice {
     device.modelName = found.modelName
     device.server = found.server
     device.bootId = found.bootId ?? null
+    device.reboots = found.resets
     device.requestTimeout = requestTimeout
     device.lastError = failureInfo(found.lastError)
     device.connections = found.connections.map((c) => ({

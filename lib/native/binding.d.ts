@@ -52,6 +52,10 @@ export interface Announcement {
   location: string
   bootId?: number
   nextBootId?: number
+  /** This announcement revealed a reboot of the device (a new BOOTID in an `ssdp:alive`). */
+  rebooted: boolean
+  /** Reboots of this device seen by this process so far. */
+  resets: number
   /** Address the announcement came from. */
   from: string
 }
@@ -152,6 +156,8 @@ export interface NativeDevice {
   modelName: string
   server: string
   bootId?: number
+  /** Reboots of this device seen by this process so far (BOOTID changes, judged in Rust). */
+  resets: number
   lastError?: NativeFailure
   /** Every WAN connection service, in description order; `igd*` name the one in use. */
   connections: Array<NativeConnection>

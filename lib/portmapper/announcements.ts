@@ -14,20 +14,18 @@ function sameHost(a: string, b: string): boolean {
 }
 
 /**
- * Judges one announcement against the gateway in use: true when it reveals a reboot (an
- * `ssdp:alive` with a BOOTID other than the one known). Keeps `gateway.bootId` current,
- * including an announced change (`ssdp:update` with NEXTBOOTID), which is not a reboot.
+ * Whether one announcement reveals a reboot of the gateway in use. The addon judges the
+ * BOOTID (as it judges NAT-PMP/PCP epochs) and counts the reboots it has seen per device:
+ * a count above the one the gateway was found with is a reboot, even when another listener
+ * in this process heard it first. Keeps `gateway.bootId` and `gateway.reboots` current.
  */
 export function revealsReboot(gateway: UPNPDevice, a: native.Announcement): boolean {
   if (!sameHost(a.location, gateway.descriptionUrl)) return false
-  if (a.nts === 'ssdp:update' && a.nextBootId != null) {
-    gateway.bootId = a.nextBootId
-    return false
-  }
-  if (a.nts !== 'ssdp:alive' || a.bootId == null || a.bootId === gateway.bootId) return false
-  const known = gateway.bootId
-  gateway.bootId = a.bootId
-  return known !== null
+  const bootId = a.nts === 'ssdp:update' ? a.nextBootId : a.nts === 'ssdp:alive' ? a.bootId : undefined
+  if (bootId != null) gateway.bootId = bootId
+  const rebooted = a.rebooted || a.resets > gateway.reboots
+  gateway.reboots = Math.max(gateway.reboots, a.resets)
+  return rebooted
 }
 
 /** Listens while UPnP mappings are held; calls `onReboot` when the gateway announces one. */

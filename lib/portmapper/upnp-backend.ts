@@ -74,7 +74,8 @@ export class UpnpBackend implements Backend {
       if (!entry && gateway.lastError?.result !== UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
         throw new UPNPError({ ...(gateway.lastError ?? failure), via: 'upnp' }, 'checking mapping')
       }
-      const rebooted = previous.bootId !== null && gateway.bootId !== null && previous.bootId !== gateway.bootId
+      // The addon judged the BOOTIDs it saw: more reboots now than when `previous` was found.
+      const rebooted = gateway.reboots > previous.reboots
       if (rebooted && entry) return { kind: 'lost', reason: 'the router rebooted (new BOOTID)' }
     }
     if (!entry) return { kind: 'lost', reason: 'the router no longer has it' }

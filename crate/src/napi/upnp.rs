@@ -65,6 +65,8 @@ pub struct NativeDevice {
     pub model_name: String,
     pub server: String,
     pub boot_id: Option<u32>,
+    /// Reboots of this device seen by this process so far (BOOTID changes, judged in Rust).
+    pub resets: u32,
     pub last_error: Option<NativeFailure>,
     /// Every WAN connection service, in description order; `igd*` name the one in use.
     pub connections: Vec<NativeConnection>,
@@ -86,6 +88,7 @@ impl From<DeviceInfo> for NativeDevice {
             model_name: d.model_name,
             server: d.server,
             boot_id: d.boot_id,
+            resets: d.resets,
             last_error: d.last_error.map(Into::into),
             connections: d.connections.into_iter().map(Into::into).collect(),
         }
@@ -390,6 +393,10 @@ pub struct Announcement {
     pub location: String,
     pub boot_id: Option<u32>,
     pub next_boot_id: Option<u32>,
+    /// This announcement revealed a reboot of the device (a new BOOTID in an `ssdp:alive`).
+    pub rebooted: bool,
+    /// Reboots of this device seen by this process so far.
+    pub resets: u32,
     /// Address the announcement came from.
     pub from: String,
 }
@@ -416,18 +423,24 @@ impl NotifyListener {
             .callee_handled::<false>()
             .build()?;
         let cancel = CancellationToken::new();
-        napi::bindgen_prelude::spawn(notify::listen(socket, cancel.clone(), move |a, from| {
-            let event = Announcement {
-                nts: a.nts,
-                nt: a.nt,
-                usn: a.usn,
-                location: a.location,
-                boot_id: a.boot_id,
-                next_boot_id: a.next_boot_id,
-                from: from.to_string(),
-            };
-            let _ = callback.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-        }));
+        napi::bindgen_prelude::spawn(notify::listen(
+            socket,
+            cancel.clone(),
+            move |a, from, check| {
+                let event = Announcement {
+                    nts: a.nts,
+                    nt: a.nt,
+                    usn: a.usn,
+                    location: a.location,
+                    boot_id: a.boot_id,
+                    next_boot_id: a.next_boot_id,
+                    rebooted: check.rebooted,
+                    resets: check.resets,
+                    from: from.to_string(),
+                };
+                let _ = callback.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            },
+        ));
         Ok(Self { cancel })
     }
 

@@ -32,6 +32,8 @@ pub struct DeviceInfo {
     /// SSDP `SERVER` and `BOOTID.UPNP.ORG` of the reply that found it.
     pub server: String,
     pub boot_id: Option<u32>,
+    /// Reboots of this device seen by this process so far (`upnp::boot`).
+    pub resets: u32,
     /// Why the status is not OK, when something said so.
     pub last_error: Option<Failure>,
     /// Every WAN connection service of the description (at most
@@ -56,6 +58,7 @@ impl DeviceInfo {
             model_name: String::new(),
             server: String::new(),
             boot_id: None,
+            resets: 0,
             last_error: None,
             connections: Vec::new(),
         }

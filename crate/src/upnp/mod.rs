@@ -1,5 +1,6 @@
 //! UPnP IGD: find gateways with SSDP, read their descriptions, drive them with SOAP.
 
+pub mod boot;
 pub mod charset;
 pub mod connections;
 pub mod description;

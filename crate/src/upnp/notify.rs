@@ -1,21 +1,35 @@
 //! Hearing SSDP announcements: a router coming back from a reboot announces a new
-//! `BOOTID.UPNP.ORG`. Passive: nothing here ever sends. The socket comes from
-//! [`ssdp::open_listener`](super::ssdp::open_listener), the parsing from
-//! [`ssdp::parse_announcement`](super::ssdp::parse_announcement).
+//! `BOOTID.UPNP.ORG`, judged by [`boot`](super::boot). Passive: nothing here ever sends.
+//! The socket comes from [`ssdp::open_listener`](super::ssdp::open_listener), the parsing
+//! from [`ssdp::parse_announcement`](super::ssdp::parse_announcement).
 
 use std::net::IpAddr;
 
 use tokio_util::sync::CancellationToken;
 
+use super::boot::{self, BootCheck};
 use super::ssdp::{self, Announcement};
 
-/// Hands every NOTIFY that arrives on `socket` to `on`, with the address it came from, until
-/// `stop` is cancelled. Anything else (search replies, M-SEARCHes, junk) is ignored, and so
+/// What an announcement says about the device's state: an `ssdp:alive` with a BOOTID is
+/// judged, an `ssdp:update` moves to the announced next BOOTID, anything else just reports.
+pub fn judge(a: &Announcement) -> BootCheck {
+    match (a.nts.as_str(), a.boot_id, a.next_boot_id) {
+        ("ssdp:update", _, Some(next)) => boot::announce_next(&a.usn, &a.location, next),
+        ("ssdp:alive", Some(id), _) => boot::observe(&a.usn, &a.location, id),
+        _ => BootCheck {
+            rebooted: false,
+            resets: boot::resets(&a.usn, &a.location),
+        },
+    }
+}
+
+/// Hands every NOTIFY that arrives on `socket` to `on`, with the address it came from and
+/// what it says about the device's state ([`judge`]), until `stop` is cancelled. Anything else (search replies, M-SEARCHes, junk) is ignored, and so
 /// is a failed receive: the listener lives as long as its owner wants it.
 pub async fn listen(
     socket: std::net::UdpSocket,
     stop: CancellationToken,
-    mut on: impl FnMut(Announcement, IpAddr),
+    mut on: impl FnMut(Announcement, IpAddr, BootCheck),
 ) {
     let Ok(socket) = tokio::net::UdpSocket::from_std(socket) else {
         return;
@@ -27,7 +41,8 @@ pub async fn listen(
             received = socket.recv_from(&mut buffer) => {
                 let Ok((len, from)) = received else { continue };
                 let Some(a) = ssdp::parse_announcement(&buffer[..len]) else { continue };
-                on(a, from.ip());
+                let check = judge(&a);
+                on(a, from.ip(), check);
             }
         }
     }
@@ -44,8 +59,8 @@ mod tests {
         let addr = socket.local_addr().unwrap();
         let stop = CancellationToken::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let task = tokio::spawn(listen(socket, stop.clone(), move |a, from| {
-            let _ = tx.send((a, from));
+        let task = tokio::spawn(listen(socket, stop.clone(), move |a, from, check| {
+            let _ = tx.send((a, from, check));
         }));
         let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         sender
@@ -53,14 +68,43 @@ mod tests {
             .unwrap();
         sender.send_to(b"\xff\xfe junk", addr).unwrap();
         let notify = "NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\
-                      USN: uuid:1::upnp:rootdevice\r\nLOCATION: http://127.0.0.1/d.xml\r\n\
+                      USN: uuid:notify-test-1::upnp:rootdevice\r\nLOCATION: http://127.0.0.1/d.xml\r\n\
                       BOOTID.UPNP.ORG: 7\r\n\r\n";
         sender.send_to(notify.as_bytes(), addr).unwrap();
-        let (a, from) = rx.recv().await.unwrap();
+        let (a, from, check) = rx.recv().await.unwrap();
         assert_eq!((a.nts.as_str(), a.boot_id), ("ssdp:alive", Some(7)));
+        assert!(!check.rebooted, "the first BOOTID only records");
         assert_eq!(from, "127.0.0.1".parse::<IpAddr>().unwrap());
         assert!(rx.try_recv().is_err(), "only the NOTIFY is handed over");
         stop.cancel();
         task.await.unwrap();
+    }
+
+    fn announcement(nts: &str, boot_id: Option<u32>, next_boot_id: Option<u32>) -> Announcement {
+        Announcement {
+            nts: nts.into(),
+            nt: "upnp:rootdevice".into(),
+            usn: "uuid:notify-judge-1::upnp:rootdevice".into(),
+            location: "http://127.0.9.9:5000/d.xml".into(),
+            boot_id,
+            next_boot_id,
+        }
+    }
+
+    #[test]
+    fn a_reboot_is_an_alive_with_a_new_boot_id_not_an_update() {
+        assert!(!judge(&announcement("ssdp:alive", Some(1), None)).rebooted);
+        assert!(!judge(&announcement("ssdp:update", Some(1), Some(2))).rebooted);
+        assert!(!judge(&announcement("ssdp:alive", Some(2), None)).rebooted);
+        assert!(!judge(&announcement("ssdp:byebye", None, None)).rebooted);
+        let reboot = judge(&announcement("ssdp:alive", Some(5), None));
+        assert_eq!(
+            reboot,
+            BootCheck {
+                rebooted: true,
+                resets: 1
+            }
+        );
+        assert_eq!(judge(&announcement("ssdp:byebye", None, None)).resets, 1);
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use crate::upnp::boot;
 use crate::upnp::gateway::DeviceInfo;
 use crate::upnp::search::{self, Plan, ReplyKind};
 use crate::upnp::ssdp::{self, SearchReply};
@@ -96,6 +97,10 @@ impl Replies {
         let mut device = DeviceInfo::unclassified(description_url.clone(), reply.st.clone());
         device.server = reply.server;
         device.boot_id = reply.boot_id;
+        device.resets = match reply.boot_id {
+            Some(id) => boot::observe(&reply.usn, &description_url, id).resets,
+            None => boot::resets(&reply.usn, &description_url),
+        };
         let index = self.found.len();
         self.index_by_location.insert(description_url, index);
         self.found.push(Found {
