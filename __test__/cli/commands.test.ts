@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, CLI, json, plain } from '../helpers/cli-run.ts'
+import { cli, CLI, expectUsageError, json, plain } from '../helpers/cli-run.ts'
 import { useFakeGateway } from '../lab/fake-fixture.ts'
 import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
@@ -52,14 +52,7 @@ afterAll(async () => {
 describe('usage errors that name this machine', () => {
   it.each([[['--interface', 'eth9'], /--interface "eth9" is not a network interface of this machine/, /lan0 192\.168\.77\.10/]])(
     '%j -> exit 2, what is wrong and what to do',
-    async (args, message, fix) => {
-      const r = plain(await cli(args))
-      expect(r.code, r.stderr).toBe(2)
-      expect(r.stdout).toBe('')
-      expect(r.stderr).toMatch(message)
-      expect(r.stderr).toMatch(fix)
-      expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
-    },
+    async (args, message, fix) => expectUsageError(await cli(args), message, fix),
   )
 })
 

@@ -46,3 +46,14 @@ export function plain(r: Run): Run {
   expect(r.stdout + r.stderr).not.toContain('\x1b')
   return r
 }
+
+/** A usage error as the CLI must give it: exit 2, nothing on stdout, one `upnp-native:` line
+ *  saying what is wrong (`message`), and what to do (`fix`). */
+export function expectUsageError(r: Run, message: RegExp, fix: RegExp): void {
+  plain(r)
+  expect(r.code, r.stderr).toBe(2)
+  expect(r.stdout).toBe('')
+  expect(r.stderr).toMatch(message)
+  expect(r.stderr).toMatch(fix)
+  expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
+}

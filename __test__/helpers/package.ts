@@ -3,7 +3,10 @@
 // loader test and the lab's install test.
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
+import { readNapiConfig } from '@napi-rs/cli'
+import { afterAll, beforeAll } from 'vitest'
 import { repoRoot } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
@@ -57,4 +60,29 @@ export async function stagePackage(stage: string): Promise<void> {
   }
   for (const file of ['package.json', 'README.md']) fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
   fs.cpSync(path.join(ROOT, 'npm'), path.join(stage, 'npm'), { recursive: true })
+}
+
+export interface Staged {
+  /** napi's reading of package.json (targets, binary name). */
+  napi: Awaited<ReturnType<typeof readNapiConfig>>
+  /** A temporary directory, removed after the file's tests. */
+  tmp: string
+  /** The root package as published (`stagePackage`), inside `tmp`. */
+  stage: string
+}
+
+/** Stages the package once for a test file (before its tests; removed after them). The
+ *  returned object is filled in by the time the tests run. */
+export function useStagedPackage(prefix: string): Staged {
+  const staged = {} as Staged
+  beforeAll(async () => {
+    staged.napi = await readNapiConfig(path.join(ROOT, 'package.json'))
+    staged.tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+    staged.stage = path.join(staged.tmp, 'stage')
+    await stagePackage(staged.stage)
+  }, 120_000)
+  afterAll(() => {
+    if (staged.tmp) fs.rmSync(staged.tmp, { recursive: true, force: true })
+  })
+  return staged
 }

@@ -8,12 +8,10 @@
 // `napi pre-publish` writes). The host's platform package gets the freshly built .node through
 // napi's own `artifacts` step.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { readNapiConfig } from '@napi-rs/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { currentHost, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
-import { bin, ok, readJson, run, stagePackage } from '../helpers/package.ts'
+import { bin, ok, readJson, run, useStagedPackage } from '../helpers/package.ts'
 import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
@@ -23,65 +21,58 @@ const hostTarget = targetName(currentHost())
 const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
 
 const rootPkg = readJson(path.join(ROOT, 'package.json'))
-let napi: Awaited<ReturnType<typeof readNapiConfig>>
 
-let tmp: string
-/** The root package as published (built JS, static files, package.json with optionalDependencies). */
-let stage: string
 let rootTgz: string
 let hostTgz: string
 /** The consumer project: only the two tarballs installed, offline. */
 let consumer: string
 
-beforeAll(async () => {
-  napi = await readNapiConfig(path.join(ROOT, 'package.json'))
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-pack-'))
-  stage = path.join(tmp, 'stage')
-  await stagePackage(stage)
-}, 120_000)
+/** The root package as published; install.test.ts adds optionalDependencies. */
+const staged = useStagedPackage('upnp-native-pack-')
 
 afterAll(async () => {
   await upnpcDelete({ externalPort: PORT, protocol: 'UDP' }).catch(() => {})
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
 })
 
 describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a real mapping', () => {
   beforeAll(async () => {
     // The root, as `napi pre-publish` leaves it: optionalDependencies on every platform package.
-    const staged = readJson(path.join(stage, 'package.json'))
-    staged.optionalDependencies = Object.fromEntries(napi.targets.map((t) => [`${napi.packageName}-${t.platformArchABI}`, staged.version]))
+    const published = readJson(path.join(staged.stage, 'package.json'))
+    published.optionalDependencies = Object.fromEntries(
+      staged.napi.targets.map((t) => [`${staged.napi.packageName}-${t.platformArchABI}`, published.version]),
+    )
     // napi's `artifacts` step (the release workflow's) puts the built .node into npm/<target>/;
     // only the host's binary exists here, so the staged config names only the host's target.
-    const hostTriple = napi.targets.find((t) => t.platformArchABI === hostTarget)!.triple
+    const hostTriple = staged.napi.targets.find((t) => t.platformArchABI === hostTarget)!.triple
     fs.writeFileSync(
-      path.join(stage, 'package.json'),
-      JSON.stringify({ ...staged, napi: { ...staged.napi, targets: [hostTriple] } }, null, 2),
+      path.join(staged.stage, 'package.json'),
+      JSON.stringify({ ...published, napi: { ...published.napi, targets: [hostTriple] } }, null, 2),
     )
-    const artifacts = path.join(tmp, 'artifacts', `bindings-${hostTriple}`)
+    const artifacts = path.join(staged.tmp, 'artifacts', `bindings-${hostTriple}`)
     fs.mkdirSync(artifacts, { recursive: true })
     fs.copyFileSync(
-      path.join(ROOT, 'lib/native', `${napi.binaryName}.${hostTarget}.node`),
-      path.join(artifacts, `${napi.binaryName}.${hostTarget}.node`),
+      path.join(ROOT, 'lib/native', `${staged.napi.binaryName}.${hostTarget}.node`),
+      path.join(artifacts, `${staged.napi.binaryName}.${hostTarget}.node`),
     )
-    await ok(bin('napi'), ['artifacts', '--cwd', stage, '--output-dir', path.join(tmp, 'artifacts'), '--npm-dir', 'npm'])
-    fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(staged, null, 2) + '\n')
+    await ok(bin('napi'), ['artifacts', '--cwd', staged.stage, '--output-dir', path.join(staged.tmp, 'artifacts'), '--npm-dir', 'npm'])
+    fs.writeFileSync(path.join(staged.stage, 'package.json'), JSON.stringify(published, null, 2) + '\n')
 
-    const out = path.join(tmp, 'tarballs')
+    const out = path.join(staged.tmp, 'tarballs')
     fs.mkdirSync(out)
     const pack = async (dir: string) => {
       const [info] = JSON.parse(await ok('npm', ['pack', '--json', '--pack-destination', out], { cwd: dir })) as { filename: string }[]
       return path.join(out, info!.filename)
     }
-    rootTgz = await pack(stage)
-    hostTgz = await pack(path.join(stage, 'npm', hostTarget))
+    rootTgz = await pack(staged.stage)
+    hostTgz = await pack(path.join(staged.stage, 'npm', hostTarget))
 
-    consumer = path.join(tmp, 'consumer')
+    consumer = path.join(staged.tmp, 'consumer')
     fs.mkdirSync(consumer)
     fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }))
     // --offline and an empty cache: nothing but the two tarballs can be installed (the lab's
     // client namespace has no route to a registry anyway). The seven other optional platform
     // packages are not available and must not break the install.
-    await ok('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', path.join(tmp, 'npm-cache'), rootTgz, hostTgz], {
+    await ok('npm', ['install', '--offline', '--no-audit', '--no-fund', '--cache', path.join(staged.tmp, 'npm-cache'), rootTgz, hostTgz], {
       cwd: consumer,
     })
   }, 120_000)
@@ -94,12 +85,12 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
         .map((f) => f.replace(/^package\//, ''))
         .sort()
     // dist/ whole (no .node), the ESM entry, the licence, package.json and README.
-    const built = (fs.readdirSync(path.join(stage, 'dist'), { recursive: true }) as string[])
-      .filter((f) => fs.statSync(path.join(stage, 'dist', f)).isFile() && !f.endsWith('.node'))
+    const built = (fs.readdirSync(path.join(staged.stage, 'dist'), { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(staged.stage, 'dist', f)).isFile() && !f.endsWith('.node'))
       .map((f) => `dist/${f.split(path.sep).join('/')}`)
     const statics = (rootPkg.files as string[]).filter((f) => f !== 'dist' && !f.startsWith('!'))
     expect(await list(rootTgz)).toEqual([...built, ...statics, 'package.json', 'README.md'].sort())
-    expect(await list(hostTgz)).toEqual([`${napi.binaryName}.${hostTarget}.node`, 'README.md', 'package.json'].sort())
+    expect(await list(hostTgz)).toEqual([`${staged.napi.binaryName}.${hostTarget}.node`, 'README.md', 'package.json'].sort())
     // Every module the packed code loads by relative path is packed too (a new root module
     // needs its .js and .d.ts in package.json "files").
     const packed = new Set(await list(rootTgz))
@@ -107,7 +98,7 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
     for (const file of packed) {
       // binding.js probes every platform's file in turn; those misses are its design.
       if (!/\.(c|m)?js$|\.d\.(m|c)?ts$/.test(file) || file.endsWith('/binding.js')) continue
-      const source = fs.readFileSync(path.join(stage, file), 'utf8')
+      const source = fs.readFileSync(path.join(staged.stage, file), 'utf8')
       for (const m of source.matchAll(/(?:require\(|from\s+|import\s*\(?\s*)["'](\.\.?\/[^"']+)["']/g)) {
         const target = path.posix.join(path.posix.dirname(file), m[1]!)
         // A declaration file may name the module by its .js or (TypeScript resolves it to the
@@ -166,7 +157,7 @@ console.log(JSON.stringify({
     expect(r.success).toBe(0)
     expect(r.resolved.import).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/index\\.mjs$`))
     expect(r.resolved.require).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/dist/index\\.js$`))
-    expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${napi.binaryName}.${hostTarget}.node`)])
+    expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${staged.napi.binaryName}.${hostTarget}.node`)])
   })
 
   it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext', async () => {

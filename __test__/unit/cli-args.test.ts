@@ -3,7 +3,7 @@
 // of its own with no usable interface (`offline`), so a check that regressed fails here
 // instead of searching the network this runs on.
 import { describe, expect, it } from 'vitest'
-import { cli as runCli, json, plain, type Run, VERSION } from '../helpers/cli-run.ts'
+import { cli as runCli, expectUsageError, json, plain, type Run, VERSION } from '../helpers/cli-run.ts'
 
 const cli = (args: string[]): Promise<Run> => runCli(args, { offline: true })
 
@@ -73,12 +73,7 @@ describe.concurrent('usage errors and exit codes', () => {
     [['status', '--protocol', 'pmp', '--ipv6'], /--ipv6 works with UPnP only/, /--protocol upnp/],
     [['--quiet=yes'], /option --quiet takes no value/, /--help/],
   ])('%j -> exit 2, what is wrong and what to do', async (args, message, fix) => {
-    const r = plain(await cli(args))
-    expect(r.code, r.stderr).toBe(2)
-    expect(r.stdout).toBe('')
-    expect(r.stderr).toMatch(message)
-    expect(r.stderr).toMatch(fix)
-    expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
+    expectUsageError(await cli(args), message, fix)
   })
 
   it('a usage error with --json is a JSON document (exit 2), even from the parser', async () => {

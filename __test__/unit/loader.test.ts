@@ -2,43 +2,28 @@
 // loader explains a missing binary (CJS and ESM, the NAPI_RS_NATIVE_LIBRARY_PATH override,
 // unsupported platforms). Loading the addon opens no socket.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { readNapiConfig } from '@napi-rs/cli'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { currentHost, describeLoadFailure, LOAD_ERROR_CODE, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
-import { readJson, type Run, run, stagePackage } from '../helpers/package.ts'
+import { readJson, type Run, run, useStagedPackage } from '../helpers/package.ts'
 import { repoRoot } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
 const hostTarget = targetName(currentHost())
 const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
 const rootPkg = readJson(path.join(ROOT, 'package.json'))
-let napi: Awaited<ReturnType<typeof readNapiConfig>>
 
-let tmp: string
 /** The root package as published, without optionalDependencies (nothing is installed here). */
-let stage: string
-
-beforeAll(async () => {
-  napi = await readNapiConfig(path.join(ROOT, 'package.json'))
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-loader-'))
-  stage = path.join(tmp, 'stage')
-  await stagePackage(stage)
-}, 120_000)
-
-afterAll(() => {
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
-})
+const staged = useStagedPackage('upnp-native-loader-')
 
 describe('per-platform packages (npm/)', () => {
   it('one per napi target, the names the loader knows', () => {
-    expect(napi.targets.map((t) => t.platformArchABI).sort()).toEqual([...PREBUILT_TARGETS].sort())
+    expect(staged.napi.targets.map((t) => t.platformArchABI).sort()).toEqual([...PREBUILT_TARGETS].sort())
     expect(PREBUILT_TARGETS).toContain(hostTarget)
   })
 
   it.each(PREBUILT_TARGETS)('%s: os/cpu/libc, main/files = its binary, same version, no scripts', (name) => {
-    const target = napi.targets.find((t) => t.platformArchABI === name)!
+    const target = staged.napi.targets.find((t) => t.platformArchABI === name)!
     const p = readJson(path.join(ROOT, 'npm', name, 'package.json'))
     expect(p.name).toBe(`${PACKAGE_NAME}-${name}`)
     expect(p.version).toBe(rootPkg.version)
@@ -46,7 +31,7 @@ describe('per-platform packages (npm/)', () => {
     expect(p.cpu).toEqual([target.arch])
     if (target.platform === 'linux') expect(p.libc).toEqual([target.abi === 'musl' ? 'musl' : 'glibc'])
     else expect(p.libc).toBeUndefined()
-    expect(p.main).toBe(`${napi.binaryName}.${name}.node`)
+    expect(p.main).toBe(`${staged.napi.binaryName}.${name}.node`)
     expect(p.files).toEqual([p.main])
     expect(p.license).toBe(rootPkg.license)
     expect(p.engines).toEqual(rootPkg.engines)
@@ -63,8 +48,8 @@ describe('loader: a clear error when no binary fits', () => {
   /** The built package alone: no .node beside it, no node_modules, like a missing optional dependency. */
   let bare: string
   beforeAll(() => {
-    bare = path.join(tmp, 'bare')
-    fs.cpSync(stage, bare, { recursive: true, filter: (src) => !src.endsWith('.node') && path.basename(src) !== 'npm' })
+    bare = path.join(staged.tmp, 'bare')
+    fs.cpSync(staged.stage, bare, { recursive: true, filter: (src) => !src.endsWith('.node') && path.basename(src) !== 'npm' })
   })
 
   const loadIn = (dir: string, env: NodeJS.ProcessEnv, esm = false) =>
@@ -101,7 +86,7 @@ describe('loader: a clear error when no binary fits', () => {
       expect(e.message).toContain('npm install')
       expect(e.message).toContain('--omit=optional')
       expect(e.message).toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
-      expect(e.message).toContain(`Tried: Cannot find module './${napi.binaryName}.${hostTarget}.node'`)
+      expect(e.message).toContain(`Tried: Cannot find module './${staged.napi.binaryName}.${hostTarget}.node'`)
     }
   })
 
@@ -113,7 +98,7 @@ describe('loader: a clear error when no binary fits', () => {
   })
 
   it('NAPI_RS_NATIVE_LIBRARY_PATH naming a real binary: loads it (the override works)', async () => {
-    const node = path.join(ROOT, 'lib/native', `${napi.binaryName}.${hostTarget}.node`)
+    const node = path.join(ROOT, 'lib/native', `${staged.napi.binaryName}.${hostTarget}.node`)
     const r = await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: node })
     expect(r.stdout.trim(), r.stderr).toBe('LOADED')
   })
