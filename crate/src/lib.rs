@@ -1,19 +1,24 @@
 //! upnp-native: Godot's `UPNP` / `UPNPDevice` for Node.js, with all network I/O on tokio.
 //!
 //! Modules in the order data flows through them:
-//! - [`upnp`]: UPnP IGD: `ssdp` (search datagrams, sockets), `http` (one bounded request),
-//!   `description` (device XML), `soap` (envelopes and faults), `gateway` (one device:
-//!   classification and the port-mapping actions), `search_plan` (where a search goes:
-//!   unicast at the default gateways, multicast on their interfaces), `discovery` (the
-//!   search orchestration).
+//! - [`upnp`]: UPnP IGD: `ssdp` (search datagrams, sockets, one header reader for replies
+//!   and NOTIFYs), `http` (one bounded request), `description` (device XML), `soap`
+//!   (envelopes and faults), `gateway` (one device: classification and the port-mapping
+//!   actions), `search_plan` (where a search goes: unicast at the default gateways,
+//!   multicast on their interfaces), `discovery` (the search orchestration), `notify`
+//!   (hearing announcements), `boot` (BOOTID: has a device rebooted?).
 //! - [`pxp`]: NAT-PMP and PCP ("pxp", as Tailscale names the pair; "pmp" alone means
-//!   NAT-PMP): `transport` (retransmission, epochs), `natpmp`, `pcp` (wire formats, calls).
-//! - [`route`]: the default routes' gateways (Linux /proc, netdev on macOS and Windows) and
-//!   our address towards them; shared by probing, discovery and the CLI.
+//!   NAT-PMP): `transport` (retransmission, epochs), `client` (the request skeleton both
+//!   share), `natpmp`, `pcp` (wire formats, calls).
+//! - [`route`]: the default routes' gateways (Linux /proc, netdev on macOS and Windows), our
+//!   address towards them, and which server a request or a probe goes to; shared by
+//!   probing, discovery and the CLI.
 //! - [`probe`]: UPnP, NAT-PMP and PCP asked at once within one budget.
 //! - [`address`]: public, CGNAT or private: the one copy of the address ranges.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
-//! - [`napi`]: the N-API surface, the only module that uses napi.
+//! - [`napi`]: the N-API surface, the only module that uses napi: `mod` (the one failure
+//!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`; it converts and checks
+//!   arguments, nothing more.
 
 pub mod address;
 pub mod errors;
