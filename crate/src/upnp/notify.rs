@@ -1,7 +1,7 @@
 //! Hearing SSDP announcements: a router coming back from a reboot announces a new
-//! `BOOTID.UPNP.ORG`, judged by [`boot`](super::boot). Passive: nothing here ever sends.
-//! The socket comes from [`ssdp::open_listener`](super::ssdp::open_listener), the parsing
-//! from [`ssdp::parse_announcement`](super::ssdp::parse_announcement).
+//! `BOOTID.UPNP.ORG`, judged by [`boot`]. Passive: nothing here ever sends.
+//! The socket comes from [`ssdp::open_listener`], the parsing
+//! from [`ssdp::parse_announcement`].
 
 use std::net::IpAddr;
 
