@@ -23,7 +23,7 @@ DEFAULT_MAJORS=(22 24 26)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/upnp-native-ci/node"
 # The test files each Node version runs in the lab (vitest under that Node).
-LAB_TESTS=(__test__/threads.test.ts __test__/node-matrix.test.ts __test__/electron.test.ts)
+LAB_TESTS=(__test__/package/threads.test.ts __test__/package/node-matrix.test.ts __test__/lib/portmapper/electron-quit.test.ts)
 
 log() { printf 'node-matrix: %s\n' "$*"; }
 die() { printf 'node-matrix: error: %s\n' "$*" >&2; exit 1; }

@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { repoRoot, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { repoRoot, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const PORTS = [47500, 47501, 47502, 47503, 47504]
 

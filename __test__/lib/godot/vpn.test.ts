@@ -5,8 +5,8 @@
 // interfaces that hold default routes, tunnels left out unless named.
 import fs from 'node:fs'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { defaultGateway, PortMapper, UPNP, UPNPResult } from '../index.ts'
-import { LAB, runIn, upnpcDelete, upnpcList, vpnCtl } from './lab/lab.ts'
+import { defaultGateway, PortMapper, UPNP, UPNPResult } from '../../../index.ts'
+import { LAB, runIn, upnpcDelete, upnpcList, vpnCtl } from '../../lab/lab.ts'
 
 const PORT = 47400
 

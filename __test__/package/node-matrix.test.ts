@@ -1,9 +1,9 @@
 // The Node matrix's lab mapping (.ci/node-matrix.sh runs this file, threads.test.ts and
-// electron.test.ts under every Node version package.json claims): the Node version is the
+// lib/portmapper/electron-quit.test.ts under every Node version package.json claims): the Node version is the
 // one asked for, and a mapping made through PortMapper forwards a real packet from the WAN.
 import { afterAll, describe, expect, it } from 'vitest'
-import { PortMapper } from '../index.ts'
-import { LAB, receiveOnce, sendFromWan, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { PortMapper } from '../../index.ts'
+import { LAB, receiveOnce, sendFromWan, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const PORT = 47700
 

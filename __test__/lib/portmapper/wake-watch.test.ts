@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
-import { missedMs, WakeWatch } from '../lib/portmapper/wake-watch.ts'
-import { repoRoot, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { missedMs, WakeWatch } from '../../../lib/portmapper/wake-watch.ts'
+import { repoRoot, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 describe('WakeWatch (fake clocks)', () => {
   afterEach(() => {
