@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::limits::{cap, MAX_ERROR_CHARS};
+
 /// Godot's `UPNP.UPNPResult`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -113,11 +115,13 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The description is capped: it may quote what a device said, which is never trusted
+    /// to be short.
     pub fn new(result: UpnpResult, description: impl Into<String>) -> Self {
         Self {
             result,
             upnp_code: None,
-            description: description.into(),
+            description: cap(&description.into(), MAX_ERROR_CHARS),
             http_status: None,
         }
     }
@@ -126,7 +130,7 @@ impl Failure {
         Self {
             result: UpnpResult::from_upnp_code(code),
             upnp_code: Some(code),
-            description: description.into(),
+            description: cap(&description.into(), MAX_ERROR_CHARS),
             http_status: Some(http_status),
         }
     }

@@ -15,6 +15,8 @@
 //!   probing, discovery and the CLI.
 //! - [`probe`]: UPnP, NAT-PMP and PCP asked at once within one budget.
 //! - [`address`]: public, CGNAT or private: the one copy of the address ranges.
+//! - [`limits`]: caps on what the network can make us hold (string lengths, devices,
+//!   replies, table bytes), each stated once.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
 //! - [`napi`]: the N-API surface, the only module that uses napi: `mod` (the one failure
 //!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`; it converts and checks
@@ -22,6 +24,7 @@
 
 pub mod address;
 pub mod errors;
+pub mod limits;
 pub mod napi;
 pub mod probe;
 pub mod pxp;

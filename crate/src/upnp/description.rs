@@ -6,6 +6,8 @@
 
 use roxmltree::{Document, Node, ParsingOptions};
 
+use crate::limits::{cap, MAX_NAME_CHARS};
+
 /// Largest description we read (real ones are 2-20 KB).
 pub const MAX_DESCRIPTION_BYTES: usize = 256 * 1024;
 
@@ -50,8 +52,18 @@ pub fn is_tr064(service_type: &str) -> bool {
 
 impl Description {
     pub fn parse(xml: &str) -> Result<Self, String> {
+        // roxmltree stops entity loops and deep nesting, but not width: one 120 KB entity
+        // referenced 40,000 times is 4.8 GB of text from a 240 KB body. No description needs
+        // an entity of its own (XML's five predefined ones and character references stay),
+        // so a declaration is refused before any parsing: cost stays in proportion to bytes.
+        if xml.contains("<!ENTITY") {
+            return Err(
+                "the description declares XML entities (refused: their expansion is unbounded)"
+                    .into(),
+            );
+        }
         let options = ParsingOptions {
-            // Some firmwares ship a DOCTYPE; roxmltree bounds entity expansion itself.
+            // Some firmwares ship a DOCTYPE (without entities, see above).
             allow_dtd: true,
             nodes_limit: 50_000,
             ..ParsingOptions::default()
@@ -68,12 +80,18 @@ impl Description {
         let device = child(root, "device").ok_or("description has no <device>")?;
         let mut services = Vec::new();
         collect_services(device, &mut services);
+        let name = |field: &str| {
+            cap(
+                &child_text(device, field).unwrap_or_default(),
+                MAX_NAME_CHARS,
+            )
+        };
         Ok(Self {
             url_base: child_text(root, "URLBase").filter(|s| !s.is_empty()),
-            device_type: child_text(device, "deviceType").unwrap_or_default(),
-            friendly_name: child_text(device, "friendlyName").unwrap_or_default(),
-            manufacturer: child_text(device, "manufacturer").unwrap_or_default(),
-            model_name: child_text(device, "modelName").unwrap_or_default(),
+            device_type: name("deviceType"),
+            friendly_name: name("friendlyName"),
+            manufacturer: name("manufacturer"),
+            model_name: name("modelName"),
             services,
         })
     }
@@ -121,7 +139,10 @@ fn collect_services(device: Node, out: &mut Vec<Service>) {
             .filter(|n| n.is_element() && n.tag_name().name() == "service")
         {
             out.push(Service {
-                service_type: child_text(service, "serviceType").unwrap_or_default(),
+                service_type: cap(
+                    &child_text(service, "serviceType").unwrap_or_default(),
+                    MAX_NAME_CHARS,
+                ),
                 control_url: child_text(service, "controlURL").unwrap_or_default(),
                 scpd_url: child_text(service, "SCPDURL").unwrap_or_default(),
                 event_sub_url: child_text(service, "eventSubURL").unwrap_or_default(),
@@ -160,7 +181,9 @@ pub fn resolve_url(base: &str, reference: &str) -> String {
 }
 
 fn has_http_scheme(s: &str) -> bool {
-    s.len() >= 7 && s[..7].eq_ignore_ascii_case("http://")
+    // `get`, not `[..7]`: byte 7 may fall inside a character (a fuzzer's first find).
+    s.get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
 }
 
 /// `http://host:port/a/b?q` -> (`http://host:port`, `/a/b`).
@@ -282,6 +305,52 @@ mod tests {
         ] {
             assert!(Description::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn refuses_entity_declarations_of_any_width() {
+        // Issue 10: one wide entity referenced many times (4.8 GB from 240 KB), and the same
+        // shape small; both refused before parsing, the predefined entities still work.
+        let wide = format!(
+            "<!DOCTYPE root [<!ENTITY a \"{}\">]><root><device><friendlyName>{}</friendlyName></device></root>",
+            "A".repeat(120 * 1024),
+            "&a;".repeat(40_000)
+        );
+        let small = "<!DOCTYPE root [<!ENTITY a \"b\">]><root><device><friendlyName>&a;</friendlyName></device></root>";
+        for xml in [wide.as_str(), small] {
+            assert!(Description::parse(xml).unwrap_err().contains("entities"));
+        }
+        let plain = "<!DOCTYPE root><root><device><friendlyName>a &amp; b &#233;</friendlyName></device></root>";
+        assert_eq!(Description::parse(plain).unwrap().friendly_name, "a & b é");
+    }
+
+    #[test]
+    fn urls_with_multibyte_characters_do_not_panic() {
+        // Found by the fuzzer (crate/fuzz/seeds/description/regression-url-slice-mid-char):
+        // byte 7 of a URL inside a character.
+        assert_eq!(
+            resolve_url("http://192.168.1.1:5000/d.xml", "/ctl/Ié"),
+            "http://192.168.1.1:5000/ctl/Ié"
+        );
+        assert_eq!(resolve_url("<?\u{b9}é\u{b9}<", "x"), "<?\u{b9}é\u{b9}</x");
+        let xml = "<root><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>abcdeféx</controlURL></service></serviceList></device></root>";
+        let d = Description::parse(xml).unwrap();
+        let control = &d.connection_service().unwrap().control_url;
+        assert_eq!(
+            resolve_url("http://10.0.0.1/d.xml", control),
+            "http://10.0.0.1/abcdeféx"
+        );
+    }
+
+    #[test]
+    fn names_are_capped() {
+        let xml = format!(
+            "<root><device><friendlyName>{}</friendlyName><modelName>m</modelName></device></root>",
+            "é".repeat(10_000)
+        );
+        let d = Description::parse(&xml).unwrap();
+        assert_eq!(d.friendly_name.chars().count(), MAX_NAME_CHARS + 1);
+        assert_eq!(d.model_name, "m");
     }
 
     #[test]

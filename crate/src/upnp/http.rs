@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
 
+use crate::limits::MAX_URL_BYTES;
 use crate::upnp::head_case::MiniupnpcCase;
 
 /// Sent with every request; routers sometimes log it.
@@ -143,6 +144,9 @@ impl Endpoint {
     /// Host names are refused on purpose: UPnP devices announce literal addresses, and a
     /// name would mean a DNS lookup the router never asked for.
     pub fn parse(url: &str) -> Result<Self, String> {
+        if url.len() > MAX_URL_BYTES {
+            return Err(format!("URL longer than {MAX_URL_BYTES} bytes"));
+        }
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("HTTP://"))
