@@ -2,7 +2,8 @@
 //! classified concurrently as they arrive (replies.rs), a hard deadline, optional early
 //! return once a working gateway is confirmed, and cancellation.
 
-use std::net::IpAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
@@ -10,6 +11,7 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
+use crate::limits::{MAX_REPLIES, MAX_REPLIES_PER_SOURCE};
 use crate::route;
 use crate::upnp::gateway::DeviceInfo;
 use crate::upnp::replies::Replies;
@@ -202,28 +204,43 @@ pub async fn discover(
     let retransmit_at = started + retransmit_delay(config.timeout);
     let mut retransmitted = false;
 
-    let local_v6 = if config.socket.ipv6 {
-        ssdp::local_ipv6_networks()
-    } else {
-        Vec::new()
-    };
-    let mut replies = Replies::new(plan, &config.device_filter, local_v6);
+    let default_gateways = default_gateway_addresses();
+    let mut intake = Intake::default();
+    let mut replies = Replies::new(plan, &config.device_filter, ssdp::LocalView::current());
+    // `until_gateway`: when the gateway that settled first is not the default route's, how
+    // long the default route's own may still take (DEFAULT_ROUTE_GRACE).
+    let mut other_gateway_at: Option<Instant> = None;
     let mut classifying: JoinSet<(usize, DeviceInfo)> = JoinSet::new();
     let mut receive_errors = 0u32;
     let mut buffer = vec![0u8; MAX_DATAGRAM];
 
     loop {
+        let grace_end =
+            other_gateway_at.map_or(deadline, |at| (at + DEFAULT_ROUTE_GRACE).min(deadline));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(Cancelled),
             _ = sleep_until(deadline) => break,
+            _ = sleep_until(grace_end), if other_gateway_at.is_some() => break,
             Some(done) = classifying.join_next(), if !classifying.is_empty() => {
                 // A panicking classification leaves its device unclassified; discovery goes on.
                 if let Ok((index, device)) = done {
                     replies.classified(index, device);
-                    if config.until_gateway && gateway_settled(replies.devices(), classifying.is_empty()) {
-                        drain_queued(&socket, &mut buffer, &mut replies);
-                        break;
+                    let nothing_pending = classifying.is_empty();
+                    if config.until_gateway && gateway_settled(replies.devices(), nothing_pending) {
+                        // The default route's gateway is the one to stop for (a faster
+                        // device elsewhere on the LAN may be anyone's): without a known
+                        // default route, when it settled, or when it answered and everything
+                        // is classified (it is not a working gateway), stop; else wait for it.
+                        let route_answered = replies.devices_via(&default_gateways).next().is_some();
+                        if default_gateways.is_empty()
+                            || gateway_settled(replies.devices_via(&default_gateways), nothing_pending)
+                            || (route_answered && nothing_pending)
+                        {
+                            drain_queued(&socket, &mut buffer, &mut replies);
+                            break;
+                        }
+                        other_gateway_at.get_or_insert_with(Instant::now);
                     }
                 }
             }
@@ -242,10 +259,17 @@ pub async fn discover(
                         continue;
                     }
                 };
+                if !intake.admit(from.ip()) {
+                    continue;
+                }
                 let Some(reply) = ssdp::parse_reply(&buffer[..len]) else { continue };
                 if let Some((index, device)) = replies.accept(reply, from, true) {
                     let request_timeout = config.request_timeout;
                     classifying.spawn(async move { (index, device.classify(deadline, request_timeout).await) });
+                }
+                for (host, st) in replies.take_asks() {
+                    let to = SocketAddr::new(host, ssdp::SSDP_PORT);
+                    let _ = socket.send_to(ssdp::m_search(&to, &st, mx).as_bytes(), to).await;
                 }
             }
         }
@@ -260,7 +284,7 @@ pub async fn discover(
     };
     Ok(DiscoverOutcome {
         result,
-        devices: replies.into_devices(&default_gateway_addresses()),
+        devices: replies.into_devices(&default_gateways),
         error: None,
         replies: count,
     })
@@ -269,6 +293,31 @@ pub async fn discover(
 /// Whether `until_gateway` may stop: a working UPnP forum gateway is confirmed, or a working
 /// TR-064 one is and nothing else is still being asked (a router answering both kinds of
 /// search may need a login for TR-064; its IGD is the better choice).
+/// With `until_gateway`, how long a gateway that is not the default route's waits for the
+/// default route's own: long enough for a router's spread-out reply and its classification,
+/// short enough that a LAN whose UPnP box is not the default gateway still gets an answer.
+const DEFAULT_ROUTE_GRACE: Duration = Duration::from_secs(1);
+
+/// SSDP datagrams one discovery parses (limits.rs): per source and in all. The rest are read
+/// and dropped unparsed, so a flood costs a receive each and nothing more.
+#[derive(Default)]
+struct Intake {
+    parsed: usize,
+    parsed_from: HashMap<IpAddr, usize>,
+}
+
+impl Intake {
+    fn admit(&mut self, ip: IpAddr) -> bool {
+        let from_ip = self.parsed_from.entry(ip).or_default();
+        if *from_ip >= MAX_REPLIES_PER_SOURCE || self.parsed >= MAX_REPLIES {
+            return false;
+        }
+        *from_ip += 1;
+        self.parsed += 1;
+        true
+    }
+}
+
 fn gateway_settled<'a>(
     devices: impl Iterator<Item = &'a DeviceInfo>,
     nothing_pending: bool,
@@ -293,6 +342,16 @@ mod tests {
         assert_eq!(mx_for(Duration::from_millis(2000)), 1);
         assert_eq!(mx_for(Duration::from_millis(6000)), 3);
         assert_eq!(mx_for(Duration::from_secs(60)), 5);
+    }
+
+    #[test]
+    fn one_source_cannot_flood_the_intake() {
+        let mut intake = Intake::default();
+        let attacker: IpAddr = "192.168.1.66".parse().unwrap();
+        let router: IpAddr = "192.168.1.1".parse().unwrap();
+        let parsed = (0..10_000).filter(|_| intake.admit(attacker)).count();
+        assert_eq!(parsed, MAX_REPLIES_PER_SOURCE);
+        assert!(intake.admit(router));
     }
 
     #[test]

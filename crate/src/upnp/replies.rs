@@ -4,12 +4,13 @@
 //! and the gateway this machine routes through listed first.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
+use crate::limits::{MAX_DEVICES, MAX_DEVICES_PER_RESPONDER};
 use crate::upnp::boot;
 use crate::upnp::gateway::DeviceInfo;
 use crate::upnp::search::{self, Plan, ReplyKind};
-use crate::upnp::ssdp::{self, SearchReply};
+use crate::upnp::ssdp::{self, LocalView, Location, SearchReply};
 
 struct Found {
     device: DeviceInfo,
@@ -19,13 +20,22 @@ struct Found {
     /// Only root-device answers so far: dropped if any gateway search was answered.
     fallback: bool,
     responder: IpAddr,
+    /// IPv6: the address whose reply named this one (Location::AskHost), for the default
+    /// route's order (routers answer from their link-local gateway address).
+    named_by: Option<IpAddr>,
 }
 
 pub struct Replies {
     plan: Plan,
     filter: String,
-    local_v6: Vec<(Ipv6Addr, Ipv6Addr)>,
-    seen: HashSet<(String, String, String)>,
+    local: LocalView,
+    /// Per responder: a host asked to vouch for itself repeats what another address said.
+    seen: HashSet<(IpAddr, String, String, String)>,
+    /// IPv6 hosts asked to vouch for a LOCATION on them, and who named them.
+    asked: HashMap<IpAddr, IpAddr>,
+    /// Hosts to ask now (unicast M-SEARCH), taken by the discovery loop.
+    to_ask: Vec<(IpAddr, String)>,
+    devices_from: HashMap<IpAddr, usize>,
     index_by_location: HashMap<String, usize>,
     found: Vec<Found>,
     /// Valid search replies, before filtering and de-duplication.
@@ -35,12 +45,15 @@ pub struct Replies {
 }
 
 impl Replies {
-    pub fn new(plan: Plan, filter: &str, local_v6: Vec<(Ipv6Addr, Ipv6Addr)>) -> Self {
+    pub fn new(plan: Plan, filter: &str, local: LocalView) -> Self {
         Self {
             plan,
             filter: filter.to_string(),
-            local_v6,
+            local,
             seen: HashSet::new(),
+            asked: HashMap::new(),
+            to_ask: Vec::new(),
+            devices_from: HashMap::new(),
             index_by_location: HashMap::new(),
             found: Vec::new(),
             count: 0,
@@ -63,10 +76,12 @@ impl Replies {
     ) -> Option<(usize, DeviceInfo)> {
         self.count += 1;
         // A retransmitted search brings the same replies again.
-        if !self
-            .seen
-            .insert((reply.usn.clone(), reply.location.clone(), reply.st.clone()))
-        {
+        if !self.seen.insert((
+            from.ip(),
+            reply.usn.clone(),
+            reply.location.clone(),
+            reply.st.clone(),
+        )) {
             return None;
         }
         // Godot stops at the first search type answered, before its filter looks at anything.
@@ -79,7 +94,19 @@ impl Replies {
         if !self.filter.is_empty() && !reply.st.contains(&self.filter) {
             return None;
         }
-        let description_url = ssdp::trusted_location(&reply.location, from, &self.local_v6).ok()?;
+        let description_url = match ssdp::judge_location(&reply.location, from, &self.local) {
+            Location::Trusted(url) => url,
+            Location::AskHost(host) => {
+                if !self.asked.contains_key(&host)
+                    && self.asked.len() < MAX_DEVICES_PER_RESPONDER * 4
+                {
+                    self.asked.insert(host, from.ip());
+                    self.to_ask.push((host, reply.st));
+                }
+                return None;
+            }
+            Location::Refused(_) => return None,
+        };
         let rank = search::rank(&reply.st);
         // One device per description: a router answering several searches is one router.
         if let Some(&index) = self.index_by_location.get(&description_url) {
@@ -91,7 +118,7 @@ impl Replies {
             }
             return None;
         }
-        if !new_devices {
+        if !new_devices || !self.admit_device(from.ip()) {
             return None;
         }
         let mut device = DeviceInfo::unclassified(description_url.clone(), reply.st.clone());
@@ -109,8 +136,35 @@ impl Replies {
             service_type: reply.st,
             fallback: kind == ReplyKind::Fallback,
             responder: from.ip(),
+            named_by: self.asked.get(&from.ip()).copied(),
         });
         Some((index, device))
+    }
+
+    /// Whether a new device announced by `ip` is kept (limits.rs: per responder, in all).
+    fn admit_device(&mut self, ip: IpAddr) -> bool {
+        let from_ip = self.devices_from.entry(ip).or_default();
+        if *from_ip >= MAX_DEVICES_PER_RESPONDER || self.found.len() >= MAX_DEVICES {
+            return false;
+        }
+        *from_ip += 1;
+        true
+    }
+
+    /// IPv6 hosts to ask with a unicast M-SEARCH (and the ST to ask for), since last taken.
+    pub fn take_asks(&mut self) -> Vec<(IpAddr, String)> {
+        std::mem::take(&mut self.to_ask)
+    }
+
+    /// The devices found through one of `gateways` (the default route's).
+    pub fn devices_via<'a>(
+        &'a self,
+        gateways: &'a [IpAddr],
+    ) -> impl Iterator<Item = &'a DeviceInfo> {
+        self.found
+            .iter()
+            .filter(|f| on_route(f, gateways))
+            .map(|f| &f.device)
     }
 
     /// A classification finished.
@@ -136,12 +190,7 @@ impl Replies {
             .into_iter()
             .filter(|f| !(drop_fallbacks && f.fallback))
             .collect();
-        kept.sort_by_key(|f| {
-            (
-                !default_gateways.contains(&f.responder),
-                f.device.is_tr064(),
-            )
-        });
+        kept.sort_by_key(|f| (!on_route(f, default_gateways), f.device.is_tr064()));
         kept.into_iter()
             .map(|f| DeviceInfo {
                 service_type: f.service_type,
@@ -149,6 +198,10 @@ impl Replies {
             })
             .collect()
     }
+}
+
+fn on_route(f: &Found, gateways: &[IpAddr]) -> bool {
+    gateways.contains(&f.responder) || f.named_by.is_some_and(|n| gateways.contains(&n))
 }
 
 #[cfg(test)]
@@ -183,7 +236,7 @@ mod tests {
     #[test]
     fn a_device_is_named_by_its_best_reply_in_any_order() {
         for order in [[4, 3, 0, 1, 2], [0, 1, 2, 3, 4], [2, 4, 1, 0, 3]] {
-            let mut replies = Replies::new(Plan::Gateways, "", Vec::new());
+            let mut replies = Replies::new(Plan::Gateways, "", LocalView::default());
             let sts: Vec<&str> = order.iter().map(|&i| GATEWAY_TARGETS[i]).collect();
             assert_eq!(
                 feed(&mut replies, ROUTER, &sts),
@@ -198,7 +251,7 @@ mod tests {
 
     #[test]
     fn the_filter_sees_each_reply() {
-        let mut replies = Replies::new(Plan::Gateways, "WANIPConnection", Vec::new());
+        let mut replies = Replies::new(Plan::Gateways, "WANIPConnection", LocalView::default());
         feed(
             &mut replies,
             ROUTER,
@@ -212,12 +265,12 @@ mod tests {
     #[test]
     fn root_device_answers_count_only_when_no_gateway_answered() {
         // Only a media server on the LAN: found through upnp:rootdevice, as Godot's last search.
-        let mut alone = Replies::new(Plan::Gateways, "", Vec::new());
+        let mut alone = Replies::new(Plan::Gateways, "", LocalView::default());
         feed(&mut alone, OTHER, &[ROOT_DEVICE]);
         assert_eq!(alone.into_devices(&[]).len(), 1);
 
         // A router answers too, before or after: the media server is not listed.
-        let mut late = Replies::new(Plan::Gateways, "", Vec::new());
+        let mut late = Replies::new(Plan::Gateways, "", LocalView::default());
         feed(&mut late, OTHER, &[ROOT_DEVICE]);
         feed(&mut late, ROUTER, &[GATEWAY_TARGETS[0], ROOT_DEVICE]);
         let devices = late.into_devices(&[]);
@@ -226,7 +279,7 @@ mod tests {
         assert_eq!(devices[0].service_type, GATEWAY_TARGETS[0]);
 
         // Filter "rootdevice" with a router answering: Godot never searched for root devices.
-        let mut filtered = Replies::new(Plan::Gateways, "rootdevice", Vec::new());
+        let mut filtered = Replies::new(Plan::Gateways, "rootdevice", LocalView::default());
         feed(&mut filtered, ROUTER, &[ROOT_DEVICE, GATEWAY_TARGETS[0]]);
         assert_eq!(filtered.count(), 2);
         assert!(filtered.into_devices(&[]).is_empty());
@@ -234,7 +287,7 @@ mod tests {
 
     #[test]
     fn the_default_routes_gateway_comes_first_then_answer_order() {
-        let mut replies = Replies::new(Plan::Gateways, "", Vec::new());
+        let mut replies = Replies::new(Plan::Gateways, "", LocalView::default());
         feed(&mut replies, OTHER, &[GATEWAY_TARGETS[0]]);
         feed(&mut replies, "192.168.77.21:1900", &[GATEWAY_TARGETS[0]]);
         feed(&mut replies, ROUTER, &[GATEWAY_TARGETS[0]]);
@@ -258,7 +311,7 @@ mod tests {
     fn tr064_gateways_come_after_the_igd_of_the_same_router() {
         let tr064 = GATEWAY_TARGETS[5];
         assert!(tr064.starts_with("urn:dslforum-org:"));
-        let mut replies = Replies::new(Plan::Gateways, "", Vec::new());
+        let mut replies = Replies::new(Plan::Gateways, "", LocalView::default());
         // A FRITZ!Box: its TR-064 description answers first, its IGD second.
         for (path, st) in [("tr64desc.xml", tr064), ("igddesc.xml", GATEWAY_TARGETS[0])] {
             let (mut r, from) = reply(ROUTER, st);
@@ -284,7 +337,7 @@ mod tests {
 
     #[test]
     fn a_known_device_keeps_its_classification() {
-        let mut replies = Replies::new(Plan::Gateways, "", Vec::new());
+        let mut replies = Replies::new(Plan::Gateways, "", LocalView::default());
         let (r, from) = reply(ROUTER, GATEWAY_TARGETS[3]);
         let (index, mut device) = replies.accept(r, from, true).unwrap();
         device.igd_status = crate::errors::IgdStatus::Ok;
@@ -302,7 +355,7 @@ mod tests {
 
     #[test]
     fn every_reply_counts_under_ssdp_all() {
-        let mut replies = Replies::new(Plan::All, "WANDevice", Vec::new());
+        let mut replies = Replies::new(Plan::All, "WANDevice", LocalView::default());
         feed(
             &mut replies,
             ROUTER,

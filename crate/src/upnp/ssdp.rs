@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
+use crate::limits::{cap, MAX_NAME_CHARS, MAX_URL_BYTES};
+
 pub const SSDP_PORT: u16 = 1900;
 pub const IPV4_MULTICAST: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
 pub const IPV6_LINK_LOCAL: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xc);
@@ -225,14 +227,15 @@ pub fn parse_reply(datagram: &[u8]) -> Option<SearchReply> {
     for (name, value) in headers {
         match name.as_str() {
             "LOCATION" => reply.location = value.to_string(),
-            "ST" => reply.st = value.to_string(),
-            "USN" => reply.usn = value.to_string(),
-            "SERVER" => reply.server = value.to_string(),
+            "ST" => reply.st = cap(value, MAX_NAME_CHARS),
+            "USN" => reply.usn = cap(value, MAX_NAME_CHARS),
+            "SERVER" => reply.server = cap(value, MAX_NAME_CHARS),
             "BOOTID.UPNP.ORG" => reply.boot_id = value.parse().ok(),
             _ => {}
         }
     }
-    if reply.location.is_empty() {
+    // A LOCATION longer than any URL we would fetch makes the whole reply worthless.
+    if reply.location.is_empty() || reply.location.len() > MAX_URL_BYTES {
         return None;
     }
     Some(reply)
@@ -269,16 +272,16 @@ pub fn parse_announcement(datagram: &[u8]) -> Option<Announcement> {
     };
     for (name, value) in headers {
         match name.as_str() {
-            "NTS" => a.nts = value.to_string(),
-            "NT" => a.nt = value.to_string(),
-            "USN" => a.usn = value.to_string(),
+            "NTS" => a.nts = cap(value, MAX_NAME_CHARS),
+            "NT" => a.nt = cap(value, MAX_NAME_CHARS),
+            "USN" => a.usn = cap(value, MAX_NAME_CHARS),
             "LOCATION" => a.location = value.to_string(),
             "BOOTID.UPNP.ORG" => a.boot_id = value.parse().ok(),
             "NEXTBOOTID.UPNP.ORG" => a.next_boot_id = value.parse().ok(),
             _ => {}
         }
     }
-    if a.nts.is_empty() {
+    if a.nts.is_empty() || a.location.len() > MAX_URL_BYTES {
         return None;
     }
     Some(a)
@@ -337,18 +340,31 @@ pub fn open_listener(multicast_if: &str, ipv6: bool) -> io::Result<std::net::Udp
     Ok(socket.into())
 }
 
-/// The IPv6 networks this host is directly on (for [`trusted_location`]).
-pub fn local_ipv6_networks() -> Vec<(Ipv6Addr, Ipv6Addr)> {
-    if_addrs::get_if_addrs()
-        .map(|all| {
-            all.into_iter()
-                .filter_map(|i| match i.addr {
-                    if_addrs::IfAddr::V6(v6) => Some((v6.ip, v6.netmask)),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// This host as discovery sees it: its own addresses (a LOCATION on one of them would make a
+/// LAN device aim our requests at ourselves) and the IPv6 networks it is directly on.
+#[derive(Clone, Debug, Default)]
+pub struct LocalView {
+    pub own: Vec<IpAddr>,
+    pub v6_networks: Vec<(Ipv6Addr, Ipv6Addr)>,
+}
+
+impl LocalView {
+    pub fn current() -> Self {
+        let mut view = Self::default();
+        for i in if_addrs::get_if_addrs().unwrap_or_default() {
+            view.own.push(i.ip());
+            if let if_addrs::IfAddr::V6(v6) = i.addr {
+                view.v6_networks.push((v6.ip, v6.netmask));
+            }
+        }
+        view
+    }
+
+    fn on_our_v6_link(&self, ip: Ipv6Addr) -> bool {
+        self.v6_networks
+            .iter()
+            .any(|(net, mask)| same_network(ip, *net, *mask))
+    }
 }
 
 fn same_network(a: Ipv6Addr, b: Ipv6Addr, mask: Ipv6Addr) -> bool {
@@ -356,36 +372,48 @@ fn same_network(a: Ipv6Addr, b: Ipv6Addr, mask: Ipv6Addr) -> bool {
     m != 0 && a & m == b & m
 }
 
-/// Checks that LOCATION points at the host that answered (so a reply cannot send us to a
-/// third machine) and returns the description URL to use.
-///
-/// IPv6 routers answer a search from their link-local address but describe themselves on
-/// their ULA/global one, so for IPv6 an address on one of our own links is accepted too.
-/// A link-local LOCATION gains the zone it needs (`%25<scope>`), which URLs cannot carry.
-pub fn trusted_location(
-    location: &str,
-    from: SocketAddr,
-    local_v6: &[(Ipv6Addr, Ipv6Addr)],
-) -> Result<String, String> {
-    let endpoint = crate::upnp::http::Endpoint::parse(location)?;
-    let trusted = match (endpoint.addr.ip(), from.ip()) {
-        (at, responder) if at == responder => true,
-        (IpAddr::V6(at), IpAddr::V6(_)) => local_v6
-            .iter()
-            .any(|(net, mask)| same_network(at, *net, *mask)),
-        _ => false,
+/// What a search reply's LOCATION may make us do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Location {
+    /// It is on the host that answered: fetch this description URL.
+    Trusted(String),
+    /// IPv6 only: another address on our link. Routers answer from their link-local address
+    /// and describe themselves on their ULA/global one, but so could a LAN host name any
+    /// other machine. Only that address itself can vouch for it: ask it with a unicast
+    /// M-SEARCH, and take its own reply (which must then be on it).
+    AskHost(IpAddr),
+    Refused(String),
+}
+
+/// Judges LOCATION against the address that sent the reply: it must be that address (for
+/// IPv6, see [`Location::AskHost`]), and never loopback, unspecified, multicast or one of
+/// this host's own addresses. A link-local LOCATION gains the zone it needs (`%25<scope>`),
+/// which URLs cannot carry.
+pub fn judge_location(location: &str, from: SocketAddr, local: &LocalView) -> Location {
+    let endpoint = match crate::upnp::http::Endpoint::parse(location) {
+        Ok(e) => e,
+        Err(why) => return Location::Refused(why),
     };
-    if !trusted {
-        return Err(format!(
-            "LOCATION {location} is not on the responder {}; ignored",
-            from.ip()
+    let at = endpoint.addr.ip();
+    if at.is_loopback() || at.is_unspecified() || at.is_multicast() || local.own.contains(&at) {
+        return Location::Refused(format!(
+            "LOCATION {location} points at a loopback, unspecified, multicast or own address; ignored"
         ));
+    }
+    if at != from.ip() {
+        return match (at, from.ip()) {
+            (IpAddr::V6(at6), IpAddr::V6(_)) if local.on_our_v6_link(at6) => Location::AskHost(at),
+            _ => Location::Refused(format!(
+                "LOCATION {location} is not on the responder {}; ignored",
+                from.ip()
+            )),
+        };
     }
     if let (SocketAddr::V6(from6), SocketAddr::V6(loc6)) = (from, endpoint.addr) {
         let is_link_local = (loc6.ip().segments()[0] & 0xffc0) == 0xfe80;
         if is_link_local && loc6.scope_id() == 0 && from6.scope_id() != 0 {
             if let Some(pos) = location.find(']') {
-                return Ok(format!(
+                return Location::Trusted(format!(
                     "{}%25{}{}",
                     &location[..pos],
                     from6.scope_id(),
@@ -394,7 +422,7 @@ pub fn trusted_location(
             }
         }
     }
-    Ok(location.to_string())
+    Location::Trusted(location.to_string())
 }
 
 #[cfg(test)]
@@ -434,6 +462,20 @@ mod tests {
     }
 
     #[test]
+    fn header_values_are_capped() {
+        let long = "S".repeat(3000);
+        let datagram = format!("HTTP/1.1 200 OK\r\nSERVER: {long}\r\nST: {long}\r\nLOCATION: http://10.0.0.1/d.xml\r\n\r\n");
+        let r = parse_reply(datagram.as_bytes()).unwrap();
+        assert_eq!(r.server.chars().count(), MAX_NAME_CHARS + 1);
+        assert_eq!(r.st.chars().count(), MAX_NAME_CHARS + 1);
+        let far = format!(
+            "HTTP/1.1 200 OK\r\nLOCATION: http://10.0.0.1/{}\r\n\r\n",
+            "a".repeat(2000)
+        );
+        assert_eq!(parse_reply(far.as_bytes()), None);
+    }
+
+    #[test]
     fn header_names_are_case_insensitive_and_lf_only_is_accepted() {
         let r =
             parse_reply(b"HTTP/1.0 200 OK\nlocation:http://10.0.0.1/d.xml\nst:upnp:rootdevice\n\n")
@@ -456,45 +498,99 @@ mod tests {
         }
     }
 
+    fn trusted(location: &str, from: SocketAddr, local: &LocalView) -> Result<String, String> {
+        match judge_location(location, from, local) {
+            Location::Trusted(url) => Ok(url),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
     #[test]
     fn location_must_be_on_the_responder() {
         let from: SocketAddr = "192.168.77.1:1900".parse().unwrap();
+        let none = LocalView::default();
         assert_eq!(
-            trusted_location("http://192.168.77.1:5000/rootDesc.xml", from, &[]).unwrap(),
+            trusted("http://192.168.77.1:5000/rootDesc.xml", from, &none).unwrap(),
             "http://192.168.77.1:5000/rootDesc.xml"
         );
-        assert!(trusted_location("http://192.168.77.99:5000/rootDesc.xml", from, &[]).is_err());
-        assert!(trusted_location("http://evil.example/rootDesc.xml", from, &[]).is_err());
-        assert!(trusted_location("not a url", from, &[]).is_err());
+        assert!(trusted("http://192.168.77.99:5000/rootDesc.xml", from, &none).is_err());
+        assert!(trusted("http://evil.example/rootDesc.xml", from, &none).is_err());
+        assert!(trusted("not a url", from, &none).is_err());
     }
 
     #[test]
     fn link_local_location_gains_its_zone() {
         let from = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 1900, 0, 7));
+        let none = LocalView::default();
         assert_eq!(
-            trusted_location("http://[fe80::1]:5000/d.xml", from, &[]).unwrap(),
+            trusted("http://[fe80::1]:5000/d.xml", from, &none).unwrap(),
             "http://[fe80::1%257]:5000/d.xml"
         );
         let global = SocketAddr::V6(SocketAddrV6::new("fd77::1".parse().unwrap(), 1900, 0, 0));
         assert_eq!(
-            trusted_location("http://[fd77::1]:5000/d.xml", global, &[]).unwrap(),
+            trusted("http://[fd77::1]:5000/d.xml", global, &none).unwrap(),
             "http://[fd77::1]:5000/d.xml"
         );
     }
 
     #[test]
-    fn ipv6_location_may_be_on_our_link() {
-        // miniupnpd answers from fe80::... and describes itself on its ULA.
+    fn another_ipv6_address_on_our_link_must_vouch_for_itself() {
+        // miniupnpd answers from fe80::... and describes itself on its ULA: ask the ULA.
         let from = SocketAddr::V6(SocketAddrV6::new("fe80::1".parse().unwrap(), 1900, 0, 7));
-        let ours = [(
-            "fd77::10".parse().unwrap(),
-            "ffff:ffff:ffff:ffff::".parse().unwrap(),
-        )];
-        assert!(trusted_location("http://[fd77::1]:5000/d.xml", from, &ours).is_ok());
-        assert!(trusted_location("http://[fd78::1]:5000/d.xml", from, &ours).is_err());
-        assert!(trusted_location("http://[fd77::1]:5000/d.xml", from, &[]).is_err());
+        let ours = LocalView {
+            own: vec!["fd77::10".parse().unwrap()],
+            v6_networks: vec![(
+                "fd77::10".parse().unwrap(),
+                "ffff:ffff:ffff:ffff::".parse().unwrap(),
+            )],
+        };
+        assert_eq!(
+            judge_location("http://[fd77::1]:5000/d.xml", from, &ours),
+            Location::AskHost("fd77::1".parse().unwrap())
+        );
+        assert!(trusted("http://[fd78::1]:5000/d.xml", from, &ours).is_err());
         let v4: SocketAddr = "192.168.77.1:1900".parse().unwrap();
-        assert!(trusted_location("http://[fd77::1]:5000/d.xml", v4, &ours).is_err());
+        assert!(trusted("http://[fd77::1]:5000/d.xml", v4, &ours).is_err());
+    }
+
+    #[test]
+    fn never_loopback_unspecified_multicast_or_ourselves() {
+        // Issue 10: with IPv6 discovery a LAN host made us GET http://[::1]:PORT/ (loopback
+        // counted as "on our link") and ports on this host's own addresses.
+        let local = LocalView {
+            own: vec![
+                "fd77::10".parse().unwrap(),
+                "::1".parse().unwrap(),
+                "192.168.77.10".parse().unwrap(),
+            ],
+            v6_networks: vec![
+                (
+                    "::1".parse().unwrap(),
+                    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+                ),
+                (
+                    "fd77::10".parse().unwrap(),
+                    "ffff:ffff:ffff:ffff::".parse().unwrap(),
+                ),
+            ],
+        };
+        let v6 = SocketAddr::V6(SocketAddrV6::new("fe80::66".parse().unwrap(), 1900, 0, 2));
+        for location in [
+            "http://[::1]:8080/x",
+            "http://[fd77::10]:22/x",
+            "http://[::]:80/x",
+            "http://[ff02::1]:80/x",
+        ] {
+            assert!(
+                matches!(judge_location(location, v6, &local), Location::Refused(_)),
+                "{location}"
+            );
+        }
+        // Even a responder that names itself: our own address is never a device.
+        let me: SocketAddr = "192.168.77.10:1900".parse().unwrap();
+        assert!(trusted("http://192.168.77.10:5000/d.xml", me, &local).is_err());
+        let lo: SocketAddr = "127.0.0.1:1900".parse().unwrap();
+        assert!(trusted("http://127.0.0.1:5000/d.xml", lo, &LocalView::default()).is_err());
     }
 
     #[test]
