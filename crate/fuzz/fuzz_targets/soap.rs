@@ -1,10 +1,12 @@
-//! A SOAP reply body as a hostile gateway sends it, for an action with output values and
-//! for one without.
+//! A SOAP reply body as a hostile gateway sends it, and a mapping-table entry read from it
+//! the way listing and checking a mapping do.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use upnp_native::soap;
+use upnp_native::upnp::{gateway, soap};
 
 fuzz_target!(|body: &[u8]| {
     let text = String::from_utf8_lossy(body);
-    let _ = soap::parse_reply(&text, "GetGenericPortMappingEntry");
+    if let Ok(soap::Parsed::Response(values)) = soap::parse_reply(&text, "GetGenericPortMappingEntry") {
+        let _ = gateway::entry(&values);
+    }
 });

@@ -107,6 +107,10 @@ impl ConnectionInfo {
                     )
                 }
             },
+            // Answered, with something that is not an address: connected to nothing usable.
+            Err(why) if why.result == UpnpResult::InvalidResponse => {
+                self.fail(IgdStatus::Disconnected, why)
+            }
             Err(why) => self.fail(IgdStatus::InvalidControl, why),
         }
     }

@@ -1,11 +1,13 @@
 //! One device: classifying it the way Godot/miniupnpc would (but by meaning, and each device
 //! on its own description), and the port-mapping actions of its connection service.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
+use crate::limits::{cap, MAX_MAPPING_TEXT_CHARS, MAX_NAME_CHARS, MAX_TABLE_BYTES};
 use crate::upnp::charset;
 use crate::upnp::connections::{self, ConnectionInfo};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
@@ -171,7 +173,7 @@ pub async fn status_info(target: &Target) -> Result<String, Failure> {
     reply
         .values
         .get("NewConnectionStatus")
-        .map(str::to_string)
+        .map(|status| cap(status, MAX_NAME_CHARS))
         .ok_or_else(|| {
             Failure::new(
                 UpnpResult::InvalidResponse,
@@ -180,17 +182,34 @@ pub async fn status_info(target: &Target) -> Result<String, Failure> {
         })
 }
 
-/// `GetExternalIPAddress`; the address as the router wrote it (may be empty).
+/// `GetExternalIPAddress`: an IP address, or "" when the router has none (not connected).
+/// Anything else is `INVALID_RESPONSE`: scripts print this value, so it is never the
+/// router's text, only an address we parsed.
 pub async fn external_ip_address(target: &Target) -> Result<String, Failure> {
     let reply = soap::call(target, "GetExternalIPAddress", Vec::new()).await?;
-    reply
-        .values
-        .get("NewExternalIPAddress")
-        .map(str::to_string)
-        .ok_or_else(|| {
+    let text = reply.values.get("NewExternalIPAddress").ok_or_else(|| {
+        Failure::new(
+            UpnpResult::InvalidResponse,
+            "GetExternalIPAddress reply has no NewExternalIPAddress",
+        )
+    })?;
+    validated_address(text)
+}
+
+fn validated_address(text: &str) -> Result<String, Failure> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| {
             Failure::new(
                 UpnpResult::InvalidResponse,
-                "GetExternalIPAddress reply has no NewExternalIPAddress",
+                format!(
+                    "the external address the router reported is not an IP address ({} bytes)",
+                    text.len()
+                ),
             )
         })
 }
@@ -284,8 +303,16 @@ pub async fn specific_port_mapping(
 
 /// The values every entry reply carries; the key fields are taken from the reply too (a
 /// `GetGenericPortMappingEntry` reply names them; a specific one is given them by its caller).
-fn entry(v: &soap::Values) -> Result<Mapping, Failure> {
+pub fn entry(v: &soap::Values) -> Result<Mapping, Failure> {
     let number = |name: &str| v.get(name).and_then(|s| s.trim().parse::<u32>().ok());
+    // Text is capped; a lease that is there must fit a ui4 (issue 10: no silent 0).
+    let text = |name: &str| cap(v.get(name).unwrap_or("").trim(), MAX_MAPPING_TEXT_CHARS);
+    if v.get("NewLeaseDuration").is_some() && number("NewLeaseDuration").is_none() {
+        return Err(Failure::new(
+            UpnpResult::InvalidResponse,
+            "reply has no valid NewLeaseDuration",
+        ));
+    }
     let invalid = |what: &str| {
         Failure::new(
             UpnpResult::InvalidResponse,
@@ -293,7 +320,7 @@ fn entry(v: &soap::Values) -> Result<Mapping, Failure> {
         )
     };
     Ok(Mapping {
-        remote_host: v.get("NewRemoteHost").unwrap_or("").to_string(),
+        remote_host: text("NewRemoteHost"),
         external_port: number("NewExternalPort")
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0),
@@ -304,10 +331,11 @@ fn entry(v: &soap::Values) -> Result<Mapping, Failure> {
             .to_ascii_uppercase(),
         internal_port: number("NewInternalPort")
             .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
             .ok_or_else(|| invalid("NewInternalPort"))?,
-        internal_client: v.get("NewInternalClient").unwrap_or("").to_string(),
+        internal_client: text("NewInternalClient"),
         enabled: v.get("NewEnabled").map(|e| e.trim() == "1").unwrap_or(true),
-        description: v.get("NewPortMappingDescription").unwrap_or("").to_string(),
+        description: text("NewPortMappingDescription"),
         lease_duration: number("NewLeaseDuration").unwrap_or(0),
     })
 }
@@ -325,6 +353,7 @@ pub async fn list_port_mappings(
 ) -> Result<Vec<Mapping>, Failure> {
     let deadline = Instant::now() + target.timeout;
     let mut entries = Vec::new();
+    let mut bytes = 0usize;
     for index in 0..max_entries {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
@@ -340,6 +369,17 @@ pub async fn list_port_mappings(
         let args = vec![("NewPortMappingIndex", index.to_string())];
         match soap::call(&step, "GetGenericPortMappingEntry", args).await {
             Ok(reply) => {
+                // Each reply has the SOAP cap; the walk as a whole a budget (1024 entries
+                // of 500 KB took 1 GB through igd-next).
+                bytes += reply.body_bytes;
+                if bytes > MAX_TABLE_BYTES {
+                    let why = format!(
+                        "the router's table is over the {} MiB budget for one listing (stopped after {} entries)",
+                        MAX_TABLE_BYTES >> 20,
+                        entries.len()
+                    );
+                    return Err(Failure::new(UpnpResult::InvalidResponse, why));
+                }
                 let m = entry(&reply.values)?;
                 if m.external_port == 0 || !matches!(m.protocol.as_str(), "UDP" | "TCP") {
                     let why = format!("entry {index} has no valid NewExternalPort/NewProtocol");
@@ -357,6 +397,67 @@ pub async fn list_port_mappings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn values(pairs: &[(&str, &str)]) -> soap::Values {
+        soap::Values(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn external_address_is_an_address_or_nothing() {
+        assert_eq!(validated_address(" 11.22.33.44 ").unwrap(), "11.22.33.44");
+        assert_eq!(validated_address("2001:db8::1").unwrap(), "2001:db8::1");
+        assert_eq!(validated_address("").unwrap(), "");
+        for bad in [
+            "6.6.6.6\n$(touch /tmp/pwned)",
+            "evil.example",
+            "1.2.3.4.5",
+            &"6".repeat(60_000),
+        ] {
+            let f = validated_address(bad).unwrap_err();
+            assert_eq!(f.result, UpnpResult::InvalidResponse);
+            assert!(
+                !f.description.contains("touch") && f.description.len() < 200,
+                "{f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn entries_are_checked_and_capped() {
+        let good = [
+            ("NewInternalPort", "41000"),
+            ("NewInternalClient", "192.168.77.10"),
+            ("NewPortMappingDescription", "\u{1b}[2J"),
+            ("NewLeaseDuration", "600"),
+        ];
+        let m = entry(&values(&good)).unwrap();
+        assert_eq!((m.internal_port, m.lease_duration), (41000, 600));
+        assert_eq!(m.description, "\u{1b}[2J"); // kept as sent; printing is the CLI's care
+        for (field, value) in [
+            ("NewInternalPort", "70000"),
+            ("NewInternalPort", "0"),
+            ("NewLeaseDuration", "99999999999"),
+        ] {
+            let mut v = values(&good);
+            v.0.retain(|(k, _)| k != field);
+            v.0.push((field.into(), value.into()));
+            let f = entry(&v).unwrap_err();
+            assert_eq!(f.result, UpnpResult::InvalidResponse);
+            assert!(f.description.contains(field), "{f:?}");
+        }
+        let mut v = values(&good);
+        v.0.retain(|(k, _)| k != "NewPortMappingDescription");
+        v.0.push(("NewPortMappingDescription".into(), "D".repeat(500_000)));
+        assert_eq!(
+            entry(&v).unwrap().description.chars().count(),
+            MAX_MAPPING_TEXT_CHARS + 1
+        );
+    }
     use crate::upnp::test_router::{serve, Answer};
 
     /// A router whose table is `table`, answering `end` (a UPnP error code) past its end.

@@ -4,12 +4,14 @@
 //! device announced (WANIPConnection:1/:2, WANPPPConnection:1); strict routers reject a
 //! mismatch, which is the igd-next defect this module exists to avoid.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use roxmltree::{Document, Node};
 
 use crate::errors::{Failure, UpnpResult};
+use crate::limits::{cap, MAX_NAME_CHARS};
 use crate::upnp::charset;
 use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
 
@@ -42,6 +44,8 @@ impl Values {
 pub struct Reply {
     pub values: Values,
     pub local_addr: SocketAddr,
+    /// Size of the reply body, for callers that budget a series of calls.
+    pub body_bytes: usize,
 }
 
 /// XML-escapes text content. Characters XML 1.0 cannot carry at all are refused instead,
@@ -99,9 +103,40 @@ pub enum Parsed {
     },
 }
 
+/// Control characters XML 1.0 cannot carry, which routers still send raw inside values
+/// (miniupnpd stores a mapping description as another LAN client gave it, ESC included):
+/// moved to the private-use plane for parsing, and back in the values afterwards.
+const SHELTER: u32 = 0xE000;
+
+fn is_unxml_control(c: char) -> bool {
+    c < '\u{20}' && !matches!(c, '\t' | '\n' | '\r')
+}
+
+fn shelter_controls(body: &str) -> Cow<'_, str> {
+    if !body.chars().any(is_unxml_control) {
+        return Cow::Borrowed(body);
+    }
+    body.chars()
+        .map(|c| match c {
+            c if is_unxml_control(c) => char::from_u32(SHELTER + c as u32).unwrap_or(c),
+            c => c,
+        })
+        .collect()
+}
+
+fn unshelter(text: &str) -> String {
+    text.chars()
+        .map(|c| match c as u32 {
+            n @ SHELTER..=0xE01F => char::from_u32(n - SHELTER).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
 /// Parses a SOAP reply to `action`. `Err` means the body is not a SOAP reply to it.
 pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
-    let doc = Document::parse(body).map_err(|e| format!("reply is not XML: {e}"))?;
+    let body = shelter_controls(body);
+    let doc = Document::parse(&body).map_err(|e| format!("reply is not XML: {e}"))?;
     let envelope = doc.root_element();
     if envelope.tag_name().name() != "Envelope" {
         return Err(format!(
@@ -119,7 +154,7 @@ pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
             payload
                 .descendants()
                 .find(|n| n.is_element() && n.tag_name().name() == wanted)
-                .map(|n| n.text().unwrap_or("").trim().to_string())
+                .map(|n| unshelter(n.text().unwrap_or("").trim()))
         };
         let code = find("errorCode").and_then(|c| c.parse::<i64>().ok());
         let description = find("errorDescription")
@@ -130,13 +165,16 @@ pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
     }
     let expected = format!("{action}Response");
     if name != expected {
-        return Err(format!("expected <{expected}>, got <{name}>"));
+        return Err(format!(
+            "expected <{expected}>, got <{}>",
+            cap(name, MAX_NAME_CHARS)
+        ));
     }
     let values = element_children(payload)
         .map(|n| {
             (
                 n.tag_name().name().to_string(),
-                n.text().unwrap_or("").trim().to_string(),
+                unshelter(n.text().unwrap_or("").trim()),
             )
         })
         .collect();
@@ -197,7 +235,11 @@ where
             format!("SOAP fault without a UPnP error code: {description}"),
         )
         .with_http_status(status)),
-        Ok(Parsed::Response(values)) if status == 200 => Ok(Reply { values, local_addr }),
+        Ok(Parsed::Response(values)) if status == 200 => Ok(Reply {
+            values,
+            local_addr,
+            body_bytes: response.body.len(),
+        }),
         Ok(Parsed::Response(_)) => Err(Failure::new(
             UpnpResult::HttpError,
             format!("HTTP {status} with a success body"),
@@ -282,6 +324,22 @@ mod tests {
                 description: "ConflictInMappingEntry".into()
             }
         );
+    }
+
+    #[test]
+    fn control_characters_in_values_are_kept_not_fatal() {
+        // Captured from miniupnpd 2.3.1 after another LAN client stored this description
+        // (crate/fuzz/seeds/soap/soap-GetGenericPortMappingEntry-control-chars).
+        let body =
+            include_str!("../../fuzz/seeds/soap/soap-GetGenericPortMappingEntry-control-chars");
+        let Parsed::Response(v) = parse_reply(body, "GetGenericPortMappingEntry").unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(
+            v.get("NewPortMappingDescription"),
+            Some("\u{1b}[2J\u{1b}[31mPWNED\u{7}\nline2 \u{9b}31m")
+        );
+        assert_eq!(v.get("NewInternalPort"), Some("42000"));
     }
 
     #[test]
