@@ -13,15 +13,25 @@ import { IGDStatus, PortMapper, probe, UPNP, UPNPDevice, UPNPResult } from '../i
 import { useFakeGateway } from './lab/fake-fixture.ts'
 import { type Device, LAB, repoRoot, runIn, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
 import {
-  aliveNotify, igdDescription, routerHttpCounter, runChild, searchReply, soapOk, useHostileDevice, workingIgd,
+  aliveNotify,
+  igdDescription,
+  routerHttpCounter,
+  runChild,
+  searchReply,
+  soapOk,
+  useHostileDevice,
+  workingIgd,
 } from './hostile/hostile.ts'
+import { shown, terminalSafe } from '../cli/terminal.ts'
 
 const hostile = useHostileDevice()
 const fake = useFakeGateway()
 const ROOT = repoRoot()
-const CLI = path.join(ROOT, 'cli.ts')
+const CLI = path.join(ROOT, 'cli/main.ts')
 const MiB = 1024
-const hasIpv6 = Object.values(os.networkInterfaces()).flat().some((a) => a?.address === LAB.ip6.client)
+const hasIpv6 = Object.values(os.networkInterfaces())
+  .flat()
+  .some((a) => a?.address === LAB.ip6.client)
 /** Ports this file maps on miniupnpd. */
 const P = { hijack: 48101, sweep: 48102, notify: 48103, notifyGw: 48104, theirs: 48105, list: 48106 }
 
@@ -52,11 +62,18 @@ function ssdpFrom(ip: string, port: number, extra: Record<string, string> = {}) 
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env } })
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+    })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
     child.on('exit', (code) => resolve({ code, stdout, stderr }))
   })
 }
@@ -72,7 +89,10 @@ async function cliInTerminal(args: string[]): Promise<string> {
  *  spinner's line erase, cursor hide/show. Anything else that moves the cursor, clears,
  *  retitles or reorders text came from the network. */
 function foreignControls(raw: string): string[] {
-  const own = raw.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r\x1b\[2K/g, '').replace(/\x1b\[\?25[lh]/g, '')
+  const own = raw
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(/\r\x1b\[2K/g, '')
+    .replace(/\x1b\[\?25[lh]/g, '')
   return [...own.matchAll(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g)].map((m) => m[0])
 }
 
@@ -94,7 +114,9 @@ describe('1. bounded parsing: entity expansion', () => {
 
   it('six 45 KB entity descriptions: discover(1500) resolves in time and still lists the real router', async () => {
     const body = entityBomb(15 * 1024, 45 * 1024)
-    const servers = [LAB.fakeA, LAB.fakeB].flatMap((ip) => [6001, 6002, 6003].map((port) => ({ ip, port, routes: { 'GET /d.xml': { body } } })))
+    const servers = [LAB.fakeA, LAB.fakeB].flatMap((ip) =>
+      [6001, 6002, 6003].map((port) => ({ ip, port, routes: { 'GET /d.xml': { body } } })),
+    )
     await hostile.script({ http: servers, ssdp: servers.map((s) => ssdpFrom(s.ip, s.port)) })
     const r = await runChild({ mode: 'discover', timeout: 1500 })
     expect(r.elapsedMs).toBeLessThan(1500 + 300)
@@ -107,7 +129,7 @@ describe('1. bounded parsing: entity expansion', () => {
 describe('2. who may be the gateway', () => {
   const rogue = (): Device => ({ id: 'rogue', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, externalIp: '6.6.6.6' })
 
-  it('a faster rogue IGD: the default route\'s router is getGateway(), for untilGateway too, and first in the list', async () => {
+  it("a faster rogue IGD: the default route's router is getGateway(), for untilGateway too, and first in the list", async () => {
     await fake.setScenario({ devices: [rogue()] })
     const upnp = new UPNP()
     expect(await upnp.discover(1500)).toBe(UPNPResult.SUCCESS)
@@ -137,7 +159,9 @@ describe('2. who may be the gateway', () => {
     await fake.setScenario({ devices: [rogue()] })
     const upnp = new UPNP()
     await upnp.discover(1500)
-    const chosen = Array.from({ length: upnp.getDeviceCount() }, (_, i) => upnp.getDevice(i)!).find((d) => d.descriptionUrl.includes(LAB.fakeA))!
+    const chosen = Array.from({ length: upnp.getDeviceCount() }, (_, i) => upnp.getDevice(i)!).find((d) =>
+      d.descriptionUrl.includes(LAB.fakeA),
+    )!
     const mapper = track(new PortMapper({ gateway: chosen, cleanupOnExit: false, watchAnnouncements: false }))
     const m = await mapper.map({ internalPort: P.hijack + 50 })
     expect(m.externalAddress).toBe('6.6.6.6')
@@ -149,22 +173,35 @@ describe('2. who may be the gateway', () => {
 describe('3. terminal safety', () => {
   // XML cannot carry ESC, but newlines, C1 controls (U+009B is CSI) and bidi overrides it can.
   const poisonedName = 'Evil\n\u2714 Verdict: all good\u009b2J\u202eesrever'
-  const poisoned = () => hostile.script({
-    http: [{
-      ip: LAB.fakeA, port: 6001,
-      routes: { 'GET /d.xml': { body: igdDescription({ friendlyName: poisonedName }) }, ...workingIgd() },
-    }],
-    ssdp: [ssdpFrom(LAB.fakeA, 6001, { SERVER: 'Linux \x1b[2J\x1b[1;1H\x1b]0;pwned\x07 UPnP/1.1 \u009b6n' })],
-  })
+  const poisoned = () =>
+    hostile.script({
+      http: [
+        {
+          ip: LAB.fakeA,
+          port: 6001,
+          routes: { 'GET /d.xml': { body: igdDescription({ friendlyName: poisonedName }) }, ...workingIgd() },
+        },
+      ],
+      ssdp: [ssdpFrom(LAB.fakeA, 6001, { SERVER: 'Linux \x1b[2J\x1b[1;1H\x1b]0;pwned\x07 UPnP/1.1 \u009b6n' })],
+    })
 
   it('status and doctor in a real terminal: no raw control byte from the network, no forged line', async () => {
     await poisoned()
-    for (const args of [['status', '--timeout', '1'], ['doctor', '--gateway', LAB.fakeA, '--timeout', '1']]) {
+    for (const args of [
+      ['status', '--timeout', '1'],
+      ['doctor', '--gateway', LAB.fakeA, '--timeout', '1'],
+    ]) {
       const raw = await cliInTerminal(args)
       expect(raw).toMatch(LAB.fakeA) // the hostile device was listed...
       expect(foreignControls(raw)).toEqual([]) // ...but only in escaped form
       expect(raw).not.toMatch(/^\s*\u2714 Verdict: all good/m)
     }
+  })
+
+  it('the one sanitiser: controls, C1 and bidi visibly escaped, length capped, only our own colours kept', () => {
+    expect(shown('a\x1b[2Jb\nc\u009bd\u202ee\x07')).toBe('a\\x1b[2Jb\\nc\\u009bd\\u202ee\\x07')
+    expect(shown('x'.repeat(10), 4)).toBe('xxxx…')
+    expect(terminalSafe('\x1b[1mbold\x1b[22m \x1b[8mhidden\x1b[0m\r')).toBe('\x1b[1mbold\x1b[22m \\x1b[8mhidden\\x1b[0m\\r')
   })
 
   it('--json keeps the exact strings (JSON escapes them itself)', async () => {
@@ -191,10 +228,18 @@ describe('4. no fetch off the responder', () => {
   it.runIf(hasIpv6)('IPv6: LOCATION on loopback, on this host, or on another link host is never fetched; the router still is', async () => {
     const hits: string[] = []
     const http = await import('node:http')
-    const traps = await Promise.all(['::1', LAB.ip6.client].map((host) => new Promise<import('node:http').Server>((resolve) => {
-      const s = http.createServer((req, res) => { hits.push(`${host}${req.url}`); res.end() })
-      s.listen(6099, host, () => resolve(s))
-    })))
+    const traps = await Promise.all(
+      ['::1', LAB.ip6.client].map(
+        (host) =>
+          new Promise<import('node:http').Server>((resolve) => {
+            const s = http.createServer((req, res) => {
+              hits.push(`${host}${req.url}`)
+              res.end()
+            })
+            s.listen(6099, host, () => resolve(s))
+          }),
+      ),
+    )
     await hostile.script({
       http: [{ ip: LAB.fakeB, port: 6099, routes: { '*': { body: igdDescription() } } }],
       ssdp: [
@@ -231,9 +276,18 @@ describe('4. no fetch off the responder', () => {
 })
 
 describe('5. validated values', () => {
-  const gatewayWith = (externalIp: string) => fake.setScenario({
-    devices: [{ id: 'odd', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, soap: { GetExternalIPAddress: { body: soapOk('GetExternalIPAddress', { NewExternalIPAddress: externalIp }) } } }],
-  })
+  const gatewayWith = (externalIp: string) =>
+    fake.setScenario({
+      devices: [
+        {
+          id: 'odd',
+          ip: LAB.fakeA,
+          port: 6001,
+          description: { kind: 'igd-v2' },
+          soap: { GetExternalIPAddress: { body: soapOk('GetExternalIPAddress', { NewExternalIPAddress: externalIp }) } },
+        },
+      ],
+    })
   const handBuilt = () => {
     const d = new UPNPDevice()
     d.igdStatus = IGDStatus.OK
@@ -242,7 +296,11 @@ describe('5. validated values', () => {
     return d
   }
 
-  for (const [name, value] of [['shell text', '6.6.6.6\n$(touch /tmp/pwned)'], ['60 KB', '6'.repeat(60_000)], ['a host name', 'evil.example']] as const) {
+  for (const [name, value] of [
+    ['shell text', '6.6.6.6\n$(touch /tmp/pwned)'],
+    ['60 KB', '6'.repeat(60_000)],
+    ['a host name', 'evil.example'],
+  ] as const) {
     it(`an external address that is ${name}: "" and INVALID_RESPONSE, never the text`, async () => {
       await gatewayWith(value)
       const d = handBuilt()
@@ -261,13 +319,31 @@ describe('5. validated values', () => {
     expect(r.stderr).not.toContain('touch')
   })
 
-  for (const [name, port, lease] of [['port', '70000', '0'], ['lease', '40000', '99999999999']] as const) {
+  for (const [name, port, lease] of [
+    ['port', '70000', '0'],
+    ['lease', '40000', '99999999999'],
+  ] as const) {
     it(`an out-of-range ${name} in a mapping entry is INVALID_RESPONSE, no raw body in the error`, async () => {
       await fake.setScenario({
-        devices: [{
-          id: 'odd', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' },
-          soap: { GetSpecificPortMappingEntry: { body: soapOk('GetSpecificPortMappingEntry', { NewInternalPort: port, NewInternalClient: LAB.client, NewEnabled: '1', NewPortMappingDescription: 'x'.repeat(5000), NewLeaseDuration: lease }) } },
-        }],
+        devices: [
+          {
+            id: 'odd',
+            ip: LAB.fakeA,
+            port: 6001,
+            description: { kind: 'igd-v2' },
+            soap: {
+              GetSpecificPortMappingEntry: {
+                body: soapOk('GetSpecificPortMappingEntry', {
+                  NewInternalPort: port,
+                  NewInternalClient: LAB.client,
+                  NewEnabled: '1',
+                  NewPortMappingDescription: 'x'.repeat(5000),
+                  NewLeaseDuration: lease,
+                }),
+              },
+            },
+          },
+        ],
       })
       const d = handBuilt()
       expect(await d.getPortMapping(40000)).toBeNull()
@@ -289,12 +365,23 @@ describe('6 and 7. the crash journal', () => {
     d.igdServiceType = 'urn:schemas-upnp-org:service:WANIPConnection:2'
     // Another machine's mapping (the fake does not check who asks).
     const add = await fetch(d.igdControlUrl, {
-      method: 'POST', headers: { SOAPAction: `"${d.igdServiceType}#AddPortMapping"`, 'Content-Type': 'text/xml' },
+      method: 'POST',
+      headers: { SOAPAction: `"${d.igdServiceType}#AddPortMapping"`, 'Content-Type': 'text/xml' },
       body: `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:AddPortMapping xmlns:u="${d.igdServiceType}"><NewRemoteHost></NewRemoteHost><NewExternalPort>${P.sweep}</NewExternalPort><NewProtocol>UDP</NewProtocol><NewInternalPort>${P.sweep}</NewInternalPort><NewInternalClient>${LAB.client2}</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription>theirs</NewPortMappingDescription><NewLeaseDuration>0</NewLeaseDuration></u:AddPortMapping></s:Body></s:Envelope>`,
     })
     expect(add.status).toBe(200)
     const file = path.join(journalDir(), 'j.json')
-    write(file, [{ via: 'upnp', controlUrl: d.igdControlUrl, serviceType: d.igdServiceType, internalClient: LAB.client2, internalPort: P.sweep, externalPort: P.sweep, protocol: 'UDP' }])
+    write(file, [
+      {
+        via: 'upnp',
+        controlUrl: d.igdControlUrl,
+        serviceType: d.igdServiceType,
+        internalClient: LAB.client2,
+        internalPort: P.sweep,
+        externalPort: P.sweep,
+        protocol: 'UDP',
+      },
+    ])
     const mapper = track(new PortMapper({ gateway: d, journal: file, cleanupOnExit: false, watchAnnouncements: false }))
     await mapper.map({ internalPort: P.sweep + 1 })
     expect((await fake.requests()).filter((r) => r.action === 'DeletePortMapping')).toEqual([])
@@ -302,7 +389,13 @@ describe('6 and 7. the crash journal', () => {
     await mapper.close()
   })
 
-  for (const [name, content] of [['null', 'null'], ['an array', '[1,2]'], ['{"entries":5}', '{"entries":5}'], ['entries of junk', '{"entries":[null,7,{"via":"upnp","externalPort":"x"}]}'], ['not JSON', '{"entr']] as const) {
+  for (const [name, content] of [
+    ['null', 'null'],
+    ['an array', '[1,2]'],
+    ['{"entries":5}', '{"entries":5}'],
+    ['entries of junk', '{"entries":[null,7,{"via":"upnp","externalPort":"x"}]}'],
+    ['not JSON', '{"entr'],
+  ] as const) {
     it(`7. a journal of ${name} is set aside with a warning, and PortMapper works`, async () => {
       const dir = journalDir()
       const file = path.join(dir, 'j.json')
@@ -352,26 +445,33 @@ describe('8. NOTIFY', () => {
       expect(await counter.read()).toBe(0)
     } finally {
       await counter.remove()
+      await mapper.close()
     }
   })
 
-  it('a NOTIFY storm from the gateway\'s own address triggers at most the rate-limited checks', async () => {
+  it("a NOTIFY storm from the gateway's own address triggers at most the rate-limited checks", async () => {
     const mapper = track(new PortMapper({ protocol: 'upnp', cleanupOnExit: false, verifyInterval: 600_000 }))
     await mapper.map({ internalPort: P.notifyGw })
     await sleep(300)
     const counter = await routerHttpCounter()
     try {
-      const script = `const s=require('dgram').createSocket('udp4');s.bind(0,'${LAB.routerLan}',async()=>{` +
+      const script =
+        `const s=require('dgram').createSocket('udp4');s.bind(0,'${LAB.routerLan}',async()=>{` +
         `s.setMulticastInterface('${LAB.routerLan}');for(let i=0;i<1000;i++){await new Promise(r=>s.send(process.argv[1].replace('{{i}}',String(5000+i)),1900,'239.255.255.250',r));` +
         `if(i%10===0)await new Promise(r=>setTimeout(r,25))}s.close()})`
+      const started = Date.now()
       const r = await runIn('router', process.execPath, ['-e', script, aliveNotify('{{i}}')], 30_000)
       expect(r.code).toBe(0)
       await sleep(1500)
-      // One check (GetSpecificPortMappingEntry) per rate window, at most two windows in ~4 s.
-      expect(await counter.read()).toBeGreaterThanOrEqual(1)
-      expect(await counter.read()).toBeLessThanOrEqual(3)
+      // A check is two requests (GetSpecificPortMappingEntry, GetExternalIPAddress), at most
+      // one per 10 s window: the first NOTIFY's right away, then one per window started.
+      const windows = 1 + Math.floor((Date.now() - started) / 10_000)
+      const requests = await counter.read()
+      expect(requests).toBeGreaterThanOrEqual(2)
+      expect(requests).toBeLessThanOrEqual(2 * windows)
     } finally {
       await counter.remove()
+      await mapper.close()
     }
   })
 })
@@ -380,7 +480,13 @@ describe('9. unbounded lists', () => {
   it('10,000 LOCATIONs from one host: a handful of devices, the real router still found', async () => {
     await hostile.script({
       http: [{ ip: LAB.fakeA, port: 6001, routes: { '*': { body: igdDescription() } } }],
-      ssdp: [{ from: LAB.fakeA, text: searchReply(`http://${LAB.fakeA}:6001/d{{i}}.xml`, { USN: 'uuid:{{i}}::upnp:rootdevice' }), copies: 10_000 }],
+      ssdp: [
+        {
+          from: LAB.fakeA,
+          text: searchReply(`http://${LAB.fakeA}:6001/d{{i}}.xml`, { USN: 'uuid:{{i}}::upnp:rootdevice' }),
+          copies: 10_000,
+        },
+      ],
     })
     const r = await runChild({ mode: 'discover', timeout: 1500 })
     const fromAttacker = r.devices.filter((d) => d.descriptionUrl.includes(LAB.fakeA))
@@ -388,18 +494,32 @@ describe('9. unbounded lists', () => {
     expect(fromAttacker.length).toBeLessThanOrEqual(4)
     expect(r.devices.length).toBeLessThanOrEqual(64)
     expect(r.devices.some((d) => d.descriptionUrl === LAB.routerDescUrl)).toBe(true)
-    expect((await hostile.log()).http.length).toBeLessThanOrEqual(4)
+    expect((await hostile.log()).http.filter((h) => h.method === 'GET').length).toBeLessThanOrEqual(4)
     const status = await cli(['status', '--timeout', '1.5'])
     expect(status.stdout.split('\n').length).toBeLessThan(30)
   })
 
   it('a mapping table of huge entries: listPortMappings stays within its byte budget and says so', async () => {
     const entry = soapOk('GetGenericPortMappingEntry', {
-      NewRemoteHost: '', NewExternalPort: '40000', NewProtocol: 'UDP', NewInternalPort: '40000', NewInternalClient: LAB.client,
-      NewEnabled: '1', NewPortMappingDescription: 'D'.repeat(60_000), NewLeaseDuration: '0',
+      NewRemoteHost: '',
+      NewExternalPort: '40000',
+      NewProtocol: 'UDP',
+      NewInternalPort: '40000',
+      NewInternalClient: LAB.client,
+      NewEnabled: '1',
+      NewPortMappingDescription: 'D'.repeat(60_000),
+      NewLeaseDuration: '0',
     })
     const huge = entry.replace('D'.repeat(60_000), 'D'.repeat(500_000))
-    await hostile.script({ http: [{ ip: LAB.fakeA, port: 6001, routes: { 'POST /big#GetGenericPortMappingEntry': { body: huge }, 'POST /fat#GetGenericPortMappingEntry': { body: entry } } }] })
+    await hostile.script({
+      http: [
+        {
+          ip: LAB.fakeA,
+          port: 6001,
+          routes: { 'POST /big#GetGenericPortMappingEntry': { body: huge }, 'POST /fat#GetGenericPortMappingEntry': { body: entry } },
+        },
+      ],
+    })
     const big = await runChild({ mode: 'list', controlUrl: `http://${LAB.fakeA}:6001/big`, max: 1024 })
     expect(big.maxRssAfterKiB - big.maxRssBeforeKiB).toBeLessThan(64 * MiB)
     expect(big.result).toBe(UPNPResult.INVALID_RESPONSE)

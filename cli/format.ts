@@ -3,6 +3,7 @@ import { IGDStatus } from '../lib/errors.ts'
 import type { UPNPDevice } from '../lib/godot/device.ts'
 import type { Library } from './command.ts'
 import type { Style } from './output.ts'
+import { shown } from './terminal.ts'
 
 /** "none": public external address; "double-nat": private address upstream; "cgnat": 100.64/10; "unknown". */
 export type NatKind = 'none' | 'double-nat' | 'cgnat' | 'unknown'
@@ -34,13 +35,14 @@ export function igdVersion(device: UPNPDevice): string {
   return m ? `IGD:${m[1]}` : 'device'
 }
 
+/** Maker, model and name as the device describes itself (all its own words, so shown()). */
 export function modelText(device: UPNPDevice): string {
-  const maker = device.manufacturer.trim()
-  const model = device.modelName.trim()
+  const maker = shown(device.manufacturer.trim(), 64)
+  const model = shown(device.modelName.trim(), 64)
   let text = model && maker && !model.toLowerCase().startsWith(maker.toLowerCase()) ? `${maker} ${model}` : model || maker
-  const friendly = device.friendlyName.trim()
+  const friendly = shown(device.friendlyName.trim(), 64)
   if (friendly && friendly !== model) text = text ? `${text} "${friendly}"` : `"${friendly}"`
-  return text || device.server || 'unknown model'
+  return text || shown(device.server, 80) || 'unknown model'
 }
 
 export const STATUS_TEXT: Record<string, string> = {

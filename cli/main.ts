@@ -17,6 +17,7 @@ import { lenient, parseCommandLine } from './args.ts'
 import { CliError, type Context, EXIT, type ExitCode, type Library, usage } from './command.ts'
 import { COMMANDS } from './commands/index.ts'
 import { commandHelp, mainHelp } from './help.ts'
+import { terminalSafe } from './terminal.ts'
 import { Output } from './output.ts'
 
 function packageVersion(): string {
@@ -113,7 +114,7 @@ for (const stream of [process.stdout, process.stderr]) {
 // Whatever slips through (an event handler's bug): one line, never a stack trace.
 process.on('uncaughtException', (error) => {
   process.stderr.write(
-    `\x1b[?25h\nupnp-native: unexpected failure: ${error instanceof Error ? error.message : String(error)} (this is a bug; please report it)\n`,
+    `\x1b[?25h\nupnp-native: unexpected failure: ${terminalSafe(error instanceof Error ? error.message : String(error))} (this is a bug; please report it)\n`,
   )
   process.exit(EXIT.FAILED)
 })
@@ -122,7 +123,7 @@ main(process.argv.slice(2))
   .then(
     (code) => code,
     (error: unknown): ExitCode => {
-      process.stderr.write(`upnp-native: unexpected failure: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.stderr.write(`upnp-native: unexpected failure: ${terminalSafe(error instanceof Error ? error.message : String(error))}\n`)
       return EXIT.FAILED
     },
   )

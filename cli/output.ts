@@ -5,6 +5,7 @@
  */
 import type { CliError, Globals } from './command.ts'
 import { envelope, errorJson } from './json.ts'
+import { terminalSafe } from './terminal.ts'
 
 export interface Style {
   enabled: boolean
@@ -89,10 +90,11 @@ export class Output {
     return !this.globals.json
   }
 
-  /** A result line (stdout), in human mode. */
+  /** A result line (stdout), in human mode. Every human line passes terminalSafe(): no
+   *  control character a router put in it reaches the terminal raw. */
   line(text = ''): void {
     if (this.globals.json) return
-    this.#write(process.stdout, `${text}\n`)
+    this.#write(process.stdout, `${terminalSafe(text)}\n`)
   }
 
   /** A line that --quiet drops (headings, notes, hints), on stdout. */
@@ -104,7 +106,7 @@ export class Output {
   /** A note for a person on stderr (kept off stdout, e.g. beside `ip`'s bare address). */
   note(text: string): void {
     if (this.globals.json || this.globals.quiet) return
-    this.#write(process.stderr, `${text}\n`)
+    this.#write(process.stderr, `${terminalSafe(text)}\n`)
   }
 
   json(document: object, compact = false): void {
@@ -118,9 +120,10 @@ export class Output {
       return
     }
     const s = this.err
-    let text = `${s.red(s.bold('upnp-native:'))} ${error.message}\n`
-    if (error.failure?.meaning && !this.globals.quiet) text += `  ${s.bold('What it means:')} ${error.failure.meaning}\n`
-    if (error.fix && !this.globals.quiet) text += `  ${s.bold('What to do:')} ${error.fix}\n`
+    // Messages quote what routers said (their error words, names): each line made safe.
+    let text = `${s.red(s.bold('upnp-native:'))} ${terminalSafe(error.message)}\n`
+    if (error.failure?.meaning && !this.globals.quiet) text += `  ${s.bold('What it means:')} ${terminalSafe(error.failure.meaning)}\n`
+    if (error.fix && !this.globals.quiet) text += `  ${s.bold('What to do:')} ${terminalSafe(error.fix)}\n`
     this.#write(process.stderr, text)
   }
 

@@ -6,6 +6,7 @@ import { type Style } from './output.ts'
 import { type FailureInfo, type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
 import { type UPNPDevice } from '../lib/godot/device.ts'
 import { type Protocol } from '../lib/types.ts'
+import { shown } from './terminal.ts'
 
 /** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
  *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6. */
@@ -34,7 +35,8 @@ export async function holderOf(gateway: UPNPDevice, port: number, protocol: Prot
   const entry = await gateway.getPortMapping(port, protocol)
   if (!entry) return ''
   const mine = entry.internalClient === gateway.igdOurAddr ? ', this machine' : ''
-  return ` (${protocol} ${port} already forwards to ${entry.internalClient}:${entry.internalPort}${mine}${entry.description ? `, "${entry.description}"` : ''})`
+  const what = entry.description ? `, "${shown(entry.description, 60)}"` : ''
+  return ` (${protocol} ${port} already forwards to ${shown(entry.internalClient, 45)}:${entry.internalPort}${mine}${what})`
 }
 
 /** "UDP 11.22.33.44:7777 → 192.168.1.10:7777", plus " via NAT-PMP" when not UPnP. */

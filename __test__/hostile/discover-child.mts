@@ -7,7 +7,15 @@ import { assertInLab } from '../lab/lab.ts'
 import { IGDStatus, UPNP, UPNPDevice } from '../../index.ts'
 
 assertInLab()
-const args = JSON.parse(process.argv[2] ?? '{}') as { mode: 'discover' | 'list'; timeout?: number; untilGateway?: boolean; ipv6?: boolean; controlUrl?: string; serviceType?: string; max?: number }
+const args = JSON.parse(process.argv[2] ?? '{}') as {
+  mode: 'discover' | 'list'
+  timeout?: number
+  untilGateway?: boolean
+  ipv6?: boolean
+  controlUrl?: string
+  serviceType?: string
+  max?: number
+}
 
 const maxRssBeforeKiB = process.resourceUsage().maxRSS
 const started = performance.now()
@@ -20,7 +28,9 @@ if (args.mode === 'list') {
   device.requestTimeout = 20_000
   const entries = await device.listPortMappings(args.max ?? 1024)
   report = {
-    result: device.lastError?.result ?? 0, devices: [], gateway: '',
+    result: device.lastError?.result ?? 0,
+    devices: [],
+    gateway: '',
     value: { entries: entries.length, bytes: JSON.stringify(entries).length, error: device.lastError?.description ?? '' },
   }
 } else {
@@ -30,7 +40,12 @@ if (args.mode === 'list') {
   const devices = Array.from({ length: upnp.getDeviceCount() }, (_, i) => upnp.getDevice(i)!)
   report = {
     result,
-    devices: devices.map((d) => ({ descriptionUrl: d.descriptionUrl, igdStatus: d.igdStatus, friendlyName: d.friendlyName, lastError: d.lastError?.description ?? '' })),
+    devices: devices.map((d) => ({
+      descriptionUrl: d.descriptionUrl,
+      igdStatus: d.igdStatus,
+      friendlyName: d.friendlyName,
+      lastError: d.lastError?.description ?? '',
+    })),
     gateway: upnp.getGateway()?.descriptionUrl ?? '',
   }
 }
@@ -40,4 +55,7 @@ const cpu = process.cpuUsage()
 await new Promise((r) => setTimeout(r, 1000))
 const after = process.cpuUsage(cpu)
 // Exit only once the line is written: a pipe may take a big report in several writes.
-process.stdout.write(`${JSON.stringify({ ...report, elapsedMs, maxRssBeforeKiB, maxRssAfterKiB, cpuAfterMs: (after.user + after.system) / 1000 })}\n`, () => process.exit(0))
+process.stdout.write(
+  `${JSON.stringify({ ...report, elapsedMs, maxRssBeforeKiB, maxRssAfterKiB, cpuAfterMs: (after.user + after.system) / 1000 })}\n`,
+  () => process.exit(0),
+)

@@ -37,12 +37,23 @@ function routeFor(routes: Record<string, RawResponse>, method: string, path: str
 function serve(ip: string, port: number, routes: Record<string, RawResponse>): Promise<http.Server> {
   const srv = http.createServer((req, res) => {
     let size = 0
-    req.on('data', (c: Buffer) => { size += c.length })
+    req.on('data', (c: Buffer) => {
+      size += c.length
+    })
     req.on('end', async () => {
       const path = (req.url ?? '/').split('?')[0] ?? '/'
       const soapAction = req.headers.soapaction
       const action = typeof soapAction === 'string' ? soapAction.replace(/"/g, '').split('#')[1] : undefined
-      log.http.push({ t: Date.now() - t0, ip, port, method: req.method ?? '', path, action, from: req.socket.remoteAddress ?? '', bytes: size })
+      log.http.push({
+        t: Date.now() - t0,
+        ip,
+        port,
+        method: req.method ?? '',
+        path,
+        action,
+        from: req.socket.remoteAddress ?? '',
+        bytes: size,
+      })
       const r = routeFor(routes, req.method ?? '', path, action)
       if (!r) return void res.writeHead(404).end()
       if (r.delayMs) await sleep(r.delayMs)
@@ -115,7 +126,11 @@ function listenSsdp(): void {
   v6.on('message', onSearch)
   v6.on('error', (e) => console.error('hostile-device ssdp6:', e.message))
   v6.bind(SSDP_PORT, '::', () => {
-    try { v6.addMembership('ff02::c', `::%${lan}`) } catch (e) { console.error('hostile-device: join ff02::c:', (e as Error).message) }
+    try {
+      v6.addMembership('ff02::c', `::%${lan}`)
+    } catch (e) {
+      console.error('hostile-device: join ff02::c:', (e as Error).message)
+    }
   })
 }
 
@@ -128,7 +143,15 @@ async function notify(burst: NotifyBurst): Promise<number> {
 // ---------------------------------------------------------------- scenario + control API
 async function apply(next: HostileScenario): Promise<void> {
   generation++
-  await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections() })))
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((r) => {
+          s.close(() => r())
+          s.closeAllConnections()
+        }),
+    ),
+  )
   servers = []
   answered = new Set()
   log = { http: [], ssdp: [] }
@@ -140,7 +163,9 @@ async function apply(next: HostileScenario): Promise<void> {
 
 function control(req: http.IncomingMessage, res: http.ServerResponse): void {
   let body = ''
-  req.on('data', (c: Buffer) => { body += c.toString('utf8') })
+  req.on('data', (c: Buffer) => {
+    body += c.toString('utf8')
+  })
   req.on('end', async () => {
     const json = (status: number, v: unknown) => {
       const text = JSON.stringify(v)

@@ -1,4 +1,5 @@
 /** `upnp-native ip`: the external address and nothing else (for scripts). */
+import net from 'node:net'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { hostOf, natKind } from '../format.ts'
 import { findGateways, leaseNoAnswer, noGatewayError, noGatewayFor, probeRouter, routerOf } from '../gateways.ts'
@@ -53,6 +54,15 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (!probed?.natpmp.available || !probed.natpmp.externalAddress) throw leaseNoAnswer(probed, g)
     address = probed.natpmp.externalAddress
     via = 'natpmp'
+  }
+  // Scripts use this output as an address: print nothing that is not one (the library
+  // validates it already; this is the last door before stdout).
+  if (net.isIP(address) === 0) {
+    throw new CliError(
+      EXIT.FAILED,
+      'NO_EXTERNAL_ADDRESS',
+      `the ${via === 'natpmp' ? 'NAT-PMP' : 'UPnP'} answer held no valid external address`,
+    )
   }
   const nat = natKind(ctx.lib, address)
   out.json(

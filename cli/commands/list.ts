@@ -3,6 +3,7 @@ import { upnpOnly } from '../args.ts'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { duration, hostOf, modelText, table } from '../format.ts'
 import { needGateway } from '../gateways.ts'
+import { shown } from '../terminal.ts'
 import { envelope, gatewayJson } from '../json.ts'
 import { codeText, explainFailure } from '../../lib/explain.ts'
 
@@ -34,18 +35,20 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const rows: string[][] = [['PROTO', 'EXTERNAL', '', 'INTERNAL', 'LEASE', 'DESCRIPTION']]
   for (const e of entries) {
     const mine = e.internalClient === gateway.igdOurAddr ? ' (this machine)' : ''
-    const from = e.remoteHost ? ` from ${e.remoteHost}` : ''
+    const from = e.remoteHost ? ` from ${shown(e.remoteHost, 45)}` : ''
     rows.push([
       e.protocol,
       `${e.externalPort}${from}`,
       '→',
-      `${e.internalClient}:${e.internalPort}${mine}`,
+      `${shown(e.internalClient, 45)}:${e.internalPort}${mine}`,
       duration(e.leaseDuration),
-      e.description + (e.enabled ? '' : ' (disabled)'),
+      shown(e.description, 60) + (e.enabled ? '' : ' (disabled)'),
     ])
   }
   const lines = table(rows, s, true)
   ;(out.globals.quiet ? lines.slice(1) : lines).forEach((line) => out.line(line))
+  // The walk stopped early (a broken entry, a table over the byte budget): say so.
+  if (failed) out.note(out.err.yellow(`note: the list may be incomplete: ${codeText(explainFailure(failed))}`))
   return EXIT.OK
 }
 

@@ -7,6 +7,7 @@ import { envelope, errorJson, gatewayJson } from '../json.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts'
 import { type PortMappingEntry, type Protocol } from '../../lib/types.ts'
+import { shown } from '../terminal.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
@@ -39,14 +40,15 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
       results.push({ protocol, externalPort: port, wasMapped, deleted: wasMapped, ...(entry ? { mapping: entry } : {}) })
       out.line(
         wasMapped
-          ? `${s.green('Deleted')} ${protocol} ${port}${entry ? ` ${arrow(s)} ${entry.internalClient}:${entry.internalPort}` : ''}.`
+          ? `${s.green('Deleted')} ${protocol} ${port}${entry ? ` ${arrow(s)} ${shown(entry.internalClient, 45)}:${entry.internalPort}` : ''}.`
           : `${protocol} ${port} was not mapped; nothing to delete.`,
       )
       continue
     }
     const failure = explainFailure(gateway.lastError ?? { result, description: UPNPResult[result] ?? 'refused' })
     results.push({ protocol, externalPort: port, wasMapped: true, deleted: false, ...(entry ? { mapping: entry } : {}), failure })
-    const owner = entry && entry.internalClient !== gateway.igdOurAddr ? ` (it forwards to ${entry.internalClient}, another device)` : ''
+    const owner =
+      entry && entry.internalClient !== gateway.igdOurAddr ? ` (it forwards to ${shown(entry.internalClient, 45)}, another device)` : ''
     failed ??= new CliError(
       EXIT.FAILED,
       'DELETE_REFUSED',

@@ -6,6 +6,7 @@ import { explainMapping, holderOf } from '../../refusals.ts'
 import { UPNPResult } from '../../../lib/errors.ts'
 import { VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
 import { type Protocol } from '../../../lib/types.ts'
+import { shown } from '../../terminal.ts'
 
 /** doctor over UPnP: discovery, connection, external address, test mapping, listed, cleanup. */
 export async function doctorUpnp(run: DoctorRun, wantedPort: number | null, protocol: Protocol): Promise<void> {
@@ -130,13 +131,13 @@ export async function doctorUpnp(run: DoctorRun, wantedPort: number | null, prot
     const fix =
       "The router acknowledges mappings it does not keep (a firmware fault): update the router's firmware, restart it, or forward the port by hand in its settings."
     const summary = entry
-      ? `the router lists ${protocol} ${port} for ${entry.internalClient}:${entry.internalPort}, not this machine`
+      ? `the router lists ${protocol} ${port} for ${shown(entry.internalClient, 45)}:${entry.internalPort}, not this machine`
       : 'the router accepted the mapping but does not list it'
     run.fail(
       { id: 'listed', summary, fix },
       {
         code: 'not-listed',
-        summary: `The router accepted the test mapping ${protocol} ${port} but ${entry ? `lists it for ${entry.internalClient}` : 'does not list it'}: mappings may not really be set up.`,
+        summary: `The router accepted the test mapping ${protocol} ${port} but ${entry ? `lists it for ${shown(entry.internalClient, 45)}` : 'does not list it'}: mappings may not really be set up.`,
         fix,
       },
     )
