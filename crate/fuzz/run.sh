@@ -35,20 +35,24 @@ max_len() {
   esac
 }
 
-cargo fuzz build --sanitizer none --debug-assertions 2>&1 | tail -n 2
+# FUZZ_TARGET_DIR: a build cache outside the clone (CI keeps one between runs).
+build=(--sanitizer none --debug-assertions ${FUZZ_TARGET_DIR:+--target-dir "$FUZZ_TARGET_DIR"})
+cargo fuzz build "${build[@]}" 2>&1 | tail -n 2
 status=0
 for target in "${TARGETS[@]}"; do
   mkdir -p "corpus/$target" "artifacts/$target"
   limit=(-max_total_time="$SECONDS_EACH")
   [[ -n ${FUZZ_RUNS:-} ]] && limit=(-runs="$FUZZ_RUNS")
   log=$(mktemp)
+  started=$(date +%s)
   # -timeout: one input taking over 2 s is a hang (a discovery deadline could not hold);
   # -rss_limit_mb / -malloc_limit_mb: a blow-up of memory is a crash too.
-  if cargo fuzz run --sanitizer none --debug-assertions "$target" "corpus/$target" "seeds/$target" -- \
+  if cargo fuzz run "${build[@]}" "$target" "corpus/$target" "seeds/$target" -- \
       "${limit[@]}" -max_len="$(max_len "$target")" -timeout=2 -rss_limit_mb=1024 -malloc_limit_mb=256 \
       -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"$log" 2>&1; then
-    execs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    echo "fuzz: $target: ${execs:-?} executions, no crash"
+    stat() { grep -m1 "^stat::$1" "$log" | awk '{print $2}'; }
+    echo "fuzz: $target: $(stat number_of_executed_units) executions in $(($(date +%s) - started)) s" \
+      "($(stat average_exec_per_sec)/s, peak RSS $(stat peak_rss_mb) MB), corpus $(find "corpus/$target" -type f | wc -l) inputs, no crash"
   else
     status=1
     echo "fuzz: $target FAILED:"
