@@ -28,10 +28,23 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// A device is known by its UDN (the `uuid:` part of its USN), which survives a reboot
-/// even when the router's web server comes back on another port; without one, by where its
-/// description lives (`host:port`, one box may serve several devices on different ports).
+/// A device is known by its UDN (the `uuid:` part of its USN) on its host: the UDN survives
+/// a reboot even when the router's web server comes back on another port, and the host keeps
+/// another LAN device from speaking for it (a reply or NOTIFY naming the router's UDN with a
+/// LOCATION on its own address would otherwise move the router's BOOTID). Without a UDN, by
+/// where its description lives (`host:port`, one box may serve several devices on different
+/// ports). Without an http LOCATION, nothing.
 fn device_key(usn: &str, location: &str) -> Option<String> {
+    let rest = location.trim();
+    let rest = rest
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &rest[7..])?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
     let usn = usn.trim();
     if usn
         .get(..5)
@@ -39,16 +52,22 @@ fn device_key(usn: &str, location: &str) -> Option<String> {
     {
         let udn = usn.split("::").next().unwrap_or_default();
         if udn.len() > 5 {
-            return Some(udn.to_ascii_lowercase());
+            return Some(format!(
+                "{}@{}",
+                udn.to_ascii_lowercase(),
+                host_of(&authority)
+            ));
         }
     }
-    let rest = location.trim();
-    let rest = rest
-        .get(..7)
-        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
-        .map(|_| &rest[7..])?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    (!authority.is_empty()).then(|| authority.to_ascii_lowercase())
+    Some(authority)
+}
+
+/// The host of `host:port`, `[v6]:port` or a bare host.
+fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or(authority);
+    }
+    authority.split(':').next().unwrap_or(authority)
 }
 
 /// Nothing known: a device without a usable identity is never judged.
@@ -175,7 +194,10 @@ mod tests {
                 resets: 1
             }
         );
-        assert_eq!(resets(usn, ""), 1);
+        assert_eq!(resets(usn, "http://127.0.9.3:7000/d.xml"), 1);
+        // Another host naming the same UDN is another device: it cannot speak for this one.
+        assert!(!observe(usn, "http://127.0.9.4:5000/d.xml", 9).rebooted);
+        assert_eq!(resets(usn, "http://127.0.9.3:5000/d.xml"), 1);
     }
 
     #[test]

@@ -23,8 +23,16 @@ pub fn judge(a: &Announcement) -> BootCheck {
     }
 }
 
+/// A device announces its own description: a NOTIFY whose LOCATION is on another host than
+/// the one that sent it may be anyone's, and must not move a device's BOOTID (a spoofed
+/// "reboot" would make every holder of a mapping check it at once).
+fn from_its_own_host(a: &Announcement, from: IpAddr) -> bool {
+    crate::upnp::http::Endpoint::parse(&a.location).is_ok_and(|e| e.addr.ip() == from)
+}
+
 /// Hands every NOTIFY that arrives on `socket` to `on`, with the address it came from and
-/// what it says about the device's state ([`judge`]), until `stop` is cancelled. Anything else (search replies, M-SEARCHes, junk) is ignored, and so
+/// what it says about the device's state ([`judge`], only for a NOTIFY sent from the host
+/// its LOCATION names; others are reported, never judged), until `stop` is cancelled. Anything else (search replies, M-SEARCHes, junk) is ignored, and so
 /// is a failed receive: the listener lives as long as its owner wants it.
 pub async fn listen(
     socket: std::net::UdpSocket,
@@ -41,7 +49,11 @@ pub async fn listen(
             received = socket.recv_from(&mut buffer) => {
                 let Ok((len, from)) = received else { continue };
                 let Some(a) = ssdp::parse_announcement(&buffer[..len]) else { continue };
-                let check = judge(&a);
+                let check = if from_its_own_host(&a, from.ip()) {
+                    judge(&a)
+                } else {
+                    BootCheck { rebooted: false, resets: boot::resets(&a.usn, &a.location) }
+                };
                 on(a, from.ip(), check);
             }
         }
@@ -76,6 +88,51 @@ mod tests {
         assert!(!check.rebooted, "the first BOOTID only records");
         assert_eq!(from, "127.0.0.1".parse::<IpAddr>().unwrap());
         assert!(rx.try_recv().is_err(), "only the NOTIFY is handed over");
+        stop.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_notify_from_another_host_than_its_location_is_never_judged() {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(listen(socket, stop.clone(), move |a, _, check| {
+            let _ = tx.send((a, check));
+        }));
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let notify = |location: &str, boot_id: u32| {
+            format!(
+                "NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\
+                 USN: uuid:notify-spoof-1::upnp:rootdevice\r\nLOCATION: {location}\r\n\
+                 BOOTID.UPNP.ORG: {boot_id}\r\n\r\n"
+            )
+        };
+        // The device itself (on 127.0.0.1) records its BOOTID...
+        sender
+            .send_to(notify("http://127.0.0.1:5000/d.xml", 1).as_bytes(), addr)
+            .unwrap();
+        assert!(!rx.recv().await.unwrap().1.rebooted);
+        // ...a host speaking for it with another BOOTID is reported but not judged...
+        sender
+            .send_to(notify("http://127.0.0.2:5000/d.xml", 9).as_bytes(), addr)
+            .unwrap();
+        let (spoofed, check) = rx.recv().await.unwrap();
+        assert_eq!(spoofed.boot_id, Some(9));
+        assert_eq!(
+            check,
+            BootCheck {
+                rebooted: false,
+                resets: 0
+            }
+        );
+        // ...and the device's own next announcement with its unchanged BOOTID is no reboot.
+        sender
+            .send_to(notify("http://127.0.0.1:5000/d.xml", 1).as_bytes(), addr)
+            .unwrap();
+        assert!(!rx.recv().await.unwrap().1.rebooted);
         stop.cancel();
         task.await.unwrap();
     }
