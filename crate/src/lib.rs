@@ -5,8 +5,9 @@
 //!   and NOTIFYs), `http` (one bounded request), `description` (device XML), `soap`
 //!   (envelopes and faults), `gateway` (one device: classification and the port-mapping
 //!   actions), `search_plan` (where a search goes: unicast at the default gateways,
-//!   multicast on their interfaces), `discovery` (the search orchestration), `notify`
-//!   (hearing announcements), `boot` (BOOTID: has a device rebooted?).
+//!   multicast on their interfaces), `discovery` (the search orchestration), `from_url` (one
+//!   device from a known description URL, no search), `notify` (hearing announcements),
+//!   `boot` (BOOTID: has a device rebooted?).
 //! - [`pxp`]: NAT-PMP and PCP ("pxp", as Tailscale names the pair; "pmp" alone means
 //!   NAT-PMP): `transport` (retransmission, epochs), `client` (the request skeleton both
 //!   share), `natpmp`, `pcp` (wire formats, calls).

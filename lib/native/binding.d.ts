@@ -91,6 +91,19 @@ export interface DefaultGatewayResult {
 
 export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
 
+/** One device from its description URL, without a search. */
+export declare function deviceFromUrl(url: string, requestTimeoutMs: number): Promise<DeviceResult>
+
+export interface DeviceResult {
+  result: number
+  error?: NativeFailure
+  /**
+   * Classified as a discovered device would be, whatever its status; absent when the URL
+   * was refused before anything was sent (`INVALID_PARAM`).
+   */
+  device?: NativeDevice
+}
+
 export interface DiscoverOptions {
   timeoutMs: number
   ttl: number

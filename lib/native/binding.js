@@ -843,6 +843,7 @@ module.exports.addPortMapping = nativeBinding.addPortMapping
 module.exports.classifyAddress = nativeBinding.classifyAddress
 module.exports.defaultGateway = nativeBinding.defaultGateway
 module.exports.deletePortMapping = nativeBinding.deletePortMapping
+module.exports.deviceFromUrl = nativeBinding.deviceFromUrl
 module.exports.getExternalIpAddress = nativeBinding.getExternalIpAddress
 module.exports.getSpecificPortMappingEntry = nativeBinding.getSpecificPortMappingEntry
 module.exports.listPortMappings = nativeBinding.listPortMappings

@@ -18,6 +18,7 @@ use crate::errors::{Failure, UpnpResult};
 use crate::napi::NativeFailure;
 use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
+use crate::upnp::from_url;
 use crate::upnp::gateway::{self, DeviceInfo, Mapping};
 use crate::upnp::notify;
 use crate::upnp::soap::Target;
@@ -182,6 +183,33 @@ impl Discovery {
     #[napi]
     pub fn cancel(&self) {
         self.cancel.cancel();
+    }
+}
+
+#[napi(object)]
+pub struct DeviceResult {
+    pub result: u32,
+    pub error: Option<NativeFailure>,
+    /// Classified as a discovered device would be, whatever its status; absent when the URL
+    /// was refused before anything was sent (`INVALID_PARAM`).
+    pub device: Option<NativeDevice>,
+}
+
+/// One device from its description URL, without a search.
+#[napi]
+pub async fn device_from_url(url: String, request_timeout_ms: u32) -> DeviceResult {
+    let timeout = Duration::from_millis(request_timeout_ms.max(1).into());
+    match from_url::device_from_url(&url, timeout).await {
+        Ok(device) => DeviceResult {
+            result: UpnpResult::Success as u32,
+            error: None,
+            device: Some(device.into()),
+        },
+        Err(f) => DeviceResult {
+            result: f.result as u32,
+            error: Some(f.into()),
+            device: None,
+        },
     }
 }
 

@@ -131,6 +131,10 @@ impl DeviceInfo {
         self.friendly_name = desc.friendly_name.clone();
         self.manufacturer = desc.manufacturer.clone();
         self.model_name = desc.model_name.clone();
+        // Opened from a URL there was no search reply: the device type is what its ST was.
+        if self.service_type.is_empty() {
+            self.service_type = desc.device_type.clone();
+        }
 
         let base = desc.base(&self.description_url);
         let candidates: Vec<_> = desc

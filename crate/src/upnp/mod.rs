@@ -5,6 +5,7 @@ pub mod charset;
 pub mod connections;
 pub mod description;
 pub mod discovery;
+pub mod from_url;
 pub mod gateway;
 pub mod head_case;
 pub mod http;
