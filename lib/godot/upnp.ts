@@ -1,11 +1,12 @@
 /** Godot's `UPNP`: discovery and the device list, forwarding to the first valid gateway. */
 import { DEVICE_FILTER, DISCOVER_MIN_WINDOW_MS, DISCOVER_TIMEOUT_MS, DISCOVER_TTL, REQUEST_TIMEOUT_MS } from '../defaults.ts'
-import { UPNPResult, type UPNPErrorInfo } from '../errors.ts'
+import { asUpnpError, IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError, resultOf } from '../native/convert.ts'
 import type { Protocol } from '../types.ts'
 import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
 import { UPNPDevice } from './device.ts'
+import { type DeviceFromUrlOptions, deviceFromUrl } from './from-url.ts'
 
 function warnIgnored(code: string, message: string): void {
   // Godot prints an engine error for these and carries on; a warning is Node's equivalent.
@@ -99,6 +100,37 @@ export class UPNP {
     this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout))
     this.lastError = failureInfo(outcome.failure)
     return resultOf(outcome)
+  }
+
+  /** A device from its description URL, classified as discovery would, without a search.
+   *  Rejects with a `UPNPError` (`INVALID_PARAM`) for a refused URL; see `from-url.ts`. */
+  static deviceFromUrl(url: string, options?: DeviceFromUrlOptions): Promise<UPNPDevice> {
+    return deviceFromUrl(url, options)
+  }
+
+  /**
+   * Godot's proposed `add_device_from_url` (PR #68276): opens the gateway whose description is
+   * at `url` (e.g. a saved `getGateway().descriptionUrl`) without a search. SUCCESS adds it to
+   * the device list; anything else leaves the list as it was and says why (`INVALID_PARAM`
+   * for a refused URL, `HTTP_ERROR`, `INVALID_GATEWAY`, ...), so the caller can `discover()`.
+   */
+  async addDeviceFromUrl(url: string): Promise<UPNPResult> {
+    const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
+    let device: UPNPDevice
+    try {
+      device = await deviceFromUrl(url, { requestTimeout })
+    } catch (error) {
+      const failed = asUpnpError(error)
+      return this.reject(failed.result, failed.description)
+    }
+    if (!device.isValidGateway()) {
+      const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: `igdStatus is ${IGDStatus[device.igdStatus]}` }
+      this.lastError = why
+      return why.result
+    }
+    this.devices.push(device)
+    this.lastError = null
+    return UPNPResult.SUCCESS
   }
 
   getDeviceCount(): number {

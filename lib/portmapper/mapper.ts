@@ -24,6 +24,7 @@
 import { EventEmitter } from 'node:events'
 import { asUpnpError, clientError, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
+import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
 import { invalidateProbe, probe } from '../probe.ts'
 import type { Via } from '../types.ts'
@@ -59,6 +60,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   #gateway: UPNPDevice | null
   /** A gateway given by the caller is never swapped for a rediscovered one. */
   readonly #fixedGateway: boolean
+  /** `gateway` given as a description URL: opened (again) from it, never searched for. */
+  readonly #gatewayUrl: string | null
   readonly #held = new Map<Mapping, Held>()
   readonly #backends = new Map<Via, Backend>()
   #queue: Promise<unknown> = Promise.resolve()
@@ -73,8 +76,9 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   constructor(options: PortMapperOptions = {}) {
     super()
     this.#options = resolveOptions(options)
-    this.#gateway = options.gateway ?? null
-    this.#fixedGateway = options.gateway !== undefined
+    this.#gatewayUrl = typeof options.gateway === 'string' ? options.gateway : null
+    this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
+    this.#fixedGateway = options.gateway !== undefined && this.#gatewayUrl === null
     this.#journal = this.#options.journal ? new Journal(this.#options.journal, (e) => this.#report(e, null)) : null
     this.#announcements = new AnnouncementWatcher(
       () => this.#gateway,
@@ -239,6 +243,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   async #ensureGateway(signal?: AbortSignal, rediscover = false): Promise<UPNPDevice> {
     if (this.#gateway && !rediscover) return this.#gateway
+    if (this.#gatewayUrl !== null) return this.#openGateway(this.#gatewayUrl, signal)
     const upnp = new UPNP()
     upnp.discoverMulticastIf = this.#options.discoverMulticastIf
     upnp.discoverIpv6 = this.#options.discoverIpv6
@@ -255,6 +260,16 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     }
     this.#gateway = gateway
     return gateway
+  }
+
+  async #openGateway(url: string, signal?: AbortSignal): Promise<UPNPDevice> {
+    const device = await deviceFromUrl(url, { requestTimeout: this.#options.requestTimeout, ...(signal ? { signal } : {}) })
+    if (!device.isValidGateway()) {
+      const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
+      throw new UPNPError({ ...why, via: 'upnp' }, 'opening the gateway from its description URL')
+    }
+    this.#gateway = device
+    return device
   }
 
   #hold(backend: Backend, params: MappingParams, granted: Granted): Mapping {

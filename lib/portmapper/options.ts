@@ -16,8 +16,10 @@ export interface PortMapperOptions {
   /** Budget for the protocol probe and for each NAT-PMP/PCP exchange, in ms. Default 250 / 2000. */
   probeBudget?: number
   pmpBudget?: number
-  /** Use this UPnP gateway instead of discovering one (implies protocol 'upnp'). */
-  gateway?: UPNPDevice
+  /** Use this UPnP gateway instead of discovering one (implies protocol 'upnp'): a device, or
+   *  its description URL (opened without a search, `UPNP.deviceFromUrl`; opened again when
+   *  the router stops answering, e.g. after a reboot). */
+  gateway?: UPNPDevice | string
   /** Discovery window in ms when no gateway is given (resolves early on the first gateway). Default 2000. */
   discoverTimeout?: number
   /** Passed to discovery: interface name/address, IPv6, local port (see `UPNP`). */

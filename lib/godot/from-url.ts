@@ -1,0 +1,55 @@
+/**
+ * A `UPNPDevice` from a known description URL, without a search (Godot's open PR
+ * godotengine/godot#68276, `add_device_from_url`; libp2p's `getGateway(url)`). The addon
+ * checks the URL (http, an IP literal that can be a gateway, bounded) before anything is sent,
+ * then classifies the device exactly as discovery classifies a search reply.
+ */
+import { REQUEST_TIMEOUT_MS } from '../defaults.ts'
+import { clientError, UPNPError, UPNPResult } from '../errors.ts'
+import * as native from '../native/index.ts'
+import { failureInfo, internalError } from '../native/convert.ts'
+import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
+import { UPNPDevice } from './device.ts'
+
+/** Options of `UPNP.deviceFromUrl()`. */
+export interface DeviceFromUrlOptions {
+  /** Cap in ms on the whole check (description, GetStatusInfo, GetExternalIPAddress), then on
+   *  each request to the device. Default 3000. */
+  requestTimeout?: number
+  /** Stops waiting: the promise rejects with `signal.reason` (the check itself is bounded by
+   *  `requestTimeout` and ends on its own). */
+  signal?: AbortSignal
+}
+
+/**
+ * The device at `url`, whatever its status (`igdStatus`, `lastError` say why it is not a
+ * valid gateway). Throws a `UPNPError` with `INVALID_PARAM` for a URL that is refused before
+ * anything is sent: not `http://`, a host name instead of an address, a loopback, unspecified,
+ * multicast or broadcast address, credentials, control characters, or over 2048 bytes.
+ */
+export async function deviceFromUrl(url: string, options: DeviceFromUrlOptions = {}): Promise<UPNPDevice> {
+  const { requestTimeout = REQUEST_TIMEOUT_MS, signal } = options
+  if (typeof url !== 'string') throw clientError(UPNPResult.INVALID_PARAM, 'the description URL must be a string')
+  if (!isIntegerIn(requestTimeout, 1, MAX_UINT32)) {
+    throw clientError(UPNPResult.INVALID_PARAM, `requestTimeout ${String(requestTimeout)} is not a whole number of ms >= 1`)
+  }
+  signal?.throwIfAborted()
+  const opening = native.deviceFromUrl(url, requestTimeout).catch((error: unknown) => {
+    const failed = internalError(error)
+    return { result: failed.result, error: failed.error, device: null }
+  })
+  const outcome = signal ? await abortable(opening, signal) : await opening
+  if (!outcome.device) {
+    const info = failureInfo(outcome.error, outcome.result) ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no device' }
+    throw new UPNPError(info, 'opening a gateway from its description URL')
+  }
+  return UPNPDevice.fromNative(outcome.device, requestTimeout)
+}
+
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
