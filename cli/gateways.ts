@@ -4,11 +4,11 @@
  * there is no usable gateway and what to do.
  */
 import { explainFailure, VIA_NAME } from '../lib/explain.ts'
-import { type UPNPErrorInfo, UPNPResult } from '../lib/errors.ts'
+import { IGDStatus, type UPNPErrorInfo, UPNPResult } from '../lib/errors.ts'
 import type { UPNPDevice } from '../lib/godot/device.ts'
 import type { ProbeReport } from '../lib/probe.ts'
 import { describeInterfaces, localInterfaces } from './args.ts'
-import { CliError, type Context, EXIT, type Globals, type Library } from './command.ts'
+import { CliError, type Context, EXIT, type Globals, type Library, usage } from './command.ts'
 import { hostOf, modelText, seconds, STATUS_TEXT, statusName } from './format.ts'
 
 export interface DefaultRoute {
@@ -27,6 +27,18 @@ export interface Found {
   result: number
   error: UPNPErrorInfo | null
   elapsedMs: number
+  /** False when --gateway gave a whole description URL: opened directly, no search. */
+  searched: boolean
+}
+
+/** `--gateway` as a whole description URL (a path beyond "/"): opened directly, no search. */
+export function isDescriptionUrl(wanted: string): boolean {
+  if (!/^[a-z]+:\/\//i.test(wanted)) return false
+  try {
+    return new URL(wanted).pathname !== '/'
+  } catch {
+    return false
+  }
 }
 
 /** `--gateway`: a description URL (or just its scheme://host:port), or an address. */
@@ -66,6 +78,14 @@ export async function findGateways(
   const { out, lib } = ctx
   const route = g.ipv6 ? null : await defaultRoute(lib)
   const started = performance.now()
+  if (isDescriptionUrl(g.gateway)) {
+    out.spinner.start(`Opening the gateway at ${g.gateway}…`)
+    try {
+      return { ...(await openByUrl(lib, g, route)), elapsedMs: performance.now() - started }
+    } finally {
+      out.spinner.stop()
+    }
+  }
   out.spinner.start(label)
   try {
     let found = await search(lib, g, mode === 'first' && !g.gateway, route)
@@ -102,7 +122,22 @@ async function search(lib: Library, g: Globals, untilGateway: boolean, route: De
     gateway = onRoute ?? upnp.getGateway()
     selected = gateway ?? devices.find((d) => route && hostOf(d.descriptionUrl) === route.gateway) ?? devices[0] ?? null
   }
-  return { devices, route, gateway, selected, result, error: upnp.lastError, elapsedMs: 0 }
+  return { devices, route, gateway, selected, result, error: upnp.lastError, elapsedMs: 0, searched: true }
+}
+
+/** The one device --gateway's description URL names, classified as a search would have. */
+async function openByUrl(lib: Library, g: Globals, route: DefaultRoute | null): Promise<Found> {
+  let device: UPNPDevice
+  try {
+    device = await lib.UPNP.deviceFromUrl(g.gateway, { requestTimeout: Math.max(1, g.timeoutMs) })
+  } catch (error) {
+    if (error instanceof lib.UPNPError && error.result === UPNPResult.INVALID_PARAM) {
+      throw usage(`--gateway: ${error.description}`, "Give the router's address, or its description URL: http://<address>:<port>/<path>.")
+    }
+    throw error
+  }
+  const gateway = device.isValidGateway() ? device : null
+  return { devices: [device], route, gateway, selected: device, result: UPNPResult.SUCCESS, error: null, elapsedMs: 0, searched: false }
 }
 
 /** The router for NAT-PMP/PCP: --gateway as an address (a URL gives its host), else "" (the default route's). */
@@ -110,11 +145,18 @@ export function routerOf(g: Globals): string {
   return g.gateway ? (/^[a-z]+:\/\//i.test(g.gateway) ? hostOf(g.gateway) : g.gateway.replace(/^\[|\]$/g, '')) : ''
 }
 
-/** NAT-PMP and PCP as the router answers them now (the library's probe; its UPnP part is not used here). */
+/** NAT-PMP and PCP as the router answers them now (the library's probe without its UPnP part:
+ *  UPnP has its own search here, or none with a --gateway description URL). */
 export async function probeRouter(lib: Library, g: Globals): Promise<ProbeReport | null> {
   const router = routerOf(g)
   return lib
-    .probe({ fresh: true, multicastIf: g.iface, budgetMs: Math.min(g.timeoutMs, 2000), ...(router ? { gateway: router } : {}) })
+    .probe({
+      fresh: true,
+      upnp: false,
+      multicastIf: g.iface,
+      budgetMs: Math.min(g.timeoutMs, 2000),
+      ...(router ? { gateway: router } : {}),
+    })
     .catch(() => null)
 }
 
@@ -147,6 +189,7 @@ export async function findEverything(
 
 /** Why this gateway is the one in use, for a person. */
 export function whySelected(found: Found, g: Globals): string {
+  if (!found.searched) return 'opened from --gateway, no search'
   if (g.gateway) return 'chosen with --gateway'
   if (found.selected && found.route && hostOf(found.selected.descriptionUrl) === found.route.gateway) return "the default route's gateway"
   return 'the first to answer'
@@ -171,6 +214,16 @@ export function noGatewayError(found: Found, g: Globals): CliError {
     )
   }
   const device = found.selected
+  if (device && !found.searched && device.igdStatus === IGDStatus.HTTP_ERROR) {
+    const failure = device.lastError ? explainFailure(device.lastError) : undefined
+    return new CliError(
+      EXIT.NO_GATEWAY,
+      'GATEWAY_NOT_FOUND',
+      `no gateway description at ${g.gateway}${device.lastError ? `: ${device.lastError.description}` : ''}`,
+      'Check the URL (a router may serve its description on another port after a restart), or leave --gateway out to search.',
+      failure,
+    )
+  }
   if (!device) {
     return new CliError(
       EXIT.NO_GATEWAY,

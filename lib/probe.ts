@@ -51,6 +51,9 @@ export interface ProbeOptions {
   multicastIf?: string
   /** Total budget in ms (default 250). */
   budgetMs?: number
+  /** Ask UPnP too (default true); false sends no SSDP search, for callers that already
+   *  have their UPnP gateway (the report's `upnp` is then `NOT_PROBED`). */
+  upnp?: boolean
   /** Ignore the cache. */
   fresh?: boolean
   /** How long a result stays valid, in ms (default 10 minutes). */
@@ -86,14 +89,22 @@ function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport
 
 /** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
 export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
-  const { gateway = '', multicastIf = '', budgetMs = native.PROBE_BUDGET_MS, fresh = false, maxAgeMs = PROBE_MAX_AGE_MS, signal } = options
+  const {
+    gateway = '',
+    multicastIf = '',
+    upnp = true,
+    budgetMs = native.PROBE_BUDGET_MS,
+    fresh = false,
+    maxAgeMs = PROBE_MAX_AGE_MS,
+    signal,
+  } = options
   signal?.throwIfAborted()
-  const key = `${gateway}|${multicastIf}`
+  const key = `${gateway}|${multicastIf}|${upnp}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
     return cache.report
   }
-  const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf })
+  const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp })
   signal?.throwIfAborted()
   const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS) : null
   const report: ProbeReport = {
@@ -103,7 +114,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
       available: Boolean(raw.upnp?.answered && device?.isValidGateway()),
       latencyMs: raw.upnp?.latencyMs ?? 0,
       externalAddress: device?.externalAddress ?? '',
-      meaning: raw.upnp?.answered ? 'SUCCESS' : (raw.upnp?.failure?.description ?? 'TIMEOUT'),
+      meaning: !upnp ? 'NOT_PROBED' : raw.upnp?.answered ? 'SUCCESS' : (raw.upnp?.failure?.description ?? 'TIMEOUT'),
       device,
     },
     natpmp: pxpReport(raw.natpmp),

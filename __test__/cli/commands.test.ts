@@ -29,6 +29,7 @@ const P = {
   doctor: 47309,
   pmp: 47310,
   pcp: 47311,
+  fromUrl: 47312,
 }
 
 async function onRouter(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
@@ -768,12 +769,54 @@ describe('with the fake gateway beside miniupnpd', () => {
     expect(r.stderr).toContain('What to do: Use --lease 0.')
   })
 
-  it('--gateway that nothing answers from: exit 3, and which ones did answer', async () => {
-    const r = plain(await cli(['list', '--gateway', 'http://192.168.77.99:5000/rootDesc.xml', '--timeout', '1']))
+  it('--gateway <address> that nothing answers from: exit 3, and which ones did answer', async () => {
+    const r = plain(await cli(['list', '--gateway', '192.168.77.99', '--timeout', '1']))
     expect(r.code).toBe(3)
-    expect(r.stderr).toMatch(
-      /no gateway at http:\/\/192\.168\.77\.99:5000\/rootDesc\.xml answered within 1\.0 s \(gateways that answered: 192\.168\.77\.1\)/,
-    )
+    expect(r.stderr).toMatch(/no gateway at 192\.168\.77\.99 answered within 1\.0 s \(gateways that answered: 192\.168\.77\.1\)/)
+  })
+
+  describe('--gateway <description URL>: opened directly, no search', () => {
+    const searches = async () => (await fake.requests()).filter((r) => r.kind === 'ssdp').length
+
+    it('status, ip, map and unmap use that gateway alone; no M-SEARCH goes out', async () => {
+      // The fake answers every search: had there been one, status would list it too.
+      await fake.setScenario({ devices: [device()] })
+      // A search would take the whole --timeout (60 s): far past this run's 25 s limit.
+      const doc = json(plain(await cli(['status', '--json', '--gateway', LAB.routerDescUrl, '--timeout', '60'])))
+      expect(doc).toMatchObject({ ok: true, externalAddress: LAB.extIp, gateway: { descriptionUrl: LAB.routerDescUrl, selected: true } })
+      expect(doc.gateways).toHaveLength(1)
+      const human = plain(await cli(['status', '--gateway', LAB.routerDescUrl, '--protocol', 'upnp']))
+      expect(human.stdout).toMatch(/^UPnP IGD:2 +192\.168\.77\.1 +Debian router "upnp-native lab router" +connected$/m)
+      expect(plain(await cli(['ip', '--gateway', LAB.routerDescUrl])).stdout).toBe(`${LAB.extIp}\n`)
+
+      const map = plain(await cli(['map', String(P.fromUrl), '--gateway', LAB.routerDescUrl, '--description', 'cli from url']))
+      expect(map.code).toBe(0)
+      expect(await onRouter(P.fromUrl)).toMatchObject({ internalClient: LAB.client, description: 'cli from url' })
+      expect(plain(await cli(['unmap', String(P.fromUrl), '--gateway', LAB.routerDescUrl])).code).toBe(0)
+      expect(await onRouter(P.fromUrl)).toBeUndefined()
+      expect(await searches()).toBe(0)
+    })
+
+    it('a URL nothing serves: exit 3, GATEWAY_NOT_FOUND, what went wrong', async () => {
+      const r = plain(await cli(['list', '--json', '--gateway', `http://${LAB.routerLan}:5999/rootDesc.xml`]))
+      expect(r.code).toBe(3)
+      expect(json(r)).toMatchObject({
+        ok: false,
+        error: {
+          code: 'GATEWAY_NOT_FOUND',
+          message: expect.stringMatching(/^no gateway description at http:\/\/192\.168\.77\.1:5999\/rootDesc\.xml: .*connect/),
+        },
+      })
+    })
+
+    it('a URL that cannot be a gateway (loopback, https): usage error, exit 2, nothing sent', async () => {
+      for (const url of ['http://127.0.0.1:5000/rootDesc.xml', 'https://192.168.77.1:5000/rootDesc.xml']) {
+        const r = plain(await cli(['ip', '--json', '--gateway', url]))
+        expect(r.code, url).toBe(2)
+        expect(json(r).error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/^--gateway: .*(loopback|not an http)/) })
+      }
+      expect(await searches()).toBe(0)
+    })
   })
 })
 

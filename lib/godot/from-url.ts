@@ -34,13 +34,12 @@ export async function deviceFromUrl(url: string, options: DeviceFromUrlOptions =
     throw clientError(UPNPResult.INVALID_PARAM, `requestTimeout ${String(requestTimeout)} is not a whole number of ms >= 1`)
   }
   signal?.throwIfAborted()
-  const opening = native.deviceFromUrl(url, requestTimeout).catch((error: unknown) => {
-    const failed = internalError(error)
-    return { result: failed.result, error: failed.error, device: null }
-  })
+  const opening = native
+    .deviceFromUrl(url, requestTimeout)
+    .catch((error: unknown) => ({ failure: internalError(error).failure, device: null }))
   const outcome = signal ? await abortable(opening, signal) : await opening
   if (!outcome.device) {
-    const info = failureInfo(outcome.error, outcome.result) ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no device' }
+    const info = failureInfo(outcome.failure) ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no device' }
     throw new UPNPError(info, 'opening a gateway from its description URL')
   }
   return UPNPDevice.fromNative(outcome.device, requestTimeout)

@@ -94,14 +94,10 @@ export declare function deletePortMapping(target: SoapTarget, key: PortMappingKe
 /** One device from its description URL, without a search. */
 export declare function deviceFromUrl(url: string, requestTimeoutMs: number): Promise<DeviceResult>
 
+/** One device opened from its description URL: the device, or why not (absent on success). */
 export interface DeviceResult {
-  result: number
-  error?: NativeFailure
-  /**
-   * Classified as a discovered device would be, whatever its status; absent when the URL
-   * was refused before anything was sent (`INVALID_PARAM`).
-   */
   device?: NativeDevice
+  failure?: NativeFailure
 }
 
 export interface DiscoverOptions {

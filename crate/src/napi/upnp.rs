@@ -186,13 +186,11 @@ impl Discovery {
     }
 }
 
+/// One device opened from its description URL: the device, or why not (absent on success).
 #[napi(object)]
 pub struct DeviceResult {
-    pub result: u32,
-    pub error: Option<NativeFailure>,
-    /// Classified as a discovered device would be, whatever its status; absent when the URL
-    /// was refused before anything was sent (`INVALID_PARAM`).
     pub device: Option<NativeDevice>,
+    pub failure: Option<NativeFailure>,
 }
 
 /// One device from its description URL, without a search.
@@ -201,14 +199,12 @@ pub async fn device_from_url(url: String, request_timeout_ms: u32) -> DeviceResu
     let timeout = Duration::from_millis(request_timeout_ms.max(1).into());
     match from_url::device_from_url(&url, timeout).await {
         Ok(device) => DeviceResult {
-            result: UpnpResult::Success as u32,
-            error: None,
             device: Some(device.into()),
+            failure: None,
         },
         Err(f) => DeviceResult {
-            result: f.result as u32,
-            error: Some(f.into()),
             device: None,
+            failure: Some(f.into()),
         },
     }
 }
