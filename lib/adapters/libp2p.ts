@@ -1,0 +1,224 @@
+/**
+ * `upnp-native/libp2p`: a `portMappingClient` for `@libp2p/upnp-nat` (Helia, js-libp2p),
+ * in place of the `@achingbrain/nat-port-mapper` client it creates by default:
+ *
+ *   uPnPNAT({ portMappingClient: portMappingClient() })
+ *
+ * The contract is nat-port-mapper's `UPnPNAT` (findGateways / getGateway(url)) and `Gateway`
+ * (map / unmap / mapAll / externalIp / stop), declared here by shape so that nothing of
+ * theirs is a dependency. Each gateway holds its mappings with a `PortMapper` on that one
+ * device: renewed at half the granted lease, restored after a router reboot, deleted on
+ * `stop()` and on SIGINT/SIGTERM/exit. Unlike nat-port-mapper it finds IGD v1 and v2, and
+ * `unmap` deletes exactly what `map` created.
+ */
+import { isIP } from 'node:net'
+import { UPNPError, UPNPResult } from '../errors.ts'
+import type { UPNPDevice } from '../godot/device.ts'
+import { deviceFromUrl } from '../godot/from-url.ts'
+import { UPNP } from '../godot/upnp.ts'
+import { PortMapper } from '../portmapper/mapper.ts'
+import type { Mapping } from '../portmapper/mapping.ts'
+import type { Protocol } from '../types.ts'
+
+/** What nat-port-mapper's `AbortOptions` carry. */
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+export interface MapPortOptions extends AbortOptions {
+  /** External port wanted (default: the internal port); another is chosen when it is taken. */
+  externalPort?: number
+  /** Remote host filter: only '' (any) is supported, as on most routers. */
+  remoteHost?: string
+  /** 'TCP' (default) or 'UDP', either case. */
+  protocol?: 'tcp' | 'TCP' | 'udp' | 'UDP'
+  /** Lease in ms (default: the client's `ttl`). */
+  ttl?: number
+  description?: string
+  /** Accepted for compatibility: upnp-native always renews (at half the granted lease). */
+  autoRefresh?: boolean
+  refreshTimeout?: number
+  refreshThreshold?: number
+}
+
+export interface PortMapping {
+  externalHost: string
+  externalPort: number
+  internalHost: string
+  internalPort: number
+  protocol: 'TCP' | 'UDP'
+}
+
+export interface Gateway {
+  id: string
+  host: string
+  port: number
+  family: 'IPv4' | 'IPv6'
+  stop(options?: AbortOptions): Promise<void>
+  map(internalPort: number, internalHost: string, options?: MapPortOptions): Promise<PortMapping>
+  mapAll(internalPort: number, options?: MapPortOptions): AsyncGenerator<PortMapping, void, unknown>
+  unmap(internalPort: number, options?: AbortOptions): Promise<void>
+  externalIp(options?: AbortOptions): Promise<string>
+}
+
+export interface FindGatewaysOptions extends AbortOptions {
+  /** Accepted for compatibility: a search here is one burst plus one retransmission. */
+  searchInterval?: number
+}
+
+/** nat-port-mapper's `UPnPNAT` (what `uPnPNAT({ portMappingClient })` takes). */
+export interface UPnPNATClient {
+  findGateways(options?: FindGatewaysOptions): AsyncGenerator<Gateway, void, unknown>
+  getGateway(descriptor: URL, options?: AbortOptions): Promise<Gateway>
+}
+
+export interface PortMappingClientOptions {
+  /** Default mapping description. Default 'upnp-native (libp2p)'. */
+  description?: string
+  /** Default lease in ms, as nat-port-mapper's `ttl`. Default 3_600_000 (one hour). */
+  ttl?: number
+  /** How long `findGateways()` searches, in ms (it also ends when its signal aborts). Default 2000. */
+  searchTimeout?: number
+  /** Per-request cap in ms. Default 3000. */
+  requestTimeout?: number
+  /** Search on this interface (name or address); "" = the system's default. */
+  discoverMulticastIf?: string
+}
+
+const DEFAULT_TTL_MS = 3_600_000
+const DEFAULT_SEARCH_MS = 2000
+
+/** A `portMappingClient` for `@libp2p/upnp-nat`, backed by upnp-native. */
+export function portMappingClient(options: PortMappingClientOptions = {}): UPnPNATClient {
+  return {
+    async *findGateways(find: FindGatewaysOptions = {}) {
+      const upnp = new UPNP()
+      upnp.discoverMulticastIf = options.discoverMulticastIf ?? ''
+      if (options.requestTimeout !== undefined) upnp.requestTimeout = options.requestTimeout
+      try {
+        await upnp.discover({ timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS, ...(find.signal ? { signal: find.signal } : {}) })
+      } catch (error) {
+        if (find.signal?.aborted) return // the caller stopped looking: no more gateways
+        throw error
+      }
+      for (let i = 0; i < upnp.getDeviceCount(); i++) {
+        const device = upnp.getDevice(i)
+        if (device?.isValidGateway()) yield new UpnpNativeGateway(device, options)
+      }
+    },
+
+    async getGateway(descriptor: URL, call: AbortOptions = {}) {
+      const device = await deviceFromUrl(String(descriptor), {
+        ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}),
+        ...(call.signal ? { signal: call.signal } : {}),
+      })
+      if (!device.isValidGateway()) {
+        const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
+        throw new UPNPError({ ...why, via: 'upnp' }, `gateway at ${device.descriptionUrl}`)
+      }
+      return new UpnpNativeGateway(device, options)
+    },
+  }
+}
+
+/** One UPnP gateway as nat-port-mapper's `Gateway`, its mappings held by a PortMapper. */
+class UpnpNativeGateway implements Gateway {
+  readonly id: string
+  readonly host: string
+  readonly port: number
+  readonly family: 'IPv4' | 'IPv6'
+  #mapper: PortMapper
+  readonly #device: UPNPDevice
+  readonly #options: PortMappingClientOptions
+
+  constructor(device: UPNPDevice, options: PortMappingClientOptions) {
+    const url = new URL(device.descriptionUrl)
+    this.id = device.descriptionUrl
+    this.host = url.hostname.replace(/^\[|\]$/g, '')
+    this.port = Number(url.port || 80)
+    this.family = isIP(this.host.replace(/%.*$/, '')) === 6 ? 'IPv6' : 'IPv4'
+    this.#device = device
+    this.#options = options
+    this.#mapper = this.#newMapper()
+  }
+
+  #newMapper(): PortMapper {
+    const mapper = new PortMapper({
+      gateway: this.#device,
+      ...(this.#options.requestTimeout !== undefined ? { requestTimeout: this.#options.requestTimeout } : {}),
+    })
+    // Background failures (a renewal the router refused) are libp2p's to log, never a crash.
+    mapper.on('error', () => undefined)
+    return mapper
+  }
+
+  async map(internalPort: number, internalHost: string, options: MapPortOptions = {}): Promise<PortMapping> {
+    const protocol: Protocol = String(options.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'UDP' : 'TCP'
+    // UPnP forwards to the address this host has towards the gateway; a router in secure mode
+    // (most) refuses any other, so say so here rather than map the wrong address.
+    const ours = this.#device.igdOurAddr
+    if (internalHost && ours && internalHost !== ours) {
+      throw new UPNPError(
+        {
+          result: UPNPResult.INVALID_PARAM,
+          via: 'upnp',
+          description: `${internalHost} is not this host's address towards the gateway (${ours})`,
+        },
+        `mapping ${protocol} ${internalPort}`,
+      )
+    }
+    if (options.remoteHost) {
+      throw new UPNPError({ result: UPNPResult.INVALID_PARAM, via: 'upnp', description: 'remoteHost filters are not supported' }, 'map')
+    }
+    const held = this.#mapper.mappings.find((m) => m.internalPort === internalPort && m.protocol === protocol)
+    const mapping =
+      held ??
+      (await this.#mapper.map({
+        internalPort,
+        protocol,
+        ...(options.externalPort !== undefined ? { externalPort: options.externalPort } : {}),
+        description: options.description ?? this.#options.description ?? 'upnp-native (libp2p)',
+        lease: Math.max(1, Math.round((options.ttl ?? this.#options.ttl ?? DEFAULT_TTL_MS) / 1000)),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }))
+    return toPortMapping(mapping)
+  }
+
+  async *mapAll(internalPort: number, options: MapPortOptions = {}): AsyncGenerator<PortMapping, void, unknown> {
+    yield await this.map(internalPort, this.#device.igdOurAddr, options)
+  }
+
+  async unmap(internalPort: number, options: AbortOptions = {}): Promise<void> {
+    const mine = this.#mapper.mappings.filter((m) => m.internalPort === internalPort)
+    await Promise.all(mine.map((m) => this.#mapper.unmap(m, options)))
+  }
+
+  async externalIp(options: AbortOptions = {}): Promise<string> {
+    options.signal?.throwIfAborted()
+    const address = await this.#device.queryExternalAddress()
+    if (!address) {
+      throw new UPNPError(
+        { ...(this.#device.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no address' }), via: 'upnp' },
+        'externalIp',
+      )
+    }
+    return address
+  }
+
+  /** Deletes every mapping of this gateway; a node started again maps afresh. */
+  async stop(options: AbortOptions = {}): Promise<void> {
+    const closing = this.#mapper
+    this.#mapper = this.#newMapper()
+    await closing.close(options)
+  }
+}
+
+function toPortMapping(m: Mapping): PortMapping {
+  return {
+    externalHost: m.externalAddress,
+    externalPort: m.externalPort,
+    internalHost: m.internalClient,
+    internalPort: m.internalPort,
+    protocol: m.protocol,
+  }
+}
