@@ -1,0 +1,3 @@
+// ES module entry of upnp-native/nat-upnp: re-exports the CommonJS build, so that import and require
+// share one instance of every class and one loaded addon (as index.mjs does).
+export * from '../dist/lib/adapters/nat-upnp.js'

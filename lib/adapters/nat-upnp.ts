@@ -1,0 +1,245 @@
+/**
+ * `upnp-native/nat-upnp`: the API of nat-upnp (`createClient()`: portMapping, portUnmapping,
+ * getMappings, externalIp, findGateway, close, with callbacks) and of its promise fork
+ * @runonflux/nat-upnp (`new Client()`: createMapping, removeMapping, getMappings,
+ * getPublicIp, getGateway, close). Every name takes an optional trailing callback and returns
+ * a promise.
+ *
+ * Like nat-upnp, each call is one UPnP action and nothing is renewed (use `PortMapper` for
+ * mappings that stay alive). Unlike it: the gateway is searched for once and reused (nat-upnp
+ * searches before every call), IGD v2 routers work (nat-upnp only knows WANIPConnection:1),
+ * a `gateway` description URL skips the search, and failures carry the router's UPnP code.
+ */
+import { UPNPError, UPNPResult } from '../errors.ts'
+import { UPNPDevice } from '../godot/device.ts'
+import { deviceFromUrl } from '../godot/from-url.ts'
+import { UPNP } from '../godot/upnp.ts'
+import type { Protocol } from '../types.ts'
+import { type Callback, settle, trailingCallback } from './callback.ts'
+
+export interface ClientOptions {
+  /** How long to search for the gateway, in ms (nat-upnp's 1800). */
+  timeout?: number
+  /** The gateway's description URL: opened directly, no search. */
+  gateway?: string
+  /** Per-request cap in ms. Default 3000. */
+  requestTimeout?: number
+}
+
+/** A port as nat-upnp takes it: a number, a numeric string, or `{ host, port }`. */
+export type PortSpec = number | string | { host?: string; port?: number | string }
+
+export interface NewPortMappingOpts {
+  public?: PortSpec
+  private?: PortSpec
+  /** 'TCP' (default) or 'UDP', either case. */
+  protocol?: string
+  /** Default 'node:nat:upnp'. */
+  description?: string
+  /** Lease in seconds; 0 = permanent. Default 1800, as nat-upnp. */
+  ttl?: number | string
+}
+
+export interface DeletePortMappingOpts {
+  public?: PortSpec
+  protocol?: string
+}
+
+export interface GetMappingOpts {
+  /** Only mappings to this host. */
+  local?: boolean
+  /** Only mappings whose description contains this, or matches it. */
+  description?: string | RegExp
+}
+
+export interface NatUpnpMapping {
+  public: { host: string; port: number }
+  private: { host: string; port: number }
+  protocol: string
+  enabled: boolean
+  description: string
+  ttl: number
+  local: boolean
+}
+
+export interface FoundGateway {
+  gateway: UPNPDevice
+  /** This host's address towards the gateway. */
+  address: string
+}
+
+const DEFAULT_SEARCH_MS = 1800
+const DEFAULT_TTL_S = 1800
+
+function endpoint(spec: PortSpec | undefined): { host: string; port: number } {
+  if (typeof spec === 'object' && spec !== null) return { host: spec.host ?? '', port: Number(spec.port) }
+  return { host: '', port: Number(spec) }
+}
+
+function protocolOf(value: string | undefined): Protocol {
+  const p = (value ?? 'TCP').toUpperCase()
+  if (p !== 'TCP' && p !== 'UDP')
+    throw new UPNPError({ result: UPNPResult.INVALID_PROTOCOL, description: `protocol ${JSON.stringify(value)}` })
+  return p
+}
+
+function failed(device: UPNPDevice, result: UPNPResult, context: string): UPNPError {
+  return new UPNPError({ ...(device.lastError ?? { result, description: UPNPResult[result] ?? 'failed' }), via: 'upnp' }, context)
+}
+
+export class Client {
+  readonly timeout: number
+  readonly #options: ClientOptions
+  #gateway: Promise<FoundGateway> | null = null
+
+  constructor(options: ClientOptions = {}) {
+    this.timeout = options.timeout ?? DEFAULT_SEARCH_MS
+    this.#options = options
+  }
+
+  createMapping(options: NewPortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
+    return settle(this.#map(options), callback)
+  }
+
+  removeMapping(options: DeletePortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
+    return settle(this.#unmap(options), callback)
+  }
+
+  getMappings(
+    options?: GetMappingOpts | Callback<NatUpnpMapping[]>,
+    callback?: Callback<NatUpnpMapping[]>,
+  ): Promise<NatUpnpMapping[] | undefined> {
+    const cb = trailingCallback<NatUpnpMapping[]>([options, callback].filter((a) => a !== undefined))
+    return settle(this.#list(typeof options === 'object' && options !== null ? options : {}), cb)
+  }
+
+  getPublicIp(callback?: Callback<string>): Promise<string | undefined> {
+    return settle(this.#externalIp(), callback)
+  }
+
+  /** The gateway and this host's address towards it; the callback gets them as two arguments. */
+  getGateway(callback?: (error: Error | null, gateway?: UPNPDevice, address?: string) => void): Promise<FoundGateway | undefined> {
+    const cb: Callback<FoundGateway> | undefined =
+      typeof callback === 'function' ? (error, found) => callback(error, found?.gateway, found?.address) : undefined
+    return settle(this.#find(), cb)
+  }
+
+  /** Forgets the gateway; nothing is left open (there is no socket between calls). */
+  close(): void {
+    this.#gateway = null
+  }
+
+  // nat-upnp's original names.
+  portMapping(options: NewPortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
+    return this.createMapping(options, callback)
+  }
+  portUnmapping(options: DeletePortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
+    return this.removeMapping(options, callback)
+  }
+  externalIp(callback?: Callback<string>): Promise<string | undefined> {
+    return this.getPublicIp(callback)
+  }
+  findGateway(callback?: (error: Error | null, gateway?: UPNPDevice, address?: string) => void): Promise<FoundGateway | undefined> {
+    return this.getGateway(callback)
+  }
+
+  /** Searched for (or opened) once; searched again after a call that could not reach it. */
+  #find(): Promise<FoundGateway> {
+    this.#gateway ??= this.#locate().catch((error: unknown) => {
+      this.#gateway = null
+      throw error
+    })
+    return this.#gateway
+  }
+
+  async #locate(): Promise<FoundGateway> {
+    const { gateway: url, requestTimeout } = this.#options
+    let device: UPNPDevice | null
+    if (url) {
+      device = await deviceFromUrl(url, requestTimeout !== undefined ? { requestTimeout } : {})
+      if (!device.isValidGateway()) throw failed(device, UPNPResult.INVALID_GATEWAY, `gateway at ${url}`)
+    } else {
+      const upnp = new UPNP()
+      if (requestTimeout !== undefined) upnp.requestTimeout = requestTimeout
+      await upnp.discover({ timeout: this.timeout, untilGateway: true })
+      device = upnp.getGateway()
+      if (!device)
+        throw new UPNPError(
+          upnp.lastError ?? { result: UPNPResult.NO_GATEWAY, description: 'no gateway answered' },
+          'searching for the gateway',
+        )
+    }
+    return { gateway: device, address: device.igdOurAddr }
+  }
+
+  /** Runs one action on the gateway; a gateway that stopped answering is searched for again next time. */
+  async #on<T>(action: (found: FoundGateway) => Promise<T>): Promise<T> {
+    const found = await this.#find()
+    try {
+      return await action(found)
+    } catch (error) {
+      if (error instanceof UPNPError && error.result === UPNPResult.HTTP_ERROR) this.#gateway = null
+      throw error
+    }
+  }
+
+  #map(options: NewPortMappingOpts): Promise<void> {
+    return this.#on(async ({ gateway, address }) => {
+      const pub = endpoint(options.public)
+      const priv = endpoint(options.private)
+      const protocol = protocolOf(options.protocol)
+      if (pub.host)
+        throw new UPNPError({ result: UPNPResult.INVALID_ARGS, description: 'remote host filters (public.host) are not supported' })
+      const ttl = options.ttl === undefined || options.ttl === '' || Number.isNaN(Number(options.ttl)) ? DEFAULT_TTL_S : Number(options.ttl)
+      // nat-upnp sends private.host when given, else this host's address towards the router.
+      const device = priv.host && priv.host !== address ? Object.assign(new UPNPDevice(), gateway, { igdOurAddr: priv.host }) : gateway
+      const result = await device.addPortMapping(pub.port, priv.port, options.description || 'node:nat:upnp', protocol, ttl)
+      if (result !== UPNPResult.SUCCESS) throw failed(device, result, `AddPortMapping ${protocol} ${pub.port}`)
+    })
+  }
+
+  #unmap(options: DeletePortMappingOpts): Promise<void> {
+    return this.#on(async ({ gateway }) => {
+      const { port } = endpoint(options.public)
+      const protocol = protocolOf(options.protocol)
+      const result = await gateway.deletePortMapping(port, protocol)
+      if (result !== UPNPResult.SUCCESS) throw failed(gateway, result, `DeletePortMapping ${protocol} ${port}`)
+    })
+  }
+
+  #list(options: GetMappingOpts): Promise<NatUpnpMapping[]> {
+    return this.#on(async ({ gateway, address }) => {
+      const entries = await gateway.listPortMappings()
+      if (gateway.lastError && gateway.lastError.result !== UPNPResult.SUCCESS)
+        throw failed(gateway, gateway.lastError.result, 'listing mappings')
+      const { description } = options
+      return entries
+        .map((e): NatUpnpMapping => ({
+          public: { host: e.remoteHost, port: e.externalPort },
+          private: { host: e.internalClient, port: e.internalPort },
+          protocol: e.protocol.toLowerCase(),
+          enabled: e.enabled,
+          description: e.description,
+          ttl: e.leaseDuration,
+          local: e.internalClient === address,
+        }))
+        .filter((m) => !options.local || m.local)
+        .filter(
+          (m) => !description || (description instanceof RegExp ? description.test(m.description) : m.description.includes(description)),
+        )
+    })
+  }
+
+  #externalIp(): Promise<string> {
+    return this.#on(async ({ gateway }) => {
+      const address = await gateway.queryExternalAddress()
+      if (!address) throw failed(gateway, UPNPResult.UNKNOWN_ERROR, 'GetExternalIPAddress')
+      return address
+    })
+  }
+}
+
+/** nat-upnp's entry point. */
+export function createClient(options?: ClientOptions): Client {
+  return new Client(options)
+}
