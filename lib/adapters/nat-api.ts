@@ -1,0 +1,214 @@
+/**
+ * `upnp-native/nat-api`: the `NatAPI` class of nat-api and its forks (@silentbot1/nat-api,
+ * used by WebTorrent): `new NatAPI({ enablePMP, enableUPNP, ... })`, `map`, `unmap`,
+ * `externalIp`, `destroy`, each returning a promise and taking an optional trailing callback.
+ *
+ * As nat-api: NAT-PMP is tried first, then UPnP; the external port is the one asked for (a
+ * router offering another is refused: `map` resolves false); a port without a protocol maps
+ * UDP and TCP; `destroy()` deletes what this client mapped. Underneath, each protocol is a
+ * `PortMapper`: leases are renewed at half of what the router granted (nat-api's timers
+ * drift and re-create mappings after unmap), a rebooted router gets them back, failures never
+ * throw from a timer, and process exit (SIGINT/SIGTERM) deletes them.
+ */
+import { UPNPResult } from '../errors.ts'
+import { deviceFromUrl } from '../godot/from-url.ts'
+import { UPNP } from '../godot/upnp.ts'
+import { PortMapper } from '../portmapper/mapper.ts'
+import type { Mapping } from '../portmapper/mapping.ts'
+import { probe } from '../probe.ts'
+import type { Protocol } from '../types.ts'
+import { type Callback, settle } from './callback.ts'
+
+export interface NatAPIOptions {
+  /** Lease in seconds (at least 1200). Default 7200. */
+  ttl?: number
+  /** Mapping description (UPnP). Default 'NatAPI'. */
+  description?: string
+  /** The router: an address (NAT-PMP, and UPnP's search is then not needed for NAT-PMP) or a
+   *  UPnP description URL (opened directly, no search). Default: found on its own. */
+  gateway?: string
+  /** Accepted: upnp-native always renews (at half of the lease the router granted). */
+  autoUpdate?: boolean
+  /** Use NAT-PMP (tried first). Default true. */
+  enablePMP?: boolean
+  /** Use UPnP. Default true. */
+  enableUPNP?: boolean
+  /** Accepted: a router that only takes permanent UPnP leases (725) always gets one. */
+  upnpPermanentFallback?: boolean
+}
+
+export interface NatAPIMapOptions {
+  publicPort: number
+  privatePort?: number
+  /** 'UDP' or 'TCP'; absent or null maps both. */
+  protocol?: string | null
+  description?: string
+  /** Seconds. */
+  ttl?: number
+  gateway?: string
+}
+
+interface Wanted {
+  publicPort: number
+  privatePort: number
+  protocols: Protocol[]
+  description: string
+  ttl: number
+}
+
+const isUrl = (s: string) => /^[a-z]+:\/\//i.test(s)
+
+export class NatAPI {
+  readonly ttl: number
+  readonly description: string
+  readonly enablePMP: boolean
+  readonly enableUPNP: boolean
+  readonly #gateway: string
+  /** NAT-PMP first, then UPnP, as nat-api tries them. */
+  readonly #mappers: PortMapper[] = []
+  #destroyed = false
+
+  constructor(options: NatAPIOptions = {}) {
+    this.ttl = options.ttl ? Math.max(options.ttl, 1200) : 7200
+    this.description = options.description || 'NatAPI'
+    this.enablePMP = options.enablePMP !== false
+    this.enableUPNP = options.enableUPNP !== false
+    this.#gateway = options.gateway ?? ''
+    const common = { maxAttempts: 1, watchAnnouncements: false } as const
+    if (this.enablePMP && !isUrl(this.#gateway)) {
+      this.#mappers.push(new PortMapper({ ...common, protocol: 'natpmp', ...(this.#gateway ? { router: this.#gateway } : {}) }))
+    }
+    if (this.enableUPNP) {
+      this.#mappers.push(new PortMapper({ ...common, protocol: 'upnp', ...(isUrl(this.#gateway) ? { gateway: this.#gateway } : {}) }))
+    }
+    // A renewal that fails later is not the caller's crash (nat-api's timers could be).
+    for (const m of this.#mappers) m.on('error', () => undefined)
+  }
+
+  /** `map(port)`, `map(publicPort, privatePort)` or `map({ publicPort, privatePort, protocol, ... })`. */
+  map(
+    publicPort: number | NatAPIMapOptions,
+    privatePort?: number | Callback<boolean>,
+    callback?: Callback<boolean>,
+  ): Promise<boolean | undefined> {
+    const cb = typeof privatePort === 'function' ? privatePort : callback
+    return settle(
+      this.#run(async () => {
+        const wanted = this.#wanted(publicPort, typeof privatePort === 'number' ? privatePort : undefined)
+        for (const protocol of wanted.protocols) if (!(await this.#mapOne(wanted, protocol))) return false
+        return true
+      }),
+      cb,
+    )
+  }
+
+  /** Deletes what `map` made for this port (both protocols unless one is named). */
+  unmap(
+    publicPort: number | NatAPIMapOptions,
+    privatePort?: number | Callback<boolean>,
+    callback?: Callback<boolean>,
+  ): Promise<boolean | undefined> {
+    const cb = typeof privatePort === 'function' ? privatePort : callback
+    return settle(
+      this.#run(async () => {
+        const wanted = this.#wanted(publicPort, typeof privatePort === 'number' ? privatePort : undefined)
+        if (!this.#mappers.length) return false // as nat-api: no protocol, no success
+        let ok = true
+        for (const mapper of this.#mappers) {
+          for (const m of this.#held(mapper, wanted))
+            ok =
+              (await mapper.unmap(m).then(
+                () => true,
+                () => false,
+              )) && ok
+        }
+        return ok
+      }),
+      cb,
+    )
+  }
+
+  /** The external address (NAT-PMP first, then UPnP); "" when neither tells. */
+  externalIp(callback?: Callback<string>): Promise<string | undefined> {
+    return settle(
+      this.#run(async () => {
+        if (this.enablePMP && !isUrl(this.#gateway)) {
+          const report = await probe({ upnp: false, fresh: true, ...(this.#gateway ? { gateway: this.#gateway } : {}) }).catch(() => null)
+          if (report?.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
+        }
+        if (this.enableUPNP) {
+          const device = isUrl(this.#gateway) ? await deviceFromUrl(this.#gateway).catch(() => null) : await findGateway()
+          if (device?.isValidGateway()) return device.queryExternalAddress()
+        }
+        return ''
+      }),
+      callback,
+    )
+  }
+
+  /** Deletes every mapping this client made; the client cannot be used afterwards. */
+  destroy(callback?: Callback<boolean>): Promise<boolean | undefined> {
+    return settle(
+      (async () => {
+        if (this.#destroyed) throw new Error('client already destroyed')
+        this.#destroyed = true
+        await Promise.all(this.#mappers.map((m) => m.close().catch(() => undefined)))
+        return true
+      })(),
+      callback,
+    )
+  }
+
+  #run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#destroyed) return Promise.reject(new Error('client is destroyed'))
+    return work()
+  }
+
+  #wanted(publicPort: number | NatAPIMapOptions, privatePort: number | undefined): Wanted {
+    const o: NatAPIMapOptions =
+      typeof publicPort === 'object' && publicPort !== null
+        ? publicPort
+        : typeof publicPort === 'number'
+          ? { publicPort, privatePort: privatePort ?? publicPort }
+          : (() => {
+              throw new Error('port was not specified')
+            })()
+    const protocol = o.protocol ? String(o.protocol).toUpperCase() : null
+    if (protocol !== null && protocol !== 'UDP' && protocol !== 'TCP') throw new Error('protocol is invalid')
+    return {
+      publicPort: o.publicPort,
+      privatePort: o.privatePort ?? o.publicPort,
+      protocols: protocol ? [protocol] : ['UDP', 'TCP'],
+      description: o.description || this.description,
+      ttl: o.ttl || this.ttl,
+    }
+  }
+
+  #held(mapper: PortMapper, w: Wanted): Mapping[] {
+    return mapper.mappings.filter(
+      (m) => m.externalPort === w.publicPort && m.internalPort === w.privatePort && w.protocols.includes(m.protocol),
+    )
+  }
+
+  /** NAT-PMP, then UPnP; only the external port asked for counts as success. */
+  async #mapOne(w: Wanted, protocol: Protocol): Promise<boolean> {
+    for (const mapper of this.#mappers) {
+      if (this.#held(mapper, { ...w, protocols: [protocol] }).length) return true
+      const mapping = await mapper
+        .map({ internalPort: w.privatePort, externalPort: w.publicPort, protocol, description: w.description, lease: w.ttl })
+        .catch(() => null)
+      if (!mapping) continue
+      if (mapping.externalPort === w.publicPort) return true
+      await mapper.unmap(mapping).catch(() => undefined) // the router offered another port
+    }
+    return false
+  }
+}
+
+async function findGateway() {
+  const upnp = new UPNP()
+  const result = await upnp.discover({ untilGateway: true })
+  return result === UPNPResult.SUCCESS ? upnp.getGateway() : null
+}
+
+export default NatAPI
