@@ -56,7 +56,7 @@ export async function stagePackage(stage: string): Promise<void> {
     fs.copyFileSync(path.join(ROOT, 'lib/native', file), path.join(stage, 'dist/lib/native', file))
   }
   for (const entry of (rootPkg.files as string[]).filter((f) => f !== 'dist' && !f.startsWith('!'))) {
-    fs.copyFileSync(path.join(ROOT, entry), path.join(stage, entry))
+    fs.cpSync(path.join(ROOT, entry), path.join(stage, entry), { recursive: true })
   }
   for (const file of ['package.json', 'README.md']) fs.copyFileSync(path.join(ROOT, file), path.join(stage, file))
   fs.cpSync(path.join(ROOT, 'npm'), path.join(stage, 'npm'), { recursive: true })

@@ -88,7 +88,11 @@ describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a
     const built = (fs.readdirSync(path.join(staged.stage, 'dist'), { recursive: true }) as string[])
       .filter((f) => fs.statSync(path.join(staged.stage, 'dist', f)).isFile() && !f.endsWith('.node'))
       .map((f) => `dist/${f.split(path.sep).join('/')}`)
-    const statics = (rootPkg.files as string[]).filter((f) => f !== 'dist' && !f.startsWith('!'))
+    const statics = (rootPkg.files as string[])
+      .filter((f) => f !== 'dist' && !f.startsWith('!'))
+      .flatMap((f) =>
+        fs.statSync(path.join(staged.stage, f)).isDirectory() ? fs.readdirSync(path.join(staged.stage, f)).map((x) => `${f}/${x}`) : [f],
+      )
     expect(await list(rootTgz)).toEqual([...built, ...statics, 'package.json', 'README.md'].sort())
     expect(await list(hostTgz)).toEqual([`${staged.napi.binaryName}.${hostTarget}.node`, 'README.md', 'package.json'].sort())
     // Every module the packed code loads by relative path is packed too (a new root module
@@ -207,6 +211,62 @@ await upnp.addPortMapping(7777, 7777, '', 'ICMP')
       return { mode, code: r.code, output: r.stdout + r.stderr }
     })
     for (const r of await Promise.all(checks)) expect(r, r.output).toMatchObject({ code: 0 })
+  }, 60_000)
+
+  it('the adapter subpaths (libp2p, nat-api, nat-upnp): ESM and CJS share one instance; types check', async () => {
+    fs.writeFileSync(
+      path.join(consumer, 'adapters.mjs'),
+      `
+import NatAPIDefault, { NatAPI } from '${PACKAGE_NAME}/nat-api'
+import { portMappingClient } from '${PACKAGE_NAME}/libp2p'
+import { Client, createClient } from '${PACKAGE_NAME}/nat-upnp'
+import { createRequire } from 'node:module'
+const require = createRequire(import.meta.url)
+console.log(JSON.stringify({
+  natApiDefault: NatAPIDefault === NatAPI,
+  sameNatApi: NatAPI === require('${PACKAGE_NAME}/nat-api').NatAPI,
+  sameClient: Client === require('${PACKAGE_NAME}/nat-upnp').Client && createClient() instanceof Client,
+  libp2p: Object.keys(portMappingClient()).sort(),
+  sameLibp2p: portMappingClient === require('${PACKAGE_NAME}/libp2p').portMappingClient,
+}))
+`,
+    )
+    const r = JSON.parse(await ok(process.execPath, ['adapters.mjs'], { cwd: consumer }))
+    expect(r).toEqual({ natApiDefault: true, sameNatApi: true, sameClient: true, libp2p: ['findGateways', 'getGateway'], sameLibp2p: true })
+    fs.writeFileSync(
+      path.join(consumer, 'adapters.mts'),
+      `import NatAPI from '${PACKAGE_NAME}/nat-api'
+import { portMappingClient, type Gateway } from '${PACKAGE_NAME}/libp2p'
+import { createClient, type NatUpnpMapping } from '${PACKAGE_NAME}/nat-upnp'
+const api = new NatAPI({ enablePMP: true, enableUPNP: true, upnpPermanentFallback: false })
+const mapped: boolean | undefined = await api.map({ publicPort: 7777, privatePort: 7777, protocol: 'UDP' })
+const gateways: AsyncGenerator<Gateway> = portMappingClient().findGateways()
+const list: NatUpnpMapping[] | undefined = await createClient().getMappings({ local: true })
+console.log(mapped, gateways, list)
+// @ts-expect-error ports are numbers: the types are real, not any
+await api.map('7777')
+`,
+    )
+    const config = path.join(consumer, 'tsconfig.adapters.json')
+    fs.writeFileSync(
+      config,
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          target: 'ES2022',
+          lib: ['ES2022'],
+          module: 'node16',
+          moduleResolution: 'node16',
+          types: ['node'],
+          typeRoots: [path.join(ROOT, 'node_modules/@types')],
+        },
+        files: ['adapters.mts'],
+      }),
+    )
+    const checked = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
+    expect(checked, checked.stdout + checked.stderr).toMatchObject({ code: 0 })
   }, 60_000)
 
   it('discover + addPortMapping (ESM) and deletePortMapping (CJS) from the installed package, checked with upnpc', async () => {
