@@ -16,7 +16,7 @@ import { tcp } from '@libp2p/tcp'
 import { uPnPNAT, type UPnPNATInit } from '@libp2p/upnp-nat'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { portMappingClient } from '../../lib/adapters/libp2p.ts'
+import { pmpNat, portMappingClient } from '../../lib/adapters/libp2p.ts'
 import { LAB, repoRoot, runIn, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 // Compile-time proof (tsc --noEmit): what uPnPNAT's option takes.
@@ -122,5 +122,18 @@ describe('the client contract on its own (what nat-port-mapper callers use)', ()
     await gateway.stop()
     expect((await upnpcList()).find((x) => x.externalPort === 47703)).toBeUndefined()
     await expect(client.getGateway(new URL(`http://${LAB.routerLan}:5999/rootDesc.xml`))).rejects.toThrow(/HTTP_ERROR/)
+  })
+
+  it('pmpNat(router): the same Gateway over NAT-PMP', async () => {
+    const gateway = pmpNat(LAB.routerLan)
+    expect([gateway.id, gateway.host, gateway.port, gateway.family]).toEqual([`natpmp:${LAB.routerLan}`, LAB.routerLan, 5351, 'IPv4'])
+    expect(await gateway.externalIp()).toBe(LAB.extIp)
+    const m = await gateway.map(47711, LAB.client, { protocol: 'UDP' })
+    expect(m).toEqual({ externalHost: LAB.extIp, externalPort: 47711, internalHost: LAB.client, internalPort: 47711, protocol: 'UDP' })
+    expect((await upnpcList()).find((x) => x.externalPort === 47711)?.description).toMatch(/NAT-PMP/)
+    await expect(gateway.map(47712, LAB.client2, { protocol: 'UDP' })).rejects.toThrow(/not this host's address/)
+    expect((await upnpcList()).find((x) => x.externalPort === 47712)).toBeUndefined()
+    await gateway.stop()
+    expect((await upnpcList()).find((x) => x.externalPort === 47711)).toBeUndefined()
   })
 })

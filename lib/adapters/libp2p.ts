@@ -6,7 +6,8 @@
  *
  * The contract is nat-port-mapper's `UPnPNAT` (findGateways / getGateway(url)) and `Gateway`
  * (map / unmap / mapAll / externalIp / stop), declared here by shape so that nothing of
- * theirs is a dependency. Each gateway holds its mappings with a `PortMapper` on that one
+ * theirs is a dependency; its factories `upnpNat()` and `pmpNat(ip)` exist under their names
+ * too, so direct nat-port-mapper users switch by changing the import. Each gateway holds its mappings with a `PortMapper` on that one
  * device: renewed at half the granted lease, restored after a router reboot, deleted on
  * `stop()` and on SIGINT/SIGTERM/exit. Unlike nat-port-mapper it finds IGD v1 and v2, and
  * `unmap` deletes exactly what `map` created.
@@ -17,6 +18,7 @@ import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
 import { PortMapper } from '../portmapper/mapper.ts'
+import { probe } from '../probe.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import type { Protocol } from '../types.ts'
 
@@ -103,7 +105,7 @@ export function portMappingClient(options: PortMappingClientOptions = {}): UPnPN
       }
       for (let i = 0; i < upnp.getDeviceCount(); i++) {
         const device = upnp.getDevice(i)
-        if (device?.isValidGateway()) yield new UpnpNativeGateway(device, options)
+        if (device?.isValidGateway()) yield upnpGateway(device, options)
       }
     },
 
@@ -116,37 +118,80 @@ export function portMappingClient(options: PortMappingClientOptions = {}): UPnPN
         const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
         throw new UPNPError({ ...why, via: 'upnp' }, `gateway at ${device.descriptionUrl}`)
       }
-      return new UpnpNativeGateway(device, options)
+      return upnpGateway(device, options)
     },
   }
 }
 
-/** One UPnP gateway as nat-port-mapper's `Gateway`, its mappings held by a PortMapper. */
-class UpnpNativeGateway implements Gateway {
+/** nat-port-mapper's own name for the same factory: `upnpNat()` callers switch by changing the import. */
+export const upnpNat = portMappingClient
+
+/**
+ * nat-port-mapper's `pmpNat(ipAddress)`: the same `Gateway`, over NAT-PMP to that router
+ * (RFC 6886; the router forwards to the address the request came from).
+ */
+export function pmpNat(ipAddress: string, options: PortMappingClientOptions = {}): Gateway {
+  const router = ipAddress.replace(/^\[|\]$/g, '')
+  return new MapperGateway(
+    { id: `natpmp:${router}`, host: router, port: 5351, family: isIP(router) === 6 ? 'IPv6' : 'IPv4' },
+    () => new PortMapper({ protocol: 'natpmp', router, watchAnnouncements: false }),
+    () => '',
+    async () => {
+      const report = await probe({ gateway: router, upnp: false, fresh: true })
+      if (report.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
+      throw new UPNPError(
+        { result: UPNPResult.NO_GATEWAY, via: 'natpmp', description: `NAT-PMP at ${router}: ${report.natpmp.meaning}` },
+        'externalIp',
+      )
+    },
+    options,
+  )
+}
+
+function upnpGateway(device: UPNPDevice, options: PortMappingClientOptions): Gateway {
+  const url = new URL(device.descriptionUrl)
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  return new MapperGateway(
+    { id: device.descriptionUrl, host, port: Number(url.port || 80), family: isIP(host.replace(/%.*$/, '')) === 6 ? 'IPv6' : 'IPv4' },
+    () => new PortMapper({ gateway: device, ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}) }),
+    () => device.igdOurAddr,
+    async () => {
+      const address = await device.queryExternalAddress()
+      if (address) return address
+      throw new UPNPError(
+        { ...(device.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no address' }), via: 'upnp' },
+        'externalIp',
+      )
+    },
+    options,
+  )
+}
+
+/** One gateway as nat-port-mapper's `Gateway`, its mappings held by a PortMapper. */
+class MapperGateway implements Gateway {
   readonly id: string
   readonly host: string
   readonly port: number
   readonly family: 'IPv4' | 'IPv6'
   #mapper: PortMapper
-  readonly #device: UPNPDevice
-  readonly #options: PortMappingClientOptions
 
-  constructor(device: UPNPDevice, options: PortMappingClientOptions) {
-    const url = new URL(device.descriptionUrl)
-    this.id = device.descriptionUrl
-    this.host = url.hostname.replace(/^\[|\]$/g, '')
-    this.port = Number(url.port || 80)
-    this.family = isIP(this.host.replace(/%.*$/, '')) === 6 ? 'IPv6' : 'IPv4'
-    this.#device = device
-    this.#options = options
-    this.#mapper = this.#newMapper()
+  constructor(
+    where: Pick<Gateway, 'id' | 'host' | 'port' | 'family'>,
+    private readonly newMapper: () => PortMapper,
+    /** This host's address towards the gateway, "" when only a mapping will tell. */
+    private readonly ourAddress: () => string,
+    private readonly queryExternalIp: () => Promise<string>,
+    private readonly options: PortMappingClientOptions,
+  ) {
+    this.id = where.id
+    this.host = where.host
+    this.port = where.port
+    this.family = where.family
+    this.#mapper = this.#fresh()
   }
 
-  #newMapper(): PortMapper {
-    const mapper = new PortMapper({
-      gateway: this.#device,
-      ...(this.#options.requestTimeout !== undefined ? { requestTimeout: this.#options.requestTimeout } : {}),
-    })
+  #fresh(): PortMapper {
+    const mapper = this.newMapper()
     // Background failures (a renewal the router refused) are libp2p's to log, never a crash.
     mapper.on('error', () => undefined)
     return mapper
@@ -154,22 +199,18 @@ class UpnpNativeGateway implements Gateway {
 
   async map(internalPort: number, internalHost: string, options: MapPortOptions = {}): Promise<PortMapping> {
     const protocol: Protocol = String(options.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'UDP' : 'TCP'
-    // UPnP forwards to the address this host has towards the gateway; a router in secure mode
-    // (most) refuses any other, so say so here rather than map the wrong address.
-    const ours = this.#device.igdOurAddr
-    if (internalHost && ours && internalHost !== ours) {
-      throw new UPNPError(
-        {
-          result: UPNPResult.INVALID_PARAM,
-          via: 'upnp',
-          description: `${internalHost} is not this host's address towards the gateway (${ours})`,
-        },
+    // A router forwards to the address this host has towards it (UPnP routers in secure mode,
+    // as most are, refuse any other; NAT-PMP cannot even name another): say so rather than
+    // map the wrong address.
+    const ours = this.ourAddress()
+    const notOurs = (address: string) =>
+      new UPNPError(
+        { result: UPNPResult.INVALID_PARAM, description: `${internalHost} is not this host's address towards the gateway (${address})` },
         `mapping ${protocol} ${internalPort}`,
       )
-    }
-    if (options.remoteHost) {
-      throw new UPNPError({ result: UPNPResult.INVALID_PARAM, via: 'upnp', description: 'remoteHost filters are not supported' }, 'map')
-    }
+    if (internalHost && ours && internalHost !== ours) throw notOurs(ours)
+    if (options.remoteHost)
+      throw new UPNPError({ result: UPNPResult.INVALID_PARAM, description: 'remoteHost filters are not supported' }, 'map')
     const held = this.#mapper.mappings.find((m) => m.internalPort === internalPort && m.protocol === protocol)
     const mapping =
       held ??
@@ -177,15 +218,19 @@ class UpnpNativeGateway implements Gateway {
         internalPort,
         protocol,
         ...(options.externalPort !== undefined ? { externalPort: options.externalPort } : {}),
-        description: options.description ?? this.#options.description ?? 'upnp-native (libp2p)',
-        lease: Math.max(1, Math.round((options.ttl ?? this.#options.ttl ?? DEFAULT_TTL_MS) / 1000)),
+        description: options.description ?? this.options.description ?? 'upnp-native (libp2p)',
+        lease: Math.max(1, Math.round((options.ttl ?? this.options.ttl ?? DEFAULT_TTL_MS) / 1000)),
         ...(options.signal ? { signal: options.signal } : {}),
       }))
+    if (internalHost && !ours && mapping.internalClient && mapping.internalClient !== internalHost) {
+      await this.#mapper.unmap(mapping).catch(() => undefined)
+      throw notOurs(mapping.internalClient)
+    }
     return toPortMapping(mapping)
   }
 
   async *mapAll(internalPort: number, options: MapPortOptions = {}): AsyncGenerator<PortMapping, void, unknown> {
-    yield await this.map(internalPort, this.#device.igdOurAddr, options)
+    yield await this.map(internalPort, this.ourAddress(), options)
   }
 
   async unmap(internalPort: number, options: AbortOptions = {}): Promise<void> {
@@ -195,20 +240,13 @@ class UpnpNativeGateway implements Gateway {
 
   async externalIp(options: AbortOptions = {}): Promise<string> {
     options.signal?.throwIfAborted()
-    const address = await this.#device.queryExternalAddress()
-    if (!address) {
-      throw new UPNPError(
-        { ...(this.#device.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no address' }), via: 'upnp' },
-        'externalIp',
-      )
-    }
-    return address
+    return this.queryExternalIp()
   }
 
   /** Deletes every mapping of this gateway; a node started again maps afresh. */
   async stop(options: AbortOptions = {}): Promise<void> {
     const closing = this.#mapper
-    this.#mapper = this.#newMapper()
+    this.#mapper = this.#fresh()
     await closing.close(options)
   }
 }
