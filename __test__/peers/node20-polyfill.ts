@@ -1,7 +1,8 @@
 // js-libp2p 3 and its dependencies (@libp2p/utils, yamux, it-queue, ...) call
 // Promise.withResolvers, which Node has only from 22, whatever their `engines` fields say.
-// To run their code unmodified on Node 20 (this project's floor is 18, CI runs 20), the
-// processes that load libp2p import this first. upnp-native itself never needs it.
+// upnp-native supports Node 22+ too, but `npm test` runs on the CI machine's own Node (20);
+// to run their code unmodified there, the processes that load libp2p import this first.
+// upnp-native itself never needs it.
 if (typeof Promise.withResolvers !== 'function') {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
