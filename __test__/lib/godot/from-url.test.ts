@@ -5,9 +5,9 @@
 // same LAN would see it).
 import net from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
-import { IGDStatus, PortMapper, UPNP, UPNPDevice, UPNPError, UPNPResult } from '../index.ts'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { type Device, LAB, upnpcDelete, upnpcList } from './lab/lab.ts'
+import { IGDStatus, PortMapper, UPNP, UPNPDevice, UPNPError, UPNPResult } from '../../../index.ts'
+import { useFakeGateway } from '../../lab/fake-fixture.ts'
+import { type Device, LAB, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const fake = useFakeGateway()
 const PORT = { godot: 47601, mapper: 47602 }
