@@ -16,8 +16,10 @@ export interface Held {
   /** Epoch ms of the next renewal (Infinity for a permanent mapping) and check. */
   renewAt: number
   verifyAt: number
-  /** A renewal or check is running: a second one must not start. */
-  busy: boolean
+  /** The renewal or check now running, if any: a second one must not start, and a delete
+   *  waits for it (its later steps, e.g. a renewal's AddPortMapping, would re-create the
+   *  mapping after the delete). */
+  checking: Promise<void> | null
 }
 
 /** Renew at half of what was granted, as RFC 6886 3.7 and Tailscale do; permanent: never. */

@@ -160,6 +160,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (!held) return
     options.signal?.throwIfAborted()
     this.#forget(held)
+    // A check in flight may still renew: delete only after it, so the delete is the last word.
+    await held.checking
     await held.backend.remove(held.params, held.granted)
   }
 
@@ -291,7 +293,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       timer: null,
       renewAt: renewAt(now, granted.lease),
       verifyAt: now + this.#options.verifyInterval,
-      busy: false,
+      checking: null,
     }
     this.#held.set(mapping, held)
     this.#noteExternalAddress(granted.externalAddress)
@@ -330,17 +332,23 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     }
   }
 
-  async #tick(held: Held): Promise<void> {
-    if (this.#closed || held.mapping.closed || held.busy) return
-    held.busy = true
+  #tick(held: Held): Promise<void> {
+    if (this.#closed || held.mapping.closed || held.checking) return Promise.resolve()
+    const checking = this.#check(held).finally(() => {
+      held.checking = null
+    })
+    held.checking = checking
+    return checking
+  }
+
+  /** One check or renewal; never rejects (failures are reported and retried sooner). */
+  async #check(held: Held): Promise<void> {
     try {
       await this.#maintain(held)
     } catch (error) {
       this.#report(error, held.mapping)
       if (!held.mapping.closed && !this.#closed) this.#schedule(held, Math.min(RETRY_AFTER_FAILURE_MS, this.#options.verifyInterval))
       return
-    } finally {
-      held.busy = false
     }
     if (!held.mapping.closed && !this.#closed) this.#schedule(held)
   }
@@ -397,7 +405,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const now = Date.now()
     for (const held of this.#held.values()) {
       held.verifyAt = now
-      if (!held.busy) this.#schedule(held, 0)
+      if (!held.checking) this.#schedule(held, 0)
     }
   }
 
@@ -419,7 +427,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     for (const held of this.#held.values()) {
       if (held.backend.via !== 'upnp') continue
       held.verifyAt = Date.now()
-      if (!held.busy) this.#schedule(held, 0)
+      if (!held.checking) this.#schedule(held, 0)
     }
   }
 

@@ -355,6 +355,27 @@ describe('PortMapper lease quirks (fake gateway)', () => {
     }
   })
 
+  it('close() during a renewal: the delete comes last and the router keeps nothing', async () => {
+    try {
+      // A slow GetExternalIPAddress holds the renewal between its check and its AddPortMapping.
+      await fake.setScenario({ devices: [{ ...IGD, soap: { GetExternalIPAddress: { delayMs: 400 } } }] })
+      const mapper = new PortMapper({ gateway: fakeDevice(), verifyInterval: 60_000, lease: 2 })
+      await mapper.map({ internalPort: 7000 })
+      const addressQueries = async () => (await fake.requests()).filter((r) => r.action === 'GetExternalIPAddress').length
+      const before = await addressQueries()
+      const deadline = Date.now() + 5000
+      while ((await addressQueries()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      expect(await addressQueries()).toBe(before + 1) // the renewal (due at half of 2 s) is in flight
+      await mapper.close()
+      await new Promise((r) => setTimeout(r, 600))
+      const actions = (await fake.requests()).map((r) => r.action).filter(Boolean)
+      expect(actions.at(-1)).toBe('DeletePortMapping')
+      expect((await fake.mappings())[IGD.id]).toEqual([])
+    } finally {
+      await fake.reset()
+    }
+  })
+
   it('a background failure without an error listener is a warning, never a crash', async () => {
     const warnings: string[] = []
     const onWarning = (w: Error) => warnings.push(w.message)
