@@ -1,5 +1,5 @@
 // A hostile LAN (issue 10, SECURITY.md): an attacker's device in the lab's fake namespace
-// (hostile/hostile-device.ts, or the fake gateway playing a rogue IGD) beside the real
+// (hostile-device.ts, or the fake gateway playing a rogue IGD) beside the real
 // miniupnpd, one test per attack. Each asserts the defended behaviour: memory and deadlines
 // hold, the real router stays the gateway, nothing raw reaches a terminal or a script,
 // nothing is fetched off the responder, nobody else's mapping is deleted, a broken journal
@@ -9,20 +9,11 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { IGDStatus, PortMapper, probe, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { type Device, LAB, repoRoot, runIn, upnpcAdd, upnpcDelete, upnpcList } from './lab/lab.ts'
-import {
-  aliveNotify,
-  igdDescription,
-  routerHttpCounter,
-  runChild,
-  searchReply,
-  soapOk,
-  useHostileDevice,
-  workingIgd,
-} from './hostile/hostile.ts'
-import { shown, terminalSafe } from '../cli/terminal.ts'
+import { IGDStatus, PortMapper, probe, UPNP, UPNPDevice, UPNPResult } from '../../index.ts'
+import { useFakeGateway } from '../lab/fake-fixture.ts'
+import { type Device, LAB, repoRoot, runIn, upnpcAdd, upnpcDelete, upnpcList } from '../lab/lab.ts'
+import { aliveNotify, igdDescription, routerHttpCounter, runChild, searchReply, soapOk, useHostileDevice, workingIgd } from './hostile.ts'
+import { shown, terminalSafe } from '../../cli/terminal.ts'
 
 const hostile = useHostileDevice()
 const fake = useFakeGateway()
