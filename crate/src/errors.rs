@@ -82,6 +82,34 @@ impl UpnpResult {
     }
 }
 
+impl UpnpResult {
+    /// Maps a fault of the `WANIPv6FirewallControl:1` service (IPv6 pinholes). Its 70x codes
+    /// are its own (WANPPPConnection gives the same numbers other meanings), so they are read
+    /// this way only for that service: each becomes the result of the port-mapping fault that
+    /// means the same; the shared codes (402, 606, 501, ...) map as for every service.
+    pub fn from_firewall_code(code: i64) -> Self {
+        match code {
+            // PinholeSpaceExhausted: as 728 NoPortMapsAvailable.
+            701 => Self::NoPortMapsAvailable,
+            // FirewallDisabled: nothing to open (inbound IPv6 is not filtered at all).
+            702 => Self::ActionFailed,
+            // InboundPinholeNotAllowed: the router's policy, as 606.
+            703 => Self::NotAuthorized,
+            // NoSuchEntry: as 714 NoSuchEntryInArray.
+            704 => Self::NoSuchEntryInArray,
+            // ProtocolNotSupported, ProtocolWildcardingNotAllowed.
+            705 | 707 => Self::InvalidProtocol,
+            // InternalPortWildcardingNotAllowed: as 732.
+            706 => Self::IntPortWildcardNotPermitted,
+            // WildCardNotPermittedInSrcIP (the internal client): as 715.
+            708 => Self::SrcIpWildcardNotPermitted,
+            // 709 NoPacketSent is CheckPinholeWorking's "no traffic yet", an answer rather
+            // than a failure (see `upnp::pinholes`); anywhere else it stays UNKNOWN_ERROR.
+            _ => Self::from_upnp_code(code),
+        }
+    }
+}
+
 /// Godot's `UPNPDevice.IGDStatus`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
@@ -211,6 +239,31 @@ mod tests {
                 UpnpResult::UnknownError,
                 "code {other}"
             );
+        }
+    }
+
+    #[test]
+    fn firewall_faults_have_their_own_table() {
+        let table = [
+            (701, UpnpResult::NoPortMapsAvailable),
+            (702, UpnpResult::ActionFailed),
+            (703, UpnpResult::NotAuthorized),
+            (704, UpnpResult::NoSuchEntryInArray),
+            (705, UpnpResult::InvalidProtocol),
+            (706, UpnpResult::IntPortWildcardNotPermitted),
+            (707, UpnpResult::InvalidProtocol),
+            (708, UpnpResult::SrcIpWildcardNotPermitted),
+            (709, UpnpResult::UnknownError),
+            (402, UpnpResult::InvalidArgs),
+            (606, UpnpResult::NotAuthorized),
+            (501, UpnpResult::ActionFailed),
+        ];
+        for (code, want) in table {
+            assert_eq!(UpnpResult::from_firewall_code(code), want, "code {code}");
+        }
+        // The same numbers from a connection service keep Godot's meaning.
+        for code in 701..=709 {
+            assert_eq!(UpnpResult::from_upnp_code(code), UpnpResult::UnknownError);
         }
     }
 

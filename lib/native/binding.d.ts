@@ -41,6 +41,8 @@ export interface ActionResult {
   value?: string
 }
 
+export declare function addPinhole(target: SoapTarget, spec: PinholeSpec): Promise<PinholeResult>
+
 /** Resolves with `value` = the internal client that was sent. */
 export declare function addPortMapping(target: SoapTarget, args: PortMapping): Promise<ActionResult>
 
@@ -59,6 +61,9 @@ export interface Announcement {
   /** Address the announcement came from. */
   from: string
 }
+
+/** `value` = "true" or "false" (the router's 709, "no traffic yet", is "false"). */
+export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number): Promise<ActionResult>
 
 /**
  * "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
@@ -88,6 +93,8 @@ export interface DefaultGatewayResult {
    */
   error?: string
 }
+
+export declare function deletePinhole(target: SoapTarget, uniqueId: number): Promise<ActionResult>
 
 export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
 
@@ -125,7 +132,22 @@ export interface EntriesResult {
   entries: Array<PortMapping>
 }
 
+export interface FirewallStatusResult {
+  /** Absent on success. */
+  failure?: NativeFailure
+  firewallEnabled: boolean
+  inboundPinholeAllowed: boolean
+}
+
 export declare function getExternalIpAddress(target: SoapTarget): Promise<ActionResult>
+
+export declare function getFirewallStatus(target: SoapTarget): Promise<FirewallStatusResult>
+
+/** `value` = the timeout in seconds. */
+export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec): Promise<ActionResult>
+
+/** `value` = the packet count. */
+export declare function getPinholePackets(target: SoapTarget, uniqueId: number): Promise<ActionResult>
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
 export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey): Promise<EntriesResult>
@@ -170,6 +192,9 @@ export interface NativeDevice {
   lastError?: NativeFailure
   /** Every WAN connection service, in description order; `igd*` name the one in use. */
   connections: Array<NativeConnection>
+  /** The IPv6 pinhole service (`WANIPv6FirewallControl`), "" when the device has none. */
+  firewallControlUrl: string
+  firewallServiceType: string
 }
 
 /**
@@ -318,6 +343,29 @@ export interface PcpMapArgs {
   preferFailure?: boolean
 }
 
+export interface PinholeResult {
+  /** Absent on success. */
+  failure?: NativeFailure
+  /** The router's name for the pinhole (UpdatePinhole, DeletePinhole, ... take it). */
+  uniqueId?: number
+  /** The IPv6 address the pinhole lets traffic through to (what was sent). */
+  internalClient?: string
+}
+
+/** A pinhole's parameters (AddPinhole; GetOutboundPinholeTimeout ignores `leaseTime`). */
+export interface PinholeSpec {
+  /** "" = any remote host. */
+  remoteHost: string
+  /** 0 = any remote port. */
+  remotePort: number
+  /** This host's IPv6 address; "" = the local address of the connection to the router. */
+  internalClient: string
+  internalPort: number
+  protocol: 'UDP' | 'TCP'
+  /** Seconds, 1..86400. */
+  leaseTime: number
+}
+
 /** Target and timing of one NAT-PMP or PCP request. */
 export interface PmpRequestOptions {
   /** `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or "" = the default route's gateway. */
@@ -401,6 +449,8 @@ export interface SoapTarget {
   serviceType: string
   timeoutMs: number
 }
+
+export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>
 
 export interface UpnpProbeResult {
   /** A device was confirmed as a working gateway within the budget. */

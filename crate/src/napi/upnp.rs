@@ -71,6 +71,9 @@ pub struct NativeDevice {
     pub last_error: Option<NativeFailure>,
     /// Every WAN connection service, in description order; `igd*` name the one in use.
     pub connections: Vec<NativeConnection>,
+    /// The IPv6 pinhole service (`WANIPv6FirewallControl`), "" when the device has none.
+    pub firewall_control_url: String,
+    pub firewall_service_type: String,
 }
 
 impl From<DeviceInfo> for NativeDevice {
@@ -92,6 +95,8 @@ impl From<DeviceInfo> for NativeDevice {
             resets: d.resets,
             last_error: d.last_error.map(Into::into),
             connections: d.connections.into_iter().map(Into::into).collect(),
+            firewall_control_url: d.firewall_control_url,
+            firewall_service_type: d.firewall_service_type,
         }
     }
 }

@@ -117,6 +117,13 @@ impl Description {
         self.connection_services().next()
     }
 
+    /// `WANIPv6FirewallControl:*`, the IPv6 pinhole service (IGD v2; see `upnp::pinholes`).
+    pub fn firewall_service(&self) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| is_service(&s.service_type, "WANIPv6FirewallControl"))
+    }
+
     /// The base that relative URLs in this description resolve against.
     pub fn base<'a>(&'a self, description_url: &'a str) -> &'a str {
         self.url_base.as_deref().unwrap_or(description_url)
@@ -245,6 +252,22 @@ mod tests {
             "urn:schemas-upnp-org:service:WANIPConnection:2"
         );
         assert_eq!(c.control_url, "/ctl/IPConn");
+    }
+
+    #[test]
+    fn finds_the_ipv6_firewall_service() {
+        // miniupnpd 2.3.1 with IPv6: the pinhole service beside WANIPConnection:2.
+        let xml = r#"<root><device><deviceList><device><deviceList><device><serviceList>
+            <service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:2</serviceType><controlURL>/ctl/IPConn</controlURL></service>
+            <service><serviceType>urn:schemas-upnp-org:service:WANIPv6FirewallControl:1</serviceType><controlURL>/ctl/IP6FCtl</controlURL></service>
+            </serviceList></device></deviceList></device></deviceList></device></root>"#;
+        let d = Description::parse(xml).unwrap();
+        let fw = d.firewall_service().unwrap();
+        assert_eq!(fw.control_url, "/ctl/IP6FCtl");
+        assert!(Description::parse(MINIUPNPD_V2)
+            .unwrap()
+            .firewall_service()
+            .is_none());
     }
 
     #[test]

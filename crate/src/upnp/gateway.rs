@@ -41,6 +41,10 @@ pub struct DeviceInfo {
     /// Every WAN connection service of the description (at most
     /// [`connections::MAX_CONNECTIONS`]); `igd_*` above describe the one in use.
     pub connections: Vec<ConnectionInfo>,
+    /// The `WANIPv6FirewallControl` service (IPv6 pinholes), "" when the device has none.
+    /// Found whatever the connection's status: an IPv6 path may work when IPv4 does not.
+    pub firewall_control_url: String,
+    pub firewall_service_type: String,
 }
 
 impl DeviceInfo {
@@ -63,6 +67,8 @@ impl DeviceInfo {
             resets: 0,
             last_error: None,
             connections: Vec::new(),
+            firewall_control_url: String::new(),
+            firewall_service_type: String::new(),
         }
     }
 
@@ -134,6 +140,15 @@ impl DeviceInfo {
         // Opened from a URL there was no search reply: the device type is what its ST was.
         if self.service_type.is_empty() {
             self.service_type = desc.device_type.clone();
+        }
+        if let Some(firewall) = desc.firewall_service() {
+            let url =
+                description::resolve_url(desc.base(&self.description_url), &firewall.control_url);
+            // Only on the device's own host, as for the connection service below.
+            if Endpoint::parse(&url).is_ok_and(|c| c.addr.ip() == endpoint.addr.ip()) {
+                self.firewall_control_url = url;
+                self.firewall_service_type = firewall.service_type.clone();
+            }
         }
 
         let base = desc.base(&self.description_url);

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod head_case;
 pub mod http;
 pub mod notify;
+pub mod pinholes;
 pub mod replies;
 pub mod search;
 pub mod search_plan;

@@ -208,7 +208,7 @@ where
         Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
     let mut limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
     // Deletes shrink the router's table, which makes every later request cheaper.
-    limits.urgent = action == "DeletePortMapping";
+    limits.urgent = matches!(action, "DeletePortMapping" | "DeletePinhole");
     let conn = http::connect(&endpoint, &limits)
         .await
         .map_err(http_failure)?;
