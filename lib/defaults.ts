@@ -31,6 +31,11 @@ export const LIST_MAX_ENTRIES = 1024
 /** How long a probe result stays valid (Tailscale: 10 minutes). */
 export const PROBE_MAX_AGE_MS = 600_000
 
+/** IPv6 pinholes (UPnP WANIPv6FirewallControl): the lease `addPinhole` asks when not told, and
+ *  the longest the service allows (its spec's range is 1..86400 s; no permanent pinholes). */
+export const PINHOLE_LEASE_S = 3600
+export const PINHOLE_MAX_LEASE_S = 86_400
+
 /** PortMapper: lease asked when `map()` does not say. An hour: renewed at half, and a crashed
  *  app's mapping is gone within the hour. */
 export const MAPPER_LEASE_S = 3600

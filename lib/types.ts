@@ -17,3 +17,14 @@ export interface PortMappingEntry {
   /** Seconds left on the lease as the router reports it; 0 = permanent. */
   leaseDuration: number
 }
+
+/** The address family of a PortMapper mapping: an IPv4 port mapping (NAT) or an IPv6 pinhole. */
+export type Family = 'ipv4' | 'ipv6'
+
+/** What a router's IPv6 firewall says (UPnP `GetFirewallStatus`). */
+export interface FirewallStatus {
+  /** The router filters inbound IPv6 at all (when false, every port is already reachable). */
+  firewallEnabled: boolean
+  /** Programs may open pinholes (`addPinhole`). */
+  inboundPinholeAllowed: boolean
+}

@@ -1,9 +1,9 @@
 /** Godot's `UPNPDevice`: one device, its checks in Godot's order, its actions as Promises. */
-import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, REQUEST_TIMEOUT_MS } from '../defaults.ts'
+import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, PINHOLE_LEASE_S, PINHOLE_MAX_LEASE_S, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError, resultOf, toEntry } from '../native/convert.ts'
-import type { PortMappingEntry, Protocol } from '../types.ts'
+import type { FirewallStatus, PortMappingEntry, Protocol } from '../types.ts'
 import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../validate.ts'
 
 /**
@@ -23,6 +23,7 @@ export interface UPNPConnection {
   doubleNat: boolean
   lastError: UPNPErrorInfo | null
 }
+const badPinholeLease = (lease: unknown) => `lease ${String(lease)} is not whole seconds 1..${PINHOLE_MAX_LEASE_S}`
 
 /** Godot's `UPNPDevice`: one UPnP device, usable as a gateway when `igdStatus` is OK. */
 export class UPNPDevice {
@@ -58,6 +59,10 @@ export class UPNPDevice {
   requestTimeout = REQUEST_TIMEOUT_MS
   /** Why the last call on this device failed; `null` after a success. */
   lastError: UPNPErrorInfo | null = null
+  /** Extra (not in Godot): the IPv6 pinhole service (`WANIPv6FirewallControl`) found in the
+   *  same description, "" when the device has none. */
+  firewallControlUrl = ''
+  firewallServiceType = ''
 
   /** Godot: `igd_status == IGD_STATUS_OK`, nothing else. */
   isValidGateway(): boolean {
@@ -186,6 +191,135 @@ export class UPNPDevice {
     return (outcome.entries ?? []).map(toEntry)
   }
 
+  // ---- IPv6 pinholes (WANIPv6FirewallControl:1), extras beyond Godot -----------------
+  // Checks in the same style: the service first, then each argument in order; a value the
+  // router could not take is refused here with the result it would mean.
+
+  private firewall(): native.SoapTarget | null {
+    if (this.firewallControlUrl) return { ...this.target(), controlUrl: this.firewallControlUrl, serviceType: this.firewallServiceType }
+    this.reject(UPNPResult.INVALID_GATEWAY, 'this device has no WANIPv6FirewallControl service (IPv6 pinholes)')
+    return null
+  }
+
+  private badPinholeId(uniqueId: number): boolean {
+    if (isIntegerIn(uniqueId, 0, 65535)) return false
+    this.reject(UPNPResult.INVALID_PARAM, `pinhole id ${String(uniqueId)} is not an integer 0..65535`)
+    return true
+  }
+
+  /** The pinhole arguments, or null after rejecting the first bad one. */
+  private pinholeSpec(
+    internalPort: number,
+    proto: Protocol,
+    leaseTime: number,
+    remoteHost: string,
+    remotePort: number,
+    internalClient: string,
+  ): native.PinholeSpec | null {
+    const problem: [UPNPResult, string] | null = !isIntegerIn(internalPort, 1, 65535)
+      ? [UPNPResult.INVALID_PORT, badPort('internal port', internalPort)]
+      : !isProtocol(proto)
+        ? [UPNPResult.INVALID_PROTOCOL, badProtocol(proto)]
+        : !isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)
+          ? [UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime)]
+          : typeof remoteHost !== 'string'
+            ? [UPNPResult.INVALID_ARGS, 'remote host must be a string']
+            : !isIntegerIn(remotePort, 0, 65535)
+              ? [UPNPResult.INVALID_PORT, badPort('remote port', remotePort, 0)]
+              : typeof internalClient !== 'string'
+                ? [UPNPResult.INVALID_ARGS, 'internal client must be a string']
+                : null
+    if (problem) {
+      this.reject(...problem)
+      return null
+    }
+    return { remoteHost, remotePort, internalClient, internalPort, protocol: proto, leaseTime }
+  }
+
+  /** Whether the router's IPv6 firewall is on and lets programs open pinholes; `null` on
+   *  failure (`lastError`). Unlike the other pinhole actions it may be asked over IPv4. */
+  async getFirewallStatus(): Promise<FirewallStatus | null> {
+    const target = this.firewall()
+    if (!target) return null
+    const outcome = await native.getFirewallStatus(target).catch(internalError)
+    if (this.settle(outcome) !== UPNPResult.SUCCESS || !('firewallEnabled' in outcome)) return null
+    return { firewallEnabled: outcome.firewallEnabled, inboundPinholeAllowed: outcome.inboundPinholeAllowed }
+  }
+
+  /**
+   * Opens an IPv6 pinhole: inbound `proto` traffic to `internalPort` of this host (or of
+   * `internalClient`, an IPv6 address) is let through for `leaseTime` seconds (1..86400),
+   * from `remoteHost`/`remotePort` only when given ("" / 0 = anyone). Resolves with the
+   * pinhole's id, or `null` on failure (`lastError`). Repeating an open pinhole's arguments
+   * extends it and gives its id again. Routers take it only over IPv6 from the host itself:
+   * discover with `discoverIpv6`.
+   */
+  async addPinhole(
+    internalPort: number,
+    proto: Protocol = 'UDP',
+    leaseTime: number = PINHOLE_LEASE_S,
+    remoteHost: string = '',
+    remotePort: number = 0,
+    internalClient: string = '',
+  ): Promise<number | null> {
+    const target = this.firewall()
+    const spec = target && this.pinholeSpec(internalPort, proto, leaseTime, remoteHost, remotePort, internalClient)
+    if (!target || !spec) return null
+    const outcome = await native.addPinhole(target, spec).catch(internalError)
+    if (this.settle(outcome) !== UPNPResult.SUCCESS || !('uniqueId' in outcome)) return null
+    return outcome.uniqueId ?? null
+  }
+
+  /** A new lease (1..86400 s) for pinhole `uniqueId`. */
+  async updatePinhole(uniqueId: number, leaseTime: number): Promise<UPNPResult> {
+    const target = this.firewall()
+    if (!target) return UPNPResult.INVALID_GATEWAY
+    if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
+    if (!isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)) {
+      return this.reject(UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime))
+    }
+    return this.settle(await native.updatePinhole(target, uniqueId, leaseTime).catch(internalError))
+  }
+
+  /** Closes pinhole `uniqueId`. */
+  async deletePinhole(uniqueId: number): Promise<UPNPResult> {
+    const target = this.firewall()
+    if (!target) return UPNPResult.INVALID_GATEWAY
+    if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
+    return this.settle(await native.deletePinhole(target, uniqueId).catch(internalError))
+  }
+
+  /** How many packets went through pinhole `uniqueId`; `null` on failure. */
+  async getPinholePackets(uniqueId: number): Promise<number | null> {
+    const target = this.firewall()
+    if (!target || this.badPinholeId(uniqueId)) return null
+    const outcome = await native.getPinholePackets(target, uniqueId).catch(internalError)
+    return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
+  }
+
+  /** Whether traffic went through pinhole `uniqueId` (false until some did); `null` on failure. */
+  async checkPinholeWorking(uniqueId: number): Promise<boolean | null> {
+    const target = this.firewall()
+    if (!target || this.badPinholeId(uniqueId)) return null
+    const outcome = await native.checkPinholeWorking(target, uniqueId).catch(internalError)
+    return this.settle(outcome) === UPNPResult.SUCCESS ? outcome.value === 'true' : null
+  }
+
+  /** How long the router keeps an idle outbound IPv6 flow open, in seconds; `null` on failure. */
+  async getOutboundPinholeTimeout(
+    internalPort: number,
+    proto: Protocol = 'UDP',
+    remoteHost: string = '',
+    remotePort: number = 0,
+    internalClient: string = '',
+  ): Promise<number | null> {
+    const target = this.firewall()
+    const spec = target && this.pinholeSpec(internalPort, proto, 1, remoteHost, remotePort, internalClient)
+    if (!target || !spec) return null
+    const outcome = await native.getOutboundPinholeTimeout(target, spec).catch(internalError)
+    return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
+  }
+
   /** @internal Builds a device from what the addon learned during discovery. */
   static fromNative(found: native.NativeDevice, requestTimeout: number): UPNPDevice {
     const device = new UPNPDevice()
@@ -203,6 +337,8 @@ export class UPNPDevice {
     device.server = found.server
     device.bootId = found.bootId ?? null
     device.reboots = found.resets
+    device.firewallControlUrl = found.firewallControlUrl
+    device.firewallServiceType = found.firewallServiceType
     device.requestTimeout = requestTimeout
     device.lastError = failureInfo(found.lastError)
     device.connections = found.connections.map((c) => ({
