@@ -26,6 +26,8 @@ let bootId = 1
 let t0 = Date.now()
 let log: FakeRequest[] = []
 const mappings = new Map<string, FakeMapping[]>()
+/** The last pinhole id each device gave. */
+const pinholeIds = new Map<string, number>()
 let servers: http.Server[] = []
 
 const sleep = (ms?: number) => new Promise<void>((r) => setTimeout(r, ms ?? 0))
@@ -66,6 +68,9 @@ function connService(kind: DeviceKind): Svc | undefined {
   return undefined
 }
 
+/** miniupnpd's names for the IPv6 pinhole service. */
+const FIREWALL: Svc = { type: `${NS_SERVICE}:WANIPv6FirewallControl:1`, id: 'WANIPv6Firewall1', path: 'IP6FCtl' }
+
 function model(d: Device): Dev {
   const kind = d.description?.kind ?? 'igd-v1'
   const u = (part: string) => uuidOf(`${d.id}/${part}`)
@@ -96,7 +101,7 @@ function model(d: Device): Dev {
             type: `${NS_DEVICE}:WANConnectionDevice:${v}`,
             uuid: u('conn'),
             children: [],
-            services: conn ? [conn] : [],
+            services: [...(conn ? [conn] : []), ...(d.firewall ? [FIREWALL] : [])],
           },
         ],
       },
@@ -259,6 +264,25 @@ function runAction(d: Device, svc: Svc, action: string, a: Record<string, string
         ...entry(m),
       })
     }
+    case 'GetFirewallStatus':
+      return ok(svc.type, action, {
+        FirewallEnabled: d.firewall?.enabled === false ? 0 : 1,
+        InboundPinholeAllowed: d.firewall?.inboundPinholeAllowed === false ? 0 : 1,
+      })
+    case 'AddPinhole': {
+      const id = (pinholeIds.get(d.id) ?? 0) + 1
+      pinholeIds.set(d.id, id)
+      return ok(svc.type, action, { UniqueID: id })
+    }
+    case 'UpdatePinhole':
+    case 'DeletePinhole':
+      return ok(svc.type, action)
+    case 'GetPinholePackets':
+      return ok(svc.type, action, { PinholePackets: 0 })
+    case 'CheckPinholeWorking':
+      return ok(svc.type, action, { IsWorking: 1 })
+    case 'GetOutboundPinholeTimeout':
+      return ok(svc.type, action, { OutboundPinholeTimeout: 120 })
     default:
       return fault(401, 'Invalid Action')
   }
@@ -512,6 +536,7 @@ async function applyScenario(next: Scenario): Promise<ScenarioResult> {
   scenario = { devices: [] }
   log = []
   mappings.clear()
+  pinholeIds.clear()
   t0 = Date.now()
   const out: ScenarioResult['devices'] = []
   const seen = new Set<string>()

@@ -10,6 +10,13 @@ export type SoapActionName =
   | 'DeletePortMapping'
   | 'GetSpecificPortMappingEntry'
   | 'GetGenericPortMappingEntry'
+  | 'GetFirewallStatus'
+  | 'AddPinhole'
+  | 'UpdatePinhole'
+  | 'DeletePinhole'
+  | 'GetPinholePackets'
+  | 'CheckPinholeWorking'
+  | 'GetOutboundPinholeTimeout'
 
 export interface SoapOverride {
   /** Answer with a real UPnP SOAP fault (HTTP 500, s:Fault, UPnPError). */
@@ -74,6 +81,10 @@ export interface Device {
   connectionStatus?: string
   /** GetExternalIPAddress (default '11.22.33.45'; e.g. '10.0.0.2' for double NAT). */
   externalIp?: string
+  /** Adds a WANIPv6FirewallControl:1 service (IPv6 pinholes) beside the connection service,
+   *  with what its GetFirewallStatus says (default: both true). Its other actions succeed
+   *  without checks (AddPinhole gives ids 1, 2, ...); faults come from `soap`. */
+  firewall?: { enabled?: boolean; inboundPinholeAllowed?: boolean }
   /** Accept a SOAPAction whose service type differs from the service's (default false:
    *  strict routers answer 401 Invalid Action). */
   lenientServiceType?: boolean

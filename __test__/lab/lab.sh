@@ -4,11 +4,12 @@
 #
 #   unl-client  192.168.77.10  fd77::10 ┐
 #   unl-client2 192.168.77.11           ├─ br0 192.168.77.1 fd77::1 ─ unl-router ─ wan0 10.99.0.1 ── unl-wan 10.99.0.2
-#   unl-fake    192.168.77.20/.21 fd77::20/::21 ┤   (miniupnpd)
-#   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘
+#   unl-fake    192.168.77.20/.21 fd77::20/::21 ┤   (miniupnpd)        2001:db8:99::1   2001:db8:99::2
+#   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘   (IPv6 WAN: `lab.sh ipv6-wan on`)
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
-#        | router-status | vpn metric|split|tun|off | exec NS CMD... | test [vitest args]
+#        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | exec NS CMD...
+#        | test [vitest args]
 #        | matrix [vitest args] | demo | bench [bench args]
 #        | godot [scenario ids]   (the differential suite against the real Godot engine)
 # Must run as root. Everything network-related runs inside the namespaces created here.
@@ -209,8 +210,12 @@ up() {
 }
 
 write_conf() {
-  local ext_ip="$1" upnp="$2"
+  local ext_ip="$1" upnp="$2" ipv6=""
   mkdir -p "$STATE"
+  # IPv6 (pinholes over UPnP's WANIPv6FirewallControl and PCP): the WAN interface its pinhole
+  # rules match (iif), said rather than defaulted. Not ipv6_listening_ip: miniupnpd 2.3.1 then
+  # serves HTTP on that address alone, and IPv4 control points get "connection refused".
+  ipv6_ok && ipv6='ext_ifname6=wan0'
   cat >"$STATE/miniupnpd.conf" <<EOF
 ext_ifname=wan0
 ext_ip=$ext_ip
@@ -230,6 +235,7 @@ upnp_nat_chain=prerouting_miniupnpd
 upnp_nat_postrouting_chain=postrouting_miniupnpd
 allow 1024-65535 192.168.77.0/24 1024-65535
 deny 0-65535 0.0.0.0/0 0-65535
+$ipv6
 EOF
 }
 
@@ -353,6 +359,49 @@ vpn() {
   log "vpn $mode: $(ip -n $P-client route get 239.255.255.250 | head -n1)"
 }
 
+# IPv6 on the WAN side, for the pinhole tests: the router's wan0 and the WAN host get
+# addresses of the documentation prefix 2001:db8:99::/64 (inside these namespaces only), the
+# WAN host routes the LAN's fd77::/64 through the router, the router forwards IPv6 (its
+# nftables forward chain drops by default: only miniupnpd's pinholes let WAN -> LAN through),
+# and the client gets an IPv6 default route via the router's link-local fe80::1, as routers
+# announce it. Opt-in: an IPv6 default route changes what defaultGateway() and the probe see,
+# which the IPv4 tests must not. Neighbours are static, so no first packet waits on (or is
+# lost to) neighbour discovery.
+ipv6_wan() {
+  ns_exists $P-router || die "no lab (run: lab.sh up)"
+  ipv6_ok || die "ipv6-wan: IPv6 is unavailable in the namespaces"
+  ip -n $P-client -6 route flush exact ::/0 2>/dev/null || true
+  ip -n $P-router -6 route flush exact ::/0 2>/dev/null || true
+  ip -n $P-router addr del 2001:db8:99::1/64 dev wan0 2>/dev/null || true
+  ip -n $P-router addr del fe80::1/64 dev br0 2>/dev/null || true
+  ip -n $P-wan addr del 2001:db8:99::2/64 dev wan0 2>/dev/null || true
+  ip -n $P-wan -6 neigh flush dev wan0 2>/dev/null || true
+  ip -n $P-router -6 neigh flush dev wan0 2>/dev/null || true
+  inns $P-router sysctl -qw net.ipv6.conf.all.forwarding=0
+  case "${1:-}" in
+    off) log "ipv6-wan off"; return 0 ;;
+    on) ;;
+    *) die "usage: lab.sh ipv6-wan on|off" ;;
+  esac
+  local mac_rwan mac_wan mac_br mac_client
+  mac_rwan=$(inns $P-router cat /sys/class/net/wan0/address)
+  mac_wan=$(inns $P-wan cat /sys/class/net/wan0/address)
+  mac_br=$(inns $P-router cat /sys/class/net/br0/address)
+  mac_client=$(inns $P-client cat /sys/class/net/lan0/address)
+  ip -n $P-router addr add 2001:db8:99::1/64 dev wan0 nodad
+  ip -n $P-router addr add fe80::1/64 dev br0 nodad
+  ip -n $P-wan addr add 2001:db8:99::2/64 dev wan0 nodad
+  ip -n $P-wan -6 route replace fd77::/64 via 2001:db8:99::1 dev wan0
+  ip -n $P-router -6 route replace default via 2001:db8:99::2 dev wan0
+  inns $P-router sysctl -qw net.ipv6.conf.all.forwarding=1
+  ip -n $P-client -6 route replace default via fe80::1 dev lan0
+  ip -n $P-wan -6 neigh replace 2001:db8:99::1 lladdr "$mac_rwan" dev wan0 nud permanent
+  ip -n $P-router -6 neigh replace 2001:db8:99::2 lladdr "$mac_wan" dev wan0 nud permanent
+  ip -n $P-router -6 neigh replace fd77::10 lladdr "$mac_client" dev br0 nud permanent
+  ip -n $P-client -6 neigh replace fe80::1 lladdr "$mac_br" dev lan0 nud permanent
+  log "ipv6-wan on: WAN 2001:db8:99::/64, client default route via fe80::1"
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
   up) up "$@" ;;
@@ -362,6 +411,7 @@ case "$cmd" in
   router-reboot) router_reboot ;;
   router-status) router_pid || { echo "miniupnpd not running"; exit 1; } ;;
   vpn) lock; vpn "$@" ;;
+  ipv6-wan) lock; ipv6_wan "$@" ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift

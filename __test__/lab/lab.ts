@@ -37,6 +37,12 @@ export const LAB = {
   extIp: '11.22.33.44',
   /** IPv6 ULAs on the LAN (present only when the lab printed "IPv6 ULA fd77::/64"). */
   ip6: { routerLan: 'fd77::1', client: 'fd77::10', client2: 'fd77::11', fakeA: 'fd77::20', fakeB: 'fd77::21' },
+  /** IPv6 on the WAN side (`lab.sh ipv6-wan on`): documentation prefix, and the router's
+   *  link-local address the client's IPv6 default route points at. */
+  wan6: { router: '2001:db8:99::1', host: '2001:db8:99::2', routerLinkLocal: 'fe80::1' },
+  /** miniupnpd's IPv6 pinhole service (WANIPv6FirewallControl:1), reached over IPv6. */
+  routerFirewallControlUrl6: 'http://[fd77::1]:5000/ctl/IP6FCtl',
+  routerFirewallServiceType: 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1',
   /** miniupnpd 2.3.1: IGD v2 root description, WANIPConnection:2 control. */
   routerDescUrl: 'http://192.168.77.1:5000/rootDesc.xml',
   routerDescUrl6: 'http://[fd77::1]:5000/rootDesc.xml',
@@ -215,6 +221,15 @@ export async function vpnCtl(mode: 'metric' | 'split' | 'tun' | 'off'): Promise<
   })
 }
 
+/** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in). */
+export async function ipv6WanCtl(mode: 'on' | 'off'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [labSh(), 'ipv6-wan', mode], { timeout: 20000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`lab.sh ipv6-wan ${mode} failed: ${stdout}${stderr}`)) : resolve(stdout),
+    )
+  })
+}
+
 /** `nft list ruleset` of the router (miniupnpd's DNAT rules live in prerouting_miniupnpd). */
 export async function nftRules(): Promise<string> {
   const r = await runIn('router', 'nft', ['list', 'ruleset'])
@@ -225,21 +240,28 @@ export async function nftRules(): Promise<string> {
 // ---------------------------------------------------------------- traffic
 
 const SEND_SCRIPT = `
-const [proto, host, port, payload] = process.argv.slice(1);
+const [proto, host, port, payload, timeout = '3000'] = process.argv.slice(1);
 if (proto === 'udp') {
-  const s = require('dgram').createSocket('udp4');
+  const s = require('dgram').createSocket(host.includes(':') ? 'udp6' : 'udp4');
   s.send(payload, Number(port), host, (e) => { s.close(); if (e) { console.error(e.message); process.exit(1); } });
 } else {
-  const c = require('net').connect({ host, port: Number(port), timeout: 3000 }, () => c.end(payload));
+  const c = require('net').connect({ host, port: Number(port), timeout: Number(timeout) }, () => c.end(payload));
   c.on('timeout', () => { console.error('timeout'); process.exit(1); });
   c.on('error', (e) => { console.error(e.message); process.exit(1); });
   c.on('close', () => process.exit(0));
 }`
 
 /** Sends one UDP datagram / one TCP connection with `payload` from unl-wan to the router's
- *  WAN address (what an Internet peer would do to reach a mapped port). */
-export async function sendFromWan(proto: 'udp' | 'tcp', port: number, payload: string, host: string = LAB.routerWan): Promise<void> {
-  const r = await runIn('wan', process.execPath, ['-e', SEND_SCRIPT, proto, host, String(port), payload])
+ *  WAN address (what an Internet peer would do to reach a mapped port), or to `host` (over
+ *  IPv6, a LAN host's own address: what reaches it through a pinhole). */
+export async function sendFromWan(
+  proto: 'udp' | 'tcp',
+  port: number,
+  payload: string,
+  host: string = LAB.routerWan,
+  connectTimeoutMs = 3000,
+): Promise<void> {
+  const r = await runIn('wan', process.execPath, ['-e', SEND_SCRIPT, proto, host, String(port), payload, String(connectTimeoutMs)])
   if (r.code !== 0) throw new Error(`sendFromWan ${proto} ${host}:${port}: ${r.stderr.trim()}`)
 }
 
@@ -249,6 +271,7 @@ export function receiveOnce(
   proto: 'udp' | 'tcp',
   port: number,
   timeoutMs = 3000,
+  family: 'ipv4' | 'ipv6' = 'ipv4',
 ): { ready: Promise<void>; result: Promise<{ payload: string; from: string } | null> } {
   let ready!: () => void
   let failed!: (e: Error) => void
@@ -262,7 +285,7 @@ export function receiveOnce(
       reject(e)
     }
     if (proto === 'udp') {
-      const s = dgram.createSocket('udp4')
+      const s = dgram.createSocket(family === 'ipv6' ? 'udp6' : 'udp4')
       const timer = setTimeout(() => {
         s.close()
         resolve(null)
@@ -303,6 +326,19 @@ export function receiveOnce(
   // A bind failure rejects `ready`; keep `result` from also surfacing as an unhandled rejection.
   result.catch(() => undefined)
   return { ready: readyP, result }
+}
+
+/** Whether one `proto` packet sent from the WAN host to `host`:`port` reaches this process
+ *  (the client) on `port`, within `timeoutMs`. */
+export async function arrivesFromWan(proto: 'udp' | 'tcp', host: string, port: number, timeoutMs = 1500): Promise<boolean> {
+  const rx = receiveOnce(proto, port, timeoutMs, host.includes(':') ? 'ipv6' : 'ipv4')
+  await rx.ready
+  const payload = `${proto} to ${port} at ${Date.now()}`
+  // A TCP connection the firewall drops times out on the sending side: that is "not through"
+  // (and the sender gives up then, so no retransmitted SYN arrives in a later check).
+  await sendFromWan(proto, port, payload, host, timeoutMs).catch(() => undefined)
+  const got = await rx.result
+  return got?.payload === payload
 }
 
 // ---------------------------------------------------------------- fake gateway
