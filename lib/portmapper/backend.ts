@@ -1,10 +1,11 @@
 /**
  * The three ways PortMapper can hold a mapping, behind one small interface: UPnP IGD (SOAP,
  * via the Godot classes, `upnp-backend.ts`), PCP (RFC 6887) and NAT-PMP (RFC 6886) via the
- * addon (`pxp-backend.ts`). Each knows how its protocol creates, keeps and deletes a mapping;
- * PortMapper owns the policy (scheduling, events, journal, exit cleanup).
+ * addon (`pxp-backend.ts`), and for IPv6 pinholes UPnP's firewall service
+ * (`pinhole-backend.ts`) or PCP (`ipv6.ts`). Each knows how its protocol creates, keeps and
+ * deletes a mapping; PortMapper owns the policy (scheduling, events, journal, exit cleanup).
  */
-import type { Protocol, Via } from '../types.ts'
+import type { Family, Protocol, Via } from '../types.ts'
 
 export interface MappingParams {
   internalPort: number
@@ -26,6 +27,8 @@ export interface Granted {
   nonce?: string
   /** NAT-PMP / PCP: reboots of the router seen by this process when it was granted. */
   resets?: number
+  /** UPnP IPv6 pinhole: the router's id for it. */
+  pinholeId?: number
 }
 
 export type Maintained =
@@ -35,6 +38,10 @@ export type Maintained =
 
 export interface Backend {
   readonly via: Via
+  /** 'ipv6': it opens pinholes (no address translation); absent: IPv4 mappings. */
+  readonly family?: Family
+  /** NAT-PMP / PCP: the router it asks, when not the mapper's `router` option. */
+  readonly router?: string
   /** Creates the mapping, asking for `wanted` as the external port. */
   add(p: MappingParams, wanted: number, signal?: AbortSignal): Promise<Granted>
   /** Checks (and, when due or when the protocol checks by renewing, renews) the mapping. */

@@ -19,7 +19,9 @@
  *   quit (`will-quit`, held until done); an optional journal lets the next start delete what
  *   a crashed process left;
  * - one request at a time per gateway; timers are unref'd, so an idle mapper never keeps
- *   a process alive (unless `keepAlive`).
+ *   a process alive (unless `keepAlive`);
+ * - `family: 'ipv6'` opens a pinhole in the router's IPv6 firewall instead, over PCP or UPnP
+ *   (`ipv6.ts`), kept, checked and closed the same way.
  */
 import { EventEmitter } from 'node:events'
 import { asUpnpError, clientError, UPNPError, UPNPResult } from '../errors.ts'
@@ -27,12 +29,13 @@ import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
 import { invalidateProbe, probe } from '../probe.ts'
-import type { Via } from '../types.ts'
+import type { Family, Via } from '../types.ts'
 import { isIntegerIn, isProtocol, badPort, badProtocol, MAX_UINT32 } from '../validate.ts'
 import { RETRY_AFTER_FAILURE_MS, EXIT_CLEANUP_BUDGET_MS } from '../defaults.ts'
 import { AnnouncementWatcher } from './announcements.ts'
 import type { Backend, Granted, MappingParams } from './backend.ts'
 import { installExitHooks, uninstallExitHooks } from './exit-hooks.ts'
+import { Ipv6Backends } from './ipv6.ts'
 import { Journal, type JournalEntry, sweepEntry } from './journal.ts'
 import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
@@ -72,6 +75,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #announcements: AnnouncementWatcher
   /** Notices sleep and stalls while mappings are held. */
   readonly #wake = new WakeWatch(() => this.#checkAllNow())
+  /** IPv6 pinholes: their own gateway and backends. */
+  readonly #ipv6: Ipv6Backends
 
   constructor(options: PortMapperOptions = {}) {
     super()
@@ -80,6 +85,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
     this.#fixedGateway = options.gateway !== undefined && this.#gatewayUrl === null
     this.#journal = this.#options.journal ? new Journal(this.#options.journal, (e) => this.#report(e, null)) : null
+    this.#ipv6 = new Ipv6Backends({ options: this.#options, fixedGateway: this.#fixedGateway ? this.#gateway : null, serial: this.#serial })
     this.#announcements = new AnnouncementWatcher(
       () => this.#gateway,
       () => this.#checkUpnpNow(),
@@ -108,7 +114,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   /** Maps `internalPort` on the router and keeps the mapping alive until closed. */
   async map(request: MapRequest): Promise<Mapping> {
-    const { internalPort, protocol = 'UDP', description = '', signal } = request
+    const { internalPort, protocol = 'UDP', description = '', family = 'ipv4', signal } = request
     const lease = request.lease ?? this.#options.lease
     if (!isIntegerIn(internalPort, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, badPort('internalPort', internalPort))
     if (!isProtocol(protocol)) throw clientError(UPNPResult.INVALID_PROTOCOL, badProtocol(protocol))
@@ -118,6 +124,14 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (!isIntegerIn(lease, 0, MAX_UINT32))
       throw clientError(UPNPResult.INVALID_DURATION, `lease ${String(lease)} is not whole seconds >= 0`)
     if (typeof description !== 'string') throw clientError(UPNPResult.INVALID_ARGS, 'description must be a string')
+    if (family !== 'ipv4' && family !== 'ipv6')
+      throw clientError(UPNPResult.INVALID_PARAM, `family ${JSON.stringify(family)} is not ipv4 or ipv6`)
+    if (family === 'ipv6' && request.externalPort !== undefined && request.externalPort !== internalPort) {
+      throw clientError(
+        UPNPResult.INVALID_PORT,
+        `an IPv6 pinhole has no port translation: externalPort must be internalPort (${internalPort})`,
+      )
+    }
     this.#assertOpen()
     signal?.throwIfAborted()
     await this.#start()
@@ -127,12 +141,13 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     // Best protocol first; on failure the next one (a different protocol may be allowed
     // what another was refused, or simply work where another is broken).
     const failures: UPNPError[] = []
-    for (const via of await this.#candidates(signal)) {
+    const candidates = family === 'ipv6' ? await this.#ipv6.candidates(signal) : await this.#candidates(signal)
+    for (const via of candidates) {
       signal?.throwIfAborted()
       let backend: Backend
       let granted: Granted
       try {
-        backend = await this.#backend(via, signal)
+        backend = family === 'ipv6' ? await this.#ipv6.backend(via, signal) : await this.#backend(via, signal)
         granted = await backend.add(params, wanted, signal)
       } catch (error) {
         if (signal?.aborted) throw error
@@ -145,7 +160,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         await backend.remove(params, granted).catch(() => undefined)
         throw clientError(UPNPResult.UNKNOWN_ERROR, 'the PortMapper was closed')
       }
-      return this.#hold(backend, params, granted)
+      return this.#hold(backend, params, granted, family)
     }
     const first = failures[0] ?? clientError(UPNPResult.NO_GATEWAY, 'no port-mapping protocol answered (UPnP, NAT-PMP, PCP)')
     if (failures.length > 1) {
@@ -274,7 +289,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return device
   }
 
-  #hold(backend: Backend, params: MappingParams, granted: Granted): Mapping {
+  #hold(backend: Backend, params: MappingParams, granted: Granted, family: Family): Mapping {
     const mapping = new Mapping(
       (m, o) => this.unmap(m, o),
       backend.via,
@@ -283,6 +298,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       params.description,
       params.lease,
       granted,
+      family,
     )
     const now = Date.now()
     const held: Held = {
@@ -296,13 +312,15 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       checking: null,
     }
     this.#held.set(mapping, held)
-    this.#noteExternalAddress(granted.externalAddress)
-    mapping.update({ externalAddress: this.#externalAddress || granted.externalAddress })
+    if (family === 'ipv4') {
+      this.#noteExternalAddress(granted.externalAddress)
+      mapping.update({ externalAddress: this.#externalAddress || granted.externalAddress })
+    }
     this.#schedule(held)
     this.#writeJournal()
     installExitHooks(this)
     this.#wake.start()
-    if (backend.via === 'upnp') this.#listen()
+    if (backend.via === 'upnp' && family === 'ipv4') this.#listen()
     this.emit('mapped', mapping)
     return mapping
   }
@@ -311,7 +329,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (!address || address === this.#externalAddress) return
     const previous = this.#externalAddress
     this.#externalAddress = address
-    for (const m of this.#held.keys()) m.update({ externalAddress: address })
+    // IPv6 pinholes have their own address (the host's): only IPv4 mappings share this one.
+    for (const m of this.#held.keys()) if (m.family === 'ipv4') m.update({ externalAddress: address })
     // The first address is not a change.
     if (previous) this.emit('externalAddressChanged', address, previous)
   }
@@ -378,7 +397,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       this.#apply(held, granted)
       if (outcome.renewed) this.emit('renewed', m)
     }
-    this.#noteExternalAddress(granted.externalAddress)
+    if (m.family === 'ipv4') this.#noteExternalAddress(granted.externalAddress)
   }
 
   #apply(held: Held, granted: Granted): void {
@@ -386,6 +405,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const moved = granted.externalPort !== held.granted.externalPort
     held.granted = granted
     held.mapping.update({ externalPort: granted.externalPort, lease: granted.lease, internalClient: granted.internalClient })
+    if (held.mapping.family === 'ipv6') held.mapping.update({ externalAddress: granted.externalAddress })
     held.renewAt = renewAt(now, granted.lease)
     if (now >= held.verifyAt || moved) held.verifyAt = now + this.#options.verifyInterval
     if (moved) this.#writeJournal()
@@ -447,7 +467,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   #writeJournal(): void {
     if (!this.#journal) return
-    const entries: JournalEntry[] = [...this.#held.values()].map(({ mapping: m, backend, granted }) => {
+    // UPnP pinholes are left out: they cannot be looked up by port, and their lease (at most a
+    // day, an hour by default) ends them anyway.
+    const journaled = [...this.#held.values()].filter((h) => !(h.backend.via === 'upnp' && h.backend.family === 'ipv6'))
+    const entries: JournalEntry[] = journaled.map(({ mapping: m, backend, granted }) => {
       const entry: JournalEntry = {
         via: backend.via,
         internalClient: m.internalClient,
@@ -459,7 +482,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         entry.controlUrl = this.#gateway.igdControlUrl
         entry.serviceType = this.#gateway.igdServiceType
       } else {
-        entry.router = this.#options.router
+        entry.router = backend.router ?? this.#options.router
         if (granted.nonce) entry.nonce = granted.nonce
       }
       return entry

@@ -1,5 +1,5 @@
 /** The public handle of one mapping held by a PortMapper. */
-import type { Protocol, Via } from '../types.ts'
+import type { Family, Protocol, Via } from '../types.ts'
 import type { Granted } from './backend.ts'
 import type { CallOptions } from './options.ts'
 
@@ -23,6 +23,9 @@ export class Mapping {
     /** The lease asked for, in seconds (0 = permanent). */
     readonly requestedLease: number,
     granted: Granted,
+    /** 'ipv6': a pinhole; `externalAddress` is then this host's own IPv6 address (the one to
+     *  publish) and `externalPort` equals `internalPort`. */
+    readonly family: Family = 'ipv4',
   ) {
     this.#unmap = unmap
     this.#internalClient = granted.internalClient

@@ -4,7 +4,7 @@ import * as native from '../native/index.ts'
 import { clientError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
-import type { Protocol, Via } from '../types.ts'
+import type { Family, Protocol, Via } from '../types.ts'
 import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
 
 export interface PortMapperOptions {
@@ -13,6 +13,8 @@ export interface PortMapperOptions {
   protocol?: 'auto' | Via
   /** NAT-PMP/PCP router address (default: the default route's gateway). */
   router?: string
+  /** PCP router for IPv6 pinholes (default: the IPv6 default route's gateway, often link-local). */
+  router6?: string
   /** Budget for the protocol probe and for each NAT-PMP/PCP exchange, in ms. Default 250 / 2000. */
   probeBudget?: number
   pmpBudget?: number
@@ -52,6 +54,10 @@ export interface PortMapperOptions {
 export interface MapRequest {
   internalPort: number
   protocol?: Protocol
+  /** 'ipv4' (default): a port mapping on the router's external IPv4 address. 'ipv6': a
+   *  pinhole in the router's IPv6 firewall for this host's own address and `internalPort`
+   *  (no translation: `externalPort`, if given, must be the same), over PCP or UPnP. */
+  family?: Family
   /** Wanted external port (default: `internalPort`); another is chosen on conflict. */
   externalPort?: number
   description?: string
@@ -71,6 +77,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
     protocol: options.gateway ? 'upnp' : (options.protocol ?? 'auto'),
     router: options.router ?? '',
+    router6: options.router6 ?? '',
     probeBudget: options.probeBudget ?? native.PROBE_BUDGET_MS,
     pmpBudget: options.pmpBudget ?? native.PXP_BUDGET_MS,
     discoverTimeout: options.discoverTimeout ?? defaults.DISCOVER_TIMEOUT_MS,

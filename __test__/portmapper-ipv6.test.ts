@@ -1,0 +1,181 @@
+// PortMapper's IPv6 pinholes (`map({ family: 'ipv6' })`) against miniupnpd, over PCP and over
+// UPnP, with the lab's IPv6 WAN on: packets from the WAN host reach the client only while the
+// pinhole is held; renewal, a router reboot (lost, restored), close and SIGTERM.
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../index.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, nftRules, repoRoot, routerCtl } from './lab/lab.ts'
+
+const ME = LAB.ip6.client
+
+/** miniupnpd's pinhole rules for `port` (its forward chain `miniupnpd`, see pinholes.test.ts). */
+async function pinholeRules(port: number): Promise<string[]> {
+  return (await nftRules()).split('\n').filter((l) => l.includes(`iif "wan0" th dport ${port} @nh,192,128`))
+}
+
+const mappers: PortMapper[] = []
+function mapper(options: ConstructorParameters<typeof PortMapper>[0] = {}): PortMapper {
+  const m = new PortMapper({ cleanupOnExit: false, watchAnnouncements: false, ...options })
+  m.on('error', () => undefined)
+  mappers.push(m)
+  return m
+}
+
+function next<T extends unknown[]>(m: PortMapper, event: 'renewed' | 'lost' | 'restored', timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs)
+    m.once(event, (...args: unknown[]) => {
+      clearTimeout(timer)
+      resolve(args as T)
+    })
+  })
+}
+
+beforeAll(async () => {
+  await ipv6WanCtl('on')
+})
+afterEach(async () => {
+  await Promise.all(mappers.splice(0).map((m) => m.close().catch(() => undefined)))
+})
+afterAll(async () => {
+  await ipv6WanCtl('off')
+})
+
+// PCP asks the router at its unique-local address: towards its link-local one (the client's
+// IPv6 default route) the system would send from, and pin, the client's link-local address.
+const over = (via: 'upnp' | 'pcp') => (via === 'pcp' ? { protocol: via, router6: LAB.ip6.routerLan } : { protocol: via })
+
+describe.each([
+  ['upnp', 47830],
+  ['pcp', 47840],
+] as const)('over %s', (via, port) => {
+  it('a UDP and a TCP packet from the WAN reach the client only while the pinhole is held', async () => {
+    const m = mapper(over(via))
+    expect(await arrivesFromWan('udp', ME, port)).toBe(false)
+    expect(await arrivesFromWan('tcp', ME, port)).toBe(false)
+
+    const udp = await m.map({ internalPort: port, protocol: 'UDP', family: 'ipv6', lease: 600 })
+    const tcp = await m.map({ internalPort: port, protocol: 'TCP', family: 'ipv6', lease: 600 })
+    for (const h of [udp, tcp]) {
+      expect(h).toMatchObject({ via, family: 'ipv6', externalAddress: ME, externalPort: port, internalClient: ME, internalPort: port })
+    }
+    expect(udp.lease).toBe(600)
+    // The IPv4 external address is not the pinhole's.
+    expect(m.externalAddress).toBe('')
+    expect(await pinholeRules(port)).toHaveLength(2)
+    expect(await arrivesFromWan('udp', ME, port)).toBe(true)
+    expect(await arrivesFromWan('tcp', ME, port)).toBe(true)
+
+    await udp.close()
+    expect(await pinholeRules(port)).toHaveLength(1)
+    expect(await arrivesFromWan('udp', ME, port)).toBe(false)
+    expect(await arrivesFromWan('tcp', ME, port)).toBe(true)
+    await m.close()
+    expect(await pinholeRules(port)).toEqual([])
+    expect(await arrivesFromWan('tcp', ME, port)).toBe(false)
+  })
+
+  it('a router reboot loses the pinhole: noticed at the next check, opened again', async () => {
+    const m = mapper({ ...over(via), verifyInterval: 1000 })
+    const h = await m.map({ internalPort: port + 1, protocol: 'UDP', family: 'ipv6', lease: 600 })
+    expect(await arrivesFromWan('udp', ME, port + 1)).toBe(true)
+    const lost = next<[Mapping, string]>(m, 'lost', 10_000)
+    const restored = next<[Mapping, number]>(m, 'restored', 10_000)
+    // Chains flushed, daemon restarted: its pinholes are gone (the mapper's next check, a
+    // second later at most, may open it again before this line could look).
+    await routerCtl('reboot')
+    const [lostMapping, reason] = await lost
+    expect(lostMapping).toBe(h)
+    expect(reason).toMatch(via === 'pcp' ? /rebooted/ : /no longer has the pinhole/)
+    await restored
+    expect(h).toMatchObject({ family: 'ipv6', externalAddress: ME, externalPort: port + 1, closed: false })
+    expect(await pinholeRules(port + 1)).toHaveLength(1)
+    expect(await arrivesFromWan('udp', ME, port + 1)).toBe(true)
+  })
+})
+
+describe('choosing the way', () => {
+  it('auto: PCP when it answers over IPv6 at router6', async () => {
+    const m = mapper({ router6: LAB.ip6.routerLan })
+    const h = await m.map({ internalPort: 47850, family: 'ipv6', lease: 600 })
+    expect(h.via).toBe('pcp')
+    expect(h.externalAddress).toBe(ME)
+    expect(await arrivesFromWan('udp', ME, 47850)).toBe(true)
+  })
+
+  it("auto: not PCP towards the link-local default gateway (it would pin this host's link-local address): UPnP", async () => {
+    const m = mapper()
+    const h = await m.map({ internalPort: 47856, family: 'ipv6', lease: 600 })
+    expect(h).toMatchObject({ via: 'upnp', externalAddress: ME })
+    expect(await arrivesFromWan('udp', ME, 47856)).toBe(true)
+    const forced = await mapper({ protocol: 'pcp' })
+      .map({ internalPort: 47857, family: 'ipv6' })
+      .catch((x: unknown) => x)
+    expect(forced).toMatchObject({ result: UPNPResult.INVALID_GATEWAY, via: 'pcp' })
+    expect((forced as Error).message).toMatch(/fe80::1%lan0 .*link-local .*give router6/)
+    expect(await pinholeRules(47857)).toEqual([])
+  })
+
+  it('auto: UPnP when no PCP server answers over IPv6 (router6 points at a host without one)', async () => {
+    const m = mapper({ router6: LAB.ip6.fakeA })
+    const h = await m.map({ internalPort: 47851, family: 'ipv6', lease: 600 })
+    expect(h.via).toBe('upnp')
+    expect(m.gateway).toBeNull() // the IPv4 gateway was never needed
+    expect(await arrivesFromWan('udp', ME, 47851)).toBe(true)
+  })
+
+  it('a short UPnP lease is renewed before it ends', async () => {
+    const m = mapper({ protocol: 'upnp' })
+    const h = await m.map({ internalPort: 47852, family: 'ipv6', lease: 4 })
+    expect(h.lease).toBe(4)
+    const [renewed] = await next<[Mapping]>(m, 'renewed', 5000)
+    expect(renewed).toBe(h)
+    expect(await pinholeRules(47852)).toHaveLength(1)
+    // Past the first lease: still open because it was renewed.
+    await new Promise((r) => setTimeout(r, 2500))
+    expect(await arrivesFromWan('udp', ME, 47852)).toBe(true)
+  })
+
+  it('refuses what IPv6 pinholes cannot be', async () => {
+    await expect(mapper({ protocol: 'natpmp' }).map({ internalPort: 47853, family: 'ipv6' })).rejects.toMatchObject({
+      result: UPNPResult.INVALID_PARAM,
+    })
+    const e = await mapper()
+      .map({ internalPort: 47853, externalPort: 47854, family: 'ipv6' })
+      .catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(UPNPError)
+    expect((e as UPNPError).result).toBe(UPNPResult.INVALID_PORT)
+    await expect(mapper().map({ internalPort: 47853, family: 'ipv5' as 'ipv6' })).rejects.toMatchObject({
+      result: UPNPResult.INVALID_PARAM,
+    })
+    expect(await pinholeRules(47853)).toEqual([])
+  })
+
+  it('SIGTERM closes the pinhole like a mapping', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot(), '__test__/fixtures/portmapper-child.ts'), 'busy', '47855'],
+      {
+        cwd: repoRoot(),
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, CHILD_FAMILY: 'ipv6' },
+      },
+    )
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)))
+    await new Promise<void>((resolve, reject) => {
+      let out = ''
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('MAPPED')) resolve()
+      })
+      child.once('exit', () => reject(new Error(`child exited before mapping: ${out}`)))
+    })
+    expect(await pinholeRules(47855)).toHaveLength(1)
+    expect(await arrivesFromWan('udp', ME, 47855)).toBe(true)
+    child.kill('SIGTERM')
+    expect(await exited).toBe('SIGTERM')
+    expect(await pinholeRules(47855)).toEqual([])
+    expect(await arrivesFromWan('udp', ME, 47855)).toBe(false)
+  })
+})
