@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
 import { useFakeGateway } from './lab/fake-fixture.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, nftRules } from './lab/lab.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules } from './lab/lab.ts'
 
 const fake = useFakeGateway()
 const ME = LAB.ip6.client
@@ -22,12 +22,6 @@ async function gateway(ipv6: boolean): Promise<UPNPDevice> {
   const gw = upnp.getGateway()
   if (!gw) throw new Error('no gateway')
   return gw
-}
-
-/** miniupnpd's pinhole rules for `port` (its nftables backend writes them into the forward
- *  chain `miniupnpd`: `iif "wan0" th dport PORT @nh,192,128 <address> @nh,48,8 <proto> accept`). */
-async function pinholeRules(port: number): Promise<string[]> {
-  return (await nftRules()).split('\n').filter((l) => l.includes(`iif "wan0" th dport ${port} @nh,192,128`))
 }
 
 beforeAll(async () => {

@@ -5,14 +5,9 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../index.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, nftRules, repoRoot, routerCtl } from './lab/lab.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, repoRoot, routerCtl } from './lab/lab.ts'
 
 const ME = LAB.ip6.client
-
-/** miniupnpd's pinhole rules for `port` (its forward chain `miniupnpd`, see pinholes.test.ts). */
-async function pinholeRules(port: number): Promise<string[]> {
-  return (await nftRules()).split('\n').filter((l) => l.includes(`iif "wan0" th dport ${port} @nh,192,128`))
-}
 
 const mappers: PortMapper[] = []
 function mapper(options: ConstructorParameters<typeof PortMapper>[0] = {}): PortMapper {

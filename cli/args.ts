@@ -139,7 +139,7 @@ export function parseCommandLine(argv: string[], commands: readonly Command[]): 
         : undefined,
     )
   }
-  return { kind: 'run', invocation: { command, positionals, values, globals: parseGlobals(values) } }
+  return { kind: 'run', invocation: { command, positionals, values, globals: parseGlobals(values, command) } }
 }
 
 function unknownCommand(word: string, names: readonly string[]): CliError {
@@ -150,15 +150,16 @@ function unknownCommand(word: string, names: readonly string[]): CliError {
   )
 }
 
-function parseGlobals(values: OptionValues): Globals {
+function parseGlobals(values: OptionValues, command: string): Globals {
   const protocol = typeof values.protocol === 'string' ? values.protocol : 'auto'
   if (!['upnp', 'pmp', 'pcp', 'auto'].includes(protocol)) {
     throw usage(`--protocol must be upnp, pmp, pcp or auto, not "${protocol}"`)
   }
   const via: ProtocolChoice = protocol === 'pmp' ? 'natpmp' : (protocol as ProtocolChoice)
-  if ((via === 'natpmp' || via === 'pcp') && values.ipv6) {
+  // `map --ipv6 --keep --protocol pcp` holds a PCP pinhole; otherwise --ipv6 is UPnP's.
+  if ((via === 'natpmp' || (via === 'pcp' && command !== 'map')) && values.ipv6) {
     throw usage(
-      `--ipv6 works with UPnP only; ${VIA_NAME[via]} goes to the IPv4 default gateway`,
+      `--ipv6 works with UPnP only${via === 'pcp' ? ' (and `map --keep`)' : ''}; ${VIA_NAME[via]} goes to the IPv4 default gateway`,
       'Leave out --ipv6, or use --protocol upnp.',
     )
   }

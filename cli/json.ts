@@ -68,6 +68,10 @@ export interface JsonMapping {
   /** Seconds granted by the router (0 = permanent / unknown). */
   lease: number
   requestedLease: number
+  /** 'ipv6': a pinhole (externalAddress is this machine's own IPv6 address); absent: IPv4. */
+  family?: 'ipv6'
+  /** UPnP pinhole: the router's id for it. */
+  pinholeId?: number
 }
 
 export interface JsonLeaseProtocol {

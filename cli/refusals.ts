@@ -39,7 +39,11 @@ export async function holderOf(gateway: UPNPDevice, port: number, protocol: Prot
   return ` (${protocol} ${port} already forwards to ${shown(entry.internalClient, 45)}:${entry.internalPort}${mine}${what})`
 }
 
-/** "UDP 11.22.33.44:7777 → 192.168.1.10:7777", plus " via NAT-PMP" when not UPnP. */
+/** "UDP 11.22.33.44:7777 → 192.168.1.10:7777", plus " via NAT-PMP" when not UPnP; a
+ *  pinhole: "UDP [2001:db8::10]:7777 open to inbound IPv6". */
 export function mappingText(s: Style, m: JsonMapping): string {
+  if (m.family === 'ipv6') {
+    return `${m.protocol} [${m.externalAddress}]:${m.externalPort} open to inbound IPv6${m.via !== 'upnp' ? ` via ${VIA_NAME[m.via]}` : ''}`
+  }
   return `${m.protocol} ${m.externalAddress || '?'}:${m.externalPort} ${arrow(s)} ${m.internalClient}:${m.internalPort}${m.via !== 'upnp' ? ` via ${VIA_NAME[m.via]}` : ''}`
 }

@@ -11,7 +11,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { cli, CLI, expectUsageError, json, plain } from '../helpers/cli-run.ts'
+import { cli, CLI, expectUsageError, json, plain, sleep, startKeep } from '../helpers/cli-run.ts'
 import { useFakeGateway } from '../lab/fake-fixture.ts'
 import { type Device, LAB, repoRoot, routerCtl, upnpcAdd, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
@@ -34,10 +34,6 @@ const P = {
 
 async function onRouter(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
   return (await upnpcList()).find((m) => m.externalPort === port && m.protocol === protocol)
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms))
 }
 
 afterAll(async () => {
@@ -70,6 +66,8 @@ describe('against miniupnpd', () => {
     expect(lines[3]).toMatch(/^PCP +192\.168\.77\.1 +server (up \d.*|just started) +answers$/)
     expect(lines[4]).toBe(`External address: ${LAB.extIp}`)
     expect(lines[5]).toBe(`Double NAT: no (${LAB.extIp} is a public address)`)
+    // Asked over IPv4 too: miniupnpd's IPv6 firewall lets programs open pinholes.
+    expect(lines[6]).toBe('IPv6 inbound: can be opened: the IPv6 firewall is on and lets programs open pinholes')
     // status is the default command
     const bare = plain(await cli(['--timeout', '1']))
     // The router's uptime changes between the two runs, and with its width the column
@@ -131,6 +129,7 @@ describe('against miniupnpd', () => {
       nat: 'none',
       protocols: { natpmp: { ...lease, externalAddress: LAB.extIp }, pcp: { ...lease, externalAddress: '' } },
       defaultRoute: { gateway: LAB.routerLan, interface: 'lan0' },
+      ipv6Inbound: { service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true },
     })
     expect(json(plain(await cli(['status', '--json', '--protocol', 'upnp', '--timeout', '1']))).protocols).toBeNull()
   })
@@ -332,16 +331,17 @@ describe('against miniupnpd', () => {
     expect(r.code, r.stdout).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
     expect(lines[0]).toBe('upnp-native doctor (UPnP, and whether NAT-PMP and PCP answer; IPv4, 1.0 s search)')
-    expect(lines.slice(1, 8)).toEqual([
+    expect(lines.slice(1, 9)).toEqual([
       '✔ Gateway          UPnP IGD:2 at 192.168.77.1, Debian router "upnp-native lab router"',
       `✔ Connection       connected to the Internet; this machine is ${LAB.client} on its network`,
       `✔ External address ${LAB.extIp} is public (no double NAT)`,
       `✔ Test mapping     UDP ${P.doctor} → ${LAB.client}:${P.doctor} accepted`,
       '✔ Listed           the router lists it (GetSpecificPortMappingEntry)',
       '✔ Cleanup          test mapping deleted',
+      'ℹ IPv6 inbound     can be opened: the IPv6 firewall is on and lets programs open pinholes',
       `ℹ NAT-PMP, PCP     both answer at ${LAB.routerLan} (NAT-PMP says the external address is ${LAB.extIp})`,
     ])
-    expect(lines[9]).toMatch(new RegExp(`^Verdict: UPnP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`))
+    expect(lines[10]).toMatch(new RegExp(`^Verdict: UPnP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`))
     expect(await onRouter(P.doctor)).toBeUndefined()
 
     const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1', '--tcp'])))
@@ -353,6 +353,7 @@ describe('against miniupnpd', () => {
       'mapping:pass',
       'listed:pass',
       'cleanup:pass',
+      'ipv6:info',
       'protocols:info',
     ])
     expect(doc.via).toBe('upnp')
@@ -392,15 +393,12 @@ describe('against miniupnpd', () => {
   const hasIpv6 = Object.values(os.networkInterfaces())
     .flat()
     .some((a) => a?.address === LAB.ip6.client)
-  it.runIf(hasIpv6)('--ipv6: found over IPv6; a mapping to an IPv6 address is refused and explained', async () => {
+  // map/unmap/doctor --ipv6 (pinholes): cli-ipv6.test.ts.
+  it.runIf(hasIpv6)('--ipv6: found over IPv6', async () => {
     const status = plain(await cli(['status', '--ipv6', '--timeout', '1']))
     expect(status.code).toBe(0)
     expect(status.stdout).toMatch(/^UPnP IGD:2 +fd77::1 +Debian router/m)
-    const map = plain(await cli(['map', String(P.map), '--ipv6']))
-    expect(map.code).toBe(1)
-    expect(map.stderr).toContain(`the router refused to map UDP ${P.map} → ${LAB.ip6.client}:${P.map}: UPnP error 402`)
-    expect(map.stderr).toContain(`over IPv6 this machine is ${LAB.ip6.client}, which the router cannot forward to`)
-    expect(map.stderr).toContain('What to do: Leave out --ipv6')
+    expect(status.stdout).toMatch(/^IPv6 inbound: can be opened/m)
   })
 
   it('no router (miniupnpd stopped): status, ip, map exit 3; doctor says what to check', async () => {
@@ -440,31 +438,6 @@ describe('against miniupnpd', () => {
 })
 
 describe('map --keep', () => {
-  /** Starts `map --keep` and resolves once it holds the mapping (its banner / first JSON line). */
-  async function startKeep(args: string[]): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout!.on('data', (d) => {
-      out += String(d)
-    })
-    child.stderr!.on('data', (d) => {
-      out += String(d)
-    })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    const deadline = Date.now() + 15_000
-    // The whole banner: the Holding lines (stdout) and the Ctrl-C hint (stderr) come down two
-    // pipes, so the first chunk of one may arrive before the rest.
-    while (!/Press Ctrl-C|"keep":true/.test(out)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`map --keep did not hold: ${out}`)
-      await sleep(50)
-    }
-    return { child, output: () => out, exited }
-  }
-
   it('holds and renews until SIGINT, then deletes: nothing left on the router', async () => {
     const { child, output, exited } = await startKeep(['map', String(P.keep), '--both', '--keep', '--lease', '4', '--description', 'kept'])
     expect(output()).toContain(`Holding UDP ${LAB.extIp}:${P.keep} → ${LAB.client}:${P.keep}  (lease 4 s, renewed every 2 s)`)

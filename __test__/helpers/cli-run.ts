@@ -1,6 +1,6 @@
 // The `upnp-native` command as a child process (`node --import tsx cli/main.ts ...`), the way
 // a person or a script runs it: shared by the unit tests (parsing, usage, help) and the lab's.
-import { execFile } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { expect } from 'vitest'
@@ -56,4 +56,33 @@ export function expectUsageError(r: Run, message: RegExp, fix: RegExp): void {
   expect(r.stderr).toMatch(message)
   expect(r.stderr).toMatch(fix)
   expect(r.stderr.split('\n')[0]).toMatch(/^upnp-native: /)
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
+
+/** Starts `map --keep` and resolves once it holds the mapping (its banner / first JSON line). */
+export async function startKeep(args: string[]): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d) => {
+    out += String(d)
+  })
+  child.stderr!.on('data', (d) => {
+    out += String(d)
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 15_000
+  // The whole banner: the Holding lines (stdout) and the Ctrl-C hint (stderr) come down two
+  // pipes, so the first chunk of one may arrive before the rest.
+  while (!/Press Ctrl-C|"keep":true/.test(out)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`map --keep did not hold: ${out}`)
+    await sleep(50)
+  }
+  return { child, output: () => out, exited }
 }

@@ -237,6 +237,13 @@ export async function nftRules(): Promise<string> {
   return r.stdout
 }
 
+/** miniupnpd's IPv6 pinhole rules for `port`: its nftables backend writes them into the
+ *  forward chain `miniupnpd` as `iif "wan0" th dport PORT @nh,192,128 <address> @nh,48,8
+ *  <protocol> accept`. */
+export async function pinholeRules(port: number): Promise<string[]> {
+  return (await nftRules()).split('\n').filter((l) => l.includes(`iif "wan0" th dport ${port} @nh,192,128`))
+}
+
 // ---------------------------------------------------------------- traffic
 
 const SEND_SCRIPT = `

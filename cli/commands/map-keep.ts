@@ -5,12 +5,13 @@ import { arrow, clock, duration } from '../format.ts'
 import { type Found, routerOf } from '../gateways.ts'
 import { JSON_SCHEMA, envelope, errorJson, gatewayJson, mappingJson } from '../json.ts'
 import { explainMapping, holderOf, mappingText } from '../refusals.ts'
-import { type UPNPErrorInfo } from '../../lib/errors.ts'
+import { type UPNPErrorInfo, UPNPResult } from '../../lib/errors.ts'
 import { type FailureInfo, VIA_NAME, codeText, explainFailure } from '../../lib/explain.ts'
+import { explainPinholeFailure } from '../../lib/explain-pinholes.ts'
 import { type UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMapper } from '../../lib/portmapper/mapper.ts'
 import { type Mapping } from '../../lib/portmapper/mapping.ts'
-import { type Protocol, type Via } from '../../lib/types.ts'
+import { type Family, type Protocol, type Via } from '../../lib/types.ts'
 
 export interface MapPlan {
   port: number
@@ -18,6 +19,8 @@ export interface MapPlan {
   protocols: Protocol[]
   lease: number
   description: string
+  /** 'ipv6': hold pinholes (this machine's own address and port). */
+  family?: Family
 }
 
 /** `map --keep`: a PortMapper holds and renews the mappings until Ctrl-C (or SIGTERM/SIGHUP), then deletes them. */
@@ -32,9 +35,16 @@ export async function keepMapping(
   const { out } = ctx
   const s = out.out
   const router = routerOf(g)
+  const ipv6 = plan.family === 'ipv6'
   const mapper: PortMapper = new ctx.lib.PortMapper({
     // UPnP: the gateway found above; NAT-PMP/PCP: the router (the default route's unless --gateway).
-    ...(gateway ? { gateway } : { protocol: via, ...(router ? { router } : {}), pmpBudget: Math.max(g.timeoutMs, 500) }),
+    ...(gateway
+      ? { gateway }
+      : {
+          protocol: via,
+          ...(router ? { [plan.family === 'ipv6' ? 'router6' : 'router']: router } : {}),
+          pmpBudget: Math.max(g.timeoutMs, 500),
+        }),
     lease: plan.lease,
     // The port asked for, or nothing: no wandering to another port on a conflict.
     portRange: [plan.port, plan.port],
@@ -43,14 +53,16 @@ export async function keepMapping(
     keepAlive: true,
   })
   const jsonEvent = (event: string, rest: object = {}) => out.json({ schema: JSON_SCHEMA, command: 'map', event, ...rest }, true)
-  const asJson = (m: Mapping) =>
-    mappingJson(
+  const asJson = (m: Mapping) => ({
+    ...mappingJson(
       { via: m.via, protocol: m.protocol, externalPort: m.externalPort, internalPort: m.internalPort, description: m.description },
       m.externalAddress,
       m.internalClient,
       m.lease,
       m.requestedLease,
-    )
+    ),
+    ...(m.family === 'ipv6' ? { family: 'ipv6' as const } : {}),
+  })
 
   const state: { stopping: Promise<ExitCode> | null } = { stopping: null }
   let resolveDone!: (code: ExitCode) => void
@@ -64,7 +76,7 @@ export async function keepMapping(
       const left = mapper.mappings.map((m) => `${m.protocol} ${m.externalPort}`).join(', ')
       if (left)
         process.stderr.write(
-          `upnp-native: stopped before the router confirmed; ${left} may still be mapped (delete with \`upnp-native unmap ${plan.port}\`).\n`,
+          `upnp-native: stopped before the router confirmed; ${left} may still be mapped (delete with \`upnp-native unmap ${plan.port}${ipv6 ? ' --ipv6' : ''}\`).\n`,
         )
       process.exit(EXIT.INTERRUPTED)
     }
@@ -74,7 +86,11 @@ export async function keepMapping(
       () => {
         out.spinner.stop()
         for (const m of held) {
-          out.line(`${s.green('Deleted')} ${m.protocol} ${m.externalPort} from the router.`)
+          out.line(
+            ipv6
+              ? `${s.green('Closed')} the IPv6 pinhole for ${m.protocol} ${m.externalPort}.`
+              : `${s.green('Deleted')} ${m.protocol} ${m.externalPort} from the router.`,
+          )
           jsonEvent('deleted', { mapping: asJson(m) })
         }
         jsonEvent('closed', { ok: true, exitCode: EXIT.OK, signal })
@@ -88,7 +104,7 @@ export async function keepMapping(
           EXIT.FAILED,
           'DELETE_FAILED',
           `could not delete the mapping: ${codeText(failure)}`,
-          `Delete it with \`upnp-native unmap ${plan.port}\`; ${failure.fix}`,
+          `Delete it with \`upnp-native unmap ${plan.port}${ipv6 ? ' --ipv6' : ''}\`; ${failure.fix}`,
           failure,
         )
         if (out.globals.json) jsonEvent('closed', { ok: false, exitCode: EXIT.FAILED, signal, error: errorJson(cliError) })
@@ -135,6 +151,7 @@ export async function keepMapping(
           protocol,
           description: plan.description,
           lease: plan.lease,
+          family: plan.family ?? 'ipv4',
         }),
       )
     }
@@ -145,6 +162,21 @@ export async function keepMapping(
     await mapper.close().catch(() => undefined) // all or nothing
     if (state.stopping) return state.stopping
     const e = error as FailureInfo & Error
+    if (ipv6 && !gateway && e.result === UPNPResult.INVALID_GATEWAY && e.resultCode == null) {
+      // Towards a link-local router a PCP pinhole would be for this machine's link-local address.
+      throw new CliError(
+        EXIT.FAILED,
+        'PINHOLE_REFUSED',
+        `cannot open an IPv6 pinhole over PCP: ${e.description.replace(/; give router6 .*$/, '')}`,
+        "Name the router by its global or unique-local IPv6 address: --gateway <address> (or leave out --protocol pcp to use UPnP's IPv6 firewall service).",
+        {
+          ...explainFailure({ ...e, via }),
+          meaning:
+            "a PCP pinhole is for the address the request comes from, and towards a link-local router that is this machine's link-local address, which nothing beyond the LAN reaches.",
+          fix: 'Name the router by its global or unique-local IPv6 address with --gateway.',
+        },
+      )
+    }
     if (!gateway && e.resultCode == null) {
       // NAT-PMP/PCP got no answer at all: there is no such gateway, nothing was refused.
       const failure = explainFailure({ ...e, via })
@@ -156,11 +188,21 @@ export async function keepMapping(
         failure,
       )
     }
-    const failure = gateway ? explainMapping(e, gateway, plan.lease) : explainFailure(e)
     const protocol = plan.protocols[held.length] ?? 'UDP'
+    const by = gateway ? '' : ` over ${VIA_NAME[via]}`
+    if (ipv6) {
+      const failure = via === 'upnp' ? explainPinholeFailure(e) : explainFailure(e)
+      throw new CliError(
+        EXIT.FAILED,
+        'PINHOLE_REFUSED',
+        `the router refused${by} to open an IPv6 pinhole for ${protocol} ${plan.port}: ${codeText(failure)}`,
+        failure.fix,
+        failure,
+      )
+    }
+    const failure = gateway ? explainMapping(e, gateway, plan.lease) : explainFailure(e)
     const holder = gateway ? await holderOf(gateway, plan.port, protocol, failure) : ''
     const client = gateway?.igdOurAddr ?? 'this machine'
-    const by = gateway ? '' : ` over ${VIA_NAME[via]}`
     throw new CliError(
       EXIT.FAILED,
       'MAPPING_REFUSED',
@@ -188,7 +230,8 @@ export async function keepMapping(
         : 'permanent lease, checked every 5 min'
     out.line(`${s.green('Holding')} ${mappingText(s, asJson(m))}  ${s.dim(`(${renew})`)}`)
   }
-  out.info(`Press ${s.bold('Ctrl-C')} to delete the mapping${held.length > 1 ? 's' : ''} and exit.`)
+  const what = ipv6 ? 'close the pinhole' : 'delete the mapping'
+  out.info(`Press ${s.bold('Ctrl-C')} to ${what}${held.length > 1 ? 's' : ''} and exit.`)
   const code = await done
   for (const signal of signals) process.off(signal, stop)
   ctx.onInterrupt = null

@@ -4,6 +4,9 @@ import { MAPPER_LEASE_S, MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
 import { onePositional, parseLease, parsePort, parseProtocols } from '../args.ts'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { keepMapping } from './map-keep.ts'
+import { mapPinholes } from './pinholes.ts'
+import { needPinholeDevice } from '../ipv6.ts'
+import { PINHOLE_MAX_LEASE_S } from '../../lib/defaults.ts'
 import { arrow, duration, natKind, natSentence } from '../format.ts'
 import { needGateway, probeRouter } from '../gateways.ts'
 import { type JsonMapping, envelope, gatewayJson, mappingJson } from '../json.ts'
@@ -25,6 +28,24 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const description = typeof v.description === 'string' ? v.description : MAPPING_DESCRIPTION
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(description)) throw usage('--description may not contain control characters')
   const via = parsed.globals.protocol
+  if (parsed.globals.ipv6) {
+    // IPv6: a pinhole for this machine's own address and port (no NAT, no translation).
+    if (v.internal !== undefined && internal !== port) throw usage('an IPv6 pinhole opens <port> itself: --internal cannot differ')
+    if (v.description !== undefined) throw usage('IPv6 pinholes carry no description')
+    if (lease > PINHOLE_MAX_LEASE_S)
+      throw usage(`an IPv6 pinhole lasts at most 24 h (${PINHOLE_MAX_LEASE_S} s); --keep renews one for as long as it runs`)
+    if (via === 'pcp' && !keep) {
+      throw usage(
+        'with --protocol pcp, map needs --keep: a PCP pinhole is a lease only the program holding it can renew or close',
+        `upnp-native map ${port} --ipv6 --keep --protocol pcp`,
+      )
+    }
+    if (!keep) return mapPinholes(ctx, parsed.globals, { port, protocols, lease })
+    const plan = { port, internal, protocols, lease, description: '', family: 'ipv6' as const }
+    if (via === 'pcp') return keepMapping(ctx, parsed.globals, null, null, 'pcp', plan)
+    const { found, device } = await needPinholeDevice(ctx, parsed.globals)
+    return keepMapping(ctx, parsed.globals, found, device, 'upnp', plan)
+  }
   if (via === 'natpmp' || via === 'pcp') {
     const flag = via === 'natpmp' ? 'pmp' : 'pcp'
     if (!keep) {
@@ -123,6 +144,11 @@ Maps over UPnP (also with --protocol auto): only UPnP mappings can be permanent,
 and deleted later by another command. --protocol pmp or pcp maps over NAT-PMP or PCP and
 needs --keep, since such a mapping is a lease only its holder can renew or delete.
 
+With --ipv6 it opens a pinhole in the router's IPv6 firewall instead: IPv6 has no NAT, so
+peers reach <port> at this machine's own IPv6 address once the router lets it through
+(UPnP's IPv6 firewall service, searched over IPv6; with --keep --protocol pcp, over PCP).
+Pinholes last at most 24 h (the default without --keep); --keep renews one.
+
 Exit: 0 mapped, 1 the router refused (the reason and a fix are printed), 3 no gateway.
 
 Examples:
@@ -130,6 +156,8 @@ Examples:
   upnp-native map 25565 --tcp --description minecraft
   upnp-native map 8080 --internal 3000 --tcp --lease 2h
   upnp-native map 27015 --both --keep
-  upnp-native map 7777 --keep --protocol pmp`,
+  upnp-native map 7777 --keep --protocol pmp
+  upnp-native map 7777 --ipv6
+  upnp-native map 7777 --ipv6 --keep --protocol pcp`,
   run,
 }

@@ -3,6 +3,7 @@ import { type Command, type Context, EXIT, type ExitCode, type Invocation, usage
 import { STATUS_TEXT, hostOf, igdVersion, modelText, natKind, natSentence, seconds, serverUp, statusName, table } from '../format.ts'
 import { defaultRoute, findEverything, leaseProtocols, noGatewayFor, whySelected } from '../gateways.ts'
 import { envelope, errorJson, gatewayJson, protocolsJson } from '../json.ts'
+import { ipv6Inbound, ipv6InboundText, pinholeDevice } from '../ipv6.ts'
 import { VIA_NAME } from '../../lib/explain.ts'
 import { type Via } from '../../lib/types.ts'
 
@@ -23,6 +24,8 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const nat = natKind(ctx.lib, external)
   const problem = usable || lease.length ? null : noGatewayFor(found, probed, g)
   const exitCode: ExitCode = problem?.exitCode ?? EXIT.OK
+  // Whether inbound IPv6 can be opened (UPnP's IPv6 firewall service; asked over IPv4 too).
+  const inbound = found ? await ipv6Inbound(pinholeDevice(found, g) ?? usable) : null
 
   if (out.globals.json) {
     out.json(
@@ -33,6 +36,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
         externalAddress: external,
         nat,
         defaultRoute: found?.route ?? (await defaultRoute(ctx.lib)),
+        ipv6Inbound: inbound,
         ...(problem ? { error: errorJson(problem) } : {}),
       }),
     )
@@ -87,6 +91,10 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     out.line(`${s.bold('Double NAT:')} ${nat === 'none' ? s.green(verdict) : s.yellow(verdict)}`)
     if (nat !== 'none') out.info(s.dim('Run `upnp-native doctor` for what to do about it.'))
   }
+  if (inbound) {
+    const { text, ok } = ipv6InboundText(inbound)
+    out.line(`${s.bold('IPv6 inbound:')} ${ok ? s.green(text) : s.yellow(text)}`)
+  }
   return EXIT.OK
 }
 
@@ -100,7 +108,9 @@ export const statusCommand: Command = {
 Lists the gateways that answered (protocol, address, model, status), the external address
 of the one in use, and whether there is a second NAT (double NAT, carrier-grade NAT) above it.
 Searches for UPnP gateways for the whole --timeout, to see every one, and asks the router
-over NAT-PMP and PCP at the same time (--protocol picks one of them).
+over NAT-PMP and PCP at the same time (--protocol picks one of them). Also says whether
+inbound IPv6 can be opened: the router's IPv6 firewall is on and lets programs open
+pinholes (\`map --ipv6\`), or is off.
 
 Exit: 0 a usable gateway (any protocol), 3 none.
 

@@ -3,6 +3,7 @@ import { onePositional, parsePort, parseProtocols, upnpOnly } from '../args.ts'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation } from '../command.ts'
 import { arrow } from '../format.ts'
 import { needGateway } from '../gateways.ts'
+import { unmapPinholes } from './pinholes.ts'
 import { envelope, errorJson, gatewayJson } from '../json.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts'
@@ -14,6 +15,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const port = parsePort(onePositional(parsed, 'port'), 'the port to unmap')
   const protocols = parseProtocols(parsed.values)
   upnpOnly(parsed.globals, 'unmap')
+  if (parsed.globals.ipv6) return unmapPinholes(ctx, parsed.globals, port, protocols)
   const { found, gateway } = await needGateway(ctx, parsed.globals)
   const s = out.out
   const results: Array<{
@@ -83,13 +85,15 @@ export const unmapCommand: Command = {
 
 Deletes the router's forward of <port> (default UDP), over UPnP. A port that was not mapped
 is not an error: the result is the same. (NAT-PMP and PCP mappings can only be deleted by
-the program holding them: \`map --keep\` does it on Ctrl-C.)
+the program holding them: \`map --keep\` does it on Ctrl-C.) With --ipv6 it closes the IPv6
+pinhole \`map --ipv6\` opened (the router cannot tell whether one was open: it says closed).
 
 Exit: 0 deleted or not mapped, 1 the router refused (e.g. it forwards to another device),
 3 no gateway.
 
 Examples:
   upnp-native unmap 7777
-  upnp-native unmap 27015 --both`,
+  upnp-native unmap 27015 --both
+  upnp-native unmap 7777 --ipv6`,
   run,
 }

@@ -5,10 +5,11 @@ import { type Found } from '../../gateways.ts'
 import { type Output } from '../../output.ts'
 import { type Explanation } from '../../../lib/explain.ts'
 import { type ProbeReport } from '../../../lib/probe.ts'
+import { type JsonIpv6Inbound } from '../../ipv6.ts'
 import type { PortMappingEntry, Via } from '../../../lib/types.ts'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'info'
-export type CheckId = 'discovery' | 'connection' | 'external-address' | 'mapping' | 'listed' | 'cleanup' | 'protocols'
+export type CheckId = 'discovery' | 'connection' | 'external-address' | 'mapping' | 'listed' | 'cleanup' | 'ipv6' | 'protocols'
 export interface Check {
   id: CheckId
   title: string
@@ -29,6 +30,7 @@ export type VerdictCode =
   | 'not-listed'
   | 'cleanup-failed'
   | 'discovery-failed'
+  | 'ipv6-blocked'
 export interface Problem {
   code: VerdictCode
   summary: string
@@ -45,6 +47,7 @@ const CHECK_TITLES: Record<CheckId, string> = {
   mapping: 'Test mapping',
   listed: 'Listed',
   cleanup: 'Cleanup',
+  ipv6: 'IPv6 inbound',
   protocols: 'NAT-PMP, PCP',
 }
 
@@ -55,6 +58,8 @@ export class DoctorRun {
   found: Found | null = null
   probed: ProbeReport | null = null
   external = ''
+  /** Whether inbound IPv6 can be opened (null: no UPnP gateway to ask). */
+  ipv6Inbound: JsonIpv6Inbound | null = null
 
   constructor(
     readonly g: Globals,

@@ -4,6 +4,7 @@ import { type Command, type Context, EXIT, type ExitCode, type Invocation, usage
 import { DoctorRun } from './checks.ts'
 import { doctorLease } from './pxp.ts'
 import { doctorUpnp } from './upnp.ts'
+import { checkIpv6Inbound } from './pinhole.ts'
 import { seconds } from '../../format.ts'
 import { defaultRoute, searchWhere } from '../../gateways.ts'
 import { envelope, gatewayJson, protocolsJson } from '../../json.ts'
@@ -24,8 +25,10 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const run = new DoctorRun(g, ctx, via)
   const what = g.protocol === 'auto' ? 'UPnP, and whether NAT-PMP and PCP answer' : VIA_NAME[via]
   out.info(out.out.bold('upnp-native doctor') + out.out.dim(` (${what}; ${searchWhere(g)}, ${seconds(g.timeoutMs)} search)`))
-  if (via === 'upnp') await doctorUpnp(run, wantedPort, protocol)
-  else await doctorLease(run, via, wantedPort, protocol)
+  if (via === 'upnp') {
+    await doctorUpnp(run, wantedPort, protocol)
+    await checkIpv6Inbound(run)
+  } else await doctorLease(run, via, wantedPort, protocol)
   return finishDoctor(run)
 }
 
@@ -59,7 +62,9 @@ async function finishDoctor(run: DoctorRun): Promise<ExitCode> {
   const ok = !first
   const verdict = first ?? {
     code: 'ok' as const,
-    summary: `${VIA_NAME[via]} port forwarding works: ports mapped on this router are reachable at ${run.external} (as far as the router can tell: a firewall at the ISP is not visible from here).`,
+    summary: run.g.ipv6
+      ? `IPv6 pinholes work: ports opened on this router are reachable at this machine's own address ${run.external} (as far as the router can tell: a firewall at the ISP is not visible from here).`
+      : `${VIA_NAME[via]} port forwarding works: ports mapped on this router are reachable at ${run.external} (as far as the router can tell: a firewall at the ISP is not visible from here).`,
     fix: '',
   }
   const exitCode: ExitCode = ok
@@ -77,6 +82,7 @@ async function finishDoctor(run: DoctorRun): Promise<ExitCode> {
         gateways: (found?.devices ?? []).map((d) => gatewayJson(ctx.lib, d, found?.selected ?? null)),
         protocols: protocolsJson(run.probed),
         defaultRoute: found?.route ?? (await defaultRoute(ctx.lib)),
+        ipv6Inbound: run.ipv6Inbound,
       }),
     )
     return exitCode
@@ -105,7 +111,10 @@ Runs every check in order and ends with a verdict and the fix:
   4. a test mapping is accepted  (else: the router's error code and what it means)
   5. the router lists it         (else: the router pretends)
   6. the test mapping is deleted
-  and whether the router also speaks NAT-PMP and PCP. --protocol pmp or pcp runs the same
+  and whether inbound IPv6 can be opened (the router's IPv6 firewall lets programs open
+  pinholes) and whether the router also speaks NAT-PMP and PCP. With --ipv6 (a search over
+  IPv6) checks 3-6 test an IPv6 pinhole instead: this machine's IPv6 address, a test
+  pinhole opened, held and closed. --protocol pmp or pcp runs the same
   checks over NAT-PMP or PCP instead.
   --port <port>        the port to test (default: a free one from 49152-65535)
   --udp, --tcp         the protocol to test (default UDP)
@@ -116,6 +125,7 @@ Examples:
   upnp-native doctor
   upnp-native doctor --port 25565 --tcp
   upnp-native doctor --protocol pmp
-  upnp-native doctor --interface wlan0 --json`,
+  upnp-native doctor --interface wlan0 --json
+  upnp-native doctor --ipv6`,
   run,
 }

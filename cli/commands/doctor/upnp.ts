@@ -3,6 +3,7 @@ import { DOCTOR_DESCRIPTION, DOCTOR_LEASE, DoctorRun, type VerdictCode, checkExt
 import { STATUS_TEXT, arrow, duration, hostOf, igdVersion, modelText, statusName } from '../../format.ts'
 import { findEverything, leaseProtocols, noGatewayError, noGatewayFix, notConnectedFix, whySelected } from '../../gateways.ts'
 import { explainMapping, holderOf } from '../../refusals.ts'
+import { doctorPinhole } from './pinhole.ts'
 import { UPNPResult } from '../../../lib/errors.ts'
 import { VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
 import { type Protocol } from '../../../lib/types.ts'
@@ -79,6 +80,8 @@ export async function doctorUpnp(run: DoctorRun, wantedPort: number | null, prot
     status: 'pass',
     summary: `connected to the Internet; this machine is ${device.igdOurAddr} on its network`,
   })
+  // Over IPv6 there is no NAT to test: a test pinhole instead.
+  if (g.ipv6) return doctorPinhole(run, device, wantedPort, protocol)
 
   // 3. External address: public, or another NAT upstream?
   out.spinner.start('Asking for the external address…')
