@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, json, plain, startKeep } from './helpers/cli-run.ts'
 import { useFakeGateway } from './lab/fake-fixture.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules } from './lab/lab.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, runIn } from './lab/lab.ts'
 
 const ME = LAB.ip6.client
 const P = { map: 47401, json: 47402, keep: 47403, pcp: 47404, doctor: 47405 }
@@ -103,8 +103,8 @@ describe('map --ipv6 --keep', () => {
     expect(await arrivesFromWan('tcp', ME, P.keep)).toBe(false)
   })
 
-  it("over PCP at the router's unique-local address: held, reachable, closed on SIGINT", async () => {
-    const args = ['map', String(P.pcp), '--ipv6', '--keep', '--protocol', 'pcp', '--gateway', LAB.ip6.routerLan, '--timeout', '1']
+  it("over PCP (the default route's link-local gateway): held, reachable, closed on SIGINT", async () => {
+    const args = ['map', String(P.pcp), '--ipv6', '--keep', '--protocol', 'pcp', '--timeout', '1']
     const { child, output, exited } = await startKeep(args)
     expect(output()).toContain(`Holding UDP [${ME}]:${P.pcp} open to inbound IPv6 via PCP  (lease 1 h, renewed every 30 min)`)
     expect(await pinholeRules(P.pcp)).toHaveLength(1)
@@ -115,14 +115,20 @@ describe('map --ipv6 --keep', () => {
     expect(await arrivesFromWan('udp', ME, P.pcp)).toBe(false)
   })
 
-  it('over PCP towards the link-local default gateway: refused, and why', async () => {
-    const r = plain(await cli(['map', String(P.pcp), '--ipv6', '--keep', '--protocol', 'pcp', '--timeout', '1']))
-    expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(
-      /cannot open an IPv6 pinhole over PCP: towards the router fe80::1%lan0 this host's address is the link-local fe80::/,
-    )
-    expect(r.stderr).toContain('What to do: Name the router by its global or unique-local IPv6 address: --gateway <address>')
-    expect(await pinholeRules(P.pcp)).toEqual([])
+  it('over PCP towards a link-local router without an IPv6 route beyond the LAN: refused, and why', async () => {
+    await runIn('client', 'ip', ['-6', 'route', 'del', 'default'])
+    try {
+      const args = ['map', String(P.pcp), '--ipv6', '--keep', '--protocol', 'pcp', '--gateway', 'fe80::1%lan0', '--timeout', '1']
+      const r = plain(await cli(args))
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(
+        /cannot open an IPv6 pinhole over PCP: towards the router fe80::1%lan0 this host's address is the link-local fe80::/,
+      )
+      expect(r.stderr).toContain('What to do: Name the router by its global or unique-local IPv6 address: --gateway <address>')
+      expect(await pinholeRules(P.pcp)).toEqual([])
+    } finally {
+      await ipv6WanCtl('on')
+    }
   })
 })
 

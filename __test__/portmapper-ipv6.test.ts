@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../index.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, repoRoot, routerCtl } from './lab/lab.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, repoRoot, routerCtl, runIn } from './lab/lab.ts'
 
 const ME = LAB.ip6.client
 
@@ -37,9 +37,10 @@ afterAll(async () => {
   await ipv6WanCtl('off')
 })
 
-// PCP asks the router at its unique-local address: towards its link-local one (the client's
-// IPv6 default route) the system would send from, and pin, the client's link-local address.
-const over = (via: 'upnp' | 'pcp') => (via === 'pcp' ? { protocol: via, router6: LAB.ip6.routerLan } : { protocol: via })
+// PCP asks the IPv6 default route's gateway, the router's link-local fe80::1, from the
+// client's address towards the Internet (else the system would send from, and pin, the
+// client's link-local address).
+const over = (via: 'upnp' | 'pcp') => ({ protocol: via })
 
 describe.each([
   ['upnp', 47830],
@@ -91,25 +92,31 @@ describe.each([
 })
 
 describe('choosing the way', () => {
-  it('auto: PCP when it answers over IPv6 at router6', async () => {
-    const m = mapper({ router6: LAB.ip6.routerLan })
+  it("auto: PCP when it answers over IPv6 (at the default route's link-local gateway)", async () => {
+    const m = mapper()
     const h = await m.map({ internalPort: 47850, family: 'ipv6', lease: 600 })
     expect(h.via).toBe('pcp')
     expect(h.externalAddress).toBe(ME)
     expect(await arrivesFromWan('udp', ME, 47850)).toBe(true)
   })
 
-  it("auto: not PCP towards the link-local default gateway (it would pin this host's link-local address): UPnP", async () => {
-    const m = mapper()
-    const h = await m.map({ internalPort: 47856, family: 'ipv6', lease: 600 })
-    expect(h).toMatchObject({ via: 'upnp', externalAddress: ME })
+  it('no IPv6 route beyond the LAN and a link-local router: not PCP (it would pin the link-local address), UPnP', async () => {
+    // Without a default route there is no address "towards the Internet" to send from.
+    await runIn('client', 'ip', ['-6', 'route', 'del', 'default'])
+    try {
+      const m = mapper({ router6: `${LAB.wan6.routerLinkLocal}%lan0` })
+      const h = await m.map({ internalPort: 47856, family: 'ipv6', lease: 600 })
+      expect(h).toMatchObject({ via: 'upnp', externalAddress: ME })
+      const forced = await mapper({ protocol: 'pcp', router6: `${LAB.wan6.routerLinkLocal}%lan0` })
+        .map({ internalPort: 47857, family: 'ipv6' })
+        .catch((x: unknown) => x)
+      expect(forced).toMatchObject({ result: UPNPResult.INVALID_GATEWAY, via: 'pcp' })
+      expect((forced as Error).message).toMatch(/fe80::1%lan0 .*link-local .*give router6/)
+      expect(await pinholeRules(47857)).toEqual([])
+    } finally {
+      await ipv6WanCtl('on')
+    }
     expect(await arrivesFromWan('udp', ME, 47856)).toBe(true)
-    const forced = await mapper({ protocol: 'pcp' })
-      .map({ internalPort: 47857, family: 'ipv6' })
-      .catch((x: unknown) => x)
-    expect(forced).toMatchObject({ result: UPNPResult.INVALID_GATEWAY, via: 'pcp' })
-    expect((forced as Error).message).toMatch(/fe80::1%lan0 .*link-local .*give router6/)
-    expect(await pinholeRules(47857)).toEqual([])
   })
 
   it('auto: UPnP when no PCP server answers over IPv6 (router6 points at a host without one)', async () => {

@@ -319,6 +319,8 @@ export interface PcpDeleteArgs {
   internalPort: number
   /** The nonce the mapping was created with. */
   nonce: string
+  /** The local address the mapping was made from (`PcpMapArgs.localAddress`). */
+  localAddress?: string
 }
 
 /** PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping. */
@@ -341,6 +343,11 @@ export interface PcpMapArgs {
   nonce?: string
   /** RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it). */
   preferFailure?: boolean
+  /**
+   * The local address to send from, which is the mapping's internal address (over IPv6:
+   * the pinhole's); absent = the system's choice towards the gateway.
+   */
+  localAddress?: string
 }
 
 export interface PinholeResult {

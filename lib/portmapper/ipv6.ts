@@ -7,10 +7,10 @@
  * - UPnP: the IGD's WANIPv6FirewallControl service, reached over IPv6 (routers take
  *   AddPinhole only from the host itself), found by a discovery over IPv6.
  * NAT-PMP is IPv4 only. PCP asks `router6`, else the IPv6 default route's gateway. The pinhole
- * PCP opens is for the request's source address, which the system picks: towards a link-local
- * router (the usual IPv6 default route) that is this host's link-local address, useless
- * beyond the LAN. Then PCP is left out (`auto`) or refused (`pcp`) until `router6` names the
- * router's global or unique-local address.
+ * PCP opens is for the request's source address, which the system would pick link-local
+ * towards a link-local router (the usual IPv6 default route): so PCP requests are sent from
+ * the address this host uses towards the Internet. Without one (no IPv6 route beyond the
+ * LAN) and a link-local router, PCP is left out (`auto`) or refused (`pcp`).
  */
 import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import { UPNP } from '../godot/upnp.ts'
@@ -21,7 +21,7 @@ import type { Via } from '../types.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 import type { ResolvedOptions } from './options.ts'
 import { PinholeBackend } from './pinhole-backend.ts'
-import { LeaseBackend } from './pxp-backend.ts'
+import { PcpBackend } from './pxp-backend.ts'
 
 export interface Ipv6BackendsOptions {
   options: ResolvedOptions
@@ -32,19 +32,31 @@ export interface Ipv6BackendsOptions {
 
 const isLinkLocal = (address: string) => /^fe[89ab][0-9a-f]:/i.test(address)
 
+/** Where the route lookup for "the Internet" goes: a documentation address (RFC 3849), so
+ *  nothing real is named; nothing is sent either (a UDP socket is connected, not used). */
+const INTERNET_PROBE = '2001:db8::1'
+
+/** The IPv6 address this host uses towards the Internet ("" without an IPv6 route there):
+ *  the pinhole's address, and the one to publish. */
+export function publicSource6(): string {
+  const source = native.localAddressFor(INTERNET_PROBE)
+  return source && !isLinkLocal(source) ? source : ''
+}
+
 /** A PCP MAP over IPv6 is a pinhole for the request's source address: refused when that is
  *  link-local, which no one beyond the LAN can reach. */
 class PcpPinholeBackend implements Backend {
   readonly via = 'pcp' as const
   readonly family = 'ipv6' as const
-  readonly #lease: LeaseBackend
+  readonly #lease: PcpBackend
 
   constructor(
     readonly router: string,
+    localAddress: string,
     budgetMs: number,
     serial: Serial,
   ) {
-    this.#lease = new LeaseBackend('pcp', { router, budgetMs, serial })
+    this.#lease = new PcpBackend({ router, budgetMs, serial, ...(localAddress ? { localAddress } : {}) })
   }
 
   async add(p: MappingParams): Promise<Granted> {
@@ -97,6 +109,7 @@ export class Ipv6Backends {
   /** Why PCP cannot open a useful pinhole via `router`, or null when it can. */
   #pcpProblem(router: string): string | null {
     if (!router) return 'no IPv6 default gateway to ask over PCP: give router6'
+    if (publicSource6()) return null
     const source = native.localAddressFor(router)
     if (isLinkLocal(source)) {
       return `towards the router ${router} this host's address is the link-local ${source}, so a PCP pinhole would be for it, which cannot be reached from the Internet; give router6 the router's global or unique-local address`
@@ -114,7 +127,7 @@ export class Ipv6Backends {
     if (this.#pcpProblem(router)) return ['upnp']
     const answer = await native.pcpAnnounce({ gateway: router, budgetMs: probeBudget }).catch(() => null)
     signal?.throwIfAborted()
-    return answer?.ok ? ['pcp', 'upnp'] : ['upnp']
+    return answer && !answer.failure ? ['pcp', 'upnp'] : ['upnp']
   }
 
   async backend(via: Via, signal?: AbortSignal): Promise<Backend> {
@@ -129,7 +142,7 @@ export class Ipv6Backends {
           { result: router ? UPNPResult.INVALID_GATEWAY : UPNPResult.NO_GATEWAY, via: 'pcp', description: problem },
           'IPv6 pinhole over PCP',
         )
-      backend = new PcpPinholeBackend(router, this.o.options.pmpBudget, this.o.serial)
+      backend = new PcpPinholeBackend(router, publicSource6(), this.o.options.pmpBudget, this.o.serial)
     } else if (via === 'upnp') {
       if (!this.#gateway) this.#gateway = await this.#discover(signal)
       backend = new PinholeBackend({

@@ -10,9 +10,10 @@
  * means ours was gone (a rebooted router hands ids out from 1 again, so an id that still
  * answers may be another pinhole's). Either way the pinhole is open again afterwards.
  */
-import { PINHOLE_MAX_LEASE_S, PXP_PERMANENT_LEASE_S } from '../defaults.ts'
+import { PINHOLE_MAX_LEASE_S } from '../defaults.ts'
 import { type UPNPErrorInfo, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
+import * as native from '../native/index.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface PinholeBackendOptions {
@@ -23,9 +24,10 @@ export interface PinholeBackendOptions {
   serial: Serial
 }
 
-/** The lease a pinhole is asked for: permanent is renewed leases; the service's maximum caps it. */
+/** The lease a pinhole is asked for: permanent is renewed leases of PCP's "permanent"
+ *  (`PXP_LIFETIME_S`); the service's maximum caps it. */
 export function pinholeLease(requested: number): number {
-  return requested === 0 ? PXP_PERMANENT_LEASE_S : Math.min(requested, PINHOLE_MAX_LEASE_S)
+  return requested === 0 ? native.PXP_LIFETIME_S : Math.min(requested, PINHOLE_MAX_LEASE_S)
 }
 
 /** How routers refuse an id they do not hold: 704 NoSuchEntry (spec), 402 (miniupnpd 2.3.1). */

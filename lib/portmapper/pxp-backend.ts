@@ -9,6 +9,9 @@ export interface PxpBackendOptions {
   /** Budget for one exchange, retransmissions included (ms). */
   budgetMs: number
   serial: Serial
+  /** PCP: the local address to send from, the mapping's internal address (an IPv6 pinhole's);
+   *  absent = the system's choice towards the router. */
+  localAddress?: string
 }
 
 /** What a MAP request of either protocol sends. */
@@ -129,7 +132,8 @@ export class PcpBackend extends LeaseBackend {
   protected readonly name = 'PCP'
 
   protected map(args: MapArgs, nonce?: string): Promise<native.NativePxpAnswer> {
-    return native.pcpMap(nonce ? { ...args, nonce } : args)
+    const local = this.o.localAddress ? { localAddress: this.o.localAddress } : {}
+    return native.pcpMap(nonce ? { ...args, ...local, nonce } : { ...args, ...local })
   }
 
   protected async delete(p: MappingParams, g: Granted): Promise<native.NativePxpAnswer | null> {
@@ -140,6 +144,7 @@ export class PcpBackend extends LeaseBackend {
       protocol: p.protocol,
       internalPort: p.internalPort,
       nonce: g.nonce,
+      ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
     })
   }
 

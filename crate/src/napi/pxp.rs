@@ -415,6 +415,9 @@ pub struct PcpMapArgs {
     pub nonce: Option<String>,
     /// RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it).
     pub prefer_failure: Option<bool>,
+    /// The local address to send from, which is the mapping's internal address (over IPv6:
+    /// the pinhole's); absent = the system's choice towards the gateway.
+    pub local_address: Option<String>,
 }
 
 #[napi(object)]
@@ -428,6 +431,8 @@ pub struct PcpDeleteArgs {
     pub internal_port: u32,
     /// The nonce the mapping was created with.
     pub nonce: String,
+    /// The local address the mapping was made from (`PcpMapArgs.localAddress`).
+    pub local_address: Option<String>,
 }
 
 /// NAT-PMP external address request (RFC 6886 3.2).
@@ -521,12 +526,27 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
             lifetime: args.lifetime.unwrap_or(pxp::DEFAULT_LIFETIME_S),
             nonce,
             prefer_failure: args.prefer_failure.unwrap_or(false),
+            local: local_arg(&args.local_address)?,
         };
         let t = timing(args.budget_ms, args.initial_timeout_ms);
         let result = pcp::map(server, &params, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
     run.await.unwrap_or_else(|refused| refused.answer(PCP))
+}
+
+/// `localAddress`: an address of this host to send from ("" or absent = the system's choice).
+fn local_arg(text: &Option<String>) -> Result<Option<IpAddr>, Refused> {
+    match text.as_deref().map(str::trim) {
+        Some(text) if !text.is_empty() => text.parse::<IpAddr>().map(Some).map_err(|_| {
+            refused(
+                "INVALID_ARGS",
+                UpnpResult::InvalidArgs,
+                format!("localAddress {text:?} is not an IP address"),
+            )
+        }),
+        _ => Ok(None),
+    }
 }
 
 fn nonce_arg(text: &str) -> Result<[u8; pcp::NONCE_LEN], Refused> {
@@ -549,7 +569,8 @@ pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePxpAnswer {
         let internal = internal_port_arg(args.internal_port)?;
         let nonce = nonce_arg(&args.nonce)?;
         let t = timing(args.budget_ms, args.initial_timeout_ms);
-        let result = pcp::delete(server, protocol, internal, nonce, &t).await;
+        let local = local_arg(&args.local_address)?;
+        let result = pcp::delete(server, local, protocol, internal, nonce, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
     run.await.unwrap_or_else(|refused| refused.answer(PCP))
@@ -585,6 +606,16 @@ mod tests {
             UpnpResult::InvalidPort
         );
         assert!(nonce_arg("xyz").is_err());
+        assert_eq!(local_arg(&None).unwrap(), None);
+        assert_eq!(local_arg(&Some(" ".into())).unwrap(), None);
+        assert_eq!(
+            local_arg(&Some("fd77::10".into())).unwrap(),
+            Some("fd77::10".parse().unwrap())
+        );
+        assert_eq!(
+            local_arg(&Some("x".into())).unwrap_err().meaning,
+            "INVALID_ARGS"
+        );
         assert_eq!(
             internal_port_arg(0).unwrap_err().upnp,
             UpnpResult::InvalidPort

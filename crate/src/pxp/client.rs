@@ -89,19 +89,21 @@ impl std::fmt::Display for Error {
     }
 }
 
-/// One request: `build` makes the message from our local address (PCP carries it), `accept`
-/// judges each datagram (`Err` = not our answer, with why), `epoch_of` reads the server's
-/// epoch from the accepted response.
+/// One request, sent from `local` when given (else the system's choice towards the server):
+/// `build` makes the message from our local address (PCP carries it), `accept` judges each
+/// datagram (`Err` = not our answer, with why), `epoch_of` reads the server's epoch from the
+/// accepted response.
 pub async fn request<R>(
     server: SocketAddr,
+    local: Option<IpAddr>,
     protocol: Protocol,
     build: impl FnOnce(IpAddr) -> Vec<u8>,
     accept: impl FnMut(&[u8]) -> Result<Accepted<R>, String>,
     epoch_of: impl Fn(&R) -> Option<u32>,
     timing: &Timing,
 ) -> Result<Reply<R>, Error> {
-    let socket =
-        transport::connect(server).map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
+    let socket = transport::connect_from(server, local)
+        .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
     let local = socket
         .local_addr()
         .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;

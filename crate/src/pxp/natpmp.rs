@@ -243,6 +243,7 @@ async fn request(
 ) -> Result<Reply, Error> {
     client::request(
         server,
+        None,
         Protocol::NatPmp,
         |_| message.to_vec(),
         |d| accept(d, opcode, internal_port),

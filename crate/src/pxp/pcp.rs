@@ -391,6 +391,7 @@ fn accept(d: &[u8], opcode: u8, key: Option<&MapKey>) -> Result<Accepted<Respons
 
 async fn request(
     server: SocketAddr,
+    local: Option<IpAddr>,
     opcode: u8,
     key: Option<MapKey>,
     build: impl FnOnce(IpAddr) -> Vec<u8>,
@@ -398,6 +399,7 @@ async fn request(
 ) -> Result<Reply, Error> {
     client::request(
         server,
+        local,
         Protocol::Pcp,
         build,
         |d| accept(d, opcode, key.as_ref()),
@@ -409,7 +411,7 @@ async fn request(
 
 /// ANNOUNCE (RFC 6887 14.1): is a PCP server there, and what is its epoch.
 pub async fn announce(server: SocketAddr, timing: &Timing) -> Result<Reply, Error> {
-    request(server, OP_ANNOUNCE, None, announce_request, timing).await
+    request(server, None, OP_ANNOUNCE, None, announce_request, timing).await
 }
 
 /// What the caller chooses for a MAP; the client address is filled in from the socket.
@@ -426,6 +428,10 @@ pub struct MapParams {
     /// can report it: the server may have created the mapping and only the answer was lost.
     pub nonce: [u8; NONCE_LEN],
     pub prefer_failure: bool,
+    /// The address to send from, which is the mapping's internal address (over IPv6 the
+    /// pinhole's); `None` = the system's choice towards the server. Renewals and the delete
+    /// must come from the same one.
+    pub local: Option<IpAddr>,
 }
 
 /// A fresh nonce from the OS's random source (RFC 6887 11.1: it guards the mapping).
@@ -447,6 +453,7 @@ pub async fn map(server: SocketAddr, params: &MapParams, timing: &Timing) -> Res
     };
     let reply = request(
         server,
+        p.local,
         OP_MAP,
         Some(key),
         move |client| {
@@ -469,10 +476,11 @@ pub async fn map(server: SocketAddr, params: &MapParams, timing: &Timing) -> Res
     Ok(reply)
 }
 
-/// Deletes the mapping owned by `nonce`: one MAP with lifetime 0, repeated only while
-/// unanswered.
+/// Deletes the mapping owned by `nonce` (sent from `local`, as it was made): one MAP with
+/// lifetime 0, repeated only while unanswered.
 pub async fn delete(
     server: SocketAddr,
+    local: Option<IpAddr>,
     protocol: u8,
     internal_port: u16,
     nonce: [u8; NONCE_LEN],
@@ -486,6 +494,7 @@ pub async fn delete(
         lifetime: 0,
         nonce,
         prefer_failure: false,
+        local,
     };
     map(server, &params, timing).await
 }
@@ -989,9 +998,12 @@ mod tests {
             lifetime: 3600,
             nonce: new_nonce().unwrap(),
             prefer_failure: false,
+            // Sent from a chosen address (what an IPv6 pinhole needs), not the system's pick.
+            local: Some("127.0.0.7".parse().unwrap()),
         };
         let nonce = params.nonce;
         let reply = map(addr, &params, &timing).await.unwrap();
+        assert_eq!(reply.local.ip(), "127.0.0.7".parse::<IpAddr>().unwrap());
         assert_eq!(reply.attempts, 1);
         assert_eq!(reply.response.lifetime, 3600);
         let m = reply.response.map.unwrap();
@@ -999,7 +1011,9 @@ mod tests {
         assert_eq!(m.external_port, 7777);
         assert_eq!(m.external_address, "11.22.33.44".parse::<IpAddr>().unwrap());
         assert_eq!(reply.epoch.unwrap().epoch, 1000);
-        let reply = delete(addr, PROTO_UDP, 7777, nonce, &timing).await.unwrap();
+        let reply = delete(addr, params.local, PROTO_UDP, 7777, nonce, &timing)
+            .await
+            .unwrap();
         assert_eq!(reply.attempts, 1);
         let got = server.await.unwrap();
         assert_eq!(got.len(), 2, "one MAP, one delete");

@@ -172,9 +172,16 @@ impl std::fmt::Display for ExchangeError {
 /// other source (RFC 6886 3.1 / RFC 6887 8.3: answers must come from where we sent), and its
 /// local address is the one the server sees.
 pub fn connect(server: SocketAddr) -> io::Result<UdpSocket> {
-    let any: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    connect_from(server, None)
+}
+
+/// [`connect`] from `local` when given: a PCP MAP over IPv6 is a pinhole for its source
+/// address, which the system would pick link-local towards a link-local router.
+pub fn connect_from(server: SocketAddr, local: Option<IpAddr>) -> io::Result<UdpSocket> {
+    let any: SocketAddr = match (local, server) {
+        (Some(ip), _) => (ip, 0).into(),
+        (None, SocketAddr::V4(_)) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        (None, SocketAddr::V6(_)) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let socket = std::net::UdpSocket::bind(any)?;
     socket.connect(server)?;
