@@ -6,7 +6,7 @@
 // this machine's interfaces; `map --keep` ended by SIGINT; and, in a real pseudo-terminal
 // (script(1) and tmux), the spinner, the colours and Ctrl-C as a person sees them. Help and
 // the other usage errors need no lab: __test__/unit/cli-args.test.ts.
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -393,7 +393,7 @@ describe('against miniupnpd', () => {
   const hasIpv6 = Object.values(os.networkInterfaces())
     .flat()
     .some((a) => a?.address === LAB.ip6.client)
-  // map/unmap/doctor --ipv6 (pinholes): cli-ipv6.test.ts.
+  // map/unmap/doctor --ipv6 (pinholes): ipv6.test.ts.
   it.runIf(hasIpv6)('--ipv6: found over IPv6', async () => {
     const status = plain(await cli(['status', '--ipv6', '--timeout', '1']))
     expect(status.code).toBe(0)

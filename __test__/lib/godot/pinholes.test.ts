@@ -2,9 +2,9 @@
 // IPv6 WAN on (`lab.sh ipv6-wan on`: the router's forward chain drops inbound IPv6 unless a
 // pinhole lets it through), and the service's fault table through the fake gateway.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../index.ts'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules } from './lab/lab.ts'
+import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../../../index.ts'
+import { useFakeGateway } from '../../lab/fake-fixture.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules } from '../../lab/lab.ts'
 
 const fake = useFakeGateway()
 const ME = LAB.ip6.client

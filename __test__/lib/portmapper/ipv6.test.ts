@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../index.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, repoRoot, routerCtl, runIn } from './lab/lab.ts'
+import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../../../index.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, repoRoot, routerCtl, runIn } from '../../lab/lab.ts'
 
 const ME = LAB.ip6.client
 

@@ -3,9 +3,9 @@
 // `map --ipv6 --keep` holds one over UPnP or PCP, `status` and `doctor` say whether inbound
 // IPv6 can be opened, and a router whose firewall refuses pinholes (the fake gateway).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cli, json, plain, startKeep } from './helpers/cli-run.ts'
-import { useFakeGateway } from './lab/fake-fixture.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, runIn } from './lab/lab.ts'
+import { cli, json, plain, startKeep } from '../helpers/cli-run.ts'
+import { useFakeGateway } from '../lab/fake-fixture.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, runIn } from '../lab/lab.ts'
 
 const ME = LAB.ip6.client
 const P = { map: 47401, json: 47402, keep: 47403, pcp: 47404, doctor: 47405 }
