@@ -430,7 +430,10 @@ function answers(d: Device, st: string): Array<{ st: string; usn: string }> {
 }
 
 const senders = new Map<string, dgram.Socket>()
-/** Replies leave from the device's own address (so .21 answers as .21), port 1900. */
+/** Replies leave from the device's own address (so .21 answers as .21), port 1900. Bound
+ *  before any search (see applyScenario), the socket also takes the unicast M-SEARCHes sent
+ *  to that address: over IPv6, the one a client sends to check that the LOCATION host really
+ *  is the device (the multicast reply came from its link-local address). */
 function senderFor(ip: string): Promise<dgram.Socket> {
   const have = senders.get(ip)
   if (have) return Promise.resolve(have)
@@ -465,7 +468,7 @@ function onSsdp(sock: dgram.Socket, v6: boolean, onlyIp?: string) {
     }
     log.push(entry)
     for (const d of scenario.devices) {
-      if (onlyIp && d.ip !== onlyIp) continue
+      if (onlyIp && d.ip !== onlyIp && ip6Of(d) !== onlyIp) continue
       const ip6 = ip6Of(d)
       if (v6 && !ip6) continue
       const list = answers(d, st)
@@ -475,7 +478,9 @@ function onSsdp(sock: dgram.Socket, v6: boolean, onlyIp?: string) {
       const boot = bootId
       setTimeout(async () => {
         if (boot !== bootId) return // scenario changed meanwhile
-        // IPv6 replies go out of the wildcard socket: the kernel picks a link-local source, as miniupnpd's does.
+        // IPv6 replies to multicast go out of the wildcard socket: the kernel picks a
+        // link-local source, as miniupnpd's does. A unicast search is answered from the
+        // address it was sent to (`sock` is bound to it).
         const out = v6 ? sock : await senderFor(d.ip)
         for (const r of list) {
           const reply =
@@ -549,7 +554,10 @@ async function applyScenario(next: Scenario): Promise<ScenarioResult> {
     const ip6 = ip6Of(d)
     try {
       servers.push(await listen(d, d.ip))
-      if (ip6) servers.push(await listen(d, ip6))
+      if (ip6) {
+        servers.push(await listen(d, ip6))
+        await senderFor(ip6)
+      }
     } catch (e) {
       await stopDevices()
       return { ok: false, error: `device ${d.id}: ${(e as Error).message}`, devices: [] }
