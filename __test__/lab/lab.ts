@@ -190,6 +190,14 @@ export async function upnpcAdd(
   return upnpcResult(await runIn(ns, 'upnpc', args), /is redirected to internal/)
 }
 
+/** `upnpc -6 -u URL6 ARGS...` from unl-client: the reference client's pinhole commands (-A add,
+ *  -U update, -D delete, -K packets, -C working, -S firewall status) over IPv6, as miniupnpd
+ *  takes them only from the pinhole's host. Its whole output, for the caller to read. */
+export async function upnpcPinhole(args: string[]): Promise<string> {
+  const r = await runIn('client', 'upnpc', ['-6', '-u', LAB.routerDescUrl6, ...args])
+  return r.stdout + r.stderr
+}
+
 /** `upnpc -d EPORT PROTO`. */
 export async function upnpcDelete(opts: UpnpcTarget & { externalPort: number; protocol: 'UDP' | 'TCP' }): Promise<UpnpcResult> {
   return upnpcResult(

@@ -3,12 +3,15 @@
 // pinhole lets it through), and the service's fault table through the fake gateway.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../../../index.ts'
+import { arrivalsFromWan } from '../../helpers/traffic.ts'
 import { useFakeGateway } from '../../lab/fake-fixture.ts'
-import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules } from '../../lab/lab.ts'
+import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, upnpcPinhole } from '../../lab/lab.ts'
 
 const fake = useFakeGateway()
 const ME = LAB.ip6.client
 const PORT = 47810
+/** Packets (UDP datagrams, TCP connections) sent from the WAN host per check. */
+const N = 3
 
 /** The router as found over IPv6 (pinholes are opened over IPv6 from the host itself). */
 let router6: UPNPDevice
@@ -49,8 +52,8 @@ describe('UPNPDevice pinholes against miniupnpd', () => {
 
   it('a UDP and a TCP packet from the WAN reach the client only while the pinhole exists', async () => {
     // Drop-by-default: nothing gets in before.
-    expect(await arrivesFromWan('udp', ME, PORT)).toBe(false)
-    expect(await arrivesFromWan('tcp', ME, PORT)).toBe(false)
+    expect(await arrivalsFromWan('udp', ME, PORT, N)).toBe(0)
+    expect(await arrivalsFromWan('tcp', ME, PORT, N)).toBe(0)
 
     const udp = await router6.addPinhole(PORT, 'UDP', 600)
     const tcp = await router6.addPinhole(PORT, 'TCP', 600)
@@ -64,8 +67,8 @@ describe('UPNPDevice pinholes against miniupnpd', () => {
     expect(await router6.checkPinholeWorking(udp!)).toBe(false) // nothing went through (709)
     expect(router6.lastError).toBeNull()
 
-    expect(await arrivesFromWan('udp', ME, PORT)).toBe(true)
-    expect(await arrivesFromWan('tcp', ME, PORT)).toBe(true)
+    expect(await arrivalsFromWan('udp', ME, PORT, N)).toBe(N)
+    expect(await arrivalsFromWan('tcp', ME, PORT, N)).toBe(N)
     // miniupnpd 2.3.1's nftables backend puts no counter on its rules: it always reports 0
     // packets, so CheckPinholeWorking stays "no traffic" (709) even now. The fake gateway
     // shows the other answers.
@@ -74,10 +77,38 @@ describe('UPNPDevice pinholes against miniupnpd', () => {
     expect(router6.lastError).toBeNull()
 
     expect(await router6.deletePinhole(udp!)).toBe(UPNPResult.SUCCESS)
+    expect(await pinholeRules(PORT)).toHaveLength(1)
+    expect(await arrivalsFromWan('udp', ME, PORT, N)).toBe(0)
+    expect(await arrivalsFromWan('tcp', ME, PORT, N)).toBe(N)
     expect(await router6.deletePinhole(tcp!)).toBe(UPNPResult.SUCCESS)
     expect(await pinholeRules(PORT)).toEqual([])
-    expect(await arrivesFromWan('udp', ME, PORT)).toBe(false)
-    expect(await arrivesFromWan('tcp', ME, PORT)).toBe(false)
+    expect(await arrivalsFromWan('udp', ME, PORT, N)).toBe(0)
+    expect(await arrivalsFromWan('tcp', ME, PORT, N)).toBe(0)
+  })
+
+  it('upnpc -6 agrees: its pinhole is ours to renew and close, ours is its to close', async () => {
+    const port = PORT + 3
+    expect(await upnpcPinhole(['-S'])).toMatch(/Firewall Enabled: Yes\s+Inbound Pinhole Allowed: Yes/)
+    const added = await upnpcPinhole(['-A', '', '0', ME, String(port), 'UDP', '600'])
+    const theirs = Number(/Pinhole ID = (\d+)/.exec(added)?.[1])
+    expect(theirs, added).toBeGreaterThan(0)
+    // The same arguments from this API name upnpc's pinhole (the spec's "extend, same id").
+    expect(await router6.addPinhole(port, 'UDP', 600)).toBe(theirs)
+    expect(await arrivalsFromWan('udp', ME, port, N)).toBe(N)
+    expect(await router6.updatePinhole(theirs, 900)).toBe(UPNPResult.SUCCESS)
+    expect(await router6.getPinholePackets(theirs)).toBe(0)
+    expect(await upnpcPinhole(['-K', String(theirs)])).toContain(`Pinhole ID = ${theirs} / PinholePackets = 0`)
+    expect(await router6.deletePinhole(theirs)).toBe(UPNPResult.SUCCESS)
+    expect(await arrivalsFromWan('udp', ME, port, N)).toBe(0)
+    expect(await upnpcPinhole(['-D', String(theirs)])).toContain('UPNP_DeletePinhole() returned : 402')
+
+    const ours = await router6.addPinhole(port, 'TCP', 600)
+    expect(ours).toBeTypeOf('number')
+    expect(await arrivalsFromWan('tcp', ME, port, N)).toBe(N)
+    expect(await upnpcPinhole(['-D', String(ours)])).toContain('UPNP_DeletePinhole() returned : 0')
+    expect(await arrivalsFromWan('tcp', ME, port, N)).toBe(0)
+    expect(await router6.deletePinhole(ours!)).toBe(UPNPResult.INVALID_ARGS)
+    expect(await pinholeRules(port)).toEqual([])
   })
 
   it('the same arguments extend the open pinhole and give its id; update; a closed id is refused', async () => {
