@@ -9,6 +9,7 @@ import type { UPNPDevice } from '../lib/godot/device.ts'
 import { CliError, type Context, EXIT, type Globals } from './command.ts'
 import { type Found, findGateways, noGatewayError } from './gateways.ts'
 import { hostOf, modelText } from './format.ts'
+import { shown } from './terminal.ts'
 
 /** `ipv6Inbound` in the JSON of `status` and `doctor`. */
 export interface JsonIpv6Inbound {
@@ -60,7 +61,9 @@ export async function ipv6Inbound(device: UPNPDevice | null): Promise<JsonIpv6In
 /** One sentence for a person, and whether it is good news. */
 export function ipv6InboundText(r: JsonIpv6Inbound): { text: string; ok: boolean } {
   if (!r.service) return { text: 'not offered by this router over UPnP (no IPv6 pinhole service)', ok: false }
-  if (r.firewallEnabled === null) return { text: `could not ask the router: ${r.error?.description ?? 'no answer'}`, ok: false }
+  // The router's own words: shown (capped, escaped), as everywhere else.
+  if (r.firewallEnabled === null)
+    return { text: `could not ask the router: ${r.error ? shown(r.error.description) : 'no answer'}`, ok: false }
   if (!r.firewallEnabled) return { text: "open: the router's IPv6 firewall is off (every port reaches this machine)", ok: true }
   if (r.inboundPinholeAllowed) return { text: 'can be opened: the IPv6 firewall is on and lets programs open pinholes', ok: true }
   return { text: 'blocked: the IPv6 firewall is on and does not let programs open pinholes', ok: false }

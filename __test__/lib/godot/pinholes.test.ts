@@ -263,6 +263,51 @@ describe('the pinhole service on the fake gateway', () => {
     }
   })
 
+  it("hostile values: each is refused as INVALID_RESPONSE by the field's name, never quoted", async () => {
+    const reply = (action: string, values: string) => ({
+      body: `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:${action}Response xmlns:u="${FW}">${values}</u:${action}Response></s:Body></s:Envelope>`,
+    })
+    await fake.setScenario({
+      devices: [
+        {
+          id: 'a',
+          ip: LAB.fakeA,
+          port: 6001,
+          firewall: {},
+          soap: {
+            AddPinhole: reply('AddPinhole', '<UniqueID>1\n$(touch /tmp/pwned)</UniqueID>'),
+            GetPinholePackets: reply('GetPinholePackets', '<PinholePackets>-1</PinholePackets>'),
+            GetOutboundPinholeTimeout: reply(
+              'GetOutboundPinholeTimeout',
+              `<OutboundPinholeTimeout>${'9'.repeat(20_000)}</OutboundPinholeTimeout>`,
+            ),
+            GetFirewallStatus: reply(
+              'GetFirewallStatus',
+              '<FirewallEnabled>\x1b[2J</FirewallEnabled><InboundPinholeAllowed>1</InboundPinholeAllowed>',
+            ),
+            CheckPinholeWorking: reply('CheckPinholeWorking', '<IsWorking>2</IsWorking>'),
+          },
+        },
+      ],
+    })
+    const d = handBuilt()
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['UniqueID', () => d.addPinhole(PORT, 'UDP', 60, '', 0, ME)],
+      ['PinholePackets', () => d.getPinholePackets(1)],
+      ['OutboundPinholeTimeout', () => d.getOutboundPinholeTimeout(PORT)],
+      ['FirewallEnabled', () => d.getFirewallStatus()],
+      ['IsWorking', () => d.checkPinholeWorking(1)],
+    ]
+    for (const [field, call] of calls) {
+      expect(await call(), field).toBeNull()
+      expect(d.lastError, field).toEqual({
+        result: UPNPResult.INVALID_RESPONSE,
+        description: expect.stringMatching(new RegExp(`reply has no valid ${field}$`)),
+      })
+      expect(d.lastError!.description.length, field).toBeLessThan(80)
+    }
+  })
+
   it('an IGD whose IPv4 connection is down (DS-Lite) still opens pinholes', async () => {
     await fake.setScenario({
       devices: [{ id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, connectionStatus: 'Disconnected', firewall: {} }],

@@ -262,6 +262,91 @@ mod tests {
         assert!(boolean(&values(&[("X", "2")]), "A", "X").is_err());
     }
 
+    use crate::upnp::test_router::{serve, Answer};
+    use std::time::Duration;
+
+    /// A router answering every action with `values` (the elements of its response).
+    async fn answering(values: &'static str) -> Target {
+        let origin = serve(move |_, _, _| Answer::Values(values.to_string())).await;
+        Target {
+            control_url: format!("{origin}/ctl/IP6FCtl"),
+            service_type: "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1".into(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn ours() -> Pinhole {
+        Pinhole {
+            remote_host: String::new(),
+            remote_port: 0,
+            internal_client: "fd77::10".into(),
+            internal_port: 7777,
+            protocol: PROTO_UDP,
+            lease_time: 600,
+        }
+    }
+
+    /// Every value a pinhole reply carries, poisoned: each is INVALID_RESPONSE with a short
+    /// description that names the field and never quotes the router.
+    #[tokio::test]
+    async fn hostile_replies_are_refused_by_name_never_quoted() {
+        let huge: &'static str = Box::leak(
+            format!(
+                "<UniqueID>{0}</UniqueID><PinholePackets>{0}</PinholePackets><OutboundPinholeTimeout>{0}</OutboundPinholeTimeout><FirewallEnabled>{0}</FirewallEnabled><InboundPinholeAllowed>1</InboundPinholeAllowed><IsWorking>{0}</IsWorking>",
+                "9".repeat(9_000) // five of them: under the 64 KiB SOAP cap, so the values are read
+            )
+            .into_boxed_str(),
+        );
+        for values in [
+            "<UniqueID>65536</UniqueID><PinholePackets>4294967296</PinholePackets><OutboundPinholeTimeout>-1</OutboundPinholeTimeout><FirewallEnabled>2</FirewallEnabled><InboundPinholeAllowed>1</InboundPinholeAllowed><IsWorking>maybe</IsWorking>",
+            "<UniqueID>1\n$(touch /tmp/pwned)</UniqueID><PinholePackets>0x10</PinholePackets><OutboundPinholeTimeout>1e3</OutboundPinholeTimeout><FirewallEnabled>\u{1b}[2J</FirewallEnabled><InboundPinholeAllowed>1</InboundPinholeAllowed><IsWorking></IsWorking>",
+            "<Other>1</Other>",
+            huge,
+        ] {
+            let t = answering(values).await;
+            let failures = [
+                add_pinhole(&t, &ours()).await.map(|_| ()).unwrap_err(),
+                pinhole_packets(&t, 1).await.map(|_| ()).unwrap_err(),
+                outbound_pinhole_timeout(&t, &ours())
+                    .await
+                    .map(|_| ())
+                    .unwrap_err(),
+                firewall_status(&t).await.map(|_| ()).unwrap_err(),
+                check_pinhole_working(&t, 1).await.map(|_| ()).unwrap_err(),
+            ];
+            for (f, field) in failures.iter().zip([
+                "UniqueID",
+                "PinholePackets",
+                "OutboundPinholeTimeout",
+                "FirewallEnabled",
+                "IsWorking",
+            ]) {
+                assert_eq!(f.result, UpnpResult::InvalidResponse, "{f:?}");
+                assert!(f.description.ends_with(&format!("no valid {field}")), "{f:?}");
+                assert!(f.description.len() < 80, "{f:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_largest_values_a_reply_may_carry_are_read() {
+        let t = answering("<UniqueID> 65535 </UniqueID><PinholePackets>4294967295</PinholePackets><OutboundPinholeTimeout>0</OutboundPinholeTimeout><FirewallEnabled>yes</FirewallEnabled><InboundPinholeAllowed>false</InboundPinholeAllowed><IsWorking>true</IsWorking>").await;
+        assert_eq!(
+            add_pinhole(&t, &ours()).await.unwrap(),
+            (65535, "fd77::10".to_string())
+        );
+        assert_eq!(pinhole_packets(&t, 1).await.unwrap(), u32::MAX);
+        assert_eq!(outbound_pinhole_timeout(&t, &ours()).await.unwrap(), 0);
+        assert_eq!(
+            firewall_status(&t).await.unwrap(),
+            FirewallStatus {
+                firewall_enabled: true,
+                inbound_pinhole_allowed: false
+            }
+        );
+        assert!(check_pinhole_working(&t, 1).await.unwrap());
+    }
+
     #[test]
     fn faults_use_the_service_table() {
         let f = firewall_fault(Failure::fault(704, "NoSuchEntry", 500));
