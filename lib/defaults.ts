@@ -32,7 +32,10 @@ export const LIST_MAX_ENTRIES = 1024
 export const PROBE_MAX_AGE_MS = 600_000
 
 /** IPv6 pinholes (UPnP WANIPv6FirewallControl): the lease `addPinhole` asks when not told, and
- *  the longest the service allows (its spec's range is 1..86400 s; no permanent pinholes). */
+ *  the longest the service allows (its spec's range is 1..86400 s; no permanent pinholes).
+ *  The core checks the same range (`upnp::pinholes::MAX_LEASE`); it is restated here because
+ *  the CLI refuses a longer --lease before it loads the addon, and
+ *  __test__/unit/defaults.test.ts holds the two equal. */
 export const PINHOLE_LEASE_S = 3600
 export const PINHOLE_MAX_LEASE_S = 86_400
 
