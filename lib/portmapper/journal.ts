@@ -170,8 +170,11 @@ export async function sweepEntry(e: JournalEntry, o: { requestTimeout: number; p
     return (await o.serial(() => device.deletePortMapping(e.externalPort, e.protocol))) === UPNPResult.SUCCESS
   }
   // NAT-PMP and PCP deletes are scoped to this client (and, for PCP, the nonce) by the
-  // protocol itself, so they cannot remove someone else's mapping.
-  const backend = pxpBackend(e.via, { router: e.router ?? '', budgetMs: o.pxpBudget, serial: o.serial })
+  // protocol itself, so they cannot remove someone else's mapping. A PCP pinhole (IPv6) is
+  // the request's source address's: the delete must come from that address too, which the
+  // system would not pick towards a link-local router.
+  const local = e.via === 'pcp' && e.internalClient.includes(':') ? { localAddress: e.internalClient } : {}
+  const backend = pxpBackend(e.via, { router: e.router ?? '', budgetMs: o.pxpBudget, serial: o.serial, ...local })
   if (e.nonce) granted.nonce = e.nonce
   await backend.remove(params, granted)
   return true

@@ -2,6 +2,8 @@
 // UPnP, with the lab's IPv6 WAN on: packets from the WAN host reach the client only while the
 // pinhole is held; renewal, a router reboot (lost, restored), close and SIGTERM.
 import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../../../index.ts'
@@ -20,7 +22,7 @@ function mapper(options: ConstructorParameters<typeof PortMapper>[0] = {}): Port
   return m
 }
 
-function next<T extends unknown[]>(m: PortMapper, event: 'renewed' | 'lost' | 'restored', timeoutMs: number): Promise<T> {
+function next<T extends unknown[]>(m: PortMapper, event: 'renewed' | 'lost' | 'restored' | 'swept', timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs)
     m.once(event, (...args: unknown[]) => {
@@ -158,10 +160,18 @@ describe('choosing the way', () => {
     expect(await pinholeRules(47853)).toEqual([])
   })
 
-  it('SIGTERM closes the pinhole like a mapping', async () => {
+  /** A separate app holding an IPv6 pinhole (auto: PCP in the lab), with a journal if given. */
+  async function startChild(port: number, journal?: string) {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot(), '__test__/fixtures/portmapper-child.ts'), 'busy', '47855'],
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot(), '__test__/fixtures/portmapper-child.ts'),
+        'busy',
+        String(port),
+        ...(journal ? [journal] : []),
+      ],
       {
         cwd: repoRoot(),
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -177,11 +187,33 @@ describe('choosing the way', () => {
       })
       child.once('exit', () => reject(new Error(`child exited before mapping: ${out}`)))
     })
+    return { child, exited }
+  }
+
+  it('SIGTERM closes the pinhole like a mapping', async () => {
+    const { child, exited } = await startChild(47855)
     expect(await pinholeRules(47855)).toHaveLength(1)
     expect(await arrivesFromWan('udp', ME, 47855)).toBe(true)
     child.kill('SIGTERM')
     expect(await exited).toBe('SIGTERM')
     expect(await pinholeRules(47855)).toEqual([])
     expect(await arrivesFromWan('udp', ME, 47855)).toBe(false)
+  })
+
+  it('SIGKILL leaves a PCP pinhole; the next start sweeps it from the journal (sent from its address)', async () => {
+    const journal = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-journal-')), 'mappings.json')
+    const { child, exited } = await startChild(47858, journal)
+    child.kill('SIGKILL')
+    await exited
+    const left = JSON.parse(fs.readFileSync(journal, 'utf8')) as { entries: Array<Record<string, unknown>> }
+    expect(left.entries).toMatchObject([{ via: 'pcp', internalClient: ME, internalPort: 47858 }])
+    expect(await pinholeRules(47858)).toHaveLength(1) // the crash left it
+    expect(await arrivalsFromWan('udp', ME, 47858, N)).toBe(N)
+    const m = mapper({ journal })
+    const swept = next<[number]>(m, 'swept', 8000)
+    await m.map({ internalPort: 47859, family: 'ipv6', lease: 600 })
+    expect((await swept)[0]).toBe(1)
+    expect(await pinholeRules(47858)).toEqual([])
+    expect(await arrivalsFromWan('udp', ME, 47858, N)).toBe(0)
   })
 })
