@@ -15,6 +15,7 @@
 import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import { UPNP } from '../godot/upnp.ts'
 import type { UPNPDevice } from '../godot/device.ts'
+import { deviceFromUrl } from '../godot/from-url.ts'
 import * as native from '../native/index.ts'
 import { defaultGateway } from '../probe.ts'
 import type { Via } from '../types.ts'
@@ -27,6 +28,8 @@ export interface Ipv6BackendsOptions {
   options: ResolvedOptions
   /** The caller's gateway (`PortMapperOptions.gateway`): used as given, never rediscovered. */
   fixedGateway: UPNPDevice | null
+  /** ... or its description URL: opened without a search, and again when it stops answering. */
+  gatewayUrl: string | null
   serial: Serial
 }
 
@@ -144,10 +147,11 @@ export class Ipv6Backends {
         )
       backend = new PcpPinholeBackend(router, publicSource6(), this.o.options.pmpBudget, this.o.serial)
     } else if (via === 'upnp') {
-      if (!this.#gateway) this.#gateway = await this.#discover(signal)
+      const find = (s?: AbortSignal) => (this.o.gatewayUrl !== null ? this.#open(this.o.gatewayUrl, s) : this.#discover(s))
+      if (!this.#gateway) this.#gateway = await find(signal)
       backend = new PinholeBackend({
         gateway: () => this.#gateway as UPNPDevice,
-        rediscover: this.o.fixedGateway ? null : async () => (this.#gateway = await this.#discover()),
+        rediscover: this.o.fixedGateway ? null : async () => (this.#gateway = await find()),
         serial: this.o.serial,
       })
     } else {
@@ -155,6 +159,22 @@ export class Ipv6Backends {
     }
     this.#backends.set(via, backend)
     return backend
+  }
+
+  /** The device at the caller's description URL, which must offer the pinhole service (its
+   *  IPv4 side may be down, as behind DS-Lite). */
+  async #open(url: string, signal?: AbortSignal): Promise<UPNPDevice> {
+    const device = await deviceFromUrl(url, { requestTimeout: this.o.options.requestTimeout, ...(signal ? { signal } : {}) })
+    if (device.firewallControlUrl) return device
+    const why = device.lastError ? `: ${device.lastError.description}` : ''
+    throw new UPNPError(
+      {
+        result: UPNPResult.INVALID_GATEWAY,
+        via: 'upnp',
+        description: `the gateway at ${url} has no IPv6 firewall service (WANIPv6FirewallControl)${why}`,
+      },
+      'opening the gateway from its description URL',
+    )
   }
 
   /** An IPv6 discovery for a device with the pinhole service (a working gateway first; one

@@ -85,7 +85,12 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
     this.#fixedGateway = options.gateway !== undefined && this.#gatewayUrl === null
     this.#journal = this.#options.journal ? new Journal(this.#options.journal, (e) => this.#report(e, null)) : null
-    this.#ipv6 = new Ipv6Backends({ options: this.#options, fixedGateway: this.#fixedGateway ? this.#gateway : null, serial: this.#serial })
+    this.#ipv6 = new Ipv6Backends({
+      options: this.#options,
+      fixedGateway: this.#fixedGateway ? this.#gateway : null,
+      gatewayUrl: this.#gatewayUrl,
+      serial: this.#serial,
+    })
     this.#announcements = new AnnouncementWatcher(
       () => this.#gateway,
       () => this.#checkUpnpNow(),

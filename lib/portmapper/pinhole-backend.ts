@@ -43,9 +43,11 @@ export class PinholeBackend implements Backend {
     return new UPNPError({ ...why, via: 'upnp' }, context)
   }
 
-  /** AddPinhole for this host's address towards the gateway (what `igdOurAddr` holds). */
+  /** AddPinhole for this host's address towards the gateway (what `igdOurAddr` holds). A
+   *  gateway reached over IPv4 has no IPv6 address of ours to name: "" lets the core refuse
+   *  it with the reason ("reached over IPv4 ... reach it over IPv6"). */
   private async open(gateway: UPNPDevice, p: MappingParams): Promise<Granted> {
-    const client = gateway.igdOurAddr
+    const client = gateway.igdOurAddr.includes(':') ? gateway.igdOurAddr : ''
     const lease = pinholeLease(p.lease)
     const id = await this.o.serial(() => gateway.addPinhole(p.internalPort, p.protocol, lease, '', 0, client))
     if (id === null) throw this.failed(gateway, `opening an IPv6 pinhole for ${p.protocol} ${p.internalPort}`, 'AddPinhole failed')

@@ -125,6 +125,26 @@ describe('choosing the way', () => {
     expect(await arrivesFromWan('udp', ME, 47856)).toBe(true)
   })
 
+  it('gateway as a description URL: opened without a search; over IPv4 refused with the reason', async () => {
+    const m = mapper({ gateway: LAB.routerDescUrl6 })
+    const h = await m.map({ internalPort: 47860, family: 'ipv6', lease: 600 })
+    expect(h).toMatchObject({ via: 'upnp', externalAddress: ME, externalPort: 47860 })
+    expect(await arrivalsFromWan('udp', ME, 47860, N)).toBe(N)
+    await m.close()
+    expect(await arrivalsFromWan('udp', ME, 47860, N)).toBe(0)
+    const over4 = await mapper({ gateway: LAB.routerDescUrl })
+      .map({ internalPort: 47861, family: 'ipv6' })
+      .catch((x: unknown) => x)
+    expect(over4).toMatchObject({ result: UPNPResult.INVALID_ARGS, via: 'upnp' })
+    expect((over4 as Error).message).toMatch(/reached over IPv4 \(192\.168\.77\.10\).*reach it over IPv6/)
+    const none = await mapper({ gateway: `http://${LAB.fakeA}:1/none.xml` })
+      .map({ internalPort: 47862, family: 'ipv6' })
+      .catch((x: unknown) => x)
+    expect(none).toMatchObject({ result: UPNPResult.INVALID_GATEWAY, via: 'upnp' })
+    expect((none as Error).message).toMatch(/has no IPv6 firewall service/)
+    expect(await pinholeRules(47861)).toEqual([])
+  })
+
   it('auto: UPnP when no PCP server answers over IPv6 (router6 points at a host without one)', async () => {
     const m = mapper({ router6: LAB.ip6.fakeA })
     const h = await m.map({ internalPort: 47851, family: 'ipv6', lease: 600 })
