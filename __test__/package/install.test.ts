@@ -30,6 +30,31 @@ let consumer: string
 /** The root package as published; install.test.ts adds optionalDependencies. */
 const staged = useStagedPackage('upnp-native-pack-')
 
+/** Type-checks files of the consumer project as a strict TypeScript user would, against the
+ *  installed package's own declarations (skipLibCheck off). */
+async function typecheckConsumer(mode: string, files: string[]): Promise<{ code: number | null; output: string }> {
+  const config = path.join(consumer, `tsconfig.${mode}.${path.parse(files[0] ?? '').name}.json`)
+  fs.writeFileSync(
+    config,
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        target: 'ES2022',
+        lib: ['ES2022'],
+        module: mode,
+        moduleResolution: mode,
+        types: ['node'],
+        typeRoots: [path.join(ROOT, 'node_modules/@types')],
+      },
+      files,
+    }),
+  )
+  const r = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
+  return { code: r.code, output: r.stdout + r.stderr }
+}
+
 afterAll(async () => {
   await upnpcDelete({ externalPort: PORT, protocol: 'UDP' }).catch(() => {})
 })
@@ -188,28 +213,10 @@ await upnp.addPortMapping(7777, 7777, '', 'ICMP')
       `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\nimport whole = require('${PACKAGE_NAME}')\n` +
         `export async function main(): Promise<void> {\nconst same: typeof whole.UPNP = UPNP\nvoid same\n${body('cjs')}}\n`,
     )
-    const checks = ['node16', 'nodenext'].map(async (mode) => {
-      const config = path.join(consumer, `tsconfig.${mode}.json`)
-      fs.writeFileSync(
-        config,
-        JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            noEmit: true,
-            skipLibCheck: false,
-            target: 'ES2022',
-            lib: ['ES2022'],
-            module: mode,
-            moduleResolution: mode,
-            types: ['node'],
-            typeRoots: [path.join(ROOT, 'node_modules/@types')],
-          },
-          files: ['consumer.mts', 'consumer.cts'],
-        }),
-      )
-      const r = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
-      return { mode, code: r.code, output: r.stdout + r.stderr }
-    })
+    const checks = ['node16', 'nodenext'].map(async (mode) => ({
+      mode,
+      ...(await typecheckConsumer(mode, ['consumer.mts', 'consumer.cts'])),
+    }))
     for (const r of await Promise.all(checks)) expect(r, r.output).toMatchObject({ code: 0 })
   }, 60_000)
 
@@ -247,26 +254,8 @@ console.log(mapped, gateways, list)
 await api.map('7777')
 `,
     )
-    const config = path.join(consumer, 'tsconfig.adapters.json')
-    fs.writeFileSync(
-      config,
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          target: 'ES2022',
-          lib: ['ES2022'],
-          module: 'node16',
-          moduleResolution: 'node16',
-          types: ['node'],
-          typeRoots: [path.join(ROOT, 'node_modules/@types')],
-        },
-        files: ['adapters.mts'],
-      }),
-    )
-    const checked = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
-    expect(checked, checked.stdout + checked.stderr).toMatchObject({ code: 0 })
+    const checked = await typecheckConsumer('node16', ['adapters.mts'])
+    expect(checked, checked.output).toMatchObject({ code: 0 })
   }, 60_000)
 
   it('discover + addPortMapping (ESM) and deletePortMapping (CJS) from the installed package, checked with upnpc', async () => {
