@@ -3,8 +3,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { expect } from 'vitest'
-import { repoRoot } from '../lab/lab.ts'
+import { afterAll, expect } from 'vitest'
+import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
 export const CLI = path.join(ROOT, 'cli/main.ts')
@@ -85,4 +85,22 @@ export async function startKeep(args: string[]): Promise<{ child: ChildProcess; 
     await sleep(50)
   }
   return { child, output: () => out, exited }
+}
+
+/** The router's entry for this port as `upnpc -l` (miniupnpc) lists it, if any. */
+export async function onRouter(port: number, protocol: 'UDP' | 'TCP' = 'UDP') {
+  return (await upnpcList()).find((m) => m.externalPort === port && m.protocol === protocol)
+}
+
+/** After the file: whatever a failing test left on these ports goes, so the router is back
+ *  to how the lab made it (from both LAN clients). */
+export function releaseAfterAll(ports: Record<string, number>): void {
+  afterAll(async () => {
+    for (const port of Object.values(ports)) {
+      for (const protocol of ['UDP', 'TCP'] as const) {
+        await upnpcDelete({ externalPort: port, protocol })
+        await upnpcDelete({ ns: 'client2', externalPort: port, protocol })
+      }
+    }
+  })
 }
