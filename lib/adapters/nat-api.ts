@@ -91,15 +91,10 @@ export class NatAPI {
     privatePort?: number | Callback<boolean>,
     callback?: Callback<boolean>,
   ): Promise<boolean | undefined> {
-    const cb = typeof privatePort === 'function' ? privatePort : callback
-    return settle(
-      this.#run(async () => {
-        const wanted = this.#wanted(publicPort, typeof privatePort === 'number' ? privatePort : undefined)
-        for (const protocol of wanted.protocols) if (!(await this.#mapOne(wanted, protocol))) return false
-        return true
-      }),
-      cb,
-    )
+    return this.#perPort(publicPort, privatePort, callback, async (wanted) => {
+      for (const protocol of wanted.protocols) if (!(await this.#mapOne(wanted, protocol))) return false
+      return true
+    })
   }
 
   /** Deletes what `map` made for this port (both protocols unless one is named). */
@@ -108,22 +103,31 @@ export class NatAPI {
     privatePort?: number | Callback<boolean>,
     callback?: Callback<boolean>,
   ): Promise<boolean | undefined> {
+    return this.#perPort(publicPort, privatePort, callback, async (wanted) => {
+      if (!this.#mappers.length) return false // as nat-api: no protocol, no success
+      let ok = true
+      for (const mapper of this.#mappers) {
+        for (const m of this.#held(mapper, wanted))
+          ok =
+            (await mapper.unmap(m).then(
+              () => true,
+              () => false,
+            )) && ok
+      }
+      return ok
+    })
+  }
+
+  /** nat-api's argument forms of map/unmap: (port[, privatePort][, callback]) or (options[, callback]). */
+  #perPort(
+    publicPort: number | NatAPIMapOptions,
+    privatePort: number | Callback<boolean> | undefined,
+    callback: Callback<boolean> | undefined,
+    work: (wanted: Wanted) => Promise<boolean>,
+  ): Promise<boolean | undefined> {
     const cb = typeof privatePort === 'function' ? privatePort : callback
     return settle(
-      this.#run(async () => {
-        const wanted = this.#wanted(publicPort, typeof privatePort === 'number' ? privatePort : undefined)
-        if (!this.#mappers.length) return false // as nat-api: no protocol, no success
-        let ok = true
-        for (const mapper of this.#mappers) {
-          for (const m of this.#held(mapper, wanted))
-            ok =
-              (await mapper.unmap(m).then(
-                () => true,
-                () => false,
-              )) && ok
-        }
-        return ok
-      }),
+      this.#run(async () => work(this.#wanted(publicPort, typeof privatePort === 'number' ? privatePort : undefined))),
       cb,
     )
   }
