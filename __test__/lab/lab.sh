@@ -8,7 +8,8 @@
 #   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘   (IPv6 WAN: `lab.sh ipv6-wan on`)
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
-#        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | exec NS CMD...
+#        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | delay MS|off
+#        | exec NS CMD...
 #        | test [vitest args]
 #        | matrix [vitest args] | demo | bench [bench args]
 #        | godot [scenario ids]   (the differential suite against the real Godot engine)
@@ -402,6 +403,49 @@ ipv6_wan() {
   log "ipv6-wan on: WAN 2001:db8:99::/64, client default route via fe80::1"
 }
 
+# Replies from the router slowed down by MS milliseconds, as in front of a real home router
+# (this kernel has no sch_netem): the client's veth becomes two TAP devices, lan0 in the client
+# and vclient on the router's bridge, with __test__/lab/delay-cable.c between them holding every
+# router-to-client frame for MS ms. `delay off` puts the veth back. Checked by timing a TCP
+# connect from the client (bench/bench.ts records it with every run).
+cable_stop() {
+  local pid
+  pid=$(cat "$STATE/cable.pid" 2>/dev/null) || return 0
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+  fi
+  rm -f "$STATE/cable.pid"
+}
+
+delay() {
+  local ms="${1:-}"
+  [[ $ms == off || $ms =~ ^[0-9]{1,5}$ ]] || die "usage: lab.sh delay MS|off"
+  ns_exists $P-client || die "no lab (run: lab.sh up)"
+  cable_stop
+  ip -n $P-router link del vclient 2>/dev/null || true
+  ip -n $P-client link del lan0 2>/dev/null || true
+  if [[ $ms == off ]]; then
+    lan_host $P-client vclient 192.168.77.10
+  else
+    local src="$REPO/__test__/lab/delay-cable.c" bin="$STATE/delay-cable"
+    if [[ ! -x $bin || $src -nt $bin ]]; then
+      mkdir -p "$STATE"
+      gcc -O2 -Wall -o "$bin" "$src" || die "could not compile $src (gcc)"
+    fi
+    ip -n $P-router tuntap add dev vclient mode tap
+    ip -n $P-router link set vclient master br0 up
+    ip -n $P-client tuntap add dev lan0 mode tap
+    ip -n $P-client addr add 192.168.77.10/24 dev lan0
+    ip -n $P-client link set lan0 up
+    ip -n $P-client route add default via 192.168.77.1
+    setsid "$bin" "$ms" $P-client lan0 $P-router vclient </dev/null >>"$STATE/cable.log" 2>&1 9>&- &
+    echo $! >"$STATE/cable.pid"
+  fi
+  if ipv6_ok; then ip -n $P-client addr add fd77::10/64 dev lan0 nodad 2>/dev/null || true; fi
+  log "delay $ms"
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
   up) up "$@" ;;
@@ -412,6 +456,7 @@ case "$cmd" in
   router-status) router_pid || { echo "miniupnpd not running"; exit 1; } ;;
   vpn) lock; vpn "$@" ;;
   ipv6-wan) lock; ipv6_wan "$@" ;;
+  delay) lock; delay "$@" ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift
@@ -474,6 +519,6 @@ case "$cmd" in
     log "godot: __test__/godot/run.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --import tsx __test__/godot/run.ts "$@" 9>&- ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac
