@@ -12,6 +12,7 @@ use crate::upnp::charset;
 use crate::upnp::connections::{self, ConnectionInfo};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
 use crate::upnp::http::{self, Endpoint, Limits};
+use crate::upnp::leftovers::{self, MappingKey};
 use crate::upnp::soap::{self, Target};
 
 /// What discovery learns about one device (Godot's `UPNPDevice` plus the extras we report).
@@ -91,6 +92,8 @@ impl DeviceInfo {
             connect_timeout: request_timeout.min(Duration::from_secs(3)),
             max_body: MAX_DESCRIPTION_BYTES,
             urgent: false,
+            // Discovery's deadline is the caller's timeout: never waited past.
+            budget: Duration::ZERO,
         };
         let endpoint = match Endpoint::parse(&self.description_url) {
             Ok(e) => e,
@@ -248,15 +251,18 @@ pub struct Mapping {
     pub lease_duration: u32,
 }
 
-/// Adds the mapping; returns the internal client that was sent.
+/// Adds the mapping; returns the internal client that was sent. An add given up after it was
+/// sent is undone (see `leftovers.rs`).
 pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
     // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
     for text in [&m.remote_host, &m.internal_client, &m.description] {
         soap::xml_escape(text)?;
     }
+    let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
+    leftovers::settled(&key, Instant::now() + target.timeout).await?;
     let m = m.clone();
     let mut sent_client = String::new();
-    soap::call_with(target, "AddPortMapping", |local| {
+    let outcome = soap::call_reporting(target, "AddPortMapping", |local| {
         let client = if m.internal_client.is_empty() {
             local.ip().to_string()
         } else {
@@ -274,8 +280,19 @@ pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Fa
             ("NewLeaseDuration", m.lease_duration.to_string()),
         ])
     })
-    .await?;
-    Ok(sent_client)
+    .await;
+    match outcome {
+        Ok(_) => {
+            leftovers::added(&key);
+            Ok(sent_client)
+        }
+        Err(e) => {
+            if e.outcome_unknown {
+                leftovers::given_up(target, key, Some(sent_client));
+            }
+            Err(e.failure)
+        }
+    }
 }
 
 /// The three arguments that name a mapping (DeletePortMapping, GetSpecificPortMappingEntry).
@@ -291,16 +308,31 @@ fn mapping_key(
     ]
 }
 
+/// Deletes the mapping. A delete given up after it was sent is finished in the background
+/// (see `leftovers.rs`).
 pub async fn delete_port_mapping(
     target: &Target,
     remote_host: &str,
     external_port: u16,
     protocol: &str,
 ) -> Result<(), Failure> {
-    let args = mapping_key(remote_host, external_port, protocol);
-    soap::call(target, "DeletePortMapping", args)
-        .await
-        .map(|_| ())
+    let key = MappingKey::new(target, remote_host, external_port, protocol);
+    leftovers::settled(&key, Instant::now() + target.timeout).await?;
+    let args = key.args();
+    match soap::call_reporting(target, "DeletePortMapping", |_| Ok(args)).await {
+        Ok(_) => {
+            leftovers::deleted(&key);
+            Ok(())
+        }
+        Err(e) => {
+            if e.failure.upnp_code == Some(714) {
+                leftovers::deleted(&key);
+            } else if e.outcome_unknown {
+                leftovers::given_up(target, key, None);
+            }
+            Err(e.failure)
+        }
+    }
 }
 
 /// `GetSpecificPortMappingEntry`: whether (and how) the router holds a mapping now.

@@ -6,9 +6,9 @@
 //! and the default `NewInternalClient`), and because IPv6 link-local routers need a zone
 //! that URLs cannot carry through a pooled client.
 
-use std::collections::{HashMap, VecDeque};
+use std::error::Error as _;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,114 +17,14 @@ use hyper::header::CONTENT_LENGTH;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
 use crate::upnp::head_case::MiniupnpcCase;
+use crate::upnp::link::{Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.
 pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
-
-/// Connections open at once to one device. Routers serve HTTP from a single loop with a
-/// short listen backlog: 64 simultaneous connects to miniupnpd lose SYNs (then every
-/// request waits out TCP's 1 s retransmission or times out, and a late add can land after
-/// its delete). Queueing here instead keeps each request fast and in order per device.
-pub const MAX_CONNECTIONS_PER_DEVICE: usize = 4;
-
-/// The connection slots of one device. Urgent requests (deletes) are served before the
-/// others: every operation of miniupnpd's nftables backend costs time proportional to its
-/// table, so under load, emptying the table first keeps every request fast.
-struct Slots {
-    state: Mutex<SlotState>,
-}
-
-struct SlotState {
-    free: usize,
-    urgent: VecDeque<oneshot::Sender<Slot>>,
-    normal: VecDeque<oneshot::Sender<Slot>>,
-}
-
-/// One held slot; dropping it hands the slot to the next waiter (urgent first).
-pub struct Slot {
-    /// `None` once handed over, so that dropping it then does nothing.
-    slots: Option<Arc<Slots>>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let Some(slots) = self.slots.take() else {
-            return;
-        };
-        let mut state = slots
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        loop {
-            let Some(next) = state
-                .urgent
-                .pop_front()
-                .or_else(|| state.normal.pop_front())
-            else {
-                state.free += 1;
-                return;
-            };
-            // A waiter that gave up (deadline) dropped its receiver: try the next one. A
-            // slot sent but never received is dropped with the channel and comes back here.
-            match next.send(Slot {
-                slots: Some(slots.clone()),
-            }) {
-                Ok(()) => return,
-                Err(mut unsent) => unsent.slots = None,
-            }
-        }
-    }
-}
-
-async fn acquire_slot(ip: IpAddr, urgent: bool) -> Slot {
-    let slots = {
-        let mut all = DEVICE_SLOTS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        all.entry(ip)
-            .or_insert_with(|| {
-                Arc::new(Slots {
-                    state: Mutex::new(SlotState {
-                        free: MAX_CONNECTIONS_PER_DEVICE,
-                        urgent: VecDeque::new(),
-                        normal: VecDeque::new(),
-                    }),
-                })
-            })
-            .clone()
-    };
-    let waiting = {
-        let mut state = slots
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if state.free > 0 {
-            state.free -= 1;
-            return Slot {
-                slots: Some(slots.clone()),
-            };
-        }
-        let (tx, rx) = oneshot::channel();
-        if urgent {
-            state.urgent.push_back(tx);
-        } else {
-            state.normal.push_back(tx);
-        }
-        rx
-    };
-    // The sender is only dropped after sending, so this cannot fail while `slots` lives.
-    match waiting.await {
-        Ok(slot) => slot,
-        Err(_) => Slot { slots: Some(slots) },
-    }
-}
-
-static DEVICE_SLOTS: LazyLock<Mutex<HashMap<IpAddr, Arc<Slots>>>> = LazyLock::new(Default::default);
 
 /// Where one request goes: a socket address (with the zone for link-local IPv6), the
 /// `Host` header and the path.
@@ -260,6 +160,10 @@ pub struct Limits {
     pub max_body: usize,
     /// Served before other requests waiting for the same device (deletes).
     pub urgent: bool,
+    /// The request's whole timeout. Waiting behind our own earlier requests to the device may
+    /// go past `deadline` as long as the device answered one of them within `budget`; the
+    /// request then gets `budget` once it has its connection. Zero: `deadline` is hard.
+    pub budget: Duration,
 }
 
 impl Limits {
@@ -269,6 +173,7 @@ impl Limits {
             connect_timeout: total.min(Duration::from_secs(3)),
             max_body,
             urgent: false,
+            budget: total,
         }
     }
 }
@@ -287,6 +192,8 @@ pub enum HttpError {
     Timeout,
     TooLarge(usize),
     Protocol(String),
+    /// The device closed or reset the connection before any reply (a spare it had dropped).
+    Closed(String),
 }
 
 impl std::fmt::Display for HttpError {
@@ -296,6 +203,7 @@ impl std::fmt::Display for HttpError {
             HttpError::Timeout => write!(f, "no complete reply before the deadline"),
             HttpError::TooLarge(max) => write!(f, "reply larger than {max} bytes"),
             HttpError::Protocol(e) => write!(f, "HTTP error: {e}"),
+            HttpError::Closed(e) => write!(f, "connection closed before a reply: {e}"),
         }
     }
 }
@@ -305,37 +213,40 @@ impl std::fmt::Display for HttpError {
 pub struct Connection {
     stream: TcpStream,
     pub local_addr: SocketAddr,
+    /// A spare opened earlier: the device may have closed it since.
+    reused: bool,
+    deadline: Instant,
+    link: Arc<Link>,
     /// Held until the exchange ends: one of the device's connection slots.
-    _slot: Slot,
+    _ticket: Ticket,
 }
 
+/// A connection to `endpoint`'s device: a spare when one is open, else a new one as soon as
+/// the device is below its connection limit (see `link.rs`).
 pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection, HttpError> {
-    // Waiting for a slot counts against the request's deadline like everything else.
-    let slot = timeout_at(
-        limits.deadline,
-        acquire_slot(endpoint.addr.ip(), limits.urgent),
-    )
-    .await
-    .map_err(|_| HttpError::Timeout)?;
-    let connect_deadline = limits.deadline.min(Instant::now() + limits.connect_timeout);
-    let stream = timeout_at(connect_deadline, TcpStream::connect(endpoint.addr))
+    open(endpoint, limits, true).await
+}
+
+async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Connection, HttpError> {
+    let link = Link::of(endpoint.addr.ip());
+    let leased = link
+        .connection(endpoint.addr, limits, spare)
         .await
-        .map_err(|_| HttpError::Timeout)?
-        .map_err(|e| HttpError::Connect(e.to_string()))?;
-    // Requests are one small write each; do not let Nagle hold them back.
-    let _ = stream.set_nodelay(true);
-    // Closing resets the connection instead of lingering: a request we gave up on at its
-    // deadline must not reach the router seconds later (a late AddPortMapping would create
-    // a mapping the caller was told failed). We only close after the whole reply or on
-    // giving up, so nothing is lost on the normal path.
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    let local_addr = stream
+        .map_err(|e| match e {
+            LinkError::Timeout => HttpError::Timeout,
+            LinkError::Connect(e) => HttpError::Connect(e),
+        })?;
+    let local_addr = leased
+        .stream
         .local_addr()
         .map_err(|e| HttpError::Connect(e.to_string()))?;
     Ok(Connection {
-        stream,
+        stream: leased.stream,
         local_addr,
-        _slot: slot,
+        reused: leased.reused,
+        deadline: leased.deadline,
+        link,
+        _ticket: leased.ticket,
     })
 }
 
@@ -369,19 +280,43 @@ fn head_fields<'a>(
     fields
 }
 
-/// Sends one request on `conn` and reads the whole reply within `limits`.
+/// Sends one request on `conn` and reads the whole reply within `limits`. On a spare that the
+/// device had closed meanwhile, the request goes again on a new connection.
 pub async fn exchange(
     conn: Connection,
     endpoint: &Endpoint,
     method: &str,
     headers: &[(&str, &str)],
-    body: Option<String>,
+    body: Bytes,
+    limits: &Limits,
+) -> Result<Response, HttpError> {
+    let reused = conn.reused;
+    match exchange_once(conn, endpoint, method, headers, body.clone(), limits).await {
+        Err(HttpError::Closed(_)) if reused => {
+            let fresh = open(endpoint, limits, false).await?;
+            exchange_once(fresh, endpoint, method, headers, body, limits).await
+        }
+        other => other,
+    }
+}
+
+async fn exchange_once(
+    conn: Connection,
+    endpoint: &Endpoint,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let local_addr = conn.local_addr;
-    let Connection { stream, _slot, .. } = conn;
+    let deadline = conn.deadline;
+    let reused = conn.reused;
+    let link = conn.link.clone();
+    let Connection {
+        stream, _ticket, ..
+    } = conn;
     let work = async move {
-        let _slot = _slot;
+        let _ticket = _ticket;
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
             .max_buf_size(64 * 1024)
             // One flat buffer per message, so the head reaches MiniupnpcCase as plain writes.
@@ -389,7 +324,6 @@ pub async fn exchange(
             .handshake::<_, Full<Bytes>>(TokioIo::new(MiniupnpcCase::new(stream)))
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let body = body.unwrap_or_default();
         let mut request = Request::builder()
             .method(method)
             .uri(&endpoint.path_and_query);
@@ -397,14 +331,17 @@ pub async fn exchange(
             request = request.header(name, value);
         }
         let request = request
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
         let max_body = limits.max_body;
         let talk = async move {
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| HttpError::Protocol(e.to_string()))?;
+            let response = sender.send_request(request).await.map_err(|e| {
+                if closed_early(&e) {
+                    HttpError::Closed(e.to_string())
+                } else {
+                    HttpError::Protocol(e.to_string())
+                }
+            })?;
             let status = response.status().as_u16();
             if let Some(len) = response
                 .headers()
@@ -433,9 +370,18 @@ pub async fn exchange(
         let (reply, _) = tokio::join!(talk, connection);
         reply
     };
-    let (status, body) = timeout_at(limits.deadline, work)
+    let written = Instant::now();
+    let outcome = timeout_at(deadline, work)
         .await
-        .map_err(|_| HttpError::Timeout)??;
+        .map_err(|_| HttpError::Timeout)
+        .and_then(|r| r);
+    match &outcome {
+        Ok(_) => link.answered(written.elapsed()),
+        // A fresh connection reset before any reply: the device is shedding load.
+        Err(HttpError::Closed(_)) if !reused => link.reset_seen(),
+        Err(_) => {}
+    }
+    let (status, body) = outcome?;
     Ok(Response {
         status,
         body,
@@ -443,10 +389,26 @@ pub async fn exchange(
     })
 }
 
+/// hyper's error for a connection the device closed or reset before its reply began.
+fn closed_early(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() {
+        return true;
+    }
+    let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+    io.is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::ConnectionAborted
+        )
+    })
+}
+
 /// GET `url`, for device descriptions.
 pub async fn get(endpoint: &Endpoint, limits: &Limits) -> Result<Response, HttpError> {
     let conn = connect(endpoint, limits).await?;
-    exchange(conn, endpoint, "GET", &[], None, limits).await
+    exchange(conn, endpoint, "GET", &[], Bytes::new(), limits).await
 }
 
 /// Header for SOAP requests (UPnP Device Architecture 1.1, 3.2.1).
@@ -455,46 +417,6 @@ pub const SOAP_CONTENT_TYPE: (&str, &str) = ("Content-Type", "text/xml; charset=
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn device_slots_are_bounded_and_deletes_go_first() {
-        use std::time::Duration;
-        let ip: IpAddr = "203.0.113.77".parse().unwrap(); // a key only: nothing is sent
-        let mut held = Vec::new();
-        for _ in 0..MAX_CONNECTIONS_PER_DEVICE {
-            held.push(acquire_slot(ip, false).await);
-        }
-        // Full: a normal and then an urgent request wait; a third waiter gives up.
-        let normal = tokio::spawn(acquire_slot(ip, false));
-        tokio::task::yield_now().await;
-        let urgent = tokio::spawn(acquire_slot(ip, true));
-        tokio::task::yield_now().await;
-        let gave_up =
-            tokio::time::timeout(Duration::from_millis(20), acquire_slot(ip, false)).await;
-        assert!(gave_up.is_err());
-        // One slot frees: the urgent request gets it although it came later.
-        held.pop();
-        let urgent_slot = tokio::time::timeout(Duration::from_secs(1), urgent)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(!normal.is_finished());
-        held.pop();
-        let normal_slot = tokio::time::timeout(Duration::from_secs(1), normal)
-            .await
-            .unwrap()
-            .unwrap();
-        // Everything released (the one that gave up included): all slots are free again.
-        drop((urgent_slot, normal_slot, held));
-        let mut again = Vec::new();
-        for _ in 0..MAX_CONNECTIONS_PER_DEVICE {
-            again.push(
-                tokio::time::timeout(Duration::from_millis(100), acquire_slot(ip, false))
-                    .await
-                    .unwrap(),
-            );
-        }
-    }
 
     /// Reads one request head from a loopback listener while `send` runs, answers 200.
     async fn head_on_the_wire<F>(send: impl FnOnce(String) -> F) -> String
@@ -541,7 +463,7 @@ mod tests {
             let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
             let conn = connect(&e, &limits()).await.unwrap();
             let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", "\"urn:x#GetStatusInfo\"")];
-            let body = Some("<x/>".to_string());
+            let body = Bytes::from_static(b"<x/>");
             exchange(conn, &e, "POST", &headers, body, &limits())
                 .await
                 .unwrap();

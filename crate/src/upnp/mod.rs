@@ -9,6 +9,11 @@ pub mod from_url;
 pub mod gateway;
 pub mod head_case;
 pub mod http;
+pub mod leftovers;
+pub mod link;
+pub mod link_policy;
+#[cfg(test)]
+mod link_tests;
 pub mod notify;
 pub mod pinholes;
 pub mod replies;
@@ -16,5 +21,7 @@ pub mod search;
 pub mod search_plan;
 pub mod soap;
 pub mod ssdp;
+#[cfg(test)]
+pub mod test_model_router;
 #[cfg(test)]
 pub mod test_router;

@@ -198,11 +198,40 @@ pub async fn call_with<F>(target: &Target, action: &str, build_args: F) -> Resul
 where
     F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
 {
+    call_reporting(target, action, build_args)
+        .await
+        .map_err(|given_up| given_up.failure)
+}
+
+/// A failed call, and whether the router may have carried it out all the same: the request
+/// was sent and no reply came (the deadline passed, or the connection broke first).
+#[derive(Debug)]
+pub struct CallFailure {
+    pub failure: Failure,
+    pub outcome_unknown: bool,
+}
+
+impl From<Failure> for CallFailure {
+    fn from(failure: Failure) -> Self {
+        Self {
+            failure,
+            outcome_unknown: false,
+        }
+    }
+}
+
+/// [`call_with`], telling a request given up after it was sent from one that never left or
+/// that the router answered.
+pub async fn call_reporting<F>(
+    target: &Target,
+    action: &str,
+    build_args: F,
+) -> Result<Reply, CallFailure>
+where
+    F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
+{
     if target.control_url.is_empty() {
-        return Err(Failure::new(
-            UpnpResult::HttpError,
-            "the device has no control URL",
-        ));
+        return Err(Failure::new(UpnpResult::HttpError, "the device has no control URL").into());
     }
     let endpoint =
         Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
@@ -217,12 +246,16 @@ where
     let body = envelope(&target.service_type, action, &args)?;
     let soap_action = format!("\"{}#{action}\"", target.service_type);
     let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", soap_action.as_str())];
-    let response = http::exchange(conn, &endpoint, "POST", &headers, Some(body), &limits)
+    let body = bytes::Bytes::from(body);
+    let response = http::exchange(conn, &endpoint, "POST", &headers, body, &limits)
         .await
-        .map_err(http_failure)?;
+        .map_err(|e| CallFailure {
+            outcome_unknown: matches!(e, HttpError::Timeout | HttpError::Closed(_)),
+            failure: http_failure(e),
+        })?;
     let status = response.status;
     let text = charset::decode_xml(&response.body);
-    match parse_reply(&text, action) {
+    let answered = match parse_reply(&text, action) {
         Ok(Parsed::Fault {
             code: Some(code),
             description,
@@ -256,7 +289,8 @@ where
         )
         .with_http_status(status)),
         Err(why) => Err(Failure::new(UpnpResult::InvalidResponse, why).with_http_status(status)),
-    }
+    };
+    answered.map_err(CallFailure::from)
 }
 
 /// Calls an action whose arguments do not depend on the local address.

@@ -1,0 +1,471 @@
+//! One device's connections: how many at once, in which order, and the spare opened ahead.
+//!
+//! Routers close the connection after every reply (miniupnpd even when asked to keep it), so
+//! every request costs a TCP handshake, one more round trip than the request itself. While a
+//! request is in flight, the link opens a *spare* connection to the same device; the next
+//! request takes it and goes out at once. A spare that stays idle for [`SPARE_IDLE`] is closed.
+//! How many connections may be open at once, and how many spares are worth holding, is
+//! [`Policy`]'s decision (it measures the handshakes); this module does the bookkeeping:
+//! requests wait in a queue when the device is at its limit, deletes first, and a waiter is
+//! only given up when its deadline has passed *and* the device has not answered anything for
+//! a whole request timeout (a queue of our own requests behind a device that keeps answering
+//! is not a failure of the device).
+
+use std::collections::{HashMap, VecDeque};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::time::{sleep, timeout_at, Instant};
+
+use crate::upnp::http::Limits;
+use crate::upnp::link_policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
+
+/// A spare's handshake may take as long as a request's (a slow router's SYN-ACK).
+const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a connection could not be had.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// The deadline passed (waiting for the device, or in the handshake).
+    Timeout,
+    /// The connect failed (refused, reset, unreachable).
+    Connect(String),
+}
+
+/// The connections of one device (one IP address: its HTTP server's backlog is what we
+/// spare; a device serving on several ports is still one loop, one CPU).
+pub struct Link {
+    state: Mutex<State>,
+}
+
+struct State {
+    policy: Policy,
+    /// Connections counted against the policy's limit: handshakes, spares and in use.
+    open: usize,
+    /// Handshakes under way (requests' and spares').
+    handshakes: usize,
+    /// Spares being opened (part of `handshakes`).
+    opening: usize,
+    spares: Vec<Spare>,
+    urgent: VecDeque<Waiter>,
+    normal: VecDeque<Waiter>,
+    /// When the device last answered a request (or the link was made).
+    last_answer: Instant,
+    next_spare: u64,
+}
+
+struct Spare {
+    id: u64,
+    addr: SocketAddr,
+    stream: TcpStream,
+}
+
+struct Waiter {
+    addr: SocketAddr,
+    /// May be given a spare (not when retrying after a spare the device had closed).
+    spare: bool,
+    tx: oneshot::Sender<Grant>,
+}
+
+/// What a waiter is handed: a counted connection slot, with a spare or to connect itself.
+struct Grant {
+    ticket: Ticket,
+    spare: Option<TcpStream>,
+}
+
+/// One connection counted against the device's limit; dropping it frees the slot.
+pub struct Ticket {
+    link: Option<Arc<Link>>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(link) = self.link.take() {
+            let mut state = link.lock();
+            state.open -= 1;
+            link.dispatch(&mut state);
+        }
+    }
+}
+
+/// A connection to the device, ready for one request.
+pub struct Leased {
+    pub stream: TcpStream,
+    /// A spare: opened earlier, so the device may have closed it since (retry on a fresh one).
+    pub reused: bool,
+    /// Deadline for the request on this connection: the caller's, or later when the wait in
+    /// the queue was extended because the device kept answering.
+    pub deadline: Instant,
+    pub ticket: Ticket,
+}
+
+/// See [`Link::snapshot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub open: usize,
+    pub spares: usize,
+    pub waiting: usize,
+    pub open_limit: usize,
+    pub back_offs: usize,
+}
+
+static LINKS: LazyLock<Mutex<HashMap<IpAddr, Arc<Link>>>> = LazyLock::new(Default::default);
+
+/// Links kept for devices that have nothing open: beyond this many, idle ones are forgotten.
+const KEEP_IDLE_LINKS: usize = 64;
+
+impl Link {
+    /// The link of the device at `ip` (one per process).
+    pub fn of(ip: IpAddr) -> Arc<Link> {
+        let mut all = LINKS.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() > KEEP_IDLE_LINKS && !all.contains_key(&ip) {
+            all.retain(|_, link| Arc::strong_count(link) > 1 || !link.lock().is_idle());
+        }
+        all.entry(ip)
+            .or_insert_with(|| Arc::new(Link::new()))
+            .clone()
+    }
+
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                policy: Policy::default(),
+                open: 0,
+                handshakes: 0,
+                opening: 0,
+                spares: Vec::new(),
+                urgent: VecDeque::new(),
+                normal: VecDeque::new(),
+                last_answer: Instant::now(),
+                next_spare: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection to `addr` for one request: a spare if one is open (and `spare` allows it),
+    /// else a new one once the device is below its limit (`urgent` requests first). The wait
+    /// may go past the deadline while the device keeps answering (see [`Limits::budget`]),
+    /// and the request then gets its budget from the moment it has its connection.
+    pub async fn connection(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        limits: &Limits,
+        spare: bool,
+    ) -> Result<Leased, LinkError> {
+        let budget = limits.budget;
+        let grant = self
+            .grant(addr, limits.urgent, limits.deadline, budget, spare)
+            .await?;
+        let now = Instant::now();
+        let deadline = if now >= limits.deadline {
+            now + budget
+        } else {
+            limits.deadline
+        };
+        let connect_timeout = limits.connect_timeout;
+        let Grant { ticket, spare } = grant;
+        let (stream, reused) = match spare {
+            Some(stream) => (stream, true),
+            None => {
+                let stream = self
+                    .handshake(addr, deadline.min(now + connect_timeout))
+                    .await?;
+                (stream, false)
+            }
+        };
+        self.open_spares(addr);
+        Ok(Leased {
+            stream,
+            reused,
+            deadline,
+            ticket,
+        })
+    }
+
+    /// The device answered a request `took` after it was written: its queue is moving, and
+    /// it may have more connections.
+    pub fn answered(self: &Arc<Self>, took: Duration) {
+        let mut state = self.lock();
+        state.last_answer = Instant::now();
+        state.policy.answered(took);
+        self.dispatch(&mut state);
+    }
+
+    /// The device reset a connection in the middle of a request: back off at once.
+    pub fn reset_seen(&self) {
+        self.lock().policy.back_off();
+    }
+
+    async fn grant(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        urgent: bool,
+        deadline: Instant,
+        budget: Duration,
+        spare: bool,
+    ) -> Result<Grant, LinkError> {
+        let mut rx = {
+            let mut state = self.lock();
+            if let Some(grant) = self.try_grant(&mut state, addr, spare) {
+                return Ok(grant);
+            }
+            let (tx, rx) = oneshot::channel();
+            let queue = if urgent {
+                &mut state.urgent
+            } else {
+                &mut state.normal
+            };
+            queue.push_back(Waiter { addr, spare, tx });
+            rx
+        };
+        let mut until = deadline;
+        loop {
+            match timeout_at(until, &mut rx).await {
+                Ok(Ok(grant)) => return Ok(grant),
+                // The link never drops a waiter's sender without sending.
+                Ok(Err(_)) => return Err(LinkError::Timeout),
+                Err(_) => {
+                    // Past the deadline: wait on while the device answered within `budget`.
+                    let last_answer = self.lock().last_answer;
+                    if Instant::now() >= last_answer + budget {
+                        // Dropping `rx` leaves the waiter closed: dispatch skips it, and a
+                        // grant already sent comes back to the link when `rx` drops.
+                        rx.close();
+                        if let Ok(grant) = rx.try_recv() {
+                            drop(grant);
+                        }
+                        return Err(LinkError::Timeout);
+                    }
+                    until = last_answer + budget;
+                }
+            }
+        }
+    }
+
+    /// A slot for a request to `addr` if the device has one now. Called with the lock held.
+    fn try_grant(
+        self: &Arc<Self>,
+        state: &mut State,
+        addr: SocketAddr,
+        spare: bool,
+    ) -> Option<Grant> {
+        // The newest spare to this address that the device has not closed meanwhile.
+        while let Some(i) = state.spares.iter().rposition(|s| spare && s.addr == addr) {
+            let spare = state.spares.swap_remove(i);
+            if still_open(&spare.stream) {
+                return Some(Grant {
+                    ticket: self.ticket(),
+                    spare: Some(spare.stream),
+                });
+            }
+            state.open -= 1;
+        }
+        // At the limit, a spare to another port of the device gives way to a request.
+        if state.open >= state.policy.open_limit() && !state.spares.is_empty() {
+            state.spares.remove(0);
+            state.open -= 1;
+        }
+        if state.open < state.policy.open_limit() && state.handshakes < MAX_HANDSHAKES {
+            state.open += 1;
+            state.handshakes += 1;
+            return Some(Grant {
+                ticket: self.ticket(),
+                spare: None,
+            });
+        }
+        None
+    }
+
+    fn ticket(self: &Arc<Self>) -> Ticket {
+        Ticket {
+            link: Some(self.clone()),
+        }
+    }
+
+    /// Hands free slots and spares to the waiters, deletes first. Called with the lock held.
+    fn dispatch(self: &Arc<Self>, state: &mut State) {
+        loop {
+            let urgent = !state.urgent.is_empty();
+            let queue = if urgent {
+                &mut state.urgent
+            } else {
+                &mut state.normal
+            };
+            let Some(front) = queue.front() else { return };
+            if front.tx.is_closed() {
+                queue.pop_front();
+                continue;
+            }
+            let (addr, spare) = (front.addr, front.spare);
+            let Some(grant) = self.try_grant(state, addr, spare) else {
+                return;
+            };
+            let queue = if urgent {
+                &mut state.urgent
+            } else {
+                &mut state.normal
+            };
+            let waiter = queue.pop_front().expect("front exists");
+            if let Err(unsent) = waiter.tx.send(grant) {
+                // The waiter left just now: take the slot back without re-entering the lock.
+                self.take_back(state, addr, unsent);
+            }
+        }
+    }
+
+    /// Undoes a grant nobody received (with the lock held).
+    fn take_back(self: &Arc<Self>, state: &mut State, addr: SocketAddr, mut grant: Grant) {
+        grant.ticket.link = None;
+        match grant.spare {
+            Some(stream) => {
+                let id = state.next_spare;
+                state.next_spare += 1;
+                // Back among the spares, with an idle timer of its own.
+                state.spares.push(Spare { id, addr, stream });
+                tokio::spawn(self.clone().close_when_idle(id));
+            }
+            None => {
+                state.open -= 1;
+                state.handshakes -= 1;
+            }
+        }
+    }
+
+    /// Connects for a granted slot, measuring the handshake for the policy.
+    async fn handshake(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        deadline: Instant,
+    ) -> Result<TcpStream, LinkError> {
+        let started = Instant::now();
+        let result = timeout_at(deadline, TcpStream::connect(addr)).await;
+        let mut state = self.lock();
+        state.handshakes -= 1;
+        let outcome = match result {
+            Ok(Ok(stream)) => {
+                state.policy.handshake(started.elapsed());
+                Ok(prepare(stream))
+            }
+            Ok(Err(e)) => {
+                state.policy.back_off();
+                Err(LinkError::Connect(e.to_string()))
+            }
+            Err(_) => {
+                state.policy.back_off();
+                Err(LinkError::Timeout)
+            }
+        };
+        self.dispatch(&mut state);
+        outcome
+    }
+
+    /// Opens spares to `addr` while a request is in flight, as many as the policy wants and
+    /// the limits allow. Nothing is opened while requests are waiting: the slots are theirs.
+    fn open_spares(self: &Arc<Self>, addr: SocketAddr) {
+        let mut state = self.lock();
+        let in_use = state
+            .open
+            .saturating_sub(state.handshakes + state.spares.len());
+        let wanted = state.policy.spares_wanted(in_use);
+        while state.spares.len() + state.opening < wanted
+            && state.open < state.policy.open_limit()
+            && state.handshakes < MAX_HANDSHAKES
+            && state.urgent.is_empty()
+            && state.normal.is_empty()
+        {
+            state.open += 1;
+            state.handshakes += 1;
+            state.opening += 1;
+            tokio::spawn(self.clone().open_spare(addr));
+        }
+    }
+
+    async fn open_spare(self: Arc<Self>, addr: SocketAddr) {
+        let started = Instant::now();
+        let result = timeout_at(started + SPARE_CONNECT_TIMEOUT, TcpStream::connect(addr)).await;
+        let id = {
+            let mut state = self.lock();
+            state.handshakes -= 1;
+            state.opening -= 1;
+            let id = match result {
+                Ok(Ok(stream)) => {
+                    state.policy.handshake(started.elapsed());
+                    let id = state.next_spare;
+                    state.next_spare += 1;
+                    state.spares.push(Spare {
+                        id,
+                        addr,
+                        stream: prepare(stream),
+                    });
+                    Some(id)
+                }
+                _ => {
+                    state.policy.back_off();
+                    state.open -= 1;
+                    None
+                }
+            };
+            self.dispatch(&mut state);
+            id
+        };
+        if let Some(id) = id {
+            self.close_when_idle(id).await;
+        }
+    }
+
+    /// Closes spare `id` if nobody took it within [`SPARE_IDLE`].
+    async fn close_when_idle(self: Arc<Self>, id: u64) {
+        sleep(SPARE_IDLE).await;
+        let mut state = self.lock();
+        if let Some(i) = state.spares.iter().position(|s| s.id == id) {
+            state.spares.swap_remove(i);
+            state.open -= 1;
+            self.dispatch(&mut state);
+        }
+    }
+
+    /// What the link holds and allows now (tests and diagnostics).
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        Snapshot {
+            open: state.open,
+            spares: state.spares.len(),
+            waiting: state.urgent.len() + state.normal.len(),
+            open_limit: state.policy.open_limit(),
+            back_offs: state.policy.back_offs(),
+        }
+    }
+}
+
+impl State {
+    fn is_idle(&self) -> bool {
+        self.open == 0 && self.urgent.is_empty() && self.normal.is_empty()
+    }
+}
+
+/// Socket options for every connection: no Nagle (each request is one small write) and a
+/// reset on close, so that a request given up at its deadline does not reach the router
+/// seconds later from the kernel's retransmissions.
+fn prepare(stream: TcpStream) -> TcpStream {
+    let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    stream
+}
+
+/// An idle connection the device has not closed: nothing to read yet. (A router that closed
+/// it, or sent something unasked such as a 408, makes it unusable.)
+fn still_open(stream: &TcpStream) -> bool {
+    let mut probe = [MaybeUninit::<u8>::uninit(); 1];
+    matches!(
+        socket2::SockRef::from(stream).peek(&mut probe),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    )
+}

@@ -1,0 +1,259 @@
+//! How many connections one device gets at once, and how many are opened ahead of need.
+//!
+//! Measured against miniupnpd (BENCHMARKS.md, issue 15): a router serves HTTP from one loop
+//! behind a listen backlog of 5. Connections beyond what it can accept are dropped at the SYN
+//! and wait out TCP's 1 s retransmission, so more connections make it slower, not faster, and
+//! a request given up meanwhile may still be carried out later. Each request costs a TCP
+//! handshake (routers close after every reply), so a connection opened while a request is in
+//! flight, a *spare*, saves the next request a round trip. On a fast link (a router that
+//! answers in microseconds) one spare is enough and more only crowd its backlog. On a slow
+//! link (2-50 ms, real home routers) a connection spends most of its life on the wire, so
+//! more can be under way without the router holding them, as long as the router keeps up:
+//! each answer that comes back within about the round trip allows one more connection beyond
+//! the fast link's limit; an answer that took clearly longer (the router is busy, connections
+//! wait in its accept queue) halves that extra.
+//!
+//! This module is the arithmetic only (no sockets), so that it is tested on its own.
+
+use std::time::Duration;
+
+/// Handshakes under way at once to one device, never more (miniupnpd's backlog is 5).
+pub const MAX_HANDSHAKES: usize = 5;
+/// Connections open at once to a device on a fast link: requests in flight, handshakes and
+/// spares. There the router's CPU is the limit; a sixth connection would only wait in its
+/// accept queue, which holds backlog + 1.
+pub const MAX_OPEN_FAST: usize = 5;
+/// ...and on a slow link, where a connection is mostly in flight on the wire: a spare on its
+/// way for every request the handshake limit lets run.
+pub const MAX_OPEN_SLOW: usize = 2 * MAX_HANDSHAKES;
+/// A link is slow when even its fastest recent handshake took this long. The fastest, not the
+/// mean: on a busy machine a fast link has slow handshakes too (the scheduler's, not the
+/// wire's), and mistaking it for slow would let too many connections at the router.
+pub const SLOW_LINK: Duration = Duration::from_millis(1);
+/// An answer is prompt when it came within the wire's round trip plus this much or half of
+/// the round trip, whichever is more.
+const PROMPT: Duration = Duration::from_millis(1);
+/// An idle spare is closed after this: it only pays off for a request that follows soon.
+pub const SPARE_IDLE: Duration = Duration::from_millis(500);
+/// A handshake this much slower than the fastest recent one lost a SYN (TCP retransmits it
+/// after 1 s): the router's backlog was full.
+const LOST_SYN: Duration = Duration::from_millis(700);
+/// Handshake times remembered (the window of "recent").
+const WINDOW: usize = 8;
+
+/// What one device's connections are allowed to do now.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    recent: [Duration; WINDOW],
+    seen: usize,
+    /// Connections allowed beyond [`MAX_OPEN_FAST`] on a slow link, earned by prompt answers.
+    extra: usize,
+    /// Cap on open connections below the link's maximum after a back-off (grows back).
+    allowed: usize,
+    /// Successful exchanges since `allowed` last changed.
+    credit: usize,
+    /// Back-offs so far (for tests and diagnostics).
+    backed_off: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            recent: [Duration::ZERO; WINDOW],
+            seen: 0,
+            extra: 0,
+            allowed: MAX_OPEN_SLOW,
+            credit: 0,
+            backed_off: 0,
+        }
+    }
+}
+
+impl Policy {
+    /// The fastest of the recent handshakes (none measured yet: `None`).
+    pub fn fastest_handshake(&self) -> Option<Duration> {
+        self.recent[..self.seen.min(WINDOW)].iter().min().copied()
+    }
+
+    /// Slow link: even the fastest recent handshake took [`SLOW_LINK`].
+    pub fn slow_link(&self) -> bool {
+        self.fastest_handshake().is_some_and(|d| d >= SLOW_LINK)
+    }
+
+    /// Connections that may be open at once now (requests, handshakes and spares).
+    pub fn open_limit(&self) -> usize {
+        let max = if self.slow_link() {
+            MAX_OPEN_FAST + self.extra
+        } else {
+            MAX_OPEN_FAST
+        };
+        self.allowed.min(max)
+    }
+
+    /// Spares worth holding while `in_use` requests are running: one on a fast link; on a slow
+    /// link one per request in flight, within the handshake limit.
+    pub fn spares_wanted(&self, in_use: usize) -> usize {
+        if self.slow_link() {
+            in_use.clamp(1, MAX_HANDSHAKES)
+        } else {
+            1
+        }
+    }
+
+    /// A handshake completed in `took`. Returns false when it lost a SYN on the way (then
+    /// the link has backed off already).
+    pub fn handshake(&mut self, took: Duration) -> bool {
+        let lost = self
+            .fastest_handshake()
+            .is_some_and(|fastest| took > fastest + LOST_SYN);
+        self.recent[self.seen % WINDOW] = took;
+        self.seen += 1;
+        if lost {
+            self.back_off();
+        }
+        !lost
+    }
+
+    /// The router refused, reset or did not answer a connection: halve what is allowed, at
+    /// once (down to one connection at a time).
+    pub fn back_off(&mut self) {
+        self.allowed = (self.open_limit() / 2).max(1);
+        self.credit = 0;
+        self.extra = 0;
+        self.backed_off += 1;
+    }
+
+    /// How many times the link has backed off.
+    pub fn back_offs(&self) -> usize {
+        self.backed_off
+    }
+
+    /// A request was answered `took` after it was written. On a slow link a prompt answer
+    /// earns one connection beyond the fast limit and a late one halves them. After a back-off,
+    /// as many answers as connections are allowed earn one more.
+    pub fn answered(&mut self, took: Duration) {
+        if let Some(rtt) = self.fastest_handshake().filter(|_| self.slow_link()) {
+            if took <= rtt + PROMPT.max(rtt / 2) {
+                self.extra = (self.extra + 1).min(MAX_OPEN_SLOW - MAX_OPEN_FAST);
+            } else {
+                self.extra /= 2;
+            }
+        }
+        if self.allowed >= MAX_OPEN_SLOW {
+            return;
+        }
+        self.credit += 1;
+        if self.credit >= self.allowed {
+            self.allowed += 1;
+            self.credit = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: Duration = Duration::from_micros(120);
+
+    #[test]
+    fn an_unmeasured_or_fast_link_gets_five_connections_and_one_spare() {
+        let mut p = Policy::default();
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+        assert_eq!(p.spares_wanted(4), 1);
+        for _ in 0..20 {
+            assert!(p.handshake(FAST));
+        }
+        // A busy machine stretches some handshakes: the fastest decides.
+        assert!(p.handshake(Duration::from_millis(30)));
+        assert!(!p.slow_link());
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+        assert_eq!(p.spares_wanted(4), 1);
+    }
+
+    #[test]
+    fn a_slow_link_gets_a_spare_per_request_within_the_handshake_limit() {
+        let mut p = Policy::default();
+        for _ in 0..WINDOW {
+            p.handshake(Duration::from_millis(20));
+        }
+        assert!(p.slow_link());
+        assert_eq!(
+            p.open_limit(),
+            MAX_OPEN_FAST,
+            "a burst starts at the fast limit"
+        );
+        for extra in 1..=3 {
+            p.answered(Duration::from_millis(21));
+            assert_eq!(
+                p.open_limit(),
+                MAX_OPEN_FAST + extra,
+                "each prompt answer earns one"
+            );
+        }
+        for _ in 0..10 {
+            p.answered(Duration::from_millis(21));
+        }
+        assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
+        assert_eq!(p.spares_wanted(0), 1);
+        assert_eq!(p.spares_wanted(3), 3);
+        assert_eq!(p.spares_wanted(64), MAX_HANDSHAKES);
+        // One fast handshake in the window means the link is not slow after all.
+        p.handshake(FAST);
+        assert!(!p.slow_link());
+    }
+
+    #[test]
+    fn a_slow_link_whose_router_falls_behind_gets_the_fast_limit() {
+        let mut p = Policy::default();
+        for _ in 0..WINDOW {
+            p.handshake(Duration::from_millis(2));
+            p.answered(Duration::from_micros(2500));
+        }
+        assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
+        // Answers now take three round trips: requests are queueing at the router.
+        p.answered(Duration::from_millis(6));
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST + 2);
+        for _ in 0..3 {
+            p.answered(Duration::from_millis(6));
+        }
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+    }
+
+    #[test]
+    fn backs_off_at_once_and_grows_back_with_answers() {
+        let mut p = Policy::default();
+        p.handshake(FAST);
+        p.back_off();
+        assert_eq!(p.open_limit(), 2);
+        p.back_off();
+        p.back_off();
+        assert_eq!(p.open_limit(), 1, "never below one connection");
+        p.answered(FAST);
+        assert_eq!(
+            p.open_limit(),
+            2,
+            "one answer at one connection earns the second"
+        );
+        for _ in 0..2 {
+            p.answered(FAST);
+        }
+        assert_eq!(p.open_limit(), 3);
+        for _ in 0..100 {
+            p.answered(FAST);
+        }
+        assert_eq!(
+            p.open_limit(),
+            MAX_OPEN_FAST,
+            "capped by the fast link's maximum"
+        );
+    }
+
+    #[test]
+    fn a_handshake_that_lost_its_syn_backs_off() {
+        let mut p = Policy::default();
+        p.handshake(FAST);
+        assert!(!p.handshake(Duration::from_millis(1003)));
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST / 2);
+    }
+}

@@ -1,0 +1,307 @@
+//! The connection behaviour against loopback routers shaped like miniupnpd
+//! (`test_model_router.rs`): spares reused and closed, back-off, and no mapping left behind
+//! when a request is given up. Each test has a loopback address of its own, because the
+//! connection limits are per device address. They assert what happens, never how fast.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::{sleep, Instant};
+
+use crate::errors::UpnpResult;
+use crate::upnp::gateway::{self, Mapping};
+use crate::upnp::link::{Link, Snapshot};
+use crate::upnp::link_policy::{MAX_HANDSHAKES, MAX_OPEN_FAST, SPARE_IDLE};
+use crate::upnp::soap::Target;
+use crate::upnp::test_model_router::{start, Options};
+
+fn target(url: &str, timeout: Duration) -> Target {
+    Target {
+        control_url: url.to_string(),
+        service_type: "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
+        timeout,
+    }
+}
+
+fn mapping(port: u16) -> Mapping {
+    Mapping {
+        remote_host: String::new(),
+        external_port: port,
+        protocol: "UDP".into(),
+        internal_port: port,
+        internal_client: String::new(),
+        enabled: true,
+        description: "test".into(),
+        lease_duration: 0,
+    }
+}
+
+fn link_of(ip: &str) -> std::sync::Arc<Link> {
+    Link::of(ip.parse().unwrap())
+}
+
+/// Polls `what` until it holds (or fails the test after 5 s: a behaviour that never comes).
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while !check() {
+        assert!(Instant::now() < give_up, "never happened: {what}");
+        sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spare_opened_during_a_request_serves_the_next_and_closes_when_idle() {
+    let ip = "127.0.0.11";
+    let (url, router) = start(ip, Options::default()).await;
+    let t = target(&url, Duration::from_secs(3));
+    let link = link_of(ip);
+    for i in 1..=4 {
+        assert!(
+            gateway::external_ip_address(&t).await.is_ok(),
+            "request {i}"
+        );
+        // While request i was in flight, the link opened connection i + 1 ahead of need.
+        eventually("a spare is open", || link.snapshot().spares == 1).await;
+        eventually("the router has it", || {
+            router.accepted.load(Ordering::SeqCst) == i + 1
+        })
+        .await;
+    }
+    // Request i came on connection i: each one after the first used the spare opened for it.
+    assert_eq!(router.connections(), vec![1, 2, 3, 4]);
+    // Unused, the last spare is closed after SPARE_IDLE, and the router sees it go.
+    sleep(SPARE_IDLE).await;
+    eventually("the idle spare is closed", || {
+        link.snapshot().open == 0 && router.closed_unused.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(
+        router.accepted.load(Ordering::SeqCst),
+        5,
+        "nothing new was opened"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spare_the_router_closed_meanwhile_is_not_used() {
+    let ip = "127.0.0.12";
+    let options = Options {
+        idle_close: Some(Duration::from_millis(50)),
+        ..Options::default()
+    };
+    let (url, router) = start(ip, options).await;
+    let t = target(&url, Duration::from_secs(3));
+    let link = link_of(ip);
+    assert!(gateway::external_ip_address(&t).await.is_ok());
+    eventually("a spare is open", || link.snapshot().spares == 1).await;
+    // The router times idle connections out well before our SPARE_IDLE.
+    eventually("the router closed the spare", || {
+        router.closed_unused.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(gateway::external_ip_address(&t).await.is_ok());
+    assert_eq!(
+        router.connections(),
+        vec![1, 3],
+        "the second request came on a new connection"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_never_exceed_the_limit_and_all_complete() {
+    let ip = "127.0.0.13";
+    let options = Options {
+        service: Duration::from_millis(2),
+        ..Options::default()
+    };
+    let (url, router) = start(ip, options).await;
+    let t = target(&url, Duration::from_secs(10));
+    let link = link_of(ip);
+    let watcher = {
+        let link = link.clone();
+        tokio::spawn(async move {
+            let mut most = Snapshot {
+                open: 0,
+                spares: 0,
+                waiting: 0,
+                open_limit: 0,
+                back_offs: 0,
+            };
+            for _ in 0..2000 {
+                let now = link.snapshot();
+                most.open = most.open.max(now.open);
+                most.waiting = most.waiting.max(now.waiting);
+                sleep(Duration::from_micros(200)).await;
+            }
+            most
+        })
+    };
+    let calls: Vec<_> = (0..64)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(30000 + i)).await })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_ok());
+    }
+    assert_eq!(router.mapped(), 64);
+    let most = watcher.await.unwrap();
+    assert!(
+        most.open <= MAX_OPEN_FAST,
+        "at most {MAX_OPEN_FAST} open, saw {}",
+        most.open
+    );
+    assert!(most.waiting > 0, "the rest waited in the queue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_that_refuses_connections_gets_one_at_a_time() {
+    let ip = "127.0.0.14";
+    // Nothing listens on this port: every connect is refused.
+    let t = target(&format!("http://{ip}:9/ctl"), Duration::from_secs(2));
+    let link = link_of(ip);
+    let calls: Vec<_> = (0..MAX_HANDSHAKES)
+        .map(|_| {
+            let t = t.clone();
+            tokio::spawn(async move { gateway::external_ip_address(&t).await })
+        })
+        .collect();
+    for call in calls {
+        let failure = call.await.unwrap().unwrap_err();
+        assert_eq!(failure.result, UpnpResult::HttpError);
+    }
+    let now = link.snapshot();
+    assert!(now.back_offs >= 1, "backed off: {now:?}");
+    assert_eq!(
+        now.open_limit, 1,
+        "down to one connection at a time: {now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_with_a_tiny_backlog_makes_the_link_back_off_and_every_request_lands() {
+    let ip = "127.0.0.15";
+    // Backlog 1 and a busy loop that accepts only between requests: SYNs beyond two queued
+    // connections are dropped, and their handshakes wait out TCP's 1 s retransmission.
+    let options = Options {
+        backlog: 1,
+        service: Duration::from_millis(30),
+        accept_when_idle: true,
+        ..Options::default()
+    };
+    let (url, router) = start(ip, options).await;
+    let t = target(&url, Duration::from_secs(10));
+    let link = link_of(ip);
+    let calls: Vec<_> = (0..16)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(31000 + i)).await })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.unwrap().is_ok(), "every request lands");
+    }
+    assert_eq!(router.mapped(), 16);
+    let now = link.snapshot();
+    assert!(
+        now.back_offs >= 1,
+        "a lost SYN made the link back off: {now:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_given_up_is_undone_and_the_next_request_waits_for_that() {
+    let ip = "127.0.0.16";
+    // The router carries the add out, but only after the caller's deadline.
+    let options = Options {
+        add_delay: Duration::from_millis(400),
+        ..Options::default()
+    };
+    let (url, router) = start(ip, options).await;
+    let t = target(&url, Duration::from_millis(150));
+    let failure = gateway::add_port_mapping(&t, &mapping(32000))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.result, UpnpResult::HttpError);
+    // Added again at once: this waits for the undo (delete, then a check a timeout later), so
+    // the undo cannot remove the new mapping.
+    let patient = target(&url, Duration::from_secs(3));
+    assert!(gateway::add_port_mapping(&patient, &mapping(32000))
+        .await
+        .is_ok());
+    assert_eq!(
+        router.actions(),
+        [
+            "AddPortMapping",
+            "DeletePortMapping",
+            "GetSpecificPortMappingEntry",
+            "AddPortMapping"
+        ]
+    );
+    assert_eq!(router.mapped(), 1, "the new mapping stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_add_carried_out_after_its_undo_is_found_and_deleted() {
+    let ip = "127.0.0.17";
+    // A threaded router: the late add runs beside the undo's delete, and lands after it.
+    let options = Options {
+        add_delay: Duration::from_millis(300),
+        add_holds_cpu: false,
+        ..Options::default()
+    };
+    let (url, router) = start(ip, options).await;
+    let t = target(&url, Duration::from_millis(200));
+    assert!(gateway::add_port_mapping(&t, &mapping(33000))
+        .await
+        .is_err());
+    // Delete at ~200 ms (nothing there yet: 714), the add lands at ~300 ms, the check at
+    // ~400 ms finds it and deletes it.
+    eventually("the check deletes the late mapping", || {
+        router.actions().len() == 4
+    })
+    .await;
+    assert_eq!(
+        router.actions(),
+        [
+            "AddPortMapping",
+            "DeletePortMapping",
+            "GetSpecificPortMappingEntry",
+            "DeletePortMapping"
+        ]
+    );
+    eventually("nothing is left", || router.mapped() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_given_up_leaves_the_held_mapping_alone() {
+    let ip = "127.0.0.18";
+    let (url, router) = start(
+        ip,
+        Options {
+            add_delay: Duration::from_millis(300),
+            ..Options::default()
+        },
+    )
+    .await;
+    let patient = target(&url, Duration::from_secs(3));
+    assert!(gateway::add_port_mapping(&patient, &mapping(34000))
+        .await
+        .is_ok());
+    let hasty = target(&url, Duration::from_millis(100));
+    assert!(gateway::add_port_mapping(&hasty, &mapping(34000))
+        .await
+        .is_err());
+    sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        router.mapped(),
+        1,
+        "the mapping held before the renewal is still there"
+    );
+    assert_eq!(
+        router.actions(),
+        ["AddPortMapping", "AddPortMapping"],
+        "no undo was sent"
+    );
+}
