@@ -86,6 +86,8 @@ lock() {
 down() {
   lock
   local ns pids
+  # A delay cable started from the host's namespace is not in any lab namespace.
+  cable_stop
   for ns in "${NS_ALL[@]}" "$NS_VPN"; do
     ns_exists "$ns" || continue
     # Every process still living in a lab namespace was started by the lab (miniupnpd,
