@@ -8,33 +8,25 @@
 //
 // Writes bench/out/results.json, results.md and chart.svg (or --out DIR). Refuses to run
 // outside the lab's client namespace: it discovers, and so do the peers.
-import { execFile, spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { assertInLab, LAB, repoRoot, upnpcList } from '../__test__/lab/lab.ts'
+import { assertInLab, LAB } from '../__test__/lab/lab.ts'
 import type { LibName } from './adapters.ts'
-import { PORT_BASE, portOwner } from './ports.ts'
-import { renderChart, renderMarkdown, type Results, type PairsCell, type Target } from './report.ts'
+import { PORT_BASE } from './ports.ts'
+import { measureLatency } from './latency.ts'
+import { renderChart, renderMarkdown, type Results, type PairsCell } from './report.ts'
+import { checkRun, cleanRouter, FAILED, leftovers, unexplained } from './router-table.ts'
+import { args, harness, HARNESS, log, ONLY, OUT, QUICK, REPO, run, sleep, worker, type Ran } from './runner.ts'
 import { round, summarize, type Summary } from './stats.ts'
+import { targets } from './targets.ts'
 import type { PairsRun } from './worker.ts'
 
-const RESULT_MARK = '@@BENCH-RESULT@@'
-const REPO = repoRoot()
-const args = process.argv.slice(2)
-const QUICK = args.includes('--quick')
-const outArg = args.indexOf('--out')
-const OUT = outArg >= 0 && args[outArg + 1] ? path.resolve(args[outArg + 1]!) : path.join(REPO, 'bench/out')
-const HARNESS = path.join(OUT, 'miniupnpc-bench')
-/** The package as `npm run build` lays it out, for the require-time figure. */
 /** What `require('upnp-native')` loads: the package's build (`npm run build`, which lab.sh runs). */
 const PKG = path.join(REPO, 'dist')
 const NATIVE_CJS = path.join(PKG, 'index.js')
 const NATIVE_DIR = path.join(PKG, 'lib', 'native')
-const onlyArg = args.indexOf('--only')
-/** --only discovery,pairs,...: a subset of the phases, for development (targets need all). */
-const ONLY = onlyArg >= 0 ? (args[onlyArg + 1] ?? '').split(',') : null
 
 /** Repetitions and sizes. The whole run stays under ~6 minutes on 2 cores. */
 const R = QUICK
@@ -52,120 +44,6 @@ const PAIRS: Record<LibName | 'miniupnpc', Record<Mode, number>> = {
 }
 const BUDGET_MS: Record<LibName, number> = { 'upnp-native': 20000, 'nat-port-mapper': 10000, 'nat-api': 5000 }
 const JS_LIBS: LibName[] = ['upnp-native', 'nat-port-mapper', 'nat-api']
-
-const log = (msg: string): void => {
-  process.stderr.write(`bench: ${msg}\n`)
-}
-
-// ------------------------------------------------------------------ processes
-
-interface Ran {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function run(cmd: string, argv: string[], timeoutMs = 120_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, argv, { cwd: REPO, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(new Error(`${cmd} ${argv.join(' ')}: ${err.message}\n${stderr}`))
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr })
-    })
-  })
-}
-
-async function harness<T>(...argv: string[]): Promise<T> {
-  const r = await run(HARNESS, argv)
-  const line = r.stdout.trim().split('\n').pop() ?? ''
-  try {
-    return JSON.parse(line) as T
-  } catch {
-    throw new Error(`miniupnpc-bench ${argv.join(' ')} (exit ${r.code}): ${r.stdout}${r.stderr}`)
-  }
-}
-
-/** One task of bench/worker.ts in a fresh Node process. */
-function worker<T>(task: string, lib: LibName, ...rest: (string | number)[]): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/worker.ts', task, lib, ...rest.map(String)], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000)
-    child.stdout.on('data', (d: Buffer) => {
-      out += d
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      err += d
-    })
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      const at = out.lastIndexOf(RESULT_MARK)
-      if (code !== 0 || at < 0)
-        return reject(new Error(`worker ${task} ${lib} ${rest.join(' ')} failed (exit ${code}):\n${err.slice(-2000)}`))
-      resolve(JSON.parse(out.slice(at + RESULT_MARK.length).split('\n')[0]!) as T)
-    })
-  })
-}
-
-// ------------------------------------------------------------------ router table
-
-/** Deletes whatever is mapped until upnpc -l shows an empty table. A mapping that shows up
- *  after a clean was created late by the router (see `leftovers`): it goes to `onLate`. */
-async function cleanRouter(): Promise<number> {
-  let deleted = 0
-  for (let attempt = 0; attempt < 30; attempt++) {
-    deleted += (await harness<{ deleted: number; failed: number }>('clean', LAB.routerDescUrl)).deleted
-    const left = await upnpcList()
-    if (left.length === 0) return deleted
-    for (const m of left) onLate(m.externalPort)
-    await sleep(200)
-  }
-  throw new Error('the router keeps listing mappings after 30 cleans')
-}
-
-/** lib:port of every operation any run reported as failed, for the whole bench, and the
- *  pairs cell (if any) whose run did it. */
-const FAILED = new Set<string>()
-const FAILED_AT = new Map<string, { leftLate: number }>()
-const unexplained: string[] = []
-
-function onLate(port: number): void {
-  const owner = portOwner(port)
-  if (!owner || owner.warmup) return
-  const key = `${owner.lib}:${port}`
-  const cell = FAILED_AT.get(key)
-  if (cell) cell.leftLate += 1
-  else if (!FAILED.has(key)) unexplained.push(`${key} appeared after a clean with no failed operation on that port`)
-  if (process.env.BENCH_TRACE) log(`   late mapping ${key}`)
-}
-
-/** What the router lists after a run (upnpc -l), charged by port range to the library that
- *  mapped it. `failed` holds every port on which an earlier or this run of a library reported
- *  a failed add or delete: a mapping there was announced (typically an add that timed out
- *  queued at the router, which the kernel kept retransmitting after the client closed the
- *  socket and the router carried out later, after the delete). Anywhere else the library said
- *  it had deleted the mapping: `silent`. */
-interface Leftovers {
-  silent: number
-  afterFailure: { lib: string; port: number }[]
-}
-
-async function leftovers(lib: string, failed: Set<string>): Promise<Leftovers> {
-  const out: Leftovers = { silent: 0, afterFailure: [] }
-  // One mapping per protocol and external port, even if a listing repeats a row.
-  const rows = new Map((await upnpcList()).map((m) => [`${m.protocol}/${m.externalPort}`, m]))
-  for (const m of rows.values()) {
-    const owner = portOwner(m.externalPort)
-    if (!owner || owner.warmup) continue
-    if (failed.has(`${owner.lib}:${m.externalPort}`)) out.afterFailure.push({ lib: owner.lib, port: m.externalPort })
-    else if (owner.lib === lib) out.silent += 1
-    else log(`   note: ${owner.lib} mapping ${m.externalPort} appeared without a failed operation there`)
-  }
-  return out
-}
 
 // ------------------------------------------------------------------ measurements
 
@@ -193,8 +71,6 @@ async function ssdpReplyMs(): Promise<number> {
     s.close()
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function measureDiscovery(res: Results): Promise<void> {
   log('1/5 time to a usable gateway')
@@ -284,25 +160,7 @@ async function measurePairs(res: Results): Promise<void> {
       })
     return cells.get(key)!
   }
-  const check = async (lib: string, c: Acc, failedPorts: number[]) => {
-    for (const p of failedPorts) {
-      FAILED_AT.set(`${lib}:${p}`, c)
-      FAILED.add(`${lib}:${p}`)
-    }
-    // Requests that timed out may still be on their way to the router (the kernel retransmits
-    // them after the client closed the socket): give them a moment to land in this run's count
-    // rather than in the next run's measurement.
-    if (failedPorts.length > 0) await sleep(2000)
-    const l = await leftovers(lib, FAILED)
-    c.left += l.silent
-    for (const f of l.afterFailure) {
-      const owner = (FAILED_AT.get(`${f.lib}:${f.port}`) as Acc | undefined) ?? c
-      if (owner === c) c.leftAfterFailure += 1
-      else owner.leftLate += 1
-      if (process.env.BENCH_TRACE) log(`   mapping ${f.port} (${f.lib}) left after a failed operation, seen after a ${lib} run`)
-    }
-    await cleanRouter()
-  }
+  const check = (lib: string, c: Acc, failedPorts: number[]) => checkRun(lib, c, failedPorts)
   await cleanRouter()
   const modes: Mode[] = ['seq', 'c8', 'c64']
   for (let rep = 0; rep < R.pairs; rep++) {
@@ -626,81 +484,6 @@ function watchLoad(): () => { loadAtStart: number; loadMean: number; loadMax: nu
   }
 }
 
-// ------------------------------------------------------------------ targets
-
-function targets(res: Results): Target[] {
-  if (!res.discovery || !res.pairs || !res.eventloop || !res.memory) return []
-  const d = res.discovery
-  const p = res.pairs
-  const mSeq = p.miniupnpc?.seq?.rate.median ?? Number.NaN
-  const nSeq = p['upnp-native']?.seq
-  const n64 = p['upnp-native']?.c64
-  const el = res.eventloop['upnp-native']
-  const mem = res.memory['upnp-native']
-  const t: Target[] = []
-  t.push({
-    id: 'gateway-vs-floor',
-    label: 'time to gateway (untilGateway) <= 1.3 x router SSDP reply',
-    value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.floor.median, 1)} ms`,
-    ratio: d.nativeUntil.median / d.floor.median,
-    want: '<= 1.3',
-    pass: d.nativeUntil.median <= 1.3 * d.floor.median,
-  })
-  t.push({
-    id: 'gateway-vs-miniupnpc',
-    label: 'time to gateway (untilGateway) >= 15 x faster than miniupnpc at 2000 ms',
-    value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.miniupnpc.median, 0)} ms`,
-    ratio: d.miniupnpc.median / d.nativeUntil.median,
-    want: '>= 15',
-    pass: d.miniupnpc.median / d.nativeUntil.median >= 15,
-  })
-  const clean = (c: PairsCell | undefined) => !!c && c.failures === 0 && c.leftBehind === 0 && c.leftAfterFailure === 0
-  if (nSeq) {
-    t.push({
-      id: 'seq-vs-miniupnpc',
-      label: 'sequential add+delete >= 0.9 x miniupnpc',
-      value: `${round(nSeq.rate.median, 0)} vs ${round(mSeq, 0)} pairs/s`,
-      ratio: nSeq.rate.median / mSeq,
-      want: '>= 0.9',
-      pass: nSeq.rate.median / mSeq >= 0.9 && clean(nSeq),
-      note: clean(nSeq) ? undefined : `${nSeq.failures} failed operations, ${nSeq.leftBehind + nSeq.leftAfterFailure} mappings left behind`,
-    })
-  }
-  if (n64) {
-    t.push({
-      id: 'c64-vs-miniupnpc',
-      label: '64 in flight >= 1.5 x miniupnpc sequential',
-      value: `${round(n64.rate.median, 0)} vs ${round(mSeq, 0)} pairs/s`,
-      ratio: n64.rate.median / mSeq,
-      want: '>= 1.5',
-      pass: n64.rate.median / mSeq >= 1.5 && clean(n64),
-      note: clean(n64) ? undefined : `${n64.failures} failed operations, ${n64.leftBehind + n64.leftAfterFailure} mappings left behind`,
-    })
-  }
-  if (el) {
-    const idle = res.eventloop.idle?.max.median
-    t.push({
-      id: 'eventloop',
-      label: "event-loop max delay <= 5 ms (median of the runs' maxima)",
-      value: `${round(el.max.median, 2)} ms (worst run ${round(el.max.max, 2)} ms; idle process ${idle !== undefined ? round(idle, 2) : '–'} ms)`,
-      ratio: el.max.median / 5,
-      want: '<= 5 ms',
-      pass: el.max.median <= 5,
-    })
-  }
-  if (mem) {
-    t.push({
-      id: 'rss',
-      label: 'RSS growth over 10,000 operations < 5 MB (median of the runs)',
-      value: `${round(mem.rssGrowthMB.median, 2)} MB (worst run ${round(mem.rssGrowthMB.max, 2)} MB)`,
-      ratio: mem.rssGrowthMB.median / 5,
-      want: '< 5 MB',
-      pass: mem.rssGrowthMB.median < 5,
-    })
-  }
-  return t
-}
-
 // ------------------------------------------------------------------ main
 
 /** --render FILE: rewrite results.md and chart.svg (into --out) from a saved results.json. */
@@ -735,6 +518,7 @@ async function main(): Promise<void> {
   } as unknown as Results
   res.meta.phaseS = {}
   const phases: [string, (r: Results) => Promise<void>][] = [
+    ['latency', measureLatency],
     ['discovery', measureDiscovery],
     ['extip', measureExtIp],
     ['pairs', measurePairs],

@@ -1,5 +1,7 @@
 // Turns one bench run into the side-by-side Markdown table (with ratios and PASS/MISS per
 // target) and an SVG chart. No dependencies: the SVG is written by hand.
+import type { LatencyResult } from './latency.ts'
+import { renderLatency } from './report-latency.ts'
 import { fmt, fmtSummary, type Summary } from './stats.ts'
 
 export interface PairsCell {
@@ -74,6 +76,8 @@ export interface Results {
     peers: Record<string, { bytes: number; packages: number }>
   }
   require: Record<string, Summary>
+  /** At real router latency (bench/latency.ts). */
+  latency?: LatencyResult[]
   targets: Target[]
   /** Mappings that appeared with no failed operation to explain them (should stay empty). */
   unexplained?: string[]
@@ -213,6 +217,11 @@ export function renderMarkdown(r: Results): string {
           'hundred microseconds of wake-ups between processes, so a busy scheduler stretches them: treat these figures as noisy and rerun on a quiet machine.**',
       )
     }
+  }
+  if (r.latency?.length) {
+    out.push('')
+    out.push(renderLatency(r.latency))
+    out.push('### Beside the npm peers (no delay)')
   }
   out.push('')
   out.push(`| | ${LIBS.map((l) => `${TITLE[l]} ${v[l] ?? ''}`.trim()).join(' | ')} |`)
@@ -356,6 +365,18 @@ function panel(
 export function renderChart(r: Results): string {
   const d = r.discovery
   const panels: { title: string; bars: Bar[]; log: boolean; unit: string; ref?: { value: number; label: string } }[] = []
+  if (r.latency?.length) {
+    panels.push({
+      title: 'At router latency: upnp-native / miniupnpc, per round (higher is better)',
+      log: false,
+      unit: 'x miniupnpc',
+      bars: r.latency.flatMap((l) => [
+        { label: `${l.delayMs} ms delay, sequential pairs`, color: COLOR['upnp-native']!, s: l.ratios.seq },
+        { label: `${l.delayMs} ms delay, 64-batch (vs best threads)`, color: COLOR.floor!, s: l.ratios.batch },
+      ]),
+      ref: { value: 1, label: 'miniupnpc = 1' },
+    })
+  }
   panels.push({
     title: 'Time to a usable gateway (ms, log scale; lower is better)',
     log: true,

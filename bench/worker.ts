@@ -4,7 +4,10 @@
 //   node --expose-gc --import tsx bench/worker.ts TASK LIB [args...]
 //
 //   discover  LIB MODE                       time to a usable gateway (one run)
-//   pairs     LIB N CONC BUDGET_MS           N add+delete pairs, CONC at once
+//   pairs     LIB N CONC BUDGET_MS [WARMUP]  N add+delete pairs, CONC at once (after WARMUP pairs)
+//   batch     LIB N [WARMUP]                 N adds at once, then (all done) N deletes at once
+//   first     LIB PORT                       cold start to a first mapping: discover, map
+//                                            (timed from the first call), then delete
 //   extip     LIB N                          N external-address queries
 //   eventloop LIB OPS CONC                   loop delay during discovery + OPS operations
 //   idle      - MS                           loop delay of an idle process (the control)
@@ -17,8 +20,7 @@ import { assertInLab } from '../__test__/lab/lab.ts'
 import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
 import { PORT_BASE, WARMUP_OFFSET } from './ports.ts'
 import { percentile } from './stats.ts'
-
-export const RESULT_MARK = '@@BENCH-RESULT@@'
+import { RESULT_MARK } from './worker-protocol.ts'
 
 /** BENCH_TRACE=FILE: every operation's outcome appended to FILE (to chase a leftover). */
 const TRACE: string[] | null = process.env.BENCH_TRACE ? [] : null
@@ -124,9 +126,49 @@ async function main(): Promise<void> {
     }
     case 'pairs': {
       const client = await openOrDie(lib)
-      await runPairs(client, WARMUP_PAIRS[lib], Math.min(num(1), WARMUP_PAIRS[lib]), PORT_BASE[lib] + WARMUP_OFFSET)
+      const warmup = rest[3] !== undefined ? num(3) : WARMUP_PAIRS[lib]
+      await runPairs(client, warmup, Math.min(num(1), warmup), PORT_BASE[lib] + WARMUP_OFFSET)
       emit(await runPairs(client, num(0), num(1), PORT_BASE[lib], num(2)))
       await client.close()
+      break
+    }
+    case 'batch': {
+      // An app opening many ports at once: every add in flight, then every delete.
+      const client = await openOrDie(lib)
+      const warmup = rest[1] !== undefined ? num(1) : WARMUP_PAIRS[lib]
+      await runPairs(client, warmup, 1, PORT_BASE[lib] + WARMUP_OFFSET)
+      const ports = Array.from({ length: num(0) }, (_, i) => PORT_BASE[lib] + i)
+      const t0 = performance.now()
+      const added = await Promise.all(ports.map((p) => client.add(p)))
+      const t1 = performance.now()
+      const deleted = await Promise.all(ports.map((p) => client.del(p)))
+      const elapsedMs = performance.now() - t0
+      const errors: Record<string, number> = {}
+      for (const [what, list] of [
+        ['add', added],
+        ['delete', deleted],
+      ] as const)
+        for (const e of list) if (e !== undefined) errors[`${what}: ${e}`] = (errors[`${what}: ${e}`] ?? 0) + 1
+      emit({
+        elapsedMs,
+        addPhaseMs: t1 - t0,
+        addFailures: added.filter((e) => e !== undefined).length,
+        deleteFailures: deleted.filter((e) => e !== undefined).length,
+        errors,
+        failedPorts: ports.filter((_, i) => added[i] !== undefined || deleted[i] !== undefined),
+      })
+      await client.close()
+      break
+    }
+    case 'first': {
+      // From the first call (which also starts the addon's runtime) to the mapping confirmed.
+      const t0 = performance.now()
+      const o = await open(lib, 'until')
+      const error = o.client && o.ok ? await o.client.add(num(0)) : `no gateway: ${o.detail}`
+      const ms = performance.now() - t0
+      if (o.client) await o.client.del(num(0))
+      emit({ ms, ok: error === undefined, detail: error ?? '' })
+      await o.client?.close()
       break
     }
     case 'extip': {

@@ -12,6 +12,10 @@
  *                                       Godot's discover() does (one run per process)
  *   pairs DESC_URL N THREADS PORT0      N add+delete pairs (UDP, ports PORT0..), THREADS at
  *                                       once (1 = sequential, Godot's case)
+ *   batch DESC_URL N THREADS PORT0      N adds, then (all done) N deletes, each phase spread
+ *                                       over THREADS threads (an app opening many ports)
+ *   first TIMEOUT_MS PORT               cold start to a first mapping: upnpDiscover(TIMEOUT)
+ *                                       + UPNP_GetValidIGD + one add (then deleted, untimed)
  *   extip DESC_URL N                    N x UPNP_GetExternalIPAddress
  *   memory DESC_URL WARMUP_OPS OPS PORT0  RSS before/after OPS operations (add or delete)
  *   clean DESC_URL                      deletes every mapping the router lists (between phases)
@@ -164,6 +168,91 @@ static int mode_pairs(const char *desc_url, int n, int threads, int port0) {
   return 0;
 }
 
+struct batch_job {
+  int first, count, stride, port0, add;
+  int fail, last_code;
+  int *failed; /* per index: 1 when its add or delete failed */
+};
+
+static void *run_batch(void *arg) {
+  struct batch_job *job = arg;
+  char port[16];
+  for (int k = 0; k < job->count; k++) {
+    int i = job->first + k * job->stride;
+    snprintf(port, sizeof port, "%d", job->port0 + i);
+    int r = job->add ? UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "bench",
+                                           "UDP", NULL, "0")
+                     : UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "UDP", NULL);
+    if (r != UPNPCOMMAND_SUCCESS) { job->fail++; job->last_code = r; job->failed[i] = 1; }
+  }
+  return NULL;
+}
+
+/* One phase (all adds, or all deletes) over `threads` threads; returns its failures. */
+static int batch_phase(int n, int threads, int port0, int add, int *failed, int *last_code) {
+  struct batch_job *jobs = calloc(threads, sizeof *jobs);
+  pthread_t *tid = calloc(threads, sizeof *tid);
+  for (int t = 0; t < threads; t++)
+    jobs[t] = (struct batch_job){ .first = t, .count = (n - t + threads - 1) / threads, .stride = threads,
+                                  .port0 = port0, .add = add, .failed = failed };
+  for (int t = 0; t < threads; t++) pthread_create(&tid[t], NULL, run_batch, &jobs[t]);
+  int fail = 0;
+  for (int t = 0; t < threads; t++) {
+    pthread_join(tid[t], NULL);
+    fail += jobs[t].fail;
+    if (jobs[t].last_code) *last_code = jobs[t].last_code;
+  }
+  free(jobs);
+  free(tid);
+  return fail;
+}
+
+static int mode_batch(const char *desc_url, int n, int threads, int port0) {
+  gateway_from_url(desc_url);
+  if (threads < 1) threads = 1;
+  if (threads > n) threads = n;
+  int *failed = calloc(n, sizeof *failed);
+  int add_code = 0, del_code = 0;
+  double t0 = now_ms();
+  int add_fail = batch_phase(n, threads, port0, 1, failed, &add_code);
+  double t1 = now_ms();
+  int del_fail = batch_phase(n, threads, port0, 0, failed, &del_code);
+  double t2 = now_ms();
+  printf("{\"mode\":\"batch\",\"pairs\":%d,\"threads\":%d,\"elapsedMs\":%.3f,\"addPhaseMs\":%.3f,"
+         "\"addFailures\":%d,\"deleteFailures\":%d,\"lastAddCode\":%d,\"lastDeleteCode\":%d,\"failedPorts\":[",
+         n, threads, t2 - t0, t1 - t0, add_fail, del_fail, add_code, del_code);
+  for (int i = 0, first = 1; i < n; i++) {
+    if (failed[i]) { printf("%s%d", first ? "" : ",", port0 + i); first = 0; }
+  }
+  printf("]}\n");
+  FreeUPNPUrls(&urls);
+  return 0;
+}
+
+/* Cold start to a first mapping, as an app using miniupnpc does it: search, pick the
+ * gateway, map. Godot waits its whole discover timeout (2000 ms by default); 1000 ms is the
+ * shortest search that finds a router answering after its usual ~50 ms delay reliably. */
+static int mode_first(int timeout, int port) {
+  int error = 0;
+  char p[16];
+  snprintf(p, sizeof p, "%d", port);
+  double t0 = now_ms();
+  struct UPNPDev *devlist = upnpDiscover(timeout, NULL, NULL, 0, 0, 2, &error);
+  int igd = devlist ? UPNP_GetValidIGD(devlist, &urls, &data, lanaddr, sizeof lanaddr) : 0;
+  int r = igd == 1 ? UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, p, p, lanaddr, "bench", "UDP",
+                                         NULL, "0")
+                   : -1;
+  double t1 = now_ms();
+  if (igd == 1) {
+    UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, p, "UDP", NULL);
+    FreeUPNPUrls(&urls);
+  }
+  freeUPNPDevlist(devlist);
+  printf("{\"mode\":\"first\",\"timeout\":%d,\"ms\":%.3f,\"ok\":%s,\"code\":%d}\n", timeout, t1 - t0,
+         r == UPNPCOMMAND_SUCCESS ? "true" : "false", r);
+  return r == UPNPCOMMAND_SUCCESS ? 0 : 1;
+}
+
 static int mode_extip(const char *desc_url, int n) {
   gateway_from_url(desc_url);
   double *ms = calloc(n, sizeof *ms);
@@ -247,6 +336,8 @@ int main(int argc, char **argv) {
   }
   if (argc >= 3 && !strcmp(argv[1], "discover")) return mode_discover(atoi(argv[2]));
   if (argc >= 6 && !strcmp(argv[1], "pairs")) return mode_pairs(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+  if (argc >= 6 && !strcmp(argv[1], "batch")) return mode_batch(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+  if (argc >= 4 && !strcmp(argv[1], "first")) return mode_first(atoi(argv[2]), atoi(argv[3]));
   if (argc >= 4 && !strcmp(argv[1], "extip")) return mode_extip(argv[2], atoi(argv[3]));
   if (argc >= 6 && !strcmp(argv[1], "memory")) return mode_memory(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
   if (argc >= 3 && !strcmp(argv[1], "clean")) return mode_clean(argv[2]);

@@ -1,0 +1,223 @@
+// upnp-native against miniupnpc at a real router's latency: the lab's replies delayed 0, 2 and
+// 20 ms (lab.sh delay, a userspace cable: this kernel has no netem), checked by timing TCP
+// connects from the client. Per delay, interleaved round by round so that a burst of load on
+// the machine hits both: sequential add+delete pairs, the 64-batch (64 adds at once, then 64
+// deletes; miniupnpc with 1, 4 and 8 threads), router CPU per pair and the load average; then
+// cold start to a first mapping, and upnp-native at 1..256 operations in flight (no collapse).
+// Every run is checked with upnpc -l.
+import net from 'node:net'
+import os from 'node:os'
+import { LAB } from '../__test__/lab/lab.ts'
+import { PORT_BASE } from './ports.ts'
+import { checkRun, cleanRouter, routerCpuUs, type Tally } from './router-table.ts'
+import { harness, log, QUICK, run, sleep, worker } from './runner.ts'
+import { summarize, type Summary } from './stats.ts'
+import type { PairsRun } from './worker.ts'
+
+export const DELAYS = [0, 2, 20] as const
+export type Delay = (typeof DELAYS)[number]
+/** Sequential pairs per run (each run a few seconds) and rounds per delay. */
+const PLAN: Record<Delay, { seq: number; rounds: number }> = QUICK
+  ? { 0: { seq: 500, rounds: 2 }, 2: { seq: 100, rounds: 2 }, 20: { seq: 20, rounds: 1 } }
+  : { 0: { seq: 1000, rounds: 5 }, 2: { seq: 200, rounds: 5 }, 20: { seq: 40, rounds: 3 } }
+export const BATCH = 64
+export const THREADS = [1, 4, 8] as const
+export const SWEEP = [1, 4, 16, 64, 256] as const
+
+export interface LatencyRow extends Tally {
+  rate: Summary
+  /** Router CPU per add+delete pair, microseconds (miniupnpd's /proc schedstat). */
+  routerCpuUs: Summary
+  failures: number
+  errors: Record<string, number>
+}
+
+export interface SweepPoint extends Tally {
+  inFlight: number
+  rate: number
+  failures: number
+}
+
+export interface LatencyResult {
+  delayMs: number
+  /** TCP connect from the client to the router's HTTP port: the delay as the client sees it. */
+  connectMs: Summary
+  load: Summary
+  rows: Record<string, LatencyRow>
+  /** Per round: upnp-native / miniupnpc sequential, and upnp-native's batch / the best of
+   *  miniupnpc's 1, 4 and 8 threads in the same round. */
+  ratios: { seq: Summary; batch: Summary }
+  /** Cold start to a first mapping, ms. */
+  first: Record<string, Summary>
+  firstFailures: string[]
+  sweep: SweepPoint[]
+}
+
+/** Label of a row, e.g. `miniupnpc batch 4t`. */
+export const rowName = (lib: string, work: 'seq' | 'batch', threads?: number) => `${lib} ${work}${threads ? ` ${threads}t` : ''}`
+
+async function setDelay(delay: Delay): Promise<void> {
+  const r = await run('bash', ['__test__/lab/lab.sh', 'delay', delay === 0 ? 'off' : String(delay)], 60_000)
+  if (r.code !== 0) throw new Error(`lab.sh delay ${delay}: ${r.stderr}`)
+  await sleep(300)
+}
+
+/** One TCP handshake with the router's HTTP port, ms. */
+function connectMs(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now()
+    const s = net.connect({ host: LAB.routerLan, port: 5000 }, () => {
+      const ms = performance.now() - t0
+      s.resetAndDestroy()
+      resolve(ms)
+    })
+    s.once('error', reject)
+    s.setTimeout(5000, () => s.destroy(new Error('connect timed out')))
+  })
+}
+
+const emptyRow = () => ({
+  rates: [] as number[],
+  cpu: [] as number[],
+  failures: 0,
+  errors: {} as Record<string, number>,
+  left: 0,
+  leftAfterFailure: 0,
+  leftLate: 0,
+})
+type Acc = ReturnType<typeof emptyRow>
+
+function note(acc: Acc, errors: Record<string, number>): void {
+  for (const [e, k] of Object.entries(errors)) acc.errors[e] = (acc.errors[e] ?? 0) + k
+}
+
+interface HarnessRun {
+  elapsedMs: number
+  addFailures: number
+  deleteFailures: number
+  lastAddCode: number
+  lastDeleteCode: number
+  failedPorts: number[]
+}
+
+/** A miniupnpc run (`pairs` or `batch`), its rate and router CPU into `acc`. */
+async function miniupnpc(mode: 'pairs' | 'batch', n: number, threads: number, acc: Acc): Promise<number> {
+  const cpu0 = routerCpuUs()
+  const m = await harness<HarnessRun>(mode, LAB.routerDescUrl, String(n), String(threads), String(PORT_BASE.miniupnpc))
+  acc.cpu.push((routerCpuUs() - cpu0) / n)
+  const rate = (n / m.elapsedMs) * 1000
+  acc.rates.push(rate)
+  acc.failures += m.addFailures + m.deleteFailures
+  if (m.addFailures) note(acc, { [`add: miniupnpc code ${m.lastAddCode}`]: m.addFailures })
+  if (m.deleteFailures) note(acc, { [`delete: miniupnpc code ${m.lastDeleteCode}`]: m.deleteFailures })
+  await checkRun('miniupnpc', acc, m.failedPorts)
+  return rate
+}
+
+type NativeRun = Pick<PairsRun, 'elapsedMs' | 'addFailures' | 'deleteFailures' | 'errors' | 'failedPorts'> & { completed?: number }
+
+/** An upnp-native run in a fresh process, its rate and router CPU into `acc`. */
+async function native(task: 'pairs' | 'batch', n: number, acc: Acc, extra: (string | number)[]): Promise<number> {
+  const cpu0 = routerCpuUs()
+  const r = await worker<NativeRun>(task, 'upnp-native', n, ...extra)
+  const done = r.completed ?? n
+  // The worker's warm-up and set-up run on the router too: only the measured pairs count.
+  acc.cpu.push((routerCpuUs() - cpu0) / n)
+  const rate = (done / r.elapsedMs) * 1000
+  acc.rates.push(rate)
+  acc.failures += r.addFailures + r.deleteFailures
+  note(acc, r.errors)
+  await checkRun('upnp-native', acc, r.failedPorts)
+  return rate
+}
+
+async function measureDelay(delay: Delay): Promise<LatencyResult> {
+  await setDelay(delay)
+  const plan = PLAN[delay]
+  const connects: number[] = []
+  for (let i = 0; i < 15; i++) {
+    connects.push(await connectMs())
+    await sleep(20)
+  }
+  log(`   delay ${delay} ms: TCP connect ${summarize(connects).median.toFixed(2)} ms (median of 15)`)
+  await cleanRouter()
+  const acc = new Map<string, Acc>()
+  const row = (name: string) => acc.get(name) ?? acc.set(name, emptyRow()).get(name)!
+  const load: number[] = []
+  const seqRatios: number[] = []
+  const batchRatios: number[] = []
+  // A few warm-up pairs, so that the link has measured its handshakes (as discovery does).
+  const warmup = Math.min(20, plan.seq)
+  for (let round = 0; round < plan.rounds; round++) {
+    load.push(os.loadavg()[0]!)
+    const mSeq = await miniupnpc('pairs', plan.seq, 1, row(rowName('miniupnpc', 'seq')))
+    const nSeq = await native('pairs', plan.seq, row(rowName('upnp-native', 'seq')), [1, 60_000, warmup])
+    seqRatios.push(nSeq / mSeq)
+    let best = 0
+    for (const t of THREADS) best = Math.max(best, await miniupnpc('batch', BATCH, t, row(rowName('miniupnpc', 'batch', t))))
+    const nBatch = await native('batch', BATCH, row(rowName('upnp-native', 'batch')), [warmup])
+    batchRatios.push(nBatch / best)
+    log(`   delay ${delay} ms, round ${round + 1}/${plan.rounds}: seq ${(nSeq / mSeq).toFixed(2)}x, batch ${(nBatch / best).toFixed(2)}x`)
+  }
+  // Cold start: miniupnpc with the shortest search that finds this router, and Godot's.
+  const first: Record<string, number[]> = { 'miniupnpc 1000 ms search': [], 'miniupnpc 2000 ms search (Godot)': [], 'upnp-native': [] }
+  const firstFailures: string[] = []
+  const port = PORT_BASE['upnp-native'] + 4900
+  for (let i = 0; i < (QUICK ? 2 : 5); i++) {
+    const n = await worker<{ ms: number; ok: boolean; detail: string }>('first', 'upnp-native', port)
+    if (n.ok) first['upnp-native']!.push(n.ms)
+    else firstFailures.push(`upnp-native: ${n.detail}`)
+    if (i < 2 || (!QUICK && i < 3 && delay === 0)) {
+      const m = await harness<{ ms: number; ok: boolean; code: number }>('first', '1000', String(PORT_BASE.miniupnpc + 4900))
+      if (m.ok) first['miniupnpc 1000 ms search']!.push(m.ms)
+      else firstFailures.push(`miniupnpc 1000 ms: code ${m.code}`)
+    }
+    if (i === 0) {
+      const g = await harness<{ ms: number; ok: boolean; code: number }>('first', '2000', String(PORT_BASE.miniupnpc + 4901))
+      if (g.ok) first['miniupnpc 2000 ms search (Godot)']!.push(g.ms)
+      else firstFailures.push(`miniupnpc 2000 ms: code ${g.code}`)
+    }
+  }
+  await cleanRouter()
+  // No collapse at any concurrency the API allows.
+  const sweep: SweepPoint[] = []
+  for (const inFlight of SWEEP) {
+    const a = emptyRow()
+    const n = Math.max(2 * inFlight, plan.seq)
+    const rate = await native('pairs', n, a, [inFlight, 120_000, warmup])
+    sweep.push({ inFlight, rate, failures: a.failures, left: a.left, leftAfterFailure: a.leftAfterFailure, leftLate: a.leftLate })
+  }
+  log(`   delay ${delay} ms, in flight ${SWEEP.join('/')}: ${sweep.map((p) => p.rate.toFixed(0)).join('/')} pairs/s`)
+  const rows: Record<string, LatencyRow> = {}
+  for (const [name, a] of acc) {
+    rows[name] = {
+      rate: summarize(a.rates),
+      routerCpuUs: summarize(a.cpu),
+      failures: a.failures,
+      errors: a.errors,
+      left: a.left,
+      leftAfterFailure: a.leftAfterFailure,
+      leftLate: a.leftLate,
+    }
+  }
+  return {
+    delayMs: delay,
+    connectMs: summarize(connects),
+    load: summarize(load),
+    rows,
+    ratios: { seq: summarize(seqRatios), batch: summarize(batchRatios) },
+    first: Object.fromEntries(Object.entries(first).map(([k, v]) => [k, summarize(v)])),
+    firstFailures,
+    sweep,
+  }
+}
+
+export async function measureLatency(res: { latency?: LatencyResult[] }): Promise<void> {
+  log(`0/5 at real router latency: ${DELAYS.join(', ')} ms (lab.sh delay), miniupnpc and upnp-native round by round`)
+  res.latency = []
+  try {
+    for (const delay of DELAYS) res.latency.push(await measureDelay(delay))
+  } finally {
+    await setDelay(0)
+  }
+}

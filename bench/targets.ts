@@ -1,0 +1,110 @@
+// The targets of issue 15, judged from one run: each with what was measured, the ratio, and
+// PASS or MISS (a ratio only counts when its runs had no failure and left nothing behind).
+import type { LatencyResult, LatencyRow } from './latency.ts'
+import { rowName } from './latency.ts'
+import type { Results, Target } from './report.ts'
+import { fmt, round } from './stats.ts'
+
+const clean = (r: LatencyRow | undefined) => !!r && r.failures === 0 && r.left + r.leftAfterFailure + r.leftLate === 0
+const dirt = (r: LatencyRow | undefined) =>
+  r ? `${r.failures} failed operations, ${r.left + r.leftAfterFailure + r.leftLate} mappings left behind` : 'not measured'
+
+/** Sequential and 64-batch against miniupnpc at one delay, as medians of per-round ratios. */
+function ratioTargets(l: LatencyResult, seqWant: number, batchWant: number): Target[] {
+  const nSeq = l.rows[rowName('upnp-native', 'seq')]
+  const mSeq = l.rows[rowName('miniupnpc', 'seq')]
+  const nBatch = l.rows[rowName('upnp-native', 'batch')]
+  const best = [1, 4, 8]
+    .map((t) => ({ t, r: l.rows[rowName('miniupnpc', 'batch', t)] }))
+    .sort((a, b) => (b.r?.rate.median ?? 0) - (a.r?.rate.median ?? 0))[0]!
+  const at = `${l.delayMs} ms`
+  return [
+    {
+      id: `seq-${l.delayMs}ms`,
+      label: `${at}: sequential add+delete >= ${seqWant} x miniupnpc`,
+      value: `${fmt(nSeq?.rate.median ?? NaN)} vs ${fmt(mSeq?.rate.median ?? NaN)} pairs/s (per-round ratios ${fmt(l.ratios.seq.min)}–${fmt(l.ratios.seq.max)})`,
+      ratio: l.ratios.seq.median,
+      want: `>= ${seqWant}`,
+      pass: l.ratios.seq.median >= seqWant && clean(nSeq),
+      note: clean(nSeq) ? undefined : dirt(nSeq),
+    },
+    {
+      id: `batch-${l.delayMs}ms`,
+      label: `${at}: 64-batch >= ${batchWant} x miniupnpc's best of 1/4/8 threads`,
+      value: `${fmt(nBatch?.rate.median ?? NaN)} vs ${fmt(best.r?.rate.median ?? NaN)} pairs/s (${best.t} threads; per-round ratios ${fmt(l.ratios.batch.min)}–${fmt(l.ratios.batch.max)})`,
+      ratio: l.ratios.batch.median,
+      want: `>= ${batchWant}`,
+      pass: l.ratios.batch.median >= batchWant && clean(nBatch),
+      note: clean(nBatch) ? undefined : dirt(nBatch),
+    },
+  ]
+}
+
+export function targets(res: Results): Target[] {
+  const t: Target[] = []
+  for (const l of res.latency ?? []) {
+    if (l.delayMs === 0) t.push(...ratioTargets(l, 0.6, 0.9))
+    else t.push(...ratioTargets(l, 1.6, 1.5))
+  }
+  for (const l of res.latency ?? []) {
+    const seq = l.sweep.find((p) => p.inFlight === 1)
+    const worst = [...l.sweep].sort((a, b) => a.rate - b.rate)[0]
+    const failures = l.sweep.reduce((a, p) => a + p.failures, 0)
+    const left = l.sweep.reduce((a, p) => a + p.left + p.leftAfterFailure + p.leftLate, 0)
+    if (!seq || !worst) continue
+    t.push({
+      id: `no-collapse-${l.delayMs}ms`,
+      label: `${l.delayMs} ms: 1..256 in flight never below the sequential rate, 0 failures, 0 left`,
+      value: `${l.sweep.map((p) => `${p.inFlight}: ${fmt(p.rate)}`).join(', ')} pairs/s; ${failures} failed, ${left} left`,
+      ratio: worst.rate / seq.rate,
+      want: '>= 1',
+      pass: worst.rate >= seq.rate * 0.999 && failures === 0 && left === 0,
+    })
+  }
+  const cold = res.latency?.find((l) => l.delayMs === 0)?.first['upnp-native']
+  if (cold) {
+    t.push({
+      id: 'cold-start',
+      label: 'cold start to a first mapping <= 150 ms (0 ms delay; fresh process, first call to add confirmed)',
+      value: `${fmt(cold.median)} ms [${fmt(cold.min)}–${fmt(cold.max)}]`,
+      ratio: cold.median / 150,
+      want: '<= 150 ms',
+      pass: cold.median <= 150,
+    })
+  }
+  const d = res.discovery
+  if (d) {
+    t.push({
+      id: 'gateway-vs-floor',
+      label: 'time to gateway (untilGateway) <= 1.3 x router SSDP reply',
+      value: `${round(d.nativeUntil.median, 1)} ms vs ${round(d.floor.median, 1)} ms`,
+      ratio: d.nativeUntil.median / d.floor.median,
+      want: '<= 1.3',
+      pass: d.nativeUntil.median <= 1.3 * d.floor.median,
+    })
+  }
+  const el = res.eventloop?.['upnp-native']
+  if (el) {
+    const idle = res.eventloop.idle?.max.median
+    t.push({
+      id: 'eventloop',
+      label: "event-loop max delay <= 5 ms (median of the runs' maxima)",
+      value: `${round(el.max.median, 2)} ms (worst run ${round(el.max.max, 2)} ms; idle process ${idle !== undefined ? round(idle, 2) : '–'} ms)`,
+      ratio: el.max.median / 5,
+      want: '<= 5 ms',
+      pass: el.max.median <= 5,
+    })
+  }
+  const mem = res.memory?.['upnp-native']
+  if (mem) {
+    t.push({
+      id: 'rss',
+      label: 'RSS growth over 10,000 operations < 5 MB (median of the runs)',
+      value: `${round(mem.rssGrowthMB.median, 2)} MB (worst run ${round(mem.rssGrowthMB.max, 2)} MB)`,
+      ratio: mem.rssGrowthMB.median / 5,
+      want: '< 5 MB',
+      pass: mem.rssGrowthMB.median < 5,
+    })
+  }
+  return t
+}
