@@ -54,8 +54,10 @@ pub fn respell(head: &mut [u8]) {
     }
 }
 
+/// Where `needle` first occurs (memchr's vectorised search: a comparison at every position
+/// cost a sixth of a request's instructions).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
 }
 
 enum State {
@@ -117,8 +119,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for MiniupnpcCase<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if let State::Head(held) = &mut this.state {
+            // Only the new bytes (and the three before them) can complete the blank line.
+            let searched = held.len().saturating_sub(3);
             held.extend_from_slice(buf);
-            if let Some(end) = find(held, b"\r\n\r\n") {
+            if let Some(end) = find(&held[searched..], b"\r\n\r\n").map(|i| searched + i) {
                 respell(&mut held[..end]);
             } else if held.len() <= MAX_HEAD {
                 // Taken; sent once the head is complete (or on flush/shutdown).

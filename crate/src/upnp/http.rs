@@ -13,8 +13,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::CONTENT_LENGTH;
-use hyper::Request;
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, HOST, PRAGMA,
+    USER_AGENT,
+};
+use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
@@ -253,31 +256,32 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
 /// The header lines of a request, in the order and with the values miniupnpc writes
 /// (miniwget.c for GET, minisoap.c for POST); `extra` (Content-Type, SOAPAction) goes after
 /// Content-Length. Names are re-spelled on the wire by [`MiniupnpcCase`].
-fn head_fields<'a>(
+fn head_fields(
     method: &str,
-    endpoint: &'a Endpoint,
+    endpoint: &Endpoint,
     body_len: usize,
-    extra: &[(&'a str, &'a str)],
-) -> Vec<(&'a str, String)> {
+    extra: &[(&str, &str)],
+) -> Result<HeaderMap, HttpError> {
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| HttpError::Protocol(e.to_string()));
+    let mut fields = HeaderMap::with_capacity(10);
     if method == "GET" {
-        return vec![
-            ("Host", endpoint.host_and_port.clone()),
-            ("Connection", "Close".into()),
-            ("User-Agent", USER_AGENT_VALUE.into()),
-        ];
+        fields.append(HOST, value(&endpoint.host_and_port)?);
+        fields.append(CONNECTION, HeaderValue::from_static("Close"));
+        fields.append(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        return Ok(fields);
     }
-    let mut fields = vec![
-        ("Host", endpoint.host_header.clone()),
-        ("User-Agent", USER_AGENT_VALUE.into()),
-        ("Content-Length", body_len.to_string()),
-    ];
-    fields.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
-    fields.extend([
-        ("Connection", "Close".into()),
-        ("Cache-Control", "no-cache".into()),
-        ("Pragma", "no-cache".into()),
-    ]);
-    fields
+    fields.append(HOST, value(&endpoint.host_header)?);
+    fields.append(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    fields.append(CONTENT_LENGTH, HeaderValue::from(body_len));
+    for (name, v) in extra {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        fields.append(name, value(v)?);
+    }
+    fields.append(CONNECTION, HeaderValue::from_static("Close"));
+    fields.append(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    fields.append(PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(fields)
 }
 
 /// Sends one request on `conn` and reads the whole reply within `limits`. On a spare that the
@@ -324,15 +328,18 @@ async fn exchange_once(
             .handshake::<_, Full<Bytes>>(TokioIo::new(MiniupnpcCase::new(stream)))
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let mut request = Request::builder()
-            .method(method)
-            .uri(&endpoint.path_and_query);
-        for (name, value) in head_fields(method, endpoint, body.len(), headers) {
-            request = request.header(name, value);
-        }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
+        let fields = head_fields(method, endpoint, body.len(), headers)?;
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = if method == "GET" {
+            Method::GET
+        } else {
+            Method::POST
+        };
+        *request.uri_mut() = endpoint
+            .path_and_query
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| HttpError::Protocol(e.to_string()))?;
+        *request.headers_mut() = fields;
         let max_body = limits.max_body;
         let talk = async move {
             let response = sender.send_request(request).await.map_err(|e| {

@@ -52,6 +52,20 @@ pub struct Reply {
 /// so a bad description is caught here (INVALID_ARGS) rather than confusing the router.
 pub fn xml_escape(input: &str) -> Result<String, Failure> {
     let mut out = String::with_capacity(input.len() + 8);
+    escape_into(&mut out, input)?;
+    Ok(out)
+}
+
+/// [`xml_escape`] appended to `out`; text with nothing to escape (the usual case: numbers,
+/// addresses, protocol names) is copied whole.
+fn escape_into(out: &mut String, input: &str) -> Result<(), Failure> {
+    let plain = input
+        .bytes()
+        .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || b == b'\t');
+    if plain {
+        out.push_str(input);
+        return Ok(());
+    }
     for c in input.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -72,7 +86,7 @@ pub fn xml_escape(input: &str) -> Result<String, Failure> {
             c => out.push(c),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn envelope(
@@ -80,16 +94,25 @@ pub fn envelope(
     action: &str,
     args: &[(&str, String)],
 ) -> Result<String, Failure> {
-    let mut body = String::with_capacity(320 + args.len() * 48);
+    let mut body = String::with_capacity(320 + args.len() * 64);
     body.push_str("<?xml version=\"1.0\"?>\r\n<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" s:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><s:Body>");
-    body.push_str(&format!(
-        "<u:{action} xmlns:u=\"{}\">",
-        xml_escape(service_type)?
-    ));
-    for (name, value) in args {
-        body.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)?));
+    for part in ["<u:", action, " xmlns:u=\""] {
+        body.push_str(part);
     }
-    body.push_str(&format!("</u:{action}></s:Body></s:Envelope>\r\n"));
+    escape_into(&mut body, service_type)?;
+    body.push_str("\">");
+    for (name, value) in args {
+        for part in ["<", name, ">"] {
+            body.push_str(part);
+        }
+        escape_into(&mut body, value)?;
+        for part in ["</", name, ">"] {
+            body.push_str(part);
+        }
+    }
+    for part in ["</u:", action, "></s:Body></s:Envelope>\r\n"] {
+        body.push_str(part);
+    }
     Ok(body)
 }
 
