@@ -3,6 +3,7 @@
 pub mod pinholes;
 pub mod probe;
 pub mod pxp;
+mod runtime;
 pub mod upnp;
 
 use napi_derive::napi;
