@@ -42,6 +42,9 @@ await check('the Godot checks run before any I/O', async () => {
 await check('the addon runs async work on its runtime; a panic rejects, never crashes', async () => {
   const native = require('../dist/lib/native/index.js')
   await assert.rejects(native.__panicForTests('smoke'), /panic/i)
+  // The hot calls' own path (one completion channel per JS thread): rejects too, then works.
+  await assert.rejects(native.__panicInCallForTests('smoke'), /panic in the native call: smoke/)
+  assert.equal(await native.__panicInCallForTests(''), 0)
   assert.throws(() => native.__panicSyncForTests('smoke sync'), /smoke sync/)
 })
 
@@ -49,7 +52,8 @@ await check('worker threads load the addon beside the main thread', async () => 
   const code = `
     const { parentPort } = require('node:worker_threads')
     const native = require(${JSON.stringify(require.resolve('../dist/lib/native/index.js'))})
-    native.__panicForTests('from a worker').catch((e) => parentPort.postMessage(String(e.message)))`
+    native.__panicForTests('from a worker')
+      .catch((e) => native.__panicInCallForTests('in a call').catch((f) => parentPort.postMessage(e.message + ' / ' + f.message)))`
   const run = () =>
     new Promise((resolve, reject) => {
       const worker = new Worker(code, { eval: true })
@@ -60,9 +64,11 @@ await check('worker threads load the addon beside the main thread', async () => 
       worker.once('error', reject)
     })
   const messages = await Promise.all([run(), run(), run()])
-  for (const m of messages) assert.match(m, /panic/i)
+  for (const m of messages) assert.match(m, /panic.* \/ panic in the native call: in a call/i)
   const native = require('../dist/lib/native/index.js')
   await assert.rejects(native.__panicForTests('after workers'), /panic/i)
+  await assert.rejects(native.__panicInCallForTests('after workers'), /after workers/)
+  assert.equal(await native.__panicInCallForTests(''), 0)
 })
 
 await check("defaultGateway(): this machine's default gateway (required where UPNP_SMOKE_EXPECT_GATEWAY=1)", async () => {

@@ -253,6 +253,11 @@ describe('a Rust panic never takes Node down', () => {
   it('async panic rejects the promise, sync panic throws, the process lives on', async () => {
     await expect(native.__panicForTests('deliberate async panic')).rejects.toThrow(/panic/i)
     expect(() => native.__panicSyncForTests('deliberate sync panic')).toThrow(/deliberate sync panic/)
+    // The hot calls (add, delete, ...) settle through one completion channel per JS thread.
+    await expect(native.__panicInCallForTests('deliberate panic in a call')).rejects.toThrow(
+      /panic in the native call: deliberate panic in a call/,
+    )
+    expect(await native.__panicInCallForTests('')).toBe(0)
     // And the addon still works afterwards.
     const d = fakeValidGateway()
     expect(await d.addPortMapping(7777)).toBe(UPNPResult.HTTP_ERROR)

@@ -33,6 +33,9 @@ export declare class NotifyListener {
  */
 export declare function __panicForTests(message: string): Promise<number>
 
+/** The same for the hot calls' path ([`completion::spawn`]): the panic rejects the promise. */
+export declare function __panicInCallForTests(message: string): Promise<number>
+
 export declare function __panicSyncForTests(message: string): number
 
 /** Result of one action: what went wrong (absent on success), or the action's main value. */

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Discovery = nativeBinding.Discovery
 module.exports.NotifyListener = nativeBinding.NotifyListener
 module.exports.__panicForTests = nativeBinding.__panicForTests
+module.exports.__panicInCallForTests = nativeBinding.__panicInCallForTests
 module.exports.__panicSyncForTests = nativeBinding.__panicSyncForTests
 module.exports.addPinhole = nativeBinding.addPinhole
 module.exports.addPortMapping = nativeBinding.addPortMapping

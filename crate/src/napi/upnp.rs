@@ -15,6 +15,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
@@ -272,9 +273,15 @@ fn protocol(value: &str) -> std::result::Result<String, Failure> {
     }
 }
 
-#[napi]
-pub async fn get_external_ip_address(target: SoapTarget) -> ActionResult {
-    gateway::external_ip_address(&target.into()).await.into()
+#[napi(ts_return_type = "Promise<ActionResult>")]
+pub fn get_external_ip_address(
+    env: &Env,
+    target: SoapTarget,
+) -> Result<PromiseRaw<'_, ActionResult>> {
+    let target = target.into();
+    completion::spawn(env, async move {
+        ActionResult::from(gateway::external_ip_address(&target).await)
+    })
 }
 
 /// A port mapping: what `addPortMapping` sends, and a row of the router's table.
@@ -292,22 +299,31 @@ pub struct PortMapping {
 }
 
 /// Resolves with `value` = the internal client that was sent.
-#[napi]
-pub async fn add_port_mapping(target: SoapTarget, args: PortMapping) -> ActionResult {
-    let run = async {
-        let mapping = Mapping {
-            remote_host: args.remote_host,
-            external_port: port(args.external_port, "external port")?,
-            protocol: protocol(&args.protocol)?,
-            internal_port: port(args.internal_port, "internal port")?,
-            internal_client: args.internal_client,
-            enabled: args.enabled,
-            description: args.description,
-            lease_duration: args.lease_duration,
-        };
-        gateway::add_port_mapping(&target.into(), &mapping).await
+#[napi(ts_return_type = "Promise<ActionResult>")]
+pub fn add_port_mapping(
+    env: &Env,
+    target: SoapTarget,
+    args: PortMapping,
+) -> Result<PromiseRaw<'_, ActionResult>> {
+    let target: Target = target.into();
+    completion::spawn(
+        env,
+        async move { ActionResult::from(add(&target, args).await) },
+    )
+}
+
+async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, Failure> {
+    let mapping = Mapping {
+        remote_host: args.remote_host,
+        external_port: port(args.external_port, "external port")?,
+        protocol: protocol(&args.protocol)?,
+        internal_port: port(args.internal_port, "internal port")?,
+        internal_client: args.internal_client,
+        enabled: args.enabled,
+        description: args.description,
+        lease_duration: args.lease_duration,
     };
-    run.await.into()
+    gateway::add_port_mapping(target, &mapping).await
 }
 
 #[napi(object)]
@@ -317,16 +333,23 @@ pub struct PortMappingKey {
     pub protocol: String,
 }
 
-#[napi]
-pub async fn delete_port_mapping(target: SoapTarget, key: PortMappingKey) -> ActionResult {
-    let run = async {
-        let external_port = port(key.external_port, "external port")?;
-        let protocol = protocol(&key.protocol)?;
-        gateway::delete_port_mapping(&target.into(), &key.remote_host, external_port, &protocol)
-            .await?;
-        Ok(String::new())
-    };
-    run.await.into()
+#[napi(ts_return_type = "Promise<ActionResult>")]
+pub fn delete_port_mapping(
+    env: &Env,
+    target: SoapTarget,
+    key: PortMappingKey,
+) -> Result<PromiseRaw<'_, ActionResult>> {
+    let target: Target = target.into();
+    completion::spawn(env, async move {
+        let run = async {
+            let external_port = port(key.external_port, "external port")?;
+            let protocol = protocol(&key.protocol)?;
+            gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
+                .await?;
+            Ok(String::new())
+        };
+        ActionResult::from(run.await)
+    })
 }
 
 impl From<Mapping> for PortMapping {
@@ -366,24 +389,24 @@ impl From<std::result::Result<Vec<Mapping>, Failure>> for EntriesResult {
 }
 
 /// `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone).
-#[napi]
-pub async fn get_specific_port_mapping_entry(
+#[napi(ts_return_type = "Promise<EntriesResult>")]
+pub fn get_specific_port_mapping_entry(
+    env: &Env,
     target: SoapTarget,
     key: PortMappingKey,
-) -> EntriesResult {
-    let run = async {
-        let external_port = port(key.external_port, "external port")?;
-        let protocol = protocol(&key.protocol)?;
-        let entry = gateway::specific_port_mapping(
-            &target.into(),
-            &key.remote_host,
-            external_port,
-            &protocol,
-        )
-        .await?;
-        Ok(vec![entry])
-    };
-    run.await.into()
+) -> Result<PromiseRaw<'_, EntriesResult>> {
+    let target: Target = target.into();
+    completion::spawn(env, async move {
+        let run = async {
+            let external_port = port(key.external_port, "external port")?;
+            let protocol = protocol(&key.protocol)?;
+            let entry =
+                gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
+                    .await?;
+            Ok(vec![entry])
+        };
+        EntriesResult::from(run.await)
+    })
 }
 
 /// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
@@ -399,6 +422,17 @@ pub async fn list_port_mappings(target: SoapTarget, max_entries: u32) -> Entries
 #[napi(js_name = "__panicForTests")]
 pub async fn panic_for_tests(message: String) -> u32 {
     panic!("{message}");
+}
+
+/// The same for the hot calls' path ([`completion::spawn`]): the panic rejects the promise.
+#[napi(js_name = "__panicInCallForTests", ts_return_type = "Promise<number>")]
+pub fn panic_in_call_for_tests(env: &Env, message: String) -> Result<PromiseRaw<'_, u32>> {
+    completion::spawn(env, async move {
+        if !message.is_empty() {
+            panic!("{message}");
+        }
+        0u32
+    })
 }
 
 #[napi(js_name = "__panicSyncForTests", catch_unwind)]
