@@ -305,3 +305,54 @@ async fn a_renewal_given_up_leaves_the_held_mapping_alone() {
         "no undo was sent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_waiting_in_the_queue_go_before_adds() {
+    let ip = "127.0.0.19";
+    // A busy router: 20 ms per request, one at a time, so a queue forms behind the limit.
+    let options = Options {
+        service: Duration::from_millis(20),
+        ..Options::default()
+    };
+    let (url, router) = start(ip, options).await;
+    let t = target(&url, Duration::from_secs(10));
+    let link = link_of(ip);
+    let adds: Vec<_> = (0..20)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(34000 + i)).await })
+        })
+        .collect();
+    eventually("adds wait in the queue", || link.snapshot().waiting >= 10).await;
+    // Deletes of other mappings, queued behind the waiting adds: they keep the router's table
+    // small, so they are served first.
+    let deletes: Vec<_> = (0..3)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(
+                async move { gateway::delete_port_mapping(&t, "", 34100 + i, "UDP").await },
+            )
+        })
+        .collect();
+    for call in adds {
+        assert!(call.await.unwrap().is_ok());
+    }
+    for call in deletes {
+        // Nothing was mapped there: answered (a fault), not lost.
+        let _ = call.await.unwrap();
+    }
+    let actions = router.actions();
+    let last_delete = actions
+        .iter()
+        .rposition(|a| a == "DeletePortMapping")
+        .expect("the deletes reached the router");
+    let adds_after = actions[last_delete..]
+        .iter()
+        .filter(|a| *a == "AddPortMapping")
+        .count();
+    assert_eq!(actions.len(), 23, "{actions:?}");
+    assert!(
+        adds_after >= 5,
+        "the deletes went before the adds still waiting: {actions:?}"
+    );
+}
