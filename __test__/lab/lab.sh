@@ -445,6 +445,10 @@ delay() {
     echo $! >"$STATE/cable.pid"
   fi
   if ipv6_ok; then ip -n $P-client addr add fd77::10/64 dev lan0 nodad 2>/dev/null || true; fi
+  # The new lan0 has a new MAC address: the router would send its replies to multicast
+  # searches (which need no ARP from the client) to the old one until its entry expires.
+  ip -n $P-router neigh flush to 192.168.77.10 2>/dev/null || true
+  ip -n $P-router -6 neigh flush to fd77::10 2>/dev/null || true
   log "delay $ms"
 }
 
