@@ -9,7 +9,8 @@ import net from 'node:net'
 import os from 'node:os'
 import { LAB } from '../__test__/lab/lab.ts'
 import { PORT_BASE } from './ports.ts'
-import { checkRun, cleanRouter, routerCpuUs, type Tally } from './router-table.ts'
+import { routerCpuUs } from './router-cpu.ts'
+import { checkRun, cleanRouter, type Tally } from './router-table.ts'
 import { harness, log, QUICK, run, sleep, worker } from './runner.ts'
 import { summarize, type Summary } from './stats.ts'
 import type { PairsRun } from './worker.ts'
@@ -114,15 +115,17 @@ async function miniupnpc(mode: 'pairs' | 'batch', n: number, threads: number, ac
   return rate
 }
 
-type NativeRun = Pick<PairsRun, 'elapsedMs' | 'addFailures' | 'deleteFailures' | 'errors' | 'failedPorts'> & { completed?: number }
+type NativeRun = Pick<PairsRun, 'elapsedMs' | 'addFailures' | 'deleteFailures' | 'errors' | 'failedPorts' | 'routerCpuUs'> & {
+  completed?: number
+}
 
 /** An upnp-native run in a fresh process, its rate and router CPU into `acc`. */
 async function native(task: 'pairs' | 'batch', n: number, acc: Acc, extra: (string | number)[]): Promise<number> {
-  const cpu0 = routerCpuUs()
   const r = await worker<NativeRun>(task, 'upnp-native', n, ...extra)
   const done = r.completed ?? n
-  // The worker's warm-up and set-up run on the router too: only the measured pairs count.
-  acc.cpu.push((routerCpuUs() - cpu0) / n)
+  // Read by the worker around its measured pairs only: its discovery and warm-up run on the
+  // router too.
+  acc.cpu.push((r.routerCpuUs ?? Number.NaN) / done)
   const rate = (done / r.elapsedMs) * 1000
   acc.rates.push(rate)
   acc.failures += r.addFailures + r.deleteFailures

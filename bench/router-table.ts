@@ -1,11 +1,9 @@
 // The router's table between runs: every run is checked with `upnpc -l` (a mapping the
 // library said it deleted, or one left after a failed operation, is counted) and the table is
-// emptied before the next run. Also the router's CPU time, read from /proc.
-import fs from 'node:fs'
-import path from 'node:path'
+// emptied before the next run.
 import { LAB, upnpcList } from '../__test__/lab/lab.ts'
 import { portOwner } from './ports.ts'
-import { harness, log, REPO, sleep } from './runner.ts'
+import { harness, log, sleep } from './runner.ts'
 
 /** What a run left on the router: silently (deletes reported done), after a failure of
  *  its own, or late (created after another run was checked). */
@@ -90,16 +88,4 @@ export async function checkRun(lib: string, c: Tally, failedPorts: number[]): Pr
     if (process.env.BENCH_TRACE) log(`   mapping ${f.port} (${f.lib}) left after a failed operation, seen after a ${lib} run`)
   }
   await cleanRouter()
-}
-
-/** CPU time miniupnpd has used so far, in microseconds (/proc/PID/schedstat: nanoseconds on
- *  CPU, exact, unlike the 10 ms ticks of /proc/PID/stat). NaN when it cannot be read. */
-export function routerCpuUs(): number {
-  try {
-    const prefix = process.env.UNL_PREFIX || 'unl'
-    const pid = fs.readFileSync(path.join(REPO, '.lab', prefix, 'miniupnpd.pid'), 'utf8').trim()
-    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000
-  } catch {
-    return Number.NaN
-  }
 }

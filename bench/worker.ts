@@ -19,6 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { assertInLab } from '../__test__/lab/lab.ts'
 import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
 import { PORT_BASE, WARMUP_OFFSET } from './ports.ts'
+import { routerCpuUs } from './router-cpu.ts'
 import { percentile } from './stats.ts'
 import { RESULT_MARK } from './worker-protocol.ts'
 
@@ -44,6 +45,18 @@ export interface PairsRun {
   failedPorts: number[]
   addMs: { p50: number; p99: number; max: number }
   deleteMs: { p50: number; p99: number; max: number }
+  /** The router's CPU over these pairs, microseconds (the `pairs` task only). */
+  routerCpuUs?: number
+}
+
+/** A spare connection left idle closes after 500 ms (crate/src/upnp/link_policy.rs): the
+ *  router's side of that close belongs to the run. */
+const SPARES_CLOSED_MS = 600
+
+/** The router's CPU from `cpu0` until the run's idle spares are closed. */
+async function routerCpuSince(cpu0: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, SPARES_CLOSED_MS))
+  return routerCpuUs() - cpu0
 }
 
 /** `n` add+delete pairs on ports port0.., `conc` pairs at a time (so `conc` operations in
@@ -91,7 +104,17 @@ async function runPairs(client: Client, n: number, conc: number, port0: number, 
   )
   const elapsedMs = performance.now() - t0
   const lat = (v: number[]) => ({ p50: percentile(v, 50), p99: percentile(v, 99), max: v.length ? Math.max(...v) : Number.NaN })
-  return { started: next, completed, elapsedMs, addFailures, deleteFailures, errors, failedPorts, addMs: lat(addMs), deleteMs: lat(delMs) }
+  return {
+    started: next,
+    completed,
+    elapsedMs,
+    addFailures,
+    deleteFailures,
+    errors,
+    failedPorts,
+    addMs: lat(addMs),
+    deleteMs: lat(delMs),
+  }
 }
 
 const WARMUP_PAIRS: Record<LibName, number> = { 'upnp-native': 100, 'nat-port-mapper': 20, 'nat-api': 2 }
@@ -128,7 +151,9 @@ async function main(): Promise<void> {
       const client = await openOrDie(lib)
       const warmup = rest[3] !== undefined ? num(3) : WARMUP_PAIRS[lib]
       await runPairs(client, warmup, Math.min(num(1), warmup), PORT_BASE[lib] + WARMUP_OFFSET)
-      emit(await runPairs(client, num(0), num(1), PORT_BASE[lib], num(2)))
+      const cpu0 = routerCpuUs()
+      const run = await runPairs(client, num(0), num(1), PORT_BASE[lib], num(2))
+      emit({ ...run, routerCpuUs: await routerCpuSince(cpu0) })
       await client.close()
       break
     }
@@ -138,6 +163,7 @@ async function main(): Promise<void> {
       const warmup = rest[1] !== undefined ? num(1) : WARMUP_PAIRS[lib]
       await runPairs(client, warmup, 1, PORT_BASE[lib] + WARMUP_OFFSET)
       const ports = Array.from({ length: num(0) }, (_, i) => PORT_BASE[lib] + i)
+      const cpu0 = routerCpuUs()
       const t0 = performance.now()
       const added = await Promise.all(ports.map((p) => client.add(p)))
       const t1 = performance.now()
@@ -151,6 +177,7 @@ async function main(): Promise<void> {
         for (const e of list) if (e !== undefined) errors[`${what}: ${e}`] = (errors[`${what}: ${e}`] ?? 0) + 1
       emit({
         elapsedMs,
+        routerCpuUs: await routerCpuSince(cpu0),
         addPhaseMs: t1 - t0,
         addFailures: added.filter((e) => e !== undefined).length,
         deleteFailures: deleted.filter((e) => e !== undefined).length,
