@@ -71,10 +71,43 @@ struct Waiter {
     tx: oneshot::Sender<Grant>,
 }
 
-/// What a waiter is handed: a counted connection slot, with a spare or to connect itself.
+/// What a waiter is handed: a counted connection slot, with a spare or to connect itself
+/// (then with a handshake slot).
 struct Grant {
     ticket: Ticket,
     spare: Option<TcpStream>,
+    handshake: Option<HandshakeSlot>,
+}
+
+/// A handshake counted in `State::handshakes` (a spare's also in `opening` and `open`). It
+/// is given back when dropped, so that a request or spare dropped in the middle of its
+/// handshake (a cancelled call, a discovery past its deadline, the runtime shut down with its
+/// last environment) never leaves the link counting a handshake that is not under way, which
+/// would stop the device's requests for good.
+struct HandshakeSlot {
+    link: Option<Arc<Link>>,
+    spare: bool,
+}
+
+impl HandshakeSlot {
+    /// The handshake ended and the caller settles the counts itself, with the lock held.
+    fn settled(mut self) {
+        self.link = None;
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        if let Some(link) = self.link.take() {
+            let mut state = link.lock();
+            state.handshakes -= 1;
+            if self.spare {
+                state.opening -= 1;
+                state.open -= 1;
+            }
+            link.dispatch(&mut state);
+        }
+    }
 }
 
 /// One connection counted against the device's limit; dropping it frees the slot.
@@ -107,6 +140,7 @@ pub struct Leased {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     pub open: usize,
+    pub handshakes: usize,
     pub spares: usize,
     pub waiting: usize,
     pub open_limit: usize,
@@ -171,15 +205,20 @@ impl Link {
             limits.deadline
         };
         let connect_timeout = limits.connect_timeout;
-        let Grant { ticket, spare } = grant;
-        let (stream, reused) = match spare {
-            Some(stream) => (stream, true),
-            None => {
+        let Grant {
+            ticket,
+            spare,
+            handshake,
+        } = grant;
+        let (stream, reused) = match (spare, handshake) {
+            (Some(stream), _) => (stream, true),
+            (None, Some(slot)) => {
                 let stream = self
-                    .handshake(addr, deadline.min(now + connect_timeout))
+                    .handshake(addr, deadline.min(now + connect_timeout), slot)
                     .await?;
                 (stream, false)
             }
+            (None, None) => unreachable!("a grant without a spare holds a handshake slot"),
         };
         self.open_spares(addr);
         Ok(Leased {
@@ -264,6 +303,7 @@ impl Link {
                 return Some(Grant {
                     ticket: self.ticket(),
                     spare: Some(spare.stream),
+                    handshake: None,
                 });
             }
             state.open -= 1;
@@ -279,6 +319,10 @@ impl Link {
             return Some(Grant {
                 ticket: self.ticket(),
                 spare: None,
+                handshake: Some(HandshakeSlot {
+                    link: Some(self.clone()),
+                    spare: false,
+                }),
             });
         }
         None
@@ -324,18 +368,20 @@ impl Link {
     /// Undoes a grant nobody received (with the lock held).
     fn take_back(self: &Arc<Self>, state: &mut State, addr: SocketAddr, mut grant: Grant) {
         grant.ticket.link = None;
-        match grant.spare {
-            Some(stream) => {
+        if let Some(slot) = grant.handshake.take() {
+            slot.settled();
+            state.handshakes -= 1;
+        }
+        match (grant.spare.take(), tokio::runtime::Handle::try_current()) {
+            (Some(stream), Ok(runtime)) => {
                 let id = state.next_spare;
                 state.next_spare += 1;
                 // Back among the spares, with an idle timer of its own.
                 state.spares.push(Spare { id, addr, stream });
-                tokio::spawn(self.clone().close_when_idle(id));
+                runtime.spawn(self.clone().close_when_idle(id));
             }
-            None => {
-                state.open -= 1;
-                state.handshakes -= 1;
-            }
+            // No runtime (it is shutting down): the connection closes here.
+            _ => state.open -= 1,
         }
     }
 
@@ -344,10 +390,12 @@ impl Link {
         self: &Arc<Self>,
         addr: SocketAddr,
         deadline: Instant,
+        slot: HandshakeSlot,
     ) -> Result<TcpStream, LinkError> {
         let started = Instant::now();
         let result = timeout_at(deadline, TcpStream::connect(addr)).await;
         let mut state = self.lock();
+        slot.settled();
         state.handshakes -= 1;
         let outcome = match result {
             Ok(Ok(stream)) => {
@@ -384,15 +432,20 @@ impl Link {
             state.open += 1;
             state.handshakes += 1;
             state.opening += 1;
-            tokio::spawn(self.clone().open_spare(addr));
+            let slot = HandshakeSlot {
+                link: Some(self.clone()),
+                spare: true,
+            };
+            tokio::spawn(self.clone().open_spare(addr, slot));
         }
     }
 
-    async fn open_spare(self: Arc<Self>, addr: SocketAddr) {
+    async fn open_spare(self: Arc<Self>, addr: SocketAddr, slot: HandshakeSlot) {
         let started = Instant::now();
         let result = timeout_at(started + SPARE_CONNECT_TIMEOUT, TcpStream::connect(addr)).await;
         let id = {
             let mut state = self.lock();
+            slot.settled();
             state.handshakes -= 1;
             state.opening -= 1;
             let id = match result {
@@ -437,6 +490,7 @@ impl Link {
         let state = self.lock();
         Snapshot {
             open: state.open,
+            handshakes: state.handshakes,
             spares: state.spares.len(),
             waiting: state.urgent.len() + state.normal.len(),
             open_limit: state.policy.open_limit(),

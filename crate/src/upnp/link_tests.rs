@@ -122,6 +122,7 @@ async fn concurrent_requests_never_exceed_the_limit_and_all_complete() {
         tokio::spawn(async move {
             let mut most = Snapshot {
                 open: 0,
+                handshakes: 0,
                 spares: 0,
                 waiting: 0,
                 open_limit: 0,
@@ -355,4 +356,53 @@ async fn deletes_waiting_in_the_queue_go_before_adds() {
         adds_after >= 5,
         "the deletes went before the adds still waiting: {actions:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_dropped_mid_handshake_give_their_slots_back() {
+    let ip = "127.0.0.20";
+    // A listener that never accepts, its backlog of 1 full: further SYNs are dropped, so
+    // handshakes hang (TCP would retransmit after 1 s).
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(
+            &format!("{ip}:0")
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    socket.listen(1).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut filler = Vec::new();
+    while let Ok(Ok(stream)) = tokio::time::timeout(
+        Duration::from_millis(200),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    {
+        filler.push(stream);
+        assert!(filler.len() < 16, "the backlog never filled");
+    }
+    let t = target(&format!("http://{addr}/ctl"), Duration::from_secs(10));
+    let link = link_of(ip);
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let t = t.clone();
+            tokio::spawn(async move { gateway::external_ip_address(&t).await })
+        })
+        .collect();
+    eventually("the handshake limit is reached", || {
+        link.snapshot().handshakes == MAX_HANDSHAKES
+    })
+    .await;
+    // The callers go away (a cancelled call, a runtime shutting down) mid-handshake.
+    for call in &calls {
+        call.abort();
+    }
+    eventually("every slot is given back", || {
+        let now = link.snapshot();
+        now.handshakes == 0 && now.open == 0 && now.waiting == 0
+    })
+    .await;
 }
