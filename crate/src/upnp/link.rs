@@ -79,6 +79,26 @@ struct Grant {
     handshake: Option<HandshakeSlot>,
 }
 
+/// The idle timer's hold on spare `id`. If the timer is dropped unfinished, its runtime is
+/// shutting down (with its last environment): the spare goes too, because its socket belongs
+/// to that runtime's reactor and could not serve a request on the next runtime.
+struct SpareWatch {
+    link: Option<Arc<Link>>,
+    id: u64,
+}
+
+impl Drop for SpareWatch {
+    fn drop(&mut self) {
+        if let Some(link) = self.link.take() {
+            let mut state = link.lock();
+            if let Some(i) = state.spares.iter().position(|s| s.id == self.id) {
+                state.spares.swap_remove(i);
+                state.open -= 1;
+            }
+        }
+    }
+}
+
 /// A handshake counted in `State::handshakes` (a spare's also in `opening` and `open`). It
 /// is given back when dropped, so that a request or spare dropped in the middle of its
 /// handshake (a cancelled call, a discovery past its deadline, the runtime shut down with its
@@ -366,23 +386,15 @@ impl Link {
     }
 
     /// Undoes a grant nobody received (with the lock held).
-    fn take_back(self: &Arc<Self>, state: &mut State, addr: SocketAddr, mut grant: Grant) {
+    /// A spare handed to a waiter that left in that instant is closed rather than pooled
+    /// again: pooling needs a new idle timer, which cannot be spawned safely under the lock.
+    fn take_back(self: &Arc<Self>, state: &mut State, _addr: SocketAddr, mut grant: Grant) {
         grant.ticket.link = None;
         if let Some(slot) = grant.handshake.take() {
             slot.settled();
             state.handshakes -= 1;
         }
-        match (grant.spare.take(), tokio::runtime::Handle::try_current()) {
-            (Some(stream), Ok(runtime)) => {
-                let id = state.next_spare;
-                state.next_spare += 1;
-                // Back among the spares, with an idle timer of its own.
-                state.spares.push(Spare { id, addr, stream });
-                runtime.spawn(self.clone().close_when_idle(id));
-            }
-            // No runtime (it is shutting down): the connection closes here.
-            _ => state.open -= 1,
-        }
+        state.open -= 1;
     }
 
     /// Connects for a granted slot, measuring the handshake for the policy.
@@ -470,13 +482,19 @@ impl Link {
             id
         };
         if let Some(id) = id {
-            self.close_when_idle(id).await;
+            let watch = SpareWatch {
+                link: Some(self.clone()),
+                id,
+            };
+            self.close_when_idle(watch).await;
         }
     }
 
     /// Closes spare `id` if nobody took it within [`SPARE_IDLE`].
-    async fn close_when_idle(self: Arc<Self>, id: u64) {
+    async fn close_when_idle(self: Arc<Self>, mut watch: SpareWatch) {
         sleep(SPARE_IDLE).await;
+        watch.link = None;
+        let id = watch.id;
         let mut state = self.lock();
         if let Some(i) = state.spares.iter().position(|s| s.id == id) {
             state.spares.swap_remove(i);
