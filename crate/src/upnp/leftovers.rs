@@ -103,7 +103,13 @@ pub fn given_up(target: &Target, key: MappingKey, client: Option<String>) {
         return;
     }
     ledger.held.remove(&key);
-    if ledger.cleaning.contains_key(&key) {
+    // A cleanup under way covers this one; one whose task is gone (its runtime shut down
+    // with its last environment, dropping the sender) does not.
+    if ledger
+        .cleaning
+        .get(&key)
+        .is_some_and(|done| done.has_changed().is_ok())
+    {
         return;
     }
     let (tx, rx) = watch::channel(false);
