@@ -131,14 +131,16 @@ export function workingIgd(externalIp = '11.22.33.99'): Record<string, { body: s
   }
 }
 
-/** Counts TCP connections miniupnpd's HTTP port receives from `source` (nftables counter in
- *  the router's namespace): what a storm of triggers really costs the router. */
+/** Counts HTTP requests miniupnpd's HTTP port receives from `source` (nftables counter in
+ *  the router's namespace): what a storm of triggers really costs the router. A request is a
+ *  segment whose payload starts with "POST" or "GET ", not a connection: the library opens a
+ *  spare connection ahead of the next request, which may close unused. */
 export async function routerHttpCounter(source: string = LAB.client): Promise<{ read(): Promise<number>; remove(): Promise<void> }> {
   const table = 'hostile_count'
   await runIn('router', 'nft', ['delete', 'table', 'inet', table])
   const rules =
     `table inet ${table} { chain input { type filter hook input priority -10; policy accept; ` +
-    `ip saddr ${source} tcp dport 5000 tcp flags & (syn | ack) == syn counter; }; }`
+    `ip saddr ${source} tcp dport 5000 @ih,0,32 { 0x504f5354, 0x47455420 } counter; }; }`
   const added = await runIn('router', 'nft', [rules])
   if (added.code !== 0) throw new Error(`nft: ${added.stderr}`)
   return {
