@@ -149,13 +149,7 @@ async fn serve(
         }
     }
     let text = String::from_utf8_lossy(&got).into_owned();
-    let action = text
-        .split("SOAPAction: \"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .and_then(|a| a.rsplit('#').next())
-        .unwrap_or("")
-        .to_string();
+    let action = crate::upnp::test_router::soap_action(&text);
     stats
         .requests
         .lock()

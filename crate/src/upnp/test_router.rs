@@ -37,13 +37,7 @@ where
                 }
                 let text = String::from_utf8_lossy(&got).into_owned();
                 let path = text.split(' ').nth(1).unwrap_or("").to_string();
-                let action = text
-                    .split("SOAPAction: \"")
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .and_then(|a| a.rsplit('#').next())
-                    .unwrap_or("")
-                    .to_string();
+                let action = soap_action(&text);
                 let (status, inner) = match answer(&path, &action, &text) {
                     Answer::Values(v) => (200, format!("<u:{action}Response xmlns:u=\"urn:x\">{v}</u:{action}Response>")),
                     Answer::Fault(code) => (500, format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>{code}</errorCode><errorDescription>x</errorDescription></UPnPError></detail></s:Fault>")),
@@ -58,4 +52,15 @@ where
         }
     });
     origin
+}
+
+/// The action named in a request's `SOAPAction: "<service>#<action>"` header ("" if none).
+pub fn soap_action(request: &str) -> String {
+    request
+        .split("SOAPAction: \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|a| a.rsplit('#').next())
+        .unwrap_or("")
+        .to_string()
 }
