@@ -17,7 +17,8 @@ command -v valgrind >/dev/null || { echo "callgrind.sh: install valgrind" >&2; e
 mkdir -p bench/out
 [[ -x bench/out/miniupnpc-bench ]] || gcc -O2 -o bench/out/miniupnpc-bench bench/harness/miniupnpc-bench.c -lminiupnpc -lpthread
 count() { # file -> total instructions
-  callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}'
+  # awk reads to the end: an early exit would SIGPIPE callgrind_annotate (pipefail).
+  callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !seen {gsub(",", "", $1); print $1; seen = 1}'
 }
 cg() { # name, then the command
   local name=$1
