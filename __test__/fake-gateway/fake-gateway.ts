@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto'
 import dgram from 'node:dgram'
 import http from 'node:http'
 import os from 'node:os'
+import { serveControl } from '../lab/control-server.ts'
 import { soapArgs } from './soap-args.ts'
 import type { Device, DeviceKind, FakeMapping, FakeRequest, Scenario, ScenarioResult, SoapOverride } from './types.js'
 
@@ -573,32 +574,18 @@ async function applyScenario(next: Scenario): Promise<ScenarioResult> {
   return { ok: true, devices: out }
 }
 
-function control(req: http.IncomingMessage, res: http.ServerResponse) {
-  let body = ''
-  req.on('data', (c: Buffer) => {
-    body += c.toString('utf8')
-  })
-  req.on('end', async () => {
-    const json = (status: number, v: unknown) => send(res, status, JSON.stringify(v), 'application/json')
-    try {
-      const path = (req.url ?? '').split('?')[0]
-      if (req.method === 'GET' && path === '/health') return json(200, { ok: true, devices: scenario.devices.length })
-      if (req.method === 'GET' && path === '/requests') return json(200, log)
-      if (req.method === 'GET' && path === '/mappings') return json(200, Object.fromEntries(mappings))
-      if (req.method === 'POST' && path === '/reset') return json(200, await applyScenario({ devices: [] }))
-      if (req.method === 'POST' && path === '/scenario') {
-        const r = await applyScenario(JSON.parse(body) as Scenario)
-        return json(r.ok ? 200 : 400, r)
-      }
-      json(404, { ok: false, error: 'unknown endpoint' })
-    } catch (e) {
-      json(400, { ok: false, error: (e as Error).message })
-    }
-  })
-}
-
-http.createServer(control).listen(Number(CONTROL_PORT), CONTROL_HOST, () => {
-  startSsdp()
-  console.error(`fake-gateway: control on http://${CONTROL_HOST}:${CONTROL_PORT}`)
-})
-for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(0))
+serveControl(
+  'fake-gateway',
+  `${CONTROL_HOST}:${CONTROL_PORT}`,
+  {
+    'GET /health': () => [200, { ok: true, devices: scenario.devices.length }],
+    'GET /requests': () => [200, log],
+    'GET /mappings': () => [200, Object.fromEntries(mappings)],
+    'POST /reset': async () => [200, await applyScenario({ devices: [] })],
+    'POST /scenario': async (body) => {
+      const r = await applyScenario(JSON.parse(body) as Scenario)
+      return [r.ok ? 200 : 400, r]
+    },
+  },
+  startSsdp,
+)

@@ -11,6 +11,7 @@
 import dgram from 'node:dgram'
 import http from 'node:http'
 import os from 'node:os'
+import { serveControl } from '../lab/control-server.ts'
 import type { HostileLog, HostileScenario, NotifyBurst, RawResponse } from './types.ts'
 
 const [CONTROL_HOST, CONTROL_PORT] = (process.env.HOSTILE_CONTROL ?? '192.168.77.21:5998').split(':')
@@ -161,34 +162,17 @@ async function apply(next: HostileScenario): Promise<void> {
   scenario = next
 }
 
-function control(req: http.IncomingMessage, res: http.ServerResponse): void {
-  let body = ''
-  req.on('data', (c: Buffer) => {
-    body += c.toString('utf8')
-  })
-  req.on('end', async () => {
-    const json = (status: number, v: unknown) => {
-      const text = JSON.stringify(v)
-      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text)
-    }
-    try {
-      const path = (req.url ?? '').split('?')[0]
-      if (req.method === 'GET' && path === '/health') return json(200, { ok: true })
-      if (req.method === 'GET' && path === '/log') return json(200, log)
-      if (req.method === 'POST' && path === '/scenario') {
-        await apply(JSON.parse(body) as HostileScenario)
-        return json(200, { ok: true })
-      }
-      if (req.method === 'POST' && path === '/notify') return json(200, { ok: true, sent: await notify(JSON.parse(body) as NotifyBurst) })
-      json(404, { ok: false, error: 'unknown endpoint' })
-    } catch (e) {
-      json(400, { ok: false, error: (e as Error).message })
-    }
-  })
-}
-
-http.createServer(control).listen(Number(CONTROL_PORT), CONTROL_HOST, () => {
-  listenSsdp()
-  console.error(`hostile-device: control on http://${CONTROL_HOST}:${CONTROL_PORT}`)
-})
-for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(0))
+serveControl(
+  'hostile-device',
+  `${CONTROL_HOST}:${CONTROL_PORT}`,
+  {
+    'GET /health': () => [200, { ok: true }],
+    'GET /log': () => [200, log],
+    'POST /scenario': async (body) => {
+      await apply(JSON.parse(body) as HostileScenario)
+      return [200, { ok: true }]
+    },
+    'POST /notify': async (body) => [200, { ok: true, sent: await notify(JSON.parse(body) as NotifyBurst) }],
+  },
+  listenSsdp,
+)
