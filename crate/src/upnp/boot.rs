@@ -132,47 +132,24 @@ pub fn resets(usn: &str, location: &str) -> u32 {
 mod tests {
     use super::*;
 
+    fn seen(rebooted: bool, resets: u32) -> BootCheck {
+        BootCheck { rebooted, resets }
+    }
+
     #[test]
     fn a_new_boot_id_is_a_reboot_an_announced_one_is_not() {
         let at = "http://127.0.9.1:5000/rootDesc.xml";
         assert_eq!(resets("", at), 0);
-        assert_eq!(
-            observe("", at, 7),
-            BootCheck {
-                rebooted: false,
-                resets: 0
-            }
-        );
-        assert_eq!(
-            observe("", at, 7),
-            BootCheck {
-                rebooted: false,
-                resets: 0
-            }
-        );
+        assert_eq!(observe("", at, 7), seen(false, 0));
+        assert_eq!(observe("", at, 7), seen(false, 0));
         // Same device, another path or case: the same key.
         assert_eq!(
             observe("", "HTTP://127.0.9.1:5000/other.xml", 8),
-            BootCheck {
-                rebooted: true,
-                resets: 1
-            }
+            seen(true, 1)
         );
         assert!(!announce_next("", at, 9).rebooted);
-        assert_eq!(
-            observe("", at, 9),
-            BootCheck {
-                rebooted: false,
-                resets: 1
-            }
-        );
-        assert_eq!(
-            observe("", at, 3),
-            BootCheck {
-                rebooted: true,
-                resets: 2
-            }
-        );
+        assert_eq!(observe("", at, 9), seen(false, 1));
+        assert_eq!(observe("", at, 3), seen(true, 2));
         assert_eq!(resets("", at), 2);
         // Another port on the same host is another device.
         assert_eq!(resets("", "http://127.0.9.1:5001/rootDesc.xml"), 0);
@@ -187,13 +164,7 @@ mod tests {
             "http://127.0.9.3:6000/d.xml",
             2,
         );
-        assert_eq!(
-            after,
-            BootCheck {
-                rebooted: true,
-                resets: 1
-            }
-        );
+        assert_eq!(after, seen(true, 1));
         assert_eq!(resets(usn, "http://127.0.9.3:7000/d.xml"), 1);
         // Another host naming the same UDN is another device: it cannot speak for this one.
         assert!(!observe(usn, "http://127.0.9.4:5000/d.xml", 9).rebooted);
@@ -203,20 +174,8 @@ mod tests {
     #[test]
     fn without_udn_or_http_location_nothing_is_judged() {
         for bad in ["", "ftp://127.0.9.2/x", "http:///x", "127.0.9.2:80"] {
-            assert_eq!(
-                observe("uuid:", bad, 1),
-                BootCheck {
-                    rebooted: false,
-                    resets: 0
-                }
-            );
-            assert_eq!(
-                observe("", bad, 2),
-                BootCheck {
-                    rebooted: false,
-                    resets: 0
-                }
-            );
+            assert_eq!(observe("uuid:", bad, 1), seen(false, 0));
+            assert_eq!(observe("", bad, 2), seen(false, 0));
         }
     }
 }
