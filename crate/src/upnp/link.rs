@@ -254,7 +254,11 @@ impl Link {
     pub fn answered(self: &Arc<Self>, took: Duration) {
         let mut state = self.lock();
         state.last_answer = Instant::now();
-        state.policy.answered(took);
+        // The answered request still holds its connection here.
+        let at_limit = state.open >= state.policy.open_limit()
+            || !state.urgent.is_empty()
+            || !state.normal.is_empty();
+        state.policy.answered(took, at_limit);
         self.dispatch(&mut state);
     }
 

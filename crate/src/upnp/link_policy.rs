@@ -9,9 +9,12 @@
 //! answers in microseconds) one spare is enough and more only crowd its backlog. On a slow
 //! link (2-50 ms, real home routers) a connection spends most of its life on the wire, so
 //! more can be under way without the router holding them, as long as the router keeps up:
-//! each answer that comes back within about the round trip allows one more connection beyond
-//! the fast link's limit; an answer that took clearly longer (the router is busy, connections
-//! wait in its accept queue) halves that extra.
+//! each answer that comes back within about the round trip *while the link is at its limit*
+//! allows one more connection beyond the fast link's limit; an answer that took clearly longer
+//! (the router is busy, connections wait in its accept queue) halves that extra. Only answers
+//! under load count: a router that answers one request at a time promptly says nothing about
+//! a burst (measured: extra connections earned by sequential requests at 2 ms overflowed
+//! miniupnpd's accept queue when 64 requests came at once, and a lost SYN cost a second).
 //!
 //! This module is the arithmetic only (no sockets), so that it is tested on its own.
 
@@ -128,15 +131,16 @@ impl Policy {
         self.backed_off
     }
 
-    /// A request was answered `took` after it was written. On a slow link a prompt answer
-    /// earns one connection beyond the fast limit and a late one halves them. After a back-off,
-    /// as many answers as connections are allowed earn one more.
-    pub fn answered(&mut self, took: Duration) {
+    /// A request was answered `took` after it was written; `at_limit`: the link was using
+    /// every connection it may open (requests were waiting for one). On a slow link a prompt
+    /// answer at the limit earns one connection beyond the fast limit and a late one halves
+    /// them. After a back-off, as many answers as connections are allowed earn one more.
+    pub fn answered(&mut self, took: Duration, at_limit: bool) {
         if let Some(rtt) = self.fastest_handshake().filter(|_| self.slow_link()) {
-            if took <= rtt + PROMPT.max(rtt / 2) {
-                self.extra = (self.extra + 1).min(MAX_OPEN_SLOW - MAX_OPEN_FAST);
-            } else {
+            if took > rtt + PROMPT.max(rtt / 2) {
                 self.extra /= 2;
+            } else if at_limit {
+                self.extra = (self.extra + 1).min(MAX_OPEN_SLOW - MAX_OPEN_FAST);
             }
         }
         if self.allowed >= MAX_OPEN_SLOW {
@@ -184,7 +188,7 @@ mod tests {
             "a burst starts at the fast limit"
         );
         for extra in 1..=3 {
-            p.answered(Duration::from_millis(21));
+            p.answered(Duration::from_millis(21), true);
             assert_eq!(
                 p.open_limit(),
                 MAX_OPEN_FAST + extra,
@@ -192,7 +196,7 @@ mod tests {
             );
         }
         for _ in 0..10 {
-            p.answered(Duration::from_millis(21));
+            p.answered(Duration::from_millis(21), true);
         }
         assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
         assert_eq!(p.spares_wanted(0), 1);
@@ -204,18 +208,36 @@ mod tests {
     }
 
     #[test]
+    fn prompt_answers_below_the_limit_earn_nothing() {
+        let mut p = Policy::default();
+        for _ in 0..WINDOW {
+            p.handshake(Duration::from_millis(2));
+        }
+        // Sequential requests answered at once: no evidence about a burst.
+        for _ in 0..50 {
+            p.answered(Duration::from_micros(2500), false);
+        }
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+        p.answered(Duration::from_micros(2500), true);
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST + 1);
+        // A late answer halves the extra whether or not the link was at its limit.
+        p.answered(Duration::from_millis(6), false);
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+    }
+
+    #[test]
     fn a_slow_link_whose_router_falls_behind_gets_the_fast_limit() {
         let mut p = Policy::default();
         for _ in 0..WINDOW {
             p.handshake(Duration::from_millis(2));
-            p.answered(Duration::from_micros(2500));
+            p.answered(Duration::from_micros(2500), true);
         }
         assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
         // Answers now take three round trips: requests are queueing at the router.
-        p.answered(Duration::from_millis(6));
+        p.answered(Duration::from_millis(6), true);
         assert_eq!(p.open_limit(), MAX_OPEN_FAST + 2);
         for _ in 0..3 {
-            p.answered(Duration::from_millis(6));
+            p.answered(Duration::from_millis(6), true);
         }
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
     }
@@ -229,18 +251,18 @@ mod tests {
         p.back_off();
         p.back_off();
         assert_eq!(p.open_limit(), 1, "never below one connection");
-        p.answered(FAST);
+        p.answered(FAST, true);
         assert_eq!(
             p.open_limit(),
             2,
             "one answer at one connection earns the second"
         );
         for _ in 0..2 {
-            p.answered(FAST);
+            p.answered(FAST, true);
         }
         assert_eq!(p.open_limit(), 3);
         for _ in 0..100 {
-            p.answered(FAST);
+            p.answered(FAST, true);
         }
         assert_eq!(
             p.open_limit(),
