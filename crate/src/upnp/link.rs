@@ -254,8 +254,8 @@ impl Link {
     pub fn answered(self: &Arc<Self>, took: Duration) {
         let mut state = self.lock();
         state.last_answer = Instant::now();
-        // The answered request still holds its connection here.
-        let at_limit = state.open >= state.policy.open_limit()
+        // The answered request's connection is already free again (+ 1).
+        let at_limit = state.open + 1 >= state.policy.open_limit()
             || !state.urgent.is_empty()
             || !state.normal.is_empty();
         state.policy.answered(took, at_limit);
