@@ -2,7 +2,7 @@
 // pairs and the 64-batch side by side with the per-round ratios and the router's CPU per pair,
 // cold start to a first mapping, and upnp-native at 1..256 operations in flight.
 import { BATCH, rowName, THREADS, type LatencyResult, type LatencyRow } from './latency.ts'
-import { fmt, fmtSummary, type Summary } from './stats.ts'
+import { fmt, fmtSummary, summarize, type Summary } from './stats.ts'
 
 const rate = (r: LatencyRow | undefined) => {
   if (!r) return '–'
@@ -10,7 +10,10 @@ const rate = (r: LatencyRow | undefined) => {
   const trouble = r.failures || left ? ` — **${r.failures} failed, ${left} left**` : ''
   return `${fmtSummary(r.rate)}${trouble}`
 }
-const cpu = (r: LatencyRow | undefined) => (r ? fmt(r.routerCpuUs.median) : '–')
+const cpu = (r: LatencyRow | undefined) =>
+  r
+    ? `${fmt(r.routerCpuUs.median)}${r.routerWaitUs && Number.isFinite(r.routerWaitUs.median) ? ` (${fmt(r.routerWaitUs.median)})` : ''}`
+    : '–'
 const ratio = (s: Summary) => (s.n ? `**${fmt(s.median)}x** [${fmt(s.min)}–${fmt(s.max)}]` : '–')
 
 export function renderLatency(list: LatencyResult[]): string {
@@ -20,11 +23,12 @@ export function renderLatency(list: LatencyResult[]): string {
   out.push(
     'Router replies delayed in the lab (`lab.sh delay`, a userspace cable; the delay as the client sees it is the TCP connect time). ' +
       'Rates in pairs/s, median [min–max] over the rounds; ratios: upnp-native over miniupnpc, per round, median [min–max]; ' +
-      `the 64-batch (${BATCH} adds at once, then ${BATCH} deletes) against miniupnpc's best of ${THREADS.join(', ')} threads in the same round.`,
+      `the 64-batch (${BATCH} adds at once, then ${BATCH} deletes) against miniupnpc's run of the same round with its best thread count (${THREADS.join(', ')}: the highest median). ` +
+      "Router CPU: miniupnpd's time on a CPU per add+delete pair and, in brackets, its time waiting for one (the lab's client and router share two CPUs; a real router has its own).",
   )
   out.push('')
   out.push(
-    '| delay (TCP connect, ms) | load | workload | miniupnpc | upnp-native | ratio | router CPU per pair, µs (miniupnpc / upnp-native) |',
+    '| delay (TCP connect, ms) | load | workload | miniupnpc | upnp-native | ratio | router CPU (wait) per pair, µs: miniupnpc / upnp-native |',
   )
   out.push('|---|---|---|---|---|---|---|')
   for (const l of list) {
@@ -46,7 +50,10 @@ export function renderLatency(list: LatencyResult[]): string {
   out.push(`|---|${firstNames.map(() => '---').join('|')}|`)
   for (const l of list) out.push(`| ${l.delayMs} ms | ${firstNames.map((n) => fmtSummary(l.first[n])).join(' | ')} |`)
   out.push('')
-  out.push('upnp-native with 1..256 add+delete pairs in flight (one run each; failures and mappings left behind checked with `upnpc -l`):')
+  const sweepRuns = list[0]?.sweep[0]?.rates?.length ?? 1
+  out.push(
+    `upnp-native with 1..256 add+delete pairs in flight (${sweepRuns > 1 ? `median [min–max] of ${sweepRuns} interleaved runs` : 'one run each'}; failures and mappings left behind checked with \`upnpc -l\` after every run):`,
+  )
   out.push('')
   const sweep = list[0]?.sweep.map((p) => p.inFlight) ?? []
   out.push(`| delay | ${sweep.map((n) => `${n} in flight`).join(' | ')} |`)
@@ -54,7 +61,8 @@ export function renderLatency(list: LatencyResult[]): string {
   for (const l of list) {
     const cells = l.sweep.map((p) => {
       const left = p.left + p.leftAfterFailure + p.leftLate
-      return `${fmt(p.rate)}${p.failures || left ? ` (**${p.failures} failed, ${left} left**)` : ''}`
+      const rate = p.rates && p.rates.length > 1 ? fmtSummary(summarize(p.rates)) : fmt(p.rate)
+      return `${rate}${p.failures || left ? ` (**${p.failures} failed, ${left} left**)` : ''}`
     })
     out.push(`| ${l.delayMs} ms | ${cells.join(' | ')} |`)
   }

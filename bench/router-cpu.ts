@@ -5,14 +5,24 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { repoRoot } from '../__test__/lab/lab.ts'
 
-/** CPU time miniupnpd has used so far, in microseconds (/proc/PID/schedstat: nanoseconds on
- *  CPU, exact, unlike the 10 ms ticks of /proc/PID/stat). NaN when it cannot be read. */
-export function routerCpuUs(): number {
+/** miniupnpd's /proc/PID/schedstat in microseconds: time on a CPU (nanoseconds, exact, unlike
+ *  the 10 ms ticks of /proc/PID/stat) and time it was ready to run but waited for one. NaN
+ *  when it cannot be read. */
+function schedstat(): { cpu: number; wait: number } {
   try {
     const prefix = process.env.UNL_PREFIX || 'unl'
     const pid = fs.readFileSync(path.join(repoRoot(), '.lab', prefix, 'miniupnpd.pid'), 'utf8').trim()
-    return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000
+    const [cpu, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number)
+    return { cpu: cpu! / 1000, wait: wait! / 1000 }
   } catch {
-    return Number.NaN
+    return { cpu: Number.NaN, wait: Number.NaN }
   }
 }
+
+/** CPU time miniupnpd has used so far, in microseconds. */
+export const routerCpuUs = (): number => schedstat().cpu
+
+/** Time miniupnpd has waited for a CPU so far, in microseconds. In the lab the client and the
+ *  router share this machine's two CPUs (a real router has its own), so a client that keeps
+ *  both busy slows a router that is the limit. */
+export const routerWaitUs = (): number => schedstat().wait

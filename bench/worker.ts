@@ -19,7 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { assertInLab } from '../__test__/lab/lab.ts'
 import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
 import { PORT_BASE, WARMUP_OFFSET } from './ports.ts'
-import { routerCpuUs } from './router-cpu.ts'
+import { routerCpuUs, routerWaitUs } from './router-cpu.ts'
 import { percentile } from './stats.ts'
 import { RESULT_MARK } from './worker-protocol.ts'
 
@@ -47,17 +47,21 @@ export interface PairsRun {
   deleteMs: { p50: number; p99: number; max: number }
   /** The router's CPU over these pairs, microseconds (the `pairs` task only). */
   routerCpuUs?: number
+  /** The router's wait for a CPU over these pairs, microseconds. */
+  routerWaitUs?: number
 }
 
 /** A spare connection left idle closes after 500 ms (crate/src/upnp/link_policy.rs): the
  *  router's side of that close belongs to the run. */
 const SPARES_CLOSED_MS = 600
 
-/** The router's CPU from `cpu0` until the run's idle spares are closed. */
-async function routerCpuSince(cpu0: number): Promise<number> {
+/** The router's CPU and wait for one from `start` until the run's idle spares are closed. */
+async function routerSince(start: { cpu: number; wait: number }): Promise<{ routerCpuUs: number; routerWaitUs: number }> {
   await new Promise((r) => setTimeout(r, SPARES_CLOSED_MS))
-  return routerCpuUs() - cpu0
+  return { routerCpuUs: routerCpuUs() - start.cpu, routerWaitUs: routerWaitUs() - start.wait }
 }
+
+const routerNow = () => ({ cpu: routerCpuUs(), wait: routerWaitUs() })
 
 /** `n` add+delete pairs on ports port0.., `conc` pairs at a time (so `conc` operations in
  *  flight); no new pair starts after `budgetMs`. */
@@ -151,9 +155,9 @@ async function main(): Promise<void> {
       const client = await openOrDie(lib)
       const warmup = rest[3] !== undefined ? num(3) : WARMUP_PAIRS[lib]
       await runPairs(client, warmup, Math.min(num(1), warmup), PORT_BASE[lib] + WARMUP_OFFSET)
-      const cpu0 = routerCpuUs()
+      const router0 = routerNow()
       const run = await runPairs(client, num(0), num(1), PORT_BASE[lib], num(2))
-      emit({ ...run, routerCpuUs: await routerCpuSince(cpu0) })
+      emit({ ...run, ...(await routerSince(router0)) })
       await client.close()
       break
     }
@@ -163,7 +167,7 @@ async function main(): Promise<void> {
       const warmup = rest[1] !== undefined ? num(1) : WARMUP_PAIRS[lib]
       await runPairs(client, warmup, 1, PORT_BASE[lib] + WARMUP_OFFSET)
       const ports = Array.from({ length: num(0) }, (_, i) => PORT_BASE[lib] + i)
-      const cpu0 = routerCpuUs()
+      const router0 = routerNow()
       const t0 = performance.now()
       const added = await Promise.all(ports.map((p) => client.add(p)))
       const t1 = performance.now()
@@ -177,7 +181,7 @@ async function main(): Promise<void> {
         for (const e of list) if (e !== undefined) errors[`${what}: ${e}`] = (errors[`${what}: ${e}`] ?? 0) + 1
       emit({
         elapsedMs,
-        routerCpuUs: await routerCpuSince(cpu0),
+        ...(await routerSince(router0)),
         addPhaseMs: t1 - t0,
         addFailures: added.filter((e) => e !== undefined).length,
         deleteFailures: deleted.filter((e) => e !== undefined).length,
