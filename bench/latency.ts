@@ -7,11 +7,11 @@
 // Every run is checked with upnpc -l.
 import net from 'node:net'
 import os from 'node:os'
-import { LAB } from '../__test__/lab/lab.ts'
+import { delayCtl, LAB } from '../__test__/lab/lab.ts'
 import { PORT_BASE } from './ports.ts'
 import { routerCpuUs, routerWaitUs } from './router-cpu.ts'
 import { checkRun, cleanRouter, type Tally } from './router-table.ts'
-import { harness, log, QUICK, run, sleep, worker } from './runner.ts'
+import { harness, log, QUICK, sleep, worker } from './runner.ts'
 import { summarize, type Summary } from './stats.ts'
 import type { PairsRun } from './worker.ts'
 
@@ -66,8 +66,7 @@ export interface LatencyResult {
 export const rowName = (lib: string, work: 'seq' | 'batch', threads?: number) => `${lib} ${work}${threads ? ` ${threads}t` : ''}`
 
 async function setDelay(delay: Delay): Promise<void> {
-  const r = await run('bash', ['__test__/lab/lab.sh', 'delay', delay === 0 ? 'off' : String(delay)], 60_000)
-  if (r.code !== 0) throw new Error(`lab.sh delay ${delay}: ${r.stderr}`)
+  await delayCtl(delay === 0 ? 'off' : delay)
   await sleep(300)
 }
 

@@ -2,16 +2,14 @@
 // around a miniupnpc run and by bench/worker.ts around its measured section only (a worker's
 // discovery and warm-up also run on the router).
 import fs from 'node:fs'
-import path from 'node:path'
-import { repoRoot } from '../__test__/lab/lab.ts'
+import { routerPid } from '../__test__/lab/lab.ts'
 
 /** miniupnpd's /proc/PID/schedstat in microseconds: time on a CPU (nanoseconds, exact, unlike
  *  the 10 ms ticks of /proc/PID/stat) and time it was ready to run but waited for one. NaN
  *  when it cannot be read. */
 function schedstat(): { cpu: number; wait: number } {
   try {
-    const prefix = process.env.UNL_PREFIX || 'unl'
-    const pid = fs.readFileSync(path.join(repoRoot(), '.lab', prefix, 'miniupnpd.pid'), 'utf8').trim()
+    const pid = routerPid()
     const [cpu, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number)
     return { cpu: cpu! / 1000, wait: wait! / 1000 }
   } catch {

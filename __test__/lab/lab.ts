@@ -63,6 +63,26 @@ export function repoRoot(): string {
 }
 const labSh = () => path.join(repoRoot(), '__test__/lab/lab.sh')
 
+/** miniupnpd's process id (lab.sh writes its pid file under .lab/PREFIX/). */
+export function routerPid(): string {
+  return fs.readFileSync(path.join(repoRoot(), '.lab', PREFIX, 'miniupnpd.pid'), 'utf8').trim()
+}
+
+/** TCP connections established to the router's HTTP port now, read from the router's own
+ *  table (/proc/PID/net/tcp of miniupnpd shows its namespace's sockets): accepted or waiting
+ *  in its accept queue, not yet closed by the router's reply. */
+export function routerHttpEstablished(): number {
+  // miniupnpd listens on [::]:5000 for both families, so IPv4 clients show in tcp6 too (as
+  // ::ffff:a.b.c.d). Port 5000 is 1388 in hex; state 01 is ESTABLISHED.
+  let n = 0
+  for (const table of ['tcp', 'tcp6'])
+    for (const line of fs.readFileSync(`/proc/${routerPid()}/net/${table}`, 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/)
+      if (f[1]?.endsWith(':1388') && f[3] === '01') n++
+    }
+  return n
+}
+
 /** True when this process runs in one of the given lab namespaces. */
 export function inLab(namespaces: string[] = [LAB.ns.client, LAB.ns.client2]): boolean {
   let self: fs.Stats
@@ -218,6 +238,25 @@ export async function routerCtl(cmd: 'start' | 'stop' | 'reboot', extIp?: string
       err ? reject(new Error(`lab.sh router-${cmd} failed: ${stdout}${stderr}`)) : resolve(stdout),
     )
   })
+}
+
+/** lab.sh delay: the router's replies held `ms` on their way to the client (a userspace cable,
+ *  this kernel has no netem), or the plain veth again (`off`). */
+export async function delayCtl(ms: number | 'off'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [labSh(), 'delay', String(ms)], { timeout: 60000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`lab.sh delay ${ms} failed: ${stdout}${stderr}`)) : resolve(stdout),
+    )
+  })
+}
+
+/** The router's count of connections its listen queues refused since the lab came up
+ *  (TcpExtListenOverflows: the accept queue was full when a handshake completed). */
+export async function routerListenOverflows(): Promise<number> {
+  const r = await runIn('router', 'nstat', ['-az', 'TcpExtListenOverflows'])
+  const m = /^TcpExtListenOverflows\s+(\d+)/m.exec(r.stdout)
+  if (r.code !== 0 || !m) throw new Error(`nstat in the router: ${r.stderr || r.stdout}`)
+  return Number(m[1])
 }
 
 /** lab.sh vpn: a "VPN" on the client that takes the default route from the LAN (see lab.sh). */
