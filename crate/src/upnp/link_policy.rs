@@ -165,6 +165,15 @@ mod tests {
 
     const FAST: Duration = Duration::from_micros(120);
 
+    /// A policy whose whole window of handshakes took `rtt`.
+    fn measured(rtt: Duration) -> Policy {
+        let mut p = Policy::default();
+        for _ in 0..WINDOW {
+            p.handshake(rtt);
+        }
+        p
+    }
+
     #[test]
     fn an_unmeasured_or_fast_link_gets_five_connections_and_one_spare() {
         let mut p = Policy::default();
@@ -182,10 +191,7 @@ mod tests {
 
     #[test]
     fn a_slow_link_gets_a_spare_per_request_within_the_handshake_limit() {
-        let mut p = Policy::default();
-        for _ in 0..WINDOW {
-            p.handshake(Duration::from_millis(20));
-        }
+        let mut p = measured(Duration::from_millis(20));
         assert!(p.slow_link());
         assert_eq!(
             p.open_limit(),
@@ -214,10 +220,7 @@ mod tests {
 
     #[test]
     fn a_two_millisecond_link_keeps_the_fast_limit_under_load() {
-        let mut p = Policy::default();
-        for _ in 0..WINDOW {
-            p.handshake(Duration::from_millis(2));
-        }
+        let mut p = measured(Duration::from_millis(2));
         assert!(!p.slow_link());
         for _ in 0..50 {
             p.answered(Duration::from_micros(2500), true);
@@ -228,10 +231,7 @@ mod tests {
 
     #[test]
     fn prompt_answers_below_the_limit_earn_nothing() {
-        let mut p = Policy::default();
-        for _ in 0..WINDOW {
-            p.handshake(Duration::from_millis(10));
-        }
+        let mut p = measured(Duration::from_millis(10));
         // Sequential requests answered at once: no evidence about a burst.
         for _ in 0..50 {
             p.answered(Duration::from_millis(11), false);
