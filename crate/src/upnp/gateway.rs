@@ -295,19 +295,6 @@ pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Fa
     }
 }
 
-/// The three arguments that name a mapping (DeletePortMapping, GetSpecificPortMappingEntry).
-fn mapping_key(
-    remote_host: &str,
-    external_port: u16,
-    protocol: &str,
-) -> Vec<(&'static str, String)> {
-    vec![
-        ("NewRemoteHost", remote_host.to_string()),
-        ("NewExternalPort", external_port.to_string()),
-        ("NewProtocol", protocol.to_string()),
-    ]
-}
-
 /// Deletes the mapping. A delete given up after it was sent is finished in the background
 /// (see `leftovers.rs`).
 pub async fn delete_port_mapping(
@@ -342,7 +329,7 @@ pub async fn specific_port_mapping(
     external_port: u16,
     protocol: &str,
 ) -> Result<Mapping, Failure> {
-    let args = mapping_key(remote_host, external_port, protocol);
+    let args = MappingKey::new(target, remote_host, external_port, protocol).args();
     let reply = soap::call(target, "GetSpecificPortMappingEntry", args).await?;
     Ok(Mapping {
         remote_host: remote_host.to_string(),
