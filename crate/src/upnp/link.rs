@@ -71,12 +71,17 @@ struct Waiter {
     tx: oneshot::Sender<Grant>,
 }
 
-/// What a waiter is handed: a counted connection slot, with a spare or to connect itself
-/// (then with a handshake slot).
+/// What a waiter is handed: a counted connection slot, and how it gets its connection.
 struct Grant {
     ticket: Ticket,
-    spare: Option<TcpStream>,
-    handshake: Option<HandshakeSlot>,
+    via: Via,
+}
+
+enum Via {
+    /// A spare, already open.
+    Spare(TcpStream),
+    /// A handshake of its own, already counted.
+    Handshake(HandshakeSlot),
 }
 
 /// The idle timer's hold on spare `id`. If the timer is dropped unfinished, its runtime is
@@ -157,7 +162,7 @@ pub struct Leased {
 }
 
 /// See [`Link::snapshot`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub open: usize,
     pub handshakes: usize,
@@ -225,20 +230,15 @@ impl Link {
             limits.deadline
         };
         let connect_timeout = limits.connect_timeout;
-        let Grant {
-            ticket,
-            spare,
-            handshake,
-        } = grant;
-        let (stream, reused) = match (spare, handshake) {
-            (Some(stream), _) => (stream, true),
-            (None, Some(slot)) => {
+        let Grant { ticket, via } = grant;
+        let (stream, reused) = match via {
+            Via::Spare(stream) => (stream, true),
+            Via::Handshake(slot) => {
                 let stream = self
                     .handshake(addr, deadline.min(now + connect_timeout), slot)
                     .await?;
                 (stream, false)
             }
-            (None, None) => unreachable!("a grant without a spare holds a handshake slot"),
         };
         self.open_spares(addr);
         Ok(Leased {
@@ -326,8 +326,7 @@ impl Link {
             if still_open(&spare.stream) {
                 return Some(Grant {
                     ticket: self.ticket(),
-                    spare: Some(spare.stream),
-                    handshake: None,
+                    via: Via::Spare(spare.stream),
                 });
             }
             state.open -= 1;
@@ -342,8 +341,7 @@ impl Link {
             state.handshakes += 1;
             return Some(Grant {
                 ticket: self.ticket(),
-                spare: None,
-                handshake: Some(HandshakeSlot {
+                via: Via::Handshake(HandshakeSlot {
                     link: Some(self.clone()),
                     spare: false,
                 }),
@@ -384,7 +382,7 @@ impl Link {
             let waiter = queue.pop_front().expect("front exists");
             if let Err(unsent) = waiter.tx.send(grant) {
                 // The waiter left just now: take the slot back without re-entering the lock.
-                self.take_back(state, addr, unsent);
+                Self::take_back(state, unsent);
             }
         }
     }
@@ -392,9 +390,9 @@ impl Link {
     /// Undoes a grant nobody received (with the lock held).
     /// A spare handed to a waiter that left in that instant is closed rather than pooled
     /// again: pooling needs a new idle timer, which cannot be spawned safely under the lock.
-    fn take_back(self: &Arc<Self>, state: &mut State, _addr: SocketAddr, mut grant: Grant) {
+    fn take_back(state: &mut State, mut grant: Grant) {
         grant.ticket.link = None;
-        if let Some(slot) = grant.handshake.take() {
+        if let Via::Handshake(slot) = grant.via {
             slot.settled();
             state.handshakes -= 1;
         }
