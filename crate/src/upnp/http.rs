@@ -312,12 +312,13 @@ async fn exchange_once(
     body: Bytes,
     limits: &Limits,
 ) -> Result<Response, HttpError> {
-    let local_addr = conn.local_addr;
-    let deadline = conn.deadline;
-    let reused = conn.reused;
-    let link = conn.link.clone();
     let Connection {
-        stream, _ticket, ..
+        stream,
+        local_addr,
+        reused,
+        deadline,
+        link,
+        _ticket,
     } = conn;
     let work = async move {
         let _ticket = _ticket;
