@@ -333,6 +333,16 @@ pub struct PortMappingKey {
     pub protocol: String,
 }
 
+impl PortMappingKey {
+    /// The external port and protocol, checked.
+    fn checked(&self) -> std::result::Result<(u16, String), Failure> {
+        Ok((
+            port(self.external_port, "external port")?,
+            protocol(&self.protocol)?,
+        ))
+    }
+}
+
 #[napi(ts_return_type = "Promise<ActionResult>")]
 pub fn delete_port_mapping(
     env: &Env,
@@ -342,8 +352,7 @@ pub fn delete_port_mapping(
     let target: Target = target.into();
     completion::spawn(env, async move {
         let run = async {
-            let external_port = port(key.external_port, "external port")?;
-            let protocol = protocol(&key.protocol)?;
+            let (external_port, protocol) = key.checked()?;
             gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
                 .await?;
             Ok(String::new())
@@ -398,8 +407,7 @@ pub fn get_specific_port_mapping_entry(
     let target: Target = target.into();
     completion::spawn(env, async move {
         let run = async {
-            let external_port = port(key.external_port, "external port")?;
-            let protocol = protocol(&key.protocol)?;
+            let (external_port, protocol) = key.checked()?;
             let entry =
                 gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
                     .await?;
