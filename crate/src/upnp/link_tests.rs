@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
 use tokio::time::{sleep, Instant};
 
 use crate::errors::UpnpResult;
@@ -34,6 +35,20 @@ fn mapping(port: u16) -> Mapping {
         description: "test".into(),
         lease_duration: 0,
     }
+}
+
+/// `count` adds at once, on ports from `first`.
+fn spawn_adds(
+    t: &Target,
+    first: u16,
+    count: u16,
+) -> Vec<JoinHandle<Result<String, crate::errors::Failure>>> {
+    (0..count)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(first + i)).await })
+        })
+        .collect()
 }
 
 fn link_of(ip: &str) -> std::sync::Arc<Link> {
@@ -120,14 +135,7 @@ async fn concurrent_requests_never_exceed_the_limit_and_all_complete() {
     let watcher = {
         let link = link.clone();
         tokio::spawn(async move {
-            let mut most = Snapshot {
-                open: 0,
-                handshakes: 0,
-                spares: 0,
-                waiting: 0,
-                open_limit: 0,
-                back_offs: 0,
-            };
+            let mut most = Snapshot::default();
             for _ in 0..2000 {
                 let now = link.snapshot();
                 most.open = most.open.max(now.open);
@@ -137,12 +145,7 @@ async fn concurrent_requests_never_exceed_the_limit_and_all_complete() {
             most
         })
     };
-    let calls: Vec<_> = (0..64)
-        .map(|i| {
-            let t = t.clone();
-            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(30000 + i)).await })
-        })
-        .collect();
+    let calls = spawn_adds(&t, 30000, 64);
     for call in calls {
         assert!(call.await.unwrap().is_ok());
     }
@@ -194,12 +197,7 @@ async fn a_router_with_a_tiny_backlog_makes_the_link_back_off_and_every_request_
     let (url, router) = start(ip, options).await;
     let t = target(&url, Duration::from_secs(10));
     let link = link_of(ip);
-    let calls: Vec<_> = (0..16)
-        .map(|i| {
-            let t = t.clone();
-            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(31000 + i)).await })
-        })
-        .collect();
+    let calls = spawn_adds(&t, 31000, 16);
     for call in calls {
         assert!(call.await.unwrap().is_ok(), "every request lands");
     }
@@ -318,12 +316,7 @@ async fn deletes_waiting_in_the_queue_go_before_adds() {
     let (url, router) = start(ip, options).await;
     let t = target(&url, Duration::from_secs(10));
     let link = link_of(ip);
-    let adds: Vec<_> = (0..20)
-        .map(|i| {
-            let t = t.clone();
-            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(34000 + i)).await })
-        })
-        .collect();
+    let adds = spawn_adds(&t, 34000, 20);
     eventually("adds wait in the queue", || link.snapshot().waiting >= 10).await;
     // Deletes of other mappings, queued behind the waiting adds: they keep the router's table
     // small, so they are served first.
