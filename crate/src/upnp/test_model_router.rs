@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::upnp::test_router::{reply, soap_action, Answer};
+
 pub struct Options {
     /// listen(2) backlog (miniupnpd: 5).
     pub backlog: i32,
@@ -149,7 +151,7 @@ async fn serve(
         }
     }
     let text = String::from_utf8_lossy(&got).into_owned();
-    let action = crate::upnp::test_router::soap_action(&text);
+    let action = soap_action(&text);
     stats
         .requests
         .lock()
@@ -192,14 +194,10 @@ async fn serve(
             _ => Ok("<NewExternalIPAddress>11.22.33.44</NewExternalIPAddress>".to_string()),
         }
     };
-    let (status, inner) = match answer {
-        Ok(values) => (200, format!("<u:{action}Response xmlns:u=\"urn:x\">{values}</u:{action}Response>")),
-        Err(code) => (500, format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>{code}</errorCode><errorDescription>x</errorDescription></UPnPError></detail></s:Fault>")),
+    let answer = match answer {
+        Ok(values) => Answer::Values(values),
+        Err(code) => Answer::Fault(code),
     };
-    let body = format!("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{inner}</s:Body></s:Envelope>");
-    let reply = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let reply = reply(&action, answer);
     let _ = s.write_all(reply.as_bytes()).await;
 }

@@ -38,20 +38,26 @@ where
                 let text = String::from_utf8_lossy(&got).into_owned();
                 let path = text.split(' ').nth(1).unwrap_or("").to_string();
                 let action = soap_action(&text);
-                let (status, inner) = match answer(&path, &action, &text) {
-                    Answer::Values(v) => (200, format!("<u:{action}Response xmlns:u=\"urn:x\">{v}</u:{action}Response>")),
-                    Answer::Fault(code) => (500, format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>{code}</errorCode><errorDescription>x</errorDescription></UPnPError></detail></s:Fault>")),
-                };
-                let body = format!("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{inner}</s:Body></s:Envelope>");
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
+                let reply = reply(&action, answer(&path, &action, &text));
                 let _ = s.write_all(reply.as_bytes()).await;
             });
         }
     });
     origin
+}
+
+/// The whole HTTP reply to `action`: its response values or a UPnP fault, in an envelope.
+/// The router closes the connection after it, as miniupnpd does.
+pub fn reply(action: &str, answer: Answer) -> String {
+    let (status, inner) = match answer {
+        Answer::Values(v) => (200, format!("<u:{action}Response xmlns:u=\"urn:x\">{v}</u:{action}Response>")),
+        Answer::Fault(code) => (500, format!("<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns=\"urn:schemas-upnp-org:control-1-0\"><errorCode>{code}</errorCode><errorDescription>x</errorDescription></UPnPError></detail></s:Fault>")),
+    };
+    let body = format!("<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{inner}</s:Body></s:Envelope>");
+    format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// The action named in a request's `SOAPAction: "<service>#<action>"` header ("" if none).
