@@ -74,6 +74,26 @@ static void gateway_from_url(const char *desc_url) {
   }
 }
 
+/* One UDP mapping of `port` to the same port here, permanent, as Godot asks for it:
+ * UPNP_AddPortMapping(control, service, port, port_internal, igd_our_addr, desc, proto, NULL,
+ * duration). */
+static int add_mapping(const char *port) {
+  return UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "bench", "UDP", NULL, "0");
+}
+
+static int delete_mapping(const char *port) {
+  return UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "UDP", NULL);
+}
+
+/* The `"failedPorts":[...]` tail of a pairs/batch line: port0 + i for every failed[i]. */
+static void print_failed_ports(const char *failed, int n, int port0) {
+  printf("\"failedPorts\":[");
+  for (int i = 0, first = 1; i < n; i++) {
+    if (failed[i]) { printf("%s%d", first ? "" : ",", port0 + i); first = 0; }
+  }
+  printf("]");
+}
+
 static int mode_discover(int timeout) {
   int error = 0;
   double t0 = now_ms();
@@ -111,13 +131,10 @@ static void *run_pairs(void *arg) {
     int i = job->first + k * job->stride;
     snprintf(port, sizeof port, "%d", job->port0 + i);
     double t0 = now_ms();
-    /* Godot: UPNP_AddPortMapping(control, service, port, port_internal, igd_our_addr, desc,
-     *        proto, NULL, duration) */
-    int r = UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "bench",
-                                "UDP", NULL, "0");
+    int r = add_mapping(port);
     double t1 = now_ms();
     if (r != UPNPCOMMAND_SUCCESS) { job->add_fail++; job->last_add_code = r; job->failed[i] = 1; }
-    r = UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "UDP", NULL);
+    r = delete_mapping(port);
     double t2 = now_ms();
     if (r != UPNPCOMMAND_SUCCESS) { job->del_fail++; job->last_del_code = r; job->failed[i] = 1; }
     job->add_ms[i] = t1 - t0;
@@ -158,12 +175,10 @@ static int mode_pairs(const char *desc_url, int n, int threads, int port0) {
   qsort(del_ms, n, sizeof *del_ms, cmp_double);
   printf("{\"mode\":\"pairs\",\"pairs\":%d,\"threads\":%d,\"elapsedMs\":%.3f,\"addFailures\":%d,"
          "\"deleteFailures\":%d,\"lastAddCode\":%d,\"lastDeleteCode\":%d,\"addMedianMs\":%.4f,"
-         "\"deleteMedianMs\":%.4f,\"failedPorts\":[",
+         "\"deleteMedianMs\":%.4f,",
          n, threads, elapsed, add_fail, del_fail, add_code, del_code, add_ms[n / 2], del_ms[n / 2]);
-  for (int i = 0, first = 1; i < n; i++) {
-    if (failed[i]) { printf("%s%d", first ? "" : ",", port0 + i); first = 0; }
-  }
-  printf("]}\n");
+  print_failed_ports(failed, n, port0);
+  printf("}\n");
   FreeUPNPUrls(&urls);
   return 0;
 }
@@ -171,7 +186,7 @@ static int mode_pairs(const char *desc_url, int n, int threads, int port0) {
 struct batch_job {
   int first, count, stride, port0, add;
   int fail, last_code;
-  int *failed; /* per index: 1 when its add or delete failed */
+  char *failed; /* per index: 1 when its add or delete failed */
 };
 
 static void *run_batch(void *arg) {
@@ -180,16 +195,14 @@ static void *run_batch(void *arg) {
   for (int k = 0; k < job->count; k++) {
     int i = job->first + k * job->stride;
     snprintf(port, sizeof port, "%d", job->port0 + i);
-    int r = job->add ? UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "bench",
-                                           "UDP", NULL, "0")
-                     : UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "UDP", NULL);
+    int r = job->add ? add_mapping(port) : delete_mapping(port);
     if (r != UPNPCOMMAND_SUCCESS) { job->fail++; job->last_code = r; job->failed[i] = 1; }
   }
   return NULL;
 }
 
 /* One phase (all adds, or all deletes) over `threads` threads; returns its failures. */
-static int batch_phase(int n, int threads, int port0, int add, int *failed, int *last_code) {
+static int batch_phase(int n, int threads, int port0, int add, char *failed, int *last_code) {
   struct batch_job *jobs = calloc(threads, sizeof *jobs);
   pthread_t *tid = calloc(threads, sizeof *tid);
   for (int t = 0; t < threads; t++)
@@ -211,7 +224,7 @@ static int mode_batch(const char *desc_url, int n, int threads, int port0) {
   gateway_from_url(desc_url);
   if (threads < 1) threads = 1;
   if (threads > n) threads = n;
-  int *failed = calloc(n, sizeof *failed);
+  char *failed = calloc(n, 1);
   int add_code = 0, del_code = 0;
   double t0 = now_ms();
   int add_fail = batch_phase(n, threads, port0, 1, failed, &add_code);
@@ -219,12 +232,10 @@ static int mode_batch(const char *desc_url, int n, int threads, int port0) {
   int del_fail = batch_phase(n, threads, port0, 0, failed, &del_code);
   double t2 = now_ms();
   printf("{\"mode\":\"batch\",\"pairs\":%d,\"threads\":%d,\"elapsedMs\":%.3f,\"addPhaseMs\":%.3f,"
-         "\"addFailures\":%d,\"deleteFailures\":%d,\"lastAddCode\":%d,\"lastDeleteCode\":%d,\"failedPorts\":[",
+         "\"addFailures\":%d,\"deleteFailures\":%d,\"lastAddCode\":%d,\"lastDeleteCode\":%d,",
          n, threads, t2 - t0, t1 - t0, add_fail, del_fail, add_code, del_code);
-  for (int i = 0, first = 1; i < n; i++) {
-    if (failed[i]) { printf("%s%d", first ? "" : ",", port0 + i); first = 0; }
-  }
-  printf("]}\n");
+  print_failed_ports(failed, n, port0);
+  printf("}\n");
   FreeUPNPUrls(&urls);
   return 0;
 }
@@ -239,12 +250,10 @@ static int mode_first(int timeout, int port) {
   double t0 = now_ms();
   struct UPNPDev *devlist = upnpDiscover(timeout, NULL, NULL, 0, 0, 2, &error);
   int igd = devlist ? UPNP_GetValidIGD(devlist, &urls, &data, lanaddr, sizeof lanaddr) : 0;
-  int r = igd == 1 ? UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, p, p, lanaddr, "bench", "UDP",
-                                         NULL, "0")
-                   : -1;
+  int r = igd == 1 ? add_mapping(p) : -1;
   double t1 = now_ms();
   if (igd == 1) {
-    UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, p, "UDP", NULL);
+    delete_mapping(p);
     FreeUPNPUrls(&urls);
   }
   freeUPNPDevlist(devlist);
@@ -280,10 +289,8 @@ static int mode_memory(const char *desc_url, int warmup_ops, int ops, int port0)
   for (int i = 0; i < (warmup_ops + ops) / 2; i++) {
     if (i == warmup_ops / 2) { before = rss_kib(); t0 = now_ms(); }
     snprintf(port, sizeof port, "%d", port0 + i % 1000);
-    if (UPNP_AddPortMapping(urls.controlURL, data.first.servicetype, port, port, lanaddr, "bench", "UDP",
-                            NULL, "0") != UPNPCOMMAND_SUCCESS) fail++;
-    if (UPNP_DeletePortMapping(urls.controlURL, data.first.servicetype, port, "UDP", NULL) != UPNPCOMMAND_SUCCESS)
-      fail++;
+    if (add_mapping(port) != UPNPCOMMAND_SUCCESS) fail++;
+    if (delete_mapping(port) != UPNPCOMMAND_SUCCESS) fail++;
   }
   long after = rss_kib();
   printf("{\"mode\":\"memory\",\"ops\":%d,\"rssBeforeKiB\":%ld,\"rssAfterKiB\":%ld,\"failures\":%d,"
