@@ -9,7 +9,7 @@ import net from 'node:net'
 import os from 'node:os'
 import { delayCtl, LAB } from '../__test__/lab/lab.ts'
 import { PORT_BASE } from './ports.ts'
-import { routerCpuUs, routerWaitUs } from './router-cpu.ts'
+import { routerSched } from './router-cpu.ts'
 import { checkRun, cleanRouter, type Tally } from './router-table.ts'
 import { harness, log, QUICK, sleep, worker } from './runner.ts'
 import { summarize, type Summary } from './stats.ts'
@@ -111,11 +111,11 @@ interface HarnessRun {
 
 /** A miniupnpc run (`pairs` or `batch`), its rate and router CPU into `acc`. */
 async function miniupnpc(mode: 'pairs' | 'batch', n: number, threads: number, acc: Acc): Promise<number> {
-  const cpu0 = routerCpuUs()
-  const wait0 = routerWaitUs()
+  const router0 = routerSched()
   const m = await harness<HarnessRun>(mode, LAB.routerDescUrl, String(n), String(threads), String(PORT_BASE.miniupnpc))
-  acc.cpu.push((routerCpuUs() - cpu0) / n)
-  acc.wait.push((routerWaitUs() - wait0) / n)
+  const router1 = routerSched()
+  acc.cpu.push((router1.cpu - router0.cpu) / n)
+  acc.wait.push((router1.wait - router0.wait) / n)
   const rate = (n / m.elapsedMs) * 1000
   acc.rates.push(rate)
   acc.failures += m.addFailures + m.deleteFailures

@@ -4,10 +4,12 @@
 import fs from 'node:fs'
 import { routerPid } from '../__test__/lab/lab.ts'
 
-/** miniupnpd's /proc/PID/schedstat in microseconds: time on a CPU (nanoseconds, exact, unlike
- *  the 10 ms ticks of /proc/PID/stat) and time it was ready to run but waited for one. NaN
- *  when it cannot be read. */
-function schedstat(): { cpu: number; wait: number } {
+/** miniupnpd's time so far, microseconds, from one read of /proc/PID/schedstat (nanoseconds,
+ *  exact, unlike the 10 ms ticks of /proc/PID/stat): `cpu` on a CPU, `wait` ready to run but
+ *  waiting for one. In the lab the client and the router share this machine's two CPUs (a
+ *  real router has its own), so a client that keeps both busy slows a router that is the
+ *  limit. NaN when it cannot be read. */
+export function routerSched(): { cpu: number; wait: number } {
   try {
     const pid = routerPid()
     const [cpu, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number)
@@ -16,11 +18,3 @@ function schedstat(): { cpu: number; wait: number } {
     return { cpu: Number.NaN, wait: Number.NaN }
   }
 }
-
-/** CPU time miniupnpd has used so far, in microseconds. */
-export const routerCpuUs = (): number => schedstat().cpu
-
-/** Time miniupnpd has waited for a CPU so far, in microseconds. In the lab the client and the
- *  router share this machine's two CPUs (a real router has its own), so a client that keeps
- *  both busy slows a router that is the limit. */
-export const routerWaitUs = (): number => schedstat().wait

@@ -19,7 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { assertInLab } from '../__test__/lab/lab.ts'
 import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
 import { PORT_BASE, WARMUP_OFFSET } from './ports.ts'
-import { routerCpuUs, routerWaitUs } from './router-cpu.ts'
+import { routerSched } from './router-cpu.ts'
 import { percentile } from './stats.ts'
 import { RESULT_MARK } from './worker-protocol.ts'
 
@@ -45,11 +45,13 @@ export interface PairsRun {
   failedPorts: number[]
   addMs: { p50: number; p99: number; max: number }
   deleteMs: { p50: number; p99: number; max: number }
-  /** The router's CPU over these pairs, microseconds (the `pairs` task only). */
+  /** The router's CPU over these pairs, microseconds (the `pairs` and `batch` tasks). */
   routerCpuUs?: number
   /** The router's wait for a CPU over these pairs, microseconds. */
   routerWaitUs?: number
 }
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** A spare connection left idle closes after 500 ms (crate/src/upnp/link_policy.rs): the
  *  router's side of that close belongs to the run. */
@@ -57,11 +59,10 @@ const SPARES_CLOSED_MS = 600
 
 /** The router's CPU and wait for one from `start` until the run's idle spares are closed. */
 async function routerSince(start: { cpu: number; wait: number }): Promise<{ routerCpuUs: number; routerWaitUs: number }> {
-  await new Promise((r) => setTimeout(r, SPARES_CLOSED_MS))
-  return { routerCpuUs: routerCpuUs() - start.cpu, routerWaitUs: routerWaitUs() - start.wait }
+  await settle(SPARES_CLOSED_MS)
+  const end = routerSched()
+  return { routerCpuUs: end.cpu - start.cpu, routerWaitUs: end.wait - start.wait }
 }
-
-const routerNow = () => ({ cpu: routerCpuUs(), wait: routerWaitUs() })
 
 /** `n` add+delete pairs on ports port0.., `conc` pairs at a time (so `conc` operations in
  *  flight); no new pair starts after `budgetMs`. */
@@ -137,8 +138,6 @@ function gc(): void {
   }
 }
 
-const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 async function main(): Promise<void> {
   assertInLab()
   const [task, lib, ...rest] = process.argv.slice(2) as [string, LibName, ...string[]]
@@ -155,7 +154,7 @@ async function main(): Promise<void> {
       const client = await openOrDie(lib)
       const warmup = rest[3] !== undefined ? num(3) : WARMUP_PAIRS[lib]
       await runPairs(client, warmup, Math.min(num(1), warmup), PORT_BASE[lib] + WARMUP_OFFSET)
-      const router0 = routerNow()
+      const router0 = routerSched()
       const run = await runPairs(client, num(0), num(1), PORT_BASE[lib], num(2))
       emit({ ...run, ...(await routerSince(router0)) })
       await client.close()
@@ -167,7 +166,7 @@ async function main(): Promise<void> {
       const warmup = rest[1] !== undefined ? num(1) : WARMUP_PAIRS[lib]
       await runPairs(client, warmup, 1, PORT_BASE[lib] + WARMUP_OFFSET)
       const ports = Array.from({ length: num(0) }, (_, i) => PORT_BASE[lib] + i)
-      const router0 = routerNow()
+      const router0 = routerSched()
       const t0 = performance.now()
       const added = await Promise.all(ports.map((p) => client.add(p)))
       const t1 = performance.now()
