@@ -2,11 +2,12 @@
 // pairs and the 64-batch side by side with the per-round ratios and the router's CPU per pair,
 // cold start to a first mapping, and upnp-native at 1..256 operations in flight.
 import { BATCH, rowName, THREADS, type LatencyResult, type LatencyRow } from './latency.ts'
+import { leftTotal } from './router-table.ts'
 import { fmt, fmtSummary, summarize, type Summary } from './stats.ts'
 
 const rate = (r: LatencyRow | undefined) => {
   if (!r) return '–'
-  const left = r.left + r.leftAfterFailure + r.leftLate
+  const left = leftTotal(r)
   const trouble = r.failures || left ? ` — **${r.failures} failed, ${left} left**` : ''
   return `${fmtSummary(r.rate)}${trouble}`
 }
@@ -60,7 +61,7 @@ export function renderLatency(list: LatencyResult[]): string {
   out.push(`|---|${sweep.map(() => '---').join('|')}|`)
   for (const l of list) {
     const cells = l.sweep.map((p) => {
-      const left = p.left + p.leftAfterFailure + p.leftLate
+      const left = leftTotal(p)
       const rate = p.rates && p.rates.length > 1 ? fmtSummary(summarize(p.rates)) : fmt(p.rate)
       return `${rate}${p.failures || left ? ` (**${p.failures} failed, ${left} left**)` : ''}`
     })

@@ -13,6 +13,9 @@ export interface Tally {
   leftLate: number
 }
 
+/** Every mapping a run left, however it was charged. */
+export const leftTotal = (t: Tally): number => t.left + t.leftAfterFailure + t.leftLate
+
 /** Deletes whatever is mapped until upnpc -l shows an empty table. A mapping that shows up
  *  after a clean was created late by the router (see `leftovers`): it goes to `onLate`. */
 export async function cleanRouter(): Promise<number> {

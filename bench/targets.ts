@@ -3,11 +3,11 @@
 import type { LatencyResult, LatencyRow } from './latency.ts'
 import { rowName } from './latency.ts'
 import type { Results, Target } from './report.ts'
+import { leftTotal } from './router-table.ts'
 import { fmt, round } from './stats.ts'
 
-const clean = (r: LatencyRow | undefined) => !!r && r.failures === 0 && r.left + r.leftAfterFailure + r.leftLate === 0
-const dirt = (r: LatencyRow | undefined) =>
-  r ? `${r.failures} failed operations, ${r.left + r.leftAfterFailure + r.leftLate} mappings left behind` : 'not measured'
+const clean = (r: LatencyRow | undefined) => !!r && r.failures === 0 && leftTotal(r) === 0
+const dirt = (r: LatencyRow | undefined) => (r ? `${r.failures} failed operations, ${leftTotal(r)} mappings left behind` : 'not measured')
 
 /** Sequential and 64-batch against miniupnpc at one delay, as medians of per-round ratios. */
 function ratioTargets(l: LatencyResult, seqWant: number, batchWant: number): Target[] {
@@ -58,7 +58,7 @@ export function targets(res: Results): Target[] {
     const seq = l.sweep.find((p) => p.inFlight === 1)
     const worst = [...l.sweep].sort((a, b) => a.rate - b.rate)[0]
     const failures = l.sweep.reduce((a, p) => a + p.failures, 0)
-    const left = l.sweep.reduce((a, p) => a + p.left + p.leftAfterFailure + p.leftLate, 0)
+    const left = l.sweep.reduce((a, p) => a + leftTotal(p), 0)
     if (!seq || !worst) continue
     t.push({
       id: `no-collapse-${l.delayMs}ms`,
