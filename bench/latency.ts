@@ -65,6 +65,16 @@ export interface LatencyResult {
 /** Label of a row, e.g. `miniupnpc batch 4t`. */
 export const rowName = (lib: string, work: 'seq' | 'batch', threads?: number) => `${lib} ${work}${threads ? ` ${threads}t` : ''}`
 
+/** miniupnpc's batch with its best thread count, the highest median over the rounds: what
+ *  upnp-native's batch is compared with. (Not the best of the three runs in each round: the
+ *  largest of three noisy samples is biased upwards, most where 1 and 4 threads are equally
+ *  fast.) */
+export function bestBatch(rows: Record<string, LatencyRow>): { threads: number; row: LatencyRow | undefined } {
+  return THREADS.map((threads) => ({ threads, row: rows[rowName('miniupnpc', 'batch', threads)] })).sort(
+    (a, b) => (b.row?.rate.median ?? 0) - (a.row?.rate.median ?? 0),
+  )[0]!
+}
+
 async function setDelay(delay: Delay): Promise<void> {
   await delayCtl(delay === 0 ? 'off' : delay)
   await sleep(300)
@@ -176,13 +186,21 @@ async function measureDelay(delay: Delay): Promise<LatencyResult> {
       `   delay ${delay} ms, round ${round + 1}/${plan.rounds}: seq ${(nSeq / mSeq).toFixed(2)}x, batch ${nBatch.toFixed(0)} pairs/s (miniupnpc ${THREADS.map((t, i) => `${t}t ${threaded[i]!.toFixed(0)}`).join(', ')})`,
     )
   }
-  // The batch against miniupnpc's best thread count, chosen by its median over the rounds,
-  // then round by round. (Not the best of the three runs in each round: the largest of three
-  // noisy samples is biased upwards, most where 1 and 4 threads are equally fast.)
-  const bestThreads = [...THREADS].sort(
-    (a, b) => summarize(row(rowName('miniupnpc', 'batch', b)).rates).median - summarize(row(rowName('miniupnpc', 'batch', a)).rates).median,
-  )[0]!
-  const bestRates = row(rowName('miniupnpc', 'batch', bestThreads)).rates
+  const rows: Record<string, LatencyRow> = {}
+  for (const [name, a] of acc) {
+    rows[name] = {
+      rate: summarize(a.rates),
+      routerCpuUs: summarize(a.cpu),
+      routerWaitUs: summarize(a.wait),
+      failures: a.failures,
+      errors: a.errors,
+      left: a.left,
+      leftAfterFailure: a.leftAfterFailure,
+      leftLate: a.leftLate,
+    }
+  }
+  // The batch against miniupnpc's best thread count, round by round.
+  const bestRates = row(rowName('miniupnpc', 'batch', bestBatch(rows).threads)).rates
   const batchRatios = row(rowName('upnp-native', 'batch')).rates.map((n, i) => n / bestRates[i]!)
   // Cold start: miniupnpc with the shortest search that finds this router, and Godot's.
   const first: Record<string, number[]> = { 'miniupnpc 1000 ms search': [], 'miniupnpc 2000 ms search (Godot)': [], 'upnp-native': [] }
@@ -218,19 +236,6 @@ async function measureDelay(delay: Delay): Promise<LatencyResult> {
     leftLate: a.leftLate,
   }))
   log(`   delay ${delay} ms, in flight ${SWEEP.join('/')}: ${sweep.map((p) => p.rate.toFixed(0)).join('/')} pairs/s`)
-  const rows: Record<string, LatencyRow> = {}
-  for (const [name, a] of acc) {
-    rows[name] = {
-      rate: summarize(a.rates),
-      routerCpuUs: summarize(a.cpu),
-      routerWaitUs: summarize(a.wait),
-      failures: a.failures,
-      errors: a.errors,
-      left: a.left,
-      leftAfterFailure: a.leftAfterFailure,
-      leftLate: a.leftLate,
-    }
-  }
   return {
     delayMs: delay,
     connectMs: summarize(connects),

@@ -1,7 +1,7 @@
 // The targets of issue 15, judged from one run: each with what was measured, the ratio, and
 // PASS or MISS (a ratio only counts when its runs had no failure and left nothing behind).
 import type { LatencyResult, LatencyRow } from './latency.ts'
-import { rowName } from './latency.ts'
+import { bestBatch, rowName, THREADS } from './latency.ts'
 import type { Results, Target } from './report.ts'
 import { leftTotal } from './router-table.ts'
 import { fmt, round } from './stats.ts'
@@ -14,17 +14,15 @@ function ratioTargets(l: LatencyResult, seqWant: number, batchWant: number): Tar
   const nSeq = l.rows[rowName('upnp-native', 'seq')]
   const mSeq = l.rows[rowName('miniupnpc', 'seq')]
   const nBatch = l.rows[rowName('upnp-native', 'batch')]
-  const best = [1, 4, 8]
-    .map((t) => ({ t, r: l.rows[rowName('miniupnpc', 'batch', t)] }))
-    .sort((a, b) => (b.r?.rate.median ?? 0) - (a.r?.rate.median ?? 0))[0]!
+  const best = bestBatch(l.rows)
   const at = `${l.delayMs} ms`
   // miniupnpd serves one request at a time: no client gets a batch through faster than one
   // CPU divided by the router's CPU per pair (the least any client of this run cost it).
   const cpu = Math.min(
-    ...[nBatch, ...[1, 4, 8].map((t) => l.rows[rowName('miniupnpc', 'batch', t)])].map((r) => r?.routerCpuUs.median ?? Infinity),
+    ...[nBatch, ...THREADS.map((t) => l.rows[rowName('miniupnpc', 'batch', t)])].map((r) => r?.routerCpuUs.median ?? Infinity),
   )
   const ceiling = Number.isFinite(cpu)
-    ? `; router's ceiling ${fmt(1e6 / cpu)} pairs/s at ${fmt(cpu)} µs of its CPU per pair, the target needs ${fmt(batchWant * (best.r?.rate.median ?? NaN))}`
+    ? `; router's ceiling ${fmt(1e6 / cpu)} pairs/s at ${fmt(cpu)} µs of its CPU per pair, the target needs ${fmt(batchWant * (best.row?.rate.median ?? NaN))}`
     : ''
   return [
     {
@@ -38,8 +36,8 @@ function ratioTargets(l: LatencyResult, seqWant: number, batchWant: number): Tar
     },
     {
       id: `batch-${l.delayMs}ms`,
-      label: `${at}: 64-batch >= ${batchWant} x miniupnpc's best of 1/4/8 threads`,
-      value: `${fmt(nBatch?.rate.median ?? NaN)} vs ${fmt(best.r?.rate.median ?? NaN)} pairs/s (${best.t} threads; per-round ratios ${fmt(l.ratios.batch.min)}–${fmt(l.ratios.batch.max)})${ceiling}`,
+      label: `${at}: 64-batch >= ${batchWant} x miniupnpc's best of ${THREADS.join('/')} threads`,
+      value: `${fmt(nBatch?.rate.median ?? NaN)} vs ${fmt(best.row?.rate.median ?? NaN)} pairs/s (${best.threads} threads; per-round ratios ${fmt(l.ratios.batch.min)}–${fmt(l.ratios.batch.max)})${ceiling}`,
       ratio: l.ratios.batch.median,
       want: `>= ${batchWant}`,
       pass: l.ratios.batch.median >= batchWant && clean(nBatch),
