@@ -18,8 +18,23 @@ import { PORT_BASE } from './ports.ts'
 import { measureLatency } from './latency.ts'
 import { renderChart, renderMarkdown, type Results, type PairsCell } from './report.ts'
 import { checkRun, cleanRouter, FAILED, leftovers, unexplained } from './router-table.ts'
-import { args, harness, HARNESS, log, ONLY, OUT, QUICK, REPO, run, sleep, worker, type Ran } from './runner.ts'
-import { round, summarize, type Summary } from './stats.ts'
+import {
+  args,
+  harness,
+  harnessErrors,
+  HARNESS,
+  log,
+  ONLY,
+  OUT,
+  QUICK,
+  REPO,
+  run,
+  sleep,
+  worker,
+  type HarnessRun,
+  type Ran,
+} from './runner.ts'
+import { addCounts, round, summarize, type Summary } from './stats.ts'
 import { targets } from './targets.ts'
 import type { PairsRun } from './worker.ts'
 
@@ -168,16 +183,13 @@ async function measurePairs(res: Results): Promise<void> {
       // miniupnpc: blocking calls, so "in flight" means that many threads.
       {
         const n = PAIRS.miniupnpc[mode]
-        const m = await harness<{
-          elapsedMs: number
-          addFailures: number
-          deleteFailures: number
-          lastAddCode: number
-          lastDeleteCode: number
-          addMedianMs: number
-          deleteMedianMs: number
-          failedPorts: number[]
-        }>('pairs', LAB.routerDescUrl, String(n), String(CONC[mode]), String(PORT_BASE.miniupnpc))
+        const m = await harness<HarnessRun & { addMedianMs: number; deleteMedianMs: number }>(
+          'pairs',
+          LAB.routerDescUrl,
+          String(n),
+          String(CONC[mode]),
+          String(PORT_BASE.miniupnpc),
+        )
         const c = cell('miniupnpc', mode)
         c.rates.push((n / m.elapsedMs) * 1000)
         c.pairs += n
@@ -185,11 +197,7 @@ async function measurePairs(res: Results): Promise<void> {
         c.addP50.push(m.addMedianMs)
         c.delP50.push(m.deleteMedianMs)
         c.failures += m.addFailures + m.deleteFailures
-        if (m.addFailures)
-          c.errors[`add: miniupnpc code ${m.lastAddCode}`] = (c.errors[`add: miniupnpc code ${m.lastAddCode}`] ?? 0) + m.addFailures
-        if (m.deleteFailures)
-          c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] =
-            (c.errors[`delete: miniupnpc code ${m.lastDeleteCode}`] ?? 0) + m.deleteFailures
+        addCounts(c.errors, harnessErrors(m))
         await check('miniupnpc', c, m.failedPorts)
       }
       for (const lib of JS_LIBS) {
@@ -203,7 +211,7 @@ async function measurePairs(res: Results): Promise<void> {
         c.addP50.push(r.addMs.p50)
         c.delP50.push(r.deleteMs.p50)
         c.failures += r.addFailures + r.deleteFailures
-        for (const [e, k] of Object.entries(r.errors)) c.errors[e] = (c.errors[e] ?? 0) + k
+        addCounts(c.errors, r.errors)
         await check(lib, c, r.failedPorts)
       }
     }

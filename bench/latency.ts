@@ -11,8 +11,8 @@ import { delayCtl, LAB } from '../__test__/lab/lab.ts'
 import { PORT_BASE } from './ports.ts'
 import { routerSched } from './router-cpu.ts'
 import { checkRun, cleanRouter, type Tally } from './router-table.ts'
-import { harness, log, QUICK, sleep, worker } from './runner.ts'
-import { summarize, type Summary } from './stats.ts'
+import { harness, harnessErrors, log, QUICK, sleep, worker, type HarnessRun } from './runner.ts'
+import { addCounts, summarize, type Summary } from './stats.ts'
 import type { PairsRun } from './worker.ts'
 
 export const DELAYS = [0, 2, 20] as const
@@ -106,19 +106,6 @@ const emptyRow = () => ({
 })
 type Acc = ReturnType<typeof emptyRow>
 
-function note(acc: Acc, errors: Record<string, number>): void {
-  for (const [e, k] of Object.entries(errors)) acc.errors[e] = (acc.errors[e] ?? 0) + k
-}
-
-interface HarnessRun {
-  elapsedMs: number
-  addFailures: number
-  deleteFailures: number
-  lastAddCode: number
-  lastDeleteCode: number
-  failedPorts: number[]
-}
-
 /** A miniupnpc run (`pairs` or `batch`), its rate and router CPU into `acc`. */
 async function miniupnpc(mode: 'pairs' | 'batch', n: number, threads: number, acc: Acc): Promise<number> {
   const router0 = routerSched()
@@ -129,8 +116,7 @@ async function miniupnpc(mode: 'pairs' | 'batch', n: number, threads: number, ac
   const rate = (n / m.elapsedMs) * 1000
   acc.rates.push(rate)
   acc.failures += m.addFailures + m.deleteFailures
-  if (m.addFailures) note(acc, { [`add: miniupnpc code ${m.lastAddCode}`]: m.addFailures })
-  if (m.deleteFailures) note(acc, { [`delete: miniupnpc code ${m.lastDeleteCode}`]: m.deleteFailures })
+  addCounts(acc.errors, harnessErrors(m))
   await checkRun('miniupnpc', acc, m.failedPorts)
   return rate
 }
@@ -153,7 +139,7 @@ async function native(task: 'pairs' | 'batch', n: number, acc: Acc, extra: (stri
   const rate = (done / r.elapsedMs) * 1000
   acc.rates.push(rate)
   acc.failures += r.addFailures + r.deleteFailures
-  note(acc, r.errors)
+  addCounts(acc.errors, r.errors)
   await checkRun('upnp-native', acc, r.failedPorts)
   return rate
 }

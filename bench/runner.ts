@@ -38,6 +38,24 @@ export function run(cmd: string, argv: string[], timeoutMs = 120_000): Promise<R
   })
 }
 
+/** What the harness's `pairs` and `batch` modes print (besides their own timings). */
+export interface HarnessRun {
+  elapsedMs: number
+  addFailures: number
+  deleteFailures: number
+  lastAddCode: number
+  lastDeleteCode: number
+  failedPorts: number[]
+}
+
+/** A harness run's failures, counted under miniupnpc's last error code. */
+export function harnessErrors(m: HarnessRun): Record<string, number> {
+  const errors: Record<string, number> = {}
+  if (m.addFailures) errors[`add: miniupnpc code ${m.lastAddCode}`] = m.addFailures
+  if (m.deleteFailures) errors[`delete: miniupnpc code ${m.lastDeleteCode}`] = m.deleteFailures
+  return errors
+}
+
 /** One mode of the miniupnpc harness; its last line of JSON. */
 export async function harness<T>(...argv: string[]): Promise<T> {
   const r = await run(HARNESS, argv)

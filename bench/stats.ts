@@ -38,6 +38,11 @@ export function round(v: number, digits = 1): number {
   return Math.round(v * f) / f
 }
 
+/** Adds every count of `from` into `into` (error messages counted over runs). */
+export function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n
+}
+
 /** Percentile of an unsorted sample (0..100). */
 export function percentile(values: number[], p: number): number {
   return quantile(

@@ -20,7 +20,7 @@ import { assertInLab } from '../__test__/lab/lab.ts'
 import { open, type Client, type DiscoverMode, type LibName } from './adapters.ts'
 import { PORT_BASE, WARMUP_OFFSET } from './ports.ts'
 import { routerSched } from './router-cpu.ts'
-import { percentile } from './stats.ts'
+import { addCounts, percentile } from './stats.ts'
 import { RESULT_MARK } from './worker-protocol.ts'
 
 /** BENCH_TRACE=FILE: every operation's outcome appended to FILE (to chase a leftover). */
@@ -290,7 +290,7 @@ async function main(): Promise<void> {
         failures += run.addFailures + run.deleteFailures
         elapsedMs += run.elapsedMs
         failedPorts.push(...run.failedPorts)
-        for (const [e, k] of Object.entries(run.errors)) errors[e] = (errors[e] ?? 0) + k
+        addCounts(errors, run.errors)
       }
       emit({
         before,
