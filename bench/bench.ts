@@ -175,7 +175,6 @@ async function measurePairs(res: Results): Promise<void> {
       })
     return cells.get(key)!
   }
-  const check = (lib: string, c: Acc, failedPorts: number[]) => checkRun(lib, c, failedPorts)
   await cleanRouter()
   const modes: Mode[] = ['seq', 'c8', 'c64']
   for (let rep = 0; rep < R.pairs; rep++) {
@@ -198,7 +197,7 @@ async function measurePairs(res: Results): Promise<void> {
         c.delP50.push(m.deleteMedianMs)
         c.failures += m.addFailures + m.deleteFailures
         addCounts(c.errors, harnessErrors(m))
-        await check('miniupnpc', c, m.failedPorts)
+        await checkRun('miniupnpc', c, m.failedPorts)
       }
       for (const lib of JS_LIBS) {
         if (lib !== 'upnp-native' && rep >= R.peerPairs) continue
@@ -212,7 +211,7 @@ async function measurePairs(res: Results): Promise<void> {
         c.delP50.push(r.deleteMs.p50)
         c.failures += r.addFailures + r.deleteFailures
         addCounts(c.errors, r.errors)
-        await check(lib, c, r.failedPorts)
+        await checkRun(lib, c, r.failedPorts)
       }
     }
     log(`   round ${rep + 1}/${R.pairs} done`)
