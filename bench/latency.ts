@@ -15,15 +15,15 @@ import { harness, harnessErrors, log, QUICK, sleep, worker, type HarnessRun } fr
 import { addCounts, summarize, type Summary } from './stats.ts'
 import type { PairsRun } from './worker.ts'
 
-export const DELAYS = [0, 2, 20] as const
-export type Delay = (typeof DELAYS)[number]
+const DELAYS = [0, 2, 20] as const
+type Delay = (typeof DELAYS)[number]
 /** Sequential pairs per run (each run a few seconds) and rounds per delay. */
 const PLAN: Record<Delay, { seq: number; rounds: number }> = QUICK
   ? { 0: { seq: 500, rounds: 2 }, 2: { seq: 100, rounds: 2 }, 20: { seq: 20, rounds: 1 } }
   : { 0: { seq: 1000, rounds: 5 }, 2: { seq: 200, rounds: 5 }, 20: { seq: 40, rounds: 3 } }
 export const BATCH = 64
 export const THREADS = [1, 4, 8] as const
-export const SWEEP = [1, 4, 16, 64, 256] as const
+const SWEEP = [1, 4, 16, 64, 256] as const
 /** Rounds of the sweep (interleaved): one run per point moved by up to 10 % between runs on
  *  this VM (the first runs of a process are slower), which read as a trend that was not there. */
 const SWEEP_ROUNDS = QUICK ? 1 : 3

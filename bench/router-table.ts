@@ -33,7 +33,7 @@ export async function cleanRouter(): Promise<number> {
 /** lib:port of every operation any run reported as failed, for the whole bench, and the
  *  pairs cell (if any) whose run did it. */
 export const FAILED = new Set<string>()
-export const FAILED_AT = new Map<string, Tally>()
+const FAILED_AT = new Map<string, Tally>()
 export const unexplained: string[] = []
 
 function onLate(port: number): void {
