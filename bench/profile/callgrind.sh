@@ -9,13 +9,9 @@
 #   ADDON=/path/to/symbols.node bash bench/profile/callgrind.sh   (keep the .out files to read)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export UNL_PREFIX=${UNL_PREFIX:-bench}
-NS=$UNL_PREFIX-client
-U=http://192.168.77.1:5000/rootDesc.xml
 OUT=${OUT:-$(mktemp -d)}
 command -v valgrind >/dev/null || { echo "callgrind.sh: install valgrind" >&2; exit 2; }
-mkdir -p bench/out
-[[ -x bench/out/miniupnpc-bench ]] || gcc -O2 -o bench/out/miniupnpc-bench bench/harness/miniupnpc-bench.c -lminiupnpc -lpthread
+source bench/profile/lab-env.sh
 count() { # file -> total instructions
   # awk reads to the end: an early exit would SIGPIPE callgrind_annotate (pipefail).
   callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !seen {gsub(",", "", $1); print $1; seen = 1}'

@@ -10,12 +10,9 @@
 # to the CPU of the JS thread.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export UNL_PREFIX=${UNL_PREFIX:-bench}
-NS=$UNL_PREFIX-client
 N=${1:-7}
-U=http://192.168.77.1:5000/rootDesc.xml
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/upnp-native-rust-core}
-[[ -x bench/out/miniupnpc-bench ]] || gcc -O2 -o bench/out/miniupnpc-bench bench/harness/miniupnpc-bench.c -lminiupnpc -lpthread
+source bench/profile/lab-env.sh
 # Built from a copy outside the tree (its Cargo.lock and target stay out of the repo).
 work=$CARGO_TARGET_DIR/rust-core-src
 mkdir -p "$work/src"
