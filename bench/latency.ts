@@ -191,21 +191,18 @@ async function measureDelay(delay: Delay): Promise<LatencyResult> {
   // Cold start: miniupnpc with the shortest search that finds this router, and Godot's.
   const first: Record<string, number[]> = { 'miniupnpc 1000 ms search': [], 'miniupnpc 2000 ms search (Godot)': [], 'upnp-native': [] }
   const firstFailures: string[] = []
+  const miniupnpcFirst = async (searchMs: number, row: string, port: number) => {
+    const m = await harness<{ ms: number; ok: boolean; code: number }>('first', String(searchMs), String(port))
+    if (m.ok) first[row]!.push(m.ms)
+    else firstFailures.push(`miniupnpc ${searchMs} ms: code ${m.code}`)
+  }
   const port = PORT_BASE['upnp-native'] + 4900
   for (let i = 0; i < (QUICK ? 2 : 5); i++) {
     const n = await worker<{ ms: number; ok: boolean; detail: string }>('first', 'upnp-native', port)
     if (n.ok) first['upnp-native']!.push(n.ms)
     else firstFailures.push(`upnp-native: ${n.detail}`)
-    if (i < 2 || (!QUICK && i < 3 && delay === 0)) {
-      const m = await harness<{ ms: number; ok: boolean; code: number }>('first', '1000', String(PORT_BASE.miniupnpc + 4900))
-      if (m.ok) first['miniupnpc 1000 ms search']!.push(m.ms)
-      else firstFailures.push(`miniupnpc 1000 ms: code ${m.code}`)
-    }
-    if (i === 0) {
-      const g = await harness<{ ms: number; ok: boolean; code: number }>('first', '2000', String(PORT_BASE.miniupnpc + 4901))
-      if (g.ok) first['miniupnpc 2000 ms search (Godot)']!.push(g.ms)
-      else firstFailures.push(`miniupnpc 2000 ms: code ${g.code}`)
-    }
+    if (i < 2 || (!QUICK && i < 3 && delay === 0)) await miniupnpcFirst(1000, 'miniupnpc 1000 ms search', PORT_BASE.miniupnpc + 4900)
+    if (i === 0) await miniupnpcFirst(2000, 'miniupnpc 2000 ms search (Godot)', PORT_BASE.miniupnpc + 4901)
   }
   await cleanRouter()
   // No collapse at any concurrency the API allows.
