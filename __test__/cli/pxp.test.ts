@@ -1,12 +1,10 @@
 // The command line over NAT-PMP and PCP (the lab's miniupnpd speaks both): status, ip and
 // doctor with `--protocol pmp|pcp`, `map --keep --protocol pmp` on the router and gone after
 // Ctrl-C, and UPnP switched off: what `map` says to do instead. See commands.test.ts.
-import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { cli, CLI, json, onRouter, plain, releaseAfterAll, sleep } from '../helpers/cli-run.ts'
-import { LAB, repoRoot, routerCtl } from '../lab/lab.ts'
+import { cli, json, onRouter, plain, releaseAfterAll, startKeep } from '../helpers/cli-run.ts'
+import { LAB, routerCtl } from '../lab/lab.ts'
 
-const ROOT = repoRoot()
 /** Ports this file maps (>= 1024: the lab's miniupnpd refuses lower ones with 606). */
 const P = { pmp: 47310, pcp: 47311, refused: 47313 }
 releaseAfterAll(P)
@@ -39,31 +37,15 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
   })
 
   it('map --keep --protocol pmp: held over NAT-PMP (the router lists it), deleted on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'map', String(P.pmp), '--both', '--keep', '--protocol', 'pmp'], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    child.stdout.on('data', (d) => {
-      out += String(d)
-    })
-    child.stderr.on('data', (d) => {
-      out += String(d)
-    })
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-    for (const deadline = Date.now() + 15_000; !out.includes('Press Ctrl-C');) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no hold: ${out}`)
-      await sleep(50)
-    }
-    expect(out).toContain(`Holding UDP ${LAB.extIp}:${P.pmp} → ${LAB.client}:${P.pmp} via NAT-PMP  (lease 1 h, renewed every 30 min)`)
-    expect(out).toContain(`Holding TCP ${LAB.extIp}:${P.pmp} → ${LAB.client}:${P.pmp} via NAT-PMP`)
+    const { child, output, exited } = await startKeep(['map', String(P.pmp), '--both', '--keep', '--protocol', 'pmp'])
+    expect(output()).toContain(`Holding UDP ${LAB.extIp}:${P.pmp} → ${LAB.client}:${P.pmp} via NAT-PMP  (lease 1 h, renewed every 30 min)`)
+    expect(output()).toContain(`Holding TCP ${LAB.extIp}:${P.pmp} → ${LAB.client}:${P.pmp} via NAT-PMP`)
     // miniupnpd shows NAT-PMP mappings in its UPnP table too
     expect(await onRouter(P.pmp, 'UDP')).toMatchObject({ internalClient: LAB.client, description: expect.stringMatching(/^NAT-PMP/) })
     expect(await onRouter(P.pmp, 'TCP')).toMatchObject({ internalClient: LAB.client })
     child.kill('SIGINT')
     expect(await exited).toBe(0)
-    expect(out).toContain(`Deleted UDP ${P.pmp} from the router.\nDeleted TCP ${P.pmp} from the router.\n`)
+    expect(output()).toContain(`Deleted UDP ${P.pmp} from the router.\nDeleted TCP ${P.pmp} from the router.\n`)
     expect(await onRouter(P.pmp, 'UDP')).toBeUndefined()
     expect(await onRouter(P.pmp, 'TCP')).toBeUndefined()
   })
