@@ -228,26 +228,28 @@ export async function upnpcDelete(opts: UpnpcTarget & { externalPort: number; pr
 
 // ---------------------------------------------------------------- router
 
-/** lab.sh router-start/stop/reboot (works from inside unl-client: we are root). */
-export async function routerCtl(cmd: 'start' | 'stop' | 'reboot', extIp?: string, opts: { noUpnp?: boolean } = {}): Promise<string> {
-  const args = [labSh(), `router-${cmd}`]
-  if (cmd === 'start' && opts.noUpnp) args.push('--no-upnp')
-  if (cmd === 'start' && extIp) args.push(extIp)
+/** Runs `lab.sh ARGS...` (the lab's own commands, from inside unl-client: we are root); its
+ *  stdout, or an error with everything it printed. */
+function labCtl(args: string[], timeoutMs = 20000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('bash', args, { timeout: 20000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`lab.sh router-${cmd} failed: ${stdout}${stderr}`)) : resolve(stdout),
+    execFile('bash', [labSh(), ...args], { timeout: timeoutMs }, (err, stdout, stderr) =>
+      err ? reject(new Error(`lab.sh ${args.join(' ')} failed: ${stdout}${stderr}`)) : resolve(stdout),
     )
   })
+}
+
+/** lab.sh router-start/stop/reboot. */
+export async function routerCtl(cmd: 'start' | 'stop' | 'reboot', extIp?: string, opts: { noUpnp?: boolean } = {}): Promise<string> {
+  const args = [`router-${cmd}`]
+  if (cmd === 'start' && opts.noUpnp) args.push('--no-upnp')
+  if (cmd === 'start' && extIp) args.push(extIp)
+  return labCtl(args)
 }
 
 /** lab.sh delay: the router's replies held `ms` on their way to the client (a userspace cable,
  *  this kernel has no netem), or the plain veth again (`off`). */
 export async function delayCtl(ms: number | 'off'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [labSh(), 'delay', String(ms)], { timeout: 60000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`lab.sh delay ${ms} failed: ${stdout}${stderr}`)) : resolve(stdout),
-    )
-  })
+  return labCtl(['delay', String(ms)], 60000)
 }
 
 /** The router's count of connections its listen queues refused since the lab came up
@@ -261,20 +263,12 @@ export async function routerListenOverflows(): Promise<number> {
 
 /** lab.sh vpn: a "VPN" on the client that takes the default route from the LAN (see lab.sh). */
 export async function vpnCtl(mode: 'metric' | 'split' | 'tun' | 'off'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [labSh(), 'vpn', mode], { timeout: 20000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`lab.sh vpn ${mode} failed: ${stdout}${stderr}`)) : resolve(stdout),
-    )
-  })
+  return labCtl(['vpn', mode])
 }
 
 /** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in). */
 export async function ipv6WanCtl(mode: 'on' | 'off'): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [labSh(), 'ipv6-wan', mode], { timeout: 20000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`lab.sh ipv6-wan ${mode} failed: ${stdout}${stderr}`)) : resolve(stdout),
-    )
-  })
+  return labCtl(['ipv6-wan', mode])
 }
 
 /** `nft list ruleset` of the router (miniupnpd's DNAT rules live in prerouting_miniupnpd). */
