@@ -7,7 +7,7 @@
 // `upnpc -l` that nothing is left.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UPNP, UPNPResult } from '../../../index.ts'
-import { delayCtl, LAB, routerHttpEstablished, routerListenOverflows, upnpcList } from '../../lab/lab.ts'
+import { delayCtl, LAB, routerHttpEstablished, routerListenOverflows, routerPid, upnpcList } from '../../lab/lab.ts'
 
 const PORTS = 43000
 const upnp = new UPNP()
@@ -37,7 +37,8 @@ const ACCEPT_QUEUE = 6
  *  (every millisecond the event loop allows); the most seen. */
 async function mostEstablished(fn: () => Promise<void>): Promise<number> {
   let most = 0
-  const sample = setInterval(() => (most = Math.max(most, routerHttpEstablished())), 1)
+  const pid = routerPid()
+  const sample = setInterval(() => (most = Math.max(most, routerHttpEstablished(pid))), 1)
   try {
     await fn()
   } finally {
