@@ -3,10 +3,9 @@
 // child process made to look like Electron's main process (fixtures/electron-main.cjs: the
 // `electron` module, app's quit sequence, the message loop) and maps a port on miniupnpd.
 import { type ChildProcess, spawn } from 'node:child_process'
-import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { repoRoot, upnpcDelete, upnpcList } from '../../lab/lab.ts'
+import { repoRoot, routerPid, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const PORTS = [47500, 47501, 47502, 47503, 47504]
 
@@ -61,11 +60,6 @@ function startApp(mode: 'quit' | 'wait' | 'cancel', port: number, env: Record<st
 
 const listed = async (port: number) => (await upnpcList()).some((m) => m.externalPort === port && m.protocol === 'UDP')
 
-function miniupnpdPid(): number {
-  const prefix = process.env.UNL_PREFIX ?? 'unl'
-  return Number(fs.readFileSync(path.join(repoRoot(), '.lab', prefix, 'miniupnpd.pid'), 'utf8'))
-}
-
 afterAll(async () => {
   for (const port of PORTS) await upnpcDelete({ externalPort: port, protocol: 'UDP' })
 })
@@ -106,7 +100,7 @@ describe('PortMapper in an Electron main process', () => {
   it('a router that does not answer holds the quit for the 3 s budget only', async () => {
     const { child, lines, exited } = startApp('wait', PORTS[3]!, {}, 20_000)
     await lines[0]
-    const router = miniupnpdPid()
+    const router = Number(routerPid())
     process.kill(router, 'SIGSTOP') // connections are accepted by the kernel, never answered
     try {
       child.kill('SIGTERM')
