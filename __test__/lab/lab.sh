@@ -111,7 +111,12 @@ lan_host() {
   local ns="$1" rif="$2"; shift 2
   ip -n $P-router link add "$rif" type veth peer name lan0 netns "$ns"
   ip -n $P-router link set "$rif" master br0 up
-  local a
+  lan_addresses "$ns" "$@"
+}
+
+# NS's lan0 (a veth end or the delay cable's TAP): its addresses, up, default route via the router.
+lan_addresses() {
+  local ns="$1" a; shift
   for a in "$@"; do ip -n "$ns" addr add "$a/24" dev lan0; done
   ip -n "$ns" link set lan0 up
   ip -n "$ns" route add default via 192.168.77.1
@@ -438,9 +443,7 @@ delay() {
     ip -n $P-router tuntap add dev vclient mode tap
     ip -n $P-router link set vclient master br0 up
     ip -n $P-client tuntap add dev lan0 mode tap
-    ip -n $P-client addr add 192.168.77.10/24 dev lan0
-    ip -n $P-client link set lan0 up
-    ip -n $P-client route add default via 192.168.77.1
+    lan_addresses $P-client 192.168.77.10
     setsid "$bin" "$ms" $P-client lan0 $P-router vclient </dev/null >>"$STATE/cable.log" 2>&1 9>&- &
     echo $! >"$STATE/cable.pid"
   fi
