@@ -4,8 +4,8 @@
 // commands.test.ts.
 import { describe, expect, it } from 'vitest'
 import { cli, json, onRouter, plain, releaseAfterAll } from '../helpers/cli-run.ts'
-import { useFakeGateway } from '../lab/fake-fixture.ts'
-import { type Device, LAB } from '../lab/lab.ts'
+import { fakeDevice, useFakeGateway } from '../lab/fake-fixture.ts'
+import { LAB } from '../lab/lab.ts'
 
 /** Ports this file maps (>= 1024: the lab's miniupnpd refuses lower ones with 606). */
 const P = { fromUrl: 47312 }
@@ -13,16 +13,9 @@ releaseAfterAll(P)
 
 describe('with the fake gateway beside miniupnpd', () => {
   const fake = useFakeGateway()
-  const device = (overrides: Partial<Device> = {}): Device => ({
-    id: 'a',
-    ip: LAB.fakeA,
-    port: 6001,
-    description: { kind: 'igd-v2' },
-    ...overrides,
-  })
 
   it("two gateways: status lists both and uses the default route's; --gateway picks the other", async () => {
-    await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
+    await fake.setScenario({ devices: [fakeDevice({ externalIp: '10.0.0.2' })] })
     const r = plain(await cli(['status']))
     expect(r.code).toBe(0)
     const lines = r.stdout.trimEnd().split('\n')
@@ -55,7 +48,7 @@ describe('with the fake gateway beside miniupnpd', () => {
   it('double NAT: doctor explains it with the address; ip prints it with a note on stderr', async () => {
     const {
       devices: [located],
-    } = await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
+    } = await fake.setScenario({ devices: [fakeDevice({ externalIp: '10.0.0.2' })] })
     const r = plain(await cli(['doctor', '--gateway', located!.location, '--timeout', '1']))
     expect(r.code).toBe(1)
     expect(r.stdout).toContain('✖ External address 10.0.0.2 is private: double NAT')
@@ -76,7 +69,7 @@ describe('with the fake gateway beside miniupnpd', () => {
   })
 
   it('carrier-grade NAT (100.64.0.0/10) is named as such', async () => {
-    await fake.setScenario({ devices: [device({ externalIp: '100.64.1.2' })] })
+    await fake.setScenario({ devices: [fakeDevice({ externalIp: '100.64.1.2' })] })
     const doc = json(plain(await cli(['doctor', '--json', '--gateway', LAB.fakeA, '--timeout', '1'])))
     expect(doc).toMatchObject({
       ok: false,
@@ -86,7 +79,7 @@ describe('with the fake gateway beside miniupnpd', () => {
   })
 
   it('a gateway that is not connected: doctor exit 3, map exit 3', async () => {
-    await fake.setScenario({ devices: [device({ connectionStatus: 'Disconnected' })] })
+    await fake.setScenario({ devices: [fakeDevice({ connectionStatus: 'Disconnected' })] })
     const r = plain(await cli(['doctor', '--gateway', LAB.fakeA, '--timeout', '1']))
     expect(r.code).toBe(3)
     expect(r.stdout).toContain('✖ Connection       the gateway is not connected to the Internet')
@@ -103,7 +96,7 @@ describe('with the fake gateway beside miniupnpd', () => {
   it('a router that accepts a mapping but does not list it', async () => {
     await fake.setScenario({
       devices: [
-        device({
+        fakeDevice({
           soap: {
             GetSpecificPortMappingEntry: { fault: { code: 714, description: 'NoSuchEntryInArray' } },
             GetGenericPortMappingEntry: { fault: { code: 713, description: 'SpecifiedArrayIndexInvalid' } },
@@ -121,7 +114,7 @@ describe('with the fake gateway beside miniupnpd', () => {
 
   it('other refusals get their own sentence (725: permanent leases only)', async () => {
     await fake.setScenario({
-      devices: [device({ soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } })],
+      devices: [fakeDevice({ soap: { AddPortMapping: { fault: { code: 725, description: 'OnlyPermanentLeasesSupported' } } } })],
     })
     const r = plain(await cli(['map', '7777', '--lease', '1h', '--gateway', LAB.fakeA, '--timeout', '1']))
     expect(r.code).toBe(1)
@@ -141,7 +134,7 @@ describe('with the fake gateway beside miniupnpd', () => {
 
     it('status, ip, map and unmap use that gateway alone; no M-SEARCH goes out', async () => {
       // The fake answers every search: had there been one, status would list it too.
-      await fake.setScenario({ devices: [device()] })
+      await fake.setScenario({ devices: [fakeDevice()] })
       // A search would take the whole --timeout (60 s): far past this run's 25 s limit.
       const doc = json(plain(await cli(['status', '--json', '--gateway', LAB.routerDescUrl, '--timeout', '60'])))
       expect(doc).toMatchObject({ ok: true, externalAddress: LAB.extIp, gateway: { descriptionUrl: LAB.routerDescUrl, selected: true } })

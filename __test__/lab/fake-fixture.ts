@@ -2,7 +2,12 @@
 // block), emptied before each test, emptied and stopped after the last, so no test sees
 // another's scenario and the fake's process never outlives the file.
 import { afterAll, beforeAll, beforeEach } from 'vitest'
-import { type FakeGateway, startFakeGateway } from './lab.ts'
+import { type Device, type FakeGateway, LAB, startFakeGateway } from './lab.ts'
+
+/** The fake's usual device: one IGDv2 at LAB.fakeA:6001, with whatever a test changes. */
+export function fakeDevice(overrides: Partial<Device> = {}): Device {
+  return { id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides }
+}
 
 export function useFakeGateway(): FakeGateway {
   let started: FakeGateway | undefined

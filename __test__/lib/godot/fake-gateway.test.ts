@@ -3,7 +3,7 @@
 // (working) gateways, double NAT, two IGDs, late replies.
 import { describe, expect, it } from 'vitest'
 import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '../../../index.ts'
-import { useFakeGateway } from '../../lab/fake-fixture.ts'
+import { fakeDevice, useFakeGateway } from '../../lab/fake-fixture.ts'
 import { type Device, LAB, routerCtl } from '../../lab/lab.ts'
 
 const fake = useFakeGateway()
@@ -11,10 +11,6 @@ const fake = useFakeGateway()
 const IGD_V1 = 'urn:schemas-upnp-org:service:WANIPConnection:1'
 const IGD_V2 = 'urn:schemas-upnp-org:service:WANIPConnection:2'
 const PPP_V1 = 'urn:schemas-upnp-org:service:WANPPPConnection:1'
-
-function device(overrides: Partial<Device> = {}): Device {
-  return { id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides }
-}
 
 /** Discovers with the fake as the only answering device (miniupnpd is filtered out by
  *  the description URL), returning the fake's devices in reply order. */
@@ -75,7 +71,7 @@ describe("Godot's SOAP fault table, row by row", () => {
   ]
 
   it.each(rows)('AddPortMapping fault %i -> %s, raw code and description kept', async (code, expected) => {
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { fault: { code, description: `Fault${code}` } } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { fault: { code, description: `Fault${code}` } } } })] })
     const d = handBuilt()
     expect(await d.addPortMapping(7777, 0, 'x', 'UDP', 0)).toBe(expected)
     expect(d.lastError).toEqual({ result: expected, upnpCode: code, description: `Fault${code}`, httpStatus: 500 })
@@ -83,7 +79,7 @@ describe("Godot's SOAP fault table, row by row", () => {
 
   it('DeletePortMapping faults map the same way', async () => {
     await fake.setScenario({
-      devices: [device({ soap: { DeletePortMapping: { fault: { code: 714, description: 'NoSuchEntryInArray' } } } })],
+      devices: [fakeDevice({ soap: { DeletePortMapping: { fault: { code: 714, description: 'NoSuchEntryInArray' } } } })],
     })
     const d = handBuilt()
     expect(await d.deletePortMapping(7777, 'TCP')).toBe(UPNPResult.NO_SUCH_ENTRY_IN_ARRAY)
@@ -94,7 +90,7 @@ describe("Godot's SOAP fault table, row by row", () => {
 describe('broken replies never crash or hang', () => {
   it('HTTP 404 and 500 without a body are HTTP_ERROR with the status', async () => {
     for (const status of [404, 500]) {
-      await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status, body: '' } } })] })
+      await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { status, body: '' } } })] })
       const d = handBuilt()
       expect(await d.addPortMapping(7777), String(status)).toBe(UPNPResult.HTTP_ERROR)
       expect(d.lastError?.httpStatus).toBe(status)
@@ -102,13 +98,13 @@ describe('broken replies never crash or hang', () => {
   })
 
   it('200 with an empty body is HTTP_ERROR; 200 with garbage is INVALID_RESPONSE', async () => {
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status: 200, body: '' } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { status: 200, body: '' } } })] })
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.HTTP_ERROR)
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status: 200, body: '<html><b>Router</b> says hi' } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { status: 200, body: '<html><b>Router</b> says hi' } } })] })
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.INVALID_RESPONSE)
     await fake.setScenario({
       devices: [
-        device({
+        fakeDevice({
           soap: {
             AddPortMapping: {
               status: 200,
@@ -124,7 +120,7 @@ describe('broken replies never crash or hang', () => {
   it('a fault without an errorCode is UNKNOWN_ERROR with the faultstring', async () => {
     const body =
       '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>s:Server</faultcode><faultstring>Busy</faultstring></s:Fault></s:Body></s:Envelope>'
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { status: 500, body } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { status: 500, body } } })] })
     const d = handBuilt()
     expect(await d.addPortMapping(7777)).toBe(UPNPResult.UNKNOWN_ERROR)
     expect(d.lastError?.description).toContain('Busy')
@@ -132,7 +128,7 @@ describe('broken replies never crash or hang', () => {
 
   it('a huge reply is cut at the cap: INVALID_RESPONSE, not a memory blow-up', async () => {
     await fake.setScenario({
-      devices: [device({ soap: { GetExternalIPAddress: { status: 200, body: `<x>${'A'.repeat(2_000_000)}</x>` } } })],
+      devices: [fakeDevice({ soap: { GetExternalIPAddress: { status: 200, body: `<x>${'A'.repeat(2_000_000)}</x>` } } })],
     })
     const d = handBuilt()
     expect(await d.queryExternalAddress()).toBe('')
@@ -141,7 +137,7 @@ describe('broken replies never crash or hang', () => {
   })
 
   it('a router that never answers SOAP: the call ends at requestTimeout, the event loop stays free', async () => {
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { neverAnswer: true } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { neverAnswer: true } } })] })
     const d = handBuilt()
     d.requestTimeout = 700
     let ticks = 0
@@ -160,7 +156,7 @@ describe('broken replies never crash or hang', () => {
   })
 
   it('a slow but answering router succeeds within the timeout', async () => {
-    await fake.setScenario({ devices: [device({ soap: { AddPortMapping: { delayMs: 300 } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { AddPortMapping: { delayMs: 300 } } })] })
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.SUCCESS)
   })
 })
@@ -171,7 +167,7 @@ describe('what the router receives', () => {
     ['igd-v2' as const, IGD_V2],
     ['igd-ppp' as const, PPP_V1],
   ])('%s: SOAPAction and envelope carry the announced service type %s', async (kind, serviceType) => {
-    await fake.setScenario({ devices: [device({ description: { kind } })] })
+    await fake.setScenario({ devices: [fakeDevice({ description: { kind } })] })
     const { devices } = await discoverFake(1500)
     const gw = devices[0]
     expect(gw?.igdStatus).toBe(IGDStatus.OK)
@@ -193,7 +189,7 @@ describe('what the router receives', () => {
   })
 
   it('an empty description is sent as "upnp-native" (Godot\'s miniupnpc sends "libminiupnpc")', async () => {
-    await fake.setScenario({ devices: [device()] })
+    await fake.setScenario({ devices: [fakeDevice()] })
     expect(await handBuilt().addPortMapping(7777)).toBe(UPNPResult.SUCCESS)
     expect(await handBuilt().addPortMapping(7778, 0, ' ')).toBe(UPNPResult.SUCCESS)
     const mapped = (await fake.mappings())['a'] ?? []
@@ -204,7 +200,7 @@ describe('what the router receives', () => {
   })
 
   it('the M-SEARCH burst asks for IGD:1/:2, every connection service, TR-064 and root devices at once', async () => {
-    await fake.setScenario({ devices: [device()] })
+    await fake.setScenario({ devices: [fakeDevice()] })
     await discoverFake(400)
     const searches = (await fake.requests()).filter((r) => r.kind === 'ssdp')
     const targets = new Set(searches.map((r) => r.headers['st']))
@@ -228,7 +224,7 @@ describe('what the router receives', () => {
   })
 
   it("a filter naming no gateway type sends only ssdp:all (Godot's upnpDiscoverAll)", async () => {
-    await fake.setScenario({ devices: [device()] })
+    await fake.setScenario({ devices: [fakeDevice()] })
     const upnp = new UPNP()
     expect(await upnp.discover(1000, 2, 'WANCommonInterfaceConfig')).toBe(UPNPResult.SUCCESS)
     const targets = new Set((await fake.requests()).filter((r) => r.kind === 'ssdp').map((r) => r.headers['st']))
@@ -250,7 +246,7 @@ describe('classification of what answers', () => {
       [{ hugeBytes: 1_000_000 }, IGDStatus.HTTP_ERROR],
     ]
     for (const [description, status] of cases) {
-      await fake.setScenario({ devices: [device({ description })] })
+      await fake.setScenario({ devices: [fakeDevice({ description })] })
       const { devices, result } = await discoverFake(800)
       expect(result).toBe(UPNPResult.SUCCESS)
       expect(devices, JSON.stringify(description)).toHaveLength(1)
@@ -261,11 +257,13 @@ describe('classification of what answers', () => {
 
   it('a UPnP device that is not a gateway -> UNKNOWN_DEVICE; an IGD without control -> INVALID_CONTROL', async () => {
     await fake.setScenario({
-      devices: [device({ description: { kind: 'non-igd' }, ssdp: { respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'] } })],
+      devices: [
+        fakeDevice({ description: { kind: 'non-igd' }, ssdp: { respondTo: ['urn:schemas-upnp-org:device:InternetGatewayDevice:1'] } }),
+      ],
     })
     let found = await discoverFake(800)
     expect(found.devices[0]?.igdStatus).toBe(IGDStatus.UNKNOWN_DEVICE)
-    await fake.setScenario({ devices: [device({ description: { kind: 'igd-no-control' } })] })
+    await fake.setScenario({ devices: [fakeDevice({ description: { kind: 'igd-no-control' } })] })
     found = await discoverFake(800)
     expect(found.devices[0]?.igdStatus).toBe(IGDStatus.INVALID_CONTROL)
     expect(found.upnp.getGateway()).toBeNull()
@@ -273,7 +271,7 @@ describe('classification of what answers', () => {
   })
 
   it('a disconnected IGD is DISCONNECTED and not a gateway', async () => {
-    await fake.setScenario({ devices: [device({ connectionStatus: 'Disconnected' })] })
+    await fake.setScenario({ devices: [fakeDevice({ connectionStatus: 'Disconnected' })] })
     const { devices, upnp } = await discoverFake(800)
     expect(devices[0]?.igdStatus).toBe(IGDStatus.DISCONNECTED)
     expect(devices[0]?.igdControlUrl).toBe(`http://${LAB.fakeA}:6001/ctl/IPConn`)
@@ -281,14 +279,14 @@ describe('classification of what answers', () => {
   })
 
   it('an IGD whose GetStatusInfo fails -> INVALID_CONTROL with the fault kept', async () => {
-    await fake.setScenario({ devices: [device({ soap: { GetStatusInfo: { fault: { code: 501, description: 'ActionFailed' } } } })] })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { GetStatusInfo: { fault: { code: 501, description: 'ActionFailed' } } } })] })
     const { devices } = await discoverFake(800)
     expect(devices[0]?.igdStatus).toBe(IGDStatus.INVALID_CONTROL)
     expect(devices[0]?.lastError).toMatchObject({ upnpCode: 501 })
   })
 
   it('double NAT: connected with a private external address is OK, usable, and says so', async () => {
-    await fake.setScenario({ devices: [device({ externalIp: '10.0.0.2' })] })
+    await fake.setScenario({ devices: [fakeDevice({ externalIp: '10.0.0.2' })] })
     const { devices, upnp } = await discoverFake(800)
     const gw = devices[0]
     expect(gw?.igdStatus).toBe(IGDStatus.OK)
@@ -298,20 +296,20 @@ describe('classification of what answers', () => {
     expect(await upnp.queryExternalAddress()).toBe('10.0.0.2')
     expect(await upnp.addPortMapping(7777)).toBe(UPNPResult.SUCCESS)
     for (const cgnat of ['100.64.1.2']) {
-      await fake.setScenario({ devices: [device({ externalIp: cgnat })] })
+      await fake.setScenario({ devices: [fakeDevice({ externalIp: cgnat })] })
       expect((await discoverFake(800)).devices[0]?.doubleNat).toBe(true)
     }
   })
 
   it('a public external address is not double NAT', async () => {
-    await fake.setScenario({ devices: [device()] })
+    await fake.setScenario({ devices: [fakeDevice()] })
     const { devices } = await discoverFake(800)
     expect(devices[0]?.doubleNat).toBe(false)
     expect(devices[0]?.externalAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
   })
 
   it('an IGD that reports no external address is DISCONNECTED', async () => {
-    await fake.setScenario({ devices: [device({ externalIp: '' })] })
+    await fake.setScenario({ devices: [fakeDevice({ externalIp: '' })] })
     expect((await discoverFake(800)).devices[0]?.igdStatus).toBe(IGDStatus.DISCONNECTED)
   })
 })
@@ -320,8 +318,8 @@ describe('several devices and timing', () => {
   it('two IGDs: each describes itself, the first to answer is the gateway', async () => {
     await fake.setScenario({
       devices: [
-        device({ id: 'late', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v1' }, ssdp: { delayMs: 150 } }),
-        device({ id: 'early', ip: LAB.fakeB, port: 6002, description: { kind: 'igd-ppp' } }),
+        fakeDevice({ id: 'late', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v1' }, ssdp: { delayMs: 150 } }),
+        fakeDevice({ id: 'early', ip: LAB.fakeB, port: 6002, description: { kind: 'igd-ppp' } }),
       ],
     })
     const { devices, upnp } = await discoverFake(1200)
@@ -341,7 +339,7 @@ describe('several devices and timing', () => {
   })
 
   it("the default route's gateway comes first, even when another IGD answers sooner", async () => {
-    await fake.setScenario({ devices: [device({ description: { kind: 'igd-v1' } })] })
+    await fake.setScenario({ devices: [fakeDevice({ description: { kind: 'igd-v1' } })] })
     const upnp = new UPNP()
     expect(await upnp.discover(1000)).toBe(UPNPResult.SUCCESS)
     const requests = await fake.requests()
@@ -356,7 +354,7 @@ describe('several devices and timing', () => {
   it('only a media server on the LAN: SUCCESS with no device; filter "" lists it (upnp:rootdevice)', async () => {
     await routerCtl('stop') // no gateway may answer
     try {
-      await fake.setScenario({ devices: [device({ description: { kind: 'non-igd' } })] })
+      await fake.setScenario({ devices: [fakeDevice({ description: { kind: 'non-igd' } })] })
       const upnp = new UPNP()
       expect(await upnp.discover(1000)).toBe(UPNPResult.SUCCESS)
       expect(upnp.getDeviceCount()).toBe(0)
@@ -372,7 +370,7 @@ describe('several devices and timing', () => {
   it('a reply after the timeout is not counted: NO_DEVICES, and the list never grows later', async () => {
     await routerCtl('stop') // the fake must be the only device on the LAN
     try {
-      await fake.setScenario({ devices: [device({ ssdp: { delayMs: 1300 } })] })
+      await fake.setScenario({ devices: [fakeDevice({ ssdp: { delayMs: 1300 } })] })
       const upnp = new UPNP()
       expect(await upnp.discover(1000)).toBe(UPNPResult.NO_DEVICES)
       expect(upnp.getDeviceCount()).toBe(0)
@@ -388,7 +386,7 @@ describe('several devices and timing', () => {
   it('a LOCATION on another host than the responder is ignored', async () => {
     await fake.setScenario({
       devices: [
-        device({
+        fakeDevice({
           ssdp: {
             location: `http://${LAB.fakeB}:6001/rootDesc.xml`,
             st: 'urn:fake:device:Liar:1',
@@ -405,7 +403,7 @@ describe('several devices and timing', () => {
   })
 
   it('a description slower than the window leaves the device unclassified (UNKNOWN_ERROR)', async () => {
-    await fake.setScenario({ devices: [device({ description: { kind: 'igd-v2', delayMs: 1500 } })] })
+    await fake.setScenario({ devices: [fakeDevice({ description: { kind: 'igd-v2', delayMs: 1500 } })] })
     const started = performance.now()
     const { devices } = await discoverFake(500)
     expect(performance.now() - started).toBeLessThan(1400)

@@ -6,7 +6,7 @@
 import net from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { IGDStatus, PortMapper, UPNP, UPNPDevice, UPNPError, UPNPResult } from '../../../index.ts'
-import { useFakeGateway } from '../../lab/fake-fixture.ts'
+import { fakeDevice, useFakeGateway } from '../../lab/fake-fixture.ts'
 import { type Device, LAB, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const fake = useFakeGateway()
@@ -15,10 +15,6 @@ const PORT = { godot: 47601, mapper: 47602 }
 afterAll(async () => {
   for (const externalPort of Object.values(PORT)) await upnpcDelete({ externalPort, protocol: 'UDP' })
 })
-
-function fakeDevice(overrides: Partial<Device> = {}): Device {
-  return { id: 'a', ip: LAB.fakeA, port: 6001, description: { kind: 'igd-v2' }, ...overrides }
-}
 
 /** What must be equal between a discovered device and one opened from its URL. */
 function classification(d: UPNPDevice | undefined) {
