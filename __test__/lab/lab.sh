@@ -429,6 +429,9 @@ delay() {
   local ms="${1:-}"
   [[ $ms == off || $ms =~ ^[0-9]{1,5}$ ]] || die "usage: lab.sh delay MS|off"
   ns_exists $P-client || die "no lab (run: lab.sh up)"
+  # ipv6-wan pins lan0's MAC address and routes on it; a new lan0 would silently lose them.
+  [[ $(inns $P-router sysctl -n net.ipv6.conf.all.forwarding 2>/dev/null || echo 0) == 0 ]] ||
+    die "delay: ipv6-wan is on (it pins lan0's address); run lab.sh ipv6-wan off first"
   cable_stop
   ip -n $P-router link del vclient 2>/dev/null || true
   ip -n $P-client link del lan0 2>/dev/null || true
@@ -446,6 +449,17 @@ delay() {
     lan_addresses $P-client 192.168.77.10
     setsid "$bin" "$ms" $P-client lan0 $P-router vclient </dev/null >>"$STATE/cable.log" 2>&1 9>&- &
     echo $! >"$STATE/cable.pid"
+    # A TAP has no carrier until the cable holds it: wait, or a caller that searches at once
+    # loses its first packets.
+    local i
+    for ((i = 0; i < 100; i++)); do
+      if ! ip -n $P-client link show lan0 | grep -q NO-CARRIER &&
+        ! ip -n $P-router link show vclient | grep -q NO-CARRIER; then
+        break
+      fi
+      sleep 0.05
+    done
+    ((i < 100)) || die "delay: the cable did not attach to lan0 and vclient (see $STATE/cable.log)"
   fi
   if ipv6_ok; then ip -n $P-client addr add fd77::10/64 dev lan0 nodad 2>/dev/null || true; fi
   # The new lan0 has a new MAC address: the router would send its replies to multicast
