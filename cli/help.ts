@@ -17,7 +17,7 @@ const GLOBAL_HELP = `Options for every command:
 const EXIT_HELP = `Exit codes: 0 success, 1 the operation failed (the router said no), 2 usage error,
             3 no usable gateway, 130 interrupted (Ctrl-C) before the work was done.`
 
-export function mainHelp(commands: readonly Command[]): string {
+export function mainHelp(commands: readonly Command[], bugs: string): string {
   const list = commands.map((c) => `  ${c.synopsis.padEnd(21)}${c.summary}`).join('\n')
   return `upnp-native: forward ports on your router with UPnP, and find out why it does not work
 
@@ -33,7 +33,7 @@ ${EXIT_HELP}
 Examples:
   npx upnp-native
   npx upnp-native map 25565 --tcp --keep
-  npx upnp-native doctor`
+  npx upnp-native doctor${bugs ? `\n\nReport bugs: ${bugs}` : ''}`
 }
 
 export function commandHelp(command: Command): string {

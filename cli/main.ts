@@ -20,17 +20,29 @@ import { commandHelp, mainHelp } from './help.ts'
 import { terminalSafe } from './terminal.ts'
 import { Output } from './output.ts'
 
-function packageVersion(): string {
+/** This package's package.json, found upwards from the running script: the version for
+ *  --version and the issue tracker that "please report it" names. */
+function ownPackage(): { version: string; bugs: string } {
   const start = path.dirname(fs.realpathSync(process.argv[1] ?? '.'))
   for (let dir = start; ; dir = path.dirname(dir)) {
     try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'upnp-native' && pkg.version) return pkg.version
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string
+        version?: string
+        bugs?: { url?: string }
+      }
+      if (pkg.name === 'upnp-native' && pkg.version) return { version: pkg.version, bugs: pkg.bugs?.url ?? '' }
     } catch {
       // keep looking upwards
     }
-    if (path.dirname(dir) === dir) return 'unknown'
+    if (path.dirname(dir) === dir) return { version: 'unknown', bugs: '' }
   }
+}
+
+/** " at <issue tracker>" for a bug report, or "" when package.json names none. */
+function reportAt(): string {
+  const { bugs } = ownPackage()
+  return bugs ? ` at ${bugs}` : ''
 }
 
 async function loadLibrary(): Promise<Library> {
@@ -57,12 +69,12 @@ async function main(argv: string[]): Promise<ExitCode> {
   try {
     const outcome = parseCommandLine(argv, COMMANDS)
     if (outcome.kind === 'version') {
-      process.stdout.write(`${packageVersion()}\n`)
+      process.stdout.write(`${ownPackage().version}\n`)
       return EXIT.OK
     }
     if (outcome.kind === 'help') {
       const topic = COMMANDS.find((c) => c.name === outcome.command)
-      process.stdout.write(`${topic ? commandHelp(topic) : mainHelp(COMMANDS)}\n`)
+      process.stdout.write(`${topic ? commandHelp(topic) : mainHelp(COMMANDS, ownPackage().bugs)}\n`)
       return EXIT.OK
     }
     const { invocation } = outcome
@@ -98,7 +110,7 @@ async function main(argv: string[]): Promise<ExitCode> {
             EXIT.FAILED,
             'INTERNAL',
             `unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
-            'This is a bug in upnp-native; please report it with the command you ran.',
+            `This is a bug in upnp-native; please report it${reportAt()} with the command you ran.`,
           )
     out.error(e, command)
     return e.exitCode
@@ -114,7 +126,7 @@ for (const stream of [process.stdout, process.stderr]) {
 // Whatever slips through (an event handler's bug): one line, never a stack trace.
 process.on('uncaughtException', (error) => {
   process.stderr.write(
-    `\x1b[?25h\nupnp-native: unexpected failure: ${terminalSafe(error instanceof Error ? error.message : String(error))} (this is a bug; please report it)\n`,
+    `\x1b[?25h\nupnp-native: unexpected failure: ${terminalSafe(error instanceof Error ? error.message : String(error))} (this is a bug; please report it${reportAt()})\n`,
   )
   process.exit(EXIT.FAILED)
 })

@@ -29,6 +29,8 @@ describe.concurrent('usage errors and exit codes', () => {
       expect(main.stdout).toContain(option)
     }
     expect(main.stdout).toMatch(/Exit codes: 0 success, 1 .*2 usage error,\s+3 no usable gateway/)
+    // Where "please report it" sends people: package.json's issue tracker.
+    expect(main.stdout).toMatch(/\n\nReport bugs: https:\/\/github\.com\/upnp-native\/upnp-native\/issues\n$/)
   })
 
   it.each(['status', 'map', 'unmap', 'list', 'ip', 'doctor'])(
