@@ -11,7 +11,7 @@
 #        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | delay MS|off
 #        | exec NS CMD...
 #        | test [vitest args]
-#        | matrix [vitest args] | demo | bench [bench args]
+#        | matrix [vitest args] | runtime [vitest args] | demo | bench [bench args]
 #        | godot [scenario ids]   (the differential suite against the real Godot engine)
 # Must run as root. Everything network-related runs inside the namespaces created here.
 set -euo pipefail
@@ -504,10 +504,23 @@ case "$cmd" in
     for dir in "${node_dirs[@]}"; do
       version=$("$dir/node" --version)
       log "matrix: vitest with Node $version in $P-client"
-      ip netns exec $P-client env PATH="$dir:$PATH" UPNP_LAB=1 UNL_EXPECT_NODE="$version" \
+      ip netns exec $P-client env PATH="$dir:$PATH" UPNP_LAB=1 UNL_EXPECT_RUNTIME="node $version" \
         "$dir/node" node_modules/vitest/vitest.mjs run "$@" 9>&- || status=1
     done
     exit "$status" ;;
+  runtime)
+    # vitest run by another runtime, in the lab: .ci/runtimes.sh (Bun, Deno). UNL_RUNTIME_CMD
+    # is the command that runs a script ("/path/bun", "/path/deno run -A"); UNL_RUNTIME names
+    # it as the tests check it ("bun 1.4.4").
+    [[ -n ${UNL_RUNTIME_CMD:-} && -n ${UNL_RUNTIME:-} ]] || die "runtime: set UNL_RUNTIME_CMD and UNL_RUNTIME"
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    read -r -a runtime_cmd <<<"$UNL_RUNTIME_CMD"
+    log "runtime: vitest with $UNL_RUNTIME in $P-client"
+    ip netns exec $P-client env PATH="$(dirname "${runtime_cmd[0]}"):$PATH" UPNP_LAB=1 UNL_EXPECT_RUNTIME="$UNL_RUNTIME" \
+      "${runtime_cmd[@]}" node_modules/vitest/vitest.mjs run "$@" 9>&- ;;
   demo)
     up
     trap down EXIT

@@ -288,6 +288,11 @@ export async function pinholeRules(port: number): Promise<string[]> {
 
 // ---------------------------------------------------------------- traffic
 
+/** The Node that runs the lab's helper processes (the WAN sender, the fake gateway): this
+ *  process's own, except when the tests run under Bun or Deno (.ci/runtimes.sh), whose
+ *  command lines (`-e`, `--import`) differ from Node's. */
+export const HELPER_NODE = process.versions.bun || process.versions.deno ? 'node' : process.execPath
+
 const SEND_SCRIPT = `
 const [proto, host, port, payload, timeout = '3000'] = process.argv.slice(1);
 if (proto === 'udp') {
@@ -310,7 +315,7 @@ export async function sendFromWan(
   host: string = LAB.routerWan,
   connectTimeoutMs = 3000,
 ): Promise<void> {
-  const r = await runIn('wan', process.execPath, ['-e', SEND_SCRIPT, proto, host, String(port), payload, String(connectTimeoutMs)])
+  const r = await runIn('wan', HELPER_NODE, ['-e', SEND_SCRIPT, proto, host, String(port), payload, String(connectTimeoutMs)])
   if (r.code !== 0) throw new Error(`sendFromWan ${proto} ${host}:${port}: ${r.stderr.trim()}`)
 }
 
@@ -428,7 +433,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     // `ip netns exec` execs node itself, so `child` is the gateway process (no wrapper).
     child = spawn(
       'ip',
-      ['netns', 'exec', LAB.ns.fake, process.execPath, '--import', 'tsx', path.join(root, '__test__/fake-gateway/fake-gateway.ts')],
+      ['netns', 'exec', LAB.ns.fake, HELPER_NODE, '--import', 'tsx', path.join(root, '__test__/fake-gateway/fake-gateway.ts')],
       { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
     )
     let exited = false
