@@ -9,6 +9,7 @@
 // napi's own `artifacts` step.
 import fs from 'node:fs'
 import path from 'node:path'
+import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { currentHost, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
 import { bin, ok, readJson, run, useStagedPackage } from '../helpers/package.ts'
@@ -16,6 +17,7 @@ import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
 const PORT = 47110
+const BUNDLED_PORT = 47111
 const DESC = 'upnp-native pack test'
 const hostTarget = targetName(currentHost())
 const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
@@ -56,7 +58,7 @@ async function typecheckConsumer(mode: string, files: string[]): Promise<{ code:
 }
 
 afterAll(async () => {
-  await upnpcDelete({ externalPort: PORT, protocol: 'UDP' }).catch(() => {})
+  for (const port of [PORT, BUNDLED_PORT]) await upnpcDelete({ externalPort: port, protocol: 'UDP' }).catch(() => {})
 })
 
 describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a real mapping', () => {
@@ -292,4 +294,56 @@ const { UPNP } = require('${PACKAGE_NAME}')
     expect(deleted).toMatchObject({ found: 0, deleted: 0, lastError: null })
     expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toEqual([])
   }, 60_000)
+
+  it('esbuild bundles an app with the package external (README "Bundlers"); the bundle maps and unmaps on miniupnpd', async () => {
+    fs.writeFileSync(
+      path.join(consumer, 'bundled-app.mjs'),
+      `
+import { UPNP } from '${PACKAGE_NAME}'
+const upnp = new UPNP()
+const found = await upnp.discover({ timeout: 5000, untilGateway: true })
+const result = process.argv[2] === 'add'
+  ? await upnp.addPortMapping(${BUNDLED_PORT}, ${BUNDLED_PORT}, 'bundled by esbuild', 'UDP', 0)
+  : await upnp.deletePortMapping(${BUNDLED_PORT}, 'UDP')
+console.log(JSON.stringify({ found, result, lastError: upnp.lastError }))
+`,
+    )
+    const outfile = path.join(consumer, 'dist/app.mjs')
+    await build({
+      entryPoints: [path.join(consumer, 'bundled-app.mjs')],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      external: [PACKAGE_NAME],
+      logLevel: 'silent',
+    })
+    // The package stays a runtime import: napi's loader picks the platform's binary package
+    // when the app runs, which no bundler can do for it.
+    const bundle = fs.readFileSync(outfile, 'utf8')
+    expect(bundle).toContain(`from "${PACKAGE_NAME}"`)
+    expect(bundle).not.toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
+    const added = JSON.parse(await ok(process.execPath, [outfile, 'add'], { cwd: consumer, timeout: 20_000 }))
+    expect(added).toMatchObject({ found: 0, result: 0, lastError: null })
+    expect((await upnpcList()).filter((m) => m.externalPort === BUNDLED_PORT)).toMatchObject([
+      { protocol: 'UDP', internalPort: BUNDLED_PORT, internalClient: '192.168.77.10', description: 'bundled by esbuild' },
+    ])
+    const deleted = JSON.parse(await ok(process.execPath, [outfile, 'delete'], { cwd: consumer, timeout: 20_000 }))
+    expect(deleted).toMatchObject({ found: 0, result: 0, lastError: null })
+    expect((await upnpcList()).filter((m) => m.externalPort === BUNDLED_PORT)).toEqual([])
+  }, 60_000)
+
+  it('a browser bundle gets the "browser" condition: it builds, and running it throws the reason', async () => {
+    fs.writeFileSync(
+      path.join(consumer, 'browser-app.mjs'),
+      `import { UPNP } from '${PACKAGE_NAME}'\nimport { NatAPI } from '${PACKAGE_NAME}/nat-api'\nconsole.log(new UPNP(), NatAPI)\n`,
+    )
+    const outfile = path.join(consumer, 'dist/browser-app.js')
+    // Without the condition this build fails on the addon's loader (node: modules, .node files).
+    await build({ entryPoints: [path.join(consumer, 'browser-app.mjs')], outfile, bundle: true, platform: 'browser', logLevel: 'silent' })
+    const r = await run(process.execPath, [outfile], { cwd: consumer })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('upnp-native cannot run in a browser: it is a native Node-API addon')
+    expect(r.stderr).toContain("code: 'ERR_UPNP_NATIVE_BROWSER'")
+  })
 })
