@@ -8,6 +8,8 @@
  *
  * This file only gathers the public surface; the library lives in `lib/` (see README,
  * "Architecture"), and nothing there imports this file.
+ *
+ * @module upnp-native
  */
 export { classifyAddress } from './lib/address.ts'
 export type { AddressKind } from './lib/address.ts'

@@ -16,8 +16,11 @@ import type { Via } from './types.ts'
  */
 export const PREFERENCE: readonly Via[] = ['pcp', 'natpmp', 'upnp']
 
+/** What one protocol's probe found. */
 export interface ProtocolReport {
+  /** The router answers this protocol and it can map. */
   available: boolean
+  /** How long its answer took, in ms. */
   latencyMs: number
   /** External address if this protocol told it. */
   externalAddress: string
@@ -27,16 +30,24 @@ export interface ProtocolReport {
   meaning: string
 }
 
+/** What `probe()` found: each protocol's answer, and which are available, best first. */
 export interface ProbeReport {
   /** The router NAT-PMP/PCP were asked (default route's gateway unless overridden). */
   gateway: string
   /** Our address towards it. */
   localAddress: string
-  upnp: ProtocolReport & { device: UPNPDevice | null }
+  /** UPnP's answer, with the gateway it found. */
+  upnp: ProtocolReport & {
+    /** The UPnP gateway found (usable for `PortMapper({ gateway })`), or `null`. */
+    device: UPNPDevice | null
+  }
+  /** NAT-PMP's answer. */
   natpmp: ProtocolReport
+  /** PCP's answer. */
   pcp: ProtocolReport
   /** Available protocols, best first (see `PREFERENCE`). */
   available: Via[]
+  /** How long the whole probe took, in ms. */
   elapsedMs: number
   /** When it was measured (ms since epoch). */
   at: number
@@ -44,6 +55,7 @@ export interface ProbeReport {
   error?: string
 }
 
+/** What `probe()` asks, and how long it may take. */
 export interface ProbeOptions {
   /** Router address for NAT-PMP/PCP ("" or absent = the default route's gateway). */
   gateway?: string
@@ -58,6 +70,7 @@ export interface ProbeOptions {
   fresh?: boolean
   /** How long a result stays valid, in ms (default 10 minutes). */
   maxAgeMs?: number
+  /** Aborts the probe: it rejects with `signal.reason`. */
   signal?: AbortSignal
 }
 
@@ -131,14 +144,17 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
 
 /** The default route's gateway and this host's address towards it. */
 export interface DefaultGateway {
-  /** IPv4 default gateway ("" if none) and its interface. */
+  /** IPv4 default gateway ("" if none). */
   gateway: string
+  /** The interface that holds the IPv4 default route. */
   interface: string
   /** Our address towards it (found without sending anything). */
   localAddress: string
-  /** The IPv6 default gateway (`fe80::1%eth0` when link-local), interface, our address. */
+  /** The IPv6 default gateway (`fe80::1%eth0` when link-local; "" if none). */
   gateway6: string
+  /** The interface that holds the IPv6 default route. */
   interface6: string
+  /** Our IPv6 address towards the IPv6 gateway. */
   localAddress6: string
 }
 

@@ -11,6 +11,8 @@
  * device: renewed at half the granted lease, restored after a router reboot, deleted on
  * `stop()` and on SIGINT/SIGTERM/exit. Unlike nat-port-mapper it finds IGD v1 and v2, and
  * `unmap` deletes exactly what `map` created.
+ *
+ * @module upnp-native/libp2p
  */
 import { isIP } from 'node:net'
 import { UPNPError, UPNPResult } from '../errors.ts'
@@ -24,9 +26,11 @@ import type { Protocol } from '../types.ts'
 
 /** What nat-port-mapper's `AbortOptions` carry. */
 export interface AbortOptions {
+  /** Aborts the call: it rejects with `signal.reason`. */
   signal?: AbortSignal
 }
 
+/** nat-port-mapper's options of `Gateway.map()` / `mapAll()`. */
 export interface MapPortOptions extends AbortOptions {
   /** External port wanted (default: the internal port); another is chosen when it is taken. */
   externalPort?: number
@@ -36,33 +40,54 @@ export interface MapPortOptions extends AbortOptions {
   protocol?: 'tcp' | 'TCP' | 'udp' | 'UDP'
   /** Lease in ms (default: the client's `ttl`). */
   ttl?: number
+  /** The mapping's description on a UPnP router (default: the client's `description`). */
   description?: string
   /** Accepted for compatibility: upnp-native always renews (at half the granted lease). */
   autoRefresh?: boolean
+  /** Accepted for compatibility and ignored (renewal is PortMapper's). */
   refreshTimeout?: number
+  /** Accepted for compatibility and ignored (renewal is PortMapper's). */
   refreshThreshold?: number
 }
 
+/** A mapping as nat-port-mapper reports it. */
 export interface PortMapping {
+  /** The router's external address: where peers connect. */
   externalHost: string
+  /** The external port: where peers connect. */
   externalPort: number
+  /** This host's address that the router forwards to. */
   internalHost: string
+  /** The port on this host. */
   internalPort: number
+  /** 'TCP' or 'UDP'. */
   protocol: 'TCP' | 'UDP'
 }
 
+/** nat-port-mapper's `Gateway`: one router and the mappings held on it. */
 export interface Gateway {
+  /** Identifies the gateway: its description URL (UPnP) or address (NAT-PMP). */
   id: string
+  /** The router's address. */
   host: string
+  /** The port its UPnP description (or NAT-PMP, 5351) is served on. */
   port: number
+  /** The address family of `host`. */
   family: 'IPv4' | 'IPv6'
+  /** Deletes every mapping made through this gateway. */
   stop(options?: AbortOptions): Promise<void>
+  /** Maps `internalPort` on `internalHost`, which must be this host's address towards the
+   *  gateway (`INVALID_PARAM` otherwise), and keeps it alive. */
   map(internalPort: number, internalHost: string, options?: MapPortOptions): Promise<PortMapping>
+  /** Maps `internalPort` for this host; yields the mapping once it is made. */
   mapAll(internalPort: number, options?: MapPortOptions): AsyncGenerator<PortMapping, void, unknown>
+  /** Deletes the mappings this gateway made for `internalPort`. */
   unmap(internalPort: number, options?: AbortOptions): Promise<void>
+  /** The router's external address. */
   externalIp(options?: AbortOptions): Promise<string>
 }
 
+/** nat-port-mapper's options of `findGateways()`. */
 export interface FindGatewaysOptions extends AbortOptions {
   /** Accepted for compatibility: a search here is one burst plus one retransmission. */
   searchInterval?: number
@@ -70,10 +95,13 @@ export interface FindGatewaysOptions extends AbortOptions {
 
 /** nat-port-mapper's `UPnPNAT` (what `uPnPNAT({ portMappingClient })` takes). */
 export interface UPnPNATClient {
+  /** Searches once and yields each working gateway found, the default route's first. */
   findGateways(options?: FindGatewaysOptions): AsyncGenerator<Gateway, void, unknown>
+  /** The gateway at a known description URL, opened without a search. */
   getGateway(descriptor: URL, options?: AbortOptions): Promise<Gateway>
 }
 
+/** Options of `portMappingClient()`, `upnpNat()` and `pmpNat()`. */
 export interface PortMappingClientOptions {
   /** Default mapping description. Default 'upnp-native (libp2p)'. */
   description?: string

@@ -9,6 +9,8 @@
  * `PortMapper`: leases are renewed at half of what the router granted (nat-api's timers
  * drift and re-create mappings after unmap), a rebooted router gets them back, failures never
  * throw from a timer, and process exit (SIGINT/SIGTERM) deletes them.
+ *
+ * @module upnp-native/nat-api
  */
 import { UPNPResult } from '../errors.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
@@ -19,6 +21,9 @@ import { probe } from '../probe.ts'
 import type { Protocol } from '../types.ts'
 import { type Callback, settle } from './callback.ts'
 
+export type { Callback } from './callback.ts'
+
+/** nat-api's constructor options. */
 export interface NatAPIOptions {
   /** Lease in seconds (at least 1200). Default 7200. */
   ttl?: number
@@ -37,14 +42,19 @@ export interface NatAPIOptions {
   upnpPermanentFallback?: boolean
 }
 
+/** nat-api's object form of `map()` / `unmap()`. */
 export interface NatAPIMapOptions {
+  /** The external port (always the one mapped: another is never taken instead). */
   publicPort: number
+  /** The port on this host (default: `publicPort`). */
   privatePort?: number
   /** 'UDP' or 'TCP'; absent or null maps both. */
   protocol?: string | null
+  /** The mapping's description on a UPnP router (default: the client's). */
   description?: string
   /** Seconds. */
   ttl?: number
+  /** Accepted for compatibility; the client's `gateway` is used. */
   gateway?: string
 }
 
@@ -58,10 +68,15 @@ interface Wanted {
 
 const isUrl = (s: string) => /^[a-z]+:\/\//i.test(s)
 
+/** nat-api's client: maps with NAT-PMP first, then UPnP; `destroy()` deletes what it mapped. */
 export class NatAPI {
+  /** Lease asked for, in seconds (at least 1200; default 7200). */
   readonly ttl: number
+  /** Default mapping description (UPnP). */
   readonly description: string
+  /** Whether NAT-PMP is used. */
   readonly enablePMP: boolean
+  /** Whether UPnP is used. */
   readonly enableUPNP: boolean
   readonly #gateway: string
   /** NAT-PMP first, then UPnP, as nat-api tries them. */

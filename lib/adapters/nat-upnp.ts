@@ -9,6 +9,8 @@
  * mappings that stay alive). Unlike it: the gateway is searched for once and reused (nat-upnp
  * searches before every call), IGD v2 routers work (nat-upnp only knows WANIPConnection:1),
  * a `gateway` description URL skips the search, and failures carry the router's UPnP code.
+ *
+ * @module upnp-native/nat-upnp
  */
 import { UPNPError, UPNPResult } from '../errors.ts'
 import { UPNPDevice } from '../godot/device.ts'
@@ -17,6 +19,9 @@ import { UPNP } from '../godot/upnp.ts'
 import type { Protocol } from '../types.ts'
 import { type Callback, settle, trailingCallback } from './callback.ts'
 
+export type { Callback } from './callback.ts'
+
+/** Options of `createClient()` / `new Client()`. */
 export interface ClientOptions {
   /** How long to search for the gateway, in ms (nat-upnp's 1800). */
   timeout?: number
@@ -27,10 +32,21 @@ export interface ClientOptions {
 }
 
 /** A port as nat-upnp takes it: a number, a numeric string, or `{ host, port }`. */
-export type PortSpec = number | string | { host?: string; port?: number | string }
+export type PortSpec =
+  | number
+  | string
+  | {
+      /** Ignored for a private port (it is this host); a public `host` (remote-host filter) is refused. */
+      host?: string
+      /** The port number. */
+      port?: number | string
+    }
 
+/** What `createMapping()` / `portMapping()` maps. */
 export interface NewPortMappingOpts {
+  /** The external port. */
   public?: PortSpec
+  /** The port on this host (default: the public port). */
   private?: PortSpec
   /** 'TCP' (default) or 'UDP', either case. */
   protocol?: string
@@ -40,11 +56,15 @@ export interface NewPortMappingOpts {
   ttl?: number | string
 }
 
+/** What `removeMapping()` / `portUnmapping()` deletes. */
 export interface DeletePortMappingOpts {
+  /** The external port. */
   public?: PortSpec
+  /** 'TCP' (default) or 'UDP', either case. */
   protocol?: string
 }
 
+/** Filters of `getMappings()`. */
 export interface GetMappingOpts {
   /** Only mappings to this host. */
   local?: boolean
@@ -52,17 +72,37 @@ export interface GetMappingOpts {
   description?: string | RegExp
 }
 
+/** One row of the router's table, as nat-upnp reports it. */
 export interface NatUpnpMapping {
-  public: { host: string; port: number }
-  private: { host: string; port: number }
+  /** The remote-host filter ("" = anyone) and the external port. */
+  public: {
+    /** The remote-host filter ("" = anyone). */
+    host: string
+    /** The external port. */
+    port: number
+  }
+  /** Where it forwards to. */
+  private: {
+    /** The internal client's address. */
+    host: string
+    /** The internal port. */
+    port: number
+  }
+  /** 'udp' or 'tcp', lower case as nat-upnp reports it. */
   protocol: string
+  /** Whether the router has it switched on. */
   enabled: boolean
+  /** Its description on the router (network text). */
   description: string
+  /** Seconds left on its lease (0 = permanent). */
   ttl: number
+  /** It forwards to this host. */
   local: boolean
 }
 
+/** The gateway a client uses, and this host's address towards it. */
 export interface FoundGateway {
+  /** The gateway, as a Godot-style device. */
   gateway: UPNPDevice
   /** This host's address towards the gateway. */
   address: string
@@ -87,7 +127,9 @@ function failed(device: UPNPDevice, result: UPNPResult, context: string): UPNPEr
   return new UPNPError({ ...(device.lastError ?? { result, description: UPNPResult[result] ?? 'failed' }), via: 'upnp' }, context)
 }
 
+/** A nat-upnp client: one UPnP action per call, the gateway searched for once and reused. */
 export class Client {
+  /** How long a search for the gateway lasts, in ms. */
   readonly timeout: number
   readonly #options: ClientOptions
   #gateway: Promise<FoundGateway> | null = null
@@ -97,14 +139,17 @@ export class Client {
     this.#options = options
   }
 
+  /** Adds a mapping (not renewed: use `PortMapper` for one that must stay). */
   createMapping(options: NewPortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
     return settle(this.#map(options), callback)
   }
 
+  /** Deletes a mapping by external port and protocol. */
   removeMapping(options: DeletePortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
     return settle(this.#unmap(options), callback)
   }
 
+  /** The router's mapping table, optionally filtered. */
   getMappings(
     options?: GetMappingOpts | Callback<NatUpnpMapping[]>,
     callback?: Callback<NatUpnpMapping[]>,
@@ -113,6 +158,7 @@ export class Client {
     return settle(this.#list(typeof options === 'object' && options !== null ? options : {}), cb)
   }
 
+  /** The router's external address. */
   getPublicIp(callback?: Callback<string>): Promise<string | undefined> {
     return settle(this.#externalIp(), callback)
   }
@@ -129,16 +175,19 @@ export class Client {
     this.#gateway = null
   }
 
-  // nat-upnp's original names.
+  /** nat-upnp's name for `createMapping()`. */
   portMapping(options: NewPortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
     return this.createMapping(options, callback)
   }
+  /** nat-upnp's name for `removeMapping()`. */
   portUnmapping(options: DeletePortMappingOpts, callback?: Callback<void>): Promise<void | undefined> {
     return this.removeMapping(options, callback)
   }
+  /** nat-upnp's name for `getPublicIp()`. */
   externalIp(callback?: Callback<string>): Promise<string | undefined> {
     return this.getPublicIp(callback)
   }
+  /** nat-upnp's name for `getGateway()`. */
   findGateway(callback?: (error: Error | null, gateway?: UPNPDevice, address?: string) => void): Promise<FoundGateway | undefined> {
     return this.getGateway(callback)
   }

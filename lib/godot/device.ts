@@ -12,26 +12,37 @@ import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../va
  * an external address is the one the device uses (`igdControlUrl`, `igdServiceType`).
  */
 export interface UPNPConnection {
+  /** The service's type, e.g. `urn:schemas-upnp-org:service:WANIPConnection:2`. */
   serviceType: string
+  /** Where its SOAP actions are sent. */
   controlUrl: string
   /** OK when usable, DISCONNECTED or INVALID_CONTROL when not, UNKNOWN_ERROR when it was not
    *  asked (an earlier connection is used). */
   igdStatus: IGDStatus
   /** `NewConnectionStatus` as the router wrote it ("" if not asked or not answered). */
   connectionStatus: string
+  /** The external address this connection reported ("" if not asked or not answered). */
   externalAddress: string
+  /** Connected, but behind another NAT: its external address is private or shared. */
   doubleNat: boolean
+  /** Why asking this connection failed; `null` when it answered or was not asked. */
   lastError: UPNPErrorInfo | null
 }
 const badPinholeLease = (lease: unknown) => `lease ${String(lease)} is not whole seconds 1..${PINHOLE_MAX_LEASE_S}`
 
 /** Godot's `UPNPDevice`: one UPnP device, usable as a gateway when `igdStatus` is OK. */
 export class UPNPDevice {
+  /** Where the device's description (XML) was fetched: the search reply's `LOCATION`. */
   descriptionUrl = ''
+  /** The search target the device answered (`ST`), or its description's device type. */
   serviceType = ''
+  /** Where the connection service's SOAP actions go ("" when there is none). */
   igdControlUrl = ''
+  /** The connection service in use, e.g. `urn:schemas-upnp-org:service:WANIPConnection:2`. */
   igdServiceType = ''
+  /** This machine's address towards the device: the internal client of its mappings. */
   igdOurAddr = ''
+  /** Whether the device is a usable gateway (settable, as in Godot). */
   igdStatus: IGDStatus = IGDStatus.UNKNOWN_ERROR
 
   /**
@@ -42,8 +53,11 @@ export class UPNPDevice {
   doubleNat = false
   /** External address the gateway reported when it was discovered ("" if unknown). */
   externalAddress = ''
+  /** The description's `friendlyName` (network text: sanitise before showing it). */
   friendlyName = ''
+  /** The description's `manufacturer` (network text). */
   manufacturer = ''
+  /** The description's `modelName` (network text). */
   modelName = ''
   /** SSDP `SERVER` header of the reply that found the device. */
   server = ''
@@ -62,6 +76,7 @@ export class UPNPDevice {
   /** Extra (not in Godot): the IPv6 pinhole service (`WANIPv6FirewallControl`) found in the
    *  same description, "" when the device has none. */
   firewallControlUrl = ''
+  /** The pinhole service's type ("" when the device has none). */
   firewallServiceType = ''
 
   /** Godot: `igd_status == IGD_STATUS_OK`, nothing else. */

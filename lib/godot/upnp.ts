@@ -133,6 +133,7 @@ export class UPNP {
     return UPNPResult.SUCCESS
   }
 
+  /** How many devices the list holds. */
   getDeviceCount(): number {
     return this.devices.length
   }
@@ -146,6 +147,7 @@ export class UPNP {
     return this.devices[index] ?? null
   }
 
+  /** Appends `device` to the list (anything else is ignored with a `UPNP_INVALID_DEVICE` warning). */
   addDevice(device: UPNPDevice | null | undefined): void {
     if (!(device instanceof UPNPDevice)) {
       warnIgnored('UPNP_INVALID_DEVICE', 'addDevice(): not a UPNPDevice; ignored')
@@ -154,6 +156,7 @@ export class UPNP {
     this.devices.push(device)
   }
 
+  /** Replaces the device at `index` (a bad index or a non-device is ignored with a warning). */
   setDevice(index: number, device: UPNPDevice | null | undefined): void {
     if (!this.isIndex(index)) {
       warnIgnored('UPNP_INVALID_INDEX', `setDevice(${String(index)}): index out of range; ignored`)
@@ -166,6 +169,7 @@ export class UPNP {
     this.devices[index] = device
   }
 
+  /** Removes the device at `index` (a bad index is ignored with a `UPNP_INVALID_INDEX` warning). */
   removeDevice(index: number): void {
     if (!this.isIndex(index)) {
       warnIgnored('UPNP_INVALID_INDEX', `removeDevice(${String(index)}): index out of range; ignored`)
@@ -174,6 +178,7 @@ export class UPNP {
     this.devices.splice(index, 1)
   }
 
+  /** Empties the device list. */
   clearDevices(): void {
     this.devices = []
   }

@@ -44,11 +44,17 @@ import { pxpBackend } from './pxp-backend.ts'
 import { UpnpBackend } from './upnp-backend.ts'
 import { WakeWatch } from './wake-watch.ts'
 
+/** The events a PortMapper emits, with their arguments (`mapper.on(name, listener)`). */
 export interface PortMapperEvents {
+  /** A mapping was created on the router (by `map()`). */
   mapped: [mapping: Mapping]
+  /** A mapping's lease was renewed. */
   renewed: [mapping: Mapping]
+  /** A mapping is gone from the router (reboot, expiry, taken over); it is being restored. */
   lost: [mapping: Mapping, reason: string]
+  /** A lost mapping is back, possibly on another external port. */
   restored: [mapping: Mapping, previousExternalPort: number]
+  /** The router's external address changed (emitted once per change). */
   externalAddressChanged: [address: string, previous: string]
   /** Leftovers of a crashed run deleted from the journal at start. */
   swept: [count: number]

@@ -17,8 +17,11 @@ export class Mapping {
     unmap: (mapping: Mapping, options: CallOptions) => Promise<void>,
     /** Which protocol holds it on the router. */
     readonly via: Via,
+    /** The port on this host that the router forwards to. */
     readonly internalPort: number,
+    /** 'UDP' or 'TCP'. */
     readonly protocol: Protocol,
+    /** The description the router holds with the mapping (UPnP only). */
     readonly description: string,
     /** The lease asked for, in seconds (0 = permanent). */
     readonly requestedLease: number,
@@ -39,9 +42,13 @@ export class Mapping {
     return this.#internalClient
   }
 
+  /** The port peers connect to: the one asked for, or another after a conflict (UPnP 718,
+   *  or what NAT-PMP/PCP granted). */
   get externalPort(): number {
     return this.#externalPort
   }
+  /** The router's external address (the one to publish), or for an IPv6 pinhole this host's
+   *  own address; follows the router when it changes. */
   get externalAddress(): string {
     return this.#externalAddress
   }
@@ -50,6 +57,7 @@ export class Mapping {
   get lease(): number {
     return this.#lease
   }
+  /** True once the mapping was closed (by `close()`, `unmap()` or the mapper's `close()`). */
   get closed(): boolean {
     return this.#closed
   }

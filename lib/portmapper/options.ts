@@ -7,6 +7,7 @@ import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
 import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
 
+/** How a PortMapper finds the router and keeps mappings (every field optional). */
 export interface PortMapperOptions {
   /** Which protocol holds mappings: 'auto' (default) probes all three and uses the best that
    *  answers (PCP, then NAT-PMP, then UPnP), falling back in that order when one fails. */
@@ -15,8 +16,9 @@ export interface PortMapperOptions {
   router?: string
   /** PCP router for IPv6 pinholes (default: the IPv6 default route's gateway, often link-local). */
   router6?: string
-  /** Budget for the protocol probe and for each NAT-PMP/PCP exchange, in ms. Default 250 / 2000. */
+  /** Budget for the protocol probe, in ms. Default 250. */
   probeBudget?: number
+  /** Budget for each NAT-PMP/PCP exchange (retransmissions included), in ms. Default 2000. */
   pmpBudget?: number
   /** Use this UPnP gateway instead of discovering one (implies protocol 'upnp'): a device, or
    *  its description URL (opened without a search, `UPNP.deviceFromUrl`; opened again when
@@ -24,9 +26,11 @@ export interface PortMapperOptions {
   gateway?: UPNPDevice | string
   /** Discovery window in ms when no gateway is given (resolves early on the first gateway). Default 2000. */
   discoverTimeout?: number
-  /** Passed to discovery: interface name/address, IPv6, local port (see `UPNP`). */
+  /** Discovery's interface, by name or address (see `UPNP.discoverMulticastIf`). */
   discoverMulticastIf?: string
+  /** Discover over IPv6 (see `UPNP.discoverIpv6`). */
   discoverIpv6?: boolean
+  /** Discovery's local port (see `UPNP.discoverLocalPort`). */
   discoverLocalPort?: number
   /** Per-request cap in ms. Default 3000. */
   requestTimeout?: number
@@ -51,8 +55,11 @@ export interface PortMapperOptions {
   watchAnnouncements?: boolean
 }
 
+/** What `PortMapper.map()` maps. */
 export interface MapRequest {
+  /** The port on this host that receives the traffic. */
   internalPort: number
+  /** 'UDP' (default) or 'TCP'. */
   protocol?: Protocol
   /** 'ipv4' (default): a port mapping on the router's external IPv4 address. 'ipv6': a
    *  pinhole in the router's IPv6 firewall for this host's own address and `internalPort`
@@ -60,13 +67,17 @@ export interface MapRequest {
   family?: Family
   /** Wanted external port (default: `internalPort`); another is chosen on conflict. */
   externalPort?: number
+  /** Stored with the mapping on a UPnP router (default "upnp-native"). */
   description?: string
   /** Seconds; 0 = permanent. Default: the mapper's `lease`. */
   lease?: number
+  /** Aborts the call: it rejects with `signal.reason`. */
   signal?: AbortSignal
 }
 
+/** Options every PortMapper call takes. */
 export interface CallOptions {
+  /** Aborts the call: it rejects with `signal.reason`. */
   signal?: AbortSignal
 }
 
