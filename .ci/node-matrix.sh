@@ -13,6 +13,8 @@
 # a run is repeatable and the cache stays valid; raise them here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=.ci/smoke.sh
+source .ci/smoke.sh
 
 declare -A PINNED=(
   [18]=18.20.8 [20]=20.20.2 [22]=22.23.5 [24]=24.22.3 [26]=26.12.1
@@ -47,17 +49,7 @@ fetch() {
   [[ $("$bin" --version) == "v$version" ]] || die "$bin is not Node $version"
 }
 
-smoke() {
-  local major="$1" bin out err status=0
-  bin="$(node_bin "$major")"
-  out="$(mktemp)" err="$(mktemp)"
-  "$bin" __test__/smoke.mjs >"$out" 2>"$err" || status=$?
-  sed "s/^/  [node $major] /" "$out"
-  # The panic checks make Rust print "panicked at" on stderr: shown only on failure.
-  [[ $status -eq 0 ]] || sed "s/^/  [node $major] /" "$err"
-  rm -f "$out" "$err"
-  return "$status"
-}
+smoke() { run_smoke "node $1" "$(node_bin "$1")"; }
 
 mode="${1:-all}"; shift || true
 majors=("$@")

@@ -11,6 +11,8 @@
 # and in the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=.ci/smoke.sh
+source .ci/smoke.sh
 
 declare -A PINNED=([bun]=1.4.4 [deno]=2.9.6)
 # The executable inside each installed package, and how it runs a script with Node's access
@@ -45,15 +47,9 @@ fetch() {
 }
 
 smoke() {
-  local name="$1" out err status=0 args
-  read -r -a args <<<"${RUN_ARGS[$name]}"
-  out="$(mktemp)" err="$(mktemp)"
-  "$(exe "$name")" "${args[@]}" __test__/smoke.mjs >"$out" 2>"$err" || status=$?
-  sed "s/^/  [$name] /" "$out"
-  # The panic checks make Rust print "panicked at" on stderr: shown only on failure.
-  [[ $status -eq 0 ]] || sed "s/^/  [$name] /" "$err"
-  rm -f "$out" "$err"
-  return "$status"
+  local args
+  read -r -a args <<<"${RUN_ARGS[$1]}"
+  run_smoke "$1" "$(exe "$1")" "${args[@]}"
 }
 
 mode="${1:-all}"; shift || true

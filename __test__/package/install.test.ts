@@ -57,6 +57,17 @@ async function typecheckConsumer(mode: string, files: string[]): Promise<{ code:
   return { code: r.code, output: r.stdout + r.stderr }
 }
 
+/** Runs the consumer's `add` script, reads the router's table (upnpc), runs its `del` script
+ *  and reads the table again: each script prints one JSON result and must end by itself. */
+async function addThenDelete(port: number, add: string[], del: string[]) {
+  const runJson = async (args: string[]) => JSON.parse(await ok(process.execPath, args, { cwd: consumer, timeout: 20_000 }))
+  const onPort = async () => (await upnpcList()).filter((m) => m.externalPort === port)
+  const added = await runJson(add)
+  const listed = await onPort()
+  const deleted = await runJson(del)
+  return { added, listed, deleted, left: await onPort() }
+}
+
 afterAll(async () => {
   for (const port of [PORT, BUNDLED_PORT]) await upnpcDelete({ externalPort: port, protocol: 'UDP' }).catch(() => {})
 })
@@ -284,15 +295,12 @@ const { UPNP } = require('${PACKAGE_NAME}')
 `,
     )
     // Each script must also end by itself: nothing of the addon keeps the event loop alive.
-    const added = JSON.parse(await ok(process.execPath, ['add.mjs'], { cwd: consumer, timeout: 20_000 }))
+    const { added, listed, deleted, left } = await addThenDelete(PORT, ['add.mjs'], ['delete.cjs'])
     expect(added).toMatchObject({ found: 0, added: 0, lastError: null })
     expect(added.gateway).toMatch(/^http:\/\/192\.168\.77\.1:5000\//)
-    expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toMatchObject([
-      { protocol: 'UDP', internalPort: PORT, internalClient: '192.168.77.10', description: DESC },
-    ])
-    const deleted = JSON.parse(await ok(process.execPath, ['delete.cjs'], { cwd: consumer, timeout: 20_000 }))
+    expect(listed).toMatchObject([{ protocol: 'UDP', internalPort: PORT, internalClient: '192.168.77.10', description: DESC }])
     expect(deleted).toMatchObject({ found: 0, deleted: 0, lastError: null })
-    expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toEqual([])
+    expect(left).toEqual([])
   }, 60_000)
 
   it('esbuild bundles an app with the package external (README "Bundlers"); the bundle maps and unmaps on miniupnpd', async () => {
@@ -323,14 +331,13 @@ console.log(JSON.stringify({ found, result, lastError: upnp.lastError }))
     const bundle = fs.readFileSync(outfile, 'utf8')
     expect(bundle).toContain(`from "${PACKAGE_NAME}"`)
     expect(bundle).not.toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
-    const added = JSON.parse(await ok(process.execPath, [outfile, 'add'], { cwd: consumer, timeout: 20_000 }))
+    const { added, listed, deleted, left } = await addThenDelete(BUNDLED_PORT, [outfile, 'add'], [outfile, 'delete'])
     expect(added).toMatchObject({ found: 0, result: 0, lastError: null })
-    expect((await upnpcList()).filter((m) => m.externalPort === BUNDLED_PORT)).toMatchObject([
+    expect(listed).toMatchObject([
       { protocol: 'UDP', internalPort: BUNDLED_PORT, internalClient: '192.168.77.10', description: 'bundled by esbuild' },
     ])
-    const deleted = JSON.parse(await ok(process.execPath, [outfile, 'delete'], { cwd: consumer, timeout: 20_000 }))
     expect(deleted).toMatchObject({ found: 0, result: 0, lastError: null })
-    expect((await upnpcList()).filter((m) => m.externalPort === BUNDLED_PORT)).toEqual([])
+    expect(left).toEqual([])
   }, 60_000)
 
   it('a browser bundle gets the "browser" condition: it builds, and running it throws the reason', async () => {
