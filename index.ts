@@ -6,11 +6,10 @@
  * addon on tokio, so the JS thread never waits on the network. Beside them, `PortMapper`
  * keeps mappings alive over PCP, NAT-PMP or UPnP, and `probe()` tells which the router speaks.
  *
- * This file only gathers the public surface; the library lives in `lib/` (see README,
- * "Architecture"), and nothing there imports this file.
- *
  * @module upnp-native
  */
+// This file only gathers the public surface; the library lives in `lib/` (see README,
+// "Architecture"), and nothing there imports this file.
 export { classifyAddress } from './lib/address.ts'
 export type { AddressKind } from './lib/address.ts'
 export { REQUEST_TIMEOUT_MS as DEFAULT_REQUEST_TIMEOUT } from './lib/defaults.ts'
