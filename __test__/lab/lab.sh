@@ -7,8 +7,15 @@
 #   unl-fake    192.168.77.20/.21 fd77::20/::21 ┤   (miniupnpd)        2001:db8:99::1   2001:db8:99::2
 #   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘   (IPv6 WAN: `lab.sh ipv6-wan on`)
 #
+#   The router also holds its reported external address 11.22.33.44 (the LAN's traffic to
+#   11.22.33.0/24 leaves from it), and unl-wan runs a STUN server (coturn, RFC 5780) on
+#   11.22.33.1 and 11.22.33.2, ports 3478 and 3479: the view from outside.
+#   `lab.sh cgnat on` puts a carrier-grade NAT between router and WAN:
+#   router wan0 100.64.0.2 ── 100.64.0.1 unl-cgn 11.33.0.1 ── 11.33.0.2 unl-wan
+#
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
 #        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | delay MS|off
+#        | cgnat on|off | filtering open|strict | unforward udp|tcp PORT | stun-restart
 #        | exec NS CMD...
 #        | test [vitest args]
 #        | matrix [vitest args] | demo | bench [bench args]
@@ -23,8 +30,9 @@ P="${UNL_PREFIX:-unl}"
 [[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "lab: UNL_PREFIX must be 1-8 lowercase letters/digits" >&2; exit 2; }
 STATE="$REPO/.lab/$P"
 NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan $P-zoo)
-# Made only by `lab.sh vpn`, removed with the rest.
+# Made only by `lab.sh vpn` / `lab.sh cgnat on`, removed with the rest.
 NS_VPN=$P-vpn
+NS_CGN=$P-cgn
 # Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
 # every private/reserved/documentation range, so this must be an ordinary unicast literal;
 # 11.0.0.0/8 is what miniupnp's own addr_is_reserved test uses as "not reserved". No lab
@@ -51,12 +59,15 @@ ensure_packages() {
   command -v ip >/dev/null || missing+=(iproute2)
   # The CLI's tests watch it in a real terminal (tmux; script(1) is in essential bsdutils).
   command -v tmux >/dev/null || missing+=(tmux)
+  # The STUN server of the reachability tests, and its clients as the reference.
+  command -v turnserver >/dev/null || missing+=(coturn)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The package must never run a router daemon on the host's own network.
   pkill -x miniupnpd 2>/dev/null || true
+  pkill -x turnserver 2>/dev/null || true
 }
 
 # Rebuild the addon only when it is missing or older than the crate sources, and the
@@ -88,7 +99,7 @@ down() {
   local ns pids
   # A delay cable started from the host's namespace is not in any lab namespace.
   cable_stop
-  for ns in "${NS_ALL[@]}" "$NS_VPN"; do
+  for ns in "${NS_ALL[@]}" "$NS_VPN" "$NS_CGN"; do
     ns_exists "$ns" || continue
     # Every process still living in a lab namespace was started by the lab (miniupnpd,
     # the fake gateway, a stray test). TERM first, then KILL what is left.
@@ -165,6 +176,9 @@ table inet filter {
   chain postrouting {
     type nat hook postrouting priority 100; policy accept;
     jump postrouting_miniupnpd
+    # To the STUN server's prefix the LAN leaves from the reported external address, so that
+    # the view from outside and the router's report agree (masquerade would pick 10.99.0.1).
+    oifname "wan0" ip daddr 11.22.33.0/24 snat ip to 11.22.33.44
     oifname "wan0" masquerade
   }
   chain prerouting_miniupnpd {
@@ -214,7 +228,44 @@ up() {
 
   log "nftables ruleset in $P-router"
   setup_nft
+  setup_stun_addresses
+  stun_start
   router_start "$@"
+}
+
+# The public side the STUN tests need: the router holds 11.22.33.44 (what miniupnpd reports)
+# and reaches 11.22.33.0/24 through the WAN host, which holds the STUN server's two addresses
+# on its loopback (so `cgnat on` can move the router's cable without taking them away).
+setup_stun_addresses() {
+  ip -n $P-router addr add 11.22.33.44/32 dev wan0
+  ip -n $P-router route add 11.22.33.0/24 via 10.99.0.2 src 11.22.33.44
+  ip -n $P-wan addr add 11.22.33.1/32 dev lo
+  ip -n $P-wan addr add 11.22.33.2/32 dev lo
+  ip -n $P-wan route add 11.22.33.44/32 via 10.99.0.1
+}
+
+stun_pid() {
+  local pid
+  pid=$(cat "$STATE/turnserver.pid" 2>/dev/null) || return 1
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# coturn as a STUN-only server with RFC 5780 (two addresses, two ports): CHANGE-REQUEST,
+# OTHER-ADDRESS and RESPONSE-ORIGIN. No config file (-n), no TURN, no TLS, no CLI.
+stun_start() {
+  local pid i
+  if pid=$(stun_pid); then kill "$pid"; fi
+  mkdir -p "$STATE"
+  rm -f "$STATE/turnserver.pid"
+  setsid ip netns exec $P-wan turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+    -L 11.22.33.1 -L 11.22.33.2 --listening-port 3478 --alt-listening-port 3479 \
+    --log-file "$STATE/turnserver.log" --simple-log --pidfile "$STATE/turnserver.pid" \
+    </dev/null >>"$STATE/turnserver.out" 2>&1 9>&- &
+  for ((i = 0; i < 50; i++)); do
+    [[ $(inns $P-wan ss -Hlnu 'sport = :3479' | wc -l) -ge 2 ]] && { log "STUN server up (coturn on 11.22.33.1, 11.22.33.2)"; return 0; }
+    sleep 0.1
+  done
+  die "the STUN server (turnserver) did not come up within 5 s (see $STATE/turnserver.out)"
 }
 
 write_conf() {
@@ -378,6 +429,7 @@ vpn() {
 ipv6_wan() {
   ns_exists $P-router || die "no lab (run: lab.sh up)"
   ipv6_ok || die "ipv6-wan: IPv6 is unavailable in the namespaces"
+  ns_exists $NS_CGN && die "ipv6-wan: cgnat is on (it moved the WAN cable); run lab.sh cgnat off first"
   ip -n $P-client -6 route flush exact ::/0 2>/dev/null || true
   ip -n $P-router -6 route flush exact ::/0 2>/dev/null || true
   ip -n $P-router addr del 2001:db8:99::1/64 dev wan0 2>/dev/null || true
@@ -469,6 +521,117 @@ delay() {
   log "delay $ms"
 }
 
+# A carrier-grade NAT between the router and the WAN, as ISPs short of IPv4 addresses run
+# them: the router's cable is moved from the WAN host to $NS_CGN (the router's interface and
+# miniupnpd's rules stay; its WAN address becomes 100.64.0.2, shared address space, RFC 6598),
+# which masquerades everything to its own 11.33.0.1 and lets nothing in unsolicited. miniupnpd
+# keeps reporting 11.22.33.44, a public-looking address it cannot map for: the case where a
+# mapping succeeds and is useless, which only a view from outside (STUN) reveals.
+cgnat() {
+  ns_exists $P-router || die "no lab (run: lab.sh up)"
+  [[ $(inns $P-router sysctl -n net.ipv6.conf.all.forwarding 2>/dev/null || echo 0) == 0 ]] ||
+    die "cgnat: ipv6-wan is on (it uses the same cable); run lab.sh ipv6-wan off first"
+  case "${1:-}" in
+    on)
+      ns_exists $NS_CGN && { log "cgnat already on"; return 0; }
+      ip netns add $NS_CGN
+      ip -n $NS_CGN link set lo up
+      ip -n $P-wan link set wan0 netns $NS_CGN
+      ip -n $NS_CGN link set wan0 name sub0
+      ip -n $NS_CGN addr add 100.64.0.1/24 dev sub0
+      ip -n $NS_CGN link set sub0 up
+      ip -n $NS_CGN link add up0 type veth peer name cgn0 netns $P-wan
+      ip -n $NS_CGN addr add 11.33.0.1/24 dev up0
+      ip -n $NS_CGN link set up0 up
+      ip -n $P-wan addr add 11.33.0.2/24 dev cgn0
+      ip -n $P-wan link set cgn0 up
+      ip -n $NS_CGN route add default via 11.33.0.2
+      ip -n $NS_CGN route add 11.22.33.44/32 via 100.64.0.2
+      inns $NS_CGN sysctl -qw net.ipv4.ip_forward=1
+      inns $NS_CGN nft -f - <<'EOF'
+table ip cgn {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "sub0" oifname "up0" accept
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    oifname "up0" masquerade
+  }
+}
+EOF
+      ip -n $P-router addr del 10.99.0.1/24 dev wan0
+      ip -n $P-router addr add 100.64.0.2/24 dev wan0
+      ip -n $P-router route replace default via 100.64.0.1
+      ip -n $P-router route replace 11.22.33.0/24 via 100.64.0.1 src 11.22.33.44
+      log "cgnat on: router WAN 100.64.0.2 behind $NS_CGN (11.33.0.1)" ;;
+    off)
+      ns_exists $NS_CGN || { log "cgnat already off"; return 0; }
+      ip -n $NS_CGN link set sub0 netns $P-wan
+      ip -n $P-wan link set sub0 name wan0
+      ip -n $P-wan addr add 10.99.0.2/24 dev wan0
+      ip -n $P-wan link set wan0 up
+      ip netns del $NS_CGN
+      ip -n $P-router addr del 100.64.0.2/24 dev wan0
+      ip -n $P-router addr add 10.99.0.1/24 dev wan0
+      ip -n $P-router route replace default via 10.99.0.2
+      ip -n $P-router route replace 11.22.33.0/24 via 10.99.0.2 src 11.22.33.44
+      ip -n $P-wan route replace 11.22.33.44/32 via 10.99.0.1
+      log "cgnat off" ;;
+    *) die "usage: lab.sh cgnat on|off" ;;
+  esac
+}
+
+# How the router filters unsolicited UDP: `strict` (default) is Linux conntrack, address-
+# and-port-dependent filtering (only answers from where we sent get in); `open` emulates an
+# endpoint-independent-filtering NAT ("full cone"): any host may send to a port the LAN used
+# outbound in the last 2 minutes, and it reaches that LAN host. The kernel keeps source ports
+# when it can, so the port seen outside is the LAN host's own.
+filtering() {
+  ns_exists $P-router || die "no lab (run: lab.sh up)"
+  local h
+  inns $P-router nft delete table inet eim 2>/dev/null || true
+  for h in $(inns $P-router nft -a list chain inet filter forward | sed -nE 's/.*"filtering-open".*# handle ([0-9]+)$/\1/p'); do
+    inns $P-router nft delete rule inet filter forward handle "$h"
+  done
+  case "${1:-}" in
+    strict) log "filtering strict" ;;
+    open)
+      inns $P-router nft -f - <<'EOF'
+table inet eim {
+  map ports { type inet_service : ipv4_addr; flags dynamic,timeout; timeout 2m; }
+  chain remember {
+    type filter hook postrouting priority 200; policy accept;
+    oifname "wan0" meta l4proto udp update @ports { udp sport : ct original ip saddr }
+  }
+  chain let_in {
+    type nat hook prerouting priority -110; policy accept;
+    iifname "wan0" meta l4proto udp ct state new udp dport @ports meta mark set 0xe1f dnat ip to udp dport map @ports
+  }
+}
+EOF
+      inns $P-router nft insert rule inet filter forward meta mark 0xe1f accept comment '"filtering-open"'
+      log "filtering open (endpoint-independent)" ;;
+    *) die "usage: lab.sh filtering open|strict" ;;
+  esac
+}
+
+# "Listed but not forwarding": miniupnpd's filter rule for a mapping (internal PORT) removed
+# behind its back; its DNAT rule stays, so the router still lists the mapping (miniupnpd lists
+# from its DNAT rules) but the forward chain drops what arrives. Deleting and re-adding the
+# mapping through miniupnpd writes the rule again.
+unforward() {
+  local proto="${1:-}" port="${2:-}" num handles h
+  case "$proto" in udp) num=0x11 ;; tcp) num=0x06 ;; *) die "usage: lab.sh unforward udp|tcp PORT" ;; esac
+  [[ $port =~ ^[0-9]{1,5}$ ]] || die "usage: lab.sh unforward udp|tcp PORT"
+  handles=$(inns $P-router nft -a list chain inet filter miniupnpd |
+    sed -nE "s/.* th dport $port .*@nh,72,8 $num accept # handle ([0-9]+)$/\1/p")
+  [[ -n $handles ]] || die "unforward: miniupnpd has no forwarding rule for $proto $port"
+  for h in $handles; do inns $P-router nft delete rule inet filter miniupnpd handle "$h"; done
+  log "unforward: $proto $port is still listed but no longer forwarded"
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
   up) up "$@" ;;
@@ -480,6 +643,10 @@ case "$cmd" in
   vpn) lock; vpn "$@" ;;
   ipv6-wan) lock; ipv6_wan "$@" ;;
   delay) lock; delay "$@" ;;
+  cgnat) lock; cgnat "$@" ;;
+  filtering) lock; filtering "$@" ;;
+  unforward) unforward "$@" ;;
+  stun-restart) stun_start ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift
@@ -542,6 +709,6 @@ case "$cmd" in
     log "godot: __test__/godot/run.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --import tsx __test__/godot/run.ts "$@" 9>&- ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac
