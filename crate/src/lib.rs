@@ -22,7 +22,7 @@
 //!   replies, table bytes), each stated once.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
 //! - [`napi`]: the N-API surface, the only module that uses napi: `mod` (the one failure
-//!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`; it converts and checks
+//!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`, `stun`; it converts and checks
 //!   arguments, nothing more.
 
 pub mod address;

@@ -169,7 +169,10 @@ fn hostile_datagrams_are_refused_not_trusted() {
     for i in 0..good.len() {
         let mut bad = good.clone();
         bad[i] ^= 0x10;
-        assert!(parse_response(&bad).map_or(true, |r| !r.fingerprint), "bit flipped at byte {i}");
+        assert!(
+            parse_response(&bad).map_or(true, |r| !r.fingerprint),
+            "bit flipped at byte {i}"
+        );
     }
     let mut not_stun = good.clone();
     not_stun[4] = 0;
