@@ -238,3 +238,59 @@ fn an_error_reason_is_capped() {
     assert_eq!(e.code, 500);
     assert!(e.reason.chars().count() <= limits::MAX_ERROR_CHARS + 1);
 }
+
+/// coturn 4.6.1's real answers, captured in the lab (crate/fuzz/seeds/README.md).
+const COTURN_BINDING_IPV4: &[u8] = include_bytes!("../../fuzz/seeds/stun/coturn-binding-ipv4");
+const COTURN_BINDING_IPV6: &[u8] = include_bytes!("../../fuzz/seeds/stun/coturn-binding-ipv6");
+const COTURN_CHANGE: &[u8] = include_bytes!("../../fuzz/seeds/stun/coturn-change-ip-port");
+const COTURN_ERROR_420: &[u8] = include_bytes!("../../fuzz/seeds/stun/coturn-error-420");
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+#[test]
+fn coturn_answers_parse_as_coturn_meant_them() {
+    // Asked from the lab's client through the router's NAT: the router's public address.
+    let r = parse_response(COTURN_BINDING_IPV4).unwrap();
+    assert!(r.success && r.fingerprint);
+    assert_eq!(r.mapped.unwrap().ip(), addr("11.22.33.44:1").ip());
+    assert_eq!(r.response_origin, Some(addr("11.22.33.1:3478")));
+    assert_eq!(r.other_address, Some(addr("11.22.33.2:3479")));
+    // CHANGE-REQUEST (address and port): answered from the other address and port.
+    let r = parse_response(COTURN_CHANGE).unwrap();
+    assert_eq!(r.response_origin, Some(addr("11.22.33.2:3479")));
+    assert_eq!(r.mapped.unwrap().ip(), addr("11.22.33.1:1").ip());
+    // IPv6: XOR-MAPPED-ADDRESS keyed with the transaction id.
+    let r = parse_response(COTURN_BINDING_IPV6).unwrap();
+    assert!(r.success && r.fingerprint);
+    assert_eq!(r.mapped.unwrap().ip(), addr("[2001:db8:99::b]:1").ip());
+    assert_eq!(r.response_origin, Some(addr("[2001:db8:99::a]:3478")));
+    assert_eq!(r.other_address, Some(addr("[2001:db8:99::b]:3479")));
+    // An unknown comprehension-required attribute in our request: 420 with the reason.
+    let r = parse_response(COTURN_ERROR_420).unwrap();
+    assert!(!r.success);
+    assert_eq!(r.error.map(|e| e.code), Some(420));
+}
+
+#[test]
+fn coturn_answers_cut_or_corrupted_are_refused() {
+    for d in [
+        COTURN_BINDING_IPV4,
+        COTURN_BINDING_IPV6,
+        COTURN_CHANGE,
+        COTURN_ERROR_420,
+    ] {
+        for n in 0..d.len() {
+            assert!(parse_response(&d[..n]).is_err());
+        }
+        for i in 0..d.len() {
+            let mut bad = d.to_vec();
+            bad[i] ^= 0x01;
+            assert!(
+                parse_response(&bad).map_or(true, |r| !r.fingerprint),
+                "byte {i}"
+            );
+        }
+    }
+}
