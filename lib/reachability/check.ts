@@ -127,6 +127,16 @@ export async function checkReachability(options: ReachabilityOptions): Promise<R
   }
 }
 
+/** The NAT beyond the router, in a few words. */
+const BEYOND: Record<NatRelation, string> = {
+  same: '',
+  'no-nat': '',
+  unknown: '',
+  'double-nat': 'double NAT: the router is behind another router',
+  cgnat: "carrier-grade NAT: the ISP's",
+  'upstream-nat': "a NAT the router does not know about, likely the ISP's carrier-grade NAT",
+}
+
 function report(
   m: Mapping,
   mapped: native.NativeInbound,
@@ -136,7 +146,7 @@ function report(
   elapsedMs: number,
 ): ReachabilityReport {
   const publicAddress = mapped.mappedAddress ?? unmapped.mappedAddress ?? ''
-  const { relation, explanation } = relate(publicAddress, m.externalAddress, false)
+  const { relation } = relate(publicAddress, m.externalAddress, false)
   const other = mapped.otherAddress ?? ''
   const base = {
     via: m.via,
@@ -186,7 +196,7 @@ function report(
   const why =
     relation === 'same' || relation === 'unknown'
       ? `the router lists the mapping on ${m.externalAddress}:${m.externalPort}, but nothing sent to it from ${other} arrived${repaired ? ', not even after deleting and adding it again' : ''}`
-      : `${explanation}; a mapping on the router cannot open that NAT`
+      : `traffic from this machine leaves from ${publicAddress}, not from the router's ${m.externalAddress} (${BEYOND[relation]}); a mapping on the router cannot open the NAT beyond it`
   const fix =
     relation === 'cgnat' || relation === 'upstream-nat'
       ? 'Ask the ISP for a public IPv4 address (or for the port to be forwarded on its NAT), or reach this machine over IPv6.'

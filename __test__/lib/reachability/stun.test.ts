@@ -107,7 +107,7 @@ describe('checkReachability', () => {
       expect(r.relation).toBe('upstream-nat')
       expect(r.publicAddress).toBe(LAB.stun.cgnOutside)
       expect(r.mapping.externalAddress).toBe(LAB.extIp)
-      expect(r.reason).toContain(`from outside this machine is ${LAB.stun.cgnOutside}`)
+      expect(r.reason).toContain(`leaves from ${LAB.stun.cgnOutside}, not from the router's ${LAB.extIp}`)
       expect(r.fix).toMatch(/public IPv4 address/)
       // No hard refresh: the addresses already say why.
       expect(r.repaired).toBe(false)

@@ -11,13 +11,14 @@ export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> 
   const router = routerOf(g)
   const nat = await ctx.lib.checkNat({ stun, ...(router ? { gateway: router } : {}) }).finally(() => out.spinner.stop())
   run.stun = { nat, reachability: null }
+  const upstream = nat.relation === 'double-nat' || nat.relation === 'cgnat' || nat.relation === 'upstream-nat'
   if (!nat.publicAddress) {
     run.record({ id: 'public-address', status: 'warn', summary: `unknown: ${nat.notes[0] ?? 'no STUN server answered'}` })
   } else if (nat.relation === 'same' || nat.relation === 'no-nat' || nat.relation === 'unknown') {
     run.record({
       id: 'public-address',
       status: 'pass',
-      summary: `${nat.publicAddress} from outside: ${nat.explanation}; ${behaviourText(nat)}`,
+      summary: `${nat.publicAddress}: ${nat.explanation}; ${behaviourText(nat)}`,
     })
   } else {
     const fix =
@@ -25,7 +26,7 @@ export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> 
         ? 'Put the upstream modem/router in bridge mode, or forward the port on it as well.'
         : 'Ask the ISP for a public IPv4 address (or for the port to be forwarded on its NAT), or reach this machine over IPv6.'
     run.fail(
-      { id: 'public-address', summary: `${nat.publicAddress} from outside: ${nat.explanation}`, fix },
+      { id: 'public-address', summary: nat.explanation, fix },
       { code: nat.relation, summary: `Seen from outside: ${nat.explanation}; ports mapped on the router are not reachable.`, fix },
     )
   }
@@ -49,6 +50,9 @@ export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> 
     run.record({ id: 'reachability', status: report.repaired ? 'warn' : 'pass', summary, ...(report.fix ? { fix: report.fix } : {}) })
   } else if (report.verdict === 'cannot-tell') {
     run.record({ id: 'reachability', status: 'warn', summary, fix: report.fix })
+  } else if (upstream) {
+    // The NAT beyond the router is already the verdict; this is its proof.
+    run.record({ id: 'reachability', status: 'fail', summary, fix: report.fix })
   } else {
     run.fail(
       { id: 'reachability', summary, fix: report.fix },
