@@ -114,20 +114,29 @@ fn build(id: &TransactionId, attributes: &[(u16, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn plain_address(a: SocketAddr) -> Vec<u8> {
-    let IpAddr::V4(ip) = a.ip() else {
-        unreachable!()
+    let (family, ip) = match a.ip() {
+        IpAddr::V4(ip) => (1, ip.octets().to_vec()),
+        IpAddr::V6(ip) => (2, ip.octets().to_vec()),
     };
-    let mut v = vec![0, 1];
+    let mut v = vec![0, family];
     v.extend_from_slice(&a.port().to_be_bytes());
-    v.extend_from_slice(&ip.octets());
+    v.extend_from_slice(&ip);
     v
 }
 
-fn xor_address(a: SocketAddr, _id: &TransactionId) -> Vec<u8> {
+/// XOR-MAPPED-ADDRESS: port and address XORed with the cookie, IPv6 also with the id.
+fn xor_address(a: SocketAddr, id: &TransactionId) -> Vec<u8> {
     let mut v = plain_address(a);
-    let c = MAGIC_COOKIE.to_be_bytes();
-    for (i, k) in [c[0], c[1], c[0], c[1], c[2], c[3]].into_iter().enumerate() {
-        v[2 + i] ^= k;
+    let key: Vec<u8> = MAGIC_COOKIE
+        .to_be_bytes()
+        .iter()
+        .chain(id.iter())
+        .copied()
+        .collect();
+    v[2] ^= key[0];
+    v[3] ^= key[1];
+    for (b, k) in v[4..].iter_mut().zip(&key) {
+        *b ^= k;
     }
     v
 }
@@ -239,4 +248,29 @@ async fn silence_costs_the_budget_and_no_more() {
         n += 1;
     }
     assert!(n >= 4, "{n} requests");
+}
+
+#[tokio::test]
+async fn a_binding_over_ipv6_reads_the_address_xored_with_the_transaction_id() {
+    let server = UdpSocket::bind("[::1]:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        let (len, from) = server.recv_from(&mut buf).await.unwrap();
+        let id: TransactionId = buf[8..20].try_into().unwrap();
+        assert_eq!(len, 28);
+        let _ = server
+            .send_to(
+                &build(&id, &[(ATTR_XOR_MAPPED_ADDRESS, xor_address(from, &id))]),
+                from,
+            )
+            .await;
+    });
+    let socket = client::bind_for(addr).unwrap();
+    let r = binding(&socket, addr, &quick()).await.unwrap();
+    assert_eq!(
+        r.mapped,
+        SocketAddr::new("::1".parse().unwrap(), socket.local_addr().unwrap().port())
+    );
+    assert_eq!(r.other, None);
 }
