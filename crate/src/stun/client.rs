@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, Instant};
 
 use crate::limits::MAX_STUN_MESSAGE;
-use crate::pxp::transport::Timing;
+use crate::pxp::transport::{self, Timing};
 use crate::stun::message::{self, BindingRequest, Response, TransactionId};
 
 /// The first wait before a retransmission (RFC 8489 6.2.1 recommends 500 ms for paths of
@@ -148,7 +148,7 @@ pub async fn run(
     while pending.iter().any(|p| p.done.is_none()) {
         let now = Instant::now();
         let due = offsets.get(sends).map(|o| started + *o);
-        if due.is_some_and(|at| at <= now && (sends == 0 || now < deadline)) {
+        if transport::send_due(due, sends == 0, now, deadline) {
             for p in pending.iter_mut().filter(|p| p.done.is_none()) {
                 match socket.send_to(&p.bytes, p.to).await {
                     Ok(_) => p.attempts += 1,
@@ -161,10 +161,7 @@ pub async fn run(
             sends += 1;
             continue;
         }
-        let wake = match due {
-            Some(at) if at < deadline && now < deadline => at,
-            _ => deadline,
-        };
+        let wake = transport::wake_at(due, now, deadline);
         tokio::select! {
             biased;
             received = socket.recv_from(&mut buffer) => match received {
