@@ -132,6 +132,27 @@ describe('checkReachability', () => {
     }
   })
 
+  it('a mapping that does not forward at first: deleted and added again once, then reachable', async () => {
+    // The router drops the first 240 bytes of new inbound UDP it forwards: both answers of
+    // the first check (sent at 0 and 500 ms within a 1 s budget, 120 bytes each), whatever
+    // the port; the hard refresh's check then gets through (the control socket's answers are
+    // never forwarded, so they do not count).
+    const rule = ['inet', 'filter', 'forward', 'iifname', 'wan0', 'meta', 'l4proto', 'udp', 'ct', 'state', 'new']
+    await runIn('router', 'nft', ['insert', 'rule', ...rule, 'quota', 'until', '300', 'bytes', 'drop', 'comment', '"first-drop"'])
+    try {
+      const r = await checkReachability({ stun: STUN, protocol: 'upnp', budgetMs: 1000 })
+      expect(r.verdict).toBe('reachable')
+      expect(r.repaired).toBe(true)
+      expect(r.reason).toMatch(/only after the mapping was deleted and added again/)
+      expect(r.fix).toMatch(/hardRefresh: true/)
+      await nothingLeft(r.mapping.externalPort)
+    } finally {
+      const listed = await runIn('router', 'nft', ['-a', 'list', 'chain', 'inet', 'filter', 'forward'])
+      const handle = /"first-drop".*# handle (\d+)/.exec(listed.stdout)?.[1]
+      if (handle) await runIn('router', 'nft', ['delete', 'rule', 'inet', 'filter', 'forward', 'handle', handle])
+    }
+  })
+
   it('a server that cannot answer from another address: cannot tell, mapping deleted', async () => {
     const r = await checkReachability({ stun: ['11.22.33.9'], protocol: 'upnp', budgetMs: 600 })
     expect(r.verdict).toBe('cannot-tell')
