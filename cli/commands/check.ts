@@ -101,6 +101,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   return exitCode
 }
 
+/** The `check` command: a probe mapping checked from outside over STUN. */
 export const checkCommand: Command = {
   name: 'check',
   synopsis: 'check --stun <host>',

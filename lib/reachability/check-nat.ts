@@ -7,6 +7,7 @@ import { clientError, UPNPResult } from '../errors.ts'
 import { probe } from '../probe.ts'
 import { checkServers, type NatView } from './nat-view.ts'
 
+/** What `checkNat()` asks, and whom. */
 export interface CheckNatOptions {
   /** STUN servers, `host[:port]` (port 3478 by default); asked in order until one tells the
    *  mapping and filtering behaviour (which needs an RFC 5780 server, with two addresses).

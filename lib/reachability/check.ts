@@ -22,6 +22,7 @@ export const CHECK_DESCRIPTION = 'upnp-native check'
 /** The probe mapping's lease: it is deleted at once, this only bounds a crash's leftover. */
 const CHECK_LEASE_S = 120
 
+/** What `checkReachability()` asks, and how the probe mapping is made. */
 export interface ReachabilityOptions {
   /** STUN servers that implement RFC 5780 (two addresses), `host[:port]`; asked in order
    *  until one answers. Required: no server is built in. */
@@ -50,6 +51,7 @@ export interface ReachabilityOptions {
  */
 export type ReachabilityVerdict = 'reachable' | 'reachable-anyway' | 'not-reachable' | 'cannot-tell'
 
+/** What `checkReachability()` found: the verdict, why, and the evidence behind it. */
 export interface ReachabilityReport {
   verdict: ReachabilityVerdict
   /** Why, in one sentence. */

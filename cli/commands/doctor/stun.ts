@@ -5,6 +5,8 @@ import { routerOf } from '../../gateways.ts'
 import type { DoctorRun } from './checks.ts'
 import type { ReachabilityReport } from '../../../lib/reachability/check.ts'
 
+/** Records the view from outside (`public-address`) and the probe mapping's check from
+ *  outside (`reachability`) in the doctor's run. */
 export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> {
   const { g, out, ctx } = run
   out.spinner.start('Asking the STUN server how this network looks from outside…')
