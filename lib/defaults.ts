@@ -52,6 +52,8 @@ export const MAX_ATTEMPTS = 8
 /** PortMapper: after a failed background check, try again this soon (or at the next
  *  verification, whichever is first). */
 export const RETRY_AFTER_FAILURE_MS = 30_000
+/** PortMapper: how long the app's `verify` hook may take before its answer counts as a failure. */
+export const VERIFY_HOOK_TIMEOUT_MS = 10_000
 /** PortMapper: what process exit (or an Electron app's quit) may spend deleting mappings. */
 export const EXIT_CLEANUP_BUDGET_MS = 3000
 /** PortMapper, while it holds mappings: how often the wall and monotonic clocks are compared

@@ -6,6 +6,8 @@
 import { PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
 import { UPNPDevice } from './godot/device.ts'
 import * as native from './native/index.ts'
+import { checkServers, natView, type NatView } from './reachability/nat-view.ts'
+import { clientError, UPNPResult } from './errors.ts'
 import type { Via } from './types.ts'
 
 /**
@@ -53,6 +55,9 @@ export interface ProbeReport {
   at: number
   /** Why a gateway could not be determined, if so (NAT-PMP and PCP were skipped). */
   error?: string
+  /** With `stun`: the view from outside (public address, NAT behaviour) against the router's
+   *  external address. */
+  nat?: NatView
 }
 
 /** What `probe()` asks, and how long it may take. */
@@ -66,6 +71,10 @@ export interface ProbeOptions {
   /** Ask UPnP too (default true); false sends no SSDP search, for callers that already
    *  have their UPnP gateway (the report's `upnp` is then `NOT_PROBED`). */
   upnp?: boolean
+  /** STUN servers (`host[:port]`, default port 3478) to ask for the address seen from outside
+   *  and the NAT's behaviour (RFC 5780 needs a server with two addresses). None by default:
+   *  nothing is sent to any server the caller does not name. */
+  stun?: string[]
   /** Ignore the cache. */
   fresh?: boolean
   /** How long a result stays valid, in ms (default 10 minutes). */
@@ -112,7 +121,10 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     signal,
   } = options
   signal?.throwIfAborted()
-  const key = `${gateway}|${multicastIf}|${upnp}`
+  const stun = options.stun ?? []
+  const badStun = options.stun === undefined ? null : checkServers(options.stun)
+  if (badStun) throw clientError(UPNPResult.INVALID_PARAM, badStun)
+  const key = `${gateway}|${multicastIf}|${upnp}|${stun.join(',')}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
     return cache.report
@@ -138,6 +150,11 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   }
   if (raw.error) report.error = raw.error
   report.available = PREFERENCE.filter((via) => report[via].available)
+  if (stun.length) {
+    const routerAddress = report.upnp.externalAddress || report.natpmp.externalAddress || report.pcp.externalAddress
+    report.nat = await natView(stun, routerAddress)
+    signal?.throwIfAborted()
+  }
   cache = { key, route, report }
   return report
 }

@@ -7,8 +7,15 @@
 #   unl-fake    192.168.77.20/.21 fd77::20/::21 ┤   (miniupnpd)        2001:db8:99::1   2001:db8:99::2
 #   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘   (IPv6 WAN: `lab.sh ipv6-wan on`)
 #
+#   The router also holds its reported external address 11.22.33.44 (the LAN's traffic to
+#   11.22.33.0/24 leaves from it), and unl-wan runs a STUN server (coturn, RFC 5780) on
+#   11.22.33.1 and 11.22.33.2, ports 3478 and 3479: the view from outside.
+#   `lab.sh cgnat on` puts a carrier-grade NAT between router and WAN:
+#   router wan0 100.64.0.2 ── 100.64.0.1 unl-cgn 11.33.0.1 ── 11.33.0.2 unl-wan
+#
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
 #        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | delay MS|off
+#        | cgnat on|off | filtering open|strict | unforward udp|tcp PORT | stun-restart
 #        | exec NS CMD...
 #        | test [vitest args]
 #        | matrix [vitest args] | runtime [vitest args] | demo | bench [bench args]
@@ -23,8 +30,9 @@ P="${UNL_PREFIX:-unl}"
 [[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "lab: UNL_PREFIX must be 1-8 lowercase letters/digits" >&2; exit 2; }
 STATE="$REPO/.lab/$P"
 NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan $P-zoo)
-# Made only by `lab.sh vpn`, removed with the rest.
+# Made only by `lab.sh vpn` / `lab.sh cgnat on`, removed with the rest.
 NS_VPN=$P-vpn
+NS_CGN=$P-cgn
 # Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
 # every private/reserved/documentation range, so this must be an ordinary unicast literal;
 # 11.0.0.0/8 is what miniupnp's own addr_is_reserved test uses as "not reserved". No lab
@@ -41,6 +49,10 @@ inns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
 
 ns_exists() { [[ -e "/run/netns/$1" ]]; }
 
+# The view from outside: STUN server, CGNAT layer, filtering, the unforward fault.
+# shellcheck source=__test__/lab/outside.sh
+source "$REPO/__test__/lab/outside.sh"
+
 # A fresh machine may not have the lab's software yet: install it (Debian, as root).
 ensure_packages() {
   local missing=()
@@ -51,12 +63,15 @@ ensure_packages() {
   command -v ip >/dev/null || missing+=(iproute2)
   # The CLI's tests watch it in a real terminal (tmux; script(1) is in essential bsdutils).
   command -v tmux >/dev/null || missing+=(tmux)
+  # The STUN server of the reachability tests, and its clients as the reference.
+  command -v turnserver >/dev/null || missing+=(coturn)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The package must never run a router daemon on the host's own network.
   pkill -x miniupnpd 2>/dev/null || true
+  pkill -x turnserver 2>/dev/null || true
 }
 
 # Rebuild the addon only when it is missing or older than the crate sources, and the
@@ -88,7 +103,7 @@ down() {
   local ns pids
   # A delay cable started from the host's namespace is not in any lab namespace.
   cable_stop
-  for ns in "${NS_ALL[@]}" "$NS_VPN"; do
+  for ns in "${NS_ALL[@]}" "$NS_VPN" "$NS_CGN"; do
     ns_exists "$ns" || continue
     # Every process still living in a lab namespace was started by the lab (miniupnpd,
     # the fake gateway, a stray test). TERM first, then KILL what is left.
@@ -165,6 +180,9 @@ table inet filter {
   chain postrouting {
     type nat hook postrouting priority 100; policy accept;
     jump postrouting_miniupnpd
+    # To the STUN server's prefix the LAN leaves from the reported external address, so that
+    # the view from outside and the router's report agree (masquerade would pick 10.99.0.1).
+    oifname "wan0" ip daddr 11.22.33.0/24 snat ip to 11.22.33.44
     oifname "wan0" masquerade
   }
   chain prerouting_miniupnpd {
@@ -214,8 +232,11 @@ up() {
 
   log "nftables ruleset in $P-router"
   setup_nft
+  setup_stun_addresses
+  stun_start
   router_start "$@"
 }
+
 
 write_conf() {
   local ext_ip="$1" upnp="$2" ipv6=""
@@ -378,6 +399,7 @@ vpn() {
 ipv6_wan() {
   ns_exists $P-router || die "no lab (run: lab.sh up)"
   ipv6_ok || die "ipv6-wan: IPv6 is unavailable in the namespaces"
+  ns_exists $NS_CGN && die "ipv6-wan: cgnat is on (it moved the WAN cable); run lab.sh cgnat off first"
   ip -n $P-client -6 route flush exact ::/0 2>/dev/null || true
   ip -n $P-router -6 route flush exact ::/0 2>/dev/null || true
   ip -n $P-router addr del 2001:db8:99::1/64 dev wan0 2>/dev/null || true
@@ -480,6 +502,10 @@ case "$cmd" in
   vpn) lock; vpn "$@" ;;
   ipv6-wan) lock; ipv6_wan "$@" ;;
   delay) lock; delay "$@" ;;
+  cgnat) lock; cgnat "$@" ;;
+  filtering) lock; filtering "$@" ;;
+  unforward) unforward "$@" ;;
+  stun-restart) stun_start ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift
@@ -555,6 +581,6 @@ case "$cmd" in
     log "godot: __test__/godot/run.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --import tsx __test__/godot/run.ts "$@" 9>&- ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac

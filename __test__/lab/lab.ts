@@ -50,6 +50,9 @@ export const LAB = {
   routerServiceType: 'urn:schemas-upnp-org:service:WANIPConnection:2',
   routerUuid: '756e6c2d-6c61-4200-8000-00000000cafe',
   natpmpPort: 5351,
+  /** coturn in unl-wan (STUN only, RFC 5780): primary and other address, both ports 3478/3479;
+   *  and the carrier NAT's outside address when `lab.sh cgnat on`. */
+  stun: { primary: '11.22.33.1', other: '11.22.33.2', cgnOutside: '11.33.0.1' },
   fakeControlUrl: 'http://192.168.77.20:5999',
 } as const
 
@@ -270,6 +273,23 @@ export async function vpnCtl(mode: 'metric' | 'split' | 'tun' | 'off'): Promise<
 /** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in). */
 export async function ipv6WanCtl(mode: 'on' | 'off'): Promise<string> {
   return labCtl(['ipv6-wan', mode])
+}
+
+/** lab.sh cgnat: a carrier-grade NAT between the router and the WAN host (see lab.sh). */
+export async function cgnatCtl(mode: 'on' | 'off'): Promise<string> {
+  return labCtl(['cgnat', mode])
+}
+
+/** lab.sh filtering: Linux conntrack's address-and-port-dependent filtering (`strict`), or
+ *  an emulated endpoint-independent-filtering NAT (`open`). */
+export async function filteringCtl(mode: 'open' | 'strict'): Promise<string> {
+  return labCtl(['filtering', mode])
+}
+
+/** lab.sh unforward: miniupnpd's forwarding rule for internal `port` removed behind its back
+ *  (the mapping stays listed: "listed but not forwarding"). */
+export async function unforwardCtl(proto: 'udp' | 'tcp', port: number): Promise<string> {
+  return labCtl(['unforward', proto, String(port)])
 }
 
 /** `nft list ruleset` of the router (miniupnpd's DNAT rules live in prerouting_miniupnpd). */

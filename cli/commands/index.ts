@@ -1,5 +1,6 @@
 /** The commands, in the order the main help lists them: one file each, one line here. */
 import type { Command } from '../command.ts'
+import { checkCommand } from './check.ts'
 import { doctorCommand } from './doctor/index.ts'
 import { ipCommand } from './ip.ts'
 import { listCommand } from './list.ts'
@@ -7,4 +8,4 @@ import { mapCommand } from './map.ts'
 import { statusCommand } from './status.ts'
 import { unmapCommand } from './unmap.ts'
 
-export const COMMANDS: readonly Command[] = [statusCommand, mapCommand, unmapCommand, listCommand, ipCommand, doctorCommand]
+export const COMMANDS: readonly Command[] = [statusCommand, mapCommand, unmapCommand, listCommand, ipCommand, doctorCommand, checkCommand]

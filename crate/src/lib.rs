@@ -15,12 +15,14 @@
 //!   address towards them, and which server a request or a probe goes to; shared by
 //!   probing, discovery and the CLI.
 //! - [`probe`]: UPnP, NAT-PMP and PCP asked at once within one budget.
+//! - [`stun`]: STUN (RFC 8489, RFC 5780): the address seen from outside, the NAT's
+//!   behaviour, and whether a mapped port lets unsolicited traffic in.
 //! - [`address`]: public, CGNAT or private: the one copy of the address ranges.
 //! - [`limits`]: caps on what the network can make us hold (string lengths, devices,
 //!   replies, table bytes), each stated once.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
 //! - [`napi`]: the N-API surface, the only module that uses napi: `mod` (the one failure
-//!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`; it converts and checks
+//!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`, `stun`; it converts and checks
 //!   arguments, nothing more.
 
 pub mod address;
@@ -30,4 +32,5 @@ pub mod napi;
 pub mod probe;
 pub mod pxp;
 pub mod route;
+pub mod stun;
 pub mod upnp;

@@ -28,6 +28,24 @@ export declare class NotifyListener {
 }
 
 /**
+ * A UDP socket to map on the router and then check from outside: its answers from the
+ * server's other address arrive only if unsolicited inbound traffic reaches it.
+ */
+export declare class StunSocket {
+  /** Binds a socket on every address, on `port` (0: an ephemeral one), IPv6 when asked. */
+  static open(port: number, ipv6?: boolean | undefined | null): StunSocket
+  /** The local port (the one to map). */
+  get port(): number
+  /**
+   * Asks `server` for an answer from its other address and port, sent to
+   * `external_port` (the mapping's; absent: the socket's own as seen outside).
+   */
+  inbound(server: string, externalPort?: number | undefined | null, budgetMs?: number | undefined | null): Promise<NativeInbound>
+  /** Closes the socket (a check in flight keeps its own handle until it ends). */
+  close(): void
+}
+
+/**
  * Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
  * panic in a sync call throws; neither takes the process down.
  */
@@ -222,6 +240,23 @@ export interface NativeFailure {
   httpStatus?: number
 }
 
+/** The inbound check of a `StunSocket`. */
+export interface NativeInbound {
+  server: string
+  failure?: NativeStunFailure
+  /** The socket's address as the server saw it. */
+  mappedAddress?: string
+  mappedPort?: number
+  /** Where the answer was asked to come from (the server's other address and port). */
+  otherAddress?: string
+  /** The port of `mapped_address` the answer was sent to. */
+  sentToPort?: number
+  /** The answer from the other address arrived. */
+  reached: boolean
+  attempts: number
+  elapsedMs: number
+}
+
 export interface NativePcpOption {
   code: number
   /** Hex. */
@@ -262,6 +297,35 @@ export interface NativePxpAnswer {
   protocol?: number
   /** PCP: options in the answer, unknown ones included. */
   options?: Array<NativePcpOption>
+}
+
+/** One server's findings (RFC 5780 4.3/4.4), or why it gave none. */
+export interface NativeStunBehaviour {
+  /** As the caller named it, and the address asked. */
+  server: string
+  serverAddress?: string
+  failure?: NativeStunFailure
+  /** This host's address and port as the server saw them (XOR-MAPPED-ADDRESS). */
+  mappedAddress?: string
+  mappedPort?: number
+  /** The server's other address (RFC 5780 OTHER-ADDRESS), when it has one. */
+  otherAddress?: string
+  /** This host's own address towards the server. */
+  localAddress?: string
+  /** The server saw this host's own address and port: no NAT on the way. */
+  noNat: boolean
+  mapping?: 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent'
+  filtering?: 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent'
+  /** Why mapping or filtering could not be told, and other remarks. */
+  notes: Array<string>
+  latencyMs: number
+}
+
+/** Why a STUN server gave no answer we could use. */
+export interface NativeStunFailure {
+  /** TIMEOUT, REFUSED, INVALID_RESPONSE, SOCKET_ERROR, INVALID_SERVER. */
+  meaning: string
+  description: string
 }
 
 /** NAT-PMP delete (lifetime 0): one request, repeated only while unanswered. */
@@ -459,6 +523,15 @@ export interface SoapTarget {
   serviceType: string
   timeoutMs: number
 }
+
+/** STUN's default budget for one test (`stun::client::DEFAULT_BUDGET`). */
+export declare const STUN_BUDGET_MS: number
+
+/**
+ * RFC 5780 behaviour discovery against the servers given, in order, until one could tell
+ * both the mapping and the filtering behaviour (at most `MAX_STUN_SERVERS` are asked).
+ */
+export declare function stunBehaviour(servers: Array<string>, budgetMs?: number | undefined | null): Promise<Array<NativeStunBehaviour>>
 
 export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>
 

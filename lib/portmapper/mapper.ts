@@ -41,6 +41,7 @@ import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
 import { type CallOptions, type MapRequest, type PortMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
 import { pxpBackend } from './pxp-backend.ts'
+import { askVerify, hardRefresh, type UnreachableEvidence } from './reachability.ts'
 import { UpnpBackend } from './upnp-backend.ts'
 import { WakeWatch } from './wake-watch.ts'
 
@@ -56,6 +57,8 @@ export interface PortMapperEvents {
   restored: [mapping: Mapping, previousExternalPort: number]
   /** The router's external address changed (emitted once per change). */
   externalAddressChanged: [address: string, previous: string]
+  /** `verify` said the mapping is not reached from outside, and a hard refresh did not help. */
+  unreachable: [mapping: Mapping, evidence: UnreachableEvidence]
   /** Leftovers of a crashed run deleted from the journal at start. */
   swept: [count: number]
   /** Something went wrong in the background (renewal, check, restore). Without a listener
@@ -386,6 +389,14 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   async #maintain(held: Held): Promise<void> {
     const m = held.mapping
     const now = Date.now()
+    if (now >= held.renewAt && this.#options.hardRefresh && m.family === 'ipv4') {
+      // Routers known to stop forwarding what they keep listing: renew by delete + add.
+      const granted = await hardRefresh(held.backend, held.params, held.granted)
+      if (this.#closed || m.closed) return void (await held.backend.remove(held.params, granted).catch(() => undefined))
+      this.#apply(held, granted)
+      this.emit('renewed', m)
+      return this.#confirmForwarding(held)
+    }
     const outcome = await held.backend.maintain(held.params, held.granted, now >= held.renewAt)
     if (this.#closed || m.closed) {
       // Closed meanwhile; a check that re-created the mapping must not leave it behind.
@@ -409,6 +420,38 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       if (outcome.renewed) this.emit('renewed', m)
     }
     if (m.family === 'ipv4') this.#noteExternalAddress(granted.externalAddress)
+    await this.#confirmForwarding(held)
+  }
+
+  /** The app's `verify` after a check: a mapping it cannot reach gets one hard refresh. */
+  async #confirmForwarding(held: Held): Promise<void> {
+    const verify = this.#options.verify
+    const m = held.mapping
+    if (!verify || m.family !== 'ipv4' || this.#closed || m.closed) return
+    const first = await askVerify(verify, m)
+    if (first !== true) {
+      if (first !== false) this.#report(first, m)
+      if (first !== false || held.unreachable) return
+    } else {
+      if (held.unreachable) {
+        held.unreachable = false
+        this.emit('restored', m, m.externalPort)
+      }
+      return
+    }
+    this.emit('lost', m, 'not reachable from outside (verify): deleting and adding it again')
+    const previousPort = m.externalPort
+    const granted = await hardRefresh(held.backend, held.params, held.granted)
+    if (this.#closed || m.closed) return void (await held.backend.remove(held.params, granted).catch(() => undefined))
+    this.#apply(held, granted)
+    const second = await askVerify(verify, m)
+    if (second === true) return void this.emit('restored', m, previousPort)
+    held.unreachable = true
+    const reason =
+      second === false
+        ? 'still not reachable after a hard refresh (deleted and added again)'
+        : `verify failed after a hard refresh: ${second.message}`
+    this.emit('unreachable', m, { reason, hardRefreshed: true, answers: [first, second] })
   }
 
   #apply(held: Held, granted: Granted): void {

@@ -5,6 +5,7 @@ import { clientError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
+import type { VerifyReachable } from './reachability.ts'
 import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
 
 /** How a PortMapper finds the router and keeps mappings (every field optional). */
@@ -53,6 +54,15 @@ export interface PortMapperOptions {
    *  reboot (new BOOTID.UPNP.ORG) triggers a check at once instead of at the next
    *  `verifyInterval`. Default true, except on Windows (see README, "Platforms"). */
   watchAnnouncements?: boolean
+  /** The app's own check that a mapping is reached from outside (a dial-back: libp2p
+   *  AutoNAT, a game's lobby server), asked after each check of an IPv4 mapping, with a
+   *  signal that aborts after 10 s. Resolving false makes the mapper delete and re-add the
+   *  mapping once (hard refresh) and ask again: `restored` if it helped, else `unreachable`
+   *  (not repaired again until `verify` says yes once). */
+  verify?: VerifyReachable
+  /** Renew by deleting and re-adding each mapping instead of refreshing it, for routers known
+   *  to stop forwarding mappings they keep listing. Default false. */
+  hardRefresh?: boolean
 }
 
 /** What `PortMapper.map()` maps. */
@@ -81,7 +91,8 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal'>> & Pick<PortMapperOptions, 'journal'>
+export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'verify'>> &
+  Pick<PortMapperOptions, 'journal' | 'verify'>
 
 /** The options with their defaults, checked; throws a UPNPError naming the bad one. */
 export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
@@ -104,6 +115,8 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     keepAlive: options.keepAlive ?? false,
     watchAnnouncements: options.watchAnnouncements ?? defaults.WATCH_ANNOUNCEMENTS,
     journal: options.journal,
+    verify: options.verify,
+    hardRefresh: options.hardRefresh ?? false,
   }
   const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
   const invalid = (result: UPNPResult, description: string) => clientError(result, description)
@@ -117,6 +130,8 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   if (!isIntegerIn(portRange[0], 1, 65535) || !isIntegerIn(portRange[1], portRange[0], 65535)) {
     throw invalid(UPNPResult.INVALID_PORT, `portRange ${JSON.stringify(portRange)} is not [low, high] within 1..65535`)
   }
+  if (options.verify !== undefined && typeof options.verify !== 'function')
+    throw invalid(UPNPResult.INVALID_PARAM, 'verify must be a function')
   if (!isIntegerIn(maxAttempts, 1, 1000)) throw invalid(UPNPResult.INVALID_PARAM, `maxAttempts ${maxAttempts} is not 1..1000`)
   for (const [name, value] of [
     ['requestTimeout', requestTimeout],

@@ -5,6 +5,8 @@ import { DoctorRun } from './checks.ts'
 import { doctorLease } from './pxp.ts'
 import { doctorUpnp } from './upnp.ts'
 import { checkIpv6Inbound } from './pinhole.ts'
+import { doctorStun } from './stun.ts'
+import { stunServers } from '../check.ts'
 import { seconds } from '../../format.ts'
 import { defaultRoute, searchWhere } from '../../gateways.ts'
 import { envelope, gatewayJson, protocolsJson } from '../../json.ts'
@@ -22,6 +24,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const wantedPort = parsed.values.port === undefined ? null : parsePort(String(parsed.values.port), '--port')
   const protocol: Protocol = parseProtocols(parsed.values)[0] ?? 'UDP'
   const via: Via = g.protocol === 'auto' ? 'upnp' : g.protocol
+  const stun = stunServers(parsed.values)
   const run = new DoctorRun(g, ctx, via)
   const what = g.protocol === 'auto' ? 'UPnP, and whether NAT-PMP and PCP answer' : VIA_NAME[via]
   out.info(out.out.bold('upnp-native doctor') + out.out.dim(` (${what}; ${searchWhere(g)}, ${seconds(g.timeoutMs)} search)`))
@@ -29,6 +32,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     await doctorUpnp(run, wantedPort, protocol)
     await checkIpv6Inbound(run)
   } else await doctorLease(run, via, wantedPort, protocol)
+  if (stun.length && !g.ipv6) await doctorStun(run, stun)
   return finishDoctor(run)
 }
 
@@ -83,6 +87,7 @@ async function finishDoctor(run: DoctorRun): Promise<ExitCode> {
         protocols: protocolsJson(run.probed),
         defaultRoute: found?.route ?? (await defaultRoute(ctx.lib)),
         ipv6Inbound: run.ipv6Inbound,
+        ...(run.stun ? { stun: run.stun } : {}),
       }),
     )
     return exitCode
@@ -101,7 +106,7 @@ export const doctorCommand: Command = {
   name: 'doctor',
   synopsis: 'doctor',
   summary: 'check everything, say what is wrong and how to fix it',
-  options: { port: { type: 'string' }, udp: { type: 'boolean' }, tcp: { type: 'boolean' } },
+  options: { port: { type: 'string' }, udp: { type: 'boolean' }, tcp: { type: 'boolean' }, stun: { type: 'string', multiple: true } },
   help: `Usage: upnp-native doctor [--port <port>] [--udp|--tcp] [options]
 
 Runs every check in order and ends with a verdict and the fix:
@@ -118,6 +123,9 @@ Runs every check in order and ends with a verdict and the fix:
   checks over NAT-PMP or PCP instead.
   --port <port>        the port to test (default: a free one from 49152-65535)
   --udp, --tcp         the protocol to test (default UDP)
+  --stun <host[:port]> also the view from outside: the public address against the router's,
+                       the NAT's behaviour, and a UDP probe mapping checked from outside
+                       (as \`upnp-native check\`; a STUN server with RFC 5780, none built in)
 
 Exit: 0 all good, 1 a problem was found, 3 no usable gateway.
 

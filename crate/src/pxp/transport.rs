@@ -67,6 +67,20 @@ impl Timing {
     }
 }
 
+/// Whether the send planned for `due` goes out now: its time has come and the budget is not
+/// spent (the first send always goes, even from a late, busy runtime). Shared with STUN.
+pub fn send_due(due: Option<Instant>, first: bool, now: Instant, deadline: Instant) -> bool {
+    due.is_some_and(|at| at <= now && (first || now < deadline))
+}
+
+/// When to wake: for the next send if it comes before the deadline, else at the deadline.
+pub fn wake_at(due: Option<Instant>, now: Instant, deadline: Instant) -> Instant {
+    match due {
+        Some(at) if at < deadline && now < deadline => at,
+        _ => deadline,
+    }
+}
+
 /// A datagram that was read and accepted as the answer.
 #[derive(Debug)]
 pub struct Answer<T> {
@@ -209,24 +223,17 @@ pub async fn exchange<T>(
     loop {
         let now = Instant::now();
         let due = offsets.get(attempts as usize).map(|o| started + *o);
-        if let Some(at) = due {
-            // Never a retransmission once the budget is spent (a late, busy runtime).
-            if at <= now && (attempts == 0 || now < deadline) {
-                match socket.send(request).await {
-                    Ok(_) => attempts += 1,
-                    // An ICMP error from an earlier send surfaces on the next call.
-                    Err(e) if attempts > 0 => {
-                        return Err(kernel_error(e, attempts, started.elapsed()))
-                    }
-                    Err(e) => return Err(ExchangeError::Socket(e)),
-                }
-                continue;
+        // Never a retransmission once the budget is spent (a late, busy runtime).
+        if send_due(due, attempts == 0, now, deadline) {
+            match socket.send(request).await {
+                Ok(_) => attempts += 1,
+                // An ICMP error from an earlier send surfaces on the next call.
+                Err(e) if attempts > 0 => return Err(kernel_error(e, attempts, started.elapsed())),
+                Err(e) => return Err(ExchangeError::Socket(e)),
             }
+            continue;
         }
-        let wake = match due {
-            Some(at) if at < deadline && now < deadline => at,
-            _ => deadline,
-        };
+        let wake = wake_at(due, now, deadline);
         tokio::select! {
             biased;
             received = socket.recv(&mut buffer) => match received {
