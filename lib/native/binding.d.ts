@@ -458,6 +458,12 @@ export interface SoapTarget {
   controlUrl: string
   serviceType: string
   timeoutMs: number
+  /**
+   * Send from this address of this host (IPv6 pinhole actions: the pinhole's address);
+   * absent or "" = the system's choice. `lib/godot/device.ts` checks it is an IP address;
+   * anything else is ignored here.
+   */
+  localAddress?: string
 }
 
 export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>
