@@ -145,6 +145,34 @@ describe('choosing the way', () => {
     expect(await pinholeRules(47861)).toEqual([])
   })
 
+  describe('a LAN with a global prefix beside the ULA (lab.sh ipv6-wan global)', () => {
+    const GLOBAL = LAB.global6.client
+    beforeAll(async () => {
+      await ipv6WanCtl('global')
+    })
+    afterAll(async () => {
+      await ipv6WanCtl('on')
+    })
+
+    // miniupnp#731: the pinhole used to be for the address the router was reached from, which
+    // the WAN cannot reach (here the WAN host has no route to the ULA at all).
+    it.each([
+      ['unique-local', LAB.routerDescUrl6, 47870],
+      ['link-local', `http://[${LAB.wan6.routerLinkLocal}%25lan0]:5000/rootDesc.xml`, 47872],
+    ])('UPnP opens the pinhole for the global address, also with the router reached on its %s one', async (_kind, url, port) => {
+      const m = mapper({ gateway: url })
+      const h = await m.map({ internalPort: port, protocol: 'UDP', family: 'ipv6', lease: 600 })
+      expect(h).toMatchObject({ via: 'upnp', externalAddress: GLOBAL, internalClient: GLOBAL, externalPort: port })
+      expect(m.mappings[0]?.externalAddress).toBe(GLOBAL)
+      expect((await pinholeRules(port)).join('\n')).toContain('0x20010db8007700000000000000000010') // 2001:db8:77::10
+      expect(await arrivesFromWan('udp', GLOBAL, port)).toBe(true)
+      // Its other actions come from the same address, or the router would refuse them (606).
+      await h.close()
+      expect(await pinholeRules(port)).toEqual([])
+      expect(await arrivesFromWan('udp', GLOBAL, port)).toBe(false)
+    })
+  })
+
   it('auto: UPnP when no PCP server answers over IPv6 (router6 points at a host without one)', async () => {
     const m = mapper({ router6: LAB.ip6.fakeA })
     const h = await m.map({ internalPort: 47851, family: 'ipv6', lease: 600 })
