@@ -56,7 +56,7 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The package must never run a router daemon on the host's own network.
-  pkill -x miniupnpd 2>/dev/null || true
+  bash "$REPO/__test__/lab/stop-package-miniupnpd.sh"
 }
 
 # Rebuild the addon only when it is missing or older than the crate sources, and the
