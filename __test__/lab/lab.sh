@@ -51,6 +51,8 @@ ensure_packages() {
   command -v ip >/dev/null || missing+=(iproute2)
   # The CLI's tests watch it in a real terminal (tmux; script(1) is in essential bsdutils).
   command -v tmux >/dev/null || missing+=(tmux)
+  # The journal test reads the order of fsync and rename with strace.
+  command -v strace >/dev/null || missing+=(strace)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq

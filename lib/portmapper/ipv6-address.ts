@@ -9,6 +9,7 @@
 import os from 'node:os'
 import * as native from '../native/index.ts'
 
+/** Whether `address` is an IPv6 link-local address (fe80::/10). */
 export const isLinkLocal = (address: string): boolean => /^fe[89ab][0-9a-f]:/i.test(address)
 /** Global unicast (2000::/3): neither unique-local (fc00::/7) nor link-local. */
 const isGlobal = (address: string): boolean => /^[23][0-9a-f]{0,3}:/i.test(address)

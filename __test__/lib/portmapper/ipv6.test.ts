@@ -253,11 +253,11 @@ describe('choosing the way', () => {
     const { child, exited } = await startChild(47858, journal)
     child.kill('SIGKILL')
     await exited
-    const left = JSON.parse(fs.readFileSync(journal, 'utf8')) as { entries: Array<Record<string, unknown>> }
-    expect(left.entries).toMatchObject([{ via: 'pcp', internalClient: ME, internalPort: 47858 }])
+    const left = JSON.parse(fs.readFileSync(journal, 'utf8')) as { sections: Array<{ entries: Array<Record<string, unknown>> }> }
+    expect(left.sections.flatMap((s) => s.entries)).toMatchObject([{ via: 'pcp', internalClient: ME, internalPort: 47858 }])
     expect(await pinholeRules(47858)).toHaveLength(1) // the crash left it
     expect(await arrivalsFromWan('udp', ME, 47858, N)).toBe(N)
-    const m = mapper({ journal })
+    const m = mapper({ journal, adoptWindow: 0 })
     const swept = next<[number]>(m, 'swept', 8000)
     await m.map({ internalPort: 47859, family: 'ipv6', lease: 600 })
     expect((await swept)[0]).toBe(1)
