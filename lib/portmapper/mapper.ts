@@ -120,7 +120,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     )
   }
 
-  /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/`beforeExit` (Electron: quit). */
+  /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/SIGHUP/`beforeExit` (Electron: quit). */
   get cleanupOnExit(): boolean {
     return this.#options.cleanupOnExit
   }

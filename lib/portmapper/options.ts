@@ -38,7 +38,8 @@ export interface PortMapperOptions {
   portRange?: [number, number]
   /** Add attempts with other external ports after conflicts. Default 8. */
   maxAttempts?: number
-  /** Delete this mapper's mappings on SIGINT, SIGTERM and `beforeExit` (in an Electron main
+  /** Delete this mapper's mappings on SIGINT, SIGTERM, SIGHUP (Windows: also SIGBREAK) and
+   *  `beforeExit`, awaiting the map() calls in flight (in an Electron main
    *  process: when the app quits, on `will-quit`). Default true. */
   cleanupOnExit?: boolean
   /** File recording live mappings, shareable by several processes: what a process that
