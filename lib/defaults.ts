@@ -54,6 +54,10 @@ export const MAX_ATTEMPTS = 8
 export const RETRY_AFTER_FAILURE_MS = 30_000
 /** PortMapper: how long the app's `verify` hook may take before its answer counts as a failure. */
 export const VERIFY_HOOK_TIMEOUT_MS = 10_000
+/** PortMapper: how long after its start a mapper may take over a journal's leftover (a map()
+ *  for the same thing), before the rest are deleted. Apps map their ports at start-up, within
+ *  seconds; a leftover kept this long forwards to this machine only. */
+export const ADOPT_WINDOW_MS = 30_000
 /** PortMapper: what process exit (or an Electron app's quit) may spend deleting mappings. */
 export const EXIT_CLEANUP_BUDGET_MS = 3000
 /** PortMapper, while it holds mappings: how often the wall and monotonic clocks are compared

@@ -14,7 +14,7 @@
 #   router wan0 100.64.0.2 ── 100.64.0.1 unl-cgn 11.33.0.1 ── 11.33.0.2 unl-wan
 #
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
-#        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | delay MS|off
+#        | router-status | vpn metric|split|tun|off | ipv6-wan on|global|off | delay MS|off
 #        | cgnat on|off | filtering open|strict | unforward udp|tcp PORT | stun-restart
 #        | exec NS CMD...
 #        | test [vitest args]
@@ -65,13 +65,15 @@ ensure_packages() {
   command -v tmux >/dev/null || missing+=(tmux)
   # The STUN server of the reachability tests, and its clients as the reference.
   command -v turnserver >/dev/null || missing+=(coturn)
+  # The journal test reads the order of fsync and rename with strace.
+  command -v strace >/dev/null || missing+=(strace)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The package must never run a router daemon on the host's own network.
-  pkill -x miniupnpd 2>/dev/null || true
-  pkill -x turnserver 2>/dev/null || true
+  bash "$REPO/__test__/lab/stop-package-daemon.sh" miniupnpd
+  bash "$REPO/__test__/lab/stop-package-daemon.sh" turnserver
 }
 
 # Rebuild the addon only when it is missing or older than the crate sources, and the
@@ -395,7 +397,11 @@ vpn() {
 # and the client gets an IPv6 default route via the router's link-local fe80::1, as routers
 # announce it. Opt-in: an IPv6 default route changes what defaultGateway() and the probe see,
 # which the IPv4 tests must not. Neighbours are static, so no first packet waits on (or is
-# lost to) neighbour discovery.
+# lost to) neighbour discovery. `global` adds a global prefix on the LAN beside the ULA
+# (2001:db8:77::/64, documentation addresses: router ::1, client ::10, routed by the WAN host
+# through the router), as ISPs delegate one: the router is still reached on its ULA, while
+# only the global address is what a pinhole must be for (the ULA is not routed in from the
+# WAN then: the WAN host has no route to fd77::/64).
 ipv6_wan() {
   ns_exists $P-router || die "no lab (run: lab.sh up)"
   ipv6_ok || die "ipv6-wan: IPv6 is unavailable in the namespaces"
@@ -407,11 +413,15 @@ ipv6_wan() {
   ip -n $P-wan addr del 2001:db8:99::2/64 dev wan0 2>/dev/null || true
   ip -n $P-wan -6 neigh flush dev wan0 2>/dev/null || true
   ip -n $P-router -6 neigh flush dev wan0 2>/dev/null || true
+  ip -n $P-router addr del 2001:db8:77::1/64 dev br0 2>/dev/null || true
+  ip -n $P-client addr del 2001:db8:77::10/64 dev lan0 2>/dev/null || true
+  ip -n $P-wan -6 route flush exact 2001:db8:77::/64 2>/dev/null || true
   inns $P-router sysctl -qw net.ipv6.conf.all.forwarding=0
-  case "${1:-}" in
+  local mode="${1:-}"
+  case "$mode" in
     off) log "ipv6-wan off"; return 0 ;;
-    on) ;;
-    *) die "usage: lab.sh ipv6-wan on|off" ;;
+    on|global) ;;
+    *) die "usage: lab.sh ipv6-wan on|global|off" ;;
   esac
   local mac_rwan mac_wan mac_br mac_client
   mac_rwan=$(inns $P-router cat /sys/class/net/wan0/address)
@@ -421,7 +431,14 @@ ipv6_wan() {
   ip -n $P-router addr add 2001:db8:99::1/64 dev wan0 nodad
   ip -n $P-router addr add fe80::1/64 dev br0 nodad
   ip -n $P-wan addr add 2001:db8:99::2/64 dev wan0 nodad
-  ip -n $P-wan -6 route replace fd77::/64 via 2001:db8:99::1 dev wan0
+  if [[ $mode == global ]]; then
+    ip -n $P-router addr add 2001:db8:77::1/64 dev br0 nodad
+    ip -n $P-client addr add 2001:db8:77::10/64 dev lan0 nodad
+    ip -n $P-wan -6 route replace 2001:db8:77::/64 via 2001:db8:99::1 dev wan0
+    ip -n $P-router -6 neigh replace 2001:db8:77::10 lladdr "$mac_client" dev br0 nud permanent
+  else
+    ip -n $P-wan -6 route replace fd77::/64 via 2001:db8:99::1 dev wan0
+  fi
   ip -n $P-router -6 route replace default via 2001:db8:99::2 dev wan0
   inns $P-router sysctl -qw net.ipv6.conf.all.forwarding=1
   ip -n $P-client -6 route replace default via fe80::1 dev lan0
@@ -429,7 +446,7 @@ ipv6_wan() {
   ip -n $P-router -6 neigh replace 2001:db8:99::2 lladdr "$mac_wan" dev wan0 nud permanent
   ip -n $P-router -6 neigh replace fd77::10 lladdr "$mac_client" dev br0 nud permanent
   ip -n $P-client -6 neigh replace fe80::1 lladdr "$mac_br" dev lan0 nud permanent
-  log "ipv6-wan on: WAN 2001:db8:99::/64, client default route via fe80::1"
+  log "ipv6-wan $mode: WAN 2001:db8:99::/64, client default route via fe80::1"
 }
 
 # Replies from the router slowed down by MS milliseconds, as in front of a real home router

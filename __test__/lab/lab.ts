@@ -40,6 +40,9 @@ export const LAB = {
   /** IPv6 on the WAN side (`lab.sh ipv6-wan on`): documentation prefix, and the router's
    *  link-local address the client's IPv6 default route points at. */
   wan6: { router: '2001:db8:99::1', host: '2001:db8:99::2', routerLinkLocal: 'fe80::1' },
+  /** A global prefix on the LAN beside the ULA (`lab.sh ipv6-wan global`): documentation
+   *  addresses, routed to the LAN by the WAN host through the router. */
+  global6: { routerLan: '2001:db8:77::1', client: '2001:db8:77::10' },
   /** miniupnpd's IPv6 pinhole service (WANIPv6FirewallControl:1), reached over IPv6. */
   routerFirewallControlUrl6: 'http://[fd77::1]:5000/ctl/IP6FCtl',
   routerFirewallServiceType: 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1',
@@ -270,8 +273,9 @@ export async function vpnCtl(mode: 'metric' | 'split' | 'tun' | 'off'): Promise<
   return labCtl(['vpn', mode])
 }
 
-/** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in). */
-export async function ipv6WanCtl(mode: 'on' | 'off'): Promise<string> {
+/** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in);
+ *  `global` also puts a global prefix on the LAN beside the ULA. */
+export async function ipv6WanCtl(mode: 'on' | 'global' | 'off'): Promise<string> {
   return labCtl(['ipv6-wan', mode])
 }
 

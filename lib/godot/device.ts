@@ -1,4 +1,5 @@
 /** Godot's `UPNPDevice`: one device, its checks in Godot's order, its actions as Promises. */
+import net from 'node:net'
 import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, PINHOLE_LEASE_S, PINHOLE_MAX_LEASE_S, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
@@ -78,6 +79,15 @@ export class UPNPDevice {
   firewallControlUrl = ''
   /** The pinhole service's type ("" when the device has none). */
   firewallServiceType = ''
+  /**
+   * Extra (not in Godot): the address of this host that IPv6 pinhole actions are sent from,
+   * "" (the default) for the system's choice towards the router. Routers take a pinhole
+   * action only from the pinhole's own address, and an `addPinhole` without `internalClient`
+   * opens it for the address the request came from: set this to open pinholes for this host's
+   * global address when the router is reached over a unique-local or link-local one
+   * (PortMapper does).
+   */
+  firewallSourceAddress = ''
 
   /** Godot: `igd_status == IGD_STATUS_OK`, nothing else. */
   isValidGateway(): boolean {
@@ -211,9 +221,17 @@ export class UPNPDevice {
   // router could not take is refused here with the result it would mean.
 
   private firewall(): native.SoapTarget | null {
-    if (this.firewallControlUrl) return { ...this.target(), controlUrl: this.firewallControlUrl, serviceType: this.firewallServiceType }
-    this.reject(UPNPResult.INVALID_GATEWAY, 'this device has no WANIPv6FirewallControl service (IPv6 pinholes)')
-    return null
+    if (!this.firewallControlUrl) {
+      this.reject(UPNPResult.INVALID_GATEWAY, 'this device has no WANIPv6FirewallControl service (IPv6 pinholes)')
+      return null
+    }
+    const source = this.firewallSourceAddress
+    if (source !== '' && (typeof source !== 'string' || !net.isIP(source))) {
+      this.reject(UPNPResult.INVALID_PARAM, `firewallSourceAddress ${JSON.stringify(source)} is not an IP address`)
+      return null
+    }
+    const target = { ...this.target(), controlUrl: this.firewallControlUrl, serviceType: this.firewallServiceType }
+    return source ? { ...target, localAddress: source } : target
   }
 
   private badPinholeId(uniqueId: number): boolean {
@@ -288,7 +306,7 @@ export class UPNPDevice {
   /** A new lease (1..86400 s) for pinhole `uniqueId`. */
   async updatePinhole(uniqueId: number, leaseTime: number): Promise<UPNPResult> {
     const target = this.firewall()
-    if (!target) return UPNPResult.INVALID_GATEWAY
+    if (!target) return this.lastError?.result ?? UPNPResult.INVALID_GATEWAY
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
     if (!isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)) {
       return this.reject(UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime))
@@ -299,7 +317,7 @@ export class UPNPDevice {
   /** Closes pinhole `uniqueId`. */
   async deletePinhole(uniqueId: number): Promise<UPNPResult> {
     const target = this.firewall()
-    if (!target) return UPNPResult.INVALID_GATEWAY
+    if (!target) return this.lastError?.result ?? UPNPResult.INVALID_GATEWAY
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
     return this.settle(await native.deletePinhole(target, uniqueId).catch(internalError))
   }

@@ -17,6 +17,18 @@ export declare class Discovery {
   cancel(): void
 }
 
+/** A held lock; released by `release()` or when collected. */
+export declare class FileLock {
+  /**
+   * Opens `path` (created when missing, readable by this user only; never written) and
+   * locks it, waiting at most `timeout_ms` for another holder. Blocks the calling thread
+   * meanwhile: a holder keeps it only for milliseconds.
+   */
+  static acquire(path: string, timeoutMs: number): FileLock
+  /** Unlocks (closing the file). Idempotent. */
+  release(): void
+}
+
 /**
  * Hears SSDP announcements (a router coming back from a reboot announces a new
  * `BOOTID.UPNP.ORG`). Passive: it never sends. Its callback does not keep Node alive.
@@ -522,6 +534,12 @@ export interface SoapTarget {
   controlUrl: string
   serviceType: string
   timeoutMs: number
+  /**
+   * Send from this address of this host (IPv6 pinhole actions: the pinhole's address);
+   * absent or "" = the system's choice. `lib/godot/device.ts` checks it is an IP address;
+   * anything else is ignored here.
+   */
+  localAddress?: string
 }
 
 /** STUN's default budget for one test (`stun::client::DEFAULT_BUDGET`). */

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Discovery = nativeBinding.Discovery
+module.exports.FileLock = nativeBinding.FileLock
 module.exports.NotifyListener = nativeBinding.NotifyListener
 module.exports.StunSocket = nativeBinding.StunSocket
 module.exports.__panicForTests = nativeBinding.__panicForTests

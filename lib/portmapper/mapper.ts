@@ -14,10 +14,11 @@
  * - on 718/729 it picks another external port (never below 1024 unless asked);
  * - on 725, or 402 with a lease, it retries with a permanent lease;
  * - after sleep or a long pause (timers far too late) every mapping is checked at once;
- * - `close()` deletes exactly what it created; SIGINT/SIGTERM/`beforeExit` do the same
- *   (`cleanupOnExit`) without changing how the process exits, and so does an Electron app's
- *   quit (`will-quit`, held until done); an optional journal lets the next start delete what
- *   a crashed process left;
+ * - `close()` deletes exactly what it created, after the map() calls in flight;
+ *   SIGINT/SIGTERM/SIGHUP/`beforeExit` do the same (`cleanupOnExit`) without changing how the
+ *   process exits, and so does an Electron app's quit (`will-quit`, held until done); an
+ *   optional journal, shareable by processes, lets a later start adopt (same external port)
+ *   or delete what a process that died without cleaning up left;
  * - one request at a time per gateway; timers are unref'd, so an idle mapper never keeps
  *   a process alive (unless `keepAlive`);
  * - `family: 'ipv6'` opens a pinhole in the router's IPv6 firewall instead, over PCP or UPnP
@@ -36,7 +37,8 @@ import { AnnouncementWatcher } from './announcements.ts'
 import type { Backend, Granted, MappingParams } from './backend.ts'
 import { installExitHooks, uninstallExitHooks } from './exit-hooks.ts'
 import { Ipv6Backends } from './ipv6.ts'
-import { Journal, type JournalEntry, sweepEntry } from './journal.ts'
+import { Journal, type JournalEntry } from './journal.ts'
+import { Leftovers, type Place } from './leftovers.ts'
 import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
 import { type CallOptions, type MapRequest, type PortMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
@@ -66,6 +68,10 @@ export interface PortMapperEvents {
   error: [error: UPNPError, mapping: Mapping | null]
 }
 
+/** Whether the journal records `held`. UPnP pinholes are left out: they cannot be looked up by
+ *  port, and their lease (at most a day, an hour by default) ends them anyway. */
+const journaled = (held: Held): boolean => !(held.backend.via === 'upnp' && held.backend.family === 'ipv6')
+
 /** Keeps port mappings alive on the router, over the best protocol it speaks. */
 export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #options: ResolvedOptions
@@ -75,12 +81,18 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   /** `gateway` given as a description URL: opened (again) from it, never searched for. */
   readonly #gatewayUrl: string | null
   readonly #held = new Map<Mapping, Held>()
+  /** Deleted from #held, their delete not answered yet: still on the router, and journaled. */
+  readonly #removing = new Set<Held>()
+  /** map() calls not settled yet: close() and the exit hooks wait for them. */
+  readonly #adding = new Set<Promise<Mapping>>()
   readonly #backends = new Map<Via, Backend>()
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
   #externalAddress = ''
   #started: Promise<void> | null = null
   readonly #journal: Journal | null
+  /** What a dead process left: adopted by a matching map(), else deleted. */
+  readonly #leftovers: Leftovers
   readonly #announcements: AnnouncementWatcher
   /** Notices sleep and stalls while mappings are held. */
   readonly #wake = new WakeWatch(() => this.#checkAllNow())
@@ -94,6 +106,17 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
     this.#fixedGateway = options.gateway !== undefined && this.#gatewayUrl === null
     this.#journal = this.#options.journal ? new Journal(this.#options.journal, (e) => this.#report(e, null)) : null
+    this.#leftovers = new Leftovers({
+      serial: this.#serial,
+      requestTimeout: this.#options.requestTimeout,
+      pxpBudget: this.#options.pmpBudget,
+      adoptWindow: this.#options.adoptWindow,
+      swept: (count) => this.emit('swept', count),
+      changed: () => {
+        this.#writeJournal()
+        this.#settleIdle()
+      },
+    })
     this.#ipv6 = new Ipv6Backends({
       options: this.#options,
       fixedGateway: this.#fixedGateway ? this.#gateway : null,
@@ -106,7 +129,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     )
   }
 
-  /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/`beforeExit` (Electron: quit). */
+  /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/SIGHUP/`beforeExit` (Electron: quit). */
   get cleanupOnExit(): boolean {
     return this.#options.cleanupOnExit
   }
@@ -127,7 +150,20 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   /** Maps `internalPort` on the router and keeps the mapping alive until closed. */
-  async map(request: MapRequest): Promise<Mapping> {
+  map(request: MapRequest): Promise<Mapping> {
+    const call = this.#map(request)
+    // Until it settles, an exit waits for it (or for its undo, when close() came first).
+    this.#adding.add(call)
+    installExitHooks(this)
+    const settled = (): void => {
+      this.#adding.delete(call)
+      this.#settleIdle()
+    }
+    call.then(settled, settled)
+    return call
+  }
+
+  async #map(request: MapRequest): Promise<Mapping> {
     const { internalPort, protocol = 'UDP', description = '', family = 'ipv4', signal } = request
     const lease = request.lease ?? this.#options.lease
     if (!isIntegerIn(internalPort, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, badPort('internalPort', internalPort))
@@ -162,8 +198,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       let granted: Granted
       try {
         backend = family === 'ipv6' ? await this.#ipv6.backend(via, signal) : await this.#backend(via, signal)
-        granted = await backend.add(params, wanted, signal)
+        this.#assertOpen() // closed while probing or discovering: send nothing
+        granted = await this.#leftovers.adoptOrAdd(backend, params, wanted, this.#place(backend), signal)
       } catch (error) {
+        if (this.#closed) throw error
         if (signal?.aborted) throw error
         failures.push(asUpnpError(error))
         invalidateProbe()
@@ -189,15 +227,27 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     if (!held) return
     options.signal?.throwIfAborted()
     this.#forget(held)
-    // A check in flight may still renew: delete only after it, so the delete is the last word.
-    await held.checking
-    await held.backend.remove(held.params, held.granted)
+    this.#removing.add(held)
+    try {
+      // A check in flight may still renew: delete only after it, so the delete is the last word.
+      await held.checking
+      await held.backend.remove(held.params, held.granted)
+    } catch (error) {
+      if (journaled(held)) this.#leftovers.keep(this.#entryOf(held)) // still on the router: the journal keeps it
+      throw error
+    } finally {
+      this.#removing.delete(held)
+      this.#writeJournal()
+      this.#settleIdle()
+    }
   }
 
   /** Deletes every mapping this mapper created and stops all its timers. Idempotent. */
   async close(options: CallOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
     this.#closed = true
+    // Adds in flight see #closed and undo what they made (map() rejects); then nothing new comes.
+    await Promise.allSettled([...this.#adding])
     const failures: UPNPError[] = []
     await Promise.all(
       this.mappings.map((m) =>
@@ -206,6 +256,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         }),
       ),
     )
+    await this.#leftovers.sweepAll()
     uninstallExitHooks(this)
     this.#announcements.close()
     this.#wake.stop()
@@ -229,7 +280,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   #start(): Promise<void> {
-    this.#started ??= this.#sweepJournal()
+    this.#started ??= this.#claimLeftovers()
     return this.#started
   }
 
@@ -326,6 +377,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       checking: null,
     }
     this.#held.set(mapping, held)
+    this.#leftovers.covered(backend.via, granted.externalPort, params.protocol, family)
     if (family === 'ipv4') {
       this.#noteExternalAddress(granted.externalAddress)
       mapping.update({ externalAddress: this.#externalAddress || granted.externalAddress })
@@ -357,12 +409,16 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     disarm(held)
     held.mapping.update({ closed: true })
     this.#held.delete(held.mapping)
-    this.#writeJournal()
     if (this.#held.size === 0) {
-      uninstallExitHooks(this)
       this.#announcements.close()
       this.#wake.stop()
     }
+  }
+
+  /** Nothing held, being deleted or added, and no leftover: the exit hooks are not needed. */
+  #settleIdle(): void {
+    if (this.#held.size || this.#removing.size || this.#adding.size || this.#leftovers.entries.length) return
+    uninstallExitHooks(this)
   }
 
   #tick(held: Held): Promise<void> {
@@ -507,41 +563,48 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   // ---- journal: what a crashed process left behind ---------------------------------
 
-  async #sweepJournal(): Promise<void> {
-    const leftovers = this.#journal?.takeOver()
-    if (!leftovers) return
-    let swept = 0
-    const how = { requestTimeout: this.#options.requestTimeout, pxpBudget: this.#options.pmpBudget, serial: this.#serial }
-    for (const e of leftovers) {
-      if (await sweepEntry(e, how).catch(() => false)) swept++
+  /** At the first map(): the leftovers of dead processes sharing the journal are claimed;
+   *  with adoption off they are deleted before anything is mapped. */
+  async #claimLeftovers(): Promise<void> {
+    const claimed = this.#journal?.takeOver() ?? []
+    if (!claimed.length) return
+    this.#leftovers.claim(claimed)
+    if (this.#options.adoptWindow === 0) await this.#leftovers.sweepAll()
+  }
+
+  /** Where `backend` keeps mappings (a leftover is adopted only from the same place). */
+  #place(backend: Backend): Place {
+    if (backend.via === 'upnp') return { controlUrl: this.#gateway?.igdControlUrl ?? '' }
+    return { router: backend.router ?? this.#options.router }
+  }
+
+  #entryOf({ mapping: m, backend, granted }: Held): JournalEntry {
+    const entry: JournalEntry = {
+      via: backend.via,
+      internalClient: m.internalClient,
+      internalPort: m.internalPort,
+      externalPort: m.externalPort,
+      protocol: m.protocol,
+      description: m.description,
+      family: m.family,
+      ...this.#place(backend),
     }
-    this.#writeJournal()
-    if (swept) this.emit('swept', swept)
+    if (backend.via === 'upnp' && this.#gateway) entry.serviceType = this.#gateway.igdServiceType
+    if (granted.nonce) entry.nonce = granted.nonce
+    return entry
   }
 
   #writeJournal(): void {
     if (!this.#journal) return
-    // UPnP pinholes are left out: they cannot be looked up by port, and their lease (at most a
-    // day, an hour by default) ends them anyway.
-    const journaled = [...this.#held.values()].filter((h) => !(h.backend.via === 'upnp' && h.backend.family === 'ipv6'))
-    const entries: JournalEntry[] = journaled.map(({ mapping: m, backend, granted }) => {
-      const entry: JournalEntry = {
-        via: backend.via,
-        internalClient: m.internalClient,
-        internalPort: m.internalPort,
-        externalPort: m.externalPort,
-        protocol: m.protocol,
-      }
-      if (backend.via === 'upnp' && this.#gateway) {
-        entry.controlUrl = this.#gateway.igdControlUrl
-        entry.serviceType = this.#gateway.igdServiceType
-      } else {
-        entry.router = backend.router ?? this.#options.router
-        if (granted.nonce) entry.nonce = granted.nonce
-      }
-      return entry
-    })
-    this.#journal.write(entries)
+    const entries = [...this.#held.values(), ...this.#removing].filter(journaled).map((h) => this.#entryOf(h))
+    this.#journal.write([...entries, ...this.#leftovers.entries])
+  }
+
+  /** @internal What the exit hooks must report when the process ends before the deletes. */
+  outstanding(): string[] {
+    const left = [...this.#held.values(), ...this.#removing].map((h) => `${h.params.protocol} ${h.mapping.externalPort}`)
+    if (this.#adding.size) left.push(`${this.#adding.size} map() call(s) in flight`)
+    return left
   }
 
   /** @internal Cleanup for process exit: bounded, never throws. */

@@ -43,11 +43,19 @@ export interface PortMapperOptions {
   portRange?: [number, number]
   /** Add attempts with other external ports after conflicts. Default 8. */
   maxAttempts?: number
-  /** Delete this mapper's mappings on SIGINT, SIGTERM and `beforeExit` (in an Electron main
+  /** Delete this mapper's mappings on SIGINT, SIGTERM, SIGHUP (Windows: also SIGBREAK) and
+   *  `beforeExit`, awaiting the map() calls in flight (in an Electron main
    *  process: when the app quits, on `will-quit`). Default true. */
   cleanupOnExit?: boolean
-  /** File recording live mappings; leftovers of a crashed process are deleted on next start. */
+  /** File recording live mappings, shareable by several processes: what a process that
+   *  died without cleaning up left is adopted or deleted by a later start (README, "The
+   *  journal"). A directory or other non-regular file there is an error, never touched. */
   journal?: string
+  /** How long after the start, in ms, a journal's leftover may be taken over (renewed in
+   *  place, same external port) by a map() for the same protocol, internal port and
+   *  description; leftovers not taken over are deleted then, or at close(). 0 turns adoption
+   *  off: leftovers are deleted before the first mapping. Default 30000. */
+  adoptWindow?: number
   /** Keep the process alive while mappings are held (timers are unref'd otherwise). Default false. */
   keepAlive?: boolean
   /** Listen (passively, on port 1900 shared) for the gateway's SSDP announcements, so a
@@ -117,6 +125,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     journal: options.journal,
     verify: options.verify,
     hardRefresh: options.hardRefresh ?? false,
+    adoptWindow: options.adoptWindow ?? defaults.ADOPT_WINDOW_MS,
   }
   const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
   const invalid = (result: UPNPResult, description: string) => clientError(result, description)
@@ -139,6 +148,9 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     ['pmpBudget', pmpBudget],
   ] as const) {
     if (!isIntegerIn(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${value} is not 1..${MAX_TIMER_MS} ms`)
+  }
+  if (!isIntegerIn(resolved.adoptWindow, 0, MAX_TIMER_MS)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `adoptWindow ${resolved.adoptWindow} is not 0..${MAX_TIMER_MS} ms`)
   }
   if (!isIntegerIn(discoverTimeout, 0, MAX_TIMER_MS)) {
     throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${discoverTimeout} is not 0..${MAX_TIMER_MS} ms`)

@@ -220,6 +220,10 @@ pub struct SoapTarget {
     pub control_url: String,
     pub service_type: String,
     pub timeout_ms: u32,
+    /// Send from this address of this host (IPv6 pinhole actions: the pinhole's address);
+    /// absent or "" = the system's choice. `lib/godot/device.ts` checks it is an IP address;
+    /// anything else is ignored here.
+    pub local_address: Option<String>,
 }
 
 impl From<SoapTarget> for Target {
@@ -228,6 +232,7 @@ impl From<SoapTarget> for Target {
             control_url: t.control_url,
             service_type: t.service_type,
             timeout: Duration::from_millis(t.timeout_ms.max(1).into()),
+            local_address: t.local_address.and_then(|a| a.parse().ok()),
         }
     }
 }

@@ -78,6 +78,7 @@ impl ConnectionInfo {
             timeout: deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1)),
+            local_address: None,
         };
         match status_info(&target()).await {
             Ok(status) => self.connection_status = status,

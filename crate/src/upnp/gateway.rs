@@ -92,8 +92,7 @@ impl DeviceInfo {
             connect_timeout: request_timeout.min(Duration::from_secs(3)),
             max_body: MAX_DESCRIPTION_BYTES,
             urgent: false,
-            // Discovery's deadline is the caller's timeout: never waited past.
-            budget: Duration::ZERO,
+            source: None,
         };
         let endpoint = match Endpoint::parse(&self.description_url) {
             Ok(e) => e,
@@ -259,10 +258,12 @@ pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Fa
         soap::xml_escape(text)?;
     }
     let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
-    leftovers::settled(&key, Instant::now() + target.timeout).await?;
+    // One deadline for the wait and the request: the call settles within its timeout.
+    let deadline = Instant::now() + target.timeout;
+    leftovers::settled(&key, deadline).await?;
     let m = m.clone();
     let mut sent_client = String::new();
-    let outcome = soap::call_reporting(target, "AddPortMapping", |local| {
+    let outcome = soap::call_reporting(target, "AddPortMapping", deadline, |local| {
         let client = if m.internal_client.is_empty() {
             local.ip().to_string()
         } else {
@@ -304,9 +305,10 @@ pub async fn delete_port_mapping(
     protocol: &str,
 ) -> Result<(), Failure> {
     let key = MappingKey::new(target, remote_host, external_port, protocol);
-    leftovers::settled(&key, Instant::now() + target.timeout).await?;
+    let deadline = Instant::now() + target.timeout;
+    leftovers::settled(&key, deadline).await?;
     let args = key.args();
-    match soap::call_reporting(target, "DeletePortMapping", |_| Ok(args)).await {
+    match soap::call_reporting(target, "DeletePortMapping", deadline, |_| Ok(args)).await {
         Ok(_) => {
             leftovers::deleted(&key);
             Ok(())
@@ -520,6 +522,7 @@ mod tests {
             control_url,
             service_type: "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
             timeout: Duration::from_secs(5),
+            local_address: None,
         }
     }
 

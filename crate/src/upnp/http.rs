@@ -24,7 +24,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
 use crate::upnp::head_case::MiniupnpcCase;
-use crate::upnp::link::{Link, LinkError, Ticket};
+use crate::upnp::link::{Ends, Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.
 pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
@@ -163,20 +163,24 @@ pub struct Limits {
     pub max_body: usize,
     /// Served before other requests waiting for the same device (deletes).
     pub urgent: bool,
-    /// The request's whole timeout. Waiting behind our own earlier requests to the device may
-    /// go past `deadline` as long as the device answered one of them within `budget`; the
-    /// request then gets `budget` once it has its connection. Zero: `deadline` is hard.
-    pub budget: Duration,
+    /// The local address to connect from (None: the system's choice towards the device).
+    pub source: Option<IpAddr>,
 }
 
 impl Limits {
     pub fn within(total: Duration, max_body: usize) -> Self {
+        Self::until(Instant::now() + total, max_body)
+    }
+
+    /// Everything done by `deadline` (a call whose earlier steps already used part of its time).
+    pub fn until(deadline: Instant, max_body: usize) -> Self {
+        let total = deadline.saturating_duration_since(Instant::now());
         Self {
-            deadline: Instant::now() + total,
+            deadline,
             connect_timeout: total.min(Duration::from_secs(3)),
             max_body,
             urgent: false,
-            budget: total,
+            source: None,
         }
     }
 }
@@ -232,8 +236,12 @@ pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection,
 
 async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Connection, HttpError> {
     let link = Link::of(endpoint.addr.ip());
+    let ends = Ends {
+        remote: endpoint.addr,
+        local: limits.source,
+    };
     let leased = link
-        .connection(endpoint.addr, limits, spare)
+        .connection(ends, limits, spare)
         .await
         .map_err(|e| match e {
             LinkError::Timeout => HttpError::Timeout,
@@ -247,7 +255,7 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
         stream: leased.stream,
         local_addr,
         reused: leased.reused,
-        deadline: leased.deadline,
+        deadline: limits.deadline,
         link,
         _ticket: leased.ticket,
     })

@@ -272,6 +272,7 @@ mod tests {
             control_url: format!("{origin}/ctl/IP6FCtl"),
             service_type: "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1".into(),
             timeout: Duration::from_secs(5),
+            local_address: None,
         }
     }
 

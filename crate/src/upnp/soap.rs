@@ -5,8 +5,10 @@
 //! mismatch, which is the igd-next defect this module exists to avoid.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use roxmltree::{Document, Node};
 
@@ -24,6 +26,9 @@ pub struct Target {
     pub control_url: String,
     pub service_type: String,
     pub timeout: Duration,
+    /// Sent from this local address (None: the system's choice towards the device). Routers
+    /// take IPv6 pinhole actions only from the pinhole's own address.
+    pub local_address: Option<IpAddr>,
 }
 
 /// The output arguments of a successful action, in reply order.
@@ -221,7 +226,7 @@ pub async fn call_with<F>(target: &Target, action: &str, build_args: F) -> Resul
 where
     F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
 {
-    call_reporting(target, action, build_args)
+    call_reporting(target, action, Instant::now() + target.timeout, build_args)
         .await
         .map_err(|given_up| given_up.failure)
 }
@@ -244,10 +249,11 @@ impl From<Failure> for CallFailure {
 }
 
 /// [`call_with`], telling a request given up after it was sent from one that never left or
-/// that the router answered.
+/// that the router answered; done by `deadline` (the call's, set when it began).
 pub async fn call_reporting<F>(
     target: &Target,
     action: &str,
+    deadline: Instant,
     build_args: F,
 ) -> Result<Reply, CallFailure>
 where
@@ -258,7 +264,8 @@ where
     }
     let endpoint =
         Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
-    let mut limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
+    let mut limits = Limits::until(deadline, MAX_SOAP_BYTES);
+    limits.source = target.local_address;
     // Deletes shrink the router's table, which makes every later request cheaper.
     limits.urgent = matches!(action, "DeletePortMapping" | "DeletePinhole");
     let conn = http::connect(&endpoint, &limits)
