@@ -19,6 +19,7 @@
 //! - [`limits`]: caps on what the network can make us hold (string lengths, devices,
 //!   replies, table bytes), each stated once.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
+//! - [`trace`]: exchange events for diagnostics, built only for calls someone listens to.
 //! - [`napi`]: the N-API surface, the only module that uses napi: `mod` (the one failure
 //!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`; it converts and checks
 //!   arguments, nothing more.
@@ -30,4 +31,5 @@ pub mod napi;
 pub mod probe;
 pub mod pxp;
 pub mod route;
+pub mod trace;
 pub mod upnp;

@@ -22,6 +22,12 @@ pub const MAX_REPLIES: usize = 2048;
 /// router are about 650 KB).
 pub const MAX_TABLE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Trace records (`trace.rs`) waiting for one JS thread to take them, and their bytes: what a
+/// flood can make a listener hold while its event loop is busy. Beyond either, records are
+/// counted as dropped (and the count is reported) instead of kept.
+pub const MAX_TRACE_RECORDS: usize = 4096;
+pub const MAX_TRACE_BYTES: usize = 16 * 1024 * 1024;
+
 /// `text` cut to `max_chars` characters (on a character boundary), "…" marking the cut.
 pub fn cap(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {

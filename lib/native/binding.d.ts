@@ -38,6 +38,12 @@ export declare function __panicInCallForTests(message: string): Promise<number>
 
 export declare function __panicSyncForTests(message: string): number
 
+/**
+ * Trace events built since the process started: tests prove with it that nothing is built
+ * while nobody listens.
+ */
+export declare function __traceEventsBuiltForTests(): number
+
 /** Result of one action: what went wrong (absent on success), or the action's main value. */
 export interface ActionResult {
   failure?: NativeFailure
@@ -102,7 +108,7 @@ export declare function deletePinhole(target: SoapTarget, uniqueId: number): Pro
 export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
-export declare function deviceFromUrl(url: string, requestTimeoutMs: number): Promise<DeviceResult>
+export declare function deviceFromUrl(url: string, requestTimeoutMs: number, trace?: number | undefined | null): Promise<DeviceResult>
 
 /** One device opened from its description URL: the device, or why not (absent on success). */
 export interface DeviceResult {
@@ -120,6 +126,8 @@ export interface DiscoverOptions {
   ipv6: boolean
   untilGateway: boolean
   requestTimeoutMs: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface DiscoverResult {
@@ -274,6 +282,8 @@ export interface NatPmpDeleteArgs {
   initialTimeoutMs?: number
   protocol: 'UDP' | 'TCP'
   internalPort: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** NAT-PMP external address request (RFC 6886 3.2). */
@@ -293,6 +303,8 @@ export interface NatPmpMapArgs {
   externalPort?: number
   /** Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`). */
   lifetime?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface NotifyOptions {
@@ -324,6 +336,8 @@ export interface PcpDeleteArgs {
   nonce: string
   /** The local address the mapping was made from (`PcpMapArgs.localAddress`). */
   localAddress?: string
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping. */
@@ -351,6 +365,8 @@ export interface PcpMapArgs {
    * the pinhole's); absent = the system's choice towards the gateway.
    */
   localAddress?: string
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface PinholeResult {
@@ -386,6 +402,8 @@ export interface PmpRequestOptions {
   budgetMs?: number
   /** First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`). */
   initialTimeoutMs?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** A port mapping: what `addPortMapping` sends, and a row of the router's table. */
@@ -425,6 +443,8 @@ export interface ProbeOptions {
   multicastIf?: string
   /** Default 5351. */
   serverPort?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** UPnP, NAT-PMP and PCP probed at once within one budget. */
@@ -458,6 +478,49 @@ export interface SoapTarget {
   controlUrl: string
   serviceType: string
   timeoutMs: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
+}
+
+/** Opens a traced call: pass the id as the `trace` option of the call whose records you want. */
+export declare function traceCall(): number
+
+/**
+ * Takes this thread's queued records (oldest first); `ended`, a call that has settled, is
+ * forgotten. Records that did not fit the queue come first as one `trace.dropped` record.
+ */
+export declare function traceDrain(ended?: number | undefined | null): Array<TraceRecord>
+
+/**
+ * Calls `onRecords` (with no arguments) whenever this thread's queue gets records after being
+ * empty; it should then call `traceDrain()`. The callback does not keep Node alive.
+ */
+export declare function traceListen(onRecords: () => void): void
+
+/**
+ * One event of a traced call, as JavaScript receives it (`lib/log/` turns it into a
+ * `LogRecord`). Strings other than `head`, `detail`, `url`, `action`, `peer` and `local` are
+ * ours; those may carry what a device sent and are escaped where they are printed.
+ */
+export interface TraceRecord {
+  /** The call it belongs to (`traceCall()`'s id). */
+  call: number
+  /** `ssdp.sent`, `http.response`, ... (`trace::Kind::name`). */
+  event: string
+  /** Milliseconds since the Unix epoch. */
+  time: number
+  peer?: string
+  local?: string
+  url?: string
+  action?: string
+  status?: number
+  code?: number
+  head?: string
+  /** Bytes as they went over the wire. */
+  body?: Buffer
+  elapsedMs?: number
+  attempt?: number
+  detail?: string
 }
 
 export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>

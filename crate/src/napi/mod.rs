@@ -5,6 +5,7 @@ pub mod pinholes;
 pub mod probe;
 pub mod pxp;
 mod runtime;
+pub mod trace;
 pub mod upnp;
 
 use napi_derive::napi;
