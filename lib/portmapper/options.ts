@@ -5,6 +5,7 @@ import { clientError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
+import type { Logger } from '../log/records.ts'
 import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
 
 export interface PortMapperOptions {
@@ -49,6 +50,10 @@ export interface PortMapperOptions {
    *  reboot (new BOOTID.UPNP.ORG) triggers a check at once instead of at the next
    *  `verifyInterval`. Default true, except on Windows (see README, "Platforms"). */
   watchAnnouncements?: boolean
+  /** Receives a record of every exchange and decision of this mapper's work (the probe,
+   *  discovery, each mapping's requests, renewals, checks, losses and fallbacks); see README,
+   *  "When it does not work on your router". */
+  logger?: Logger | null
 }
 
 export interface MapRequest {
@@ -70,7 +75,7 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal'>> & Pick<PortMapperOptions, 'journal'>
+export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'logger'>> & Pick<PortMapperOptions, 'journal'>
 
 /** The options with their defaults, checked; throws a UPNPError naming the bad one. */
 export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
@@ -114,6 +119,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   ] as const) {
     if (!isIntegerIn(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${value} is not 1..${MAX_TIMER_MS} ms`)
   }
+  if (options.logger != null && typeof options.logger !== 'function') throw invalid(UPNPResult.INVALID_PARAM, 'logger must be a function')
   if (!isIntegerIn(discoverTimeout, 0, MAX_TIMER_MS)) {
     throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${discoverTimeout} is not 0..${MAX_TIMER_MS} ms`)
   }
