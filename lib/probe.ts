@@ -143,7 +143,9 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
 function probed(report: ProbeReport, cached: boolean): { message: string } {
   const each = (['upnp', 'natpmp', 'pcp'] as const).map((via) => `${via} ${shown(report[via].meaning, 80)}`).join(', ')
   const best = report.available.length ? report.available.join(' > ') : 'none'
-  return { message: `probe${cached ? ' (cached)' : ''} at ${report.gateway || '?'} in ${report.elapsedMs} ms: ${each}; usable: ${best}` }
+  return {
+    message: `probe${cached ? ' (cached)' : ''} at ${report.gateway || '?'} in ${Math.round(report.elapsedMs)} ms: ${each}; usable: ${best}`,
+  }
 }
 
 /** The default route's gateway and this host's address towards it. */

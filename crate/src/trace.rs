@@ -97,6 +97,8 @@ pub struct Event {
     pub body: Option<Bytes>,
     pub elapsed: Option<Duration>,
     pub attempt: Option<u32>,
+    /// The HTTP exchange a request and its reply (or failure) share.
+    pub exchange: Option<u32>,
     /// Free text: an outcome, an error, a device's summary (capped).
     pub detail: Option<String>,
 }
@@ -116,6 +118,7 @@ impl Event {
             body: None,
             elapsed: None,
             attempt: None,
+            exchange: None,
             detail: None,
         }
     }
@@ -170,6 +173,11 @@ impl Event {
         self
     }
 
+    pub fn exchange(mut self, exchange: Option<u32>) -> Self {
+        self.exchange = exchange;
+        self
+    }
+
     pub fn detail(mut self, detail: impl AsRef<str>) -> Self {
         self.detail = Some(cap(detail.as_ref(), MAX_ERROR_CHARS));
         self
@@ -196,6 +204,7 @@ static TRACED: AtomicUsize = AtomicUsize::new(0);
 /// Events built since the process started (the "nothing is built when off" proof).
 static BUILT: AtomicU64 = AtomicU64::new(0);
 static NEXT_CALL: AtomicU32 = AtomicU32::new(1);
+static NEXT_EXCHANGE: AtomicU32 = AtomicU32::new(1);
 /// Calls opened and not yet closed, with their sinks.
 static CALLS: LazyLock<Mutex<HashMap<u32, Arc<dyn Sink>>>> = LazyLock::new(Default::default);
 
@@ -301,6 +310,11 @@ fn emit_traced(build: impl FnOnce() -> Event) {
         BUILT.fetch_add(1, Ordering::Relaxed);
         context.sink.record(context.call, build());
     });
+}
+
+/// A number for an HTTP exchange whose request and reply are traced (pairs them up).
+pub fn next_exchange() -> u32 {
+    NEXT_EXCHANGE.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Events built since the process started.

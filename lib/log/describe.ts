@@ -96,7 +96,7 @@ export function describe(r: native.TraceRecord): LogRecord {
       text = record.body ?? ''
     }
   }
-  for (const key of ['peer', 'local', 'url', 'action', 'status', 'code', 'attempt', 'elapsedMs', 'head', 'detail'] as const) {
+  for (const key of ['peer', 'local', 'url', 'action', 'status', 'code', 'attempt', 'elapsedMs', 'exchange', 'head', 'detail'] as const) {
     const value = r[key]
     if (value != null) (record as unknown as Record<string, unknown>)[key] = value
   }

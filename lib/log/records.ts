@@ -51,6 +51,8 @@ export interface LogRecord {
   attempt?: number
   /** Time the exchange took so far, in milliseconds. */
   elapsedMs?: number
+  /** The HTTP exchange a request and its reply (or failure) share. */
+  exchange?: number
   /** An HTTP head (request or reply) or an M-SEARCH as sent. */
   head?: string
   /** Bytes as they went over the wire, as text (`bodyEncoding`). */

@@ -520,6 +520,8 @@ export interface TraceRecord {
   body?: Buffer
   elapsedMs?: number
   attempt?: number
+  /** The HTTP exchange a request and its reply (or failure) share. */
+  exchange?: number
   detail?: string
 }
 

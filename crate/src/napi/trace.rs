@@ -37,6 +37,8 @@ pub struct TraceRecord {
     pub body: Option<Buffer>,
     pub elapsed_ms: Option<f64>,
     pub attempt: Option<u32>,
+    /// The HTTP exchange a request and its reply (or failure) share.
+    pub exchange: Option<u32>,
     pub detail: Option<String>,
 }
 
@@ -57,6 +59,7 @@ impl From<(u32, Event)> for TraceRecord {
             body: e.body.map(|b| Buffer::from(b.to_vec())),
             elapsed_ms: e.elapsed.map(ms),
             attempt: e.attempt,
+            exchange: e.exchange,
             detail: e.detail,
         }
     }

@@ -334,6 +334,7 @@ async fn exchange_once(
         link,
         _ticket,
     } = conn;
+    let exchange = trace::on().then(trace::next_exchange);
     let work = async move {
         let _ticket = _ticket;
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
@@ -349,6 +350,7 @@ async fn exchange_once(
                 .peer(endpoint.addr)
                 .local(local_addr)
                 .action(method)
+                .exchange(exchange)
                 .url(endpoint.path_and_query.as_str())
                 .head(request_head(method, endpoint, &fields))
                 .body(body.clone())
@@ -416,6 +418,7 @@ async fn exchange_once(
     trace::emit(|| {
         let event = Event::new(Kind::HttpResponse)
             .peer(endpoint.addr)
+            .exchange(exchange)
             .elapsed(written.elapsed());
         match &outcome {
             Ok((status, body, head)) => event
