@@ -11,27 +11,14 @@
  *   2 usage error, 3 no (usable) gateway, 130 interrupted by Ctrl-C before the work was done.
  * Every failure is one message that says what happened and what to do: never a stack trace.
  */
-import fs from 'node:fs'
-import path from 'node:path'
 import { lenient, parseCommandLine } from './args.ts'
 import { CliError, type Context, EXIT, type ExitCode, type Library, usage } from './command.ts'
 import { COMMANDS } from './commands/index.ts'
 import { commandHelp, mainHelp } from './help.ts'
+import { showRecords } from './log.ts'
 import { terminalSafe } from './terminal.ts'
 import { Output } from './output.ts'
-
-function packageVersion(): string {
-  const start = path.dirname(fs.realpathSync(process.argv[1] ?? '.'))
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'upnp-native' && pkg.version) return pkg.version
-    } catch {
-      // keep looking upwards
-    }
-    if (path.dirname(dir) === dir) return 'unknown'
-  }
-}
+import { packageVersion } from './version.ts'
 
 async function loadLibrary(): Promise<Library> {
   try {
@@ -78,11 +65,13 @@ async function main(argv: string[]): Promise<ExitCode> {
       process.exit(EXIT.INTERRUPTED)
     }
     process.on('SIGINT', interrupt)
+    const stopRecords = showRecords(out, invocation.globals)
     try {
       const run = COMMANDS.find((c) => c.name === invocation.command)
       if (!run) throw usage(`unknown command "${invocation.command}"`)
       return await run.run(invocation, ctx)
     } finally {
+      stopRecords()
       process.off('SIGINT', interrupt)
     }
   } catch (caught) {

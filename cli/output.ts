@@ -109,6 +109,12 @@ export class Output {
     this.#write(process.stderr, `${terminalSafe(text)}\n`)
   }
 
+  /** A diagnostic line (--verbose, --log-http) on stderr: asked for, so shown even with
+   *  --json or --quiet. */
+  diagnostic(text: string): void {
+    this.#write(process.stderr, `${terminalSafe(text)}\n`)
+  }
+
   json(document: object, compact = false): void {
     if (!this.globals.json) return
     this.#write(process.stdout, `${JSON.stringify(document, null, compact ? undefined : 2)}\n`)
