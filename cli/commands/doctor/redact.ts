@@ -193,9 +193,10 @@ export function redact<T>(document: T, classify: (address: string) => string): {
       const p = inElement.get(key)
       return p === undefined ? whole : `<${tag}>${p}</${tag}>`
     })
+    // Whole values first (a name may hold a MAC address), then the patterns.
+    for (const [value, p] of byLength) out = out.split(value).join(p)
     out = out.replace(UUID, (m) => global.get(m.toLowerCase()) ?? m)
     out = out.replace(MAC, (m) => global.get(m.toLowerCase()) ?? m)
-    for (const [value, p] of byLength) out = out.split(value).join(p)
     out = out.replace(IPV4, (m) => addresses.get(m) ?? m)
     return out.replace(IPV6, (m) => (net.isIPv6(m) ? (addresses.get(new URL(`http://[${m}]`).hostname.slice(1, -1)) ?? m) : m))
   }
