@@ -163,8 +163,14 @@ export function relocation(report: Report): (text: string) => string {
   return (text) => text.replace(address, RELOCATED_ADDRESS)
 }
 
-/** The report's device as a zoo device in `dir` (created); returns its device.json. */
-export function deviceFromReport(report: Report, dir: string, classify: (address: string) => string): Omit<DeviceSpec, 'id' | 'dir'> {
+/** The report's device as a zoo device in `dir` (created); returns its device.json. With
+ *  `keep`, the report file itself is kept beside it (`report.json`), as the device's source. */
+export function deviceFromReport(
+  report: Report,
+  dir: string,
+  classify: (address: string) => string,
+  keep?: string,
+): Omit<DeviceSpec, 'id' | 'dir'> {
   const gateway = reportGateway(report)
   const recorded = new URL(gateway.descriptionUrl)
   const host = recorded.hostname
@@ -205,14 +211,16 @@ export function deviceFromReport(report: Report, dir: string, classify: (address
   const root = descriptions[0]
   if (!root) throw new Error(`the report holds no description of ${gateway.descriptionUrl}`)
 
-  // The search reply it answered with, or one modelled on its description.
-  const reply = report.exchanges.find(
+  // The search reply it answered with (to the search for its own type, if it answered that),
+  // or one modelled on its description.
+  const type = element(root.replyBody, 'deviceType')
+  const replies = report.exchanges.filter(
     (e) => e.event === 'ssdp.received' && header(`\r\n${e.body ?? ''}`, 'LOCATION') === gateway.descriptionUrl,
   )
+  const reply = replies.find((e) => header(`\r\n${e.body ?? ''}`, 'ST') === type) ?? replies[0]
   const server = header(`\r\n${reply?.body ?? ''}`, 'SERVER') || header(root.reply.toString('latin1').split('\r\n\r\n')[0]!, 'Server')
   if (reply) write('ssdp.txt', bytesOf(reply), 'the search reply')
   else {
-    const type = element(root.replyBody, 'deviceType')
     const udn = element(root.replyBody, 'UDN')
     const datagram = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: ${type}\r\nUSN: ${udn}::${type}\r\nEXT:\r\nSERVER: ${server}\r\nLOCATION: ${gateway.descriptionUrl}\r\n\r\n`
     write('ssdp.modelled.txt', Buffer.from(datagram, 'latin1'), 'modelled: the report opened the device from its URL, without a search')
@@ -227,7 +235,7 @@ export function deviceFromReport(report: Report, dir: string, classify: (address
   const connectionPaths = new Set(connectionServices(root.replyBody, gateway.descriptionUrl).map((c) => new URL(c.controlUrl).pathname))
   const recordedReplies: Record<string, string> = {}
   for (const p of pairs.filter((q) => q.method === 'POST' && q.status === 200 && !faults[q.action])) {
-    if (!/Response>/.test(p.replyBody)) continue
+    if (!new RegExp(`${p.action}Response\\b`).test(p.replyBody)) continue
     if (connectionPaths.has(new URL(p.path, gateway.descriptionUrl).pathname)) {
       write(`soap/${p.action}.http`, p.reply, `the last reply to ${p.action}`)
       continue
@@ -273,6 +281,10 @@ export function deviceFromReport(report: Report, dir: string, classify: (address
     ...(connections.some((c) => Object.keys(c).length) ? { connections } : {}),
     ...(Object.keys(faults).length ? { faults } : {}),
     ...(Object.keys(recordedReplies).length ? { recorded: recordedReplies } : {}),
+  }
+  if (keep) {
+    fs.copyFileSync(keep, path.join(dir, 'report.json'))
+    spec.files['report.json'] = `${source}: the report this device was made from (__test__/zoo/from-report.ts)`
   }
   fs.writeFileSync(path.join(dir, 'device.json'), `${JSON.stringify(spec, null, 2)}\n`)
   return spec

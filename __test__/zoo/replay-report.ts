@@ -54,7 +54,7 @@ async function main(): Promise<number> {
   }
   const report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report
   const dir = save ? path.join(DEVICES_DIR, save) : fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-replay-'))
-  const spec = deviceFromReport(report, dir, classifyAddress)
+  const spec = deviceFromReport(report, dir, classifyAddress, save ? file : undefined)
   console.log(`replay: ${spec.name} (${spec.firmware || 'no SERVER header'}) at ${spec.location}, from ${file}`)
   const command = args.length ? args : doctorAsReported(report)
   await routerCtl('stop')
