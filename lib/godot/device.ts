@@ -75,13 +75,12 @@ export class UPNPDevice {
     return this.igdStatus === IGDStatus.OK
   }
 
-  private target(trace?: number): native.SoapTarget {
+  private target(): native.SoapTarget {
     const timeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
     return {
       controlUrl: String(this.igdControlUrl ?? ''),
       serviceType: String(this.igdServiceType ?? ''),
       timeoutMs: timeout,
-      trace,
     }
   }
 
@@ -101,7 +100,7 @@ export class UPNPDevice {
       this.reject(UPNPResult.INVALID_GATEWAY, 'not a valid gateway (igdStatus is not OK)')
       return ''
     }
-    const outcome = await traced(this.logger, (trace) => native.getExternalIpAddress(this.target(trace))).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getExternalIpAddress(this.target(), trace)).catch(internalError)
     if (this.settle(outcome) !== UPNPResult.SUCCESS) return ''
     return outcome.value ?? ''
   }
@@ -137,18 +136,22 @@ export class UPNPDevice {
     }
     if (typeof desc !== 'string') return this.reject(UPNPResult.INVALID_ARGS, 'description must be a string')
     const outcome = await traced(this.logger, (trace) =>
-      native.addPortMapping(this.target(trace), {
-        remoteHost: '',
-        externalPort: port,
-        protocol: proto,
-        internalPort: portInternal === 0 ? port : portInternal,
-        // Godot sends igd_our_addr; a hand-built device without one gets the address of the
-        // connection that reaches the router, which is what igd_our_addr means.
-        internalClient: String(this.igdOurAddr ?? ''),
-        enabled: true,
-        description: desc === '' ? MAPPING_DESCRIPTION : desc,
-        leaseDuration: duration,
-      }),
+      native.addPortMapping(
+        this.target(),
+        {
+          remoteHost: '',
+          externalPort: port,
+          protocol: proto,
+          internalPort: portInternal === 0 ? port : portInternal,
+          // Godot sends igd_our_addr; a hand-built device without one gets the address of the
+          // connection that reaches the router, which is what igd_our_addr means.
+          internalClient: String(this.igdOurAddr ?? ''),
+          enabled: true,
+          description: desc === '' ? MAPPING_DESCRIPTION : desc,
+          leaseDuration: duration,
+        },
+        trace,
+      ),
     ).catch(internalError)
     return this.settle(outcome)
   }
@@ -160,7 +163,7 @@ export class UPNPDevice {
       return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
     }
     const outcome = await traced(this.logger, (trace) =>
-      native.deletePortMapping(this.target(trace), { remoteHost: '', externalPort: port, protocol: proto }),
+      native.deletePortMapping(this.target(), { remoteHost: '', externalPort: port, protocol: proto }, trace),
     ).catch(internalError)
     return this.settle(outcome)
   }
@@ -180,7 +183,7 @@ export class UPNPDevice {
       return null
     }
     const outcome = await traced(this.logger, (trace) =>
-      native.getSpecificPortMappingEntry(this.target(trace), { remoteHost: '', externalPort: port, protocol: proto }),
+      native.getSpecificPortMappingEntry(this.target(), { remoteHost: '', externalPort: port, protocol: proto }, trace),
     ).catch(internalError)
     this.settle(outcome)
     const entry = outcome.entries?.[0]
@@ -193,7 +196,7 @@ export class UPNPDevice {
       this.reject(UPNPResult.INVALID_PARAM, `max ${String(max)} is not a whole number >= 0`)
       return []
     }
-    const outcome = await traced(this.logger, (trace) => native.listPortMappings(this.target(trace), max)).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.listPortMappings(this.target(), max, trace)).catch(internalError)
     this.settle(outcome)
     return (outcome.entries ?? []).map(toEntry)
   }
@@ -248,7 +251,7 @@ export class UPNPDevice {
   async getFirewallStatus(): Promise<FirewallStatus | null> {
     const target = this.firewall()
     if (!target) return null
-    const outcome = await traced(this.logger, (trace) => native.getFirewallStatus({ ...target, trace })).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getFirewallStatus(target, trace)).catch(internalError)
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('firewallEnabled' in outcome)) return null
     return { firewallEnabled: outcome.firewallEnabled, inboundPinholeAllowed: outcome.inboundPinholeAllowed }
   }
@@ -272,7 +275,7 @@ export class UPNPDevice {
     const target = this.firewall()
     const spec = target && this.pinholeSpec(internalPort, proto, leaseTime, remoteHost, remotePort, internalClient)
     if (!target || !spec) return null
-    const outcome = await traced(this.logger, (trace) => native.addPinhole({ ...target, trace }, spec)).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.addPinhole(target, spec, trace)).catch(internalError)
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('uniqueId' in outcome)) return null
     return outcome.uniqueId ?? null
   }
@@ -285,9 +288,7 @@ export class UPNPDevice {
     if (!isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)) {
       return this.reject(UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime))
     }
-    return this.settle(
-      await traced(this.logger, (trace) => native.updatePinhole({ ...target, trace }, uniqueId, leaseTime)).catch(internalError),
-    )
+    return this.settle(await traced(this.logger, (trace) => native.updatePinhole(target, uniqueId, leaseTime, trace)).catch(internalError))
   }
 
   /** Closes pinhole `uniqueId`. */
@@ -295,14 +296,14 @@ export class UPNPDevice {
     const target = this.firewall()
     if (!target) return UPNPResult.INVALID_GATEWAY
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
-    return this.settle(await traced(this.logger, (trace) => native.deletePinhole({ ...target, trace }, uniqueId)).catch(internalError))
+    return this.settle(await traced(this.logger, (trace) => native.deletePinhole(target, uniqueId, trace)).catch(internalError))
   }
 
   /** How many packets went through pinhole `uniqueId`; `null` on failure. */
   async getPinholePackets(uniqueId: number): Promise<number | null> {
     const target = this.firewall()
     if (!target || this.badPinholeId(uniqueId)) return null
-    const outcome = await traced(this.logger, (trace) => native.getPinholePackets({ ...target, trace }, uniqueId)).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getPinholePackets(target, uniqueId, trace)).catch(internalError)
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 
@@ -310,7 +311,7 @@ export class UPNPDevice {
   async checkPinholeWorking(uniqueId: number): Promise<boolean | null> {
     const target = this.firewall()
     if (!target || this.badPinholeId(uniqueId)) return null
-    const outcome = await traced(this.logger, (trace) => native.checkPinholeWorking({ ...target, trace }, uniqueId)).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.checkPinholeWorking(target, uniqueId, trace)).catch(internalError)
     return this.settle(outcome) === UPNPResult.SUCCESS ? outcome.value === 'true' : null
   }
 
@@ -325,7 +326,7 @@ export class UPNPDevice {
     const target = this.firewall()
     const spec = target && this.pinholeSpec(internalPort, proto, 1, remoteHost, remotePort, internalClient)
     if (!target || !spec) return null
-    const outcome = await traced(this.logger, (trace) => native.getOutboundPinholeTimeout({ ...target, trace }, spec)).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getOutboundPinholeTimeout(target, spec, trace)).catch(internalError)
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 

@@ -50,10 +50,10 @@ export interface ActionResult {
   value?: string
 }
 
-export declare function addPinhole(target: SoapTarget, spec: PinholeSpec): Promise<PinholeResult>
+export declare function addPinhole(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<PinholeResult>
 
 /** Resolves with `value` = the internal client that was sent. */
-export declare function addPortMapping(target: SoapTarget, args: PortMapping): Promise<ActionResult>
+export declare function addPortMapping(target: SoapTarget, args: PortMapping, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -72,7 +72,7 @@ export interface Announcement {
 }
 
 /** `value` = "true" or "false" (the router's 709, "no traffic yet", is "false"). */
-export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /**
  * "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
@@ -103,9 +103,9 @@ export interface DefaultGatewayResult {
   error?: string
 }
 
-export declare function deletePinhole(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function deletePinhole(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
-export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
+export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey, trace?: number | undefined | null): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
 export declare function deviceFromUrl(url: string, requestTimeoutMs: number, trace?: number | undefined | null): Promise<DeviceResult>
@@ -150,21 +150,21 @@ export interface FirewallStatusResult {
   inboundPinholeAllowed: boolean
 }
 
-export declare function getExternalIpAddress(target: SoapTarget): Promise<ActionResult>
+export declare function getExternalIpAddress(target: SoapTarget, trace?: number | undefined | null): Promise<ActionResult>
 
-export declare function getFirewallStatus(target: SoapTarget): Promise<FirewallStatusResult>
+export declare function getFirewallStatus(target: SoapTarget, trace?: number | undefined | null): Promise<FirewallStatusResult>
 
 /** `value` = the timeout in seconds. */
-export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec): Promise<ActionResult>
+export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `value` = the packet count. */
-export declare function getPinholePackets(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function getPinholePackets(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
-export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey): Promise<EntriesResult>
+export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, trace?: number | undefined | null): Promise<EntriesResult>
 
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
-export declare function listPortMappings(target: SoapTarget, maxEntries: number): Promise<EntriesResult>
+export declare function listPortMappings(target: SoapTarget, maxEntries: number, trace?: number | undefined | null): Promise<EntriesResult>
 
 /**
  * The local address the system would use towards `gateway` (nothing is sent); "" when
@@ -478,8 +478,6 @@ export interface SoapTarget {
   controlUrl: string
   serviceType: string
   timeoutMs: number
-  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
-  trace?: number
 }
 
 /** Opens a traced call: pass the id as the `trace` option of the call whose records you want. */
@@ -525,7 +523,7 @@ export interface TraceRecord {
   detail?: string
 }
 
-export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>
+export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface UpnpProbeResult {
   /** A device was confirmed as a working gateway within the budget. */

@@ -110,8 +110,8 @@ fn unit(r: Result<(), Failure>) -> ActionResult {
 }
 
 #[napi]
-pub async fn get_firewall_status(target: SoapTarget) -> FirewallStatusResult {
-    trace::scoped(target.trace, get_firewall_status_untraced(target)).await
+pub async fn get_firewall_status(target: SoapTarget, trace: Option<u32>) -> FirewallStatusResult {
+    trace::scoped(trace, get_firewall_status_untraced(target)).await
 }
 
 async fn get_firewall_status_untraced(target: SoapTarget) -> FirewallStatusResult {
@@ -131,12 +131,12 @@ async fn get_firewall_status_untraced(target: SoapTarget) -> FirewallStatusResul
 
 /// `value` = the timeout in seconds.
 #[napi]
-pub async fn get_outbound_pinhole_timeout(target: SoapTarget, spec: PinholeSpec) -> ActionResult {
-    trace::scoped(
-        target.trace,
-        get_outbound_pinhole_timeout_untraced(target, spec),
-    )
-    .await
+pub async fn get_outbound_pinhole_timeout(
+    target: SoapTarget,
+    spec: PinholeSpec,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, get_outbound_pinhole_timeout_untraced(target, spec)).await
 }
 
 async fn get_outbound_pinhole_timeout_untraced(
@@ -152,8 +152,12 @@ async fn get_outbound_pinhole_timeout_untraced(
 }
 
 #[napi]
-pub async fn add_pinhole(target: SoapTarget, spec: PinholeSpec) -> PinholeResult {
-    trace::scoped(target.trace, add_pinhole_untraced(target, spec)).await
+pub async fn add_pinhole(
+    target: SoapTarget,
+    spec: PinholeSpec,
+    trace: Option<u32>,
+) -> PinholeResult {
+    trace::scoped(trace, add_pinhole_untraced(target, spec)).await
 }
 
 async fn add_pinhole_untraced(target: SoapTarget, spec: PinholeSpec) -> PinholeResult {
@@ -176,9 +180,14 @@ async fn add_pinhole_untraced(target: SoapTarget, spec: PinholeSpec) -> PinholeR
 }
 
 #[napi]
-pub async fn update_pinhole(target: SoapTarget, unique_id: u32, lease_time: u32) -> ActionResult {
+pub async fn update_pinhole(
+    target: SoapTarget,
+    unique_id: u32,
+    lease_time: u32,
+    trace: Option<u32>,
+) -> ActionResult {
     trace::scoped(
-        target.trace,
+        trace,
         update_pinhole_untraced(target, unique_id, lease_time),
     )
     .await
@@ -197,8 +206,12 @@ async fn update_pinhole_untraced(
 }
 
 #[napi]
-pub async fn delete_pinhole(target: SoapTarget, unique_id: u32) -> ActionResult {
-    trace::scoped(target.trace, delete_pinhole_untraced(target, unique_id)).await
+pub async fn delete_pinhole(
+    target: SoapTarget,
+    unique_id: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, delete_pinhole_untraced(target, unique_id)).await
 }
 
 async fn delete_pinhole_untraced(target: SoapTarget, unique_id: u32) -> ActionResult {
@@ -208,12 +221,12 @@ async fn delete_pinhole_untraced(target: SoapTarget, unique_id: u32) -> ActionRe
 
 /// `value` = the packet count.
 #[napi]
-pub async fn get_pinhole_packets(target: SoapTarget, unique_id: u32) -> ActionResult {
-    trace::scoped(
-        target.trace,
-        get_pinhole_packets_untraced(target, unique_id),
-    )
-    .await
+pub async fn get_pinhole_packets(
+    target: SoapTarget,
+    unique_id: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, get_pinhole_packets_untraced(target, unique_id)).await
 }
 
 async fn get_pinhole_packets_untraced(target: SoapTarget, unique_id: u32) -> ActionResult {
@@ -226,12 +239,12 @@ async fn get_pinhole_packets_untraced(target: SoapTarget, unique_id: u32) -> Act
 
 /// `value` = "true" or "false" (the router's 709, "no traffic yet", is "false").
 #[napi]
-pub async fn check_pinhole_working(target: SoapTarget, unique_id: u32) -> ActionResult {
-    trace::scoped(
-        target.trace,
-        check_pinhole_working_untraced(target, unique_id),
-    )
-    .await
+pub async fn check_pinhole_working(
+    target: SoapTarget,
+    unique_id: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, check_pinhole_working_untraced(target, unique_id)).await
 }
 
 async fn check_pinhole_working_untraced(target: SoapTarget, unique_id: u32) -> ActionResult {

@@ -3,6 +3,11 @@
 //! arrives (the queue was empty and got a record), and right after the call settles, so that
 //! every record of a call is delivered before its result is used. Nothing here runs unless
 //! JavaScript opened a traced call with `traceCall()`.
+//!
+//! A call gets its id as its trailing `trace` argument (the SOAP calls: a positional argument
+//! left out costs nothing, while an object field is looked up by name on every call, about
+//! 3000 instructions in V8 per call, measured with callgrind) or as the `trace` field of its
+//! options (discovery, from a URL, NAT-PMP/PCP, the probe: calls made once in a while).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};

@@ -233,8 +233,6 @@ pub struct SoapTarget {
     pub control_url: String,
     pub service_type: String,
     pub timeout_ms: u32,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
 }
 
 impl From<SoapTarget> for Target {
@@ -292,8 +290,8 @@ fn protocol(value: &str) -> std::result::Result<String, Failure> {
 pub fn get_external_ip_address(
     env: &Env,
     target: SoapTarget,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, ActionResult>> {
-    let trace = target.trace;
     let target = target.into();
     completion::spawn(
         env,
@@ -323,8 +321,8 @@ pub fn add_port_mapping(
     env: &Env,
     target: SoapTarget,
     args: PortMapping,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, ActionResult>> {
-    let trace = target.trace;
     let target: Target = target.into();
     completion::spawn(
         env,
@@ -370,8 +368,8 @@ pub fn delete_port_mapping(
     env: &Env,
     target: SoapTarget,
     key: PortMappingKey,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, ActionResult>> {
-    let trace = target.trace;
     let target: Target = target.into();
     completion::spawn(
         env,
@@ -429,8 +427,8 @@ pub fn get_specific_port_mapping_entry(
     env: &Env,
     target: SoapTarget,
     key: PortMappingKey,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, EntriesResult>> {
-    let trace = target.trace;
     let target: Target = target.into();
     completion::spawn(
         env,
@@ -453,8 +451,11 @@ pub fn get_specific_port_mapping_entry(
 
 /// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
 #[napi]
-pub async fn list_port_mappings(target: SoapTarget, max_entries: u32) -> EntriesResult {
-    let trace = target.trace;
+pub async fn list_port_mappings(
+    target: SoapTarget,
+    max_entries: u32,
+    trace: Option<u32>,
+) -> EntriesResult {
     let list = async move { gateway::list_port_mappings(&target.into(), max_entries).await };
     trace::scoped(trace, list).await.into()
 }
