@@ -14,10 +14,11 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { classifyAddress, UPNP, type UPNPDevice } from '../../index.ts'
 import { fakeDevice, useFakeGateway } from '../lab/fake-fixture.ts'
-import { type Device, LAB, repoRoot, routerCtl, runIn, upnpcDelete } from '../lab/lab.ts'
+import { type Device, LAB, repoRoot, runIn, upnpcDelete } from '../lab/lab.ts'
 import { loadDevice } from '../zoo/device-spec.ts'
 import { deviceFromReport, relocation, type Report, reportGateway } from '../zoo/from-report.ts'
-import { ZooHost } from '../zoo/zoo-lab.ts'
+import type { ZooHost } from '../zoo/zoo-lab.ts'
+import { useZoo } from '../zoo/zoo-fixture.ts'
 
 const fake = useFakeGateway()
 const ROOT = repoRoot()
@@ -226,20 +227,12 @@ describe('doctor --report', () => {
 })
 
 describe('a report replayed as a device (lab.sh replay, miniupnpd stopped)', () => {
-  let zoo: ZooHost
-  beforeAll(async () => {
-    await routerCtl('stop')
-    zoo = await ZooHost.start()
-  }, 60_000)
-  afterAll(async () => {
-    await zoo?.close()
-    await routerCtl('start')
-  }, 60_000)
+  const zoo = useZoo()
 
   it('each report gives the same doctor verdicts and Godot-surface results as its original', async () => {
     expect(originals.map((o) => o.name)).toEqual(['miniupnpd', 'double-nat', 'cgnat', 'disconnected', 'not-listed', 'personal'])
     for (const o of originals) {
-      const played = await replay(zoo, o)
+      const played = await replay(zoo(), o)
       expect(played.doctor, o.name).toEqual(o.doctor)
       // A personal name is the report's placeholder in the replay; everything else is the same.
       expect(played.godot, o.name).toEqual({ ...o.godot, friendlyName: reportGateway(o.report).friendlyName })
@@ -257,7 +250,7 @@ describe('a report replayed as a device (lab.sh replay, miniupnpd stopped)', () 
         .map((f) => fs.readFileSync(path.join(spec.dir, f), 'latin1'))
         .join('')
       const ids = [...captured.matchAll(/<(?:UDN|serialNumber)>\s*(?:uuid:)?([^<\s]+)/g)].map((m) => m[1]!).filter((v) => v.length >= 6)
-      const running = await zoo.load(spec)
+      const running = await zoo().load(spec)
       let o: Original
       try {
         o = await original(`zoo-${id}`, null, [...labSecrets, ...ids])
@@ -266,7 +259,7 @@ describe('a report replayed as a device (lab.sh replay, miniupnpd stopped)', () 
       }
       checkRedacted(o)
       expect((o.doctor as { verdict: string }).verdict).toBe('ok')
-      const played = await replay(zoo, o)
+      const played = await replay(zoo(), o)
       expect(played.doctor).toEqual(o.doctor)
       expect(played.godot).toEqual(o.godot)
     },

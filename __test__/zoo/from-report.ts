@@ -163,6 +163,103 @@ export function relocation(report: Report): (text: string) => string {
   return (text) => text.replace(address, RELOCATED_ADDRESS)
 }
 
+/** Writes a device's files into its folder, relocated, each with its source. */
+type Write = (name: string, content: Buffer, what: string) => void
+
+function writer(dir: string, relocate: (text: string) => string, moved: boolean, source: string, files: Record<string, string>): Write {
+  fs.mkdirSync(dir, { recursive: true })
+  return (name, content, what) => {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+    let bytes = moved ? Buffer.from(relocate(content.toString('latin1')), 'latin1') : content
+    // A relocated body has another length: a reply's head says the new one.
+    if (moved && name.endsWith('.http')) {
+      const text = bytes.toString('latin1')
+      const split = text.indexOf('\r\n\r\n') + 4
+      bytes = replyFile(text.slice(0, split), Buffer.from(text.slice(split), 'latin1'))
+    }
+    fs.writeFileSync(path.join(dir, name), bytes)
+    files[name] = what.startsWith('modelled') ? what : `${source}, ${what}`
+  }
+}
+
+/** The descriptions, the one LOCATION names first (the replay's root), then any other. */
+function writeDescriptions(pairs: HttpPair[], location: URL, write: Write): { http: DeviceSpec['http']; root: HttpPair } {
+  const own = location.pathname + location.search
+  const descriptions = pairs.filter((p) => p.method === 'GET').sort((a, b) => Number(b.path === own) - Number(a.path === own))
+  const http: DeviceSpec['http'] = []
+  for (const d of descriptions) {
+    if (http.some((h) => h.path === d.path)) continue
+    const file = `desc-${http.length}.http`
+    write(file, d.reply, `the reply to GET ${d.path}`)
+    http.push({ path: d.path, file })
+  }
+  const root = descriptions[0]
+  if (!root) throw new Error(`the report holds no description of ${location.href}`)
+  return { http, root }
+}
+
+/** The search reply it answered with (to the search for its own type, if it answered that),
+ *  or one modelled on its description; returns its SERVER. */
+function writeSearchReply(report: Report, url: string, root: HttpPair, write: Write): string {
+  const type = element(root.replyBody, 'deviceType')
+  const replies = report.exchanges.filter((e) => e.event === 'ssdp.received' && header(`\r\n${e.body ?? ''}`, 'LOCATION') === url)
+  const reply = replies.find((e) => header(`\r\n${e.body ?? ''}`, 'ST') === type) ?? replies[0]
+  const server = header(`\r\n${reply?.body ?? ''}`, 'SERVER') || header(root.reply.toString('latin1').split('\r\n\r\n')[0]!, 'Server')
+  if (reply) write('ssdp.txt', bytesOf(reply), 'the search reply')
+  else {
+    const udn = element(root.replyBody, 'UDN')
+    const datagram = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: ${type}\r\nUSN: ${udn}::${type}\r\nEXT:\r\nSERVER: ${server}\r\nLOCATION: ${url}\r\n\r\n`
+    write('ssdp.modelled.txt', Buffer.from(datagram, 'latin1'), 'modelled: the report opened the device from its URL, without a search')
+  }
+  return server
+}
+
+/** SOAP: the last success of each action as its capture, refusals kept as the router's
+ *  policy, and the replies of services the replay does not model. */
+function writeSoap(pairs: HttpPair[], root: HttpPair, url: string, write: Write): Pick<DeviceSpec, 'faults' | 'recorded'> {
+  const faults: Record<string, string> = {}
+  for (const [action, replyBytes] of refusals(pairs)) {
+    write(`soap/${action}.fault.http`, replyBytes, `the refusal of ${action}`)
+    faults[action] = `soap/${action}.fault.http`
+  }
+  const connectionPaths = new Set(connectionServices(root.replyBody, url).map((c) => new URL(c.controlUrl).pathname))
+  const recorded: Record<string, string> = {}
+  for (const p of pairs.filter((q) => q.method === 'POST' && q.status === 200 && !faults[q.action])) {
+    if (!new RegExp(`${p.action}Response\\b`).test(p.replyBody)) continue
+    if (connectionPaths.has(new URL(p.path, url).pathname)) {
+      write(`soap/${p.action}.http`, p.reply, `the last reply to ${p.action}`)
+      continue
+    }
+    // Another service (the IPv6 firewall's): its replies as recorded, by path and action.
+    const file = `soap/other/${p.path.replace(/[^\w.-]+/g, '_')}-${p.action}.http`
+    write(file, p.reply, `the reply to ${p.action} at ${p.path}`)
+    recorded[`${p.path}#${p.action}`] = file
+  }
+  return { ...(Object.keys(faults).length ? { faults } : {}), ...(Object.keys(recorded).length ? { recorded } : {}) }
+}
+
+/** Each connection service's status and external address as the report saw them. */
+function connectionStates(
+  pairs: HttpPair[],
+  root: HttpPair,
+  url: string,
+  classify: (address: string) => string,
+): DeviceSpec['connections'] {
+  const connections = connectionServices(root.replyBody, url).map(({ controlUrl }) => {
+    const last = (action: string) =>
+      pairs.filter((p) => p.action === action && new URL(p.path, controlUrl).href === controlUrl && p.status === 200).at(-1)
+    const status = argument(last('GetStatusInfo')?.replyBody ?? '', 'NewConnectionStatus')
+    const address = last('GetExternalIPAddress')
+    const external = address && argument(address.replyBody, 'NewExternalIPAddress')
+    return {
+      ...(status ? { status } : {}),
+      // A public address is the lab's in the replay (zoo rule); other kinds are what matter.
+      ...(external !== undefined && classify(external) !== 'public' ? { externalIp: external } : {}),
+    }
+  })
+  return connections.some((c) => Object.keys(c).length) ? connections : undefined
+}
+
 /** The report's device as a zoo device in `dir` (created); returns its device.json. With
  *  `keep`, the report file itself is kept beside it (`report.json`), as the device's source. */
 export function deviceFromReport(
@@ -172,96 +269,23 @@ export function deviceFromReport(
   keep?: string,
 ): Omit<DeviceSpec, 'id' | 'dir'> {
   const gateway = reportGateway(report)
-  const recorded = new URL(gateway.descriptionUrl)
-  const host = recorded.hostname
+  const location = new URL(gateway.descriptionUrl)
   const relocate = relocation(report)
-  const moved = relocate(host) !== host
-  const pairs = httpPairs(report.exchanges, host)
+  const pairs = httpPairs(report.exchanges, location.hostname)
   const files: Record<string, string> = {}
   const source = `report: upnp-native doctor --report${report.redaction.redacted ? ' (redacted)' : ''}`
-  const write = (name: string, content: Buffer, what: string): void => {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
-    let bytes = moved ? Buffer.from(relocate(content.toString('latin1')), 'latin1') : content
-    // A relocated body has another length: a reply's head says the new one.
-    if (moved && name.endsWith('.http')) {
-      const text = bytes.toString('latin1')
-      const split = text.indexOf('\r\n\r\n') + 4
-      const body = Buffer.from(text.slice(split), 'latin1')
-      bytes = replyFile(text.slice(0, split), body)
-    }
-    fs.writeFileSync(path.join(dir, name), bytes)
-    files[name] = what.startsWith('modelled') ? what : `${source}, ${what}`
+  const write = writer(dir, relocate, relocate(location.hostname) !== location.hostname, source, files)
+  const { http, root } = writeDescriptions(pairs, location, write)
+  const server = writeSearchReply(report, gateway.descriptionUrl, root, write)
+  const soap = writeSoap(pairs, root, gateway.descriptionUrl, write)
+  const connections = connectionStates(pairs, root, gateway.descriptionUrl, classify)
+  if (keep) {
+    fs.copyFileSync(keep, path.join(dir, 'report.json'))
+    files['report.json'] = `${source}: the report this device was made from (__test__/zoo/from-report.ts)`
   }
-  fs.mkdirSync(dir, { recursive: true })
-
-  // Descriptions: the one LOCATION names first (the replay's root), then any other.
-  const descriptions = pairs.filter((p) => p.method === 'GET')
-  descriptions.sort(
-    (a, b) => Number(b.path === recorded.pathname + recorded.search) - Number(a.path === recorded.pathname + recorded.search),
-  )
-  const http: DeviceSpec['http'] = []
-  const seen = new Set<string>()
-  for (const d of descriptions) {
-    if (seen.has(d.path)) continue
-    seen.add(d.path)
-    const file = `desc-${http.length}.http`
-    write(file, d.reply, `the reply to GET ${d.path}`)
-    http.push({ path: d.path, file })
-  }
-  const root = descriptions[0]
-  if (!root) throw new Error(`the report holds no description of ${gateway.descriptionUrl}`)
-
-  // The search reply it answered with (to the search for its own type, if it answered that),
-  // or one modelled on its description.
-  const type = element(root.replyBody, 'deviceType')
-  const replies = report.exchanges.filter(
-    (e) => e.event === 'ssdp.received' && header(`\r\n${e.body ?? ''}`, 'LOCATION') === gateway.descriptionUrl,
-  )
-  const reply = replies.find((e) => header(`\r\n${e.body ?? ''}`, 'ST') === type) ?? replies[0]
-  const server = header(`\r\n${reply?.body ?? ''}`, 'SERVER') || header(root.reply.toString('latin1').split('\r\n\r\n')[0]!, 'Server')
-  if (reply) write('ssdp.txt', bytesOf(reply), 'the search reply')
-  else {
-    const udn = element(root.replyBody, 'UDN')
-    const datagram = `HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: ${type}\r\nUSN: ${udn}::${type}\r\nEXT:\r\nSERVER: ${server}\r\nLOCATION: ${gateway.descriptionUrl}\r\n\r\n`
-    write('ssdp.modelled.txt', Buffer.from(datagram, 'latin1'), 'modelled: the report opened the device from its URL, without a search')
-  }
-
-  // SOAP: the last success of each action as its capture; refusals kept as the router's policy.
-  const faults: Record<string, string> = {}
-  for (const [action, replyBytes] of refusals(pairs)) {
-    write(`soap/${action}.fault.http`, replyBytes, `the refusal of ${action}`)
-    faults[action] = `soap/${action}.fault.http`
-  }
-  const connectionPaths = new Set(connectionServices(root.replyBody, gateway.descriptionUrl).map((c) => new URL(c.controlUrl).pathname))
-  const recordedReplies: Record<string, string> = {}
-  for (const p of pairs.filter((q) => q.method === 'POST' && q.status === 200 && !faults[q.action])) {
-    if (!new RegExp(`${p.action}Response\\b`).test(p.replyBody)) continue
-    if (connectionPaths.has(new URL(p.path, gateway.descriptionUrl).pathname)) {
-      write(`soap/${p.action}.http`, p.reply, `the last reply to ${p.action}`)
-      continue
-    }
-    // Another service (the IPv6 firewall's): its replies as recorded, by path and action.
-    const file = `soap/other/${p.path.replace(/[^\w.-]+/g, '_')}-${p.action}.http`
-    write(file, p.reply, `the reply to ${p.action} at ${p.path}`)
-    recordedReplies[`${p.path}#${p.action}`] = file
-  }
-
-  // Each connection service's status and external address as the report saw them.
-  const connections = connectionServices(root.replyBody, gateway.descriptionUrl).map(({ controlUrl }) => {
-    const last = (action: string) =>
-      pairs.filter((p) => p.action === action && new URL(p.path, controlUrl).href === controlUrl && p.status === 200).at(-1)
-    const status = argument(last('GetStatusInfo')?.replyBody ?? '', 'NewConnectionStatus')
-    const external = last('GetExternalIPAddress') && argument(last('GetExternalIPAddress')!.replyBody, 'NewExternalIPAddress')
-    return {
-      ...(status ? { status } : {}),
-      // A public address is the lab's in the replay (zoo rule); other kinds are what matter.
-      ...(external !== undefined && classify(external) !== 'public' ? { externalIp: external } : {}),
-    }
-  })
-
   const control = new URL(relocate(gateway.controlUrl))
   const spec: Omit<DeviceSpec, 'id' | 'dir'> = {
-    name: root.replyBody ? element(root.replyBody, 'friendlyName') || 'device from a report' : 'device from a report',
+    name: element(root.replyBody, 'friendlyName') || 'device from a report',
     vendor: element(root.replyBody, 'manufacturer'),
     model: element(root.replyBody, 'modelName'),
     firmware: server,
@@ -278,13 +302,8 @@ export function deviceFromReport(
       ...(control.port ? { controlPort: Number(control.port) } : {}),
       source: "the report's doctor (its gateway's connection service)",
     },
-    ...(connections.some((c) => Object.keys(c).length) ? { connections } : {}),
-    ...(Object.keys(faults).length ? { faults } : {}),
-    ...(Object.keys(recordedReplies).length ? { recorded: recordedReplies } : {}),
-  }
-  if (keep) {
-    fs.copyFileSync(keep, path.join(dir, 'report.json'))
-    spec.files['report.json'] = `${source}: the report this device was made from (__test__/zoo/from-report.ts)`
+    ...(connections ? { connections } : {}),
+    ...soap,
   }
   fs.writeFileSync(path.join(dir, 'device.json'), `${JSON.stringify(spec, null, 2)}\n`)
   return spec
