@@ -32,7 +32,7 @@ export function showRecords(out: Output, g: Pick<Globals, 'verbose' | 'logHttp'>
     if (!g.logHttp && !decision(record)) return
     const at = style.dim(`+${((performance.now() - started) / 1000).toFixed(3)}s`)
     const [first = '', ...wire] = g.logHttp ? transcript(record) : [record.message]
-    out.diagnostic([`${at} ${style.cyan(record.section.padEnd(6))} ${first}`, ...wire.map((line) => style.dim(line))].join('\n'))
+    out.diagnostic([`${at} ${style.cyan(record.section.padEnd(6))} ${first}`, ...wire.map((line) => style.dim(line))])
   }
   for (const section of LOG_SECTIONS) diagnosticsChannel.subscribe(channelName(section), print)
   return () => {

@@ -109,10 +109,10 @@ export class Output {
     this.#write(process.stderr, `${terminalSafe(text)}\n`)
   }
 
-  /** A diagnostic line (--verbose, --log-http) on stderr: asked for, so shown even with
-   *  --json or --quiet. */
-  diagnostic(text: string): void {
-    this.#write(process.stderr, `${terminalSafe(text)}\n`)
+  /** Diagnostic lines (--verbose, --log-http) on stderr, each made safe: asked for, so shown
+   *  even with --json or --quiet. */
+  diagnostic(lines: string[]): void {
+    this.#write(process.stderr, lines.map((line) => `${terminalSafe(line)}\n`).join(''))
   }
 
   json(document: object, compact = false): void {
