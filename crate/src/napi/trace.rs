@@ -191,3 +191,29 @@ pub fn trace_drain(env: &Env, ended: Option<u32>) -> Result<Vec<TraceRecord>> {
 pub fn trace_events_built() -> f64 {
     trace::built() as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_holds_at_most_the_caps_and_counts_the_rest() {
+        let queue = Queue::default();
+        for _ in 0..MAX_TRACE_RECORDS + 10 {
+            queue.record(1, Event::new(trace::Kind::SsdpSent));
+        }
+        let p = queue.pending.lock().unwrap();
+        assert_eq!((p.records.len(), p.dropped), (MAX_TRACE_RECORDS, 10));
+        drop(p);
+
+        let big = Queue::default();
+        let body = bytes::Bytes::from(vec![0u8; 1 << 20]);
+        for _ in 0..20 {
+            big.record(1, Event::new(trace::Kind::HttpResponse).body(body.clone()));
+        }
+        let p = big.pending.lock().unwrap();
+        assert!(p.bytes <= MAX_TRACE_BYTES);
+        assert_eq!(p.records.len() + p.dropped as usize, 20);
+        assert!(p.dropped >= 4);
+    }
+}
