@@ -28,6 +28,8 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   protocol: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'no-color': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  'log-http': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 }
@@ -174,6 +176,8 @@ function parseGlobals(values: OptionValues, command: string): Globals {
     iface,
     gateway: typeof values.gateway === 'string' ? values.gateway.trim() : '',
     ipv6: values.ipv6 === true,
+    verbose: values.verbose === true,
+    logHttp: values['log-http'] === true,
   }
 }
 

@@ -47,6 +47,10 @@ export interface Globals {
   iface: string
   gateway: string
   ipv6: boolean
+  /** --verbose: what the library decided, as it happens (stderr). */
+  verbose: boolean
+  /** --log-http: the wire transcript of every exchange (stderr). */
+  logHttp: boolean
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>

@@ -11,6 +11,9 @@ const GLOBAL_HELP = `Options for every command:
                        every protocol for status and doctor)
   -q, --quiet          no spinner, notes or hints: only the result and errors
   --no-color           no colours (NO_COLOR=1 does the same)
+  --verbose            say what the library decides, as it happens (on stderr)
+  --log-http           the wire transcript of every exchange: SSDP, HTTP heads and
+                       bodies, SOAP, NAT-PMP/PCP (on stderr, escaped)
   -h, --help           help; \`upnp-native <command> --help\` for one command
   -v, --version        the version`
 

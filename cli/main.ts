@@ -11,33 +11,14 @@
  *   2 usage error, 3 no (usable) gateway, 130 interrupted by Ctrl-C before the work was done.
  * Every failure is one message that says what happened and what to do: never a stack trace.
  */
-import fs from 'node:fs'
-import path from 'node:path'
 import { lenient, parseCommandLine } from './args.ts'
 import { CliError, type Context, EXIT, type ExitCode, type Library, usage } from './command.ts'
 import { COMMANDS } from './commands/index.ts'
 import { commandHelp, mainHelp } from './help.ts'
+import { showRecords } from './log.ts'
 import { terminalSafe } from './terminal.ts'
 import { Output } from './output.ts'
-
-/** This package's package.json, found upwards from the running script: the version for
- *  --version and the issue tracker that "please report it" names. */
-function ownPackage(): { version: string; bugs: string } {
-  const start = path.dirname(fs.realpathSync(process.argv[1] ?? '.'))
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string
-        version?: string
-        bugs?: { url?: string }
-      }
-      if (pkg.name === 'upnp-native' && pkg.version) return { version: pkg.version, bugs: pkg.bugs?.url ?? '' }
-    } catch {
-      // keep looking upwards
-    }
-    if (path.dirname(dir) === dir) return { version: 'unknown', bugs: '' }
-  }
-}
+import { ownPackage } from './version.ts'
 
 /** " at <issue tracker>" for a bug report, or "" when package.json names none. */
 function reportAt(): string {
@@ -90,11 +71,13 @@ async function main(argv: string[]): Promise<ExitCode> {
       process.exit(EXIT.INTERRUPTED)
     }
     process.on('SIGINT', interrupt)
+    const stopRecords = showRecords(out, invocation.globals)
     try {
       const run = COMMANDS.find((c) => c.name === invocation.command)
       if (!run) throw usage(`unknown command "${invocation.command}"`)
       return await run.run(invocation, ctx)
     } finally {
+      stopRecords()
       process.off('SIGINT', interrupt)
     }
   } catch (caught) {

@@ -9,6 +9,9 @@ import * as native from './native/index.ts'
 import { checkServers, natView, type NatView } from './reachability/nat-view.ts'
 import { clientError, UPNPResult } from './errors.ts'
 import type { Via } from './types.ts'
+import type { Logger } from './log/records.ts'
+import { note, traced } from './log/trace.ts'
+import { shown } from './log/visible.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -81,6 +84,9 @@ export interface ProbeOptions {
   maxAgeMs?: number
   /** Aborts the probe: it rejects with `signal.reason`. */
   signal?: AbortSignal
+  /** Receives a record of every exchange of the probe and its outcome (see `UPNP`'s
+   *  `logger`); the UPnP device found gets it too. */
+  logger?: Logger | null
 }
 
 interface Cached {
@@ -119,6 +125,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     fresh = false,
     maxAgeMs = PROBE_MAX_AGE_MS,
     signal,
+    logger = null,
   } = options
   signal?.throwIfAborted()
   const stun = options.stun ?? []
@@ -127,11 +134,13 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   const key = `${gateway}|${multicastIf}|${upnp}|${stun.join(',')}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
-    return cache.report
+    const cached = cache.report
+    note(logger, 'upnp', 'upnp.probed', () => probed(cached, true))
+    return cached
   }
-  const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp })
+  const raw = await traced(logger, (trace) => native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp, trace }))
   signal?.throwIfAborted()
-  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS) : null
+  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS, logger) : null
   const report: ProbeReport = {
     gateway: raw.gateway ?? gateway,
     localAddress: raw.natpmp?.localAddress ?? raw.pcp?.localAddress ?? '',
@@ -156,7 +165,17 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     signal?.throwIfAborted()
   }
   cache = { key, route, report }
+  note(logger, 'upnp', 'upnp.probed', () => probed(report, false))
   return report
+}
+
+/** The `upnp.probed` record: what answered, best first. */
+function probed(report: ProbeReport, cached: boolean): { message: string } {
+  const each = (['upnp', 'natpmp', 'pcp'] as const).map((via) => `${via} ${shown(report[via].meaning, 80)}`).join(', ')
+  const best = report.available.length ? report.available.join(' > ') : 'none'
+  return {
+    message: `probe${cached ? ' (cached)' : ''} at ${report.gateway || '?'} in ${Math.round(report.elapsedMs)} ms: ${each}; usable: ${best}`,
+  }
 }
 
 /** The default route's gateway and this host's address towards it. */

@@ -20,6 +20,7 @@
 #        | test [vitest args]
 #        | matrix [vitest args] | runtime [vitest args] | demo | bench [bench args]
 #        | godot [scenario ids]   (the differential suite against the real Godot engine)
+#        | replay REPORT [--save ID] [CMD...]   (a doctor --report file played back as a device)
 # Must run as root. Everything network-related runs inside the namespaces created here.
 set -euo pipefail
 
@@ -258,6 +259,7 @@ secure_mode=yes
 system_uptime=no
 uuid=$UUID
 friendly_name=upnp-native lab router
+serial=UNL7E41A9
 lease_file=$STATE/miniupnpd.leases
 upnp_table_name=filter
 upnp_nat_table_name=filter
@@ -583,6 +585,18 @@ case "$cmd" in
     ensure_build
     log "bench: bench/bench.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --expose-gc --import tsx bench/bench.ts "$@" 9>&- ;;
+  replay)
+    # The router of a `doctor --report` file played back in the lab as a zoo device (miniupnpd
+    # stopped meanwhile), then CMD (default: the CLI's doctor as the report ran it) in the
+    # client; --save ID keeps the device as __test__/zoo/devices/ID. See __test__/zoo/replay-report.ts.
+    [[ $# -ge 1 && -f $1 ]] || die "usage: lab.sh replay REPORT.json [--save DEVICE-ID] [CMD...]"
+    report=$(realpath "$1")
+    shift
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    ip netns exec "$P-client" env UPNP_LAB=1 UNL_PREFIX="$P" node --import tsx __test__/zoo/replay-report.ts "$report" "$@" 9>&- ;;
   godot)
     # Debian 12's godot3-server: Godot 3.2.3, headless, its UPNP module on the miniupnpc it
     # bundles. It runs GDScript without a project (-s), inside the client namespace.
@@ -598,6 +612,6 @@ case "$cmd" in
     log "godot: __test__/godot/run.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --import tsx __test__/godot/run.ts "$@" 9>&- ;;
   *)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac

@@ -21,6 +21,7 @@
 //! - [`limits`]: caps on what the network can make us hold (string lengths, devices,
 //!   replies, table bytes), each stated once.
 //! - [`errors`]: Godot's `UPNPResult` / `IGDStatus` numbers and the fault table.
+//! - [`trace`]: exchange events for diagnostics, built only for calls someone listens to.
 //! - [`napi`]: the N-API surface, the only module that uses napi: `mod` (the one failure
 //!   shape, the defaults Rust owns), `upnp`, `pxp`, `probe`, `stun`; it converts and checks
 //!   arguments, nothing more.
@@ -33,4 +34,5 @@ pub mod probe;
 pub mod pxp;
 pub mod route;
 pub mod stun;
+pub mod trace;
 pub mod upnp;

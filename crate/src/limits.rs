@@ -31,6 +31,12 @@ pub const MAX_STUN_ATTRIBUTES: usize = 32;
 pub const MAX_STUN_SERVERS: usize = 4;
 pub const MAX_STUN_DATAGRAMS: usize = 256;
 
+/// Trace records (`trace.rs`) waiting for one JS thread to take them, and their bytes: what a
+/// flood can make a listener hold while its event loop is busy. Beyond either, records are
+/// counted as dropped (and the count is reported) instead of kept.
+pub const MAX_TRACE_RECORDS: usize = 4096;
+pub const MAX_TRACE_BYTES: usize = 16 * 1024 * 1024;
+
 /// `text` cut to `max_chars` characters (on a character boundary), "…" marking the cut.
 pub fn cap(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {

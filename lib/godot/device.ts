@@ -4,6 +4,8 @@ import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, PINHOLE_LEASE_S, PINHOLE_MAX_LEA
 import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError, resultOf, toEntry } from '../native/convert.ts'
+import type { Logger } from '../log/records.ts'
+import { traced } from '../log/trace.ts'
 import type { FirewallStatus, PortMappingEntry, Protocol } from '../types.ts'
 import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../validate.ts'
 
@@ -88,6 +90,10 @@ export class UPNPDevice {
    * (PortMapper does).
    */
   firewallSourceAddress = ''
+  /** Extra (not in Godot): receives a record of every exchange of this device's calls (see
+   *  README, "When it does not work on your router"); a device found by `UPNP.discover()`
+   *  gets the `UPNP`'s logger. `null`: only `NODE_DEBUG` and `diagnostics_channel`. */
+  logger: Logger | null = null
 
   /** Godot: `igd_status == IGD_STATUS_OK`, nothing else. */
   isValidGateway(): boolean {
@@ -119,7 +125,7 @@ export class UPNPDevice {
       this.reject(UPNPResult.INVALID_GATEWAY, 'not a valid gateway (igdStatus is not OK)')
       return ''
     }
-    const outcome = await native.getExternalIpAddress(this.target()).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getExternalIpAddress(this.target(), trace)).catch(internalError)
     if (this.settle(outcome) !== UPNPResult.SUCCESS) return ''
     return outcome.value ?? ''
   }
@@ -154,20 +160,24 @@ export class UPNPDevice {
       return this.reject(UPNPResult.INVALID_DURATION, `duration ${duration} is not a whole number of seconds <= ${MAX_UINT32}`)
     }
     if (typeof desc !== 'string') return this.reject(UPNPResult.INVALID_ARGS, 'description must be a string')
-    const outcome = await native
-      .addPortMapping(this.target(), {
-        remoteHost: '',
-        externalPort: port,
-        protocol: proto,
-        internalPort: portInternal === 0 ? port : portInternal,
-        // Godot sends igd_our_addr; a hand-built device without one gets the address of the
-        // connection that reaches the router, which is what igd_our_addr means.
-        internalClient: String(this.igdOurAddr ?? ''),
-        enabled: true,
-        description: desc === '' ? MAPPING_DESCRIPTION : desc,
-        leaseDuration: duration,
-      })
-      .catch(internalError)
+    const outcome = await traced(this.logger, (trace) =>
+      native.addPortMapping(
+        this.target(),
+        {
+          remoteHost: '',
+          externalPort: port,
+          protocol: proto,
+          internalPort: portInternal === 0 ? port : portInternal,
+          // Godot sends igd_our_addr; a hand-built device without one gets the address of the
+          // connection that reaches the router, which is what igd_our_addr means.
+          internalClient: String(this.igdOurAddr ?? ''),
+          enabled: true,
+          description: desc === '' ? MAPPING_DESCRIPTION : desc,
+          leaseDuration: duration,
+        },
+        trace,
+      ),
+    ).catch(internalError)
     return this.settle(outcome)
   }
 
@@ -177,9 +187,9 @@ export class UPNPDevice {
     if (!isProtocol(proto)) {
       return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
     }
-    const outcome = await native
-      .deletePortMapping(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
-      .catch(internalError)
+    const outcome = await traced(this.logger, (trace) =>
+      native.deletePortMapping(this.target(), { remoteHost: '', externalPort: port, protocol: proto }, trace),
+    ).catch(internalError)
     return this.settle(outcome)
   }
 
@@ -197,9 +207,9 @@ export class UPNPDevice {
       this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
       return null
     }
-    const outcome = await native
-      .getSpecificPortMappingEntry(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
-      .catch(internalError)
+    const outcome = await traced(this.logger, (trace) =>
+      native.getSpecificPortMappingEntry(this.target(), { remoteHost: '', externalPort: port, protocol: proto }, trace),
+    ).catch(internalError)
     this.settle(outcome)
     const entry = outcome.entries?.[0]
     return entry ? toEntry(entry) : null
@@ -211,7 +221,7 @@ export class UPNPDevice {
       this.reject(UPNPResult.INVALID_PARAM, `max ${String(max)} is not a whole number >= 0`)
       return []
     }
-    const outcome = await native.listPortMappings(this.target(), max).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.listPortMappings(this.target(), max, trace)).catch(internalError)
     this.settle(outcome)
     return (outcome.entries ?? []).map(toEntry)
   }
@@ -274,7 +284,7 @@ export class UPNPDevice {
   async getFirewallStatus(): Promise<FirewallStatus | null> {
     const target = this.firewall()
     if (!target) return null
-    const outcome = await native.getFirewallStatus(target).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getFirewallStatus(target, trace)).catch(internalError)
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('firewallEnabled' in outcome)) return null
     return { firewallEnabled: outcome.firewallEnabled, inboundPinholeAllowed: outcome.inboundPinholeAllowed }
   }
@@ -298,7 +308,7 @@ export class UPNPDevice {
     const target = this.firewall()
     const spec = target && this.pinholeSpec(internalPort, proto, leaseTime, remoteHost, remotePort, internalClient)
     if (!target || !spec) return null
-    const outcome = await native.addPinhole(target, spec).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.addPinhole(target, spec, trace)).catch(internalError)
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('uniqueId' in outcome)) return null
     return outcome.uniqueId ?? null
   }
@@ -311,7 +321,7 @@ export class UPNPDevice {
     if (!isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)) {
       return this.reject(UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime))
     }
-    return this.settle(await native.updatePinhole(target, uniqueId, leaseTime).catch(internalError))
+    return this.settle(await traced(this.logger, (trace) => native.updatePinhole(target, uniqueId, leaseTime, trace)).catch(internalError))
   }
 
   /** Closes pinhole `uniqueId`. */
@@ -319,14 +329,14 @@ export class UPNPDevice {
     const target = this.firewall()
     if (!target) return this.lastError?.result ?? UPNPResult.INVALID_GATEWAY
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
-    return this.settle(await native.deletePinhole(target, uniqueId).catch(internalError))
+    return this.settle(await traced(this.logger, (trace) => native.deletePinhole(target, uniqueId, trace)).catch(internalError))
   }
 
   /** How many packets went through pinhole `uniqueId`; `null` on failure. */
   async getPinholePackets(uniqueId: number): Promise<number | null> {
     const target = this.firewall()
     if (!target || this.badPinholeId(uniqueId)) return null
-    const outcome = await native.getPinholePackets(target, uniqueId).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getPinholePackets(target, uniqueId, trace)).catch(internalError)
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 
@@ -334,7 +344,7 @@ export class UPNPDevice {
   async checkPinholeWorking(uniqueId: number): Promise<boolean | null> {
     const target = this.firewall()
     if (!target || this.badPinholeId(uniqueId)) return null
-    const outcome = await native.checkPinholeWorking(target, uniqueId).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.checkPinholeWorking(target, uniqueId, trace)).catch(internalError)
     return this.settle(outcome) === UPNPResult.SUCCESS ? outcome.value === 'true' : null
   }
 
@@ -349,13 +359,14 @@ export class UPNPDevice {
     const target = this.firewall()
     const spec = target && this.pinholeSpec(internalPort, proto, 1, remoteHost, remotePort, internalClient)
     if (!target || !spec) return null
-    const outcome = await native.getOutboundPinholeTimeout(target, spec).catch(internalError)
+    const outcome = await traced(this.logger, (trace) => native.getOutboundPinholeTimeout(target, spec, trace)).catch(internalError)
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 
   /** @internal Builds a device from what the addon learned during discovery. */
-  static fromNative(found: native.NativeDevice, requestTimeout: number): UPNPDevice {
+  static fromNative(found: native.NativeDevice, requestTimeout: number, logger: Logger | null = null): UPNPDevice {
     const device = new UPNPDevice()
+    device.logger = logger
     device.descriptionUrl = found.descriptionUrl
     device.serviceType = found.serviceType
     device.igdControlUrl = found.igdControlUrl

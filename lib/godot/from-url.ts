@@ -9,6 +9,8 @@ import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError } from '../native/convert.ts'
 import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
+import type { Logger } from '../log/records.ts'
+import { traced } from '../log/trace.ts'
 import { UPNPDevice } from './device.ts'
 
 /** Options of `UPNP.deviceFromUrl()`. */
@@ -19,6 +21,8 @@ export interface DeviceFromUrlOptions {
   /** Stops waiting: the promise rejects with `signal.reason` (the check itself is bounded by
    *  `requestTimeout` and ends on its own). */
   signal?: AbortSignal
+  /** Receives a record of every exchange (see `UPNP`'s `logger`); the device keeps it. */
+  logger?: Logger | null
 }
 
 /**
@@ -28,21 +32,22 @@ export interface DeviceFromUrlOptions {
  * multicast or broadcast address, credentials, control characters, or over 2048 bytes.
  */
 export async function deviceFromUrl(url: string, options: DeviceFromUrlOptions = {}): Promise<UPNPDevice> {
-  const { requestTimeout = REQUEST_TIMEOUT_MS, signal } = options
+  const { requestTimeout = REQUEST_TIMEOUT_MS, signal, logger = null } = options
   if (typeof url !== 'string') throw clientError(UPNPResult.INVALID_PARAM, 'the description URL must be a string')
   if (!isIntegerIn(requestTimeout, 1, MAX_UINT32)) {
     throw clientError(UPNPResult.INVALID_PARAM, `requestTimeout ${String(requestTimeout)} is not a whole number of ms >= 1`)
   }
   signal?.throwIfAborted()
-  const opening = native
-    .deviceFromUrl(url, requestTimeout)
-    .catch((error: unknown) => ({ failure: internalError(error).failure, device: null }))
+  const opening = traced(logger, (trace) => native.deviceFromUrl(url, requestTimeout, trace)).catch((error: unknown) => ({
+    failure: internalError(error).failure,
+    device: null,
+  }))
   const outcome = signal ? await abortable(opening, signal) : await opening
   if (!outcome.device) {
     const info = failureInfo(outcome.failure) ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no device' }
     throw new UPNPError(info, 'opening a gateway from its description URL')
   }
-  return UPNPDevice.fromNative(outcome.device, requestTimeout)
+  return UPNPDevice.fromNative(outcome.device, requestTimeout, logger)
 }
 
 function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {

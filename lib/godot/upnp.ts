@@ -5,8 +5,24 @@ import * as native from '../native/index.ts'
 import { failureInfo, internalError, resultOf } from '../native/convert.ts'
 import type { Protocol } from '../types.ts'
 import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
+import type { Logger } from '../log/records.ts'
+import { note, traced } from '../log/trace.ts'
+import { shown } from '../log/visible.ts'
 import { UPNPDevice } from './device.ts'
 import { type DeviceFromUrlOptions, deviceFromUrl } from './from-url.ts'
+
+/** The `upnp.discovered` record: what discovery found and which device `getGateway()` uses. */
+function discovered(devices: UPNPDevice[], replies: number, took: number): { message: string; detail: string } {
+  const gateway = devices.find((d) => d.isValidGateway())
+  const list = devices.map((d) => `${shown(d.descriptionUrl)} ${IGDStatus[d.igdStatus] ?? d.igdStatus}`).join(', ')
+  return {
+    message:
+      `discovery: ${replies} search replies, ${devices.length} device${devices.length === 1 ? '' : 's'} in ${took} ms` +
+      (devices.length ? ` (${list})` : '') +
+      `; gateway: ${gateway ? `${shown(gateway.descriptionUrl)} (${shown(gateway.friendlyName)})` : 'none'}`,
+    detail: gateway ? gateway.descriptionUrl : '',
+  }
+}
 
 function warnIgnored(code: string, message: string): void {
   // Godot prints an engine error for these and carries on; a warning is Node's equivalent.
@@ -28,6 +44,13 @@ export interface DiscoverOptions {
   signal?: AbortSignal
 }
 
+/** Options of `new UPNP()` (Godot's takes none). */
+export interface UPNPOptions {
+  /** Receives a record of every exchange and decision of this object's calls and of the
+   *  devices it finds (see README, "When it does not work on your router"). */
+  logger?: Logger | null
+}
+
 /** Godot's `UPNP`: discovers devices and forwards to the first valid gateway. */
 export class UPNP {
   /** Interface name or address for multicast ("" = system default). */
@@ -40,8 +63,15 @@ export class UPNP {
   requestTimeout = REQUEST_TIMEOUT_MS
   /** Why the last failed call on this object failed; `null` after a success. */
   lastError: UPNPErrorInfo | null = null
+  /** Extra (not in Godot): receives a record of every exchange and decision; given to the
+   *  devices discovery finds. `null`: only `NODE_DEBUG` and `diagnostics_channel`. */
+  logger: Logger | null
 
   private devices: UPNPDevice[] = []
+
+  constructor(options: UPNPOptions = {}) {
+    this.logger = options?.logger ?? null
+  }
 
   /**
    * Godot's `discover(timeout = 2000, ttl = 2, device_filter = "InternetGatewayDevice")`.
@@ -72,33 +102,36 @@ export class UPNP {
     signal?.throwIfAborted()
 
     const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
-    const search = new native.Discovery({
-      timeoutMs: Math.max(timeout, DISCOVER_MIN_WINDOW_MS),
-      ttl,
-      deviceFilter,
-      multicastIf: this.discoverMulticastIf,
-      localPort: this.discoverLocalPort,
-      ipv6: Boolean(this.discoverIpv6),
-      untilGateway: Boolean(untilGateway),
-      requestTimeoutMs: requestTimeout,
-    })
-    const onAbort = (): void => search.cancel()
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const started = Date.now()
     let outcome: native.DiscoverResult | null
     try {
-      outcome = await search.run()
+      outcome = await traced(this.logger, (trace) => {
+        const search = new native.Discovery({
+          timeoutMs: Math.max(timeout, DISCOVER_MIN_WINDOW_MS),
+          ttl,
+          deviceFilter,
+          multicastIf: this.discoverMulticastIf,
+          localPort: this.discoverLocalPort,
+          ipv6: Boolean(this.discoverIpv6),
+          untilGateway: Boolean(untilGateway),
+          requestTimeoutMs: requestTimeout,
+          trace,
+        })
+        const onAbort = (): void => search.cancel()
+        signal?.addEventListener('abort', onAbort, { once: true })
+        return search.run().finally(() => signal?.removeEventListener('abort', onAbort))
+      })
     } catch (error) {
       const { failure } = internalError(error)
       return this.reject(failure.result, failure.description)
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
     }
     if (outcome === null) {
       signal?.throwIfAborted()
       throw new Error('discovery was cancelled')
     }
-    this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout))
+    this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout, this.logger))
     this.lastError = failureInfo(outcome.failure)
+    note(this.logger, 'upnp', 'upnp.discovered', () => discovered(this.devices, outcome.replies, Date.now() - started))
     return resultOf(outcome)
   }
 
@@ -118,7 +151,7 @@ export class UPNP {
     const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
     let device: UPNPDevice
     try {
-      device = await deviceFromUrl(url, { requestTimeout })
+      device = await deviceFromUrl(url, { requestTimeout, logger: this.logger })
     } catch (error) {
       const failed = asUpnpError(error)
       return this.reject(failed.result, failed.description)

@@ -68,16 +68,22 @@ export declare function __panicInCallForTests(message: string): Promise<number>
 
 export declare function __panicSyncForTests(message: string): number
 
+/**
+ * Trace events built since the process started: tests prove with it that nothing is built
+ * while nobody listens.
+ */
+export declare function __traceEventsBuiltForTests(): number
+
 /** Result of one action: what went wrong (absent on success), or the action's main value. */
 export interface ActionResult {
   failure?: NativeFailure
   value?: string
 }
 
-export declare function addPinhole(target: SoapTarget, spec: PinholeSpec): Promise<PinholeResult>
+export declare function addPinhole(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<PinholeResult>
 
 /** Resolves with `value` = the internal client that was sent. */
-export declare function addPortMapping(target: SoapTarget, args: PortMapping): Promise<ActionResult>
+export declare function addPortMapping(target: SoapTarget, args: PortMapping, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -96,7 +102,7 @@ export interface Announcement {
 }
 
 /** `value` = "true" or "false" (the router's 709, "no traffic yet", is "false"). */
-export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /**
  * "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
@@ -127,12 +133,12 @@ export interface DefaultGatewayResult {
   error?: string
 }
 
-export declare function deletePinhole(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function deletePinhole(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
-export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
+export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey, trace?: number | undefined | null): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
-export declare function deviceFromUrl(url: string, requestTimeoutMs: number): Promise<DeviceResult>
+export declare function deviceFromUrl(url: string, requestTimeoutMs: number, trace?: number | undefined | null): Promise<DeviceResult>
 
 /** One device opened from its description URL: the device, or why not (absent on success). */
 export interface DeviceResult {
@@ -150,6 +156,8 @@ export interface DiscoverOptions {
   ipv6: boolean
   untilGateway: boolean
   requestTimeoutMs: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface DiscoverResult {
@@ -172,21 +180,21 @@ export interface FirewallStatusResult {
   inboundPinholeAllowed: boolean
 }
 
-export declare function getExternalIpAddress(target: SoapTarget): Promise<ActionResult>
+export declare function getExternalIpAddress(target: SoapTarget, trace?: number | undefined | null): Promise<ActionResult>
 
-export declare function getFirewallStatus(target: SoapTarget): Promise<FirewallStatusResult>
+export declare function getFirewallStatus(target: SoapTarget, trace?: number | undefined | null): Promise<FirewallStatusResult>
 
 /** `value` = the timeout in seconds. */
-export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec): Promise<ActionResult>
+export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `value` = the packet count. */
-export declare function getPinholePackets(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function getPinholePackets(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
-export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey): Promise<EntriesResult>
+export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, trace?: number | undefined | null): Promise<EntriesResult>
 
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
-export declare function listPortMappings(target: SoapTarget, maxEntries: number): Promise<EntriesResult>
+export declare function listPortMappings(target: SoapTarget, maxEntries: number, trace?: number | undefined | null): Promise<EntriesResult>
 
 /**
  * The local address the system would use towards `gateway` (nothing is sent); "" when
@@ -350,6 +358,8 @@ export interface NatPmpDeleteArgs {
   initialTimeoutMs?: number
   protocol: 'UDP' | 'TCP'
   internalPort: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** NAT-PMP external address request (RFC 6886 3.2). */
@@ -369,6 +379,8 @@ export interface NatPmpMapArgs {
   externalPort?: number
   /** Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`). */
   lifetime?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface NotifyOptions {
@@ -400,6 +412,8 @@ export interface PcpDeleteArgs {
   nonce: string
   /** The local address the mapping was made from (`PcpMapArgs.localAddress`). */
   localAddress?: string
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping. */
@@ -427,6 +441,8 @@ export interface PcpMapArgs {
    * the pinhole's); absent = the system's choice towards the gateway.
    */
   localAddress?: string
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface PinholeResult {
@@ -462,6 +478,8 @@ export interface PmpRequestOptions {
   budgetMs?: number
   /** First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`). */
   initialTimeoutMs?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** A port mapping: what `addPortMapping` sends, and a row of the router's table. */
@@ -501,6 +519,8 @@ export interface ProbeOptions {
   multicastIf?: string
   /** Default 5351. */
   serverPort?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** UPnP, NAT-PMP and PCP probed at once within one budget. */
@@ -551,7 +571,50 @@ export declare const STUN_BUDGET_MS: number
  */
 export declare function stunBehaviour(servers: Array<string>, budgetMs?: number | undefined | null): Promise<Array<NativeStunBehaviour>>
 
-export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>
+/** Opens a traced call: pass the id as the `trace` option of the call whose records you want. */
+export declare function traceCall(): number
+
+/**
+ * Takes this thread's queued records (oldest first); `ended`, a call that has settled, is
+ * forgotten. Records that did not fit the queue come first as one `trace.dropped` record.
+ */
+export declare function traceDrain(ended?: number | undefined | null): Array<TraceRecord>
+
+/**
+ * Calls `onRecords` (with no arguments) whenever this thread's queue gets records after being
+ * empty; it should then call `traceDrain()`. The callback does not keep Node alive.
+ */
+export declare function traceListen(onRecords: () => void): void
+
+/**
+ * One event of a traced call, as JavaScript receives it (`lib/log/` turns it into a
+ * `LogRecord`). Strings other than `head`, `detail`, `url`, `action`, `peer` and `local` are
+ * ours; those may carry what a device sent and are escaped where they are printed.
+ */
+export interface TraceRecord {
+  /** The call it belongs to (`traceCall()`'s id). */
+  call: number
+  /** `ssdp.sent`, `http.response`, ... (`trace::Kind::name`). */
+  event: string
+  /** Milliseconds since the Unix epoch. */
+  time: number
+  peer?: string
+  local?: string
+  url?: string
+  action?: string
+  status?: number
+  code?: number
+  head?: string
+  /** Bytes as they went over the wire. */
+  body?: Buffer
+  elapsedMs?: number
+  attempt?: number
+  /** The HTTP exchange a request and its reply (or failure) share. */
+  exchange?: number
+  detail?: string
+}
+
+export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface UpnpProbeResult {
   /** A device was confirmed as a working gateway within the budget. */

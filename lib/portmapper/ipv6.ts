@@ -18,6 +18,7 @@ import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import { UPNP } from '../godot/upnp.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
+import { traced } from '../log/trace.ts'
 import * as native from '../native/index.ts'
 import { defaultGateway } from '../probe.ts'
 import type { Via } from '../types.ts'
@@ -118,7 +119,7 @@ export class Ipv6Backends {
     if (protocol !== 'auto') return [protocol]
     const router = await this.router()
     if (this.#pcpProblem(router)) return ['upnp']
-    const answer = await native.pcpAnnounce({ gateway: router, budgetMs: probeBudget }).catch(() => null)
+    const answer = await traced(null, (trace) => native.pcpAnnounce({ gateway: router, budgetMs: probeBudget, trace })).catch(() => null)
     signal?.throwIfAborted()
     return answer && !answer.failure ? ['pcp', 'upnp'] : ['upnp']
   }

@@ -46,6 +46,9 @@ import { pxpBackend } from './pxp-backend.ts'
 import { askVerify, hardRefresh, type UnreachableEvidence } from './reachability.ts'
 import { UpnpBackend } from './upnp-backend.ts'
 import { WakeWatch } from './wake-watch.ts'
+import type { Logger } from '../log/records.ts'
+import { note, withLogger } from '../log/trace.ts'
+import { mapperRecord } from './log.ts'
 
 /** The events a PortMapper emits, with their arguments (`mapper.on(name, listener)`). */
 export interface PortMapperEvents {
@@ -98,10 +101,13 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #wake = new WakeWatch(() => this.#checkAllNow())
   /** IPv6 pinholes: their own gateway and backends. */
   readonly #ipv6: Ipv6Backends
+  /** In effect for all the work this mapper does (`withLogger`). */
+  readonly #logger: Logger | null
 
   constructor(options: PortMapperOptions = {}) {
     super()
     this.#options = resolveOptions(options)
+    this.#logger = options.logger ?? null
     this.#gatewayUrl = typeof options.gateway === 'string' ? options.gateway : null
     this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
     this.#fixedGateway = options.gateway !== undefined && this.#gatewayUrl === null
@@ -149,9 +155,16 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return [...this.#held.keys()]
   }
 
+  /** Every event is also a `mapper` record for whoever listens (logger, NODE_DEBUG, channel). */
+  override emit<K extends keyof PortMapperEvents>(event: K, ...args: PortMapperEvents[K]): boolean {
+    // `error` is noted by #report, also when nobody listens for the event.
+    if (event !== 'error') note(this.#logger, 'mapper', `mapper.${event}`, () => mapperRecord(event, args))
+    return EventEmitter.prototype.emit.call(this, event, ...args)
+  }
+
   /** Maps `internalPort` on the router and keeps the mapping alive until closed. */
   map(request: MapRequest): Promise<Mapping> {
-    const call = this.#map(request)
+    const call = withLogger(this.#logger, () => this.#map(request))
     // Until it settles, an exit waits for it (or for its undo, when close() came first).
     this.#adding.add(call)
     installExitHooks(this)
@@ -192,6 +205,9 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     // what another was refused, or simply work where another is broken).
     const failures: UPNPError[] = []
     const candidates = family === 'ipv6' ? await this.#ipv6.candidates(signal) : await this.#candidates(signal)
+    note(this.#logger, 'mapper', 'mapper.candidates', () => ({
+      message: `${protocol} ${internalPort} (${family}): trying ${candidates.join(', ')}`,
+    }))
     for (const via of candidates) {
       signal?.throwIfAborted()
       let backend: Backend
@@ -204,6 +220,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         if (this.#closed) throw error
         if (signal?.aborted) throw error
         failures.push(asUpnpError(error))
+        note(this.#logger, 'mapper', 'mapper.fallback', () => ({ message: `${via} failed: ${asUpnpError(error).message}` }))
         invalidateProbe()
         continue
       }
@@ -222,7 +239,11 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   /** Deletes one mapping (also `mapping.close()`). */
-  async unmap(mapping: Mapping, options: CallOptions = {}): Promise<void> {
+  unmap(mapping: Mapping, options: CallOptions = {}): Promise<void> {
+    return withLogger(this.#logger, () => this.#unmap(mapping, options))
+  }
+
+  async #unmap(mapping: Mapping, options: CallOptions): Promise<void> {
     const held = this.#held.get(mapping)
     if (!held) return
     options.signal?.throwIfAborted()
@@ -243,7 +264,11 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   /** Deletes every mapping this mapper created and stops all its timers. Idempotent. */
-  async close(options: CallOptions = {}): Promise<void> {
+  close(options: CallOptions = {}): Promise<void> {
+    return withLogger(this.#logger, () => this.#close(options))
+  }
+
+  async #close(options: CallOptions): Promise<void> {
     options.signal?.throwIfAborted()
     this.#closed = true
     // Adds in flight see #closed and undo what they made (map() rejects); then nothing new comes.
@@ -402,7 +427,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   #schedule(held: Held, delay?: number): void {
-    arm(held, () => void this.#tick(held), this.#options.keepAlive, delay)
+    arm(held, () => void withLogger(this.#logger, () => this.#tick(held)), this.#options.keepAlive, delay)
   }
 
   #forget(held: Held): void {
@@ -523,6 +548,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   #report(error: unknown, mapping: Mapping | null): void {
     const e = asUpnpError(error)
+    note(this.#logger, 'mapper', 'mapper.error', () => mapperRecord('error', [e, mapping]))
     if (this.listenerCount('error') > 0) this.emit('error', e, mapping)
     else process.emitWarning(e.message, { type: 'UPNPWarning', code: 'UPNP_PORTMAPPER' })
   }

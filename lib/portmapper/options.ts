@@ -6,6 +6,7 @@ import type { UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
 import type { VerifyReachable } from './reachability.ts'
+import type { Logger } from '../log/records.ts'
 import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
 
 /** How a PortMapper finds the router and keeps mappings (every field optional). */
@@ -71,6 +72,10 @@ export interface PortMapperOptions {
   /** Renew by deleting and re-adding each mapping instead of refreshing it, for routers known
    *  to stop forwarding mappings they keep listing. Default false. */
   hardRefresh?: boolean
+  /** Receives a record of every exchange and decision of this mapper's work (the probe,
+   *  discovery, each mapping's requests, renewals, checks, losses and fallbacks); see README,
+   *  "When it does not work on your router". */
+  logger?: Logger | null
 }
 
 /** What `PortMapper.map()` maps. */
@@ -99,7 +104,7 @@ export interface CallOptions {
   signal?: AbortSignal
 }
 
-export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'verify'>> &
+export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'verify' | 'logger'>> &
   Pick<PortMapperOptions, 'journal' | 'verify'>
 
 /** The options with their defaults, checked; throws a UPNPError naming the bad one. */
@@ -152,6 +157,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   if (!isIntegerIn(resolved.adoptWindow, 0, MAX_TIMER_MS)) {
     throw invalid(UPNPResult.INVALID_PARAM, `adoptWindow ${resolved.adoptWindow} is not 0..${MAX_TIMER_MS} ms`)
   }
+  if (options.logger != null && typeof options.logger !== 'function') throw invalid(UPNPResult.INVALID_PARAM, 'logger must be a function')
   if (!isIntegerIn(discoverTimeout, 0, MAX_TIMER_MS)) {
     throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${discoverTimeout} is not 0..${MAX_TIMER_MS} ms`)
   }

@@ -7,6 +7,7 @@ pub mod probe;
 pub mod pxp;
 mod runtime;
 pub mod stun;
+pub mod trace;
 pub mod upnp;
 
 use napi_derive::napi;

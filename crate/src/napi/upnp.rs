@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::errors::{Failure, UpnpResult};
 use crate::napi::completion;
 use crate::napi::NativeFailure;
+use crate::trace;
 use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
 use crate::upnp::from_url;
@@ -113,6 +114,8 @@ pub struct DiscoverOptions {
     pub ipv6: bool,
     pub until_gateway: bool,
     pub request_timeout_ms: u32,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -130,6 +133,7 @@ pub struct Discovery {
     config: DiscoverConfig,
     cancel: CancellationToken,
     started: AtomicBool,
+    trace: Option<u32>,
 }
 
 #[napi]
@@ -156,6 +160,7 @@ impl Discovery {
             },
             cancel: CancellationToken::new(),
             started: AtomicBool::new(false),
+            trace: options.trace,
         })
     }
 
@@ -167,7 +172,7 @@ impl Discovery {
         }
         let config = self.config.clone();
         let cancel = self.cancel.clone();
-        env.spawn_future(async move {
+        env.spawn_future(trace::scoped(self.trace, async move {
             Ok(match discovery::discover(config, cancel).await {
                 Ok(outcome) => Some(DiscoverResult {
                     devices: outcome.devices.into_iter().map(Into::into).collect(),
@@ -183,7 +188,7 @@ impl Discovery {
                 }),
                 Err(discovery::Cancelled) => None,
             })
-        })
+        }))
     }
 
     #[napi]
@@ -201,7 +206,15 @@ pub struct DeviceResult {
 
 /// One device from its description URL, without a search.
 #[napi]
-pub async fn device_from_url(url: String, request_timeout_ms: u32) -> DeviceResult {
+pub async fn device_from_url(
+    url: String,
+    request_timeout_ms: u32,
+    trace: Option<u32>,
+) -> DeviceResult {
+    trace::scoped(trace, device_from_url_untraced(url, request_timeout_ms)).await
+}
+
+async fn device_from_url_untraced(url: String, request_timeout_ms: u32) -> DeviceResult {
     let timeout = Duration::from_millis(request_timeout_ms.max(1).into());
     match from_url::device_from_url(&url, timeout).await {
         Ok(device) => DeviceResult {
@@ -282,11 +295,15 @@ fn protocol(value: &str) -> std::result::Result<String, Failure> {
 pub fn get_external_ip_address(
     env: &Env,
     target: SoapTarget,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, ActionResult>> {
     let target = target.into();
-    completion::spawn(env, async move {
-        ActionResult::from(gateway::external_ip_address(&target).await)
-    })
+    completion::spawn(
+        env,
+        trace::scoped(trace, async move {
+            ActionResult::from(gateway::external_ip_address(&target).await)
+        }),
+    )
 }
 
 /// A port mapping: what `addPortMapping` sends, and a row of the router's table.
@@ -309,11 +326,14 @@ pub fn add_port_mapping(
     env: &Env,
     target: SoapTarget,
     args: PortMapping,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, ActionResult>> {
     let target: Target = target.into();
     completion::spawn(
         env,
-        async move { ActionResult::from(add(&target, args).await) },
+        trace::scoped(trace, async move {
+            ActionResult::from(add(&target, args).await)
+        }),
     )
 }
 
@@ -353,17 +373,21 @@ pub fn delete_port_mapping(
     env: &Env,
     target: SoapTarget,
     key: PortMappingKey,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, ActionResult>> {
     let target: Target = target.into();
-    completion::spawn(env, async move {
-        let run = async {
-            let (external_port, protocol) = key.checked()?;
-            gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                .await?;
-            Ok(String::new())
-        };
-        ActionResult::from(run.await)
-    })
+    completion::spawn(
+        env,
+        trace::scoped(trace, async move {
+            let run = async {
+                let (external_port, protocol) = key.checked()?;
+                gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
+                    .await?;
+                Ok(String::new())
+            };
+            ActionResult::from(run.await)
+        }),
+    )
 }
 
 impl From<Mapping> for PortMapping {
@@ -408,26 +432,37 @@ pub fn get_specific_port_mapping_entry(
     env: &Env,
     target: SoapTarget,
     key: PortMappingKey,
+    trace: Option<u32>,
 ) -> Result<PromiseRaw<'_, EntriesResult>> {
     let target: Target = target.into();
-    completion::spawn(env, async move {
-        let run = async {
-            let (external_port, protocol) = key.checked()?;
-            let entry =
-                gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                    .await?;
-            Ok(vec![entry])
-        };
-        EntriesResult::from(run.await)
-    })
+    completion::spawn(
+        env,
+        trace::scoped(trace, async move {
+            let run = async {
+                let (external_port, protocol) = key.checked()?;
+                let entry = gateway::specific_port_mapping(
+                    &target,
+                    &key.remote_host,
+                    external_port,
+                    &protocol,
+                )
+                .await?;
+                Ok(vec![entry])
+            };
+            EntriesResult::from(run.await)
+        }),
+    )
 }
 
 /// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
 #[napi]
-pub async fn list_port_mappings(target: SoapTarget, max_entries: u32) -> EntriesResult {
-    gateway::list_port_mappings(&target.into(), max_entries)
-        .await
-        .into()
+pub async fn list_port_mappings(
+    target: SoapTarget,
+    max_entries: u32,
+    trace: Option<u32>,
+) -> EntriesResult {
+    let list = async move { gateway::list_port_mappings(&target.into(), max_entries).await };
+    trace::scoped(trace, list).await.into()
 }
 
 /// Proves the panic guarantee in tests: a panic in an async call rejects its promise, a

@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, Instant};
 
+use crate::trace::{self, Event, Kind};
+
 /// Where NAT-PMP and PCP servers listen (RFC 6886 3, RFC 6887 19.1).
 pub const SERVER_PORT: u16 = 5351;
 /// RFC 6887 7: no PCP message is larger; NAT-PMP messages are 16 bytes at most. A larger
@@ -226,7 +228,12 @@ pub async fn exchange<T>(
         // Never a retransmission once the budget is spent (a late, busy runtime).
         if send_due(due, attempts == 0, now, deadline) {
             match socket.send(request).await {
-                Ok(_) => attempts += 1,
+                Ok(_) => {
+                    attempts += 1;
+                    trace::emit(|| {
+                        pxp_event(Kind::PxpSent, socket, request, started).attempt(attempts)
+                    });
+                }
                 // An ICMP error from an earlier send surfaces on the next call.
                 Err(e) if attempts > 0 => return Err(kernel_error(e, attempts, started.elapsed())),
                 Err(e) => return Err(ExchangeError::Socket(e)),
@@ -239,6 +246,7 @@ pub async fn exchange<T>(
             received = socket.recv(&mut buffer) => match received {
                 Ok(len) => match accept(&buffer[..len]) {
                     Ok(value) => {
+                        trace::emit(|| pxp_event(Kind::PxpReceived, socket, &buffer[..len], started).detail("the answer"));
                         let received_at = Instant::now();
                         return Ok(Answer {
                             value,
@@ -250,6 +258,7 @@ pub async fn exchange<T>(
                         });
                     }
                     Err(why) => {
+                        trace::emit(|| pxp_event(Kind::PxpReceived, socket, &buffer[..len], started).detail(format!("ignored: {why}")));
                         ignored += 1;
                         last_ignored = Some(why);
                     }
@@ -268,6 +277,21 @@ pub async fn exchange<T>(
                 }
             }
         }
+    }
+}
+
+/// A NAT-PMP/PCP datagram for the trace (`message`: its bytes).
+fn pxp_event(kind: Kind, socket: &UdpSocket, message: &[u8], started: Instant) -> Event {
+    let event = Event::new(kind)
+        .body(bytes::Bytes::copy_from_slice(message))
+        .elapsed(started.elapsed());
+    let event = match socket.peer_addr() {
+        Ok(peer) => event.peer(peer),
+        Err(_) => event,
+    };
+    match socket.local_addr() {
+        Ok(local) => event.local(local),
+        Err(_) => event,
     }
 }
 

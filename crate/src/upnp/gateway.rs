@@ -2,12 +2,15 @@
 //! on its own description), and the port-mapping actions of its connection service.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::limits::{cap, MAX_MAPPING_TEXT_CHARS, MAX_NAME_CHARS, MAX_TABLE_BYTES};
+use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
 use crate::upnp::connections::{self, ConnectionInfo};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
@@ -86,7 +89,51 @@ impl DeviceInfo {
     }
 
     /// Fetches the description, then asks its connection services in order until one is up.
-    pub async fn classify(mut self, deadline: Instant, request_timeout: Duration) -> Self {
+    pub async fn classify(self, deadline: Instant, request_timeout: Duration) -> Self {
+        self.classify_reporting(deadline, request_timeout, &Stage::default())
+            .await
+    }
+
+    /// [`classify`](Self::classify), telling `stage` how far it got (discovery's deadline may
+    /// cut it short and then says where).
+    pub async fn classify_reporting(
+        self,
+        deadline: Instant,
+        request_timeout: Duration,
+        stage: &Stage,
+    ) -> Self {
+        let device = self.describe(deadline, request_timeout, stage).await;
+        trace::emit(|| device.described());
+        device
+    }
+
+    /// The trace's summary of a classified device.
+    fn described(&self) -> Event {
+        let mut summary = format!(
+            "{:?} {:?} {:?}: status {:?}",
+            self.friendly_name, self.manufacturer, self.model_name, self.igd_status
+        );
+        if !self.igd_control_url.is_empty() {
+            summary += &format!(", {} at {}", self.igd_service_type, self.igd_control_url);
+        }
+        if !self.external_address.is_empty() {
+            summary += &format!(", external address {}", self.external_address);
+        }
+        if let Some(why) = &self.last_error {
+            summary += &format!("; {}", why.description);
+        }
+        Event::new(Kind::Described)
+            .url(self.description_url.as_str())
+            .code(self.igd_status as i64)
+            .detail(summary)
+    }
+
+    async fn describe(
+        mut self,
+        deadline: Instant,
+        request_timeout: Duration,
+        stage: &Stage,
+    ) -> Self {
         let limits = Limits {
             deadline: deadline.min(Instant::now() + request_timeout),
             connect_timeout: request_timeout.min(Duration::from_secs(3)),
@@ -175,6 +222,7 @@ impl DeviceInfo {
             };
             return self.fail(status, Failure::new(UpnpResult::UnknownError, why));
         }
+        stage.asking();
         let (connections, index) =
             connections::choose(candidates, endpoint.addr.ip(), limits.deadline).await;
         let used = &connections[index];
@@ -186,6 +234,31 @@ impl DeviceInfo {
         self.last_error = used.last_error.clone();
         self.connections = connections;
         self
+    }
+}
+
+/// How far a classification has got: discovery reads it when its deadline cuts one short.
+#[derive(Clone, Debug, Default)]
+pub struct Stage(Arc<AtomicU8>);
+
+const ASKING: u8 = 1;
+
+impl Stage {
+    fn asking(&self) {
+        self.0.store(ASKING, Ordering::Relaxed);
+    }
+
+    /// Why a device still being classified when discovery's `timeout` ran out has no status.
+    pub fn cut_short(&self, timeout: Duration) -> Failure {
+        let ms = timeout.as_millis();
+        let why = if self.0.load(Ordering::Relaxed) == ASKING {
+            format!(
+                "discovery's deadline ({ms} ms) passed while its connection service was being asked (GetStatusInfo, GetExternalIPAddress)"
+            )
+        } else {
+            format!("description: no complete reply before discovery's deadline ({ms} ms)")
+        };
+        Failure::new(UpnpResult::HttpError, why)
     }
 }
 

@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
+use crate::trace::{self, Event, Kind};
 use crate::upnp::head_case::MiniupnpcCase;
 use crate::upnp::link::{Ends, Link, LinkError, Ticket};
 
@@ -235,22 +236,32 @@ pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection,
 }
 
 async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Connection, HttpError> {
+    let started = trace::on().then(Instant::now);
     let link = Link::of(endpoint.addr.ip());
     let ends = Ends {
         remote: endpoint.addr,
         local: limits.source,
     };
-    let leased = link
-        .connection(ends, limits, spare)
-        .await
-        .map_err(|e| match e {
+    let leased = link.connection(ends, limits, spare).await.map_err(|e| {
+        let e = match e {
             LinkError::Timeout => HttpError::Timeout,
             LinkError::Connect(e) => HttpError::Connect(e),
-        })?;
+        };
+        trace::emit(|| connection_event(endpoint, started, &format!("not opened: {e}")));
+        e
+    })?;
     let local_addr = leased
         .stream
         .local_addr()
         .map_err(|e| HttpError::Connect(e.to_string()))?;
+    trace::emit(|| {
+        let how = if leased.reused {
+            "reused a spare"
+        } else {
+            "opened"
+        };
+        connection_event(endpoint, started, how).local(local_addr)
+    });
     Ok(Connection {
         stream: leased.stream,
         local_addr,
@@ -328,6 +339,7 @@ async fn exchange_once(
         link,
         _ticket,
     } = conn;
+    let exchange = trace::on().then(trace::next_exchange);
     let work = async move {
         let _ticket = _ticket;
         let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
@@ -338,6 +350,16 @@ async fn exchange_once(
             .await
             .map_err(|e| HttpError::Protocol(e.to_string()))?;
         let fields = head_fields(method, endpoint, body.len(), headers)?;
+        trace::emit(|| {
+            Event::new(Kind::HttpRequest)
+                .peer(endpoint.addr)
+                .local(local_addr)
+                .action(method)
+                .exchange(exchange)
+                .url(endpoint.path_and_query.as_str())
+                .head(request_head(method, endpoint, &fields))
+                .body(body.clone())
+        });
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = if method == "GET" {
             Method::GET
@@ -359,6 +381,7 @@ async fn exchange_once(
                 }
             })?;
             let status = response.status().as_u16();
+            let head = trace::on().then(|| response_head(&response));
             if let Some(len) = response
                 .headers()
                 .get(CONTENT_LENGTH)
@@ -380,7 +403,7 @@ async fn exchange_once(
                     }
                 })?
                 .to_bytes();
-            Ok::<_, HttpError>((status, body))
+            Ok::<_, HttpError>((status, body, head))
             // `sender` drops here, which lets `connection` finish.
         };
         let (reply, _) = tokio::join!(talk, connection);
@@ -397,12 +420,73 @@ async fn exchange_once(
         Err(HttpError::Closed(_)) if !reused => link.reset_seen(),
         Err(_) => {}
     }
-    let (status, body) = outcome?;
+    trace::emit(|| {
+        let event = Event::new(Kind::HttpResponse)
+            .peer(endpoint.addr)
+            .exchange(exchange)
+            .elapsed(written.elapsed());
+        match &outcome {
+            Ok((status, body, head)) => event
+                .status(*status)
+                .head(head.clone().unwrap_or_default())
+                .body(body.clone()),
+            Err(e) => Event {
+                kind: Kind::HttpFailed,
+                ..event.detail(e.to_string())
+            },
+        }
+    });
+    let (status, body, _) = outcome?;
     Ok(Response {
         status,
         body,
         local_addr,
     })
+}
+
+/// A connection for one request, for the trace: `how` it was had, and how long that took.
+fn connection_event(endpoint: &Endpoint, started: Option<Instant>, how: &str) -> Event {
+    let event = Event::new(Kind::HttpConnection)
+        .peer(endpoint.addr)
+        .detail(how);
+    match started {
+        Some(started) => event.elapsed(started.elapsed()),
+        None => event,
+    }
+}
+
+/// A request head as it goes on the wire (header names as [`MiniupnpcCase`] spells them).
+fn request_head(method: &str, endpoint: &Endpoint, fields: &HeaderMap) -> String {
+    let mut head = format!("{method} {} HTTP/1.1\r\n", endpoint.path_and_query).into_bytes();
+    for (name, value) in fields {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    crate::upnp::head_case::respell(&mut head);
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// A reply's status line and header fields (names as hyper read them: lower case).
+fn response_head<B>(response: &hyper::Response<B>) -> String {
+    let reason = match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(reason) => String::from_utf8_lossy(reason.as_bytes()).into_owned(),
+        None => response
+            .status()
+            .canonical_reason()
+            .unwrap_or("")
+            .to_string(),
+    };
+    let mut head = format!(
+        "{:?} {} {reason}\r\n",
+        response.version(),
+        response.status().as_u16()
+    );
+    for (name, value) in response.headers() {
+        head += &format!("{name}: {}\r\n", String::from_utf8_lossy(value.as_bytes()));
+    }
+    head
 }
 
 /// hyper's error for a connection the device closed or reset before its reply began.

@@ -14,6 +14,7 @@ use roxmltree::{Document, Node};
 
 use crate::errors::{Failure, UpnpResult};
 use crate::limits::{cap, MAX_NAME_CHARS};
+use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
 use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
 
@@ -251,6 +252,57 @@ impl From<Failure> for CallFailure {
 /// [`call_with`], telling a request given up after it was sent from one that never left or
 /// that the router answered; done by `deadline` (the call's, set when it began).
 pub async fn call_reporting<F>(
+    target: &Target,
+    action: &str,
+    deadline: Instant,
+    build_args: F,
+) -> Result<Reply, CallFailure>
+where
+    F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
+{
+    let outcome = exchange_action(target, action, deadline, build_args).await;
+    trace::emit(|| outcome_event(target, action, &outcome));
+    outcome
+}
+
+/// The trace's record of an action: its values, or the fault or failure.
+fn outcome_event(target: &Target, action: &str, outcome: &Result<Reply, CallFailure>) -> Event {
+    let event = Event::new(Kind::SoapResult)
+        .url(target.control_url.as_str())
+        .action(action);
+    match outcome {
+        Ok(reply) => {
+            let values: Vec<String> = reply
+                .values
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            let detail = match values.is_empty() {
+                true => "ok".to_string(),
+                false => format!("ok: {}", values.join(", ")),
+            };
+            event.status(200).detail(detail)
+        }
+        Err(CallFailure { failure, .. }) => {
+            let event = event.detail(format!(
+                "{}: {}",
+                failure.result.name(),
+                failure.description
+            ));
+            let event = match failure.http_status {
+                Some(status) => event.status(status),
+                None => event,
+            };
+            match failure.upnp_code {
+                Some(code) => event.code(code),
+                None => event,
+            }
+        }
+    }
+}
+
+async fn exchange_action<F>(
     target: &Target,
     action: &str,
     deadline: Instant,
