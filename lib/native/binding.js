@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Discovery = nativeBinding.Discovery
 module.exports.NotifyListener = nativeBinding.NotifyListener
+module.exports.PxpAnnouncementListener = nativeBinding.PxpAnnouncementListener
 module.exports.__panicForTests = nativeBinding.__panicForTests
 module.exports.__panicInCallForTests = nativeBinding.__panicInCallForTests
 module.exports.__panicSyncForTests = nativeBinding.__panicSyncForTests

@@ -4,6 +4,7 @@ mod completion;
 pub mod pinholes;
 pub mod probe;
 pub mod pxp;
+pub mod pxp_listener;
 mod runtime;
 pub mod upnp;
 
