@@ -18,6 +18,7 @@ import {
   type ProtocolChoice,
   usage,
 } from './command.ts'
+import { runAs } from './invocation.ts'
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   json: { type: 'boolean' },
@@ -257,6 +258,6 @@ export function upnpOnly(g: Globals, command: 'list' | 'unmap'): void {
   if (command === 'list') throw usage(`${name} has no mapping table to list`, 'Use --protocol upnp (or leave --protocol out).')
   throw usage(
     `a ${name} mapping can only be deleted by the program that made it (it ends when its lease runs out)`,
-    `\`upnp-native map <port> --keep --protocol ${g.protocol === 'natpmp' ? 'pmp' : 'pcp'}\` deletes its mapping when you press Ctrl-C.`,
+    `\`${runAs()} map <port> --keep --protocol ${g.protocol === 'natpmp' ? 'pmp' : 'pcp'}\` deletes its mapping when you press Ctrl-C.`,
   )
 }

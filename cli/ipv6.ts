@@ -11,6 +11,7 @@ import { type Found, findGateways, noGatewayError } from './gateways.ts'
 import { hostOf, modelText } from './format.ts'
 import { shown } from './terminal.ts'
 
+import { runAs } from './invocation.ts'
 /** `ipv6Inbound` in the JSON of `status` and `doctor`. */
 export interface JsonIpv6Inbound {
   /** The gateway offers UPnP's IPv6 pinhole service (WANIPv6FirewallControl). */
@@ -42,7 +43,7 @@ export async function needPinholeDevice(ctx: Context, g: Globals): Promise<{ fou
     EXIT.NO_GATEWAY,
     'NO_PINHOLE_SERVICE',
     `the gateway ${hostOf(gateway.descriptionUrl)} (${modelText(gateway)}) does not offer IPv6 pinholes (no WANIPv6FirewallControl service)`,
-    "Open the port in the router's IPv6 firewall settings by hand, or try PCP: upnp-native map <port> --ipv6 --keep --protocol pcp.",
+    `Open the port in the router's IPv6 firewall settings by hand, or try PCP: ${runAs()} map <port> --ipv6 --keep --protocol pcp.`,
   )
 }
 

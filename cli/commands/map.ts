@@ -13,6 +13,7 @@ import { type JsonMapping, envelope, gatewayJson, mappingJson } from '../json.ts
 import { explainMapping, holderOf, mappingText } from '../refusals.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { VIA_NAME, codeText } from '../../lib/explain.ts'
+import { runAs } from '../invocation.ts'
 
 /** Lease of a `map --keep` mapping when none is given: renewed at half, gone an hour after a crash. */
 const KEEP_DEFAULT_LEASE = MAPPER_LEASE_S
@@ -37,7 +38,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (via === 'pcp' && !keep) {
       throw usage(
         'with --protocol pcp, map needs --keep: a PCP pinhole is a lease only the program holding it can renew or close',
-        `upnp-native map ${port} --ipv6 --keep --protocol pcp`,
+        `${runAs()} map ${port} --ipv6 --keep --protocol pcp`,
       )
     }
     if (!keep) return mapPinholes(ctx, parsed.globals, { port, protocols, lease })
@@ -51,7 +52,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (!keep) {
       throw usage(
         `with --protocol ${flag}, map needs --keep: a ${VIA_NAME[via]} mapping is a lease that only the program holding it can renew or delete`,
-        `upnp-native map ${port} --keep --protocol ${flag}`,
+        `${runAs()} map ${port} --keep --protocol ${flag}`,
       )
     }
     return keepMapping(ctx, parsed.globals, null, null, via, { port, internal, protocols, lease, description })
@@ -68,7 +69,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
       error.exitCode,
       error.code,
       error.message,
-      `The router answers ${VIA_NAME[other]}, so this works: upnp-native map ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''} --keep --protocol ${flag}`,
+      `The router answers ${VIA_NAME[other]}, so this works: ${runAs()} map ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''} --keep --protocol ${flag}`,
       error.failure,
     )
   })
@@ -79,7 +80,11 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   for (const protocol of protocols) {
     const result = await gateway.addPortMapping(port, internal, description, protocol, lease)
     if (result !== UPNPResult.SUCCESS) {
-      const failure = explainMapping(gateway.lastError ?? { result, description: UPNPResult[result] ?? 'refused' }, gateway, lease)
+      const failure = explainMapping(gateway.lastError ?? { result, description: UPNPResult[result] ?? 'refused' }, gateway, lease, {
+        externalPort: port,
+        internalPort: internal,
+        internalGiven: internal !== port,
+      })
       const holder = await holderOf(gateway, port, protocol, failure)
       // --both is all or nothing: take back what this run already added.
       for (const m of done) await gateway.deletePortMapping(m.externalPort, m.protocol)
@@ -111,7 +116,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const natNow = natKind(ctx.lib, gateway?.externalAddress ?? '')
   if (natNow !== 'none' && natNow !== 'unknown')
     out.info(s.yellow(`Note: double NAT: ${natSentence(natNow, gateway.externalAddress)}; the port is not reachable from the Internet.`))
-  out.info(s.dim(`Delete with: upnp-native unmap ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''}`))
+  out.info(s.dim(`Delete with: ${runAs()} unmap ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''}`))
   return EXIT.OK
 }
 
