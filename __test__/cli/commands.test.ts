@@ -108,7 +108,7 @@ describe('against miniupnpd', () => {
       nat: 'none',
       protocols: { natpmp: { ...lease, externalAddress: LAB.extIp }, pcp: { ...lease, externalAddress: '' } },
       defaultRoute: { gateway: LAB.routerLan, interface: 'lan0' },
-      ipv6Inbound: { service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true },
+      ipv6Inbound: { service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true, hostAddress: LAB.ip6.client },
     })
     expect(json(plain(await cli(['status', '--json', '--protocol', 'upnp', '--timeout', '1']))).protocols).toBeNull()
   })

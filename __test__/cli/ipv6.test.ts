@@ -144,7 +144,7 @@ describe('status and doctor: can inbound IPv6 be opened?', () => {
     expect(r.stdout).toContain(`Verdict: IPv6 pinholes work: ports opened on this router are reachable at this machine's own address ${ME}`)
     expect(await pinholeRules(P.doctor)).toEqual([])
     const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1'])))
-    expect(doc.ipv6Inbound).toEqual({ service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true })
+    expect(doc.ipv6Inbound).toEqual({ service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true, hostAddress: ME })
     expect(doc.checks.find((c: { id: string }) => c.id === 'ipv6')).toMatchObject({ status: 'info' })
   })
 
@@ -176,7 +176,13 @@ describe('status and doctor: can inbound IPv6 be opened?', () => {
     it('status says blocked; doctor --ipv6 fails with the firewall as the reason', async () => {
       await fake.setScenario({ devices: [blocked] })
       const status = json(plain(await cli(['status', '--json', '--timeout', '1', '--gateway', LAB.fakeA])))
-      expect(status.ipv6Inbound).toEqual({ service: true, firewallEnabled: true, inboundPinholeAllowed: false, canOpen: false })
+      expect(status.ipv6Inbound).toEqual({
+        service: true,
+        firewallEnabled: true,
+        inboundPinholeAllowed: false,
+        canOpen: false,
+        hostAddress: ME,
+      })
       const human = plain(await cli(['status', '--timeout', '1', '--gateway', LAB.fakeA]))
       expect(human.stdout).toContain('IPv6 inbound: blocked: the IPv6 firewall is on and does not let programs open pinholes')
 

@@ -1,7 +1,7 @@
 /** `upnp-native map <port>`: forwards a port of the router to this machine (UPnP), once;
  *  with --keep (and over NAT-PMP/PCP) `map-keep.ts` holds it. */
 import { MAPPER_LEASE_S, MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
-import { onePositional, parseLease, parsePort, parseProtocols } from '../args.ts'
+import { leaseNote, onePositional, parseLease, parsePort, parseProtocols } from '../args.ts'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { keepMapping } from './map-keep.ts'
 import { mapPinholes } from './pinholes.ts'
@@ -26,6 +26,8 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const protocols = parseProtocols(v)
   const keep = v.keep === true
   const lease = v.lease === undefined ? (keep ? KEEP_DEFAULT_LEASE : 0) : parseLease(String(v.lease))
+  const note = v.lease === undefined ? null : leaseNote(String(v.lease))
+  if (note) out.note(out.err.yellow(note))
   const description = typeof v.description === 'string' ? v.description : MAPPING_DESCRIPTION
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(description)) throw usage('--description may not contain control characters')
   const via = parsed.globals.protocol
@@ -139,7 +141,8 @@ export const mapCommand: Command = {
 Forwards <port> on the router's external address to this machine.
   --internal <port>    the port on this machine (default: the same as <port>)
   --udp, --tcp, --both the protocol (default UDP); --both maps both or neither
-  --lease <time>       how long the router keeps it: 3600, 30m, 2h, 7d; 0 = permanent
+  --lease <time>       how long the router keeps it: 3600 (seconds), 30m, 10min, 2h,
+                       1h30m, 7d; 0 = permanent
                        (the default; with --keep the default is 1h, renewed at half)
   --description <text> shown in the router's list (default "upnp-native")
   --keep               hold the mapping: renew it, re-add it if the router forgets it,
