@@ -12,7 +12,7 @@ import { type UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMapper } from '../../lib/portmapper/mapper.ts'
 import { type Mapping } from '../../lib/portmapper/mapping.ts'
 import { type Family, type Protocol, type Via } from '../../lib/types.ts'
-import { runAs } from '../invocation.ts'
+import { runAs, whenOrphaned } from '../invocation.ts'
 
 export interface MapPlan {
   port: number
@@ -118,6 +118,8 @@ export async function keepMapping(
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP']
   for (const signal of signals) process.on(signal, stop)
   ctx.onInterrupt = () => stop('SIGINT')
+  // Through npx a SIGTERM for npm never reaches us, but its shell dies of it: same thing.
+  const unwatch = whenOrphaned(() => stop('SIGTERM'))
 
   mapper.on('renewed', (m) => {
     out.info(s.dim(`${clock()}  renewed ${m.protocol} ${m.externalPort} (lease ${duration(m.lease)})`))
@@ -160,6 +162,7 @@ export async function keepMapping(
     out.spinner.stop()
     for (const signal of signals) process.off(signal, stop)
     ctx.onInterrupt = null
+    unwatch()
     await mapper.close().catch(() => undefined) // all or nothing
     if (state.stopping) return state.stopping
     const e = error as FailureInfo & Error
@@ -237,5 +240,6 @@ export async function keepMapping(
   const code = await done
   for (const signal of signals) process.off(signal, stop)
   ctx.onInterrupt = null
+  unwatch()
   return code
 }
