@@ -103,22 +103,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     run.external = mapping.externalAddress
     checkExternal(run)
   }
-  const moved = mapping.externalPort !== port ? ` (the router chose external port ${mapping.externalPort})` : ''
-  const inside = internal !== port ? ` (to a test port, so that a mapping of this machine's ${port} is left alone)` : ''
-  const summary = `${protocol} ${mapping.externalPort} ${arrow(s)} ${mapping.internalClient}:${internal} accepted for ${duration(mapping.lease)}${moved}${inside}`
-  if (wantedPort !== null && mapping.externalPort !== wantedPort) {
-    // The port asked about is held (a mapping of this machine or another device's) or not
-    // allowed, and these routers offer another rather than refuse.
-    const fix = `Mappings work, but not on ${wantedPort}: use another port (1024 or above), or find what holds it (\`${runAs()} list\` shows UPnP mappings).`
-    run.record({ id: 'mapping', status: 'warn', summary, fix })
-    run.problems.push({
-      code: 'port-unavailable',
-      summary: `${protocol} ${wantedPort} is taken or not allowed on the router: it gave the test mapping ${mapping.externalPort} instead (and changed nothing on ${wantedPort}).`,
-      fix,
-    })
-  } else {
-    run.record({ id: 'mapping', status: 'pass', summary })
-  }
+  recordMapping(run, mapping, port, internal, wantedPort)
   run.record({ id: 'listed', status: 'skip', summary: `${name} keeps no table to read back; the router's answer is the confirmation` })
   out.spinner.start('Deleting the test mapping…')
   try {
@@ -136,4 +121,25 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
       fix,
     })
   }
+}
+
+/** Check 4 over NAT-PMP/PCP: what the router granted the test mapping. When the port asked
+ *  about is held (a mapping of this machine or another device's) or not allowed, these routers
+ *  offer another rather than refuse: a warning, and nothing on that port was changed. */
+function recordMapping(run: DoctorRun, mapping: Mapping, port: number, internal: number, wantedPort: number | null): void {
+  const { protocol } = mapping
+  const moved = mapping.externalPort !== port ? ` (the router chose external port ${mapping.externalPort})` : ''
+  const inside = internal !== port ? ` (to a test port, so that a mapping of this machine's ${port} is left alone)` : ''
+  const summary = `${protocol} ${mapping.externalPort} ${arrow(run.out.out)} ${mapping.internalClient}:${internal} accepted for ${duration(mapping.lease)}${moved}${inside}`
+  if (wantedPort === null || mapping.externalPort === wantedPort) {
+    run.record({ id: 'mapping', status: 'pass', summary })
+    return
+  }
+  const fix = `Mappings work, but not on ${wantedPort}: use another port (1024 or above), or find what holds it (\`${runAs()} list\` shows UPnP mappings).`
+  run.record({ id: 'mapping', status: 'warn', summary, fix })
+  run.problems.push({
+    code: 'port-unavailable',
+    summary: `${protocol} ${wantedPort} is taken or not allowed on the router: it gave the test mapping ${mapping.externalPort} instead (and changed nothing on ${wantedPort}).`,
+    fix,
+  })
 }

@@ -17,9 +17,9 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use socket2::{Domain, Protocol as SocketProtocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
+use crate::listener;
 use crate::pxp::transport::{self, Protocol};
 use crate::pxp::{natpmp, pcp};
 
@@ -95,44 +95,22 @@ pub fn from_server(from: SocketAddr, server: IpAddr, server_port: u16) -> bool {
 /// keep every interface in those groups anyway, so a join that fails is not fatal; it is for
 /// systems that deliver nothing without one.
 pub fn open_listener(server: IpAddr, port: u16) -> io::Result<std::net::UdpSocket> {
-    let ipv6 = server.is_ipv6();
-    let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-    let socket = Socket::new(domain, Type::DGRAM, Some(SocketProtocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    socket.set_reuse_port(true)?;
+    let socket = listener::shared_socket(server.is_ipv6(), port)?;
     let facing = crate::route::local_address_for(SocketAddr::new(server, transport::SERVER_PORT));
-    let interfaces = if_addrs::get_if_addrs().unwrap_or_default();
-    if ipv6 {
-        socket.set_only_v6(true)?;
-        socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)).into())?;
+    let interfaces = listener::interfaces();
+    if server.is_ipv6() {
         let facing_index = interfaces
             .iter()
             .find(|i| facing.as_ref().is_ok_and(|f| *f == i.ip()))
             .and_then(|i| i.index);
-        let indexes: Vec<u32> = match facing_index {
-            Some(index) => vec![index],
-            None => interfaces
-                .iter()
-                .filter(|i| !i.is_loopback())
-                .filter_map(|i| i.index)
-                .collect(),
-        };
+        let indexes = facing_index.map_or_else(|| listener::ipv6_indexes(&interfaces), |i| vec![i]);
         for index in indexes {
             let _ = socket.join_multicast_v6(&ALL_NODES, index);
         }
     } else {
-        socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
-        let addresses: Vec<Ipv4Addr> = match facing {
+        let addresses = match facing {
             Ok(IpAddr::V4(v4)) if !v4.is_unspecified() => vec![v4],
-            _ => interfaces
-                .iter()
-                .filter(|i| !i.is_loopback())
-                .filter_map(|i| match i.ip() {
-                    IpAddr::V4(v4) => Some(v4),
-                    IpAddr::V6(_) => None,
-                })
-                .collect(),
+            _ => listener::ipv4_addresses(&interfaces),
         };
         for address in addresses {
             let _ = socket.join_multicast_v4(&ALL_HOSTS, &address);
