@@ -65,7 +65,8 @@ async function typecheckConsumer(
       files,
     }),
   )
-  const r = await run(process.execPath, [COMPILERS[compiler], '-p', config], { cwd: consumer })
+  // A few tsc runs side by side on a loaded 2-core machine: more than run()'s default minute.
+  const r = await run(process.execPath, [COMPILERS[compiler], '-p', config], { cwd: consumer, timeout: 240_000 })
   return { code: r.code, output: `TypeScript ${compiler}, ${mode}:\n${r.stdout}${r.stderr}` }
 }
 
@@ -203,7 +204,7 @@ console.log(JSON.stringify({
     expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${staged.napi.binaryName}.${hostTarget}.node`)])
   })
 
-  it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext, with TypeScript 5 and 4.9', async () => {
+  it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext, and with TypeScript 4.9', async () => {
     const body = (kind: string) => `
 const upnp = new UPNP()
 upnp.discoverIpv6 = false
@@ -228,11 +229,14 @@ await upnp.addPortMapping(7777, 7777, '', 'ICMP')
         `export async function main(): Promise<void> {\nconst same: typeof whole.UPNP = UPNP\nvoid same\n${body('cjs')}}\n`,
     )
     expect(fs.existsSync(COMPILERS['4.9']), 'TypeScript 4.9 (npm ci --prefix __test__/package/typescript-4.9)').toBe(true)
-    const checks = (['current', '4.9'] as const).flatMap((compiler) =>
-      ['node16', 'nodenext'].map((mode) => typecheckConsumer(mode, ['consumer.mts', 'consumer.cts'], compiler)),
-    )
+    // TypeScript 4.9's nodenext is its node16: one run of it is enough.
+    const checks = [
+      typecheckConsumer('node16', ['consumer.mts', 'consumer.cts']),
+      typecheckConsumer('nodenext', ['consumer.mts', 'consumer.cts']),
+      typecheckConsumer('node16', ['consumer.mts', 'consumer.cts'], '4.9'),
+    ]
     for (const r of await Promise.all(checks)) expect(r, r.output).toMatchObject({ code: 0 })
-  }, 120_000)
+  }, 300_000)
 
   it('the adapter subpaths (libp2p, nat-api, nat-upnp): ESM and CJS share one instance; types check', async () => {
     fs.writeFileSync(
@@ -282,11 +286,9 @@ await api.map('7777')
       path.join(consumer, 'adapters.cts'),
       `import natUpnp from '${PACKAGE_NAME}/nat-upnp'\nexport const client = natUpnp.createClient({ timeout: 1000 })\n`,
     )
-    for (const compiler of ['current', '4.9'] as const) {
-      const checked = await typecheckConsumer('node16', ['adapters.mts', 'adapters.cts'], compiler)
-      expect(checked, checked.output).toMatchObject({ code: 0 })
-    }
-  }, 120_000)
+    const checks = (['current', '4.9'] as const).map((compiler) => typecheckConsumer('node16', ['adapters.mts', 'adapters.cts'], compiler))
+    for (const checked of await Promise.all(checks)) expect(checked, checked.output).toMatchObject({ code: 0 })
+  }, 300_000)
 
   it('discover + addPortMapping (ESM) and deletePortMapping (CJS) from the installed package, checked with upnpc', async () => {
     fs.writeFileSync(
