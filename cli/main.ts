@@ -30,15 +30,21 @@ async function loadLibrary(): Promise<Library> {
   try {
     return await import('../index.ts')
   } catch (error) {
-    // The loader's message already says which binary is missing and how to get it.
-    const message = (error as Error).message.replace(/^upnp-native: /, '')
+    // The loader's message already says which binary is missing and how to get it, one fact
+    // a line: what happened (and what was tried) becomes the message, its "Fix:" line the
+    // fix, so that each is printed as a line of its own (never with a literal "\n").
+    const lines = (error as Error).message
+      .replace(/^upnp-native: /, '')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+    const fix = lines.find((line) => line.startsWith('Fix: '))
     throw new CliError(
       EXIT.FAILED,
       'NATIVE_LOAD_FAILED',
-      message,
-      /\bFix:/.test(message)
-        ? undefined
-        : 'Reinstall upnp-native on this machine (npm install upnp-native), so that npm fetches the binary for this platform.',
+      lines.filter((line) => line !== fix).join(' '),
+      fix?.slice('Fix: '.length) ??
+        'Reinstall upnp-native on this machine (npm install upnp-native), so that npm fetches the binary for this platform.',
     )
   }
 }

@@ -66,8 +66,9 @@ export const WAKE_CHECK_INTERVAL_MS = 5000
 /** PortMapper: a gap this long (slept, paused, starved) means every mapping is checked at
  *  once. Far above timer jitter and GC pauses; a false alarm costs one check per mapping. */
 export const WAKE_GAP_MS = 5000
-/** PortMapper: listen for the router's SSDP announcements (reboots). Off on Windows: an
- *  unsolicited multicast listener on port 1900 is what Windows Defender Firewall blocks by
- *  default, and binding it can raise the firewall prompt in the middle of a game; periodic
- *  verification and the wake check still find a reboot there. */
+/** PortMapper: listen for the router's announcements (reboots: SSDP on port 1900, NAT-PMP
+ *  and PCP on port 5350). Off on Windows: an unsolicited multicast listener is what Windows
+ *  Defender Firewall blocks by default, and binding one can raise the firewall prompt in the
+ *  middle of a game; periodic verification, the epoch and the wake check still find a reboot
+ *  there. */
 export const WATCH_ANNOUNCEMENTS = process.platform !== 'win32'

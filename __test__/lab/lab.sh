@@ -91,6 +91,17 @@ ensure_build() {
   fi
 }
 
+# The packing test also type-checks a consumer with TypeScript 4.9, the oldest version the
+# published declarations support. It is a small project of its own (its tsc would otherwise
+# shadow the repository's TypeScript 5 in node_modules/.bin), installed here from its lockfile,
+# outside the lab's namespaces (they have no route to a registry).
+ensure_typescript_4_9() {
+  local dir=__test__/package/typescript-4.9
+  [[ -x $dir/node_modules/typescript/bin/tsc ]] && return 0
+  log "installing TypeScript 4.9 for the packing test"
+  npm ci --prefix "$dir" --no-audit --no-fund 9>&-
+}
+
 # The namespaces are machine-global: two runs of `test`/`demo` (or an `up` during a run) would
 # tear each other's lab down. Serialize them on one lock, held by this script's process only
 # (fd 9 is closed for everything we start, so the miniupnpd daemon never inherits it).
@@ -534,6 +545,7 @@ case "$cmd" in
     trap down EXIT
     cd "$REPO"
     ensure_build
+    ensure_typescript_4_9
     log "test: vitest in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 npx vitest run "$@" 9>&- ;;
   matrix)

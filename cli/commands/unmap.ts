@@ -7,13 +7,17 @@ import { unmapPinholes } from './pinholes.ts'
 import { envelope, errorJson, gatewayJson } from '../json.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts'
+import type { UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMappingEntry, type Protocol } from '../../lib/types.ts'
+import { runAs } from '../invocation.ts'
 import { shown } from '../terminal.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
   const port = parsePort(onePositional(parsed, 'port'), 'the port to unmap')
   const protocols = parseProtocols(parsed.values)
+  // No --udp/--tcp/--both: UDP by default, and a TCP mapping of the port is worth a word.
+  const chosen = ['udp', 'tcp', 'both'].some((p) => parsed.values[p] === true)
   upnpOnly(parsed.globals, 'unmap')
   if (parsed.globals.ipv6) return unmapPinholes(ctx, parsed.globals, port, protocols)
   const { found, gateway } = await needGateway(ctx, parsed.globals)
@@ -34,6 +38,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (!entry && lookup?.result === UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
       results.push({ protocol, externalPort: port, wasMapped: false, deleted: false })
       out.line(`${protocol} ${port} was not mapped; nothing to delete.`)
+      if (!chosen) await mentionTcp(ctx, gateway, port)
       continue
     }
     const result = await gateway.deletePortMapping(port, protocol)
@@ -74,6 +79,15 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     out.error(failed, 'unmap')
   }
   return exitCode
+}
+
+/** `unmap 8080` (UDP by default) when only TCP 8080 is mapped: say so, and how to delete it. */
+async function mentionTcp(ctx: Context, gateway: UPNPDevice, port: number): Promise<void> {
+  const tcp = await gateway.getPortMapping(port, 'TCP')
+  if (!tcp) return
+  const s = ctx.out.out
+  const to = `${shown(tcp.internalClient, 45)}:${tcp.internalPort}${tcp.description ? `, "${shown(tcp.description, 60)}"` : ''}`
+  ctx.out.info(`TCP ${port} is mapped (${arrow(s)} ${to}): delete it with \`${runAs()} unmap ${port} --tcp\`.`)
 }
 
 export const unmapCommand: Command = {

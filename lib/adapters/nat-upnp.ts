@@ -292,3 +292,12 @@ export class Client {
 export function createClient(options?: ClientOptions): Client {
   return new Client(options)
 }
+
+/**
+ * The module as a default export, for the way nat-upnp's users import it in ES modules and
+ * TypeScript (`import natUpnp from 'nat-upnp'`, then `natUpnp.createClient()`). Through
+ * `import natUpnp from 'upnp-native/nat-upnp'` in an ES module Node gives the whole
+ * CommonJS module (which has these two too); `require()` users keep `createClient` at the top.
+ */
+const natUpnp = { createClient, Client }
+export default natUpnp

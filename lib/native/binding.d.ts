@@ -40,6 +40,16 @@ export declare class NotifyListener {
 }
 
 /**
+ * Hears what a NAT-PMP/PCP server announces (a restart, a new external address) on UDP 5350,
+ * shared with other listeners. Passive: it never sends. Its callback does not keep Node alive.
+ */
+export declare class PxpAnnouncementListener {
+  constructor(options: PxpListenerOptions, onAnnouncement: (arg: PxpAnnouncement) => void)
+  /** Stops listening and releases the socket. Idempotent. */
+  close(): void
+}
+
+/**
  * A UDP socket to map on the router and then check from outside: its answers from the
  * server's other address arrive only if unsolicited inbound traffic reaches it.
  */
@@ -549,6 +559,24 @@ export declare const PXP_INITIAL_TIMEOUT_MS: number
 
 /** The NAT-PMP/PCP lease asked by default, and what "permanent" means there. */
 export declare const PXP_LIFETIME_S: number
+
+export interface PxpAnnouncement {
+  via: 'natpmp' | 'pcp'
+  /** The server's epoch as announced (a hint: the renewal it prompts is what is judged). */
+  epoch: number
+  /** NAT-PMP's announcement: the server's new external address. */
+  externalAddress?: string
+  /** Address the announcement came from. */
+  from: string
+}
+
+export interface PxpListenerOptions {
+  /**
+   * The NAT-PMP/PCP server whose announcements count (`192.168.1.1`, `fe80::1%eth0`): the
+   * one the mappings were made with. Over IPv6 it also picks the family heard.
+   */
+  server: string
+}
 
 export interface SoapTarget {
   controlUrl: string

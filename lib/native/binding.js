@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Discovery = nativeBinding.Discovery
 module.exports.FileLock = nativeBinding.FileLock
 module.exports.NotifyListener = nativeBinding.NotifyListener
+module.exports.PxpAnnouncementListener = nativeBinding.PxpAnnouncementListener
 module.exports.StunSocket = nativeBinding.StunSocket
 module.exports.__panicForTests = nativeBinding.__panicForTests
 module.exports.__panicInCallForTests = nativeBinding.__panicInCallForTests

@@ -9,7 +9,8 @@
  *   mapping (GetSpecificPortMappingEntry) every `verifyInterval` (default 5 min);
  * - a mapping found missing (router reboot, expiry, someone deleted it) emits `lost`, is
  *   re-added with the same external port when free, and emits `restored`; a reboot is
- *   noticed at once when the router announces a new SSDP BOOTID (`watchAnnouncements`);
+ *   noticed at once when the router announces it (a new SSDP BOOTID, a PCP ANNOUNCE, a
+ *   NAT-PMP address announcement: `watchAnnouncements`, `announcements.ts`);
  * - a new external address is noticed on each check and emitted once;
  * - on 718/729 it picks another external port (never below 1024 unless asked);
  * - on 725, or 402 with a lease, it retries with a permanent lease;
@@ -129,10 +130,11 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       gatewayUrl: this.#gatewayUrl,
       serial: this.#serial,
     })
-    this.#announcements = new AnnouncementWatcher(
-      () => this.#gateway,
-      () => this.#checkUpnpNow(),
-    )
+    this.#announcements = new AnnouncementWatcher({
+      gateway: () => this.#gateway,
+      servers: () => [...new Set([...this.#held.values()].map((h) => h.granted.server ?? ''))].filter(Boolean),
+      onReboot: () => this.#checkAfterAnnouncement(),
+    })
   }
 
   /** Whether this mapper deletes its mappings on SIGINT/SIGTERM/SIGHUP/`beforeExit` (Electron: quit). */
@@ -411,7 +413,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#writeJournal()
     installExitHooks(this)
     this.#wake.start()
-    if (backend.via === 'upnp' && family === 'ipv4') this.#listen()
+    if (backend.via !== 'upnp' || family === 'ipv4') this.#listen(granted.server)
     this.emit('mapped', mapping)
     return mapping
   }
@@ -565,23 +567,27 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     }
   }
 
-  // ---- SSDP announcements: a rebooted UPnP router says so --------------------------
+  // ---- announcements: a rebooted router says so ------------------------------------
 
-  #listen(): void {
-    if (this.#announcements.listening || !this.#options.watchAnnouncements) return
+  /** Hears the router's SSDP NOTIFYs and, for a NAT-PMP/PCP mapping, its `server`'s own
+   *  announcements (whatever the protocol, a reboot announced either way loses the mapping). */
+  #listen(server?: string): void {
+    if (!this.#options.watchAnnouncements) return
     try {
-      this.#announcements.start({ multicastIf: this.#options.discoverMulticastIf, ipv6: this.#options.discoverIpv6 })
+      if (!this.#announcements.listening)
+        this.#announcements.start({ multicastIf: this.#options.discoverMulticastIf, ipv6: this.#options.discoverIpv6 })
+      if (server) this.#announcements.watchServer(server)
     } catch (error) {
-      // Port 1900 may be unavailable; periodic checks still find a reboot.
-      this.#report(clientError(UPNPResult.SOCKET_ERROR, `not watching SSDP announcements: ${(error as Error).message}`), null)
+      // Port 1900 or 5350 may be unavailable; periodic checks still find a reboot.
+      this.#report(clientError(UPNPResult.SOCKET_ERROR, `not watching the router's announcements: ${(error as Error).message}`), null)
     }
   }
 
-  /** A new boot: every UPnP mapping may be gone. Check them all now. */
-  #checkUpnpNow(): void {
+  /** A router announced a reboot (or a new external address): every mapping may be gone or
+   *  moved. Check them all now (UPnP: a lookup; NAT-PMP/PCP: a renewal, whose epoch says). */
+  #checkAfterAnnouncement(): void {
     if (this.#closed) return
     for (const held of this.#held.values()) {
-      if (held.backend.via !== 'upnp') continue
       held.verifyAt = Date.now()
       if (!held.checking) this.#schedule(held, 0)
     }

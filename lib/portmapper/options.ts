@@ -59,9 +59,11 @@ export interface PortMapperOptions {
   adoptWindow?: number
   /** Keep the process alive while mappings are held (timers are unref'd otherwise). Default false. */
   keepAlive?: boolean
-  /** Listen (passively, on port 1900 shared) for the gateway's SSDP announcements, so a
-   *  reboot (new BOOTID.UPNP.ORG) triggers a check at once instead of at the next
-   *  `verifyInterval`. Default true, except on Windows (see README, "Platforms"). */
+  /** Listen (passively) for what the router announces when it reboots, so that the check
+   *  happens at once instead of at the next `verifyInterval`: its SSDP NOTIFYs with a new
+   *  BOOTID.UPNP.ORG (port 1900, shared) and, while NAT-PMP/PCP hold mappings, its PCP
+   *  ANNOUNCE and NAT-PMP address announcements (port 5350, shared). Default true, except on
+   *  Windows (see README, "Platforms"). */
   watchAnnouncements?: boolean
   /** The app's own check that a mapping is reached from outside (a dial-back: libp2p
    *  AutoNAT, a game's lobby server), asked after each check of an IPv4 mapping, with a

@@ -75,6 +75,7 @@ abstract class LeaseBackend implements Backend {
       resets: r.resets,
     }
     if (r.nonce) g.nonce = r.nonce
+    if (r.gateway) g.server = r.gateway
     return g
   }
 

@@ -97,6 +97,25 @@ describe.each([
   })
 })
 
+describe('a reboot announced over IPv6', () => {
+  // miniupnpd multicasts a PCP ANNOUNCE to [ff02::1]:5350 from its link-local address when it
+  // starts: a PCP pinhole is checked at once, not at the next (2-minute) verification. (issue 22)
+  it("PCP: the router's ANNOUNCE to ff02::1 gets the pinhole lost and opened again at once", async () => {
+    const m = mapper({ protocol: 'pcp', watchAnnouncements: true, verifyInterval: 120_000 })
+    const h = await m.map({ internalPort: 47850, protocol: 'UDP', family: 'ipv6', lease: 600 })
+    // The epoch rule allows 2 s of clock slack: let the router be up a while first.
+    await new Promise((r) => setTimeout(r, 4000))
+    const lost = next<[Mapping, string]>(m, 'lost', 15_000)
+    const restored = next<[Mapping, number]>(m, 'restored', 15_000)
+    await routerCtl('reboot')
+    expect((await lost)[1]).toMatch(/PCP epoch/)
+    await restored
+    expect(h.closed).toBe(false)
+    expect(await pinholeRules(47850)).toHaveLength(1)
+    expect(await arrivesFromWan('udp', ME, 47850)).toBe(true)
+  })
+})
+
 describe('choosing the way', () => {
   it("auto: PCP when it answers over IPv6 (at the default route's link-local gateway)", async () => {
     const m = mapper()

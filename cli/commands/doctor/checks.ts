@@ -39,6 +39,8 @@ export type VerdictCode =
   | 'cgnat'
   | 'no-external-address'
   | 'mapping-refused'
+  | 'port-taken'
+  | 'port-unavailable'
   | 'not-listed'
   | 'cleanup-failed'
   | 'discovery-failed'

@@ -14,6 +14,7 @@ import { defaultRoute, searchWhere } from '../../gateways.ts'
 import { envelope, gatewayJson, protocolsJson } from '../../json.ts'
 import { VIA_NAME } from '../../../lib/explain.ts'
 import { type Protocol, type Via } from '../../../lib/types.ts'
+import { runAs } from '../../invocation.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
@@ -21,7 +22,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   if (parsed.positionals.length)
     throw usage(
       `\`doctor\` takes no arguments, got: ${parsed.positionals.join(' ')}`,
-      'To test a particular port: upnp-native doctor --port 7777',
+      `To test a particular port: ${runAs()} doctor --port 7777`,
     )
   const wantedPort = parsed.values.port === undefined ? null : parsePort(String(parsed.values.port), '--port')
   const protocol: Protocol = parseProtocols(parsed.values)[0] ?? 'UDP'
