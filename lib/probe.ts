@@ -4,9 +4,12 @@
  * default route's gateway or our address towards it changes.
  */
 import { PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
+import { clientError, UPNPResult } from './errors.ts'
 import { UPNPDevice } from './godot/device.ts'
 import * as native from './native/index.ts'
-import type { Via } from './types.ts'
+import { abortable } from './signal.ts'
+import type { CallOptions, Via } from './types.ts'
+import { badSignal, isIntegerIn, MAX_TIMER_MS, notText, readOptions, readSignal, show } from './validate.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -87,25 +90,43 @@ function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport
   return report
 }
 
-/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
-export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
-  const {
-    gateway = '',
-    multicastIf = '',
-    upnp = true,
-    budgetMs = native.PROBE_BUDGET_MS,
-    fresh = false,
-    maxAgeMs = PROBE_MAX_AGE_MS,
-    signal,
-  } = options
+const PROBE_KEYS = ['gateway', 'multicastIf', 'upnp', 'budgetMs', 'fresh', 'maxAgeMs', 'signal'] as const
+
+/** The probe's options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */
+function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal'>> & { signal?: AbortSignal } {
+  const read = readOptions(options, PROBE_KEYS)
+  if (!read.values) throw clientError(UPNPResult.INVALID_PARAM, read.problem)
+  const { gateway = '', multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = read.values
+  const { maxAgeMs = PROBE_MAX_AGE_MS, signal } = read.values
+  const problem =
+    notText('gateway', gateway) ??
+    notText('multicastIf', multicastIf) ??
+    (isIntegerIn(budgetMs, 1, MAX_TIMER_MS) ? null : `budgetMs ${show(budgetMs)} is not 1..${MAX_TIMER_MS} ms`) ??
+    (typeof maxAgeMs === 'number' && maxAgeMs >= 0 ? null : `maxAgeMs ${show(maxAgeMs)} is not a number of ms >= 0`) ??
+    badSignal(signal)
+  if (problem) throw clientError(UPNPResult.INVALID_PARAM, problem)
+  return {
+    gateway: gateway as string,
+    multicastIf: multicastIf as string,
+    upnp: Boolean(upnp),
+    budgetMs: budgetMs as number,
+    fresh: Boolean(fresh),
+    maxAgeMs: maxAgeMs as number,
+    ...(signal ? { signal: signal as AbortSignal } : {}),
+  }
+}
+
+/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). Rejects with a
+ *  `UPNPError` for a bad option, with `signal.reason` when the signal aborts. */
+export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
+  const { gateway, multicastIf, upnp, budgetMs, fresh, maxAgeMs, signal } = probeOptions(options)
   signal?.throwIfAborted()
   const key = `${gateway}|${multicastIf}|${upnp}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
     return cache.report
   }
-  const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp })
-  signal?.throwIfAborted()
+  const raw = await abortable(native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp }), signal)
   const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS) : null
   const report: ProbeReport = {
     gateway: raw.gateway ?? gateway,
@@ -148,10 +169,17 @@ export interface DefaultGateway {
  * adapters' gateways (both through the `netdev` crate); a route through a tunnel or VPN
  * adapter counts only when there is no other. `null` when there is no default route (or on
  * another platform): pass the router's address yourself (`PortMapper({ router })`,
- * `probe({ gateway })`).
+ * `probe({ gateway })`). `options.signal` cancels (the promise rejects with its reason); a
+ * bad `options` rejects with a `UPNPError` (INVALID_ARGS).
  */
-export async function defaultGateway(): Promise<DefaultGateway | null> {
-  const r = await native.defaultGateway().catch(() => null)
+export async function defaultGateway(options?: CallOptions): Promise<DefaultGateway | null> {
+  const { signal, problem } = readSignal(options)
+  if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
+  signal?.throwIfAborted()
+  const r = await abortable(
+    native.defaultGateway().catch(() => null),
+    signal,
+  )
   if (!r || r.error || (!r.gateway && !r.gateway6)) return null
   return {
     gateway: r.gateway ?? '',

@@ -249,6 +249,11 @@ class MapperGateway implements Gateway {
     this.#mapper = this.#fresh()
     await closing.close(options)
   }
+
+  /** `await using gateway = ...` (Node 24+): `stop()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop()
+  }
 }
 
 function toPortMapping(m: Mapping): PortMapping {

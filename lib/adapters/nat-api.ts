@@ -163,6 +163,12 @@ export class NatAPI {
     )
   }
 
+  /** `await using client = new NatAPI()` (Node 24+): `destroy()` when the scope ends (a client
+   *  destroyed already is left as it is). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#destroyed) await this.destroy()
+  }
+
   #run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#destroyed) return Promise.reject(new Error('client is destroyed'))
     return work()

@@ -10,12 +10,12 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { clientError, IGDStatus, type UPNPError, UPNPResult } from '../errors.ts'
 import { UPNPDevice } from '../godot/device.ts'
 import type { Protocol, Via } from '../types.ts'
 import type { Granted, MappingParams, Serial } from './backend.ts'
+import { isOwnAddress } from './owner.ts'
 import { pxpBackend } from './pxp-backend.ts'
 
 export interface JournalEntry {
@@ -63,11 +63,6 @@ function asEntry(v: unknown): JournalEntry | null {
   }
   if (e.router !== undefined && e.router !== '' && !isAddress(e.router)) return null
   return { ...(e as unknown as JournalEntry), via: via as Via }
-}
-
-/** Whether `address` is one of this machine's addresses now. */
-function isOwnAddress(address: string): boolean {
-  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === address))
 }
 
 export class Journal {

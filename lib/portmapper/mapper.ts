@@ -29,8 +29,19 @@ import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
 import { invalidateProbe, probe } from '../probe.ts'
-import type { Family, Via } from '../types.ts'
-import { isIntegerIn, isProtocol, badPort, badProtocol, MAX_UINT32 } from '../validate.ts'
+import type { CallOptions, Family, Via } from '../types.ts'
+import {
+  isIntegerIn,
+  isProtocol,
+  badPort,
+  badProtocol,
+  badSignal,
+  MAX_UINT32,
+  notText,
+  readOptions,
+  readSignal,
+  show,
+} from '../validate.ts'
 import { RETRY_AFTER_FAILURE_MS, EXIT_CLEANUP_BUDGET_MS } from '../defaults.ts'
 import { AnnouncementWatcher } from './announcements.ts'
 import type { Backend, Granted, MappingParams } from './backend.ts'
@@ -39,7 +50,8 @@ import { Ipv6Backends } from './ipv6.ts'
 import { Journal, type JournalEntry, sweepEntry } from './journal.ts'
 import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
-import { type CallOptions, type MapRequest, type PortMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
+import { type MapRequest, type PortMapperOptions, readMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
+import { prune, type PruneOptions, type PruneReport, readPruneOptions } from './prune.ts'
 import { pxpBackend } from './pxp-backend.ts'
 import { UpnpBackend } from './upnp-backend.ts'
 import { WakeWatch } from './wake-watch.ts'
@@ -56,6 +68,8 @@ export interface PortMapperEvents {
    *  it becomes a process warning: a background failure never crashes the app. */
   error: [error: UPNPError, mapping: Mapping | null]
 }
+
+const MAP_KEYS = ['internalPort', 'externalPort', 'protocol', 'family', 'description', 'lease', 'signal'] as const
 
 /** Keeps port mappings alive on the router, over the best protocol it speaks. */
 export class PortMapper extends EventEmitter<PortMapperEvents> {
@@ -78,8 +92,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   /** IPv6 pinholes: their own gateway and backends. */
   readonly #ipv6: Ipv6Backends
 
-  constructor(options: PortMapperOptions = {}) {
+  /** Throws a `UPNPError` (INVALID_PARAM, INVALID_PORT or INVALID_DURATION) naming a bad option. */
+  constructor(options?: PortMapperOptions) {
     super()
+    options = readMapperOptions(options)
     this.#options = resolveOptions(options)
     this.#gatewayUrl = typeof options.gateway === 'string' ? options.gateway : null
     this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
@@ -117,20 +133,36 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return [...this.#held.keys()]
   }
 
-  /** Maps `internalPort` on the router and keeps the mapping alive until closed. */
+  /** Maps `internalPort` on the router and keeps the mapping alive until closed. Rejects with a
+   *  `UPNPError` naming a bad field of `request`, with `signal.reason` when the signal aborts. */
   async map(request: MapRequest): Promise<Mapping> {
-    const { internalPort, protocol = 'UDP', description = '', family = 'ipv4', signal } = request
-    const lease = request.lease ?? this.#options.lease
+    const read = readOptions(request, MAP_KEYS, 'the map request')
+    if (!read.values) throw clientError(UPNPResult.INVALID_ARGS, read.problem)
+    const { internalPort, externalPort, protocol = 'UDP', family = 'ipv4', signal } = read.values
+    const description = read.values.description || this.#options.description
+    const lease = read.values.lease ?? this.#options.lease
     if (!isIntegerIn(internalPort, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, badPort('internalPort', internalPort))
     if (!isProtocol(protocol)) throw clientError(UPNPResult.INVALID_PROTOCOL, badProtocol(protocol))
-    if (request.externalPort !== undefined && !isIntegerIn(request.externalPort, 1, 65535)) {
-      throw clientError(UPNPResult.INVALID_PORT, badPort('externalPort', request.externalPort))
+    if (externalPort !== undefined && !isIntegerIn(externalPort, 1, 65535)) {
+      throw clientError(UPNPResult.INVALID_PORT, badPort('externalPort', externalPort))
     }
-    if (!isIntegerIn(lease, 0, MAX_UINT32))
-      throw clientError(UPNPResult.INVALID_DURATION, `lease ${String(lease)} is not whole seconds >= 0`)
-    if (typeof description !== 'string') throw clientError(UPNPResult.INVALID_ARGS, 'description must be a string')
-    if (family !== 'ipv4' && family !== 'ipv6')
-      throw clientError(UPNPResult.INVALID_PARAM, `family ${JSON.stringify(family)} is not ipv4 or ipv6`)
+    if (!isIntegerIn(lease, 0, MAX_UINT32)) throw clientError(UPNPResult.INVALID_DURATION, `lease ${show(lease)} is not whole seconds >= 0`)
+    const badDescription = notText('description', description)
+    if (badDescription) throw clientError(UPNPResult.INVALID_ARGS, badDescription)
+    if (family !== 'ipv4' && family !== 'ipv6') throw clientError(UPNPResult.INVALID_PARAM, `family ${show(family)} is not ipv4 or ipv6`)
+    const badAbort = badSignal(signal)
+    if (badAbort) throw clientError(UPNPResult.INVALID_ARGS, badAbort)
+    return this.#map(
+      { internalPort, externalPort, protocol, family, lease, description: description as string },
+      signal as AbortSignal | undefined,
+    )
+  }
+
+  async #map(
+    request: Required<Omit<MapRequest, 'signal' | 'externalPort'>> & { externalPort: number | undefined },
+    signal: AbortSignal | undefined,
+  ): Promise<Mapping> {
+    const { internalPort, protocol, description, family, lease } = request
     if (family === 'ipv6' && request.externalPort !== undefined && request.externalPort !== internalPort) {
       throw clientError(
         UPNPResult.INVALID_PORT,
@@ -174,11 +206,13 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     throw first
   }
 
-  /** Deletes one mapping (also `mapping.close()`). */
-  async unmap(mapping: Mapping, options: CallOptions = {}): Promise<void> {
+  /** Deletes one mapping (also `mapping.close()`); one this mapper does not hold is nothing to do. */
+  async unmap(mapping: Mapping, options?: CallOptions): Promise<void> {
+    const { signal, problem } = readSignal(options)
+    if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
     const held = this.#held.get(mapping)
     if (!held) return
-    options.signal?.throwIfAborted()
+    signal?.throwIfAborted()
     this.#forget(held)
     // A check in flight may still renew: delete only after it, so the delete is the last word.
     await held.checking
@@ -186,8 +220,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   /** Deletes every mapping this mapper created and stops all its timers. Idempotent. */
-  async close(options: CallOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted()
+  async close(options?: CallOptions): Promise<void> {
+    const { signal, problem } = readSignal(options)
+    if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
+    signal?.throwIfAborted()
     this.#closed = true
     const failures: UPNPError[] = []
     await Promise.all(
@@ -204,6 +240,37 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       const first = failures[0] as UPNPError
       throw new UPNPError(first, `close: ${failures.length} mapping(s) could not be deleted`)
     }
+  }
+
+  /** `await using mapper = new PortMapper()` (Node 24+): `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /**
+   * Deletes this app's leftovers from the UPnP gateway's table: entries that forward to this
+   * machine, carry the owner's description (`options.owner`, default the mapper's
+   * `description`: the app's name) and are not held by this mapper; with `olderThan`, only
+   * those whose lease shows they were not renewed for that long. Never another machine's
+   * entry. Warning: another running instance of the same app on this machine has entries
+   * that match too; give `olderThan` (more than half the `lease`) to spare them.
+   */
+  async prune(options?: PruneOptions): Promise<PruneReport> {
+    const o = readPruneOptions(options)
+    this.#assertOpen()
+    o.signal?.throwIfAborted()
+    const gateway = await this.#ensureGateway(o.signal)
+    const held = [...this.#held.values()].filter((h) => h.backend.via === 'upnp' && h.mapping.family === 'ipv4')
+    return prune(
+      {
+        gateway,
+        owner: this.#options.description,
+        lease: this.#options.lease,
+        held: (e) => held.some((h) => h.mapping.externalPort === e.externalPort && h.mapping.protocol === e.protocol),
+        serial: this.#serial,
+      },
+      o,
+    )
   }
 
   // ---- internals -------------------------------------------------------------------

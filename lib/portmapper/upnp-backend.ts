@@ -27,7 +27,9 @@ export class UpnpBackend implements Backend {
     for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
       signal?.throwIfAborted()
       tried.add(port)
-      const result = await this.o.serial(() => gateway.addPortMapping(port, p.internalPort, p.description, p.protocol, lease))
+      // The signal reaches the add itself: aborted in flight, the router's mapping is undone.
+      const call = signal ? { signal } : undefined
+      const result = await this.o.serial(() => gateway.addPortMapping(port, p.internalPort, p.description, p.protocol, lease, call))
       if (result === UPNPResult.SUCCESS) {
         const address = await this.o.serial(() => gateway.queryExternalAddress())
         return {

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::napi::cancel::{self, CallCancel};
 use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::upnp::connections::ConnectionInfo;
@@ -274,13 +275,17 @@ fn protocol(value: &str) -> std::result::Result<String, Failure> {
 }
 
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn get_external_ip_address(
-    env: &Env,
+pub fn get_external_ip_address<'env>(
+    env: &'env Env,
     target: SoapTarget,
-) -> Result<PromiseRaw<'_, ActionResult>> {
+    cancel: Option<&CallCancel>,
+) -> Result<PromiseRaw<'env, ActionResult>> {
     let target = target.into();
+    let cancel = cancel::token(cancel);
     completion::spawn(env, async move {
-        ActionResult::from(gateway::external_ip_address(&target).await)
+        let work = gateway::external_ip_address(&target);
+        let outcome = gateway::until(cancel.as_ref(), work).await;
+        ActionResult::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
     })
 }
 
@@ -298,21 +303,27 @@ pub struct PortMapping {
     pub lease_duration: u32,
 }
 
-/// Resolves with `value` = the internal client that was sent.
+/// Resolves with `value` = the internal client that was sent. `cancel` stops it; an add that
+/// may have reached the router is then undone.
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn add_port_mapping(
-    env: &Env,
+pub fn add_port_mapping<'env>(
+    env: &'env Env,
     target: SoapTarget,
     args: PortMapping,
-) -> Result<PromiseRaw<'_, ActionResult>> {
+    cancel: Option<&CallCancel>,
+) -> Result<PromiseRaw<'env, ActionResult>> {
     let target: Target = target.into();
-    completion::spawn(
-        env,
-        async move { ActionResult::from(add(&target, args).await) },
-    )
+    let cancel = cancel::token(cancel);
+    completion::spawn(env, async move {
+        ActionResult::from(add(&target, args, cancel).await)
+    })
 }
 
-async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, Failure> {
+async fn add(
+    target: &Target,
+    args: PortMapping,
+    cancel: Option<CancellationToken>,
+) -> std::result::Result<String, Failure> {
     let mapping = Mapping {
         remote_host: args.remote_host,
         external_port: port(args.external_port, "external port")?,
@@ -323,7 +334,7 @@ async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, 
         description: args.description,
         lease_duration: args.lease_duration,
     };
-    gateway::add_port_mapping(target, &mapping).await
+    gateway::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
 }
 
 #[napi(object)]
@@ -343,18 +354,27 @@ impl PortMappingKey {
     }
 }
 
+/// `cancel` stops it; a delete that may have reached the router is then finished.
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn delete_port_mapping(
-    env: &Env,
+pub fn delete_port_mapping<'env>(
+    env: &'env Env,
     target: SoapTarget,
     key: PortMappingKey,
-) -> Result<PromiseRaw<'_, ActionResult>> {
+    cancel: Option<&CallCancel>,
+) -> Result<PromiseRaw<'env, ActionResult>> {
     let target: Target = target.into();
+    let cancel = cancel::token(cancel);
     completion::spawn(env, async move {
         let run = async {
             let (external_port, protocol) = key.checked()?;
-            gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                .await?;
+            gateway::delete_port_mapping_until(
+                &target,
+                &key.remote_host,
+                external_port,
+                &protocol,
+                cancel.as_ref(),
+            )
+            .await?;
             Ok(String::new())
         };
         ActionResult::from(run.await)
@@ -399,12 +419,14 @@ impl From<std::result::Result<Vec<Mapping>, Failure>> for EntriesResult {
 
 /// `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone).
 #[napi(ts_return_type = "Promise<EntriesResult>")]
-pub fn get_specific_port_mapping_entry(
-    env: &Env,
+pub fn get_specific_port_mapping_entry<'env>(
+    env: &'env Env,
     target: SoapTarget,
     key: PortMappingKey,
-) -> Result<PromiseRaw<'_, EntriesResult>> {
+    cancel: Option<&CallCancel>,
+) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
+    let cancel = cancel::token(cancel);
     completion::spawn(env, async move {
         let run = async {
             let (external_port, protocol) = key.checked()?;
@@ -413,16 +435,26 @@ pub fn get_specific_port_mapping_entry(
                     .await?;
             Ok(vec![entry])
         };
-        EntriesResult::from(run.await)
+        let outcome = gateway::until(cancel.as_ref(), run).await;
+        EntriesResult::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
     })
 }
 
 /// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
-#[napi]
-pub async fn list_port_mappings(target: SoapTarget, max_entries: u32) -> EntriesResult {
-    gateway::list_port_mappings(&target.into(), max_entries)
-        .await
-        .into()
+#[napi(ts_return_type = "Promise<EntriesResult>")]
+pub fn list_port_mappings<'env>(
+    env: &'env Env,
+    target: SoapTarget,
+    max_entries: u32,
+    cancel: Option<&CallCancel>,
+) -> Result<PromiseRaw<'env, EntriesResult>> {
+    let target: Target = target.into();
+    let cancel = cancel::token(cancel);
+    completion::spawn(env, async move {
+        let work = gateway::list_port_mappings(&target, max_entries);
+        let outcome = gateway::until(cancel.as_ref(), work).await;
+        EntriesResult::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+    })
 }
 
 /// Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
