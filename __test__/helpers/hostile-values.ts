@@ -2,7 +2,7 @@
 // the values of the property-based tests (fast-check arbitraries). Wrong types, NaN, ±Infinity,
 // -0, huge numbers, 1 MB strings, NUL and non-BMP characters, null, undefined, throwing
 // getters, Proxies (throwing and revoked), Symbols, BigInt, null prototypes, look-alikes.
-import fc from 'fast-check'
+import * as fc from 'fast-check'
 
 const MEGABYTE = 'x'.repeat(1 << 20)
 

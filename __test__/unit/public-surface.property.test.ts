@@ -7,7 +7,7 @@
 // loopback: valid calls go to a stand-in router on 127.0.0.1 (__test__/helpers/soap-stub.ts),
 // discover() is held by an invalid discoverLocalPort, URLs are made loopback (refused before
 // anything is sent) and probe always gets one bad option.
-import fc from 'fast-check'
+import * as fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import * as lib from '../../index.ts'
 import { PortMapper, UPNP, type UPNPDevice, UPNPError, UPNPResult } from '../../index.ts'
@@ -62,7 +62,7 @@ function promiseOf(run: () => unknown): Promise<unknown> {
   try {
     pending = run()
   } catch (error) {
-    throw new Error(`threw synchronously: ${String((error as Error)?.message ?? error)}`)
+    throw new Error('threw synchronously', { cause: error })
   }
   expect(pending).toBeInstanceOf(Promise)
   return pending as Promise<unknown>
@@ -268,7 +268,7 @@ describe('PortMapper: bad arguments are a UPNPError naming them', () => {
     fc.assert(
       fc.property(args(mapperOptions), ([options]) => {
         try {
-          new PortMapper(options as lib.PortMapperOptions)
+          expect(new PortMapper(options as lib.PortMapperOptions)).toBeInstanceOf(PortMapper)
         } catch (error) {
           expect(error).toBeInstanceOf(UPNPError)
         }
