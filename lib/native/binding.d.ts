@@ -9,6 +9,7 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One call's cancel handle: given to a call, `cancel()` stops it. */
 export declare class CallCancel {
   constructor()
   /** Stops the call it was given to. Idempotent. */

@@ -192,6 +192,11 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         invalidateProbe()
         continue
       }
+      if (signal?.aborted) {
+        // Aborted as the router answered: the caller gets no mapping, so none may stay.
+        await backend.remove(params, granted).catch(() => undefined)
+        throw signal.reason
+      }
       if (this.#closed) {
         // close() ran while we were adding: do not leave this one behind.
         await backend.remove(params, granted).catch(() => undefined)
