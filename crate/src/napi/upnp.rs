@@ -280,12 +280,26 @@ pub fn get_external_ip_address<'env>(
     target: SoapTarget,
     cancel: Option<&CallCancel>,
 ) -> Result<PromiseRaw<'env, ActionResult>> {
-    let target = target.into();
+    let target: Target = target.into();
+    spawn_cancellable(env, cancel, async move {
+        gateway::external_ip_address(&target).await
+    })
+}
+
+/// [`completion::spawn`] for a query that `cancel` can stop (dropped: nothing to undo).
+fn spawn_cancellable<'env, T, R, F>(
+    env: &'env Env,
+    cancel: Option<&CallCancel>,
+    work: F,
+) -> Result<PromiseRaw<'env, R>>
+where
+    F: std::future::Future<Output = std::result::Result<T, Failure>> + Send + 'static,
+    R: From<std::result::Result<T, Failure>> + ToNapiValue + Send + 'static,
+{
     let cancel = cancel::token(cancel);
     completion::spawn(env, async move {
-        let work = gateway::external_ip_address(&target);
         let outcome = gateway::until(cancel.as_ref(), work).await;
-        ActionResult::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+        R::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
     })
 }
 
@@ -426,17 +440,12 @@ pub fn get_specific_port_mapping_entry<'env>(
     cancel: Option<&CallCancel>,
 ) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
-    let cancel = cancel::token(cancel);
-    completion::spawn(env, async move {
-        let run = async {
-            let (external_port, protocol) = key.checked()?;
-            let entry =
-                gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                    .await?;
-            Ok(vec![entry])
-        };
-        let outcome = gateway::until(cancel.as_ref(), run).await;
-        EntriesResult::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+    spawn_cancellable(env, cancel, async move {
+        let (external_port, protocol) = key.checked()?;
+        let entry =
+            gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
+                .await?;
+        Ok(vec![entry])
     })
 }
 
@@ -449,11 +458,8 @@ pub fn list_port_mappings<'env>(
     cancel: Option<&CallCancel>,
 ) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
-    let cancel = cancel::token(cancel);
-    completion::spawn(env, async move {
-        let work = gateway::list_port_mappings(&target, max_entries);
-        let outcome = gateway::until(cancel.as_ref(), work).await;
-        EntriesResult::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+    spawn_cancellable(env, cancel, async move {
+        gateway::list_port_mappings(&target, max_entries).await
     })
 }
 
