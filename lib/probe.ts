@@ -126,7 +126,7 @@ export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
     return cache.report
   }
-  const raw = await abortable(native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp }), signal)
+  const raw = await abortable(signal, () => native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp }))
   const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS) : null
   const report: ProbeReport = {
     gateway: raw.gateway ?? gateway,
@@ -175,11 +175,7 @@ export interface DefaultGateway {
 export async function defaultGateway(options?: CallOptions): Promise<DefaultGateway | null> {
   const { signal, problem } = readSignal(options)
   if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
-  signal?.throwIfAborted()
-  const r = await abortable(
-    native.defaultGateway().catch(() => null),
-    signal,
-  )
+  const r = await abortable(signal, () => native.defaultGateway().catch(() => null))
   if (!r || r.error || (!r.gateway && !r.gateway6)) return null
   return {
     gateway: r.gateway ?? '',

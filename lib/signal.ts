@@ -7,31 +7,33 @@
 import * as native from './native/index.ts'
 
 /**
- * Runs `work`, handing it a native cancel handle when there is a `signal`: an abort rejects
- * with `signal.reason` at once and cancels the native call, whose late outcome is dropped. An
- * already aborted signal rejects before `work` starts (nothing is sent).
+ * Starts `work` unless `signal` has aborted already (then nothing starts: the call rejects
+ * with `signal.reason`), and settles at once with `signal.reason` when it aborts first;
+ * `onAbort` then tells the work to stop. Work that is not told stops on its own, bounded by
+ * its own deadline; its late outcome is dropped.
  */
-export function cancellable<T>(signal: AbortSignal | undefined, work: (cancel?: native.CallCancel) => Promise<T>): Promise<T> {
+export function abortable<T>(signal: AbortSignal | undefined, work: () => Promise<T>, onAbort?: () => void): Promise<T> {
   if (!signal) return work()
   if (signal.aborted) return Promise.reject(signal.reason)
-  const cancel = new native.CallCancel()
-  return settleOnAbort(work(cancel), signal, () => cancel.cancel())
-}
-
-/** `work`, settled at once with `signal.reason` when `signal` aborts first (for work that
- *  stops on its own, bounded by its own deadline). */
-export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  return signal ? settleOnAbort(work, signal) : work
-}
-
-function settleOnAbort<T>(work: Promise<T>, signal: AbortSignal, onAbort?: () => void): Promise<T> {
+  const running = work()
   return new Promise<T>((resolve, reject) => {
     const stop = (): void => {
       onAbort?.()
       reject(signal.reason)
     }
-    if (signal.aborted) return stop()
     signal.addEventListener('abort', stop, { once: true })
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
+    running.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
   })
+}
+
+/** `abortable` for a native call that takes a cancel handle: an abort cancels the request in
+ *  the addon too. */
+export function cancellable<T>(signal: AbortSignal | undefined, work: (cancel?: native.CallCancel) => Promise<T>): Promise<T> {
+  if (!signal) return work()
+  const cancel = new native.CallCancel()
+  return abortable(
+    signal,
+    () => work(cancel),
+    () => cancel.cancel(),
+  )
 }

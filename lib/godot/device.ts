@@ -331,7 +331,7 @@ export class UPNPDevice {
     const target = this.firewall()
     const call = target && this.signalOf(options)
     if (!target || !call) return null
-    const outcome = await abortable(native.getFirewallStatus(target).catch(internalError), call.signal)
+    const outcome = await abortable(call.signal, () => native.getFirewallStatus(target).catch(internalError))
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('firewallEnabled' in outcome)) return null
     return { firewallEnabled: outcome.firewallEnabled, inboundPinholeAllowed: outcome.inboundPinholeAllowed }
   }
@@ -357,7 +357,7 @@ export class UPNPDevice {
     const spec = target && this.pinholeSpec(internalPort, proto, leaseTime, remoteHost, remotePort, internalClient)
     const call = spec && this.signalOf(options)
     if (!target || !spec || !call) return null
-    const outcome = await abortable(native.addPinhole(target, spec).catch(internalError), call.signal)
+    const outcome = await abortable(call.signal, () => native.addPinhole(target, spec).catch(internalError))
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('uniqueId' in outcome)) return null
     return outcome.uniqueId ?? null
   }
@@ -372,7 +372,7 @@ export class UPNPDevice {
     }
     const call = this.signalOf(options)
     if (!call) return UPNPResult.INVALID_ARGS
-    return this.settle(await abortable(native.updatePinhole(target, uniqueId, leaseTime).catch(internalError), call.signal))
+    return this.settle(await abortable(call.signal, () => native.updatePinhole(target, uniqueId, leaseTime).catch(internalError)))
   }
 
   /** Closes pinhole `uniqueId`. */
@@ -382,7 +382,7 @@ export class UPNPDevice {
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
     const call = this.signalOf(options)
     if (!call) return UPNPResult.INVALID_ARGS
-    return this.settle(await abortable(native.deletePinhole(target, uniqueId).catch(internalError), call.signal))
+    return this.settle(await abortable(call.signal, () => native.deletePinhole(target, uniqueId).catch(internalError)))
   }
 
   /** How many packets went through pinhole `uniqueId`; `null` on failure. */
@@ -390,7 +390,7 @@ export class UPNPDevice {
     const target = this.firewall()
     const call = target && !this.badPinholeId(uniqueId) && this.signalOf(options)
     if (!target || !call) return null
-    const outcome = await abortable(native.getPinholePackets(target, uniqueId).catch(internalError), call.signal)
+    const outcome = await abortable(call.signal, () => native.getPinholePackets(target, uniqueId).catch(internalError))
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 
@@ -399,7 +399,7 @@ export class UPNPDevice {
     const target = this.firewall()
     const call = target && !this.badPinholeId(uniqueId) && this.signalOf(options)
     if (!target || !call) return null
-    const outcome = await abortable(native.checkPinholeWorking(target, uniqueId).catch(internalError), call.signal)
+    const outcome = await abortable(call.signal, () => native.checkPinholeWorking(target, uniqueId).catch(internalError))
     return this.settle(outcome) === UPNPResult.SUCCESS ? outcome.value === 'true' : null
   }
 
@@ -416,7 +416,7 @@ export class UPNPDevice {
     const spec = target && this.pinholeSpec(internalPort, proto, 1, remoteHost, remotePort, internalClient)
     const call = spec && this.signalOf(options)
     if (!target || !spec || !call) return null
-    const outcome = await abortable(native.getOutboundPinholeTimeout(target, spec).catch(internalError), call.signal)
+    const outcome = await abortable(call.signal, () => native.getOutboundPinholeTimeout(target, spec).catch(internalError))
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 

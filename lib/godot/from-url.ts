@@ -38,12 +38,9 @@ export async function deviceFromUrl(url: string, options?: DeviceFromUrlOptions)
   }
   const badAbort = badSignal(signal)
   if (badAbort) throw clientError(UPNPResult.INVALID_PARAM, badAbort)
-  const abort = signal as AbortSignal | undefined
-  abort?.throwIfAborted()
-  const opening = native
-    .deviceFromUrl(url, requestTimeout)
-    .catch((error: unknown) => ({ failure: internalError(error).failure, device: null }))
-  const outcome = await abortable(opening, abort)
+  const outcome = await abortable(signal as AbortSignal | undefined, () =>
+    native.deviceFromUrl(url, requestTimeout).catch((error: unknown) => ({ failure: internalError(error).failure, device: null })),
+  )
   if (!outcome.device) {
     const info = failureInfo(outcome.failure) ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no device' }
     throw new UPNPError(info, 'opening a gateway from its description URL')
