@@ -59,6 +59,21 @@ describe('a signal that aborts while the router works', () => {
     expect(stub.mappings.has('TCP 40002')).toBe(false)
   })
 
+  it('PortMapper.map() aborted after the router made the mapping (while asking its address) deletes it', async () => {
+    const mapper = new PortMapper({ gateway: stub.device(), watchAnnouncements: false, cleanupOnExit: false })
+    const release = stub.hold('GetExternalIPAddress')
+    const controller = new AbortController()
+    const mapping = mapper.map({ internalPort: 40010, protocol: 'UDP', signal: controller.signal })
+    await until('the add was made and the address asked', () => actions().includes('GetExternalIPAddress'))
+    expect(stub.mappings.has('UDP 40010')).toBe(true)
+    controller.abort()
+    await expect(mapping).rejects.toMatchObject({ name: 'AbortError' })
+    expect(stub.mappings.has('UDP 40010')).toBe(false)
+    expect(mapper.mappings).toEqual([])
+    release()
+    await mapper.close()
+  })
+
   it('an already aborted signal sends nothing, on every method that goes to the network', async () => {
     // A stub of its own: the add undone in the first test is checked again a request timeout later.
     const own = await startSoapStub()
