@@ -9,7 +9,7 @@ import { UPNPDevice } from './godot/device.ts'
 import * as native from './native/index.ts'
 import { abortable } from './signal.ts'
 import type { CallOptions, Via } from './types.ts'
-import { badSignal, isIntegerIn, MAX_TIMER_MS, notText, readOptions, readSignal, show } from './validate.ts'
+import { badSignal, checkedOptions, checkedSignal, isIntegerIn, MAX_TIMER_MS, notText, show } from './validate.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -94,10 +94,9 @@ const PROBE_KEYS = ['gateway', 'multicastIf', 'upnp', 'budgetMs', 'fresh', 'maxA
 
 /** The probe's options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */
 function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal'>> & { signal?: AbortSignal } {
-  const read = readOptions(options, PROBE_KEYS)
-  if (!read.values) throw clientError(UPNPResult.INVALID_PARAM, read.problem)
-  const { gateway = '', multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = read.values
-  const { maxAgeMs = PROBE_MAX_AGE_MS, signal } = read.values
+  const given = checkedOptions(options, PROBE_KEYS, 'options', UPNPResult.INVALID_PARAM)
+  const { gateway = '', multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = given
+  const { maxAgeMs = PROBE_MAX_AGE_MS, signal } = given
   const problem =
     notText('gateway', gateway) ??
     notText('multicastIf', multicastIf) ??
@@ -173,9 +172,7 @@ export interface DefaultGateway {
  * bad `options` rejects with a `UPNPError` (INVALID_ARGS).
  */
 export async function defaultGateway(options?: CallOptions): Promise<DefaultGateway | null> {
-  const { signal, problem } = readSignal(options)
-  if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
-  const r = await abortable(signal, () => native.defaultGateway().catch(() => null))
+  const r = await abortable(checkedSignal(options), () => native.defaultGateway().catch(() => null))
   if (!r || r.error || (!r.gateway && !r.gateway6)) return null
   return {
     gateway: r.gateway ?? '',

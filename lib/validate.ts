@@ -6,6 +6,7 @@
  * read, whose exception it reports instead.
  */
 import { types } from 'node:util'
+import { clientError, UPNPResult } from './errors.ts'
 import type { Protocol } from './types.ts'
 
 /** The SOAP `ui4` range: the largest lease or count a router can be sent. */
@@ -113,4 +114,24 @@ export function readSignal(options: unknown, what = 'options'): { signal?: Abort
   const refused = problem ?? badSignal(values?.signal, `${what}.signal`)
   if (refused) return { problem: refused }
   return values?.signal ? { signal: values.signal as AbortSignal } : {}
+}
+
+/** `readOptions` for the calls that reject: the fields, or a `UPNPError` with `result`
+ *  (INVALID_ARGS unless said) naming what could not be read. */
+export function checkedOptions<K extends string>(
+  value: unknown,
+  keys: readonly K[],
+  what = 'options',
+  result: UPNPResult = UPNPResult.INVALID_ARGS,
+): Partial<Record<K, unknown>> {
+  const { values, problem } = readOptions(value, keys, what)
+  if (!values) throw clientError(result, problem ?? `${what} could not be read`)
+  return values
+}
+
+/** `readSignal` for the calls that reject: the signal, or a `UPNPError` (INVALID_ARGS). */
+export function checkedSignal(options: unknown): AbortSignal | undefined {
+  const { signal, problem } = readSignal(options)
+  if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
+  return signal
 }

@@ -13,7 +13,7 @@
  * `unmap` deletes exactly what `map` created.
  */
 import { isIP } from 'node:net'
-import { UPNPError, UPNPResult } from '../errors.ts'
+import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
@@ -21,29 +21,21 @@ import { PortMapper } from '../portmapper/mapper.ts'
 import { probe } from '../probe.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import type { Protocol } from '../types.ts'
-import { isIntegerIn, readOptions, readSignal, show } from '../validate.ts'
-
-const bad = (result: UPNPResult, description: string) => new UPNPError({ result, description })
-
-/** Options as given, read safely: a `UPNPError` (INVALID_ARGS) naming what cannot be read. */
-function readAll<K extends string>(value: unknown, keys: readonly K[], what: string): Partial<Record<K, unknown>> {
-  const read = readOptions(value, keys, what)
-  if (!read.values) throw bad(UPNPResult.INVALID_ARGS, read.problem ?? `${what} cannot be read`)
-  return read.values
-}
+import { checkedOptions, checkedSignal, isIntegerIn, show } from '../validate.ts'
 
 const CLIENT_KEYS = ['description', 'ttl', 'searchTimeout', 'requestTimeout', 'discoverMulticastIf'] as const
 const MAP_KEYS = ['externalPort', 'remoteHost', 'protocol', 'ttl', 'description', 'signal'] as const
 
 /** The client's options, checked (they are used later, inside calls). */
 function clientOptions(options: unknown): PortMappingClientOptions {
-  const o = readAll(options, CLIENT_KEYS, 'portMappingClient options')
+  const o = checkedOptions(options, CLIENT_KEYS, 'portMappingClient options')
   for (const key of ['description', 'discoverMulticastIf'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'string') throw bad(UPNPResult.INVALID_ARGS, `${key} ${show(o[key])} is not a string`)
+    if (o[key] !== undefined && typeof o[key] !== 'string')
+      throw clientError(UPNPResult.INVALID_ARGS, `${key} ${show(o[key])} is not a string`)
   }
   for (const key of ['ttl', 'searchTimeout', 'requestTimeout'] as const) {
     if (o[key] !== undefined && !isIntegerIn(o[key], 1, 2 ** 31 - 1))
-      throw bad(UPNPResult.INVALID_ARGS, `${key} ${show(o[key])} is not whole ms`)
+      throw clientError(UPNPResult.INVALID_ARGS, `${key} ${show(o[key])} is not whole ms`)
   }
   return o as PortMappingClientOptions
 }
@@ -122,15 +114,14 @@ export function portMappingClient(given?: PortMappingClientOptions): UPnPNATClie
   const options = clientOptions(given)
   return {
     async *findGateways(findGiven?: FindGatewaysOptions) {
-      const find = readSignal(findGiven)
-      if (find.problem) throw bad(UPNPResult.INVALID_ARGS, find.problem)
+      const signal = checkedSignal(findGiven)
       const upnp = new UPNP()
       upnp.discoverMulticastIf = options.discoverMulticastIf ?? ''
       if (options.requestTimeout !== undefined) upnp.requestTimeout = options.requestTimeout
       try {
-        await upnp.discover({ timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS, ...(find.signal ? { signal: find.signal } : {}) })
+        await upnp.discover({ timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS, ...(signal ? { signal } : {}) })
       } catch (error) {
-        if (find.signal?.aborted) return // the caller stopped looking: no more gateways
+        if (signal?.aborted) return // the caller stopped looking: no more gateways
         throw error
       }
       for (let i = 0; i < upnp.getDeviceCount(); i++) {
@@ -140,17 +131,16 @@ export function portMappingClient(given?: PortMappingClientOptions): UPnPNATClie
     },
 
     async getGateway(descriptor: URL, callGiven?: AbortOptions) {
-      const call = readSignal(callGiven)
-      if (call.problem) throw bad(UPNPResult.INVALID_ARGS, call.problem)
+      const signal = checkedSignal(callGiven)
       let url: string
       try {
         url = descriptor instanceof URL ? descriptor.href : String(descriptor as unknown as string)
       } catch {
-        throw bad(UPNPResult.INVALID_PARAM, `descriptor ${show(descriptor)} is not a URL`)
+        throw clientError(UPNPResult.INVALID_PARAM, `descriptor ${show(descriptor)} is not a URL`)
       }
       const device = await deviceFromUrl(url, {
         ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}),
-        ...(call.signal ? { signal: call.signal } : {}),
+        ...(signal ? { signal } : {}),
       })
       if (!device.isValidGateway()) {
         const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
@@ -170,7 +160,7 @@ export const upnpNat = portMappingClient
  */
 export function pmpNat(ipAddress: string, given?: PortMappingClientOptions): Gateway {
   if (typeof ipAddress !== 'string' || isIP(ipAddress.replace(/^\[|\]$/g, '')) === 0) {
-    throw bad(UPNPResult.INVALID_PARAM, `ipAddress ${show(ipAddress)} is not an IP address`)
+    throw clientError(UPNPResult.INVALID_PARAM, `ipAddress ${show(ipAddress)} is not an IP address`)
   }
   const options = clientOptions(given)
   const router = ipAddress.replace(/^\[|\]$/g, '')
@@ -240,15 +230,15 @@ class MapperGateway implements Gateway {
   }
 
   async map(internalPort: number, internalHost: string, given?: MapPortOptions): Promise<PortMapping> {
-    const options = readAll(given, MAP_KEYS, 'map options') as MapPortOptions
+    const options = checkedOptions(given, MAP_KEYS, 'map options') as MapPortOptions
     if (!isIntegerIn(internalPort, 1, 65535))
-      throw bad(UPNPResult.INVALID_PORT, `internalPort ${show(internalPort)} is not an integer 1..65535`)
+      throw clientError(UPNPResult.INVALID_PORT, `internalPort ${show(internalPort)} is not an integer 1..65535`)
     if (internalHost !== undefined && typeof internalHost !== 'string')
-      throw bad(UPNPResult.INVALID_ARGS, `internalHost ${show(internalHost)} is not a string`)
+      throw clientError(UPNPResult.INVALID_ARGS, `internalHost ${show(internalHost)} is not a string`)
     if (options.protocol !== undefined && typeof options.protocol !== 'string')
-      throw bad(UPNPResult.INVALID_PROTOCOL, `protocol ${show(options.protocol)} is not "TCP" or "UDP"`)
+      throw clientError(UPNPResult.INVALID_PROTOCOL, `protocol ${show(options.protocol)} is not "TCP" or "UDP"`)
     if (options.ttl !== undefined && !isIntegerIn(options.ttl, 1, Number.MAX_SAFE_INTEGER))
-      throw bad(UPNPResult.INVALID_DURATION, `ttl ${show(options.ttl)} is not whole ms`)
+      throw clientError(UPNPResult.INVALID_DURATION, `ttl ${show(options.ttl)} is not whole ms`)
     const protocol: Protocol = (options.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'UDP' : 'TCP'
     // A router forwards to the address this host has towards it (UPnP routers in secure mode,
     // as most are, refuse any other; NAT-PMP cannot even name another): say so rather than
@@ -285,16 +275,13 @@ class MapperGateway implements Gateway {
   }
 
   async unmap(internalPort: number, options?: AbortOptions): Promise<void> {
-    const { signal, problem } = readSignal(options)
-    if (problem) throw bad(UPNPResult.INVALID_ARGS, problem)
+    const signal = checkedSignal(options)
     const mine = this.#mapper.mappings.filter((m) => m.internalPort === internalPort)
     await Promise.all(mine.map((m) => this.#mapper.unmap(m, signal ? { signal } : {})))
   }
 
   async externalIp(options?: AbortOptions): Promise<string> {
-    const { signal, problem } = readSignal(options)
-    if (problem) throw bad(UPNPResult.INVALID_ARGS, problem)
-    signal?.throwIfAborted()
+    checkedSignal(options)?.throwIfAborted()
     return this.queryExternalIp()
   }
 

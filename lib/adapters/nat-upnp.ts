@@ -10,12 +10,12 @@
  * searches before every call), IGD v2 routers work (nat-upnp only knows WANIPConnection:1),
  * a `gateway` description URL skips the search, and failures carry the router's UPnP code.
  */
-import { UPNPError, UPNPResult } from '../errors.ts'
+import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
 import type { Protocol } from '../types.ts'
-import { isIntegerIn, readOptions, show } from '../validate.ts'
+import { checkedOptions, isIntegerIn, show } from '../validate.ts'
 import { type Callback, settle, trailingCallback } from './callback.ts'
 
 export interface ClientOptions {
@@ -72,31 +72,20 @@ export interface FoundGateway {
 const DEFAULT_SEARCH_MS = 1800
 const DEFAULT_TTL_S = 1800
 
-const bad = (result: UPNPResult, description: string) => new UPNPError({ result, description })
-
 /** A port as nat-upnp takes it (a number, a numeric string, `{ host, port }`), checked:
  *  anything else is a `UPNPError` naming `what`. */
 function endpoint(spec: unknown, what: string): { host: string; port: number } {
-  const read = typeof spec === 'object' && spec !== null ? readOptions(spec, ['host', 'port'], what) : { values: { host: '', port: spec } }
-  if (!read.values) throw bad(UPNPResult.INVALID_ARGS, read.problem)
-  const { host = '', port } = read.values
+  const { host = '', port } = typeof spec === 'object' && spec !== null ? checkedOptions(spec, ['host', 'port'], what) : { port: spec }
   const number = typeof port === 'string' && /^\d{1,5}$/.test(port) ? Number(port) : port
-  if (typeof host !== 'string') throw bad(UPNPResult.INVALID_ARGS, `${what}.host ${show(host)} is not a string`)
-  if (!isIntegerIn(number, 1, 65535)) throw bad(UPNPResult.INVALID_PORT, `${what} port ${show(port)} is not an integer 1..65535`)
+  if (typeof host !== 'string') throw clientError(UPNPResult.INVALID_ARGS, `${what}.host ${show(host)} is not a string`)
+  if (!isIntegerIn(number, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, `${what} port ${show(port)} is not an integer 1..65535`)
   return { host, port: number }
 }
 
 function protocolOf(value: unknown): Protocol {
   const p = value === undefined ? 'TCP' : typeof value === 'string' ? value.toUpperCase() : ''
-  if (p !== 'TCP' && p !== 'UDP') throw bad(UPNPResult.INVALID_PROTOCOL, `protocol ${show(value)} is not "TCP" or "UDP"`)
+  if (p !== 'TCP' && p !== 'UDP') throw clientError(UPNPResult.INVALID_PROTOCOL, `protocol ${show(value)} is not "TCP" or "UDP"`)
   return p
-}
-
-/** The options argument of a call, read safely (a `UPNPError` when it cannot be). */
-function callOptions<K extends string>(value: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
-  const read = readOptions(value, keys)
-  if (!read.values) throw bad(UPNPResult.INVALID_ARGS, read.problem ?? 'unreadable options')
-  return read.values
 }
 
 function failed(device: UPNPDevice, result: UPNPResult, context: string): UPNPError {
@@ -110,13 +99,13 @@ export class Client {
 
   /** Throws a `UPNPError` (INVALID_ARGS) naming a bad option. */
   constructor(options?: ClientOptions) {
-    const o = callOptions(options, ['timeout', 'gateway', 'requestTimeout'])
+    const o = checkedOptions(options, ['timeout', 'gateway', 'requestTimeout'])
     if (o.timeout !== undefined && !isIntegerIn(o.timeout, 0, 2 ** 31 - 1))
-      throw bad(UPNPResult.INVALID_ARGS, `timeout ${show(o.timeout)} is not whole ms`)
+      throw clientError(UPNPResult.INVALID_ARGS, `timeout ${show(o.timeout)} is not whole ms`)
     if (o.gateway !== undefined && typeof o.gateway !== 'string')
-      throw bad(UPNPResult.INVALID_ARGS, `gateway ${show(o.gateway)} is not a string`)
+      throw clientError(UPNPResult.INVALID_ARGS, `gateway ${show(o.gateway)} is not a string`)
     if (o.requestTimeout !== undefined && !isIntegerIn(o.requestTimeout, 1, 2 ** 31 - 1))
-      throw bad(UPNPResult.INVALID_ARGS, `requestTimeout ${show(o.requestTimeout)} is not whole ms`)
+      throw clientError(UPNPResult.INVALID_ARGS, `requestTimeout ${show(o.requestTimeout)} is not whole ms`)
     this.timeout = (o.timeout as number | undefined) ?? DEFAULT_SEARCH_MS
     this.#options = o as ClientOptions
   }
@@ -209,15 +198,15 @@ export class Client {
 
   async #map(given: NewPortMappingOpts): Promise<void> {
     // Checked before the gateway is looked for: a bad argument costs no search.
-    const options = callOptions(given, ['public', 'private', 'protocol', 'description', 'ttl'])
+    const options = checkedOptions(given, ['public', 'private', 'protocol', 'description', 'ttl'])
     const pub = endpoint(options.public, 'public')
     const priv = options.private === undefined ? pub : endpoint(options.private, 'private')
     const protocol = protocolOf(options.protocol)
-    if (pub.host) throw bad(UPNPResult.INVALID_ARGS, 'remote host filters (public.host) are not supported')
+    if (pub.host) throw clientError(UPNPResult.INVALID_ARGS, 'remote host filters (public.host) are not supported')
     const { ttl: ttlGiven, description = '' } = options
     const ttl = ttlGiven === undefined || ttlGiven === '' ? DEFAULT_TTL_S : typeof ttlGiven === 'string' ? Number(ttlGiven) : ttlGiven
-    if (!isIntegerIn(ttl, 0, 0xffff_ffff)) throw bad(UPNPResult.INVALID_DURATION, `ttl ${show(ttlGiven)} is not whole seconds`)
-    if (typeof description !== 'string') throw bad(UPNPResult.INVALID_ARGS, `description ${show(description)} is not a string`)
+    if (!isIntegerIn(ttl, 0, 0xffff_ffff)) throw clientError(UPNPResult.INVALID_DURATION, `ttl ${show(ttlGiven)} is not whole seconds`)
+    if (typeof description !== 'string') throw clientError(UPNPResult.INVALID_ARGS, `description ${show(description)} is not a string`)
     return this.#on(async ({ gateway, address }) => {
       // nat-upnp sends private.host when given, else this host's address towards the router.
       const device = priv.host && priv.host !== address ? Object.assign(new UPNPDevice(), gateway, { igdOurAddr: priv.host }) : gateway
@@ -227,7 +216,7 @@ export class Client {
   }
 
   async #unmap(given: DeletePortMappingOpts): Promise<void> {
-    const options = callOptions(given, ['public', 'protocol'])
+    const options = checkedOptions(given, ['public', 'protocol'])
     const { port } = endpoint(options.public, 'public')
     const protocol = protocolOf(options.protocol)
     return this.#on(async ({ gateway }) => {
@@ -237,9 +226,9 @@ export class Client {
   }
 
   async #list(given: GetMappingOpts): Promise<NatUpnpMapping[]> {
-    const options = callOptions(given, ['local', 'description']) as GetMappingOpts
+    const options = checkedOptions(given, ['local', 'description']) as GetMappingOpts
     if (options.description !== undefined && typeof options.description !== 'string' && !(options.description instanceof RegExp))
-      throw bad(UPNPResult.INVALID_ARGS, `description ${show(options.description)} is not a string or a RegExp`)
+      throw clientError(UPNPResult.INVALID_ARGS, `description ${show(options.description)} is not a string or a RegExp`)
     return this.#on(async ({ gateway, address }) => {
       const entries = await gateway.listPortMappings()
       if (gateway.lastError && gateway.lastError.result !== UPNPResult.SUCCESS)

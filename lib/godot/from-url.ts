@@ -9,7 +9,7 @@ import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError } from '../native/convert.ts'
 import { abortable } from '../signal.ts'
-import { badSignal, isIntegerIn, MAX_UINT32, readOptions, show } from '../validate.ts'
+import { badSignal, checkedOptions, isIntegerIn, MAX_UINT32, show } from '../validate.ts'
 import { UPNPDevice } from './device.ts'
 
 /** Options of `UPNP.deviceFromUrl()`. */
@@ -30,9 +30,8 @@ export interface DeviceFromUrlOptions {
  */
 export async function deviceFromUrl(url: string, options?: DeviceFromUrlOptions): Promise<UPNPDevice> {
   if (typeof url !== 'string') throw clientError(UPNPResult.INVALID_PARAM, `the description URL ${show(url)} is not a string`)
-  const read = readOptions(options, ['requestTimeout', 'signal'])
-  if (!read.values) throw clientError(UPNPResult.INVALID_PARAM, read.problem)
-  const { requestTimeout = REQUEST_TIMEOUT_MS, signal } = read.values
+  const given = checkedOptions(options, ['requestTimeout', 'signal'], 'options', UPNPResult.INVALID_PARAM)
+  const { requestTimeout = REQUEST_TIMEOUT_MS, signal } = given
   if (!isIntegerIn(requestTimeout, 1, MAX_UINT32)) {
     throw clientError(UPNPResult.INVALID_PARAM, `requestTimeout ${show(requestTimeout)} is not a whole number of ms >= 1`)
   }

@@ -36,10 +36,10 @@ import {
   badPort,
   badProtocol,
   badSignal,
+  checkedOptions,
+  checkedSignal,
   MAX_UINT32,
   notText,
-  readOptions,
-  readSignal,
   show,
 } from '../validate.ts'
 import { RETRY_AFTER_FAILURE_MS, EXIT_CLEANUP_BUDGET_MS } from '../defaults.ts'
@@ -136,11 +136,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   /** Maps `internalPort` on the router and keeps the mapping alive until closed. Rejects with a
    *  `UPNPError` naming a bad field of `request`, with `signal.reason` when the signal aborts. */
   async map(request: MapRequest): Promise<Mapping> {
-    const read = readOptions(request, MAP_KEYS, 'the map request')
-    if (!read.values) throw clientError(UPNPResult.INVALID_ARGS, read.problem)
-    const { internalPort, externalPort, protocol = 'UDP', family = 'ipv4', signal } = read.values
-    const description = read.values.description || this.#options.description
-    const lease = read.values.lease ?? this.#options.lease
+    const given = checkedOptions(request, MAP_KEYS, 'the map request')
+    const { internalPort, externalPort, protocol = 'UDP', family = 'ipv4', signal } = given
+    const description = given.description || this.#options.description
+    const lease = given.lease ?? this.#options.lease
     if (!isIntegerIn(internalPort, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, badPort('internalPort', internalPort))
     if (!isProtocol(protocol)) throw clientError(UPNPResult.INVALID_PROTOCOL, badProtocol(protocol))
     if (externalPort !== undefined && !isIntegerIn(externalPort, 1, 65535)) {
@@ -213,8 +212,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   /** Deletes one mapping (also `mapping.close()`); one this mapper does not hold is nothing to do. */
   async unmap(mapping: Mapping, options?: CallOptions): Promise<void> {
-    const { signal, problem } = readSignal(options)
-    if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
+    const signal = checkedSignal(options)
     const held = this.#held.get(mapping)
     if (!held) return
     signal?.throwIfAborted()
@@ -226,9 +224,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   /** Deletes every mapping this mapper created and stops all its timers. Idempotent. */
   async close(options?: CallOptions): Promise<void> {
-    const { signal, problem } = readSignal(options)
-    if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
-    signal?.throwIfAborted()
+    checkedSignal(options)?.throwIfAborted()
     this.#closed = true
     const failures: UPNPError[] = []
     await Promise.all(

@@ -5,7 +5,7 @@ import { clientError, UPNPResult } from '../errors.ts'
 import { isDevice, type UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
-import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32, notText, readOptions, show } from '../validate.ts'
+import { checkedOptions, isIntegerIn, MAX_TIMER_MS, MAX_UINT32, notText, show } from '../validate.ts'
 import { appName } from './owner.ts'
 
 export interface PortMapperOptions {
@@ -100,9 +100,7 @@ const OPTION_KEYS = [
 /** The `PortMapperOptions` as given, read once each (a getter or Proxy trap that throws, or
  *  options that are not an object, are a `UPNPError` naming them). */
 export function readMapperOptions(options: unknown): PortMapperOptions {
-  const read = readOptions(options, OPTION_KEYS, 'PortMapper options')
-  if (!read.values) throw clientError(UPNPResult.INVALID_PARAM, read.problem)
-  return read.values as PortMapperOptions
+  return checkedOptions(options, OPTION_KEYS, 'PortMapper options', UPNPResult.INVALID_PARAM) as PortMapperOptions
 }
 
 /** `[low, high]`, copied out of whatever the caller gave (an array-like Proxy included), or null. */
@@ -114,9 +112,9 @@ function portPair(value: unknown): [unknown, unknown] | null {
   }
 }
 
-/** The options with their defaults, checked; throws a UPNPError naming the bad one. */
-export function resolveOptions(given: unknown): ResolvedOptions {
-  const options = readMapperOptions(given)
+/** The options (as `readMapperOptions` read them) with their defaults, checked; throws a
+ *  UPNPError naming the bad one. */
+export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   const invalid = (result: UPNPResult, description: string) => clientError(result, description)
   const { gateway } = options
   if (gateway !== undefined && typeof gateway !== 'string' && !isDevice(gateway)) {

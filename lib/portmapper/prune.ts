@@ -10,7 +10,7 @@ import { LIST_MAX_ENTRIES } from '../defaults.ts'
 import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import type { PortMappingEntry } from '../types.ts'
-import { badSignal, isIntegerIn, MAX_UINT32, notText, readOptions, show } from '../validate.ts'
+import { badSignal, checkedOptions, isIntegerIn, MAX_UINT32, notText, show } from '../validate.ts'
 import type { Serial } from './backend.ts'
 import { isOwnAddress } from './owner.ts'
 
@@ -43,9 +43,8 @@ export interface PruneReport {
 
 /** The options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */
 export function readPruneOptions(options: unknown): Omit<PruneOptions, 'dryRun'> & { dryRun: boolean } {
-  const read = readOptions(options, ['dryRun', 'olderThan', 'owner', 'signal'], 'prune options')
-  if (!read.values) throw clientError(UPNPResult.INVALID_PARAM, read.problem)
-  const { dryRun = false, olderThan, owner, signal } = read.values
+  const given = checkedOptions(options, ['dryRun', 'olderThan', 'owner', 'signal'], 'prune options', UPNPResult.INVALID_PARAM)
+  const { dryRun = false, olderThan, owner, signal } = given
   const problem =
     (typeof dryRun === 'boolean' ? null : `dryRun ${show(dryRun)} is not true or false`) ??
     (olderThan === undefined || isIntegerIn(olderThan, 0, MAX_UINT32) ? null : `olderThan ${show(olderThan)} is not whole seconds >= 0`) ??
