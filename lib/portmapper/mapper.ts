@@ -138,7 +138,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   async map(request: MapRequest): Promise<Mapping> {
     const given = checkedOptions(request, MAP_KEYS, 'the map request')
     const { internalPort, externalPort, protocol = 'UDP', family = 'ipv4', signal } = given
-    const description = given.description || this.#options.description
+    // "" is no description, as Godot's empty desc is: the mapper's (the app's name).
+    const description = given.description === undefined || given.description === '' ? this.#options.description : given.description
     const lease = given.lease ?? this.#options.lease
     if (!isIntegerIn(internalPort, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, badPort('internalPort', internalPort))
     if (!isProtocol(protocol)) throw clientError(UPNPResult.INVALID_PROTOCOL, badProtocol(protocol))

@@ -140,7 +140,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     cleanupOnExit: options.cleanupOnExit ?? true,
     keepAlive: options.keepAlive ?? false,
     watchAnnouncements: options.watchAnnouncements ?? defaults.WATCH_ANNOUNCEMENTS,
-    description: options.description || appName(),
+    description: options.description === undefined || options.description === '' ? appName() : options.description,
     journal: options.journal,
   } satisfies Record<keyof ResolvedOptions, unknown>
   const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
