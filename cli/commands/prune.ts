@@ -34,14 +34,14 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   }
   const s = out.out
   const line = (e: PortMappingEntry) => `${e.protocol} ${e.externalPort} ${arrow(s)} ${shown(e.internalClient, 45)}:${e.internalPort}`
-  const firstFailure = report.failed[0]
+  const firstFailure = report.failed[0] && explainFailure(report.failed[0].error)
   const failed = firstFailure
     ? new CliError(
         EXIT.FAILED,
         'DELETE_REFUSED',
-        `the router refused to delete ${report.failed.length} of ${report.matched.length} entries: ${codeText(explainFailure(firstFailure.error))}`,
-        explainFailure(firstFailure.error).fix,
-        explainFailure(firstFailure.error),
+        `the router refused to delete ${report.failed.length} of ${report.matched.length} entries: ${codeText(firstFailure)}`,
+        firstFailure.fix,
+        firstFailure,
       )
     : null
   const exitCode = failed ? failed.exitCode : EXIT.OK
