@@ -83,6 +83,9 @@ async function settlesAs(pending: Promise<unknown>, kind: 'UPNPError' | 'Error')
 
 type Method = { name: string; args: fc.Arbitrary<unknown[]>; returns: (v: unknown) => boolean }
 
+/** A pinhole's remote host, remote port and internal client, each valid or hostile. */
+const pinholePeers = [orHostile(fc.constant('')), orHostile(wildPort), orHostile(fc.constant(''))] as const
+
 // Each argument valid or hostile, then the trailing options.
 const DEVICE_METHODS: Method[] = [
   { name: 'queryExternalAddress', args: fc.tuple(callOptions), returns: (v) => typeof v === 'string' },
@@ -97,15 +100,7 @@ const DEVICE_METHODS: Method[] = [
   { name: 'getFirewallStatus', args: fc.tuple(callOptions), returns: nullOr('object') },
   {
     name: 'addPinhole',
-    args: fc.tuple(
-      orHostile(port),
-      orHostile(proto),
-      orHostile(seconds),
-      orHostile(fc.constant('')),
-      orHostile(wildPort),
-      orHostile(fc.constant('')),
-      callOptions,
-    ),
+    args: fc.tuple(orHostile(port), orHostile(proto), orHostile(seconds), ...pinholePeers, callOptions),
     returns: nullOr('number'),
   },
   { name: 'updatePinhole', args: fc.tuple(orHostile(pinholeId), orHostile(seconds), callOptions), returns: isResult },
@@ -114,14 +109,7 @@ const DEVICE_METHODS: Method[] = [
   { name: 'checkPinholeWorking', args: fc.tuple(orHostile(pinholeId), callOptions), returns: nullOr('boolean') },
   {
     name: 'getOutboundPinholeTimeout',
-    args: fc.tuple(
-      orHostile(port),
-      orHostile(proto),
-      orHostile(fc.constant('')),
-      orHostile(wildPort),
-      orHostile(fc.constant('')),
-      callOptions,
-    ),
+    args: fc.tuple(orHostile(port), orHostile(proto), ...pinholePeers, callOptions),
     returns: nullOr('number'),
   },
 ]
