@@ -24,8 +24,10 @@ declare -A PINNED=(
 DEFAULT_MAJORS=(22 24 26)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/upnp-native-ci/node"
-# The test files each Node version runs in the lab (vitest under that Node).
-LAB_TESTS=(__test__/package/threads.test.ts __test__/package/node-matrix.test.ts __test__/lib/portmapper/electron-quit.test.ts)
+# The test files each Node version runs in the lab (vitest under that Node); await-using
+# runs the syntax from Node 24 on and says which Node ran it.
+LAB_TESTS=(__test__/package/threads.test.ts __test__/package/node-matrix.test.ts __test__/package/await-using.test.ts
+  __test__/lib/portmapper/electron-quit.test.ts)
 
 log() { printf 'node-matrix: %s\n' "$*"; }
 die() { printf 'node-matrix: error: %s\n' "$*" >&2; exit 1; }

@@ -271,10 +271,11 @@ function checkInterface(value: string): void {
 }
 
 /** list and unmap exist in UPnP only: NAT-PMP and PCP have no table, and a mapping belongs to its maker. */
-export function upnpOnly(g: Globals, command: 'list' | 'unmap'): void {
+export function upnpOnly(g: Globals, command: 'list' | 'unmap' | 'prune'): void {
   if (g.protocol !== 'natpmp' && g.protocol !== 'pcp') return
   const name = VIA_NAME[g.protocol]
-  if (command === 'list') throw usage(`${name} has no mapping table to list`, 'Use --protocol upnp (or leave --protocol out).')
+  if (command === 'list' || command === 'prune')
+    throw usage(`${name} has no mapping table to list`, 'Use --protocol upnp (or leave --protocol out).')
   throw usage(
     `a ${name} mapping can only be deleted by the program that made it (it ends when its lease runs out)`,
     `\`${runAs()} map <port> --keep --protocol ${g.protocol === 'natpmp' ? 'pmp' : 'pcp'}\` deletes its mapping when you press Ctrl-C.`,

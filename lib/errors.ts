@@ -97,12 +97,31 @@ export interface UPNPErrorInfo {
   description: string
   /** HTTP status of the router's reply, when there was one. */
   httpStatus?: number
+  /** The exception behind it, when one was caught on this side (a caught panic of the addon,
+   *  an error of the caller's code). Carried into `UPNPError.cause`. */
+  cause?: unknown
 }
 
-/** A failed call of the high-level API (PortMapper): Godot's result plus what the router said. */
+/** `UPNPError.code` of each result: `'UPNP_' + UPNPResult[result]`, e.g. `'UPNP_NOT_AUTHORIZED'`. */
+export type UPNPErrorCode = `UPNP_${keyof typeof UPNPResult}`
+
+/** The stable string code of a result (`'UPNP_' + name`); an unknown number is `UNKNOWN_ERROR`'s. */
+export function errorCode(result: UPNPResult): UPNPErrorCode {
+  const name = typeof result === 'number' ? UPNPResult[result] : undefined
+  return `UPNP_${(name ?? 'UNKNOWN_ERROR') as keyof typeof UPNPResult}`
+}
+
+/**
+ * A failed call of the high-level API (PortMapper, the adapters, `deviceFromUrl`, `probe`):
+ * Godot's result plus what the router said. `code` is the result as a stable string
+ * (`'UPNP_' + UPNPResult name`, Node's convention for `error.code`); `cause` is the error it
+ * was made from, when it was made from one (a wrapped `UPNPError`, a caught exception).
+ */
 export class UPNPError extends Error {
   /** Godot's result for the failure. */
   readonly result: UPNPResult
+  /** `'UPNP_' + UPNPResult[result]`, e.g. `'UPNP_CONFLICT_WITH_OTHER_MAPPING'`. */
+  readonly code: UPNPErrorCode
   /** UPnP `errorCode` of the router's SOAP fault. */
   readonly upnpCode?: number
   /** NAT-PMP / PCP: the raw result code of the router's answer. */
@@ -115,13 +134,22 @@ export class UPNPError extends Error {
   /** HTTP status of the router's reply, when there was one. */
   readonly httpStatus?: number
 
-  /** @param context - what was being done, put before the message ("map UDP 7777"). */
-  constructor(info: UPNPErrorInfo & { resultCode?: number; via?: Via }, context?: string) {
+  /**
+   * `info` may be another `UPNPError` (re-thrown with `context`): it becomes the `cause`.
+   * Otherwise the cause is `options.cause`, else `info.cause`.
+   * @param context - what was being done, put before the message ("map UDP 7777").
+   */
+  constructor(info: UPNPErrorInfo & { resultCode?: number; via?: Via }, context?: string, options?: { cause?: unknown }) {
     const code =
       info.upnpCode != null ? ` (UPnP ${info.upnpCode})` : info.resultCode != null ? ` (${info.via ?? ''} result ${info.resultCode})` : ''
-    super(`${context ? `${context}: ` : ''}${UPNPResult[info.result] ?? info.result}${code}: ${info.description}`)
+    const cause = options && 'cause' in options ? options.cause : info instanceof Error ? info : info.cause
+    super(
+      `${context ? `${context}: ` : ''}${UPNPResult[info.result] ?? info.result}${code}: ${info.description}`,
+      cause === undefined ? undefined : { cause },
+    )
     this.name = 'UPNPError'
     this.result = info.result
+    this.code = errorCode(info.result)
     if (info.upnpCode != null) this.upnpCode = info.upnpCode
     if (info.resultCode != null) this.resultCode = info.resultCode
     if (info.via != null) this.via = info.via
@@ -135,8 +163,21 @@ export function clientError(result: UPNPResult, description: string): UPNPError 
   return new UPNPError({ result, description })
 }
 
-/** Anything thrown, as a UPNPError (a foreign error becomes UNKNOWN_ERROR with its message). */
+/** Anything thrown, as a UPNPError (a foreign error becomes UNKNOWN_ERROR with its message,
+ *  and is its `cause`). */
 export function asUpnpError(error: unknown): UPNPError {
   if (error instanceof UPNPError) return error
-  return clientError(UPNPResult.UNKNOWN_ERROR, error instanceof Error ? error.message : String(error))
+  return new UPNPError({ result: UPNPResult.UNKNOWN_ERROR, description: messageOf(error) }, undefined, { cause: error })
+}
+
+/** What an exception says, without anything that could throw again (a Proxy, a getter, a
+ *  null-prototype object, a Symbol as the thrown value). */
+export function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return String(error.message)
+    if (typeof error === 'string') return error
+  } catch {
+    // fall through
+  }
+  return `a thrown ${error === null ? 'null' : typeof error}`
 }

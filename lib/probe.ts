@@ -4,14 +4,16 @@
  * default route's gateway or our address towards it changes.
  */
 import { PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
+import { clientError, UPNPResult } from './errors.ts'
 import { UPNPDevice } from './godot/device.ts'
 import * as native from './native/index.ts'
 import { checkServers, natView, type NatView } from './reachability/nat-view.ts'
-import { clientError, UPNPResult } from './errors.ts'
-import type { Via } from './types.ts'
+import { abortable } from './signal.ts'
+import type { CallOptions, Via } from './types.ts'
 import type { Logger } from './log/records.ts'
 import { note, traced } from './log/trace.ts'
 import { shown } from './log/visible.ts'
+import { badSignal, checkedOptions, checkedSignal, isIntegerIn, MAX_TIMER_MS, notText, show } from './validate.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -115,22 +117,40 @@ function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport
   return report
 }
 
-/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
-export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
-  const {
-    gateway = '',
-    multicastIf = '',
-    upnp = true,
-    budgetMs = native.PROBE_BUDGET_MS,
-    fresh = false,
-    maxAgeMs = PROBE_MAX_AGE_MS,
-    signal,
-    logger = null,
-  } = options
+const PROBE_KEYS = ['gateway', 'multicastIf', 'upnp', 'budgetMs', 'fresh', 'maxAgeMs', 'signal', 'stun', 'logger'] as const
+
+/** The probe's options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */
+function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal' | 'stun'>> & { signal?: AbortSignal; stun?: string[] } {
+  const given = checkedOptions(options, PROBE_KEYS, 'options', UPNPResult.INVALID_PARAM)
+  const { gateway = '', multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = given
+  const { maxAgeMs = PROBE_MAX_AGE_MS, signal, stun, logger = null } = given
+  const problem =
+    notText('gateway', gateway) ??
+    notText('multicastIf', multicastIf) ??
+    (isIntegerIn(budgetMs, 1, MAX_TIMER_MS) ? null : `budgetMs ${show(budgetMs)} is not 1..${MAX_TIMER_MS} ms`) ??
+    (typeof maxAgeMs === 'number' && maxAgeMs >= 0 ? null : `maxAgeMs ${show(maxAgeMs)} is not a number of ms >= 0`) ??
+    badSignal(signal) ??
+    (logger === null || typeof logger === 'function' ? null : `logger ${show(logger)} is not a function`) ??
+    (stun === undefined ? null : checkServers(stun))
+  if (problem) throw clientError(UPNPResult.INVALID_PARAM, problem)
+  return {
+    gateway: gateway as string,
+    multicastIf: multicastIf as string,
+    upnp: Boolean(upnp),
+    budgetMs: budgetMs as number,
+    fresh: Boolean(fresh),
+    maxAgeMs: maxAgeMs as number,
+    logger: logger as Logger | null,
+    ...(signal ? { signal: signal as AbortSignal } : {}),
+    ...(stun === undefined ? {} : { stun: stun as string[] }),
+  }
+}
+
+/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). Rejects with a
+ *  `UPNPError` for a bad option, with `signal.reason` when the signal aborts. */
+export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
+  const { gateway, multicastIf, upnp, budgetMs, fresh, maxAgeMs, signal, logger, stun = [] } = probeOptions(options)
   signal?.throwIfAborted()
-  const stun = options.stun ?? []
-  const badStun = options.stun === undefined ? null : checkServers(options.stun)
-  if (badStun) throw clientError(UPNPResult.INVALID_PARAM, badStun)
   const key = `${gateway}|${multicastIf}|${upnp}|${stun.join(',')}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
@@ -138,8 +158,9 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     note(logger, 'upnp', 'upnp.probed', () => probed(cached, true))
     return cached
   }
-  const raw = await traced(logger, (trace) => native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp, trace }))
-  signal?.throwIfAborted()
+  const raw = await abortable(signal, () =>
+    traced(logger, (trace) => native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp, trace })),
+  )
   const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS, logger) : null
   const report: ProbeReport = {
     gateway: raw.gateway ?? gateway,
@@ -200,10 +221,11 @@ export interface DefaultGateway {
  * adapters' gateways (both through the `netdev` crate); a route through a tunnel or VPN
  * adapter counts only when there is no other. `null` when there is no default route (or on
  * another platform): pass the router's address yourself (`PortMapper({ router })`,
- * `probe({ gateway })`).
+ * `probe({ gateway })`). `options.signal` cancels (the promise rejects with its reason); a
+ * bad `options` rejects with a `UPNPError` (INVALID_ARGS).
  */
-export async function defaultGateway(): Promise<DefaultGateway | null> {
-  const r = await native.defaultGateway().catch(() => null)
+export async function defaultGateway(options?: CallOptions): Promise<DefaultGateway | null> {
+  const r = await abortable(checkedSignal(options), () => native.defaultGateway().catch(() => null))
   if (!r || r.error || (!r.gateway && !r.gateway6)) return null
   return {
     gateway: r.gateway ?? '',

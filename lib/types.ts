@@ -36,3 +36,10 @@ export interface FirewallStatus {
   /** Programs may open pinholes (`addPinhole`). */
   inboundPinholeAllowed: boolean
 }
+
+/** The trailing options argument of a call that goes to the network. */
+export interface CallOptions {
+  /** Cancels the call: it rejects at once with `signal.reason`, and an add or delete the
+   *  router may already have carried out is finished as a timed-out one is (an add undone). */
+  signal?: AbortSignal
+}

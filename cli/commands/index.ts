@@ -5,7 +5,17 @@ import { doctorCommand } from './doctor/index.ts'
 import { ipCommand } from './ip.ts'
 import { listCommand } from './list.ts'
 import { mapCommand } from './map.ts'
+import { pruneCommand } from './prune.ts'
 import { statusCommand } from './status.ts'
 import { unmapCommand } from './unmap.ts'
 
-export const COMMANDS: readonly Command[] = [statusCommand, mapCommand, unmapCommand, listCommand, ipCommand, doctorCommand, checkCommand]
+export const COMMANDS: readonly Command[] = [
+  statusCommand,
+  mapCommand,
+  unmapCommand,
+  listCommand,
+  pruneCommand,
+  ipCommand,
+  doctorCommand,
+  checkCommand,
+]

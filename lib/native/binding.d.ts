@@ -9,6 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One call's cancel handle: given to a call, `cancel()` stops it. */
+export declare class CallCancel {
+  constructor()
+  /** Stops the call it was given to. Idempotent. */
+  cancel(): void
+}
+
 /** One discovery run, cancellable from JS (an `AbortSignal` in `index.ts`). */
 export declare class Discovery {
   constructor(options: DiscoverOptions)
@@ -92,8 +99,11 @@ export interface ActionResult {
 
 export declare function addPinhole(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<PinholeResult>
 
-/** Resolves with `value` = the internal client that was sent. */
-export declare function addPortMapping(target: SoapTarget, args: PortMapping, trace?: number | undefined | null): Promise<ActionResult>
+/**
+ * Resolves with `value` = the internal client that was sent. `cancel` stops it; an add that
+ * may have reached the router is then undone.
+ */
+export declare function addPortMapping(target: SoapTarget, args: PortMapping, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -145,7 +155,8 @@ export interface DefaultGatewayResult {
 
 export declare function deletePinhole(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
-export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey, trace?: number | undefined | null): Promise<ActionResult>
+/** `cancel` stops it; a delete that may have reached the router is then finished. */
+export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
 export declare function deviceFromUrl(url: string, requestTimeoutMs: number, trace?: number | undefined | null): Promise<DeviceResult>
@@ -190,7 +201,7 @@ export interface FirewallStatusResult {
   inboundPinholeAllowed: boolean
 }
 
-export declare function getExternalIpAddress(target: SoapTarget, trace?: number | undefined | null): Promise<ActionResult>
+export declare function getExternalIpAddress(target: SoapTarget, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<ActionResult>
 
 export declare function getFirewallStatus(target: SoapTarget, trace?: number | undefined | null): Promise<FirewallStatusResult>
 
@@ -201,10 +212,10 @@ export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: Pinh
 export declare function getPinholePackets(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
-export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, trace?: number | undefined | null): Promise<EntriesResult>
+export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>
 
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
-export declare function listPortMappings(target: SoapTarget, maxEntries: number, trace?: number | undefined | null): Promise<EntriesResult>
+export declare function listPortMappings(target: SoapTarget, maxEntries: number, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>
 
 /**
  * The local address the system would use towards `gateway` (nothing is sent); "" when

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.CallCancel = nativeBinding.CallCancel
 module.exports.Discovery = nativeBinding.Discovery
 module.exports.FileLock = nativeBinding.FileLock
 module.exports.NotifyListener = nativeBinding.NotifyListener

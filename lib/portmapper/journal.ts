@@ -23,7 +23,7 @@ import path from 'node:path'
 import { clientError, type UPNPError, UPNPResult } from '../errors.ts'
 import { FileLock } from '../native/index.ts'
 import type { Family, Protocol, Via } from '../types.ts'
-import { isRunning, me, type Owner } from './owner.ts'
+import { isRunning, me, type Owner } from './journal-owner.ts'
 
 /** One mapping as the journal records it: enough to find it on the router again. */
 export interface JournalEntry {

@@ -7,12 +7,12 @@
  * it; or deleted `adoptWindow` ms after the start, at close(), or at once when adoption is off
  * (`adoptWindow: 0`). Nothing is deleted unless it forwards to this machine.
  */
-import os from 'node:os'
 import { IGDStatus, UPNPResult } from '../errors.ts'
 import { UPNPDevice } from '../godot/device.ts'
 import type { Family } from '../types.ts'
 import type { Backend, Granted, MappingParams, Serial } from './backend.ts'
 import type { JournalEntry } from './journal.ts'
+import { isOwnAddress } from './owner.ts'
 import { pxpBackend } from './pxp-backend.ts'
 
 /** What `Leftovers` needs of its mapper. */
@@ -32,11 +32,6 @@ export interface LeftoverOptions {
 export interface Place {
   controlUrl?: string
   router?: string
-}
-
-/** Whether `address` is one of this machine's addresses now. */
-function isOwnAddress(address: string): boolean {
-  return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === address))
 }
 
 const familyOf = (e: JournalEntry): Family => e.family ?? (e.internalClient.includes(':') ? 'ipv6' : 'ipv4')

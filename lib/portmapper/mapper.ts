@@ -31,8 +31,19 @@ import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
 import { invalidateProbe, probe } from '../probe.ts'
-import type { Family, Via } from '../types.ts'
-import { isIntegerIn, isProtocol, badPort, badProtocol, MAX_UINT32 } from '../validate.ts'
+import type { CallOptions, Family, Via } from '../types.ts'
+import {
+  isIntegerIn,
+  isProtocol,
+  badPort,
+  badProtocol,
+  badSignal,
+  checkedOptions,
+  checkedSignal,
+  MAX_UINT32,
+  notText,
+  show,
+} from '../validate.ts'
 import { RETRY_AFTER_FAILURE_MS, EXIT_CLEANUP_BUDGET_MS } from '../defaults.ts'
 import { AnnouncementWatcher } from './announcements.ts'
 import type { Backend, Granted, MappingParams } from './backend.ts'
@@ -42,7 +53,8 @@ import { Journal, type JournalEntry } from './journal.ts'
 import { Leftovers, type Place } from './leftovers.ts'
 import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
-import { type CallOptions, type MapRequest, type PortMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
+import { type MapRequest, type PortMapperOptions, readMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
+import { prune, type PruneOptions, type PruneReport, readPruneOptions } from './prune.ts'
 import { pxpBackend } from './pxp-backend.ts'
 import { askVerify, hardRefresh, type UnreachableEvidence } from './reachability.ts'
 import { UpnpBackend } from './upnp-backend.ts'
@@ -76,6 +88,8 @@ export interface PortMapperEvents {
  *  port, and their lease (at most a day, an hour by default) ends them anyway. */
 const journaled = (held: Held): boolean => !(held.backend.via === 'upnp' && held.backend.family === 'ipv6')
 
+const MAP_KEYS = ['internalPort', 'externalPort', 'protocol', 'family', 'description', 'lease', 'signal'] as const
+
 /** Keeps port mappings alive on the router, over the best protocol it speaks. */
 export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #options: ResolvedOptions
@@ -105,8 +119,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   /** In effect for all the work this mapper does (`withLogger`). */
   readonly #logger: Logger | null
 
-  constructor(options: PortMapperOptions = {}) {
+  /** Throws a `UPNPError` (INVALID_PARAM, INVALID_PORT or INVALID_DURATION) naming a bad option. */
+  constructor(options?: PortMapperOptions) {
     super()
+    options = readMapperOptions(options)
     this.#options = resolveOptions(options)
     this.#logger = options.logger ?? null
     this.#gatewayUrl = typeof options.gateway === 'string' ? options.gateway : null
@@ -164,9 +180,10 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return EventEmitter.prototype.emit.call(this, event, ...args)
   }
 
-  /** Maps `internalPort` on the router and keeps the mapping alive until closed. */
+  /** Maps `internalPort` on the router and keeps the mapping alive until closed. Rejects with a
+   *  `UPNPError` naming a bad field of `request`, with `signal.reason` when the signal aborts. */
   map(request: MapRequest): Promise<Mapping> {
-    const call = withLogger(this.#logger, () => this.#map(request))
+    const call = withLogger(this.#logger, () => this.#checkedMap(request))
     // Until it settles, an exit waits for it (or for its undo, when close() came first).
     this.#adding.add(call)
     installExitHooks(this)
@@ -178,19 +195,34 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     return call
   }
 
-  async #map(request: MapRequest): Promise<Mapping> {
-    const { internalPort, protocol = 'UDP', description = '', family = 'ipv4', signal } = request
-    const lease = request.lease ?? this.#options.lease
+  async #checkedMap(request: MapRequest): Promise<Mapping> {
+    const given = checkedOptions(request, MAP_KEYS, 'the map request')
+    const { internalPort, externalPort, protocol = 'UDP', family = 'ipv4', signal } = given
+    // "" is no description, as Godot's empty desc is: the mapper's (the app's name).
+    const description = given.description === undefined || given.description === '' ? this.#options.description : given.description
+    const lease = given.lease ?? this.#options.lease
     if (!isIntegerIn(internalPort, 1, 65535)) throw clientError(UPNPResult.INVALID_PORT, badPort('internalPort', internalPort))
     if (!isProtocol(protocol)) throw clientError(UPNPResult.INVALID_PROTOCOL, badProtocol(protocol))
-    if (request.externalPort !== undefined && !isIntegerIn(request.externalPort, 1, 65535)) {
-      throw clientError(UPNPResult.INVALID_PORT, badPort('externalPort', request.externalPort))
+    if (externalPort !== undefined && !isIntegerIn(externalPort, 1, 65535)) {
+      throw clientError(UPNPResult.INVALID_PORT, badPort('externalPort', externalPort))
     }
-    if (!isIntegerIn(lease, 0, MAX_UINT32))
-      throw clientError(UPNPResult.INVALID_DURATION, `lease ${String(lease)} is not whole seconds >= 0`)
-    if (typeof description !== 'string') throw clientError(UPNPResult.INVALID_ARGS, 'description must be a string')
-    if (family !== 'ipv4' && family !== 'ipv6')
-      throw clientError(UPNPResult.INVALID_PARAM, `family ${JSON.stringify(family)} is not ipv4 or ipv6`)
+    if (!isIntegerIn(lease, 0, MAX_UINT32)) throw clientError(UPNPResult.INVALID_DURATION, `lease ${show(lease)} is not whole seconds >= 0`)
+    const badDescription = notText('description', description)
+    if (badDescription) throw clientError(UPNPResult.INVALID_ARGS, badDescription)
+    if (family !== 'ipv4' && family !== 'ipv6') throw clientError(UPNPResult.INVALID_PARAM, `family ${show(family)} is not ipv4 or ipv6`)
+    const badAbort = badSignal(signal)
+    if (badAbort) throw clientError(UPNPResult.INVALID_ARGS, badAbort)
+    return this.#map(
+      { internalPort, externalPort, protocol, family, lease, description: description as string },
+      signal as AbortSignal | undefined,
+    )
+  }
+
+  async #map(
+    request: Required<Omit<MapRequest, 'signal' | 'externalPort'>> & { externalPort: number | undefined },
+    signal: AbortSignal | undefined,
+  ): Promise<Mapping> {
+    const { internalPort, protocol, description, family, lease } = request
     if (family === 'ipv6' && request.externalPort !== undefined && request.externalPort !== internalPort) {
       throw clientError(
         UPNPResult.INVALID_PORT,
@@ -226,6 +258,11 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         invalidateProbe()
         continue
       }
+      if (signal?.aborted) {
+        // Aborted as the router answered: the caller gets no mapping, so none may stay.
+        await backend.remove(params, granted).catch(() => undefined)
+        throw signal.reason
+      }
       if (this.#closed) {
         // close() ran while we were adding: do not leave this one behind.
         await backend.remove(params, granted).catch(() => undefined)
@@ -240,15 +277,16 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     throw first
   }
 
-  /** Deletes one mapping (also `mapping.close()`). */
-  unmap(mapping: Mapping, options: CallOptions = {}): Promise<void> {
+  /** Deletes one mapping (also `mapping.close()`); one this mapper does not hold is nothing to do. */
+  unmap(mapping: Mapping, options?: CallOptions): Promise<void> {
     return withLogger(this.#logger, () => this.#unmap(mapping, options))
   }
 
-  async #unmap(mapping: Mapping, options: CallOptions): Promise<void> {
+  async #unmap(mapping: Mapping, options: CallOptions | undefined): Promise<void> {
+    const signal = checkedSignal(options)
     const held = this.#held.get(mapping)
     if (!held) return
-    options.signal?.throwIfAborted()
+    signal?.throwIfAborted()
     this.#forget(held)
     this.#removing.add(held)
     try {
@@ -266,12 +304,12 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   }
 
   /** Deletes every mapping this mapper created and stops all its timers. Idempotent. */
-  close(options: CallOptions = {}): Promise<void> {
+  close(options?: CallOptions): Promise<void> {
     return withLogger(this.#logger, () => this.#close(options))
   }
 
-  async #close(options: CallOptions): Promise<void> {
-    options.signal?.throwIfAborted()
+  async #close(options: CallOptions | undefined): Promise<void> {
+    checkedSignal(options)?.throwIfAborted()
     this.#closed = true
     // Adds in flight see #closed and undo what they made (map() rejects); then nothing new comes.
     await Promise.allSettled([...this.#adding])
@@ -291,6 +329,37 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       const first = failures[0] as UPNPError
       throw new UPNPError(first, `close: ${failures.length} mapping(s) could not be deleted`)
     }
+  }
+
+  /** `await using mapper = new PortMapper()` (Node 24+): `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /**
+   * Deletes this app's leftovers from the UPnP gateway's table: entries that forward to this
+   * machine, carry the owner's description (`options.owner`, default the mapper's
+   * `description`: the app's name) and are not held by this mapper; with `olderThan`, only
+   * those whose lease shows they were not renewed for that long. Never another machine's
+   * entry. Warning: another running instance of the same app on this machine has entries
+   * that match too; give `olderThan` (more than half the `lease`) to spare them.
+   */
+  async prune(options?: PruneOptions): Promise<PruneReport> {
+    const o = readPruneOptions(options)
+    this.#assertOpen()
+    o.signal?.throwIfAborted()
+    const gateway = await this.#ensureGateway(o.signal)
+    const held = [...this.#held.values()].filter((h) => h.backend.via === 'upnp' && h.mapping.family === 'ipv4')
+    return prune(
+      {
+        gateway,
+        owner: this.#options.description,
+        lease: this.#options.lease,
+        held: (e) => held.some((h) => h.mapping.externalPort === e.externalPort && h.mapping.protocol === e.protocol),
+        serial: this.#serial,
+      },
+      o,
+    )
   }
 
   // ---- internals -------------------------------------------------------------------

@@ -1,7 +1,6 @@
 /** The public handle of one mapping held by a PortMapper. */
-import type { Family, Protocol, Via } from '../types.ts'
+import type { CallOptions, Family, Protocol, Via } from '../types.ts'
 import type { Granted } from './backend.ts'
-import type { CallOptions } from './options.ts'
 
 /** One mapping held by a PortMapper. Its fields follow the router (port, lease, address). */
 export class Mapping {
@@ -10,11 +9,11 @@ export class Mapping {
   #lease: number
   #internalClient: string
   #closed = false
-  readonly #unmap: (mapping: Mapping, options: CallOptions) => Promise<void>
+  readonly #unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>
 
   /** @internal */
   constructor(
-    unmap: (mapping: Mapping, options: CallOptions) => Promise<void>,
+    unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>,
     /** Which protocol holds it on the router. */
     readonly via: Via,
     /** The port on this host that the router forwards to. */
@@ -63,8 +62,13 @@ export class Mapping {
   }
 
   /** Deletes this mapping from the router and stops maintaining it. */
-  close(options: CallOptions = {}): Promise<void> {
+  close(options?: CallOptions): Promise<void> {
     return this.#unmap(this, options)
+  }
+
+  /** `await using m = await mapper.map(...)` (Node 24+): `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   /** @internal */

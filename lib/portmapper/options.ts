@@ -2,12 +2,13 @@
 import * as defaults from '../defaults.ts'
 import * as native from '../native/index.ts'
 import { clientError, UPNPResult } from '../errors.ts'
-import type { UPNPDevice } from '../godot/device.ts'
+import { isDevice, type UPNPDevice } from '../godot/device.ts'
 import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
 import type { VerifyReachable } from './reachability.ts'
 import type { Logger } from '../log/records.ts'
-import { isIntegerIn, MAX_TIMER_MS, MAX_UINT32 } from '../validate.ts'
+import { checkedOptions, isIntegerIn, MAX_TIMER_MS, MAX_UINT32, notText, show } from '../validate.ts'
+import { appName } from './owner.ts'
 
 /** How a PortMapper finds the router and keeps mappings (every field optional). */
 export interface PortMapperOptions {
@@ -78,6 +79,10 @@ export interface PortMapperOptions {
    *  discovery, each mapping's requests, renewals, checks, losses and fallbacks); see README,
    *  "When it does not work on your router". */
   logger?: Logger | null
+  /** The description of mappings whose `map()` gives none, and the owner `prune()` looks for.
+   *  Default: the app's name (the nearest package.json's `name` above the entry script, else
+   *  the process title), so two apps on one machine can tell their entries apart. */
+  description?: string
 }
 
 /** What `PortMapper.map()` maps. */
@@ -92,7 +97,7 @@ export interface MapRequest {
   family?: Family
   /** Wanted external port (default: `internalPort`); another is chosen on conflict. */
   externalPort?: number
-  /** Stored with the mapping on a UPnP router (default "upnp-native"). */
+  /** Default: the mapper's `description` (the app's name). */
   description?: string
   /** Seconds; 0 = permanent. Default: the mapper's `lease`. */
   lease?: number
@@ -100,18 +105,66 @@ export interface MapRequest {
   signal?: AbortSignal
 }
 
-/** Options every PortMapper call takes. */
-export interface CallOptions {
-  /** Aborts the call: it rejects with `signal.reason`. */
-  signal?: AbortSignal
-}
-
 export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'verify' | 'logger'>> &
   Pick<PortMapperOptions, 'journal' | 'verify'>
 
-/** The options with their defaults, checked; throws a UPNPError naming the bad one. */
+const OPTION_KEYS = [
+  'protocol',
+  'router',
+  'router6',
+  'probeBudget',
+  'pmpBudget',
+  'gateway',
+  'discoverTimeout',
+  'discoverMulticastIf',
+  'discoverIpv6',
+  'discoverLocalPort',
+  'requestTimeout',
+  'lease',
+  'verifyInterval',
+  'portRange',
+  'maxAttempts',
+  'cleanupOnExit',
+  'journal',
+  'keepAlive',
+  'watchAnnouncements',
+  'description',
+  'adoptWindow',
+  'verify',
+  'hardRefresh',
+  'logger',
+] as const satisfies ReadonlyArray<keyof PortMapperOptions>
+// Every option is read: a key missing from OPTION_KEYS would be silently ignored.
+type Unread = Exclude<keyof PortMapperOptions, (typeof OPTION_KEYS)[number]>
+const everyOptionRead: [Unread] extends [never] ? true : Unread = true
+void everyOptionRead
+
+/** The `PortMapperOptions` as given, read once each (a getter or Proxy trap that throws, or
+ *  options that are not an object, are a `UPNPError` naming them). */
+export function readMapperOptions(options: unknown): PortMapperOptions {
+  return checkedOptions(options, OPTION_KEYS, 'PortMapper options', UPNPResult.INVALID_PARAM) as PortMapperOptions
+}
+
+/** `[low, high]`, copied out of whatever the caller gave (an array-like Proxy included), or null. */
+function portPair(value: unknown): [unknown, unknown] | null {
+  try {
+    return Array.isArray(value) && value.length === 2 ? [value[0], value[1]] : null
+  } catch {
+    return null
+  }
+}
+
+/** The options (as `readMapperOptions` read them) with their defaults, checked; throws a
+ *  UPNPError naming the bad one. */
 export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
-  const resolved: ResolvedOptions = {
+  const invalid = (result: UPNPResult, description: string) => clientError(result, description)
+  const { gateway } = options
+  if (gateway !== undefined && typeof gateway !== 'string' && !isDevice(gateway)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `gateway ${show(gateway)} is not a UPNPDevice or a description URL`)
+  }
+  const pair = options.portRange === undefined ? [...defaults.PORT_RANGE] : portPair(options.portRange)
+  if (!pair) throw invalid(UPNPResult.INVALID_PORT, `portRange ${show(options.portRange)} is not [low, high]`)
+  const resolved = {
     protocol: options.gateway ? 'upnp' : (options.protocol ?? 'auto'),
     router: options.router ?? '',
     router6: options.router6 ?? '',
@@ -124,44 +177,62 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     requestTimeout: options.requestTimeout ?? defaults.REQUEST_TIMEOUT_MS,
     lease: options.lease ?? defaults.MAPPER_LEASE_S,
     verifyInterval: options.verifyInterval ?? defaults.VERIFY_INTERVAL_MS,
-    portRange: options.portRange ?? [...defaults.PORT_RANGE],
+    portRange: pair as [number, number],
     maxAttempts: options.maxAttempts ?? defaults.MAX_ATTEMPTS,
     cleanupOnExit: options.cleanupOnExit ?? true,
     keepAlive: options.keepAlive ?? false,
     watchAnnouncements: options.watchAnnouncements ?? defaults.WATCH_ANNOUNCEMENTS,
+    description: options.description === undefined || options.description === '' ? appName() : options.description,
     journal: options.journal,
     verify: options.verify,
     hardRefresh: options.hardRefresh ?? false,
     adoptWindow: options.adoptWindow ?? defaults.ADOPT_WINDOW_MS,
-  }
+  } satisfies Record<keyof ResolvedOptions, unknown>
   const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
-  const invalid = (result: UPNPResult, description: string) => clientError(result, description)
   if (protocol !== 'auto' && !PREFERENCE.includes(protocol)) {
-    throw invalid(UPNPResult.INVALID_PARAM, `protocol ${JSON.stringify(protocol)} is not auto, pcp, natpmp or upnp`)
+    throw invalid(UPNPResult.INVALID_PARAM, `protocol ${show(protocol)} is not auto, pcp, natpmp or upnp`)
   }
-  if (!isIntegerIn(lease, 0, MAX_UINT32)) throw invalid(UPNPResult.INVALID_DURATION, `lease ${lease} is not whole seconds >= 0`)
+  if (!isIntegerIn(lease, 0, MAX_UINT32)) throw invalid(UPNPResult.INVALID_DURATION, `lease ${show(lease)} is not whole seconds >= 0`)
   if (!isIntegerIn(verifyInterval, 1, MAX_TIMER_MS)) {
-    throw invalid(UPNPResult.INVALID_PARAM, `verifyInterval ${verifyInterval} is not 1..${MAX_TIMER_MS} ms`)
+    throw invalid(UPNPResult.INVALID_PARAM, `verifyInterval ${show(verifyInterval)} is not 1..${MAX_TIMER_MS} ms`)
   }
   if (!isIntegerIn(portRange[0], 1, 65535) || !isIntegerIn(portRange[1], portRange[0], 65535)) {
-    throw invalid(UPNPResult.INVALID_PORT, `portRange ${JSON.stringify(portRange)} is not [low, high] within 1..65535`)
+    throw invalid(UPNPResult.INVALID_PORT, `portRange [${show(portRange[0])}, ${show(portRange[1])}] is not [low, high] within 1..65535`)
   }
   if (options.verify !== undefined && typeof options.verify !== 'function')
     throw invalid(UPNPResult.INVALID_PARAM, 'verify must be a function')
-  if (!isIntegerIn(maxAttempts, 1, 1000)) throw invalid(UPNPResult.INVALID_PARAM, `maxAttempts ${maxAttempts} is not 1..1000`)
+  if (!isIntegerIn(maxAttempts, 1, 1000)) throw invalid(UPNPResult.INVALID_PARAM, `maxAttempts ${show(maxAttempts)} is not 1..1000`)
   for (const [name, value] of [
     ['requestTimeout', requestTimeout],
     ['probeBudget', probeBudget],
     ['pmpBudget', pmpBudget],
   ] as const) {
-    if (!isIntegerIn(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${value} is not 1..${MAX_TIMER_MS} ms`)
+    if (!isIntegerIn(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${show(value)} is not 1..${MAX_TIMER_MS} ms`)
   }
   if (!isIntegerIn(resolved.adoptWindow, 0, MAX_TIMER_MS)) {
-    throw invalid(UPNPResult.INVALID_PARAM, `adoptWindow ${resolved.adoptWindow} is not 0..${MAX_TIMER_MS} ms`)
+    throw invalid(UPNPResult.INVALID_PARAM, `adoptWindow ${show(resolved.adoptWindow)} is not 0..${MAX_TIMER_MS} ms`)
   }
   if (options.logger != null && typeof options.logger !== 'function') throw invalid(UPNPResult.INVALID_PARAM, 'logger must be a function')
   if (!isIntegerIn(discoverTimeout, 0, MAX_TIMER_MS)) {
-    throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${discoverTimeout} is not 0..${MAX_TIMER_MS} ms`)
+    throw invalid(UPNPResult.INVALID_PARAM, `discoverTimeout ${show(discoverTimeout)} is not 0..${MAX_TIMER_MS} ms`)
   }
-  return resolved
+  if (!isIntegerIn(resolved.discoverLocalPort, 0, 65535)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `discoverLocalPort ${show(resolved.discoverLocalPort)} is not 0..65535`)
+  }
+  const problem =
+    notText('router', resolved.router) ??
+    notText('router6', resolved.router6) ??
+    notText('discoverMulticastIf', resolved.discoverMulticastIf) ??
+    notText('description', resolved.description) ??
+    (resolved.journal === undefined ? null : notText('journal', resolved.journal)) ??
+    notFlag('discoverIpv6', resolved.discoverIpv6) ??
+    notFlag('cleanupOnExit', resolved.cleanupOnExit) ??
+    notFlag('keepAlive', resolved.keepAlive) ??
+    notFlag('watchAnnouncements', resolved.watchAnnouncements)
+  if (problem) throw invalid(UPNPResult.INVALID_PARAM, problem)
+  return resolved as ResolvedOptions
+}
+
+function notFlag(what: string, value: unknown): string | null {
+  return typeof value === 'boolean' ? null : `${what} ${show(value)} is not true or false`
 }

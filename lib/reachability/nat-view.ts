@@ -46,10 +46,15 @@ export interface NatView {
 
 /** How the STUN options are checked: 1..4 non-empty strings. */
 export function checkServers(stun: unknown): string | null {
-  if (!Array.isArray(stun) || stun.length === 0) return 'stun must name at least one STUN server (host[:port])'
-  if (stun.length > 4) return 'stun names more than 4 servers'
-  if (!stun.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 255)) return 'every stun server must be a host[:port] string'
-  return null
+  try {
+    if (!Array.isArray(stun) || stun.length === 0) return 'stun must name at least one STUN server (host[:port])'
+    if (stun.length > 4) return 'stun names more than 4 servers'
+    if (!stun.every((s) => typeof s === 'string' && s.length > 0 && s.length <= 255))
+      return 'every stun server must be a host[:port] string'
+    return null
+  } catch {
+    return 'stun could not be read (reading it threw)' // a Proxy with throwing traps
+  }
 }
 
 /** Compares the public address with the router's report (see `NatRelation`). */

@@ -1,5 +1,6 @@
 //! The N-API surface: plain data in, plain data out. The only module that uses napi.
 
+pub mod cancel;
 mod completion;
 pub mod file_lock;
 pub mod pinholes;

@@ -15,6 +15,7 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::napi::cancel::{self, CallCancel};
 use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::trace;
@@ -292,16 +293,36 @@ fn protocol(value: &str) -> std::result::Result<String, Failure> {
 }
 
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn get_external_ip_address(
-    env: &Env,
+pub fn get_external_ip_address<'env>(
+    env: &'env Env,
     target: SoapTarget,
+    cancel: Option<&CallCancel>,
     trace: Option<u32>,
-) -> Result<PromiseRaw<'_, ActionResult>> {
-    let target = target.into();
+) -> Result<PromiseRaw<'env, ActionResult>> {
+    let target: Target = target.into();
+    spawn_cancellable(env, cancel, trace, async move {
+        gateway::external_ip_address(&target).await
+    })
+}
+
+/// [`completion::spawn`] for a query that `cancel` can stop (dropped: nothing to undo),
+/// traced when `trace` names a traced call.
+fn spawn_cancellable<'env, T, R, F>(
+    env: &'env Env,
+    cancel: Option<&CallCancel>,
+    trace: Option<u32>,
+    work: F,
+) -> Result<PromiseRaw<'env, R>>
+where
+    F: std::future::Future<Output = std::result::Result<T, Failure>> + Send + 'static,
+    R: From<std::result::Result<T, Failure>> + ToNapiValue + Send + 'static,
+{
+    let cancel = cancel::token(cancel);
     completion::spawn(
         env,
         trace::scoped(trace, async move {
-            ActionResult::from(gateway::external_ip_address(&target).await)
+            let outcome = gateway::until(cancel.as_ref(), work).await;
+            R::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
         }),
     )
 }
@@ -320,24 +341,31 @@ pub struct PortMapping {
     pub lease_duration: u32,
 }
 
-/// Resolves with `value` = the internal client that was sent.
+/// Resolves with `value` = the internal client that was sent. `cancel` stops it; an add that
+/// may have reached the router is then undone.
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn add_port_mapping(
-    env: &Env,
+pub fn add_port_mapping<'env>(
+    env: &'env Env,
     target: SoapTarget,
     args: PortMapping,
+    cancel: Option<&CallCancel>,
     trace: Option<u32>,
-) -> Result<PromiseRaw<'_, ActionResult>> {
+) -> Result<PromiseRaw<'env, ActionResult>> {
     let target: Target = target.into();
+    let cancel = cancel::token(cancel);
     completion::spawn(
         env,
         trace::scoped(trace, async move {
-            ActionResult::from(add(&target, args).await)
+            ActionResult::from(add(&target, args, cancel).await)
         }),
     )
 }
 
-async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, Failure> {
+async fn add(
+    target: &Target,
+    args: PortMapping,
+    cancel: Option<CancellationToken>,
+) -> std::result::Result<String, Failure> {
     let mapping = Mapping {
         remote_host: args.remote_host,
         external_port: port(args.external_port, "external port")?,
@@ -348,7 +376,7 @@ async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, 
         description: args.description,
         lease_duration: args.lease_duration,
     };
-    gateway::add_port_mapping(target, &mapping).await
+    gateway::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
 }
 
 #[napi(object)]
@@ -368,21 +396,30 @@ impl PortMappingKey {
     }
 }
 
+/// `cancel` stops it; a delete that may have reached the router is then finished.
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn delete_port_mapping(
-    env: &Env,
+pub fn delete_port_mapping<'env>(
+    env: &'env Env,
     target: SoapTarget,
     key: PortMappingKey,
+    cancel: Option<&CallCancel>,
     trace: Option<u32>,
-) -> Result<PromiseRaw<'_, ActionResult>> {
+) -> Result<PromiseRaw<'env, ActionResult>> {
     let target: Target = target.into();
+    let cancel = cancel::token(cancel);
     completion::spawn(
         env,
         trace::scoped(trace, async move {
             let run = async {
                 let (external_port, protocol) = key.checked()?;
-                gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                    .await?;
+                gateway::delete_port_mapping_until(
+                    &target,
+                    &key.remote_host,
+                    external_port,
+                    &protocol,
+                    cancel.as_ref(),
+                )
+                .await?;
                 Ok(String::new())
             };
             ActionResult::from(run.await)
@@ -428,41 +465,36 @@ impl From<std::result::Result<Vec<Mapping>, Failure>> for EntriesResult {
 
 /// `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone).
 #[napi(ts_return_type = "Promise<EntriesResult>")]
-pub fn get_specific_port_mapping_entry(
-    env: &Env,
+pub fn get_specific_port_mapping_entry<'env>(
+    env: &'env Env,
     target: SoapTarget,
     key: PortMappingKey,
+    cancel: Option<&CallCancel>,
     trace: Option<u32>,
-) -> Result<PromiseRaw<'_, EntriesResult>> {
+) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
-    completion::spawn(
-        env,
-        trace::scoped(trace, async move {
-            let run = async {
-                let (external_port, protocol) = key.checked()?;
-                let entry = gateway::specific_port_mapping(
-                    &target,
-                    &key.remote_host,
-                    external_port,
-                    &protocol,
-                )
+    spawn_cancellable(env, cancel, trace, async move {
+        let (external_port, protocol) = key.checked()?;
+        let entry =
+            gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
                 .await?;
-                Ok(vec![entry])
-            };
-            EntriesResult::from(run.await)
-        }),
-    )
+        Ok(vec![entry])
+    })
 }
 
 /// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
-#[napi]
-pub async fn list_port_mappings(
+#[napi(ts_return_type = "Promise<EntriesResult>")]
+pub fn list_port_mappings<'env>(
+    env: &'env Env,
     target: SoapTarget,
     max_entries: u32,
+    cancel: Option<&CallCancel>,
     trace: Option<u32>,
-) -> EntriesResult {
-    let list = async move { gateway::list_port_mappings(&target.into(), max_entries).await };
-    trace::scoped(trace, list).await.into()
+) -> Result<PromiseRaw<'env, EntriesResult>> {
+    let target: Target = target.into();
+    spawn_cancellable(env, cancel, trace, async move {
+        gateway::list_port_mappings(&target, max_entries).await
+    })
 }
 
 /// Proves the panic guarantee in tests: a panic in an async call rejects its promise, a

@@ -1,12 +1,14 @@
 //! One device: classifying it the way Godot/miniupnpc would (but by meaning, and each device
 //! on its own description), and the port-mapping actions of its connection service.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::limits::{cap, MAX_MAPPING_TEXT_CHARS, MAX_NAME_CHARS, MAX_TABLE_BYTES};
@@ -326,6 +328,16 @@ pub struct Mapping {
 /// Adds the mapping; returns the internal client that was sent. An add given up after it was
 /// sent is undone (see `leftovers.rs`).
 pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
+    add_port_mapping_until(target, m, None).await
+}
+
+/// [`add_port_mapping`] that `cancel` can stop (the caller's `AbortSignal`): stopped after the
+/// request may have been sent, it is undone like an add that timed out.
+pub async fn add_port_mapping_until(
+    target: &Target,
+    m: &Mapping,
+    cancel: Option<&CancellationToken>,
+) -> Result<String, Failure> {
     // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
     for text in [&m.remote_host, &m.internal_client, &m.description] {
         soap::xml_escape(text)?;
@@ -333,28 +345,37 @@ pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Fa
     let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
     // One deadline for the wait and the request: the call settles within its timeout.
     let deadline = Instant::now() + target.timeout;
-    leftovers::settled(&key, deadline).await?;
     let m = m.clone();
+    // Set once the request is built, just before it is sent: from then on the router may act.
     let mut sent_client = String::new();
-    let outcome = soap::call_reporting(target, "AddPortMapping", deadline, |local| {
-        let client = if m.internal_client.is_empty() {
-            local.ip().to_string()
-        } else {
-            m.internal_client.clone()
-        };
-        sent_client = client.clone();
-        Ok(vec![
-            ("NewRemoteHost", m.remote_host),
-            ("NewExternalPort", m.external_port.to_string()),
-            ("NewProtocol", m.protocol),
-            ("NewInternalPort", m.internal_port.to_string()),
-            ("NewInternalClient", client),
-            ("NewEnabled", if m.enabled { "1" } else { "0" }.to_string()),
-            ("NewPortMappingDescription", m.description),
-            ("NewLeaseDuration", m.lease_duration.to_string()),
-        ])
-    })
-    .await;
+    let work = async {
+        leftovers::settled(&key, deadline).await?;
+        soap::call_reporting(target, "AddPortMapping", deadline, |local| {
+            let client = if m.internal_client.is_empty() {
+                local.ip().to_string()
+            } else {
+                m.internal_client.clone()
+            };
+            sent_client = client.clone();
+            Ok(vec![
+                ("NewRemoteHost", m.remote_host),
+                ("NewExternalPort", m.external_port.to_string()),
+                ("NewProtocol", m.protocol),
+                ("NewInternalPort", m.internal_port.to_string()),
+                ("NewInternalClient", client),
+                ("NewEnabled", if m.enabled { "1" } else { "0" }.to_string()),
+                ("NewPortMappingDescription", m.description),
+                ("NewLeaseDuration", m.lease_duration.to_string()),
+            ])
+        })
+        .await
+    };
+    let Some(outcome) = until(cancel, work).await else {
+        if !sent_client.is_empty() {
+            leftovers::given_up(target, key, Some(sent_client));
+        }
+        return Err(cancelled());
+    };
     match outcome {
         Ok(_) => {
             leftovers::added(&key);
@@ -377,11 +398,38 @@ pub async fn delete_port_mapping(
     external_port: u16,
     protocol: &str,
 ) -> Result<(), Failure> {
+    delete_port_mapping_until(target, remote_host, external_port, protocol, None).await
+}
+
+/// [`delete_port_mapping`] that `cancel` can stop: stopped after the request may have been
+/// sent, the delete is finished in the background like one that timed out.
+pub async fn delete_port_mapping_until(
+    target: &Target,
+    remote_host: &str,
+    external_port: u16,
+    protocol: &str,
+    cancel: Option<&CancellationToken>,
+) -> Result<(), Failure> {
     let key = MappingKey::new(target, remote_host, external_port, protocol);
+    // One deadline for the wait and the request: the call settles within its timeout.
     let deadline = Instant::now() + target.timeout;
-    leftovers::settled(&key, deadline).await?;
     let args = key.args();
-    match soap::call_reporting(target, "DeletePortMapping", deadline, |_| Ok(args)).await {
+    let mut sent = false;
+    let work = async {
+        leftovers::settled(&key, deadline).await?;
+        soap::call_reporting(target, "DeletePortMapping", deadline, |_| {
+            sent = true;
+            Ok(args)
+        })
+        .await
+    };
+    let Some(outcome) = until(cancel, work).await else {
+        if sent {
+            leftovers::given_up(target, key, None);
+        }
+        return Err(cancelled());
+    };
+    match outcome {
         Ok(_) => {
             leftovers::deleted(&key);
             Ok(())
@@ -395,6 +443,27 @@ pub async fn delete_port_mapping(
             Err(e.failure)
         }
     }
+}
+
+/// `work`'s outcome, or `None` when `cancel` fired first (checked first: a call cancelled
+/// before it starts sends nothing).
+pub async fn until<T>(
+    cancel: Option<&CancellationToken>,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    match cancel {
+        Some(token) => tokio::select! {
+            biased;
+            () = token.cancelled() => None,
+            outcome = work => Some(outcome),
+        },
+        None => Some(work.await),
+    }
+}
+
+/// What a cancelled call reports (the JS side has settled already with the signal's reason).
+pub fn cancelled() -> Failure {
+    Failure::new(UpnpResult::UnknownError, "cancelled by the caller")
 }
 
 /// `GetSpecificPortMappingEntry`: whether (and how) the router holds a mapping now.
