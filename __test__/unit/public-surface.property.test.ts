@@ -14,6 +14,7 @@ import { PortMapper, UPNP, type UPNPDevice, UPNPError, UPNPResult } from '../../
 import { NatAPI } from '../../lib/adapters/nat-api.ts'
 import { createClient } from '../../lib/adapters/nat-upnp.ts'
 import { pmpNat, portMappingClient } from '../../lib/adapters/libp2p.ts'
+import { checkServers } from '../../lib/reachability/nat-view.ts'
 import { args, callOptions, hostile, orHostile, unbox } from '../helpers/hostile-values.ts'
 import { type SoapStub, startSoapStub } from '../helpers/soap-stub.ts'
 
@@ -333,6 +334,20 @@ describe('the rest of the surface', () => {
         // budgetMs is always bad, so no probe is ever sent from here.
         const probing = { gateway: options, multicastIf: call, signal: options, budgetMs: 'soon' }
         await expect(promiseOf(() => lib.probe(probing as never))).rejects.toBeInstanceOf(UPNPError)
+      }),
+      params,
+    )
+  })
+
+  it('checkNat and checkReachability reject only with a UPNPError', async () => {
+    await fc.assert(
+      fc.asyncProperty(args(hostile, hostile, hostile), async ([stun, other, call]) => {
+        // A server list that would be valid is made empty: nothing is ever sent from here.
+        const servers = checkServers(stun) === null ? [] : stun
+        await settlesAs(promiseOf(() => lib.checkNat({ stun: servers, gateway: other, signal: call } as never)), 'UPNPError')
+        const options = { stun: servers, protocol: other, mapper: call, budgetMs: other, repair: call, signal: other }
+        await settlesAs(promiseOf(() => lib.checkReachability(options as never)), 'UPNPError')
+        await settlesAs(promiseOf(() => lib.checkReachability(other as never)), 'UPNPError')
       }),
       params,
     )

@@ -320,5 +320,10 @@ export function createClient(options?: ClientOptions): Client {
  * `import natUpnp from 'upnp-native/nat-upnp'` in an ES module Node gives the whole
  * CommonJS module (which has these two too); `require()` users keep `createClient` at the top.
  */
-const natUpnp = { createClient, Client }
+const natUpnp = {
+  /** nat-upnp's `createClient()`. */
+  createClient,
+  /** nat-upnp's `Client` class. */
+  Client,
+}
 export default natUpnp

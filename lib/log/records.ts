@@ -24,6 +24,7 @@ export const LOG_SECTIONS: readonly LogSection[] = ['ssdp', 'http', 'soap', 'pxp
  * device sent: escape them before showing them on a terminal.
  */
 export interface LogRecord {
+  /** Which part of the library made it (and the `diagnostics_channel` it is published on). */
   section: LogSection
   /** What happened: `ssdp.sent`, `ssdp.received`, `http.connection`, `http.request`,
    *  `http.response`, `http.failed`, `soap.result`, `pxp.sent`, `pxp.received`,
@@ -36,8 +37,9 @@ export interface LogRecord {
   message: string
   /** The library call the record belongs to (the same number for all records of one call). */
   call?: number
-  /** The other end (`192.168.1.1:5000`) and ours. */
+  /** The other end (`192.168.1.1:5000`). */
   peer?: string
+  /** Our end of the exchange (`192.168.1.10:50123`). */
   local?: string
   /** A description or control URL, or a request's path. */
   url?: string

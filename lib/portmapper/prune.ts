@@ -38,7 +38,12 @@ export interface PruneReport {
   /** Those deleted now (none with `dryRun`). */
   deleted: PortMappingEntry[]
   /** Those the router would not delete, each with why. */
-  failed: Array<{ entry: PortMappingEntry; error: UPNPError }>
+  failed: Array<{
+    /** The entry. */
+    entry: PortMappingEntry
+    /** The router's refusal. */
+    error: UPNPError
+  }>
 }
 
 /** The options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */

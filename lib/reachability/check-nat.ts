@@ -5,6 +5,7 @@
  */
 import { clientError, UPNPResult } from '../errors.ts'
 import { probe } from '../probe.ts'
+import { badSignal, checkedOptions, notText } from '../validate.ts'
 import { checkServers, type NatView } from './nat-view.ts'
 
 /** What `checkNat()` asks, and whom. */
@@ -15,18 +16,20 @@ export interface CheckNatOptions {
   stun: string[]
   /** The NAT-PMP/PCP router (default: the default route's gateway). */
   gateway?: string
+  /** Cancels: the promise rejects with `signal.reason`. */
   signal?: AbortSignal
 }
 
 /** Asks the STUN servers and the router, and says how their views of this host compare. */
 export async function checkNat(options: CheckNatOptions): Promise<NatView> {
-  const bad = checkServers(options?.stun)
+  const { stun, gateway, signal } = checkedOptions(options, ['stun', 'gateway', 'signal'], 'options', UPNPResult.INVALID_PARAM)
+  const bad = checkServers(stun) ?? (gateway === undefined ? null : notText('gateway', gateway)) ?? badSignal(signal)
   if (bad) throw clientError(UPNPResult.INVALID_PARAM, bad)
   const report = await probe({
-    stun: options.stun,
+    stun: [...(stun as string[])],
     fresh: true,
-    ...(options.gateway ? { gateway: options.gateway } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...(gateway ? { gateway: gateway as string } : {}),
+    ...(signal ? { signal: signal as AbortSignal } : {}),
   })
   return report.nat as NatView
 }

@@ -15,7 +15,8 @@ import { PortMapper } from '../portmapper/mapper.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import type { PortMapperOptions } from '../portmapper/options.ts'
 import type { Via } from '../types.ts'
-import { checkServers, relate, type NatRelation } from './nat-view.ts'
+import { badSignal, checkedOptions, show } from '../validate.ts'
+import { checkServers, type InboundCheck, relate, type NatRelation } from './nat-view.ts'
 
 /** The description of the probe mapping on the router (seen in `upnpc -l` while it runs). */
 export const CHECK_DESCRIPTION = 'upnp-native check'
@@ -39,6 +40,7 @@ export interface ReachabilityOptions {
   budgetMs?: number
   /** Delete and re-add a mapping that is not forwarded, and check once more (default true). */
   repair?: boolean
+  /** Cancels the check: it rejects with `signal.reason`; the probe mapping is deleted. */
   signal?: AbortSignal
 }
 
@@ -53,25 +55,40 @@ export type ReachabilityVerdict = 'reachable' | 'reachable-anyway' | 'not-reacha
 
 /** What `checkReachability()` found: the verdict, why, and the evidence behind it. */
 export interface ReachabilityReport {
+  /** The answer (see `ReachabilityVerdict`). */
   verdict: ReachabilityVerdict
   /** Why, in one sentence. */
   reason: string
   /** What to do about it ("" when nothing is to be done). */
   fix: string
+  /** The protocol that made the probe mapping. */
   via: Via
   /** The probe mapping as the router granted it (deleted again). */
-  mapping: { externalAddress: string; externalPort: number; internalClient: string; internalPort: number }
-  /** This host as the STUN server saw it, and how that compares with the router's report. */
+  mapping: {
+    /** The router's external address. */
+    externalAddress: string
+    /** The port mapped on it. */
+    externalPort: number
+    /** Where it forwarded to (this host). */
+    internalClient: string
+    /** The probe socket's port. */
+    internalPort: number
+  }
+  /** This host as the STUN server saw it. */
   publicAddress: string
+  /** How that compares with the router's report (see `NatRelation`). */
   relation: NatRelation
+  /** The STUN server that answered (as named). */
   server: string
   /** The server's other address, where the answers were asked to come from. */
   otherAddress: string
-  /** Its answer reached the mapped socket / the unmapped one. */
-  probe: native.NativeInbound
-  control: native.NativeInbound
+  /** The test of the mapped socket: did the answer reach it through the mapping? */
+  probe: InboundCheck
+  /** The same test of an unmapped socket: an answer here means no filtering at all. */
+  control: InboundCheck
   /** The mapping was deleted and re-added after a first check that it was not forwarded. */
   repaired: boolean
+  /** How long the whole check took, in ms. */
   elapsedMs: number
 }
 
@@ -81,14 +98,22 @@ function inboundBoth(probe: native.StunSocket, control: native.StunSocket, serve
 
 /** Maps a probe socket and checks from outside whether unsolicited UDP reaches it. */
 export async function checkReachability(options: ReachabilityOptions): Promise<ReachabilityReport> {
-  const bad = checkServers(options?.stun)
+  const given = checkedOptions(options, ['stun', 'protocol', 'mapper', 'budgetMs', 'repair', 'signal'], 'options', UPNPResult.INVALID_PARAM)
+  const bad =
+    checkServers(given.stun) ??
+    badSignal(given.signal) ??
+    (given.mapper === undefined || (typeof given.mapper === 'object' && given.mapper !== null)
+      ? null
+      : `mapper ${show(given.mapper)} is not PortMapper options`)
   if (bad) throw clientError(UPNPResult.INVALID_PARAM, bad)
-  const { stun, protocol = 'auto', budgetMs, repair = true, signal } = options
+  const { protocol = 'auto', budgetMs, repair = true } = given as Omit<ReachabilityOptions, 'stun'>
+  const stun = [...(given.stun as string[])]
+  const signal = given.signal as AbortSignal | undefined
   signal?.throwIfAborted()
   const started = performance.now()
   const probe = native.StunSocket.open(0)
   const control = native.StunSocket.open(0)
-  const mapper = new PortMapper({ ...options.mapper, protocol, lease: CHECK_LEASE_S, maxAttempts: 4 })
+  const mapper = new PortMapper({ ...(given.mapper as ReachabilityOptions['mapper']), protocol, lease: CHECK_LEASE_S, maxAttempts: 4 })
   mapper.on('error', () => undefined) // the report says what failed
   try {
     let mapping: Mapping = await mapper.map({
@@ -117,6 +142,7 @@ export async function checkReachability(options: ReachabilityOptions): Promise<R
         protocol: 'UDP',
         description: CHECK_DESCRIPTION,
         externalPort: mapping.externalPort,
+        ...(signal ? { signal } : {}),
       })
       repaired = true
       ;[mapped, unmapped] = await inboundBoth(probe, control, server, mapping.externalPort, budgetMs)
@@ -141,8 +167,8 @@ const BEYOND: Record<NatRelation, string> = {
 
 function report(
   m: Mapping,
-  mapped: native.NativeInbound,
-  unmapped: native.NativeInbound,
+  mapped: InboundCheck,
+  unmapped: InboundCheck,
   server: string,
   repaired: boolean,
   elapsedMs: number,

@@ -24,23 +24,85 @@ export type NatDependence = 'endpoint-independent' | 'address-dependent' | 'addr
  */
 export type NatRelation = 'same' | 'no-nat' | 'double-nat' | 'cgnat' | 'upstream-nat' | 'unknown'
 
+/** Why a STUN server gave no answer that could be used. */
+export interface StunFailure {
+  /** `TIMEOUT`, `REFUSED`, `INVALID_RESPONSE`, `SOCKET_ERROR` or `INVALID_SERVER`. */
+  meaning: string
+  /** What happened, in words. */
+  description: string
+}
+
+/** One STUN server's answers to the RFC 5780 behaviour tests. */
+export interface StunServerView {
+  /** The server as the caller named it. */
+  server: string
+  /** The address it was asked at (absent when the name could not be resolved). */
+  serverAddress?: string
+  /** Why it gave no usable answer (absent when it answered). */
+  failure?: StunFailure
+  /** This host's address as the server saw it (XOR-MAPPED-ADDRESS). */
+  mappedAddress?: string
+  /** ... and its port. */
+  mappedPort?: number
+  /** The server's other address (RFC 5780 OTHER-ADDRESS), when it has one. */
+  otherAddress?: string
+  /** This host's own address towards the server. */
+  localAddress?: string
+  /** The server saw this host's own address and port: no NAT on the way. */
+  noNat: boolean
+  /** The NAT's mapping behaviour (RFC 5780 4.3), when it could be told. */
+  mapping?: NatDependence
+  /** The NAT's filtering behaviour (RFC 5780 4.4), when it could be told. */
+  filtering?: NatDependence
+  /** Why mapping or filtering could not be told, and other remarks. */
+  notes: string[]
+  /** How long the server took to answer, in ms. */
+  latencyMs: number
+}
+
+/** One socket's test from outside: did an answer from the server's other address reach it? */
+export interface InboundCheck {
+  /** The STUN server asked. */
+  server: string
+  /** Why the server gave no usable answer (absent when it answered). */
+  failure?: StunFailure
+  /** The socket's address as the server saw it. */
+  mappedAddress?: string
+  /** ... and its port. */
+  mappedPort?: number
+  /** Where the answer was asked to come from (the server's other address and port). */
+  otherAddress?: string
+  /** The port the answer was sent to (the mapping's external port, or the socket's own). */
+  sentToPort?: number
+  /** The answer from the other address arrived: unsolicited traffic reaches the socket. */
+  reached: boolean
+  /** Requests sent. */
+  attempts: number
+  /** How long the test took, in ms. */
+  elapsedMs: number
+}
+
 /** What the STUN servers saw, and how it compares with the router's report. */
 export interface NatView {
   /** This host's address as the STUN server saw it ("" when no server answered). */
   publicAddress: string
-  /** The STUN server that told it (as named), and its address. */
+  /** The STUN server that told it, as named. */
   server: string
+  /** ... and the address it was asked at. */
   serverAddress: string
   /** The router's external address as reported (UPnP, NAT-PMP or PCP; "" if unknown). */
   routerAddress: string
+  /** How the public address compares with the router's report (see `NatRelation`). */
   relation: NatRelation
   /** One sentence on `relation`, for people. */
   explanation: string
-  /** The NAT's mapping and filtering behaviour (null: could not tell; see `notes`). */
+  /** The NAT's mapping behaviour (null: could not tell; see `notes`). */
   mapping: NatDependence | null
+  /** The NAT's filtering behaviour (null: could not tell; see `notes`). */
   filtering: NatDependence | null
   /** Each server asked, in order, with what it said or why it failed. */
-  servers: native.NativeStunBehaviour[]
+  servers: StunServerView[]
+  /** Why something could not be told, and other remarks. */
   notes: string[]
 }
 
