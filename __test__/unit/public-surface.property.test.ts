@@ -344,10 +344,19 @@ describe('the rest of the surface', () => {
       fc.asyncProperty(args(hostile, hostile, hostile), async ([stun, other, call]) => {
         // A server list that would be valid is made empty: nothing is ever sent from here.
         const servers = checkServers(stun) === null ? [] : stun
-        await settlesAs(promiseOf(() => lib.checkNat({ stun: servers, gateway: other, signal: call } as never)), 'UPNPError')
+        await settlesAs(
+          promiseOf(() => lib.checkNat({ stun: servers, gateway: other, signal: call } as never)),
+          'UPNPError',
+        )
         const options = { stun: servers, protocol: other, mapper: call, budgetMs: other, repair: call, signal: other }
-        await settlesAs(promiseOf(() => lib.checkReachability(options as never)), 'UPNPError')
-        await settlesAs(promiseOf(() => lib.checkReachability(other as never)), 'UPNPError')
+        await settlesAs(
+          promiseOf(() => lib.checkReachability(options as never)),
+          'UPNPError',
+        )
+        await settlesAs(
+          promiseOf(() => lib.checkReachability(other as never)),
+          'UPNPError',
+        )
       }),
       params,
     )
