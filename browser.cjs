@@ -7,7 +7,8 @@ const error = new Error(
   'upnp-native cannot run in a browser: it is a native Node-API addon (Rust) that needs Node.js, ' +
     "Electron's main or utility process, Bun or Deno to load its binary and to reach the router. " +
     'In Electron, use it in the main process and call it from the renderer over IPC; in a web app, ' +
-    'use it on the server and keep it out of the browser bundle (README, "Bundlers").',
+    'use it on the server and keep it out of the browser bundle ' +
+    '(https://github.com/upnp-native/upnp-native/blob/HEAD/docs/bundlers.md#bundlers).',
 )
 error.code = 'ERR_UPNP_NATIVE_BROWSER'
 throw error

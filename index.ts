@@ -8,8 +8,8 @@
  *
  * @module upnp-native
  */
-// This file only gathers the public surface; the library lives in `lib/` (see README,
-// "Architecture"), and nothing there imports this file.
+// This file only gathers the public surface; the library lives in `lib/` (see
+// docs/contributing/architecture.md), and nothing there imports this file.
 export { classifyAddress } from './lib/address.ts'
 export type { AddressKind } from './lib/address.ts'
 export { REQUEST_TIMEOUT_MS as DEFAULT_REQUEST_TIMEOUT } from './lib/defaults.ts'

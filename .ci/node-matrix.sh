@@ -19,8 +19,9 @@ source .ci/smoke.sh
 declare -A PINNED=(
   [18]=18.20.8 [20]=20.20.2 [22]=22.23.5 [24]=24.22.3 [26]=26.12.1
 )
-# What CI runs: the majors `engines` covers (maintained and passing; see README "Node.js and
-# Electron versions"). By hand: `all 20` (end of life), `smoke 18` (vitest 4 needs Node 20.19+).
+# What CI runs: the majors `engines` covers (maintained and passing; see docs/platforms.md,
+# "Node.js and Electron versions"). By hand: `all 20` (end of life), `smoke 18` (vitest 4
+# needs Node 20.19+).
 DEFAULT_MAJORS=(22 24 26)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/upnp-native-ci/node"

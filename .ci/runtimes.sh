@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Bun and Deno: both load Node-API addons, so upnp-native claims them at the versions proven
-# here (README "Bun and Deno"). Each comes from the npm registry as its users install it (the
-# `bun` and `deno` packages, whose install script keeps the platform's binary), pinned and
-# cached, and runs the smoke test, then in one lab each (vitest under that runtime) the threads
-# test and one mapping against the lab's miniupnpd (discovery, add, a packet from the WAN,
-# delete).
+# here (docs/platforms.md, "Bun and Deno"). Each comes from the npm registry as its users
+# install it (the `bun` and `deno` packages, whose install script keeps the platform's binary),
+# pinned and cached, and runs the smoke test, then in one lab each (vitest under that runtime)
+# the threads test and one mapping against the lab's miniupnpd (discovery, add, a packet from
+# the WAN, delete).
 #
 # Usage: bash .ci/runtimes.sh [fetch|smoke|lab|all] [bun|deno...]   (as root, from the repo)
 # Versions are pinned so that a run is repeatable and the cache stays valid; raise them here
-# and in the README.
+# and in docs/platforms.md, "Bun and Deno".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=.ci/smoke.sh

@@ -33,7 +33,8 @@ export function usage(message: string, fix?: string): CliError {
   return new CliError(EXIT.USAGE, 'USAGE', message, fix)
 }
 
-/** --protocol: `auto` is UPnP for mappings (see README) and every protocol for status/doctor. */
+/** --protocol: `auto` is UPnP for mappings and every protocol for status/doctor (docs/cli.md,
+ *  "Command line"). */
 export type ProtocolChoice = Via | 'auto'
 
 /** The options every command takes, parsed. */

@@ -6,7 +6,7 @@
  * once the command line is valid, so that a missing native binary becomes a message, not a
  * trace. Output is for people on a terminal (colours, a spinner with elapsed time while
  * searching), plain text when piped, and a stable JSON document with `--json` (schema in
- * README.md, "Command line"). Exit codes:
+ * docs/cli.md, "JSON output"). Exit codes:
  *   0 success, 1 the operation failed (the router said no, or did not answer a request),
  *   2 usage error, 3 no (usable) gateway, 130 interrupted by Ctrl-C before the work was done.
  * Every failure is one message that says what happened and what to do: never a stack trace.

@@ -1,5 +1,5 @@
 // `npx upnp-native map --keep` in a real terminal (tmux, an interactive shell), the way the
-// README's "Through npx" paragraph describes it (issue 22, defect 7). npm runs the command
+// "Through npx" paragraph of docs/cli.md describes it (issue 22, defect 7). npm runs the command
 // through `sh -c '...'` (Debian's dash, which does not exec it); that shell, not upnp-native,
 // is npm's child, which decides what npx's exit code is and which signals reach upnp-native.
 import { execFileSync } from 'node:child_process'
@@ -103,7 +103,7 @@ describe('npx upnp-native map --keep, in a terminal', () => {
     await sleep(2000)
     expect(await onRouter(P.int)).toBeDefined()
     expect(pidOf(`main.js map ${P.int} --keep`)).toBe(cli)
-    // What a terminal's Ctrl-C does, and what the README says to do: signal the whole group.
+    // What a terminal's Ctrl-C does, and what docs/cli.md says to do: signal the whole group.
     const group = Number(
       execFileSync('ps', ['-o', 'pgid=', '-p', String(npm)])
         .toString()

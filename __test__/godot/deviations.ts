@@ -2,7 +2,7 @@
 // Each entry names the scenarios and rows where it shows, says why upnp-native differs, and
 // marks the places where Godot 3.2.3 (the engine run here) and Godot 4 differ and we follow
 // Godot 4. Any other difference fails the suite; an entry that no longer shows fails it too.
-// The README's "Differences from Godot" table is this list, in words.
+// The table of docs/godot-differences.md, "Differences from Godot", is this list, in words.
 
 export interface Where {
   /** Scenario id and row label: exact text, or a pattern. */

@@ -33,9 +33,9 @@ let consumer: string
 const staged = useStagedPackage('upnp-native-pack-')
 
 /** The TypeScript compilers consumers are checked with: the repository's (5.x), and 4.9, the
- *  oldest the README promises (a project of its own, installed by lab.sh and .ci/run). Before
- *  issue 22 the declarations imported `./x.ts`, an error for 4.9 (TS2691) that made the
- *  types `any` under skipLibCheck. */
+ *  oldest docs/bundlers.md, "Module formats", promises (a project of its own, installed by
+ *  lab.sh and .ci/run). Before issue 22 the declarations imported `./x.ts`, an error for 4.9
+ *  (TS2691) that made the types `any` under skipLibCheck. */
 const COMPILERS = {
   current: path.join(ROOT, 'node_modules/typescript/bin/tsc'),
   '4.9': path.join(ROOT, '__test__/package/typescript-4.9/node_modules/typescript/bin/tsc'),
@@ -335,7 +335,7 @@ const { UPNP } = require('${PACKAGE_NAME}')
     expect(left).toEqual([])
   }, 60_000)
 
-  it('esbuild bundles an app with the package external (README "Bundlers"); the bundle maps and unmaps on miniupnpd', async () => {
+  it('esbuild bundles an app with the package external (docs/bundlers.md, "Bundlers"); the bundle maps and unmaps on miniupnpd', async () => {
     fs.writeFileSync(
       path.join(consumer, 'bundled-app.mjs'),
       `

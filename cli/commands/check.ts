@@ -37,7 +37,7 @@ export function behaviourText(nat: NatView): string {
   return `mapping ${m}, filtering ${f}`
 }
 
-/** The answer to "reachable from outside?" in the words the README promises. */
+/** The answer to "reachable from outside?" in the words docs/reachability.md promises. */
 export function reachableWord(r: ReachabilityReport): string {
   switch (r.verdict) {
     case 'reachable':

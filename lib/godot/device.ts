@@ -138,7 +138,7 @@ export class UPNPDevice {
    */
   declare firewallSourceAddress: string
   /** Extra (not in Godot): receives a record of every exchange of this device's calls (see
-   *  README, "When it does not work on your router"); a device found by `UPNP.discover()`
+   *  docs/troubleshooting.md, "Logging"); a device found by `UPNP.discover()`
    *  gets the `UPNP`'s logger. `null`: only `NODE_DEBUG` and `diagnostics_channel`. */
   declare logger: Logger | null
 

@@ -45,7 +45,7 @@ export interface DiscoverOptions {
 /** Options of `new UPNP()` (Godot's takes none). */
 export interface UPNPOptions {
   /** Receives a record of every exchange and decision of this object's calls and of the
-   *  devices it finds (see README, "When it does not work on your router"). */
+   *  devices it finds (see docs/troubleshooting.md, "Logging"). */
   logger?: Logger | null
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the library reports when someone listens: one `LogRecord` per exchange on the wire or
  * decision taken, in sections. The same records reach a `logger` option, `NODE_DEBUG` and the
- * `diagnostics_channel` channels (README, "When it does not work on your router").
+ * `diagnostics_channel` channels (docs/troubleshooting.md, "Logging").
  */
 
 /**

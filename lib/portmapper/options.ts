@@ -50,8 +50,8 @@ export interface PortMapperOptions {
    *  process: when the app quits, on `will-quit`). Default true. */
   cleanupOnExit?: boolean
   /** File recording live mappings, shareable by several processes: what a process that
-   *  died without cleaning up left is adopted or deleted by a later start (README, "The
-   *  journal"). A directory or other non-regular file there is an error, never touched. */
+   *  died without cleaning up left is adopted or deleted by a later start (docs/portmapper.md,
+   *  "The journal"). A directory or other non-regular file there is an error, never touched. */
   journal?: string
   /** How long after the start, in ms, a journal's leftover may be taken over (renewed in
    *  place, same external port) by a map() for the same protocol, internal port and
@@ -64,7 +64,7 @@ export interface PortMapperOptions {
    *  happens at once instead of at the next `verifyInterval`: its SSDP NOTIFYs with a new
    *  BOOTID.UPNP.ORG (port 1900, shared) and, while NAT-PMP/PCP hold mappings, its PCP
    *  ANNOUNCE and NAT-PMP address announcements (port 5350, shared). Default true, except on
-   *  Windows (see README, "Platforms"). */
+   *  Windows (see docs/platforms.md, "Platforms"). */
   watchAnnouncements?: boolean
   /** The app's own check that a mapping is reached from outside (a dial-back: libp2p
    *  AutoNAT, a game's lobby server), asked after each check of an IPv4 mapping, with a
@@ -76,8 +76,8 @@ export interface PortMapperOptions {
    *  to stop forwarding mappings they keep listing. Default false. */
   hardRefresh?: boolean
   /** Receives a record of every exchange and decision of this mapper's work (the probe,
-   *  discovery, each mapping's requests, renewals, checks, losses and fallbacks); see README,
-   *  "When it does not work on your router". */
+   *  discovery, each mapping's requests, renewals, checks, losses and fallbacks); see
+   *  docs/troubleshooting.md, "Logging". */
   logger?: Logger | null
   /** The description of mappings whose `map()` gives none, and the owner `prune()` looks for.
    *  Default: the app's name (the nearest package.json's `name` above the entry script, else

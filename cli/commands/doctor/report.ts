@@ -3,8 +3,8 @@
  * report that becomes a zoo device (`__test__/zoo/from-report.ts`, `lab.sh replay FILE`):
  * every exchange (SSDP replies, descriptions, SOAP, NAT-PMP/PCP, with timings), the route and
  * interfaces, and the doctor's own document (checks, verdict, gateways). Redacted unless
- * --no-redact (`redact.ts`); the schema is `report-schema.json` (README, "When it does not
- * work on your router"), versioned by `version`.
+ * --no-redact (`redact.ts`); the schema is `report-schema.json` (docs/troubleshooting.md,
+ * "The report"), versioned by `version`.
  *
  * The records come from the library's `diagnostics_channel` channels: subscribing to them
  * for the run is what makes the library trace its calls.
