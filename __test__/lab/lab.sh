@@ -215,7 +215,10 @@ up() {
   local ns
   for ns in "${NS_ALL[@]}"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
 
-  ip -n $P-router link add br0 type bridge
+  # A fixed MAC address: a bridge without one takes the lowest of its ports' addresses, so
+  # `lab.sh delay` (a new port with a random address) could change the router's address
+  # under every LAN host's ARP cache, and client2 then lost the router for ~30 s.
+  ip -n $P-router link add br0 address 02:77:00:00:00:01 type bridge
   # No IGMP snooping: without a querier it could starve a port of SSDP multicast.
   ip -n $P-router link set br0 type bridge mcast_snooping 0
   ip -n $P-router addr add 192.168.77.1/24 dev br0
