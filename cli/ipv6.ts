@@ -6,6 +6,7 @@
 import { explainPinholeFailure } from '../lib/explain-pinholes.ts'
 import type { Explanation } from '../lib/explain.ts'
 import type { UPNPDevice } from '../lib/godot/device.ts'
+import { pinholeClientFor, sendPinholeActionsFrom } from '../lib/portmapper/ipv6-address.ts'
 import { CliError, type Context, EXIT, type Globals } from './command.ts'
 import { localInterfaces } from './args.ts'
 import { type Found, findGateways, noGatewayError } from './gateways.ts'
@@ -59,6 +60,16 @@ export async function needPinholeDevice(ctx: Context, g: Globals): Promise<{ fou
     `the gateway ${hostOf(gateway.descriptionUrl)} (${modelText(gateway)}) does not offer IPv6 pinholes (no WANIPv6FirewallControl service)`,
     `Open the port in the router's IPv6 firewall settings by hand, or try PCP: ${runAs()} map <port> --ipv6 --keep --protocol pcp.`,
   )
+}
+
+/** This machine's address for a pinhole on `device`, the one PortMapper (`map --ipv6
+ *  --keep`) opens them for: its global address when the router is reached on a unique-local
+ *  or link-local one. The device's pinhole actions are sent from it from now on (a router
+ *  takes a pinhole's actions only from its own address). "" for a device reached over IPv4. */
+export function ownPinholeAddress(device: UPNPDevice): string {
+  const client = pinholeClientFor(device)
+  sendPinholeActionsFrom(device, client)
+  return client
 }
 
 /** Whether inbound IPv6 can be opened on this device, asked now. */
