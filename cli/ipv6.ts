@@ -6,7 +6,6 @@
 import { explainPinholeFailure } from '../lib/explain-pinholes.ts'
 import type { Explanation } from '../lib/explain.ts'
 import type { UPNPDevice } from '../lib/godot/device.ts'
-import { pinholeClientFor, sendPinholeActionsFrom } from '../lib/portmapper/ipv6-address.ts'
 import { CliError, type Context, EXIT, type Globals } from './command.ts'
 import { localInterfaces } from './args.ts'
 import { type Found, findGateways, noGatewayError } from './gateways.ts'
@@ -66,7 +65,10 @@ export async function needPinholeDevice(ctx: Context, g: Globals): Promise<{ fou
  *  --keep`) opens them for: its global address when the router is reached on a unique-local
  *  or link-local one. The device's pinhole actions are sent from it from now on (a router
  *  takes a pinhole's actions only from its own address). "" for a device reached over IPv4. */
-export function ownPinholeAddress(device: UPNPDevice): string {
+export async function ownPinholeAddress(device: UPNPDevice): Promise<string> {
+  // Imported here: the rule asks the addon for the route, and the CLI loads the addon only
+  // once a command needs it (a binary that cannot load is then reported, not thrown at start).
+  const { pinholeClientFor, sendPinholeActionsFrom } = await import('../lib/portmapper/ipv6-address.ts')
   const client = pinholeClientFor(device)
   sendPinholeActionsFrom(device, client)
   return client

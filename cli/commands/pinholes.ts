@@ -33,7 +33,7 @@ export async function mapPinholes(
   const { found, device } = await needPinholeDevice(ctx, g)
   // No permanent pinholes: "permanent" is the longest lease the service allows.
   const lease = plan.lease === 0 ? PINHOLE_MAX_LEASE_S : plan.lease
-  const client = ownPinholeAddress(device)
+  const client = await ownPinholeAddress(device)
   const address = client || device.igdOurAddr
   const done: Array<JsonMapping & { pinholeId: number }> = []
   for (const protocol of plan.protocols) {
@@ -87,7 +87,7 @@ export async function unmapPinholes(ctx: Context, g: Globals, port: number, prot
   const { out, lib } = ctx
   const s = out.out
   const { found, device } = await needPinholeDevice(ctx, g)
-  const client = ownPinholeAddress(device)
+  const client = await ownPinholeAddress(device)
   const address = client || device.igdOurAddr
   const results: Array<{ protocol: Protocol; port: number; closed: boolean; pinholeId?: number; failure?: Explanation }> = []
   let failed: CliError | null = null

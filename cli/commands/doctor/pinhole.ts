@@ -39,7 +39,7 @@ export async function checkIpv6Inbound(run: DoctorRun): Promise<void> {
 /** doctor --ipv6, checks 3 to 6: the address to publish, then a test pinhole opened, held, closed. */
 export async function doctorPinhole(run: DoctorRun, device: UPNPDevice, wantedPort: number | null, protocol: Protocol): Promise<void> {
   const { out, ctx } = run
-  const client = ownPinholeAddress(device)
+  const client = await ownPinholeAddress(device)
   const address = client || device.igdOurAddr
   const global = ctx.lib.classifyAddress(address) === 'public'
   run.external = address
