@@ -87,6 +87,7 @@ describe('doctor --stun', () => {
     expect(r.stderr).toMatch(new RegExp(`stun   ${server}: no answer from ${other} within 2000 ms \\(3 sent\\)`))
     expect(r.stderr).toMatch(/^ {2}\| 00010008 2112a442 /m) // the request's bytes, as hex
 
+    expect(r.stdout + r.stderr).toMatch(/Report: .* \(redacted: 3 public-addresses, /) // not "addresss"
     const report = JSON.parse(fs.readFileSync(file, 'utf8'))
     const schema = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'cli/commands/doctor/report-schema.json'), 'utf8')) as object
     const validate = new Ajv2020({ allErrors: true, strict: true, validateFormats: false }).compile(schema)
