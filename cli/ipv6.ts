@@ -61,6 +61,19 @@ export async function needPinholeDevice(ctx: Context, g: Globals): Promise<{ fou
   )
 }
 
+/** This machine's address for a pinhole on `device`, the one PortMapper (`map --ipv6
+ *  --keep`) opens them for: its global address when the router is reached on a unique-local
+ *  or link-local one. The device's pinhole actions are sent from it from now on (a router
+ *  takes a pinhole's actions only from its own address). "" for a device reached over IPv4. */
+export async function ownPinholeAddress(device: UPNPDevice): Promise<string> {
+  // Imported here: the rule asks the addon for the route, and the CLI loads the addon only
+  // once a command needs it (a binary that cannot load is then reported, not thrown at start).
+  const { pinholeClientFor, sendPinholeActionsFrom } = await import('../lib/portmapper/ipv6-address.ts')
+  const client = pinholeClientFor(device)
+  sendPinholeActionsFrom(device, client)
+  return client
+}
+
 /** Whether inbound IPv6 can be opened on this device, asked now. */
 export async function ipv6Inbound(device: UPNPDevice | null): Promise<JsonIpv6Inbound | null> {
   if (!device) return null

@@ -3,8 +3,8 @@
  * every command. The CLI subscribes to the `diagnostics_channel` channels, so the library
  * traces every call while the command runs and nothing else has to pass a logger around.
  *   --verbose   what the library decided, one line each: discovery and probe results, each
- *               device described, each UPnP action's outcome, NAT-PMP/PCP answers and
- *               failures, a PortMapper's events
+ *               device described, each UPnP action's outcome, NAT-PMP/PCP and STUN
+ *               answers and failures, a PortMapper's events
  *   --log-http  the whole wire transcript: every datagram, connection, head and body
  * Every line is escaped (`transcript`, `terminalSafe`); stdout and --json are untouched.
  */
@@ -18,7 +18,11 @@ import type { Output } from './output.ts'
 function decision(record: LogRecord): boolean {
   if (record.section === 'upnp' || record.section === 'mapper' || record.section === 'soap') return true
   return (
-    record.event === 'pxp.failed' || record.event === 'http.failed' || (record.event === 'pxp.received' && record.detail === 'the answer')
+    record.event === 'pxp.failed' ||
+    record.event === 'http.failed' ||
+    record.event === 'stun.failed' ||
+    (record.event === 'pxp.received' && record.detail === 'the answer') ||
+    (record.event === 'stun.received' && Boolean(record.detail?.startsWith('the answer')))
   )
 }
 

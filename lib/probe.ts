@@ -182,7 +182,7 @@ export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
   report.available = PREFERENCE.filter((via) => report[via].available)
   if (stun.length) {
     const routerAddress = report.upnp.externalAddress || report.natpmp.externalAddress || report.pcp.externalAddress
-    report.nat = await natView(stun, routerAddress)
+    report.nat = await natView(stun, routerAddress, undefined, logger)
     signal?.throwIfAborted()
   }
   cache = { key, route, report }

@@ -1,11 +1,19 @@
 // `upnp-native check --stun` and `doctor --stun` as a child process against the lab's coturn
-// and miniupnpd: the words, the exit codes, the JSON document, usage errors, nothing left.
+// and miniupnpd: the words, the exit codes, the JSON document, usage errors, nothing left,
+// and the STUN exchanges in the wire log and the report.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cli, expectUsageError, json, plain } from '../helpers/cli-run.ts'
-import { cgnatCtl, LAB, upnpcList } from '../lab/lab.ts'
+import { cgnatCtl, LAB, repoRoot, upnpcList } from '../lab/lab.ts'
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-check-test-'))
 
 afterAll(async () => {
   await cgnatCtl('off')
+  fs.rmSync(TMP, { recursive: true, force: true })
 })
 
 describe('check', () => {
@@ -58,5 +66,49 @@ describe('doctor --stun', () => {
     expect(doc.checks.map((c: { id: string }) => c.id)).toEqual(expect.arrayContaining(['public-address', 'reachability']))
     expect(doc.stun.reachability.verdict).toBe('reachable')
     expect(await upnpcList()).toEqual([])
+  })
+
+  it('--log-http shows each STUN request and answer; --report keeps them, their addresses redacted', async () => {
+    const file = path.join(TMP, 'stun-report.json')
+    const r = plain(await cli(['doctor', '--stun', LAB.stun.primary, '--log-http', '--report', file]))
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const server = `${LAB.stun.primary}:3478`
+    const other = `${LAB.stun.other}:3479`
+    expect(r.stderr).toContain(
+      `stun   STUN Binding request to ${server} (attempt 1, 28 bytes): Binding request; the answer must come from ${server}`,
+    )
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `stun   STUN Binding success response from ${server} after [\\d.]+ ms: the answer: this host is ${LAB.extIp}:\\d+ as the server sees it; other address ${other}`,
+      ),
+    )
+    // The filtering test's change requests, and the answers the lab's NAT filters out.
+    expect(r.stderr).toContain(`CHANGE-REQUEST address and port; the answer must come from ${other}`)
+    expect(r.stderr).toMatch(new RegExp(`stun   ${server}: no answer from ${other} within 2000 ms \\(3 sent\\)`))
+    expect(r.stderr).toMatch(/^ {2}\| 00010008 2112a442 /m) // the request's bytes, as hex
+
+    expect(r.stdout + r.stderr).toMatch(/Report: .* \(redacted: 3 public-addresses, /) // not "addresss"
+    const report = JSON.parse(fs.readFileSync(file, 'utf8'))
+    const schema = JSON.parse(fs.readFileSync(path.join(repoRoot(), 'cli/commands/doctor/report-schema.json'), 'utf8')) as object
+    const validate = new Ajv2020({ allErrors: true, strict: true, validateFormats: false }).compile(schema)
+    expect(validate(report), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true)
+    const stun = (report.exchanges as Array<{ section: string; event: string; body?: string; detail?: string }>).filter(
+      (e) => e.section === 'stun',
+    )
+    expect(new Set(stun.map((e) => e.event))).toEqual(new Set(['stun.sent', 'stun.received', 'stun.failed']))
+    // Redacted like every other public address: this host's (also XORed in the datagrams) and
+    // the servers', with the placeholders the rest of the report uses.
+    const text = fs.readFileSync(file, 'utf8')
+    // 0b16212c: 11.22.33.44 in hex; 2a04856e: XORed with STUN's magic cookie.
+    for (const secret of [LAB.extIp, LAB.stun.primary, LAB.stun.other, '0b16212c', '2a04856e']) {
+      expect(text.includes(secret), secret).toBe(false)
+    }
+    const answer = stun.find((e) => e.event === 'stun.received' && e.detail?.startsWith('the answer'))!
+    const seenAs = /this host is ([\d.]+):/.exec(answer.detail!)![1]!
+    expect(seenAs).toMatch(/^11\.0\.\d+\.\d+$/)
+    const body = Buffer.from(answer.body!, 'hex')
+    const xorMapped = body.indexOf(Buffer.from('00200008', 'hex'), 20) // XOR-MAPPED-ADDRESS, IPv4
+    const address = [...body.subarray(xorMapped + 8, xorMapped + 12)].map((b, i) => b ^ [0x21, 0x12, 0xa4, 0x42][i]!).join('.')
+    expect(address).toBe(seenAs)
   })
 })

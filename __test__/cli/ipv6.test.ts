@@ -8,7 +8,7 @@ import { useFakeGateway } from '../lab/fake-fixture.ts'
 import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, runIn } from '../lab/lab.ts'
 
 const ME = LAB.ip6.client
-const P = { map: 47401, json: 47402, keep: 47403, pcp: 47404, doctor: 47405, mine: 47406 }
+const P = { map: 47401, json: 47402, keep: 47403, pcp: 47404, doctor: 47405, mine: 47406, global: 47407, globalMap: 47408 }
 
 beforeAll(async () => {
   await ipv6WanCtl('on')
@@ -160,6 +160,44 @@ describe('status and doctor: can inbound IPv6 be opened?', () => {
     expect(await arrivesFromWan('udp', ME, P.mine)).toBe(true)
     expect((await cli(['unmap', String(P.mine), '--ipv6', '--timeout', '1'])).code).toBe(0)
     expect(await pinholeRules(P.mine)).toEqual([])
+  })
+
+  describe('a LAN with a global prefix beside the ULA (lab.sh ipv6-wan global)', () => {
+    const GLOBAL = LAB.global6.client
+    beforeAll(async () => {
+      await ipv6WanCtl('global')
+    })
+    afterAll(async () => {
+      await ipv6WanCtl('on')
+    })
+
+    it('map --ipv6 opens the pinhole for the global address (the WAN reaches it), unmap --ipv6 closes that one', async () => {
+      const map = plain(await cli(['map', String(P.globalMap), '--ipv6', '--lease', '10m', '--timeout', '1']))
+      expect(map.code, map.stderr).toBe(0)
+      expect(map.stdout).toMatch(new RegExp(`^Opened UDP \\[${GLOBAL}\\]:${P.globalMap} to inbound IPv6`, 'm'))
+      expect((await pinholeRules(P.globalMap)).join('\n')).toContain('0x20010db8007700000000000000000010') // 2001:db8:77::10
+      expect(await arrivesFromWan('udp', GLOBAL, P.globalMap)).toBe(true)
+      const unmap = plain(await cli(['unmap', String(P.globalMap), '--ipv6', '--timeout', '1']))
+      expect(unmap.code, unmap.stderr).toBe(0)
+      expect(unmap.stdout).toBe(`Closed the IPv6 pinhole for UDP [${GLOBAL}]:${P.globalMap}.\n`)
+      expect(await pinholeRules(P.globalMap)).toEqual([])
+      expect(await arrivesFromWan('udp', GLOBAL, P.globalMap)).toBe(false)
+    })
+
+    it('doctor --ipv6 tests the pinhole for the global address, as map --ipv6 --keep opens it, with the router reached on its ULA', async () => {
+      const r = plain(await cli(['doctor', '--ipv6', '--port', String(P.global), '--timeout', '1', '--log-http']))
+      expect(r.code, r.stdout + r.stderr).toBe(0)
+      expect(r.stdout).toContain(`✔ Gateway          UPnP IGD:2 at ${LAB.ip6.routerLan}`)
+      expect(r.stdout).toMatch(new RegExp(`✔ Test mapping {5}pinhole for UDP \\[${GLOBAL}\\]:${P.global} opened \\(id \\d+\\)`))
+      expect(r.stdout).toContain(`reachable at this machine's own address ${GLOBAL}`)
+      // What went to the router (the wire log): the pinhole named the global address, and its
+      // renewal and close, which miniupnpd takes only from that address (606), were accepted.
+      expect(r.stderr).toContain(`<InternalClient>${GLOBAL}</InternalClient><InternalPort>${P.global}</InternalPort>`)
+      expect(r.stderr).not.toContain(`<InternalClient>${ME}</InternalClient>`)
+      expect(r.stderr).toMatch(/soap {3}UpdatePinhole at \S+: ok/)
+      expect(r.stderr).toMatch(/soap {3}DeletePinhole at \S+: ok/)
+      expect(await pinholeRules(P.global)).toEqual([])
+    })
   })
 
   describe('a router whose IPv6 firewall refuses pinholes (the fake gateway)', () => {

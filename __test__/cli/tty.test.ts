@@ -6,7 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLI, onRouter, releaseAfterAll, sleep } from '../helpers/cli-run.ts'
+import { BUILT_CLI, onRouter, releaseAfterAll } from '../helpers/cli-run.ts'
+import { type PaneWatch, waitForScreen, watchPane } from '../helpers/tmux.ts'
 import { LAB } from '../lab/lab.ts'
 
 /** Ports this file maps (>= 1024: the lab's miniupnpd refuses lower ones with 606). */
@@ -23,7 +24,9 @@ function tool(cmd: string, args: string[], timeout = 20_000): Promise<{ code: nu
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
-const cliLine = (args: string[]) => [process.execPath, '--import', 'tsx', CLI, ...args].map(shellQuote).join(' ')
+// The built CLI: started through tsx it spends ~0.5 s of CPU before its first line, which
+// on a loaded machine kept the screen empty past the waits below.
+const cliLine = (args: string[]) => [process.execPath, BUILT_CLI, ...args].map(shellQuote).join(' ')
 
 describe('in a real pseudo-terminal', () => {
   it('script(1): a spinner with elapsed time on stderr, colours, the cursor hidden then restored', async () => {
@@ -73,18 +76,12 @@ describe('in a real pseudo-terminal', () => {
     const socket = path.join(os.tmpdir(), `upnp-native-cli-test-${process.pid}.tmux`)
     const tmux = (...args: string[]) => tool('tmux', ['-S', socket, ...args])
     const screen = async (colours = false) => (await tmux('capture-pane', '-p', ...(colours ? ['-e'] : []), '-t', 'cli')).stdout
-    async function waitFor(pattern: RegExp, ms = 15_000): Promise<string> {
-      const deadline = Date.now() + ms
-      for (;;) {
-        const text = await screen()
-        if (pattern.test(text)) return text
-        if (Date.now() > deadline) throw new Error(`screen never matched ${pattern}:\n${text}`)
-        await sleep(40)
-      }
-    }
+    // The session of the test running now, watched for output (helpers/tmux.ts).
+    let pane: PaneWatch | null = null
+    const waitFor = (pattern: RegExp) => waitForScreen(screen, pane!, pattern)
     const cursorVisible = async () => (await tmux('display-message', '-p', '-t', 'cli', '#{cursor_flag}')).stdout.trim() === '1'
-    const start = (args: string[]) =>
-      tmux(
+    async function start(args: string[]): Promise<void> {
+      await tmux(
         'new-session',
         '-d',
         '-s',
@@ -95,9 +92,13 @@ describe('in a real pseudo-terminal', () => {
         '30',
         `env TERM=tmux-256color NO_COLOR= FORCE_COLOR= ${cliLine(args)}; echo "EXIT=$?"; sleep 60`,
       )
+      pane?.close()
+      pane = await watchPane(tmux, 'cli', `${socket}.out`)
+    }
 
     afterAll(async () => {
       await tmux('kill-server').catch(() => undefined)
+      pane?.close()
       fs.rmSync(socket, { force: true })
     })
 

@@ -9,6 +9,7 @@
 // napi's own `artifacts` step.
 import fs from 'node:fs'
 import path from 'node:path'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { currentHost, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
@@ -215,6 +216,28 @@ console.log(JSON.stringify({
     expect(r.resolved.import).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/index\\.mjs$`))
     expect(r.resolved.require).toMatch(new RegExp(`node_modules/${PACKAGE_NAME}/dist/index\\.js$`))
     expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${staged.napi.binaryName}.${hostTarget}.node`)])
+  })
+
+  it('the doctor report schema ships as upnp-native/doctor-report.schema.json; a report of the installed CLI validates against it', async () => {
+    fs.writeFileSync(
+      path.join(consumer, 'schema.mjs'),
+      `
+import schema from '${PACKAGE_NAME}/doctor-report.schema.json' with { type: 'json' }
+import { createRequire } from 'node:module'
+const require = createRequire(import.meta.url)
+console.log(JSON.stringify({ imported: schema, resolved: require.resolve('${PACKAGE_NAME}/doctor-report.schema.json') }))
+`,
+    )
+    const r = JSON.parse(await ok(process.execPath, ['schema.mjs'], { cwd: consumer }))
+    const source = readJson(path.join(ROOT, 'cli/commands/doctor/report-schema.json'))
+    expect(r.imported).toEqual(source)
+    expect(r.resolved).toBe(path.join(consumer, 'node_modules', PACKAGE_NAME, 'cli/commands/doctor/report-schema.json'))
+    const file = path.join(consumer, 'report.json')
+    await run(path.join(consumer, 'node_modules/.bin', 'upnp-native'), ['doctor', '--timeout', '1', '--report', file], { cwd: consumer })
+    const report = readJson(file)
+    const validate = new Ajv2020({ allErrors: true, strict: true, validateFormats: false }).compile(readJson(r.resolved))
+    expect(validate(report), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true)
+    expect([report.format, report.version]).toEqual([source.properties.format.const, source.properties.version.const])
   })
 
   it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext, and with TypeScript 4.9', async () => {

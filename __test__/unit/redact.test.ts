@@ -1,6 +1,6 @@
 // doctor --report's redaction (cli/commands/doctor/redact.ts), value by value: stable placeholders,
 // what is kept, what is replaced only inside its element, addresses inside NAT-PMP/PCP
-// datagrams. The lab's own reports are searched in __test__/cli/report.test.ts. Pure.
+// datagrams and STUN messages. The lab's own reports are searched in __test__/cli/report.test.ts. Pure.
 import { describe, expect, it } from 'vitest'
 import { classifyAddress } from '../../index.ts'
 import { looksPersonal, redact } from '../../cli/commands/doctor/redact.ts'
@@ -87,6 +87,44 @@ describe('redact', () => {
     expect(document.natpmp.body).toBe(`${natpmp.slice(0, 16)}0b000001`)
     expect(document.pcp.body).toBe(`${pcp.slice(0, -8)}0b000001`)
     expect(document.text).toBe('NAT-PMP says 11.0.0.1')
+  })
+
+  it('addresses in STUN messages (hex) get the same placeholders, XOR-MAPPED-ADDRESS XORed again', () => {
+    // A Binding success response (RFC 8489): XOR-MAPPED-ADDRESS 11.22.33.44:40000 (port and
+    // address XORed with the magic cookie), OTHER-ADDRESS 11.22.33.2:3479, and an IPv6
+    // XOR-MAPPED-ADDRESS 2a00:1450::1:7777 (XORed with the cookie and the transaction id).
+    const id = Buffer.from('0102030405060708090a0b0c', 'hex')
+    const key = Buffer.concat([Buffer.from('2112a442', 'hex'), id])
+    const attribute = (type: number, value: Buffer) => Buffer.concat([Buffer.from([type >> 8, type & 0xff, 0, value.length]), value])
+    const address = (port: number, ip: Buffer, xor: boolean) => {
+      const v = Buffer.concat([Buffer.from([0, ip.length === 4 ? 1 : 2, port >> 8, port & 0xff]), ip])
+      if (xor) for (let i = 2; i < v.length; i++) v[i]! ^= key[i - 2 < 2 ? i - 2 : i - 4]!
+      return v
+    }
+    const v4 = Buffer.from([11, 22, 33, 44])
+    const v6 = Buffer.from('2a001450000000000000000000000001', 'hex')
+    const attributes = Buffer.concat([
+      attribute(0x0020, address(40000, v4, true)),
+      attribute(0x802c, address(3479, Buffer.from([11, 22, 33, 2]), false)),
+      attribute(0x0020, address(7777, v6, true)),
+    ])
+    const header = Buffer.concat([Buffer.from([1, 1, 0, attributes.length]), key])
+    const body = Buffer.concat([header, attributes]).toString('hex')
+    const { document } = run({
+      text: 'seen from outside as 11.22.33.44; other address 11.22.33.2; 2a00:1450::1',
+      stun: { body, peer: '11.22.33.1:3478' },
+    })
+    expect(document.text).toBe('seen from outside as 11.0.0.1; other address 11.0.0.2; 3fff::1')
+    expect(document.stun.peer).toBe('11.0.0.3:3478')
+    const redacted = Buffer.from(document.stun.body, 'hex')
+    expect(redacted.length).toBe(body.length / 2)
+    expect(redacted.subarray(0, 20)).toEqual(header) // type, length, cookie, id kept
+    const unxor = (at: number, n: number) => Buffer.from(redacted.subarray(at, at + n).map((b, i) => b ^ key[i]!))
+    expect([...unxor(28, 4)].join('.')).toBe('11.0.0.1') // XOR-MAPPED-ADDRESS, XORed again
+    expect(redacted.readUInt16BE(26) ^ 0x2112).toBe(40000) // its port kept
+    expect([...redacted.subarray(40, 44)].join('.')).toBe('11.0.0.2') // OTHER-ADDRESS, plain
+    expect(unxor(52, 16).toString('hex')).toBe('3fff0000000000000000000000000001')
+    expect(document.stun.body).not.toContain('0b16212c')
   })
 
   it('looks personal: a possessive or an e-mail address; a model name does not', () => {

@@ -11,7 +11,7 @@ import { codeText, type Explanation } from '../../lib/explain.ts'
 import type { Protocol } from '../../lib/types.ts'
 import { CliError, type Context, EXIT, type ExitCode, type Globals } from '../command.ts'
 import { duration } from '../format.ts'
-import { needPinholeDevice } from '../ipv6.ts'
+import { needPinholeDevice, ownPinholeAddress } from '../ipv6.ts'
 import { envelope, errorJson, gatewayJson, type JsonMapping, mappingJson } from '../json.ts'
 import { runAs } from '../invocation.ts'
 
@@ -33,10 +33,11 @@ export async function mapPinholes(
   const { found, device } = await needPinholeDevice(ctx, g)
   // No permanent pinholes: "permanent" is the longest lease the service allows.
   const lease = plan.lease === 0 ? PINHOLE_MAX_LEASE_S : plan.lease
-  const address = device.igdOurAddr
+  const client = await ownPinholeAddress(device)
+  const address = client || device.igdOurAddr
   const done: Array<JsonMapping & { pinholeId: number }> = []
   for (const protocol of plan.protocols) {
-    const id = await device.addPinhole(plan.port, protocol, lease)
+    const id = await device.addPinhole(plan.port, protocol, lease, '', 0, client)
     if (id === null) {
       const failure = explainPinholeFailure(device.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'AddPinhole failed' })
       // --both is all or nothing.
@@ -86,12 +87,13 @@ export async function unmapPinholes(ctx: Context, g: Globals, port: number, prot
   const { out, lib } = ctx
   const s = out.out
   const { found, device } = await needPinholeDevice(ctx, g)
-  const address = device.igdOurAddr
+  const client = await ownPinholeAddress(device)
+  const address = client || device.igdOurAddr
   const results: Array<{ protocol: Protocol; port: number; closed: boolean; pinholeId?: number; failure?: Explanation }> = []
   let failed: CliError | null = null
   for (const protocol of protocols) {
     // The service has no lookup by port: the same arguments give the open pinhole's id.
-    const id = await device.addPinhole(port, protocol, FIND_LEASE_S)
+    const id = await device.addPinhole(port, protocol, FIND_LEASE_S, '', 0, client)
     const result = id === null ? null : await device.deletePinhole(id)
     if (id !== null && result === UPNPResult.SUCCESS) {
       results.push({ protocol, port, closed: true, pinholeId: id })

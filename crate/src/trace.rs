@@ -1,6 +1,6 @@
 //! Exchange events for diagnostics: what went over the wire (SSDP datagrams, HTTP heads and
-//! bodies, SOAP outcomes, NAT-PMP/PCP messages) and what discovery decided, reported only for
-//! calls someone listens to.
+//! bodies, SOAP outcomes, NAT-PMP/PCP and STUN messages) and what discovery decided, reported
+//! only for calls someone listens to.
 //!
 //! A call is traced when the caller opened it with [`open_call`] (the N-API layer does, when a
 //! logger, `NODE_DEBUG` or a `diagnostics_channel` subscriber wants it) and ran its work inside
@@ -10,8 +10,8 @@
 //! event goes to the call's [`Sink`] (the N-API layer's queue for its JS thread).
 //!
 //! Every byte an event carries is already bounded by the caps of the exchange that read it
-//! (`limits.rs`, the HTTP and SOAP body caps, the SSDP and PXP datagram sizes); free text is
-//! cut to [`MAX_ERROR_CHARS`].
+//! (`limits.rs`, the HTTP and SOAP body caps, the SSDP, PXP and STUN datagram sizes); free
+//! text is cut to [`MAX_ERROR_CHARS`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -53,6 +53,13 @@ pub enum Kind {
     PxpReceived,
     /// No answer: timeout, refused, unreachable.
     PxpFailed,
+    /// A STUN Binding request sent (`body`: the message, `attempt`: 1, 2, ..., `detail`: what
+    /// it asks and where its answer must come from).
+    StunSent,
+    /// A datagram on a STUN socket: the answer, or ignored (`detail` says which and why).
+    StunReceived,
+    /// A STUN transaction without an answer within its budget, or a send the kernel refused.
+    StunFailed,
     /// Records a listener could not hold (`detail`: how many); see `limits::MAX_TRACE_RECORDS`.
     Dropped,
 }
@@ -72,6 +79,9 @@ impl Kind {
             Kind::PxpSent => "pxp.sent",
             Kind::PxpReceived => "pxp.received",
             Kind::PxpFailed => "pxp.failed",
+            Kind::StunSent => "stun.sent",
+            Kind::StunReceived => "stun.received",
+            Kind::StunFailed => "stun.failed",
             Kind::Dropped => "trace.dropped",
         }
     }
@@ -89,7 +99,7 @@ pub struct Event {
     /// The SOAP action, or the HTTP method.
     pub action: Option<String>,
     pub status: Option<u16>,
-    /// A UPnP fault's or a NAT-PMP/PCP result code.
+    /// A UPnP fault's or a NAT-PMP/PCP result code, a STUN error response's code.
     pub code: Option<i64>,
     /// Text: an HTTP head (request or reply), an M-SEARCH we sent.
     pub head: Option<String>,

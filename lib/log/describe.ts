@@ -43,9 +43,16 @@ export function pxpKind(message: Buffer): string {
   return `version ${version ?? '?'} message`
 }
 
+/** STUN's message types we send and read (RFC 8489 5, 18.2), from a message's bytes. */
+export function stunKind(message: Buffer): string {
+  const type = message.length >= 2 ? message.readUInt16BE(0) : -1
+  const name = { 0x0001: 'Binding request', 0x0101: 'Binding success response', 0x0111: 'Binding error response' }[type]
+  return `STUN ${name ?? (type < 0 ? 'datagram' : `message type 0x${type.toString(16).padStart(4, '0')}`)}`
+}
+
 function sectionOf(event: string): LogSection {
   const prefix = event.slice(0, event.indexOf('.'))
-  return prefix === 'ssdp' || prefix === 'http' || prefix === 'soap' || prefix === 'pxp' ? prefix : 'upnp'
+  return prefix === 'ssdp' || prefix === 'http' || prefix === 'soap' || prefix === 'pxp' || prefix === 'stun' ? prefix : 'upnp'
 }
 
 function message(r: native.TraceRecord, text: string): string {
@@ -78,6 +85,12 @@ function message(r: native.TraceRecord, text: string): string {
       return `${r.body ? pxpKind(r.body) : '?'} from ${peer} after ${took}: ${quoted(r.detail)}`
     case 'pxp.failed':
       return `${peer}: ${quoted(r.detail)}`
+    case 'stun.sent':
+      return `${stunKind(r.body ?? Buffer.alloc(0))} to ${peer} (attempt ${r.attempt ?? 1}, ${bytes(r.body?.length ?? 0)}): ${quoted(r.detail)}`
+    case 'stun.received':
+      return `${stunKind(r.body ?? Buffer.alloc(0))} from ${peer} after ${took}: ${quoted(r.detail)}`
+    case 'stun.failed':
+      return `${peer}: ${quoted(r.detail)}${r.attempt ? ` (${r.attempt} sent)` : ''}`
     default:
       return quoted(r.detail)
   }
@@ -88,7 +101,7 @@ export function describe(r: native.TraceRecord): LogRecord {
   const record: LogRecord = { section: sectionOf(r.event), event: r.event, time: r.time, message: '', call: r.call }
   let text = ''
   if (r.body) {
-    if (r.event.startsWith('pxp.')) {
+    if (r.event.startsWith('pxp.') || r.event.startsWith('stun.')) {
       record.body = r.body.toString('hex')
       record.bodyEncoding = 'hex'
     } else {

@@ -10,13 +10,15 @@
  * - `http`: connections, request and reply heads and bodies (descriptions and SOAP);
  * - `soap`: each UPnP action's outcome (its values, or the fault);
  * - `pxp`: NAT-PMP and PCP datagrams and timeouts;
+ * - `stun`: STUN requests and answers (the view from outside: `checkNat()`,
+ *   `checkReachability()`, `probe({ stun })`), and transactions left unanswered;
  * - `upnp`: discovery's decisions (a device described, a deadline that cut one short);
  * - `mapper`: what a `PortMapper` decided (mapped, renewed, lost, restored, fallbacks).
  */
-export type LogSection = 'ssdp' | 'http' | 'soap' | 'pxp' | 'upnp' | 'mapper'
+export type LogSection = 'ssdp' | 'http' | 'soap' | 'pxp' | 'stun' | 'upnp' | 'mapper'
 
 /** Every section, in data-flow order. */
-export const LOG_SECTIONS: readonly LogSection[] = ['ssdp', 'http', 'soap', 'pxp', 'upnp', 'mapper']
+export const LOG_SECTIONS: readonly LogSection[] = ['ssdp', 'http', 'soap', 'pxp', 'stun', 'upnp', 'mapper']
 
 /**
  * One thing that happened. `message` is safe to print (what a device sent is escaped and
@@ -28,7 +30,8 @@ export interface LogRecord {
   section: LogSection
   /** What happened: `ssdp.sent`, `ssdp.received`, `http.connection`, `http.request`,
    *  `http.response`, `http.failed`, `soap.result`, `pxp.sent`, `pxp.received`,
-   *  `pxp.failed`, `upnp.described`, `upnp.deadline`, `upnp.discovered`, `mapper.*`,
+   *  `pxp.failed`, `stun.sent`, `stun.received`, `stun.failed`, `upnp.described`,
+   *  `upnp.deadline`, `upnp.discovered`, `mapper.*`,
    *  `trace.dropped` (records a busy listener could not hold). */
   event: string
   /** Milliseconds since the Unix epoch. */
@@ -49,7 +52,7 @@ export interface LogRecord {
   status?: number
   /** A UPnP fault's code, a NAT-PMP/PCP result code, or an `IGDStatus` (`upnp.described`). */
   code?: number
-  /** Retransmission count of a NAT-PMP/PCP request (1 = first send). */
+  /** Retransmission count of a NAT-PMP/PCP or STUN request (1 = first send). */
   attempt?: number
   /** Time the exchange took so far, in milliseconds. */
   elapsedMs?: number
@@ -60,7 +63,7 @@ export interface LogRecord {
   /** Bytes as they went over the wire, as text (`bodyEncoding`). */
   body?: string
   /** `utf8` (the bytes were valid UTF-8), `latin1` (one character per byte) or `hex`
-   *  (NAT-PMP and PCP datagrams). */
+   *  (NAT-PMP, PCP and STUN datagrams). */
   bodyEncoding?: 'utf8' | 'latin1' | 'hex'
   /** The outcome or the error in the library's words, with what the device said. */
   detail?: string

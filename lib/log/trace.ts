@@ -19,7 +19,7 @@ import { channelName, LOG_SECTIONS, type LogRecord, type Logger, type LogSection
 import { transcript } from './transcript.ts'
 
 /** The sections whose records the addon makes. */
-const NATIVE_SECTIONS: readonly LogSection[] = ['ssdp', 'http', 'soap', 'pxp', 'upnp']
+const NATIVE_SECTIONS: readonly LogSection[] = ['ssdp', 'http', 'soap', 'pxp', 'stun', 'upnp']
 
 const channels = Object.fromEntries(LOG_SECTIONS.map((s) => [s, diagnosticsChannel.channel(channelName(s))])) as Record<
   LogSection,

@@ -67,9 +67,10 @@ export declare class StunSocket {
   get port(): number
   /**
    * Asks `server` for an answer from its other address and port, sent to
-   * `external_port` (the mapping's; absent: the socket's own as seen outside).
+   * `external_port` (the mapping's; absent: the socket's own as seen outside). `trace`: a
+   * traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
    */
-  inbound(server: string, externalPort?: number | undefined | null, budgetMs?: number | undefined | null): Promise<NativeInbound>
+  inbound(server: string, externalPort?: number | undefined | null, budgetMs?: number | undefined | null, trace?: number | undefined | null): Promise<NativeInbound>
   /** Closes the socket (a check in flight keeps its own handle until it ends). */
   close(): void
 }
@@ -607,8 +608,9 @@ export declare const STUN_BUDGET_MS: number
 /**
  * RFC 5780 behaviour discovery against the servers given, in order, until one could tell
  * both the mapping and the filtering behaviour (at most `MAX_STUN_SERVERS` are asked).
+ * `trace`: a traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
  */
-export declare function stunBehaviour(servers: Array<string>, budgetMs?: number | undefined | null): Promise<Array<NativeStunBehaviour>>
+export declare function stunBehaviour(servers: Array<string>, budgetMs?: number | undefined | null, trace?: number | undefined | null): Promise<Array<NativeStunBehaviour>>
 
 /** Opens a traced call: pass the id as the `trace` option of the call whose records you want. */
 export declare function traceCall(): number

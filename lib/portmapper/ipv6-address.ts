@@ -40,3 +40,17 @@ export function pinholeAddress(ours: string): string {
   if (towardsInternet && globals.includes(towardsInternet)) return towardsInternet
   return globals[0] ?? ours
 }
+
+/** The address a UPnP pinhole on `device` is for (`pinholeAddress` of the address it is
+ *  reached from); "" for a device reached over IPv4, which has no IPv6 address of ours to
+ *  name (the core then refuses with the reason). */
+export function pinholeClientFor(device: { igdOurAddr: string }): string {
+  return device.igdOurAddr.includes(':') ? pinholeAddress(device.igdOurAddr) : ''
+}
+
+/** Sends `device`'s next pinhole actions from `address`: routers take a pinhole's actions
+ *  only from its own address (miniupnpd: 606), which need not be the system's choice
+ *  towards the router. "" (or the address it picks anyway) leaves the choice to the system. */
+export function sendPinholeActionsFrom(device: { igdOurAddr: string; firewallSourceAddress: string }, address: string): void {
+  device.firewallSourceAddress = address && address !== device.igdOurAddr ? address : ''
+}

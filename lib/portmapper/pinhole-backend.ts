@@ -14,7 +14,7 @@ import { PINHOLE_MAX_LEASE_S } from '../defaults.ts'
 import { type UPNPErrorInfo, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import * as native from '../native/index.ts'
-import { pinholeAddress } from './ipv6-address.ts'
+import { pinholeClientFor, sendPinholeActionsFrom } from './ipv6-address.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface PinholeBackendOptions {
@@ -48,7 +48,7 @@ export class PinholeBackend implements Backend {
    *  from its own address, which may not be the system's choice towards the router). */
   private from<T>(gateway: UPNPDevice, address: string, action: () => Promise<T>): Promise<T> {
     return this.o.serial(() => {
-      gateway.firewallSourceAddress = address && address !== gateway.igdOurAddr ? address : ''
+      sendPinholeActionsFrom(gateway, address)
       return action()
     })
   }
@@ -58,7 +58,7 @@ export class PinholeBackend implements Backend {
    *  reached over IPv4 has no IPv6 address of ours to name: "" lets the core refuse it with
    *  the reason ("reached over IPv4 ... reach it over IPv6"). */
   private async open(gateway: UPNPDevice, p: MappingParams): Promise<Granted> {
-    const client = gateway.igdOurAddr.includes(':') ? pinholeAddress(gateway.igdOurAddr) : ''
+    const client = pinholeClientFor(gateway)
     const lease = pinholeLease(p.lease)
     const id = await this.from(gateway, client, () => gateway.addPinhole(p.internalPort, p.protocol, lease, '', 0, client))
     if (id === null) throw this.failed(gateway, `opening an IPv6 pinhole for ${p.protocol} ${p.internalPort}`, 'AddPinhole failed')

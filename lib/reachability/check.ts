@@ -10,6 +10,7 @@
  * again. The probe mapping is always deleted afterwards.
  */
 import { clientError, UPNPResult } from '../errors.ts'
+import { traced } from '../log/trace.ts'
 import * as native from '../native/index.ts'
 import { PortMapper } from '../portmapper/mapper.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
@@ -92,8 +93,12 @@ export interface ReachabilityReport {
   elapsedMs: number
 }
 
+/** Both sockets' checks at once, traced when someone listens (section `stun`). */
 function inboundBoth(probe: native.StunSocket, control: native.StunSocket, server: string, port: number, budgetMs?: number) {
-  return Promise.all([probe.inbound(server, port, budgetMs), control.inbound(server, undefined, budgetMs)])
+  return Promise.all([
+    traced(null, (trace) => probe.inbound(server, port, budgetMs, trace)),
+    traced(null, (trace) => control.inbound(server, undefined, budgetMs, trace)),
+  ])
 }
 
 /** Maps a probe socket and checks from outside whether unsolicited UDP reaches it. */

@@ -6,6 +6,8 @@
  * allow. No server is built in: without `stun` nothing is sent.
  */
 import { classifyAddress } from '../address.ts'
+import { traced } from '../log/trace.ts'
+import type { Logger } from '../log/records.ts'
 import * as native from '../native/index.ts'
 
 /** RFC 4787 / RFC 5780: on what a NAT's mapping (or filter) depends. */
@@ -151,9 +153,10 @@ export function relate(publicAddress: string, routerAddress: string, noNat: bool
   }
 }
 
-/** Asks the STUN servers (in order, until one tells the NAT's behaviour) and compares. */
-export async function natView(stun: readonly string[], routerAddress: string, budgetMs?: number): Promise<NatView> {
-  const servers = await native.stunBehaviour([...stun], budgetMs)
+/** Asks the STUN servers (in order, until one tells the NAT's behaviour) and compares; the
+ *  exchanges go to `logger` (and NODE_DEBUG, `diagnostics_channel`: section `stun`). */
+export async function natView(stun: readonly string[], routerAddress: string, budgetMs?: number, logger?: Logger | null): Promise<NatView> {
+  const servers = await traced(logger, (trace) => native.stunBehaviour([...stun], budgetMs, trace))
   const answered = servers.find((s) => !s.failure && s.mappedAddress)
   const behaviour = servers.find((s) => s.mapping && s.filtering) ?? answered
   const publicAddress = answered?.mappedAddress ?? ''

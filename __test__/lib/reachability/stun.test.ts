@@ -5,10 +5,22 @@
 // every check the router holds nothing (upnpc -l, nft).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { CHECK_DESCRIPTION, checkNat, checkReachability, invalidateProbe, probe, UPNPError, UPNPResult } from '../../../index.ts'
+import {
+  CHECK_DESCRIPTION,
+  checkNat,
+  checkReachability,
+  invalidateProbe,
+  type LogRecord,
+  probe,
+  UPNPError,
+  UPNPResult,
+} from '../../../index.ts'
+import * as native from '../../../lib/native/index.ts'
 import { cgnatCtl, filteringCtl, LAB, nftRules, runIn, upnpcList } from '../../lab/lab.ts'
 
 const STUN = [LAB.stun.primary]
+/** Trace events the addon has built in this process (none while nobody listens). */
+const built = (): number => native.__traceEventsBuiltForTests()
 
 afterEach(async () => {
   invalidateProbe()
@@ -54,6 +66,33 @@ describe('checkNat and probe({ stun })', () => {
     expect(report.nat?.publicAddress).toBe(LAB.extIp)
     expect(report.nat?.relation).toBe('same')
     expect((await probe({ fresh: true })).nat).toBeUndefined()
+  })
+
+  it("probe({ stun, logger }): the logger gets each STUN request, answer and unanswered test (section 'stun')", async () => {
+    const records: LogRecord[] = []
+    const report = await probe({ fresh: true, stun: STUN, logger: (r) => records.push(r) })
+    const stun = records.filter((r) => r.section === 'stun')
+    const server = `${LAB.stun.primary}:3478`
+    const sent = stun.filter((r) => r.event === 'stun.sent')
+    expect(sent[0]).toMatchObject({ peer: server, attempt: 1, bodyEncoding: 'hex', body: expect.stringMatching(/^000100082112a442/) })
+    expect(sent[0]?.message).toBe(
+      `STUN Binding request to ${server} (attempt 1, 28 bytes): Binding request; the answer must come from ${server}`,
+    )
+    // Two sockets ask (the mapping test): the reported one's answer is among theirs.
+    const answers = stun.filter((r) => r.event === 'stun.received' && r.peer === server)
+    expect(answers.map((r) => r.detail)).toContainEqual(
+      `the answer: this host is ${report.nat?.publicAddress}:${report.nat?.servers[0]?.mappedPort} as the server sees it; other address ${LAB.stun.other}:3479`,
+    )
+    for (const r of answers) expect(r.message).toMatch(/^STUN Binding success response from \S+ after [\d.]+ ms: the answer/)
+    // The lab's NAT filters the answers from the other address: those tests end unanswered.
+    expect(stun.filter((r) => r.event === 'stun.failed').map((r) => r.detail)).toContainEqual(
+      `no answer from ${LAB.stun.other}:3479 within 2000 ms`,
+    )
+    // Without a listener nothing is traced (the addon builds no record).
+    invalidateProbe()
+    const before = built()
+    await probe({ fresh: true, stun: STUN })
+    expect(built()).toBe(before)
   })
 
   it('refuses a missing or malformed server list before sending anything', async () => {

@@ -115,7 +115,7 @@ function reportLine(report: { file: string; redacted: boolean; replaced?: Replac
     return `Report: ${report.file} (not redacted: it holds your public address and device identifiers; do not publish it)`
   const what = Object.entries(report.replaced ?? {})
     .filter(([, n]) => n > 0)
-    .map(([kind, n]) => `${n} ${kind}${n === 1 ? '' : 's'}`)
+    .map(([kind, n]) => `${n} ${kind}${n === 1 ? '' : kind.endsWith('s') ? 'es' : 's'}`)
   return `Report: ${report.file} (redacted${what.length ? `: ${what.join(', ')} replaced` : ''}; attach it to an issue)`
 }
 

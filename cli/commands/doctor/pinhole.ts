@@ -5,7 +5,7 @@
  */
 import { DOCTOR_LEASE, DoctorRun, pickTestPort } from './checks.ts'
 import { runAs } from '../../invocation.ts'
-import { ipv6Inbound, ipv6InboundText, pinholeDevice } from '../../ipv6.ts'
+import { ipv6Inbound, ipv6InboundText, ownPinholeAddress, pinholeDevice } from '../../ipv6.ts'
 import { UPNPResult } from '../../../lib/errors.ts'
 import { explainPinholeFailure } from '../../../lib/explain-pinholes.ts'
 import { codeText } from '../../../lib/explain.ts'
@@ -39,7 +39,8 @@ export async function checkIpv6Inbound(run: DoctorRun): Promise<void> {
 /** doctor --ipv6, checks 3 to 6: the address to publish, then a test pinhole opened, held, closed. */
 export async function doctorPinhole(run: DoctorRun, device: UPNPDevice, wantedPort: number | null, protocol: Protocol): Promise<void> {
   const { out, ctx } = run
-  const address = device.igdOurAddr
+  const client = await ownPinholeAddress(device)
+  const address = client || device.igdOurAddr
   const global = ctx.lib.classifyAddress(address) === 'public'
   run.external = address
   run.record({
@@ -58,7 +59,7 @@ export async function doctorPinhole(run: DoctorRun, device: UPNPDevice, wantedPo
   // (`map --ipv6`: any remote host and port) would name theirs, cut it to the test's lease
   // and then close it. The test pinhole admits one remote port only, so it is always its own.
   out.spinner.start(`Test pinhole ${protocol} ${port}…`)
-  const id = await device.addPinhole(port, protocol, DOCTOR_LEASE, '', DOCTOR_PINHOLE_REMOTE_PORT)
+  const id = await device.addPinhole(port, protocol, DOCTOR_LEASE, '', DOCTOR_PINHOLE_REMOTE_PORT, client)
   out.spinner.stop()
   const target = `${protocol} [${address}]:${port}`
   if (id === null) {

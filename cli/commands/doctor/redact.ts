@@ -11,7 +11,9 @@
  *   elements naming an SSID (Wi-Fi names);
  * - device names that look personal: a possessive ("Anna's iPad"), an e-mail address, or this
  *   machine's host or user name.
- * Addresses inside NAT-PMP/PCP datagrams (hex) are replaced by the same placeholders.
+ * Addresses inside NAT-PMP/PCP datagrams (hex) are replaced by the same placeholders, and so
+ * are those in STUN messages' address attributes (XOR-MAPPED-ADDRESS written XORed again, as
+ * the protocol carries it; a redacted message's FINGERPRINT no longer matches).
  */
 import net from 'node:net'
 import os from 'node:os'
@@ -100,6 +102,65 @@ function pxpAddresses(hex: string): string[] {
   return found
 }
 
+/** STUN's magic cookie (RFC 8489 5): a datagram with it at bytes 4..8 is a STUN message. */
+const STUN_COOKIE = 0x2112a442
+/** STUN address attributes (RFC 8489 14, RFC 5780 7, RFC 3489 11.2): type -> XORed or not. */
+const STUN_ADDRESS_ATTRIBUTES = new Map([
+  [0x0001, false], // MAPPED-ADDRESS
+  [0x0004, false], // SOURCE-ADDRESS (RFC 3489)
+  [0x0005, false], // CHANGED-ADDRESS (RFC 3489)
+  [0x0020, true], // XOR-MAPPED-ADDRESS
+  [0x8020, true], // XOR-MAPPED-ADDRESS as drafts numbered it
+  [0x8023, false], // ALTERNATE-SERVER
+  [0x802b, false], // RESPONSE-ORIGIN
+  [0x802c, false], // OTHER-ADDRESS
+])
+
+const isStun = (b: Buffer): boolean => b.length >= 20 && b.readUInt32BE(4) === STUN_COOKIE
+
+/** Each address attribute of a STUN message: where its address bytes are, and the bytes
+ *  they are XORed with (zeros for a plain one). */
+function stunAddressFields(b: Buffer): Array<{ at: number; key: Buffer }> {
+  const fields: Array<{ at: number; key: Buffer }> = []
+  const cookieAndId = b.subarray(4, 20)
+  for (let at = 20; at + 4 <= b.length;) {
+    const type = b.readUInt16BE(at)
+    const length = b.readUInt16BE(at + 2)
+    const xor = STUN_ADDRESS_ATTRIBUTES.get(type)
+    const family = b[at + 5]
+    const size = family === 1 ? 4 : family === 2 ? 16 : 0
+    if (xor !== undefined && size && length >= 4 + size && at + 8 + size <= b.length) {
+      fields.push({ at: at + 8, key: xor ? cookieAndId.subarray(0, size) : Buffer.alloc(size) })
+    }
+    at += 4 + Math.ceil(length / 4) * 4
+  }
+  return fields
+}
+
+const xored = (bytes: Buffer, key: Buffer): Buffer => Buffer.from(bytes.map((v, i) => v ^ key[i]!))
+
+function fromBytes(bytes: Buffer): string {
+  return bytes.length === 4 ? [...bytes].join('.') : fromField(bytes)
+}
+
+/** The addresses a STUN message (hex) carries, un-XORed. */
+function stunAddresses(hex: string): string[] {
+  const b = Buffer.from(hex, 'hex')
+  if (!isStun(b)) return []
+  return stunAddressFields(b).map(({ at, key }) => fromBytes(xored(b.subarray(at, at + key.length), key)))
+}
+
+/** A STUN message (hex) with each address that has a placeholder replaced by it (XORed back
+ *  where the attribute is). */
+function redactStun(hex: string, placeholderOf: (address: string) => string | undefined): string {
+  const b = Buffer.from(hex, 'hex')
+  for (const { at, key } of stunAddressFields(b)) {
+    const placeholder = placeholderOf(fromBytes(xored(b.subarray(at, at + key.length), key)))
+    if (placeholder !== undefined) xored(Buffer.from(addressHex(placeholder), 'hex'), key).copy(b, at)
+  }
+  return b.toString('hex')
+}
+
 function fromField(field: Buffer): string {
   const mapped = field.subarray(0, 12).equals(Buffer.from('00000000000000000000ffff', 'hex'))
   if (mapped) return [...field.subarray(12)].join('.')
@@ -176,17 +237,20 @@ export function redact<T>(document: T, classify: (address: string) => string): {
     for (const [m] of s.matchAll(IPV4)) if (net.isIPv4(m)) address(m)
     for (const [m] of s.matchAll(IPV6)) if (net.isIPv6(m)) address(m)
   }
-  // Addresses NAT-PMP/PCP carried in binary, and device names given as fields.
+  // Addresses NAT-PMP/PCP and STUN carried in binary, and device names given as fields.
   walkFields(document, (key, value) => {
-    if (key === 'body' && HEX.test(value)) for (const a of pxpAddresses(value)) address(a)
+    if (key === 'body' && HEX.test(value)) for (const a of [...pxpAddresses(value), ...stunAddresses(value)]) address(a)
     if (key === 'friendlyName' && looksPersonal(value)) take('device-name', value)
   })
   const hexes = [...addresses].map(([a, p]) => [addressHex(a), addressHex(p)] as const)
+  const canonicalPlaceholder = (a: string): string | undefined =>
+    addresses.get(net.isIPv6(a) ? new URL(`http://[${a}]`).hostname.slice(1, -1) : a)
   // UUIDs and MAC addresses are matched by their patterns (any letter case); the rest as written.
   const IS_MAC = /^(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/i
   const byLength = [...global].filter(([k]) => !IS_UUID.test(k) && !IS_MAC.test(k)).sort((a, b) => b[0].length - a[0].length)
   const replace = (s: string): string => {
-    // A datagram in hex (NAT-PMP, PCP): only the addresses it carries.
+    // A datagram in hex (NAT-PMP, PCP, STUN): only the addresses it carries.
+    if (HEX.test(s) && isStun(Buffer.from(s, 'hex'))) return redactStun(s, canonicalPlaceholder)
     if (HEX.test(s)) return hexes.reduce((out, [from, to]) => out.split(from).join(to), s)
     let out = s.replace(ELEMENT, (whole, tag: string, value: string) => {
       const key = `${tag.replace(/^[\w-]+:/, '').toLowerCase()}\u0000${value.trim()}`

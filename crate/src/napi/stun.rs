@@ -13,6 +13,7 @@ use crate::napi::pxp::ms;
 use crate::stun::behaviour::{self, Behaviour};
 use crate::stun::client;
 use crate::stun::message::DEFAULT_PORT;
+use crate::trace;
 
 /// STUN's default budget for one test (`stun::client::DEFAULT_BUDGET`).
 #[napi]
@@ -152,8 +153,17 @@ impl NativeStunBehaviour {
 
 /// RFC 5780 behaviour discovery against the servers given, in order, until one could tell
 /// both the mapping and the filtering behaviour (at most `MAX_STUN_SERVERS` are asked).
+/// `trace`: a traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
 #[napi]
 pub async fn stun_behaviour(
+    servers: Vec<String>,
+    budget_ms: Option<u32>,
+    trace: Option<u32>,
+) -> Vec<NativeStunBehaviour> {
+    trace::scoped(trace, stun_behaviour_untraced(servers, budget_ms)).await
+}
+
+async fn stun_behaviour_untraced(
     servers: Vec<String>,
     budget_ms: Option<u32>,
 ) -> Vec<NativeStunBehaviour> {
@@ -247,9 +257,24 @@ impl StunSocket {
     }
 
     /// Asks `server` for an answer from its other address and port, sent to
-    /// `external_port` (the mapping's; absent: the socket's own as seen outside).
+    /// `external_port` (the mapping's; absent: the socket's own as seen outside). `trace`: a
+    /// traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
     #[napi]
     pub async fn inbound(
+        &self,
+        server: String,
+        external_port: Option<u32>,
+        budget_ms: Option<u32>,
+        trace: Option<u32>,
+    ) -> NativeInbound {
+        trace::scoped(
+            trace,
+            self.inbound_untraced(server, external_port, budget_ms),
+        )
+        .await
+    }
+
+    async fn inbound_untraced(
         &self,
         server: String,
         external_port: Option<u32>,

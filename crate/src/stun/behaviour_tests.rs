@@ -274,3 +274,93 @@ async fn a_binding_over_ipv6_reads_the_address_xored_with_the_transaction_id() {
     );
     assert_eq!(r.other, None);
 }
+
+/// What a traced call collects: each event's kind, peer, attempt and detail, and the bodies.
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<crate::trace::Event>>);
+
+impl crate::trace::Sink for Collect {
+    fn record(&self, _call: u32, event: crate::trace::Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[tokio::test]
+async fn a_traced_run_reports_requests_answers_noise_and_silence() {
+    use crate::trace::{self, Kind};
+    let (server, other) = fake_server(Quirks {
+        noise_first: true,
+        ..Default::default()
+    })
+    .await;
+    let socket = client::bind_for(server).unwrap();
+    // The server sees our loopback source address.
+    let me = SocketAddr::from(([127, 0, 0, 1], socket.local_addr().unwrap().port()));
+    // The second transaction waits for an answer from where none comes (the server answers
+    // from its other address): it ends without one.
+    let elsewhere: SocketAddr = "127.0.4.3:9".parse().unwrap();
+    let waits = client::Transaction {
+        request: BindingRequest {
+            change_ip: true,
+            change_port: true,
+            response_port: None,
+        },
+        to: server,
+        expect_from: elsewhere,
+    };
+    let sink = Arc::new(Collect::default());
+    let id = trace::open_call(sink.clone());
+    let timing = client::timing(Duration::from_millis(300));
+    let transactions = [client::Transaction::binding(server), waits];
+    trace::scoped(Some(id), client::run(&socket, &transactions, &timing))
+        .await
+        .unwrap();
+    trace::close_call(id);
+    let events = sink.0.lock().unwrap();
+    let with = |kind: Kind, text: &str| {
+        events
+            .iter()
+            .filter(|e| e.kind == kind && e.detail.as_deref().unwrap_or("").contains(text))
+            .count()
+    };
+    // Both requests went out, as STUN messages, with what they ask; the silent one twice.
+    let sent: Vec<_> = events.iter().filter(|e| e.kind == Kind::StunSent).collect();
+    assert!(sent.len() >= 3, "{events:#?}");
+    assert!(sent.iter().all(|e| e.peer == Some(server)
+        && e.body
+            .as_ref()
+            .is_some_and(|b| b[4..8] == MAGIC_COOKIE.to_be_bytes())));
+    assert_eq!(
+        with(Kind::StunSent, "Binding request; the answer must come from"),
+        1
+    );
+    assert!(
+        with(
+            Kind::StunSent,
+            &format!("CHANGE-REQUEST address and port; the answer must come from {elsewhere}")
+        ) >= 2
+    );
+    // The answer, with what it said; the noise before it, ignored and why; the answer the
+    // change request got from the wrong address, ignored.
+    let answer =
+        format!("the answer: this host is {me} as the server sees it; other address {other}");
+    assert_eq!(with(Kind::StunReceived, &answer), 1, "{events:#?}");
+    assert!(with(Kind::StunReceived, "ignored: from ") >= 2);
+    assert!(
+        with(
+            Kind::StunReceived,
+            &format!("ignored: answer from {other}, expected from {elsewhere}")
+        ) >= 1
+    );
+    // The unanswered transaction, once, with its attempts.
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == Kind::StunFailed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:#?}");
+    assert_eq!(failed[0].attempt, Some(2));
+    assert_eq!(
+        failed[0].detail.as_deref(),
+        Some(format!("no answer from {elsewhere} within 300 ms").as_str())
+    );
+}

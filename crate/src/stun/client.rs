@@ -6,17 +6,22 @@
 //! asked. So each transaction names the one address its answer must come from, and a datagram
 //! is taken only when it comes from there, parses, and carries the transaction's id; anything
 //! else is counted and dropped (with the last reason kept for the report).
+//!
+//! A traced call (`crate::trace`) sees each request sent, each datagram read and what became
+//! of it, and each transaction left without an answer: section `stun` in JavaScript.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, Instant};
 
 use crate::limits::MAX_STUN_MESSAGE;
 use crate::pxp::transport::{self, Timing};
 use crate::stun::message::{self, BindingRequest, Response, TransactionId};
+use crate::trace::{self, Event, Kind};
 
 /// The first wait before a retransmission (RFC 8489 6.2.1 recommends 500 ms for paths of
 /// unknown length: these servers are on the Internet, not on the LAN), doubled each time.
@@ -111,6 +116,7 @@ fn new_id() -> io::Result<TransactionId> {
 
 struct Pending {
     id: TransactionId,
+    request: BindingRequest,
     bytes: Vec<u8>,
     to: SocketAddr,
     expect_from: SocketAddr,
@@ -131,6 +137,7 @@ pub async fn run(
             let id = new_id()?;
             Ok(Pending {
                 id,
+                request: t.request,
                 bytes: t.request.encode(&id),
                 to: t.to,
                 expect_from: t.expect_from,
@@ -151,11 +158,22 @@ pub async fn run(
         if transport::send_due(due, sends == 0, now, deadline) {
             for p in pending.iter_mut().filter(|p| p.done.is_none()) {
                 match socket.send_to(&p.bytes, p.to).await {
-                    Ok(_) => p.attempts += 1,
-                    Err(e) if sends == 0 => return Err(e),
-                    // A later send refused (an ICMP error, a route gone): the answer will not
-                    // come, which the outcome says.
-                    Err(_) => {}
+                    Ok(_) => {
+                        p.attempts += 1;
+                        trace::emit(|| sent_event(p));
+                    }
+                    Err(e) => {
+                        trace::emit(|| {
+                            Event::new(Kind::StunFailed)
+                                .peer(p.to)
+                                .detail(format!("sending: {e}"))
+                        });
+                        if sends == 0 {
+                            return Err(e);
+                        }
+                        // A later send refused (an ICMP error, a route gone): the answer will
+                        // not come, which the outcome says.
+                    }
                 }
             }
             sends += 1;
@@ -166,7 +184,10 @@ pub async fn run(
             biased;
             received = socket.recv_from(&mut buffer) => match received {
                 Ok((len, from)) => {
-                    if let Err(why) = take(&mut pending, &buffer[..len], from, started) {
+                    let datagram = &buffer[..len];
+                    let taken = take(&mut pending, datagram, from, started);
+                    trace::emit(|| received_event(from, datagram, started.elapsed(), &pending, &taken));
+                    if let Err(why) = taken {
                         out.ignored += 1;
                         out.last_ignored = Some(why);
                     }
@@ -183,6 +204,19 @@ pub async fn run(
             }
         }
     }
+    for p in pending.iter().filter(|p| p.done.is_none()) {
+        trace::emit(|| {
+            Event::new(Kind::StunFailed)
+                .peer(p.to)
+                .attempt(p.attempts)
+                .elapsed(started.elapsed())
+                .detail(format!(
+                    "no answer from {} within {} ms",
+                    p.expect_from,
+                    timing.budget.as_millis()
+                ))
+        });
+    }
     out.outcomes = pending
         .into_iter()
         .map(|p| match p.done {
@@ -195,15 +229,87 @@ pub async fn run(
     Ok(out)
 }
 
-/// Gives `datagram` to the transaction it answers, or says why it answers none.
+/// A request as sent: its bytes, and what it asks in words.
+fn sent_event(p: &Pending) -> Event {
+    let r = &p.request;
+    let mut asks = String::from("Binding request");
+    if r.change_ip || r.change_port {
+        let what = match (r.change_ip, r.change_port) {
+            (true, true) => "address and port",
+            (true, false) => "address",
+            _ => "port",
+        };
+        asks.push_str(&format!(", CHANGE-REQUEST {what}"));
+    }
+    if let Some(port) = r.response_port {
+        asks.push_str(&format!(", RESPONSE-PORT {port}"));
+    }
+    Event::new(Kind::StunSent)
+        .peer(p.to)
+        .body(Bytes::copy_from_slice(&p.bytes))
+        .attempt(p.attempts)
+        .detail(format!(
+            "{asks}; the answer must come from {}",
+            p.expect_from
+        ))
+}
+
+/// A datagram read, and what became of it (`take`'s verdict).
+fn received_event(
+    from: SocketAddr,
+    datagram: &[u8],
+    elapsed: Duration,
+    pending: &[Pending],
+    taken: &Result<Option<usize>, String>,
+) -> Event {
+    let event = Event::new(Kind::StunReceived)
+        .peer(from)
+        .body(Bytes::copy_from_slice(datagram))
+        .elapsed(elapsed);
+    let answered = |i: &usize| pending.get(*i).and_then(|p| p.done.as_ref());
+    match taken {
+        Ok(Some(i)) => match answered(i) {
+            Some(a) => event.detail(answer_text(&a.response)),
+            None => event,
+        },
+        Ok(None) => event.detail("a repeated answer (the transaction was answered already)"),
+        Err(why) => event.detail(format!("ignored: {why}")),
+    }
+}
+
+/// What an answer says, in words (bounded: our own formatting of parsed fields).
+fn answer_text(r: &Response) -> String {
+    let mut text = if r.success {
+        match r.mapped {
+            Some(m) => format!("the answer: this host is {m} as the server sees it"),
+            None => "the answer, without a mapped address".to_string(),
+        }
+    } else {
+        match &r.error {
+            Some(e) => format!("an error response: {} {:?}", e.code, e.reason),
+            None => "an error response without ERROR-CODE".to_string(),
+        }
+    };
+    if let Some(other) = r.other_address {
+        text.push_str(&format!("; other address {other}"));
+    }
+    text
+}
+
+/// Gives `datagram` to the transaction it answers (`Some(index)`; `None`: one answered
+/// before), or says why it answers none.
 fn take(
     pending: &mut [Pending],
     datagram: &[u8],
     from: SocketAddr,
     started: Instant,
-) -> Result<(), String> {
+) -> Result<Option<usize>, String> {
     let response = message::parse_response(datagram).map_err(|e| format!("from {from}: {e}"))?;
-    let Some(p) = pending.iter_mut().find(|p| p.id == response.transaction) else {
+    let Some((index, p)) = pending
+        .iter_mut()
+        .enumerate()
+        .find(|(_, p)| p.id == response.transaction)
+    else {
         return Err(format!(
             "from {from}: not an answer to a request of this test"
         ));
@@ -216,14 +322,15 @@ fn take(
             p.expect_from
         ));
     }
-    if p.done.is_none() {
-        p.done = Some(Answered {
-            response,
-            attempts: p.attempts,
-            latency: started.elapsed(),
-        });
+    if p.done.is_some() {
+        return Ok(None);
     }
-    Ok(())
+    p.done = Some(Answered {
+        response,
+        attempts: p.attempts,
+        latency: started.elapsed(),
+    });
+    Ok(Some(index))
 }
 
 /// The same address and port, an IPv4 address also matching its IPv4-mapped IPv6 form.
