@@ -1,29 +1,25 @@
 //! The HTTP/1.1 client for descriptions and SOAP: one short-lived connection per request
 //! (as miniupnpc does; routers close after each reply anyway), hard deadlines and size caps.
 //!
-//! We drive hyper's connection ourselves instead of using a pooled client because we need
-//! the local address of the very socket that reached the router (Godot's `igd_our_addr`,
-//! and the default `NewInternalClient`), and because IPv6 link-local routers need a zone
-//! that URLs cannot carry through a pooled client.
+//! We open and drive the connection ourselves instead of using a pooled client because we
+//! need the local address of the very socket that reached the router (Godot's
+//! `igd_our_addr`, and the default `NewInternalClient`), and because IPv6 link-local routers
+//! need a zone that URLs cannot carry through a pooled client. The exchange itself is written
+//! here too (the head by hand, the reply read by `http_reply.rs` with httparse): one request
+//! and one reply per connection is all the routers get, and hyper's general machinery for it
+//! cost more instructions than the rest of a SOAP call together (BENCHMARKS.md, issue 29).
 
-use std::error::Error as _;
+use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, HOST, PRAGMA,
-    USER_AGENT,
-};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
-use crate::upnp::head_case::MiniupnpcCase;
+use crate::upnp::http_reply::{Reply, ReplyError, ReplyReader};
 use crate::upnp::link::{Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.
@@ -253,37 +249,6 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
     })
 }
 
-/// The header lines of a request, in the order and with the values miniupnpc writes
-/// (miniwget.c for GET, minisoap.c for POST); `extra` (Content-Type, SOAPAction) goes after
-/// Content-Length. Names are re-spelled on the wire by [`MiniupnpcCase`].
-fn head_fields(
-    method: &str,
-    endpoint: &Endpoint,
-    body_len: usize,
-    extra: &[(&str, &str)],
-) -> Result<HeaderMap, HttpError> {
-    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| HttpError::Protocol(e.to_string()));
-    let mut fields = HeaderMap::with_capacity(10);
-    if method == "GET" {
-        fields.append(HOST, value(&endpoint.host_and_port)?);
-        fields.append(CONNECTION, HeaderValue::from_static("Close"));
-        fields.append(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        return Ok(fields);
-    }
-    fields.append(HOST, value(&endpoint.host_header)?);
-    fields.append(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    fields.append(CONTENT_LENGTH, HeaderValue::from(body_len));
-    for (name, v) in extra {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        fields.append(name, value(v)?);
-    }
-    fields.append(CONNECTION, HeaderValue::from_static("Close"));
-    fields.append(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    fields.append(PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(fields)
-}
-
 /// Sends one request on `conn` and reads the whole reply within `limits`. On a spare that the
 /// device had closed meanwhile, the request goes again on a new connection.
 pub async fn exchange(
@@ -291,14 +256,15 @@ pub async fn exchange(
     endpoint: &Endpoint,
     method: &str,
     headers: &[(&str, &str)],
-    body: Bytes,
+    body: &[u8],
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let reused = conn.reused;
-    match exchange_once(conn, endpoint, method, headers, body.clone(), limits).await {
+    let request = request_bytes(method, endpoint, headers, body)?;
+    match exchange_once(conn, &request, limits).await {
         Err(HttpError::Closed(_)) if reused => {
             let fresh = open(endpoint, limits, false).await?;
-            exchange_once(fresh, endpoint, method, headers, body, limits).await
+            exchange_once(fresh, &request, limits).await
         }
         other => other,
     }
@@ -306,10 +272,7 @@ pub async fn exchange(
 
 async fn exchange_once(
     conn: Connection,
-    endpoint: &Endpoint,
-    method: &str,
-    headers: &[(&str, &str)],
-    body: Bytes,
+    request: &[u8],
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let Connection {
@@ -320,103 +283,163 @@ async fn exchange_once(
         link,
         _ticket,
     } = conn;
-    let work = async move {
-        let _ticket = _ticket;
-        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(64 * 1024)
-            // One flat buffer per message, so the head reaches MiniupnpcCase as plain writes.
-            .writev(false)
-            .handshake::<_, Full<Bytes>>(TokioIo::new(MiniupnpcCase::new(stream)))
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let fields = head_fields(method, endpoint, body.len(), headers)?;
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = if method == "GET" {
-            Method::GET
-        } else {
-            Method::POST
-        };
-        *request.uri_mut() = endpoint
-            .path_and_query
-            .parse()
-            .map_err(|e: hyper::http::uri::InvalidUri| HttpError::Protocol(e.to_string()))?;
-        *request.headers_mut() = fields;
-        let max_body = limits.max_body;
-        let talk = async move {
-            let response = sender.send_request(request).await.map_err(|e| {
-                if closed_early(&e) {
-                    HttpError::Closed(e.to_string())
-                } else {
-                    HttpError::Protocol(e.to_string())
-                }
-            })?;
-            let status = response.status().as_u16();
-            if let Some(len) = response
-                .headers()
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-            {
-                if len > max_body as u64 {
-                    return Err(HttpError::TooLarge(max_body));
-                }
-            }
-            let body = Limited::new(response.into_body(), max_body)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        HttpError::TooLarge(max_body)
-                    } else {
-                        HttpError::Protocol(e.to_string())
-                    }
-                })?
-                .to_bytes();
-            Ok::<_, HttpError>((status, body))
-            // `sender` drops here, which lets `connection` finish.
-        };
-        let (reply, _) = tokio::join!(talk, connection);
-        reply
-    };
     let written = Instant::now();
-    let outcome = timeout_at(deadline, work)
+    let outcome = timeout_at(deadline, talk(&stream, request, limits.max_body))
         .await
         .map_err(|_| HttpError::Timeout)
         .and_then(|r| r);
+    // Closed now (a reset, see `link.rs`), before the device's slot is given back.
+    drop(stream);
+    drop(_ticket);
     match &outcome {
         Ok(_) => link.answered(written.elapsed()),
         // A fresh connection reset before any reply: the device is shedding load.
         Err(HttpError::Closed(_)) if !reused => link.reset_seen(),
         Err(_) => {}
     }
-    let (status, body) = outcome?;
+    let reply = outcome?;
     Ok(Response {
-        status,
-        body,
+        status: reply.status,
+        body: reply.body,
         local_addr,
     })
 }
 
-/// hyper's error for a connection the device closed or reset before its reply began.
-fn closed_early(e: &hyper::Error) -> bool {
-    if e.is_incomplete_message() {
-        return true;
+/// Writes `request` and reads the reply. The socket is used directly: a request is one write,
+/// and a reply one or two reads, where a general client's machinery (a connection task, a
+/// request channel, header maps) cost more than the exchange itself.
+async fn talk(stream: &TcpStream, request: &[u8], max_body: usize) -> Result<Reply, HttpError> {
+    let mut sent = 0;
+    while sent < request.len() {
+        match stream.try_write(&request[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                stream.writable().await.map_err(|e| io_failure(e, false))?
+            }
+            Err(e) => return Err(io_failure(e, false)),
+        }
     }
-    let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
-    io.is_some_and(|io| {
-        matches!(
-            io.kind(),
-            std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::BrokenPipe
-                | std::io::ErrorKind::ConnectionAborted
-        )
-    })
+    let mut reader = ReplyReader::new(max_body);
+    loop {
+        match stream.try_read_buf(reader.buffer()) {
+            Ok(n) => match reader.received(n) {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => {}
+                Err(ReplyError::Incomplete(e)) => return Err(HttpError::Closed(e)),
+                Err(ReplyError::TooLarge) => return Err(HttpError::TooLarge(max_body)),
+                Err(ReplyError::Invalid(e)) => return Err(HttpError::Protocol(e)),
+            },
+            Err(e) if e.kind() == ErrorKind::WouldBlock => stream
+                .readable()
+                .await
+                .map_err(|e| io_failure(e, reader.has_head()))?,
+            Err(e) => return Err(io_failure(e, reader.has_head())),
+        }
+    }
+}
+
+/// A socket error: before the reply's head, a reset or broken connection means the device
+/// closed it before answering (a spare it had dropped: retried on a fresh one).
+fn io_failure(e: std::io::Error, has_head: bool) -> HttpError {
+    let closed = matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+    );
+    if closed && !has_head {
+        HttpError::Closed(e.to_string())
+    } else {
+        HttpError::Protocol(e.to_string())
+    }
+}
+
+/// The request: its head in the order, with the values and the spelling miniupnpc writes
+/// (miniwget.c for GET, minisoap.c for POST), then the body. The spelling matters: some
+/// routers match header names case-sensitively (a Linksys WRT120N routes a POST to its UPnP
+/// handler only for `SOAPAction`/`SOAPACTION` and answers HTTP 501 otherwise,
+/// syncthing/syncthing#1696), and every router in the field has met miniupnpc's head.
+/// `extra` (Content-Type, SOAPAction) goes after Content-Length.
+fn request_bytes(
+    method: &str,
+    endpoint: &Endpoint,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Vec<u8>, HttpError> {
+    let target = request_target(&endpoint.path_and_query)?;
+    let mut out = Vec::with_capacity(256 + body.len());
+    let mut line = |parts: &[&str]| {
+        for part in parts {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    };
+    if method == "GET" {
+        line(&["GET ", target, " HTTP/1.1"]);
+        line(&["Host: ", header_value(&endpoint.host_and_port)?]);
+        line(&["Connection: Close"]);
+        line(&["User-Agent: ", USER_AGENT_VALUE]);
+    } else {
+        line(&["POST ", target, " HTTP/1.1"]);
+        line(&["Host: ", header_value(&endpoint.host_header)?]);
+        line(&["User-Agent: ", USER_AGENT_VALUE]);
+        line(&["Content-Length: ", &body.len().to_string()]);
+        for (name, value) in extra {
+            line(&[name, ": ", header_value(value)?]);
+        }
+        line(&["Connection: Close"]);
+        line(&["Cache-Control: no-cache"]);
+        line(&["Pragma: no-cache"]);
+    }
+    line(&[]);
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// A header value that cannot break the head: no control character but tab (the rule of the
+/// `http` crate's `HeaderValue`, which hyper's requests were built from).
+fn header_value(value: &str) -> Result<&str, HttpError> {
+    if value.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t') {
+        Ok(value)
+    } else {
+        Err(HttpError::Protocol(
+            "failed to parse header value".to_string(),
+        ))
+    }
+}
+
+/// The request target of a path (and query) from a device's URL, checked the way the `http`
+/// crate's `Uri` checked it when hyper wrote the request: bytes a path (or query) may carry
+/// as they are, or any non-ASCII character; a fragment (`#...`) is not sent.
+fn request_target(path: &str) -> Result<&str, HttpError> {
+    let invalid = || HttpError::Protocol("invalid uri character".to_string());
+    if !path.starts_with(['/', '?', '#']) {
+        return Err(invalid());
+    }
+    let mut in_query = false;
+    for (i, b) in path.bytes().enumerate() {
+        let fits = match b {
+            b'#' => return Ok(&path[..i]),
+            b'?' if !in_query => {
+                in_query = true;
+                true
+            }
+            0x80..=0xFF => true,
+            _ if in_query => matches!(b, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E),
+            _ => matches!(
+                b,
+                0x21 | 0x22 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7B..=0x7E
+            ),
+        };
+        if !fits {
+            return Err(invalid());
+        }
+    }
+    Ok(path)
 }
 
 /// GET `url`, for device descriptions.
 pub async fn get(endpoint: &Endpoint, limits: &Limits) -> Result<Response, HttpError> {
     let conn = connect(endpoint, limits).await?;
-    exchange(conn, endpoint, "GET", &[], Bytes::new(), limits).await
+    exchange(conn, endpoint, "GET", &[], &[], limits).await
 }
 
 /// Header for SOAP requests (UPnP Device Architecture 1.1, 3.2.1).
@@ -471,8 +494,7 @@ mod tests {
             let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
             let conn = connect(&e, &limits()).await.unwrap();
             let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", "\"urn:x#GetStatusInfo\"")];
-            let body = Bytes::from_static(b"<x/>");
-            exchange(conn, &e, "POST", &headers, body, &limits())
+            exchange(conn, &e, "POST", &headers, b"<x/>", &limits())
                 .await
                 .unwrap();
         })
@@ -486,6 +508,40 @@ mod tests {
                  Cache-Control: no-cache\r\nPragma: no-cache\r\n\r\n"
             )
         );
+    }
+
+    /// The request target is checked and cut exactly as the `http` crate's `Uri` did when
+    /// hyper wrote the request: every byte, in the path and in the query.
+    #[test]
+    fn request_targets_are_checked_as_the_http_crate_checks_them() {
+        let mut cases = vec![
+            "/".to_string(),
+            "/ctl/IPConn".into(),
+            "/a#frag".into(),
+            "/é?q=ü#x".into(),
+        ];
+        for b in 0u8..=0x7F {
+            let c = char::from(b);
+            cases.push(format!("/p{c}x"));
+            cases.push(format!("/p?q{c}x"));
+            cases.push(format!("/p?q{c}"));
+        }
+        for case in cases {
+            let ours = request_target(&case).ok();
+            let theirs = case
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.path_and_query().map(|p| p.as_str().to_string()));
+            assert_eq!(ours.map(str::to_string), theirs, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn header_values_cannot_break_the_head() {
+        assert!(header_value("\"urn:x#A\"\tö").is_ok());
+        for bad in ["a\r\nX-Injected: 1", "a\nb", "nul\0", "del\x7f"] {
+            assert!(header_value(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -269,8 +269,7 @@ where
     let body = envelope(&target.service_type, action, &args)?;
     let soap_action = format!("\"{}#{action}\"", target.service_type);
     let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", soap_action.as_str())];
-    let body = bytes::Bytes::from(body);
-    let response = http::exchange(conn, &endpoint, "POST", &headers, body, &limits)
+    let response = http::exchange(conn, &endpoint, "POST", &headers, body.as_bytes(), &limits)
         .await
         .map_err(|e| CallFailure {
             outcome_unknown: matches!(e, HttpError::Timeout | HttpError::Closed(_)),
