@@ -25,13 +25,22 @@ const DECLARATION_MAX: usize = 256;
 /// that are not UTF-8 become U+FFFD, as before).
 pub fn decode_xml(bytes: &[u8]) -> Cow<'_, str> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8_lossy(rest);
+        return utf8(rest);
     }
     match declared_encoding(bytes) {
         Some(label) if LATIN1_LABELS.iter().any(|l| l.eq_ignore_ascii_case(label)) => {
             Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect())
         }
-        _ => String::from_utf8_lossy(bytes),
+        _ => utf8(bytes),
+    }
+}
+
+/// `bytes` as UTF-8, invalid sequences as U+FFFD (the check alone is several times cheaper
+/// than the lossy conversion's, and replies are almost always valid).
+fn utf8(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 

@@ -25,3 +25,4 @@ pub mod ssdp;
 pub mod test_model_router;
 #[cfg(test)]
 pub mod test_router;
+pub mod xml_scan;

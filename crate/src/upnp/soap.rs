@@ -8,12 +8,13 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use roxmltree::{Document, Node};
+use roxmltree::Document;
 
 use crate::errors::{Failure, UpnpResult};
 use crate::limits::{cap, MAX_NAME_CHARS};
 use crate::upnp::charset;
 use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
+use crate::upnp::xml_scan::{self, Element};
 
 /// Largest SOAP reply we read (real ones are well under 2 KB).
 pub const MAX_SOAP_BYTES: usize = 64 * 1024;
@@ -148,6 +149,9 @@ fn shelter_controls(body: &str) -> Cow<'_, str> {
 }
 
 fn unshelter(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
     text.chars()
         .map(|c| match c as u32 {
             n @ SHELTER..=0xE01F => char::from_u32(n - SHELTER).unwrap_or(c),
@@ -158,26 +162,42 @@ fn unshelter(text: &str) -> String {
 
 /// Parses a SOAP reply to `action`. `Err` means the body is not a SOAP reply to it.
 pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
+    if let Some(elements) = xml_scan::scan(body) {
+        return read_reply(&elements, action);
+    }
     let body = shelter_controls(body);
     let doc = Document::parse(&body).map_err(|e| format!("reply is not XML: {e}"))?;
-    let envelope = doc.root_element();
-    if envelope.tag_name().name() != "Envelope" {
+    read_reply(&xml_scan::from_document(&doc), action)
+}
+
+/// What the elements of a reply say (the root is the first element).
+fn read_reply(elements: &[Element<'_>], action: &str) -> Result<Parsed, String> {
+    let children = |parent: usize| {
+        elements
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| e.parent == Some(parent))
+    };
+    let envelope = elements.first().ok_or("reply has no root element")?;
+    if envelope.name != "Envelope" {
         return Err(format!(
             "reply root is <{}>, not a SOAP Envelope",
-            envelope.tag_name().name()
+            envelope.name
         ));
     }
-    let body = element_children(envelope)
-        .find(|n| n.tag_name().name() == "Body")
+    let (body, _) = children(0)
+        .find(|(_, e)| e.name == "Body")
         .ok_or("SOAP reply has no Body")?;
-    let payload = element_children(body).next().ok_or("SOAP Body is empty")?;
-    let name = payload.tag_name().name();
+    let (at, payload) = children(body).next().ok_or("SOAP Body is empty")?;
+    let name = payload.name;
     if name == "Fault" {
+        // The first element of that name inside the fault, in document order.
         let find = |wanted: &str| {
-            payload
-                .descendants()
-                .find(|n| n.is_element() && n.tag_name().name() == wanted)
-                .map(|n| unshelter(n.text().unwrap_or("").trim()))
+            elements[at + 1..]
+                .iter()
+                .take_while(|e| e.depth > payload.depth)
+                .find(|e| e.name == wanted)
+                .map(|e| unshelter(e.text))
         };
         let code = find("errorCode").and_then(|c| c.parse::<i64>().ok());
         let description = find("errorDescription")
@@ -186,26 +206,16 @@ pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
             .unwrap_or_default();
         return Ok(Parsed::Fault { code, description });
     }
-    let expected = format!("{action}Response");
-    if name != expected {
+    if name.strip_suffix("Response") != Some(action) {
         return Err(format!(
-            "expected <{expected}>, got <{}>",
+            "expected <{action}Response>, got <{}>",
             cap(name, MAX_NAME_CHARS)
         ));
     }
-    let values = element_children(payload)
-        .map(|n| {
-            (
-                n.tag_name().name().to_string(),
-                unshelter(n.text().unwrap_or("").trim()),
-            )
-        })
+    let values = children(at)
+        .map(|(_, e)| (e.name.to_string(), unshelter(e.text)))
         .collect();
     Ok(Parsed::Response(Values(values)))
-}
-
-fn element_children<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
-    node.children().filter(|n| n.is_element())
 }
 
 fn http_failure(e: HttpError) -> Failure {
