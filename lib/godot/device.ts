@@ -78,6 +78,18 @@ export class UPNPDevice {
     }
   }
 
+  /** The addon's prepared connection service for add and delete, made again only when the
+   *  target's fields have changed (the control URL is parsed once per service, not per call). */
+  #service: { target: native.SoapTarget; native: native.SoapService } | null = null
+  private service(): native.SoapService {
+    const target = this.target()
+    const held = this.#service?.target
+    if (!held || held.controlUrl !== target.controlUrl || held.serviceType !== target.serviceType || held.timeoutMs !== target.timeoutMs) {
+      this.#service = { target, native: new native.SoapService(target) }
+    }
+    return this.#service!.native
+  }
+
   private settle(outcome: { failure?: native.NativeFailure | null }): UPNPResult {
     this.lastError = failureInfo(outcome.failure)
     return resultOf(outcome)
@@ -129,19 +141,19 @@ export class UPNPDevice {
       return this.reject(UPNPResult.INVALID_DURATION, `duration ${duration} is not a whole number of seconds <= ${MAX_UINT32}`)
     }
     if (typeof desc !== 'string') return this.reject(UPNPResult.INVALID_ARGS, 'description must be a string')
-    const outcome = await native
-      .addPortMapping(this.target(), {
-        remoteHost: '',
-        externalPort: port,
-        protocol: proto,
-        internalPort: portInternal === 0 ? port : portInternal,
+    const outcome = await this.service()
+      .addPortMapping(
+        '',
+        port,
+        proto,
+        portInternal === 0 ? port : portInternal,
         // Godot sends igd_our_addr; a hand-built device without one gets the address of the
         // connection that reaches the router, which is what igd_our_addr means.
-        internalClient: String(this.igdOurAddr ?? ''),
-        enabled: true,
-        description: desc === '' ? MAPPING_DESCRIPTION : desc,
-        leaseDuration: duration,
-      })
+        String(this.igdOurAddr ?? ''),
+        true,
+        desc === '' ? MAPPING_DESCRIPTION : desc,
+        duration,
+      )
       .catch(internalError)
     return this.settle(outcome)
   }
@@ -152,9 +164,7 @@ export class UPNPDevice {
     if (!isProtocol(proto)) {
       return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
     }
-    const outcome = await native
-      .deletePortMapping(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
-      .catch(internalError)
+    const outcome = await this.service().deletePortMapping('', port, proto).catch(internalError)
     return this.settle(outcome)
   }
 

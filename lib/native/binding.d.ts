@@ -28,6 +28,24 @@ export declare class NotifyListener {
 }
 
 /**
+ * A connection service of a gateway, prepared once for the calls made on it: the hot ones,
+ * adding and deleting mappings, are its methods. Their arguments come in order, not as an
+ * object (reading an object's properties through N-API cost more than the rest of the
+ * crossing), and the control URL is parsed once, not per call. `UPNPDevice` keeps one while
+ * its control URL, service type and timeout stay the same.
+ */
+export declare class SoapService {
+  constructor(target: SoapTarget)
+  /**
+   * `AddPortMapping`; resolves with `value` = the internal client that was sent
+   * (`internalClient` "" = the local address of the connection that reaches the router).
+   */
+  addPortMapping(remoteHost: string, externalPort: number, protocol: string, internalPort: number, internalClient: string, enabled: boolean, description: string, leaseDuration: number): Promise<ActionResult>
+  /** `DeletePortMapping`. */
+  deletePortMapping(remoteHost: string, externalPort: number, protocol: string): Promise<ActionResult>
+}
+
+/**
  * Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
  * panic in a sync call throws; neither takes the process down.
  */
@@ -45,9 +63,6 @@ export interface ActionResult {
 }
 
 export declare function addPinhole(target: SoapTarget, spec: PinholeSpec): Promise<PinholeResult>
-
-/** Resolves with `value` = the internal client that was sent. */
-export declare function addPortMapping(target: SoapTarget, args: PortMapping): Promise<ActionResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -98,8 +113,6 @@ export interface DefaultGatewayResult {
 }
 
 export declare function deletePinhole(target: SoapTarget, uniqueId: number): Promise<ActionResult>
-
-export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
 export declare function deviceFromUrl(url: string, requestTimeoutMs: number): Promise<DeviceResult>

@@ -7,6 +7,7 @@
 //! `UNKNOWN_ERROR`, so a bug can never take the Node process down.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
@@ -224,11 +225,11 @@ pub struct SoapTarget {
 
 impl From<SoapTarget> for Target {
     fn from(t: SoapTarget) -> Self {
-        Target {
-            control_url: t.control_url,
-            service_type: t.service_type,
-            timeout: Duration::from_millis(t.timeout_ms.max(1).into()),
-        }
+        Target::new(
+            t.control_url,
+            t.service_type,
+            Duration::from_millis(t.timeout_ms.max(1).into()),
+        )
     }
 }
 
@@ -298,18 +299,83 @@ pub struct PortMapping {
     pub lease_duration: u32,
 }
 
-/// Resolves with `value` = the internal client that was sent.
-#[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn add_port_mapping(
-    env: &Env,
-    target: SoapTarget,
-    args: PortMapping,
-) -> Result<PromiseRaw<'_, ActionResult>> {
-    let target: Target = target.into();
-    completion::spawn(
-        env,
-        async move { ActionResult::from(add(&target, args).await) },
-    )
+/// A connection service of a gateway, prepared once for the calls made on it: the hot ones,
+/// adding and deleting mappings, are its methods. Their arguments come in order, not as an
+/// object (reading an object's properties through N-API cost more than the rest of the
+/// crossing), and the control URL is parsed once, not per call. `UPNPDevice` keeps one while
+/// its control URL, service type and timeout stay the same.
+#[napi]
+pub struct SoapService {
+    target: Arc<Target>,
+}
+
+#[napi]
+impl SoapService {
+    #[napi(constructor)]
+    pub fn new(target: SoapTarget) -> Self {
+        Self {
+            target: Arc::new(target.into()),
+        }
+    }
+
+    /// `AddPortMapping`; resolves with `value` = the internal client that was sent
+    /// (`internalClient` "" = the local address of the connection that reaches the router).
+    #[napi(ts_return_type = "Promise<ActionResult>")]
+    #[allow(clippy::too_many_arguments)] // AddPortMapping's own eight, in its order
+    pub fn add_port_mapping<'env>(
+        &self,
+        env: &'env Env,
+        remote_host: String,
+        external_port: u32,
+        protocol: String,
+        internal_port: u32,
+        internal_client: String,
+        enabled: bool,
+        description: String,
+        lease_duration: u32,
+    ) -> Result<PromiseRaw<'env, ActionResult>> {
+        let target = self.target.clone();
+        let args = PortMapping {
+            remote_host,
+            external_port,
+            protocol,
+            internal_port,
+            internal_client,
+            enabled,
+            description,
+            lease_duration,
+        };
+        completion::spawn(
+            env,
+            async move { ActionResult::from(add(&target, args).await) },
+        )
+    }
+
+    /// `DeletePortMapping`.
+    #[napi(ts_return_type = "Promise<ActionResult>")]
+    pub fn delete_port_mapping<'env>(
+        &self,
+        env: &'env Env,
+        remote_host: String,
+        external_port: u32,
+        protocol: String,
+    ) -> Result<PromiseRaw<'env, ActionResult>> {
+        let target = self.target.clone();
+        let key = PortMappingKey {
+            remote_host,
+            external_port,
+            protocol,
+        };
+        completion::spawn(env, async move {
+            let run = async {
+                let (external_port, protocol) = key.checked()?;
+                gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
+                    .await?;
+                Ok(String::new())
+            };
+            ActionResult::from(run.await)
+        })
+    }
 }
 
 async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, Failure> {
@@ -341,24 +407,6 @@ impl PortMappingKey {
             protocol(&self.protocol)?,
         ))
     }
-}
-
-#[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn delete_port_mapping(
-    env: &Env,
-    target: SoapTarget,
-    key: PortMappingKey,
-) -> Result<PromiseRaw<'_, ActionResult>> {
-    let target: Target = target.into();
-    completion::spawn(env, async move {
-        let run = async {
-            let (external_port, protocol) = key.checked()?;
-            gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                .await?;
-            Ok(String::new())
-        };
-        ActionResult::from(run.await)
-    })
 }
 
 impl From<Mapping> for PortMapping {

@@ -400,10 +400,7 @@ pub async fn list_port_mappings(
                 "listing mappings timed out",
             ));
         }
-        let step = Target {
-            timeout: remaining,
-            ..target.clone()
-        };
+        let step = target.with_timeout(remaining);
         let args = vec![("NewPortMappingIndex", index.to_string())];
         match soap::call(&step, "GetGenericPortMappingEntry", args).await {
             Ok(reply) => {
@@ -516,11 +513,11 @@ mod tests {
         format!("{origin}/ctl")
     }
     fn target(control_url: String) -> Target {
-        Target {
+        Target::new(
             control_url,
-            service_type: "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
-            timeout: Duration::from_secs(5),
-        }
+            "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
+            Duration::from_secs(5),
+        )
     }
 
     const ENTRY: &str = "<NewRemoteHost></NewRemoteHost><NewExternalPort>7777</NewExternalPort><NewProtocol>udp</NewProtocol><NewInternalPort>7778</NewInternalPort><NewInternalClient>192.168.1.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription>game</NewPortMappingDescription><NewLeaseDuration>0</NewLeaseDuration>";

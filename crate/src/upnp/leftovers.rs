@@ -32,7 +32,7 @@ pub struct MappingKey {
 impl MappingKey {
     pub fn new(target: &Target, remote_host: &str, external_port: u16, protocol: &str) -> Self {
         Self {
-            control_url: target.control_url.clone(),
+            control_url: target.control_url().to_string(),
             remote_host: remote_host.to_string(),
             external_port,
             protocol: protocol.to_string(),

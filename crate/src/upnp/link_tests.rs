@@ -17,11 +17,11 @@ use crate::upnp::soap::Target;
 use crate::upnp::test_model_router::{start, Options};
 
 fn target(url: &str, timeout: Duration) -> Target {
-    Target {
-        control_url: url.to_string(),
-        service_type: "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
+    Target::new(
+        url.to_string(),
+        "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
         timeout,
-    }
+    )
 }
 
 fn mapping(port: u16) -> Mapping {

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use roxmltree::Document;
@@ -22,9 +23,43 @@ pub const MAX_SOAP_BYTES: usize = 64 * 1024;
 /// Where an action goes.
 #[derive(Clone, Debug)]
 pub struct Target {
-    pub control_url: String,
+    /// Private, so that it cannot change under its parsed form below.
+    control_url: String,
     pub service_type: String,
     pub timeout: Duration,
+    /// The control URL parsed, on the first call (a target kept for a device, as the addon's
+    /// `SoapService` is, parses it once for all its calls).
+    endpoint: OnceLock<Result<Endpoint, String>>,
+}
+
+impl Target {
+    pub fn new(control_url: String, service_type: String, timeout: Duration) -> Self {
+        Self {
+            control_url,
+            service_type,
+            timeout,
+            endpoint: OnceLock::new(),
+        }
+    }
+
+    pub fn control_url(&self) -> &str {
+        &self.control_url
+    }
+
+    /// The same target with another timeout (its parsed URL kept).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    fn endpoint(&self) -> Result<&Endpoint, Failure> {
+        self.endpoint
+            .get_or_init(|| Endpoint::parse(&self.control_url))
+            .as_ref()
+            .map_err(|e| Failure::new(UpnpResult::HttpError, e.clone()))
+    }
 }
 
 /// The output arguments of a successful action, in reply order.
@@ -266,20 +301,19 @@ where
     if target.control_url.is_empty() {
         return Err(Failure::new(UpnpResult::HttpError, "the device has no control URL").into());
     }
-    let endpoint =
-        Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
+    let endpoint = target.endpoint()?;
     let mut limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
     // Deletes shrink the router's table, which makes every later request cheaper.
     limits.urgent = matches!(action, "DeletePortMapping" | "DeletePinhole");
-    let conn = http::connect(&endpoint, &limits)
+    let conn = http::connect(endpoint, &limits)
         .await
         .map_err(http_failure)?;
     let local_addr = conn.local_addr;
     let args = build_args(local_addr)?;
     let body = envelope(&target.service_type, action, &args)?;
-    let soap_action = format!("\"{}#{action}\"", target.service_type);
+    let soap_action = ["\"", &target.service_type, "#", action, "\""].concat();
     let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", soap_action.as_str())];
-    let response = http::exchange(conn, &endpoint, "POST", &headers, body.as_bytes(), &limits)
+    let response = http::exchange(conn, endpoint, "POST", &headers, body.as_bytes(), &limits)
         .await
         .map_err(|e| CallFailure {
             outcome_unknown: matches!(e, HttpError::Timeout | HttpError::Closed(_)),
