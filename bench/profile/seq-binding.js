@@ -34,7 +34,7 @@ async function main() {
       const port = 16000 + i
       const a = await service.addPortMapping('', port, 'UDP', port, '192.168.77.10', true, 'bench', 0)
       const d = await service.deletePortMapping('', port, 'UDP')
-      if (a.failure || d.failure) throw new Error(`failed: ${JSON.stringify([a, d])}`)
+      if (a || d) throw new Error(`failed: ${JSON.stringify([a, d])}`)
     }
     console.log('pairs/s', ((n / (performance.now() - t)) * 1000).toFixed(0))
   }

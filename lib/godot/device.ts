@@ -141,7 +141,7 @@ export class UPNPDevice {
       return this.reject(UPNPResult.INVALID_DURATION, `duration ${duration} is not a whole number of seconds <= ${MAX_UINT32}`)
     }
     if (typeof desc !== 'string') return this.reject(UPNPResult.INVALID_ARGS, 'description must be a string')
-    const outcome = await this.service()
+    const failure = await this.service()
       .addPortMapping(
         '',
         port,
@@ -154,8 +154,8 @@ export class UPNPDevice {
         desc === '' ? MAPPING_DESCRIPTION : desc,
         duration,
       )
-      .catch(internalError)
-    return this.settle(outcome)
+      .catch((e) => internalError(e).failure)
+    return this.settle({ failure })
   }
 
   /** Godot's `delete_port_mapping`: `port` 1..65535, `proto` "UDP" or "TCP". */
@@ -164,8 +164,10 @@ export class UPNPDevice {
     if (!isProtocol(proto)) {
       return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
     }
-    const outcome = await this.service().deletePortMapping('', port, proto).catch(internalError)
-    return this.settle(outcome)
+    const failure = await this.service()
+      .deletePortMapping('', port, proto)
+      .catch((e) => internalError(e).failure)
+    return this.settle({ failure })
   }
 
   /**

@@ -31,18 +31,19 @@ export declare class NotifyListener {
  * A connection service of a gateway, prepared once for the calls made on it: the hot ones,
  * adding and deleting mappings, are its methods. Their arguments come in order, not as an
  * object (reading an object's properties through N-API cost more than the rest of the
- * crossing), and the control URL is parsed once, not per call. `UPNPDevice` keeps one while
- * its control URL, service type and timeout stay the same.
+ * crossing), the control URL is parsed once, not per call, and they resolve with `null` on
+ * success (no result object to build) or the failure. `UPNPDevice` keeps one while its
+ * control URL, service type and timeout stay the same.
  */
 export declare class SoapService {
   constructor(target: SoapTarget)
   /**
-   * `AddPortMapping`; resolves with `value` = the internal client that was sent
-   * (`internalClient` "" = the local address of the connection that reaches the router).
+   * `AddPortMapping` (`internalClient` "" = the local address of the connection that
+   * reaches the router).
    */
-  addPortMapping(remoteHost: string, externalPort: number, protocol: string, internalPort: number, internalClient: string, enabled: boolean, description: string, leaseDuration: number): Promise<ActionResult>
+  addPortMapping(remoteHost: string, externalPort: number, protocol: string, internalPort: number, internalClient: string, enabled: boolean, description: string, leaseDuration: number): Promise<NativeFailure | null>
   /** `DeletePortMapping`. */
-  deletePortMapping(remoteHost: string, externalPort: number, protocol: string): Promise<ActionResult>
+  deletePortMapping(remoteHost: string, externalPort: number, protocol: string): Promise<NativeFailure | null>
 }
 
 /**

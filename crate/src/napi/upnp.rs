@@ -302,8 +302,9 @@ pub struct PortMapping {
 /// A connection service of a gateway, prepared once for the calls made on it: the hot ones,
 /// adding and deleting mappings, are its methods. Their arguments come in order, not as an
 /// object (reading an object's properties through N-API cost more than the rest of the
-/// crossing), and the control URL is parsed once, not per call. `UPNPDevice` keeps one while
-/// its control URL, service type and timeout stay the same.
+/// crossing), the control URL is parsed once, not per call, and they resolve with `null` on
+/// success (no result object to build) or the failure. `UPNPDevice` keeps one while its
+/// control URL, service type and timeout stay the same.
 #[napi]
 pub struct SoapService {
     target: Arc<Target>,
@@ -318,9 +319,9 @@ impl SoapService {
         }
     }
 
-    /// `AddPortMapping`; resolves with `value` = the internal client that was sent
-    /// (`internalClient` "" = the local address of the connection that reaches the router).
-    #[napi(ts_return_type = "Promise<ActionResult>")]
+    /// `AddPortMapping` (`internalClient` "" = the local address of the connection that
+    /// reaches the router).
+    #[napi(ts_return_type = "Promise<NativeFailure | null>")]
     #[allow(clippy::too_many_arguments)] // AddPortMapping's own eight, in its order
     pub fn add_port_mapping<'env>(
         &self,
@@ -333,7 +334,7 @@ impl SoapService {
         enabled: bool,
         description: String,
         lease_duration: u32,
-    ) -> Result<PromiseRaw<'env, ActionResult>> {
+    ) -> Result<PromiseRaw<'env, Option<NativeFailure>>> {
         let target = self.target.clone();
         let args = PortMapping {
             remote_host,
@@ -345,21 +346,20 @@ impl SoapService {
             description,
             lease_duration,
         };
-        completion::spawn(
-            env,
-            async move { ActionResult::from(add(&target, args).await) },
-        )
+        completion::spawn(env, async move {
+            add(&target, args).await.err().map(Into::into)
+        })
     }
 
     /// `DeletePortMapping`.
-    #[napi(ts_return_type = "Promise<ActionResult>")]
+    #[napi(ts_return_type = "Promise<NativeFailure | null>")]
     pub fn delete_port_mapping<'env>(
         &self,
         env: &'env Env,
         remote_host: String,
         external_port: u32,
         protocol: String,
-    ) -> Result<PromiseRaw<'env, ActionResult>> {
+    ) -> Result<PromiseRaw<'env, Option<NativeFailure>>> {
         let target = self.target.clone();
         let key = PortMappingKey {
             remote_host,
@@ -370,10 +370,9 @@ impl SoapService {
             let run = async {
                 let (external_port, protocol) = key.checked()?;
                 gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                    .await?;
-                Ok(String::new())
+                    .await
             };
-            ActionResult::from(run.await)
+            run.await.err().map(NativeFailure::from)
         })
     }
 }
