@@ -51,7 +51,12 @@ fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let head = head[start..].strip_prefix(b"<?xml")?;
     let end = head.windows(2).position(|w| w == b"?>")?;
     let declaration = std::str::from_utf8(&head[..end]).ok()?;
-    let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
+    // A plain window search: str::find sets up a two-way searcher, dearer than this scan.
+    let at = declaration
+        .as_bytes()
+        .windows(8)
+        .position(|w| w == b"encoding")?;
+    let after = &declaration[at + "encoding".len()..];
     let after = after.trim_start().strip_prefix('=')?.trim_start();
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &after[1..];

@@ -26,6 +26,10 @@ pub struct Element<'a> {
 
 /// Attributes one start tag may have in the plain subset.
 const MAX_ATTRIBUTES: usize = 8;
+/// Open elements, and namespace prefixes bound at once, in the plain subset (a reply nests
+/// four deep and binds two).
+const MAX_DEPTH: usize = 16;
+const MAX_PREFIXES: usize = 8;
 /// The namespaces prefixes may not be bound to (XML Namespaces 1.0, 3).
 const RESERVED_URIS: [&str; 2] = [
     "http://www.w3.org/XML/1998/namespace",
@@ -40,16 +44,16 @@ pub fn scan(doc: &str) -> Option<Vec<Element<'_>>> {
     }
     s.spaces();
     let mut elements: Vec<Element<'_>> = Vec::with_capacity(8);
-    // Open elements (qualified name, index) and bound prefixes (prefix, depth bound at).
-    let mut open: Vec<(&str, usize)> = Vec::with_capacity(8);
-    let mut prefixes: Vec<(&str, usize)> = Vec::new();
+    // Open elements (name, index) and bound prefixes (prefix, depth bound at).
+    let mut open: Stack<(Name<'_>, usize), MAX_DEPTH> = Stack::new((Name::default(), 0));
+    let mut prefixes: Stack<(&str, usize), MAX_PREFIXES> = Stack::new(("", 0));
     loop {
         if !s.eat("<") {
             return None;
         }
-        let qname = s.name()?;
-        let depth = open.len();
-        let mut names = [""; MAX_ATTRIBUTES];
+        let tag = s.name()?;
+        let depth = open.len;
+        let mut names = [Name::default(); MAX_ATTRIBUTES];
         let mut count = 0;
         let empty = loop {
             let spaced = s.spaces();
@@ -72,14 +76,14 @@ pub fn scan(doc: &str) -> Option<Vec<Element<'_>>> {
             if RESERVED_URIS.contains(&value) {
                 return None;
             }
-            if let Some(prefix) = name.strip_prefix("xmlns:") {
-                if value.is_empty() || matches!(prefix, "xml" | "xmlns") {
+            if name.prefix() == Some("xmlns") {
+                if value.is_empty() || matches!(name.local(), "xml" | "xmlns") {
                     return None;
                 }
-                prefixes.push((prefix, depth));
+                prefixes.push((name.local(), depth))?;
             }
             // Two attributes with one local name might be one expanded name: left to roxmltree.
-            if names[..count].iter().any(|n| local(n) == local(name)) {
+            if names[..count].iter().any(|n| n.local() == name.local()) {
                 return None;
             }
             names[count] = name;
@@ -87,47 +91,49 @@ pub fn scan(doc: &str) -> Option<Vec<Element<'_>>> {
         };
         // Every prefix bound (by this tag or an ancestor); `xml:` and `xmlns:` left to roxmltree
         // except on the namespace declarations themselves.
-        let bound = |name: &str| match name.split_once(':') {
+        let bound = |name: &Name<'_>| match name.prefix() {
             None => true,
-            Some((prefix, _)) => prefix != "xml" && prefixes.iter().any(|(p, _)| *p == prefix),
+            Some(prefix) => prefix != "xml" && prefixes.items().iter().any(|(p, _)| *p == prefix),
         };
-        let declaration = |name: &str| name.starts_with("xmlns:");
-        if qname.starts_with("xmlns:") || !bound(qname) {
+        if tag.prefix() == Some("xmlns") || !bound(&tag) {
             return None;
         }
-        if !names[..count].iter().all(|n| declaration(n) || bound(n)) {
+        if !names[..count]
+            .iter()
+            .all(|n| n.prefix() == Some("xmlns") || bound(n))
+        {
             return None;
         }
         elements.push(Element {
-            name: local(qname),
+            name: tag.local(),
             text: "",
-            parent: open.last().map(|&(_, i)| i),
+            parent: open.items().last().map(|&(_, i)| i),
             depth,
         });
         if empty {
-            prefixes.retain(|&(_, d)| d < depth);
-            if !open.is_empty() {
+            prefixes.unwind(depth);
+            if open.len > 0 {
                 s.text()?;
             }
         } else {
-            open.push((qname, elements.len() - 1));
+            open.push((tag, elements.len() - 1))?;
             let text = s.text()?;
             elements.last_mut()?.text = text;
         }
         // End tags and the text after them, up to the next start tag.
         loop {
-            if open.is_empty() {
+            if open.len == 0 {
                 s.spaces();
                 return s.at_end().then_some(elements);
             }
             if s.eat("</") {
                 let name = s.name()?;
                 s.spaces();
-                if !s.eat(">") || open.pop().map(|(q, _)| q) != Some(name) {
+                if !s.eat(">") || open.pop().map(|(q, _)| q.qname) != Some(name.qname) {
                     return None;
                 }
-                prefixes.retain(|&(_, d)| d < open.len());
-                if !open.is_empty() {
+                prefixes.unwind(open.len);
+                if open.len > 0 {
                     s.text()?;
                 }
             } else if s.rest().starts_with(b"<!") || s.rest().starts_with(b"<?") || s.at_end() {
@@ -135,6 +141,63 @@ pub fn scan(doc: &str) -> Option<Vec<Element<'_>>> {
             } else {
                 break;
             }
+        }
+    }
+}
+
+/// A name as it stands in the document, and where its prefix ends.
+#[derive(Clone, Copy, Default)]
+struct Name<'a> {
+    qname: &'a str,
+    colon: Option<usize>,
+}
+
+impl<'a> Name<'a> {
+    fn prefix(&self) -> Option<&'a str> {
+        self.colon.map(|c| &self.qname[..c])
+    }
+
+    fn local(&self) -> &'a str {
+        self.colon.map_or(self.qname, |c| &self.qname[c + 1..])
+    }
+}
+
+/// A stack of at most `N` (beyond that the document is not in the plain subset), on the
+/// stack itself: no allocation per reply.
+struct Stack<T: Copy, const N: usize> {
+    slots: [T; N],
+    len: usize,
+}
+
+impl<T: Copy, const N: usize> Stack<T, N> {
+    fn new(fill: T) -> Self {
+        Self {
+            slots: [fill; N],
+            len: 0,
+        }
+    }
+
+    fn items(&self) -> &[T] {
+        &self.slots[..self.len]
+    }
+
+    fn push(&mut self, item: T) -> Option<()> {
+        *self.slots.get_mut(self.len)? = item;
+        self.len += 1;
+        Some(())
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.slots[self.len])
+    }
+}
+
+impl<const N: usize> Stack<(&str, usize), N> {
+    /// Forgets the prefixes bound at `depth` or deeper.
+    fn unwind(&mut self, depth: usize) {
+        while self.len > 0 && self.slots[self.len - 1].1 >= depth {
+            self.len -= 1;
         }
     }
 }
@@ -158,12 +221,6 @@ pub fn from_document<'a>(doc: &'a Document<'_>) -> Vec<Element<'a>> {
         ancestors.push((node.id(), elements.len() - 1));
     }
     elements
-}
-
-/// `name` without its prefix.
-#[inline]
-fn local(name: &str) -> &str {
-    name.split_once(':').map_or(name, |(_, l)| l)
 }
 
 /// `<?xml ` seen: the rest of the declaration, version first, then encoding and standalone.
@@ -237,27 +294,31 @@ impl<'a> Cursor<'a> {
 
     /// A name of ASCII letters, digits and `_.-` (not starting with a digit, `.` or `-`), with
     /// at most one prefix.
-    fn name(&mut self) -> Option<&'a str> {
+    fn name(&mut self) -> Option<Name<'a>> {
         let rest = self.rest();
-        let mut colon = false;
-        let mut len = 0;
-        for (i, &b) in rest.iter().enumerate() {
-            let first = i == 0 || rest[i - 1] == b':';
-            let fits = match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'_' => true,
-                b'0'..=b'9' | b'.' | b'-' => !first,
-                b':' => !first && !std::mem::replace(&mut colon, true),
-                _ => break,
-            };
-            if !fits {
-                return None;
+        let len = rest
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & NAME == 0)
+            .unwrap_or(rest.len());
+        let bytes = &rest[..len];
+        let colon = bytes.iter().position(|&b| b == b':');
+        let starts = |part: &[u8]| {
+            part.first()
+                .is_some_and(|&b| CLASS[usize::from(b)] & START != 0)
+        };
+        let fits = match colon {
+            None => starts(bytes),
+            Some(c) => {
+                starts(&bytes[..c]) && starts(&bytes[c + 1..]) && !bytes[c + 1..].contains(&b':')
             }
-            len = i + 1;
-        }
-        if len == 0 || rest[len - 1] == b':' {
+        };
+        if !fits {
             return None;
         }
-        Some(self.take(len))
+        Some(Name {
+            qname: self.take(len),
+            colon,
+        })
     }
 
     /// A quoted attribute value without markup or references.
@@ -267,7 +328,10 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let len = body.iter().position(|&b| b == quote)?;
-        if !body[..len].iter().all(|&b| is_plain(b) && b != b'<') {
+        if !body[..len]
+            .iter()
+            .all(|&b| CLASS[usize::from(b)] & VALUE != 0)
+        {
             return None;
         }
         self.at += 1;
@@ -280,9 +344,15 @@ impl<'a> Cursor<'a> {
     /// (an XML parser turns one into LF).
     fn text(&mut self) -> Option<&'a str> {
         let rest = self.rest();
-        let len = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
+        let len = rest
+            .iter()
+            .position(|&b| CLASS[usize::from(b)] & TEXT == 0)
+            .unwrap_or(rest.len());
+        if rest.get(len).is_some_and(|&b| b != b'<') {
+            return None;
+        }
         let raw = &rest[..len];
-        if !raw.iter().all(|&b| is_plain(b)) || raw.windows(3).any(|w| w == b"]]>") {
+        if raw.contains(&b']') && raw.windows(3).any(|w| w == b"]]>") {
             return None;
         }
         let text = self.take(len).trim_matches(|c| is_space(c as u8));
@@ -295,14 +365,39 @@ impl<'a> Cursor<'a> {
 
 #[inline]
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    CLASS[usize::from(b)] & SPACE != 0
 }
 
-/// Printable ASCII and XML white space, without a reference.
-#[inline]
-fn is_plain(b: u8) -> bool {
-    (matches!(b, 0x20..=0x7E) && b != b'&') || is_space(b)
-}
+/// What each byte may be in the plain subset: bits of [`CLASS`].
+const SPACE: u8 = 1;
+/// May start a name (or the part after its prefix).
+const START: u8 = 2;
+/// May be in a name (with `:`, checked apart).
+const NAME: u8 = 4;
+/// Character data: printable ASCII and white space, no markup or reference.
+const TEXT: u8 = 8;
+/// An attribute value's character (any quote: the closing one is found first).
+const VALUE: u8 = 16;
+
+const CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let space = matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+        let printable = matches!(c, 0x20..=0x7E);
+        let start = c.is_ascii_alphabetic() || c == b'_';
+        let name = start || c.is_ascii_digit() || matches!(c, b'.' | b'-' | b':');
+        let text = (printable || space) && c != b'<' && c != b'&';
+        class[b] = if space { SPACE } else { 0 }
+            | if start { START } else { 0 }
+            | if name { NAME } else { 0 }
+            | if text { TEXT } else { 0 }
+            | if text { VALUE } else { 0 };
+        b += 1;
+    }
+    class
+};
 
 #[cfg(test)]
 mod tests {
