@@ -256,7 +256,7 @@ pub struct Mapping {
 pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
     // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
     for text in [&m.remote_host, &m.internal_client, &m.description] {
-        soap::xml_escape(text)?;
+        soap::check_xml_text(text)?;
     }
     let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
     leftovers::settled(&key, Instant::now() + target.timeout).await?;

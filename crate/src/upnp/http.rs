@@ -14,7 +14,6 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
@@ -180,7 +179,7 @@ impl Limits {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub body: Bytes,
+    pub body: Vec<u8>,
     /// The local end of the connection that reached the device.
     pub local_addr: SocketAddr,
 }
@@ -255,7 +254,7 @@ pub async fn exchange(
     conn: Connection,
     endpoint: &Endpoint,
     method: &str,
-    headers: &[(&str, &str)],
+    headers: &[(&str, &[&str])],
     body: &[u8],
     limits: &Limits,
 ) -> Result<Response, HttpError> {
@@ -357,41 +356,67 @@ fn io_failure(e: std::io::Error, has_head: bool) -> HttpError {
 /// routers match header names case-sensitively (a Linksys WRT120N routes a POST to its UPnP
 /// handler only for `SOAPAction`/`SOAPACTION` and answers HTTP 501 otherwise,
 /// syncthing/syncthing#1696), and every router in the field has met miniupnpc's head.
-/// `extra` (Content-Type, SOAPAction) goes after Content-Length.
+/// `extra` (Content-Type, SOAPAction) goes after Content-Length, each value written from its
+/// parts.
 fn request_bytes(
     method: &str,
     endpoint: &Endpoint,
-    extra: &[(&str, &str)],
+    extra: &[(&str, &[&str])],
     body: &[u8],
 ) -> Result<Vec<u8>, HttpError> {
     let target = request_target(&endpoint.path_and_query)?;
-    let mut out = Vec::with_capacity(256 + body.len());
-    let mut line = |parts: &[&str]| {
-        for part in parts {
+    // Room for the whole request at once: the fixed text is under 192 bytes.
+    let extra_len: usize = extra
+        .iter()
+        .map(|(name, parts)| name.len() + 4 + parts.iter().map(|p| p.len()).sum::<usize>())
+        .sum();
+    let room = 192 + target.len() + endpoint.host_and_port.len() + extra_len + body.len();
+    let mut out = Vec::with_capacity(room);
+    // One header line from the parts of its name and of its value.
+    let mut line = |name: &[&str], value: &[&str]| {
+        for part in name.iter().chain(value) {
             out.extend_from_slice(part.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     };
     if method == "GET" {
-        line(&["GET ", target, " HTTP/1.1"]);
-        line(&["Host: ", header_value(&endpoint.host_and_port)?]);
-        line(&["Connection: Close"]);
-        line(&["User-Agent: ", USER_AGENT_VALUE]);
+        line(&["GET ", target, " HTTP/1.1"], &[]);
+        line(&["Host: "], &[header_value(&endpoint.host_and_port)?]);
+        line(&["Connection: Close"], &[]);
+        line(&["User-Agent: ", USER_AGENT_VALUE], &[]);
     } else {
-        line(&["POST ", target, " HTTP/1.1"]);
-        line(&["Host: ", header_value(&endpoint.host_header)?]);
-        line(&["User-Agent: ", USER_AGENT_VALUE]);
-        line(&["Content-Length: ", &body.len().to_string()]);
-        for (name, value) in extra {
-            line(&[name, ": ", header_value(value)?]);
+        line(&["POST ", target, " HTTP/1.1"], &[]);
+        line(&["Host: "], &[header_value(&endpoint.host_header)?]);
+        line(&["User-Agent: ", USER_AGENT_VALUE], &[]);
+        let mut digits = [0u8; 20];
+        line(&["Content-Length: "], &[decimal(body.len(), &mut digits)]);
+        for (name, parts) in extra {
+            for part in *parts {
+                header_value(part)?;
+            }
+            line(&[name, ": "], parts);
         }
-        line(&["Connection: Close"]);
-        line(&["Cache-Control: no-cache"]);
-        line(&["Pragma: no-cache"]);
+        line(&["Connection: Close"], &[]);
+        line(&["Cache-Control: no-cache"], &[]);
+        line(&["Pragma: no-cache"], &[]);
     }
-    line(&[]);
+    line(&[], &[]);
     out.extend_from_slice(body);
     Ok(out)
+}
+
+/// `n` in decimal, written into `digits`.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&digits[at..]).unwrap_or("0")
 }
 
 /// A header value that cannot break the head: no control character but tab (the rule of the
@@ -443,7 +468,7 @@ pub async fn get(endpoint: &Endpoint, limits: &Limits) -> Result<Response, HttpE
 }
 
 /// Header for SOAP requests (UPnP Device Architecture 1.1, 3.2.1).
-pub const SOAP_CONTENT_TYPE: (&str, &str) = ("Content-Type", "text/xml; charset=\"utf-8\"");
+pub const SOAP_CONTENT_TYPE: (&str, &[&str]) = ("Content-Type", &["text/xml; charset=\"utf-8\""]);
 
 #[cfg(test)]
 mod tests {
@@ -483,7 +508,7 @@ mod tests {
         let limits = || Limits::within(Duration::from_secs(2), 1024);
         let head = head_on_the_wire(|host| async move {
             let e = Endpoint::parse(&format!("http://{host}/rootDesc.xml")).unwrap();
-            assert_eq!(get(&e, &limits()).await.unwrap().body, "ok");
+            assert_eq!(get(&e, &limits()).await.unwrap().body, b"ok");
         })
         .await;
         assert_eq!(
@@ -493,7 +518,10 @@ mod tests {
         let head = head_on_the_wire(|host| async move {
             let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
             let conn = connect(&e, &limits()).await.unwrap();
-            let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", "\"urn:x#GetStatusInfo\"")];
+            let headers = [
+                SOAP_CONTENT_TYPE,
+                ("SOAPAction", &["\"urn:x#GetStatusInfo\""][..]),
+            ];
             exchange(conn, &e, "POST", &headers, b"<x/>", &limits())
                 .await
                 .unwrap();
@@ -533,6 +561,14 @@ mod tests {
                 .ok()
                 .and_then(|u| u.path_and_query().map(|p| p.as_str().to_string()));
             assert_eq!(ours.map(str::to_string), theirs, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn lengths_are_written_in_decimal() {
+        let mut digits = [0u8; 20];
+        for n in [0, 7, 10, 263, 65_536, usize::MAX] {
+            assert_eq!(decimal(n, &mut digits), n.to_string());
         }
     }
 

@@ -7,8 +7,6 @@
 //! Pure: no socket here, so the fuzz target (`crate/fuzz/fuzz_targets/http_reply.rs`) can feed
 //! it any bytes in any pieces.
 
-use bytes::Bytes;
-
 /// A head longer than this is refused (hyper's read buffer was capped at the same).
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Header lines a head may have (httparse needs a fixed array; hyper's default count).
@@ -20,7 +18,7 @@ const READ_CHUNK: usize = 2048;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
-    pub body: Bytes,
+    pub body: Vec<u8>,
 }
 
 /// Why no reply could be read.
@@ -167,9 +165,9 @@ impl ReplyReader {
                     }
                     return Ok(None);
                 }
-                let end = start + *n;
-                self.buf.truncate(end);
-                Bytes::from(std::mem::take(&mut self.buf)).slice(start..)
+                self.buf.truncate(start + *n);
+                self.buf.drain(..start);
+                std::mem::take(&mut self.buf)
             }
             Framing::UntilClose => {
                 if have > self.max_body {
@@ -178,7 +176,8 @@ impl ReplyReader {
                 if !ended {
                     return Ok(None);
                 }
-                Bytes::from(std::mem::take(&mut self.buf)).slice(start..)
+                self.buf.drain(..start);
+                std::mem::take(&mut self.buf)
             }
             Framing::Chunked(chunks) => {
                 let (used, done) = chunks.decode(&self.buf[start..], self.max_body)?;
@@ -194,7 +193,7 @@ impl ReplyReader {
                     }
                     return Ok(None);
                 }
-                Bytes::from(std::mem::take(&mut chunks.body))
+                std::mem::take(&mut chunks.body)
             }
         };
         Ok(Some(Reply { status, body }))
@@ -340,7 +339,7 @@ mod tests {
     fn ok(status: u16, body: &str) -> Result<Option<Reply>, ReplyError> {
         Ok(Some(Reply {
             status,
-            body: Bytes::copy_from_slice(body.as_bytes()),
+            body: body.as_bytes().to_vec(),
         }))
     }
 

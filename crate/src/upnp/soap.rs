@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use roxmltree::Document;
@@ -23,8 +23,9 @@ pub const MAX_SOAP_BYTES: usize = 64 * 1024;
 /// Where an action goes.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Private, so that it cannot change under its parsed form below.
-    control_url: String,
+    /// Private, so that it cannot change under its parsed form below; shared with the keys of
+    /// the mappings made through it (`leftovers.rs`) without a copy each.
+    control_url: Arc<str>,
     pub service_type: String,
     pub timeout: Duration,
     /// The control URL parsed, on the first call (a target kept for a device, as the addon's
@@ -35,7 +36,7 @@ pub struct Target {
 impl Target {
     pub fn new(control_url: String, service_type: String, timeout: Duration) -> Self {
         Self {
-            control_url,
+            control_url: control_url.into(),
             service_type,
             timeout,
             endpoint: OnceLock::new(),
@@ -44,6 +45,11 @@ impl Target {
 
     pub fn control_url(&self) -> &str {
         &self.control_url
+    }
+
+    /// The control URL, shared.
+    pub fn control_url_shared(&self) -> Arc<str> {
+        self.control_url.clone()
     }
 
     /// The same target with another timeout (its parsed URL kept).
@@ -92,13 +98,24 @@ pub fn xml_escape(input: &str) -> Result<String, Failure> {
     Ok(out)
 }
 
-/// [`xml_escape`] appended to `out`; text with nothing to escape (the usual case: numbers,
-/// addresses, protocol names) is copied whole.
-fn escape_into(out: &mut String, input: &str) -> Result<(), Failure> {
-    let plain = input
+/// Whether `input` can be sent (as [`xml_escape`] would), without building its escaped form.
+pub fn check_xml_text(input: &str) -> Result<(), Failure> {
+    if is_plain(input) {
+        return Ok(());
+    }
+    escape_into(&mut String::new(), input)
+}
+
+/// Text with nothing to escape (the usual case: numbers, addresses, protocol names).
+fn is_plain(input: &str) -> bool {
+    input
         .bytes()
-        .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || b == b'\t');
-    if plain {
+        .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || b == b'\t')
+}
+
+/// [`xml_escape`] appended to `out`; plain text is copied whole.
+fn escape_into(out: &mut String, input: &str) -> Result<(), Failure> {
+    if is_plain(input) {
         out.push_str(input);
         return Ok(());
     }
@@ -311,8 +328,8 @@ where
     let local_addr = conn.local_addr;
     let args = build_args(local_addr)?;
     let body = envelope(&target.service_type, action, &args)?;
-    let soap_action = ["\"", &target.service_type, "#", action, "\""].concat();
-    let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", soap_action.as_str())];
+    let soap_action = ["\"", &target.service_type, "#", action, "\""];
+    let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", &soap_action[..])];
     let response = http::exchange(conn, endpoint, "POST", &headers, body.as_bytes(), &limits)
         .await
         .map_err(|e| CallFailure {
