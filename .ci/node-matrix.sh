@@ -13,17 +13,22 @@
 # a run is repeatable and the cache stays valid; raise them here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=.ci/smoke.sh
+source .ci/smoke.sh
 
 declare -A PINNED=(
   [18]=18.20.8 [20]=20.20.2 [22]=22.23.5 [24]=24.22.3 [26]=26.12.1
 )
-# What CI runs: the majors `engines` covers (maintained and passing; see README "Node.js and
-# Electron versions"). By hand: `all 20` (end of life), `smoke 18` (vitest 4 needs Node 20.19+).
+# What CI runs: the majors `engines` covers (maintained and passing; see docs/platforms.md,
+# "Node.js and Electron versions"). By hand: `all 20` (end of life), `smoke 18` (vitest 4
+# needs Node 20.19+).
 DEFAULT_MAJORS=(22 24 26)
 
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/upnp-native-ci/node"
-# The test files each Node version runs in the lab (vitest under that Node).
-LAB_TESTS=(__test__/package/threads.test.ts __test__/package/node-matrix.test.ts __test__/lib/portmapper/electron-quit.test.ts)
+# The test files each Node version runs in the lab (vitest under that Node); await-using
+# runs the syntax from Node 24 on and says which Node ran it.
+LAB_TESTS=(__test__/package/threads.test.ts __test__/package/node-matrix.test.ts __test__/package/await-using.test.ts
+  __test__/lib/portmapper/electron-quit.test.ts)
 
 log() { printf 'node-matrix: %s\n' "$*"; }
 die() { printf 'node-matrix: error: %s\n' "$*" >&2; exit 1; }
@@ -47,17 +52,7 @@ fetch() {
   [[ $("$bin" --version) == "v$version" ]] || die "$bin is not Node $version"
 }
 
-smoke() {
-  local major="$1" bin out err status=0
-  bin="$(node_bin "$major")"
-  out="$(mktemp)" err="$(mktemp)"
-  "$bin" __test__/smoke.mjs >"$out" 2>"$err" || status=$?
-  sed "s/^/  [node $major] /" "$out"
-  # The panic checks make Rust print "panicked at" on stderr: shown only on failure.
-  [[ $status -eq 0 ]] || sed "s/^/  [node $major] /" "$err"
-  rm -f "$out" "$err"
-  return "$status"
-}
+smoke() { run_smoke "node $1" "$(node_bin "$1")"; }
 
 mode="${1:-all}"; shift || true
 majors=("$@")

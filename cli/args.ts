@@ -18,6 +18,7 @@ import {
   type ProtocolChoice,
   usage,
 } from './command.ts'
+import { runAs } from './invocation.ts'
 
 export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   json: { type: 'boolean' },
@@ -28,6 +29,8 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   protocol: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'no-color': { type: 'boolean' },
+  verbose: { type: 'boolean' },
+  'log-http': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 }
@@ -174,6 +177,8 @@ function parseGlobals(values: OptionValues, command: string): Globals {
     iface,
     gateway: typeof values.gateway === 'string' ? values.gateway.trim() : '',
     ipv6: values.ipv6 === true,
+    verbose: values.verbose === true,
+    logHttp: values['log-http'] === true,
   }
 }
 
@@ -187,15 +192,30 @@ export function parseTime(text: string): number {
   return ms
 }
 
-/** `--lease`: whole seconds, or with a unit: `90`, `90s`, `30m`, `2h`, `7d`; 0 = permanent. */
+const LEASE_UNITS: Record<string, number> = { sec: 1, s: 1, min: 60, m: 60, h: 3600, d: 86400 }
+
+/** `--lease`: whole seconds, or with units as the CLI itself prints them: `90`, `90s`, `30m`,
+ *  `10min`, `10 min`, `2h`, `1 h 30 min`, `7d`; 0 or `permanent` = permanent. */
 export function parseLease(text: string): number {
-  const m = /^(\d+)(s|m|h|d)?$/.exec(text.trim())
-  const factor = { s: 1, m: 60, h: 3600, d: 86400 }[(m?.[2] ?? 's') as 's' | 'm' | 'h' | 'd']
-  const seconds = m ? Number(m[1]) * factor : NaN
+  const t = text.trim().toLowerCase()
+  let seconds = NaN
+  if (/^\d+$/.test(t)) seconds = Number(t)
+  else if (t === 'permanent') seconds = 0
+  else if (/^(?:\d+\s*(?:sec|min|s|m|h|d)\s*)+$/.test(t)) {
+    seconds = 0
+    for (const [, n, unit] of t.matchAll(/(\d+)\s*(sec|min|s|m|h|d)/g)) seconds += Number(n) * (LEASE_UNITS[unit ?? 's'] ?? 1)
+  }
   if (!(seconds >= 0 && seconds <= 0xffff_ffff)) {
     throw usage(`--lease "${text}" is not a duration`, 'Examples: --lease 3600, --lease 30m, --lease 2h, --lease 0 (permanent).')
   }
   return seconds
+}
+
+/** A note for `--lease 10`: a bare number is seconds, which under a minute is rarely meant. */
+export function leaseNote(text: string): string | null {
+  const t = text.trim()
+  if (!/^\d+$/.test(t) || Number(t) === 0 || Number(t) >= 60) return null
+  return `note: --lease ${t} is ${t} second${t === '1' ? '' : 's'} (a bare number is seconds); for minutes write --lease ${t}m.`
 }
 
 export function parsePort(text: string | undefined, what: string): number {
@@ -251,12 +271,13 @@ function checkInterface(value: string): void {
 }
 
 /** list and unmap exist in UPnP only: NAT-PMP and PCP have no table, and a mapping belongs to its maker. */
-export function upnpOnly(g: Globals, command: 'list' | 'unmap'): void {
+export function upnpOnly(g: Globals, command: 'list' | 'unmap' | 'prune'): void {
   if (g.protocol !== 'natpmp' && g.protocol !== 'pcp') return
   const name = VIA_NAME[g.protocol]
-  if (command === 'list') throw usage(`${name} has no mapping table to list`, 'Use --protocol upnp (or leave --protocol out).')
+  if (command === 'list' || command === 'prune')
+    throw usage(`${name} has no mapping table to list`, 'Use --protocol upnp (or leave --protocol out).')
   throw usage(
     `a ${name} mapping can only be deleted by the program that made it (it ends when its lease runs out)`,
-    `\`upnp-native map <port> --keep --protocol ${g.protocol === 'natpmp' ? 'pmp' : 'pcp'}\` deletes its mapping when you press Ctrl-C.`,
+    `\`${runAs()} map <port> --keep --protocol ${g.protocol === 'natpmp' ? 'pmp' : 'pcp'}\` deletes its mapping when you press Ctrl-C.`,
   )
 }

@@ -33,7 +33,8 @@ export function usage(message: string, fix?: string): CliError {
   return new CliError(EXIT.USAGE, 'USAGE', message, fix)
 }
 
-/** --protocol: `auto` is UPnP for mappings (see README) and every protocol for status/doctor. */
+/** --protocol: `auto` is UPnP for mappings and every protocol for status/doctor (docs/cli.md,
+ *  "Command line"). */
 export type ProtocolChoice = Via | 'auto'
 
 /** The options every command takes, parsed. */
@@ -47,6 +48,10 @@ export interface Globals {
   iface: string
   gateway: string
   ipv6: boolean
+  /** --verbose: what the library decided, as it happens (stderr). */
+  verbose: boolean
+  /** --log-http: the wire transcript of every exchange (stderr). */
+  logHttp: boolean
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>

@@ -10,6 +10,7 @@ import type { ProbeReport } from '../lib/probe.ts'
 import { describeInterfaces, localInterfaces } from './args.ts'
 import { CliError, type Context, EXIT, type Globals, type Library, usage } from './command.ts'
 import { hostOf, modelText, seconds, STATUS_TEXT, statusName } from './format.ts'
+import { runAs } from './invocation.ts'
 
 export interface DefaultRoute {
   gateway: string
@@ -210,7 +211,7 @@ export function noGatewayError(found: Found, g: Globals): CliError {
       `no gateway at ${g.gateway} answered within ${seconds(g.timeoutMs)}${seen.length ? ` (gateways that answered: ${seen.join(', ')})` : ''}`,
       seen.length
         ? `Pick one of those with --gateway, or leave --gateway out.`
-        : `Check the address; give the router longer with --timeout; run \`upnp-native doctor\`.`,
+        : `Check the address; give the router longer with --timeout; run \`${runAs()} doctor\`.`,
     )
   }
   const device = found.selected

@@ -7,9 +7,11 @@ import { explainPinholeFailure } from '../lib/explain-pinholes.ts'
 import type { Explanation } from '../lib/explain.ts'
 import type { UPNPDevice } from '../lib/godot/device.ts'
 import { CliError, type Context, EXIT, type Globals } from './command.ts'
+import { localInterfaces } from './args.ts'
 import { type Found, findGateways, noGatewayError } from './gateways.ts'
 import { hostOf, modelText } from './format.ts'
 import { shown } from './terminal.ts'
+import { runAs } from './invocation.ts'
 
 /** `ipv6Inbound` in the JSON of `status` and `doctor`. */
 export interface JsonIpv6Inbound {
@@ -20,7 +22,20 @@ export interface JsonIpv6Inbound {
   inboundPinholeAllowed: boolean | null
   /** A program can open inbound IPv6 here: the firewall allows pinholes (or is off). */
   canOpen: boolean
+  /** This machine's IPv6 address beyond the link (a global one, else unique-local); null
+   *  when it has only link-local ones: then nothing outside the LAN reaches it over IPv6,
+   *  whatever the router allows. */
+  hostAddress: string | null
   error?: Explanation
+}
+
+/** This machine's IPv6 address beyond the link: a global one first, else a unique-local
+ *  one (fc00::/7); null with only link-local (fe80::/10) and loopback addresses. */
+export function hostIpv6Address(): string | null {
+  const addresses = localInterfaces()
+    .filter((i) => i.family === 'IPv6' && !i.internal && !/^fe[89ab]/i.test(i.address))
+    .map((i) => i.address)
+  return addresses.find((a) => !/^f[cd]/i.test(a)) ?? addresses[0] ?? null
 }
 
 /** The device that opens pinholes: the gateway in use if it has the service, else (a gateway
@@ -42,24 +57,31 @@ export async function needPinholeDevice(ctx: Context, g: Globals): Promise<{ fou
     EXIT.NO_GATEWAY,
     'NO_PINHOLE_SERVICE',
     `the gateway ${hostOf(gateway.descriptionUrl)} (${modelText(gateway)}) does not offer IPv6 pinholes (no WANIPv6FirewallControl service)`,
-    "Open the port in the router's IPv6 firewall settings by hand, or try PCP: upnp-native map <port> --ipv6 --keep --protocol pcp.",
+    `Open the port in the router's IPv6 firewall settings by hand, or try PCP: ${runAs()} map <port> --ipv6 --keep --protocol pcp.`,
   )
 }
 
 /** Whether inbound IPv6 can be opened on this device, asked now. */
 export async function ipv6Inbound(device: UPNPDevice | null): Promise<JsonIpv6Inbound | null> {
   if (!device) return null
-  if (!device.firewallControlUrl) return { service: false, firewallEnabled: null, inboundPinholeAllowed: null, canOpen: false }
+  const hostAddress = hostIpv6Address()
+  if (!device.firewallControlUrl) return { service: false, firewallEnabled: null, inboundPinholeAllowed: null, canOpen: false, hostAddress }
   const status = await device.getFirewallStatus()
   if (!status) {
     const error = device.lastError ? explainPinholeFailure(device.lastError) : undefined
-    return { service: true, firewallEnabled: null, inboundPinholeAllowed: null, canOpen: false, ...(error ? { error } : {}) }
+    return { service: true, firewallEnabled: null, inboundPinholeAllowed: null, canOpen: false, hostAddress, ...(error ? { error } : {}) }
   }
-  return { service: true, ...status, canOpen: !status.firewallEnabled || status.inboundPinholeAllowed }
+  return { service: true, ...status, canOpen: !status.firewallEnabled || status.inboundPinholeAllowed, hostAddress }
 }
 
 /** One sentence for a person, and whether it is good news. */
 export function ipv6InboundText(r: JsonIpv6Inbound): { text: string; ok: boolean } {
+  // What the router would allow does not matter to a machine nothing beyond the LAN can address.
+  if (r.hostAddress === null)
+    return {
+      text: 'this machine has no IPv6 address beyond link-local, so nothing outside the LAN can reach it over IPv6',
+      ok: false,
+    }
   if (!r.service) return { text: 'not offered by this router over UPnP (no IPv6 pinhole service)', ok: false }
   // The router's own words: shown (capped, escaped), as everywhere else.
   if (r.firewallEnabled === null)

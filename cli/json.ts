@@ -1,5 +1,5 @@
 /**
- * The `--json` documents (schema 1, README "Command line"): the envelope every document has,
+ * The `--json` documents (schema 1, docs/cli.md, "JSON output"): the envelope every document has,
  * and the shapes of gateways, mappings and NAT-PMP/PCP reports. Fields are only added within a
  * schema; a change that breaks readers bumps it.
  */

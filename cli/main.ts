@@ -6,46 +6,45 @@
  * once the command line is valid, so that a missing native binary becomes a message, not a
  * trace. Output is for people on a terminal (colours, a spinner with elapsed time while
  * searching), plain text when piped, and a stable JSON document with `--json` (schema in
- * README.md, "Command line"). Exit codes:
+ * docs/cli.md, "JSON output"). Exit codes:
  *   0 success, 1 the operation failed (the router said no, or did not answer a request),
  *   2 usage error, 3 no (usable) gateway, 130 interrupted by Ctrl-C before the work was done.
  * Every failure is one message that says what happened and what to do: never a stack trace.
  */
-import fs from 'node:fs'
-import path from 'node:path'
 import { lenient, parseCommandLine } from './args.ts'
 import { CliError, type Context, EXIT, type ExitCode, type Library, usage } from './command.ts'
 import { COMMANDS } from './commands/index.ts'
 import { commandHelp, mainHelp } from './help.ts'
+import { showRecords } from './log.ts'
 import { terminalSafe } from './terminal.ts'
 import { Output } from './output.ts'
+import { ownPackage } from './version.ts'
 
-function packageVersion(): string {
-  const start = path.dirname(fs.realpathSync(process.argv[1] ?? '.'))
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'upnp-native' && pkg.version) return pkg.version
-    } catch {
-      // keep looking upwards
-    }
-    if (path.dirname(dir) === dir) return 'unknown'
-  }
+/** " at <issue tracker>" for a bug report, or "" when package.json names none. */
+function reportAt(): string {
+  const { bugs } = ownPackage()
+  return bugs ? ` at ${bugs}` : ''
 }
 
 async function loadLibrary(): Promise<Library> {
   try {
     return await import('../index.ts')
   } catch (error) {
-    // The loader's message already says which binary is missing and how to get it.
-    const message = (error as Error).message.replace(/^upnp-native: /, '')
+    // The loader's message already says which binary is missing and how to get it, one fact
+    // a line: what happened (and what was tried) becomes the message, its "Fix:" line the
+    // fix, so that each is printed as a line of its own (never with a literal "\n").
+    const lines = (error as Error).message
+      .replace(/^upnp-native: /, '')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+    const fix = lines.find((line) => line.startsWith('Fix: '))
     throw new CliError(
       EXIT.FAILED,
       'NATIVE_LOAD_FAILED',
-      message,
-      /\bFix:/.test(message)
-        ? undefined
-        : 'Reinstall upnp-native on this machine (npm install upnp-native), so that npm fetches the binary for this platform.',
+      lines.filter((line) => line !== fix).join(' '),
+      fix?.slice('Fix: '.length) ??
+        'Reinstall upnp-native on this machine (npm install upnp-native), so that npm fetches the binary for this platform.',
     )
   }
 }
@@ -57,12 +56,12 @@ async function main(argv: string[]): Promise<ExitCode> {
   try {
     const outcome = parseCommandLine(argv, COMMANDS)
     if (outcome.kind === 'version') {
-      process.stdout.write(`${packageVersion()}\n`)
+      process.stdout.write(`${ownPackage().version}\n`)
       return EXIT.OK
     }
     if (outcome.kind === 'help') {
       const topic = COMMANDS.find((c) => c.name === outcome.command)
-      process.stdout.write(`${topic ? commandHelp(topic) : mainHelp(COMMANDS)}\n`)
+      process.stdout.write(`${topic ? commandHelp(topic) : mainHelp(COMMANDS, ownPackage().bugs)}\n`)
       return EXIT.OK
     }
     const { invocation } = outcome
@@ -78,11 +77,13 @@ async function main(argv: string[]): Promise<ExitCode> {
       process.exit(EXIT.INTERRUPTED)
     }
     process.on('SIGINT', interrupt)
+    const stopRecords = showRecords(out, invocation.globals)
     try {
       const run = COMMANDS.find((c) => c.name === invocation.command)
       if (!run) throw usage(`unknown command "${invocation.command}"`)
       return await run.run(invocation, ctx)
     } finally {
+      stopRecords()
       process.off('SIGINT', interrupt)
     }
   } catch (caught) {
@@ -98,7 +99,7 @@ async function main(argv: string[]): Promise<ExitCode> {
             EXIT.FAILED,
             'INTERNAL',
             `unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
-            'This is a bug in upnp-native; please report it with the command you ran.',
+            `This is a bug in upnp-native; please report it${reportAt()} with the command you ran.`,
           )
     out.error(e, command)
     return e.exitCode
@@ -114,7 +115,7 @@ for (const stream of [process.stdout, process.stderr]) {
 // Whatever slips through (an event handler's bug): one line, never a stack trace.
 process.on('uncaughtException', (error) => {
   process.stderr.write(
-    `\x1b[?25h\nupnp-native: unexpected failure: ${terminalSafe(error instanceof Error ? error.message : String(error))} (this is a bug; please report it)\n`,
+    `\x1b[?25h\nupnp-native: unexpected failure: ${terminalSafe(error instanceof Error ? error.message : String(error))} (this is a bug; please report it${reportAt()})\n`,
   )
   process.exit(EXIT.FAILED)
 })

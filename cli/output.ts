@@ -109,6 +109,12 @@ export class Output {
     this.#write(process.stderr, `${terminalSafe(text)}\n`)
   }
 
+  /** Diagnostic lines (--verbose, --log-http) on stderr, each made safe: asked for, so shown
+   *  even with --json or --quiet. */
+  diagnostic(lines: string[]): void {
+    this.#write(process.stderr, lines.map((line) => `${terminalSafe(line)}\n`).join(''))
+  }
+
   json(document: object, compact = false): void {
     if (!this.globals.json) return
     this.#write(process.stdout, `${JSON.stringify(document, null, compact ? undefined : 2)}\n`)

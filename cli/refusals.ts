@@ -6,11 +6,34 @@ import { type Style } from './output.ts'
 import { type FailureInfo, type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
 import { type UPNPDevice } from '../lib/godot/device.ts'
 import { type Protocol } from '../lib/types.ts'
+import { runAs } from './invocation.ts'
 import { shown } from './terminal.ts'
 
+/** The ports a refused mapping asked for; `internalGiven`: the user chose the internal port
+ *  (`--internal`), so advice to use --internal would repeat what they did. */
+export interface AskedPorts {
+  externalPort: number
+  internalPort: number
+  internalGiven?: boolean
+}
+
+/** 606 "not authorized", explained for the ports that were asked: routers commonly refuse
+ *  ports below 1024, outside (the external port) or inside (the internal one). */
+function notAuthorizedFix(asked: AskedPorts): string {
+  const { externalPort: outside, internalPort: inside } = asked
+  const settings = "or allow the port in the router's UPnP settings."
+  if (outside < 1024 && inside < 1024 && !asked.internalGiven)
+    return `Use an external port of 1024 or above and keep your program's own port with --internal (e.g. \`${runAs()} map 8080 --internal ${inside}\`), ${settings}`
+  if (outside < 1024) return `Use an external port of 1024 or above (e.g. \`${runAs()} map 8080 --internal ${inside}\`), ${settings}`
+  if (inside < 1024)
+    return `The router may also refuse internal ports below 1024: let your program listen on ${outside} or another port of 1024 or above (--internal), ${settings}`
+  return `Both ports are 1024 or above, so the router's policy refuses this one: allow it in the router's UPnP settings (some routers allow only some ports, or only some devices, or are set to read-only).`
+}
+
 /** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
- *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6. */
-export function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: number): Explanation {
+ *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6; the
+ *  one for 606 depends on which of the ports was below 1024. */
+export function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: number, asked?: AskedPorts): Explanation {
   const failure = explainFailure(info)
   if (net.isIPv6(gateway.igdOurAddr) && failure.upnpCode !== 718 && failure.upnpCode !== 729) {
     return {
@@ -26,6 +49,7 @@ export function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: nu
       fix: 'Try the same port inside and outside (no --internal) and a short plain --description; otherwise forward the port by hand.',
     }
   }
+  if (failure.upnpCode === 606 && asked) return { ...failure, fix: notAuthorizedFix(asked) }
   return failure
 }
 

@@ -9,27 +9,16 @@
  * isolates and line separators come out as visible escapes (`\x1b`, `\n`, `\u202e`); the
  * CLI's own colour codes are the only escape sequences that reach the terminal.
  * `--json` never comes here: JSON.stringify escapes control characters itself, and the
- * documents keep the exact strings.
+ * documents keep the exact strings. `shown()` itself lives in the library (`lib/log/visible.ts`),
+ * whose debug log escapes the same way.
  */
+import { escaped, shown, UNSAFE } from '../lib/log/visible.ts'
 
-/** What a terminal acts on or reorders instead of showing. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu
 /** The CLI's own styling (output.ts styleFor: bold, dim, four colours and their resets),
  *  the only sequences let through: a router's own SGR text is escaped like the rest. */
 const OWN_STYLE = /(\x1b\[(?:1|2|22|31|32|33|36|39)m)/
-const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 
-function escaped(c: string): string {
-  const code = c.codePointAt(0) ?? 0
-  return NAMED[c] ?? (code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`)
-}
-
-/** A network-provided string, visible and at most `maxChars` characters (then "…"). */
-export function shown(text: string, maxChars = 120): string {
-  const chars = [...String(text)]
-  const capped = chars.length > maxChars ? `${chars.slice(0, maxChars).join('')}…` : String(text)
-  return capped.replace(UNSAFE, escaped)
-}
+export { shown }
 
 /** One line of human output: everything `shown` escapes is escaped (newlines included),
  *  except the CLI's own colour sequences. Not capped: the line is ours. */

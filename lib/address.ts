@@ -9,6 +9,7 @@ import * as native from './native/index.ts'
  */
 export type AddressKind = 'public' | 'cgnat' | 'private' | 'invalid'
 
+/** What kind of address `address` is (see `AddressKind`), e.g. for a router's external address. */
 export function classifyAddress(address: string): AddressKind {
   return native.classifyAddress(address) as AddressKind
 }

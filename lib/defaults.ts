@@ -52,6 +52,12 @@ export const MAX_ATTEMPTS = 8
 /** PortMapper: after a failed background check, try again this soon (or at the next
  *  verification, whichever is first). */
 export const RETRY_AFTER_FAILURE_MS = 30_000
+/** PortMapper: how long the app's `verify` hook may take before its answer counts as a failure. */
+export const VERIFY_HOOK_TIMEOUT_MS = 10_000
+/** PortMapper: how long after its start a mapper may take over a journal's leftover (a map()
+ *  for the same thing), before the rest are deleted. Apps map their ports at start-up, within
+ *  seconds; a leftover kept this long forwards to this machine only. */
+export const ADOPT_WINDOW_MS = 30_000
 /** PortMapper: what process exit (or an Electron app's quit) may spend deleting mappings. */
 export const EXIT_CLEANUP_BUDGET_MS = 3000
 /** PortMapper, while it holds mappings: how often the wall and monotonic clocks are compared
@@ -60,8 +66,9 @@ export const WAKE_CHECK_INTERVAL_MS = 5000
 /** PortMapper: a gap this long (slept, paused, starved) means every mapping is checked at
  *  once. Far above timer jitter and GC pauses; a false alarm costs one check per mapping. */
 export const WAKE_GAP_MS = 5000
-/** PortMapper: listen for the router's SSDP announcements (reboots). Off on Windows: an
- *  unsolicited multicast listener on port 1900 is what Windows Defender Firewall blocks by
- *  default, and binding it can raise the firewall prompt in the middle of a game; periodic
- *  verification and the wake check still find a reboot there. */
+/** PortMapper: listen for the router's announcements (reboots: SSDP on port 1900, NAT-PMP
+ *  and PCP on port 5350). Off on Windows: an unsolicited multicast listener is what Windows
+ *  Defender Firewall blocks by default, and binding one can raise the firewall prompt in the
+ *  middle of a game; periodic verification, the epoch and the wake check still find a reboot
+ *  there. */
 export const WATCH_ANNOUNCEMENTS = process.platform !== 'win32'

@@ -12,6 +12,7 @@ export const VIA_NAME: Readonly<Record<Via, string>> = { upnp: 'UPnP', natpmp: '
 
 /** A code's name (as its specification spells it), meaning and fix. */
 export interface CodeInfo {
+  /** The code's name as its specification spells it, e.g. "ConflictInMappingEntry". */
   name: string
   /** One sentence: what this means. */
   meaning: string
@@ -31,6 +32,7 @@ export interface Explanation {
   resultCode?: number
   /** The router's own words (or what went wrong on this side). */
   description: string
+  /** HTTP status of the router's reply, when there was one. */
   httpStatus?: number
   /** One sentence: what this means. */
   meaning: string
@@ -224,8 +226,18 @@ export const PCP_CODES: Readonly<Record<number, CodeInfo>> = {
 /** Codes the library maps to a result without keeping them when a policy (PortMapper) gave up. */
 const CODE_OF_RESULT: Partial<Record<string, number>> = { CONFLICT_WITH_OTHER_MAPPING: 718, CONFLICT_WITH_OTHER_MECHANISM: 729 }
 
-export type FailureInfo = Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'> & { via?: Via; resultCode?: number }
+/** Any failure the library reports (`lastError`, a `UPNPError`, a CLI `failure`): what
+ *  `explainFailure()` takes. */
+export type FailureInfo = Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'> & {
+  /** Which protocol the router said it in (absent = UPnP). */
+  via?: Via
+  /** NAT-PMP / PCP: the result code of the router's answer. */
+  resultCode?: number
+}
 
+/** What a failure means and what to do about it, in one sentence each: from the router's
+ *  UPnP, NAT-PMP or PCP code when it sent one, else from the result (HTTP errors, invalid
+ *  replies, no gateway). The CLI prints exactly these sentences. */
 export function explainFailure(info: FailureInfo): Explanation {
   const result = UPNPResult[info.result] ?? String(info.result)
   if (info.via === 'natpmp' || info.via === 'pcp') {

@@ -4,9 +4,16 @@
  * default route's gateway or our address towards it changes.
  */
 import { PROBE_MAX_AGE_MS, REQUEST_TIMEOUT_MS } from './defaults.ts'
+import { clientError, UPNPResult } from './errors.ts'
 import { UPNPDevice } from './godot/device.ts'
 import * as native from './native/index.ts'
-import type { Via } from './types.ts'
+import { checkServers, natView, type NatView } from './reachability/nat-view.ts'
+import { abortable } from './signal.ts'
+import type { CallOptions, Via } from './types.ts'
+import type { Logger } from './log/records.ts'
+import { note, traced } from './log/trace.ts'
+import { shown } from './log/visible.ts'
+import { badSignal, checkedOptions, checkedSignal, isIntegerIn, MAX_TIMER_MS, notText, show } from './validate.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -16,8 +23,11 @@ import type { Via } from './types.ts'
  */
 export const PREFERENCE: readonly Via[] = ['pcp', 'natpmp', 'upnp']
 
+/** What one protocol's probe found. */
 export interface ProtocolReport {
+  /** The router answers this protocol and it can map. */
   available: boolean
+  /** How long its answer took, in ms. */
   latencyMs: number
   /** External address if this protocol told it. */
   externalAddress: string
@@ -27,23 +37,35 @@ export interface ProtocolReport {
   meaning: string
 }
 
+/** What `probe()` found: each protocol's answer, and which are available, best first. */
 export interface ProbeReport {
   /** The router NAT-PMP/PCP were asked (default route's gateway unless overridden). */
   gateway: string
   /** Our address towards it. */
   localAddress: string
-  upnp: ProtocolReport & { device: UPNPDevice | null }
+  /** UPnP's answer, with the gateway it found. */
+  upnp: ProtocolReport & {
+    /** The UPnP gateway found (usable for `PortMapper({ gateway })`), or `null`. */
+    device: UPNPDevice | null
+  }
+  /** NAT-PMP's answer. */
   natpmp: ProtocolReport
+  /** PCP's answer. */
   pcp: ProtocolReport
   /** Available protocols, best first (see `PREFERENCE`). */
   available: Via[]
+  /** How long the whole probe took, in ms. */
   elapsedMs: number
   /** When it was measured (ms since epoch). */
   at: number
   /** Why a gateway could not be determined, if so (NAT-PMP and PCP were skipped). */
   error?: string
+  /** With `stun`: the view from outside (public address, NAT behaviour) against the router's
+   *  external address. */
+  nat?: NatView
 }
 
+/** What `probe()` asks, and how long it may take. */
 export interface ProbeOptions {
   /** Router address for NAT-PMP/PCP ("" or absent = the default route's gateway). */
   gateway?: string
@@ -54,11 +76,19 @@ export interface ProbeOptions {
   /** Ask UPnP too (default true); false sends no SSDP search, for callers that already
    *  have their UPnP gateway (the report's `upnp` is then `NOT_PROBED`). */
   upnp?: boolean
+  /** STUN servers (`host[:port]`, default port 3478) to ask for the address seen from outside
+   *  and the NAT's behaviour (RFC 5780 needs a server with two addresses). None by default:
+   *  nothing is sent to any server the caller does not name. */
+  stun?: string[]
   /** Ignore the cache. */
   fresh?: boolean
   /** How long a result stays valid, in ms (default 10 minutes). */
   maxAgeMs?: number
+  /** Aborts the probe: it rejects with `signal.reason`. */
   signal?: AbortSignal
+  /** Receives a record of every exchange of the probe and its outcome (see `UPNP`'s
+   *  `logger`); the UPnP device found gets it too. */
+  logger?: Logger | null
 }
 
 interface Cached {
@@ -87,26 +117,51 @@ function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport
   return report
 }
 
-/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). */
-export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
-  const {
-    gateway = '',
-    multicastIf = '',
-    upnp = true,
-    budgetMs = native.PROBE_BUDGET_MS,
-    fresh = false,
-    maxAgeMs = PROBE_MAX_AGE_MS,
-    signal,
-  } = options
+const PROBE_KEYS = ['gateway', 'multicastIf', 'upnp', 'budgetMs', 'fresh', 'maxAgeMs', 'signal', 'stun', 'logger'] as const
+
+/** The probe's options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */
+function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal' | 'stun'>> & { signal?: AbortSignal; stun?: string[] } {
+  const given = checkedOptions(options, PROBE_KEYS, 'options', UPNPResult.INVALID_PARAM)
+  const { gateway = '', multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = given
+  const { maxAgeMs = PROBE_MAX_AGE_MS, signal, stun, logger = null } = given
+  const problem =
+    notText('gateway', gateway) ??
+    notText('multicastIf', multicastIf) ??
+    (isIntegerIn(budgetMs, 1, MAX_TIMER_MS) ? null : `budgetMs ${show(budgetMs)} is not 1..${MAX_TIMER_MS} ms`) ??
+    (typeof maxAgeMs === 'number' && maxAgeMs >= 0 ? null : `maxAgeMs ${show(maxAgeMs)} is not a number of ms >= 0`) ??
+    badSignal(signal) ??
+    (logger === null || typeof logger === 'function' ? null : `logger ${show(logger)} is not a function`) ??
+    (stun === undefined ? null : checkServers(stun))
+  if (problem) throw clientError(UPNPResult.INVALID_PARAM, problem)
+  return {
+    gateway: gateway as string,
+    multicastIf: multicastIf as string,
+    upnp: Boolean(upnp),
+    budgetMs: budgetMs as number,
+    fresh: Boolean(fresh),
+    maxAgeMs: maxAgeMs as number,
+    logger: logger as Logger | null,
+    ...(signal ? { signal: signal as AbortSignal } : {}),
+    ...(stun === undefined ? {} : { stun: stun as string[] }),
+  }
+}
+
+/** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). Rejects with a
+ *  `UPNPError` for a bad option, with `signal.reason` when the signal aborts. */
+export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
+  const { gateway, multicastIf, upnp, budgetMs, fresh, maxAgeMs, signal, logger, stun = [] } = probeOptions(options)
   signal?.throwIfAborted()
-  const key = `${gateway}|${multicastIf}|${upnp}`
+  const key = `${gateway}|${multicastIf}|${upnp}|${stun.join(',')}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
-    return cache.report
+    const cached = cache.report
+    note(logger, 'upnp', 'upnp.probed', () => probed(cached, true))
+    return cached
   }
-  const raw = await native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp })
-  signal?.throwIfAborted()
-  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS) : null
+  const raw = await abortable(signal, () =>
+    traced(logger, (trace) => native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp, trace })),
+  )
+  const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS, logger) : null
   const report: ProbeReport = {
     gateway: raw.gateway ?? gateway,
     localAddress: raw.natpmp?.localAddress ?? raw.pcp?.localAddress ?? '',
@@ -125,20 +180,38 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   }
   if (raw.error) report.error = raw.error
   report.available = PREFERENCE.filter((via) => report[via].available)
+  if (stun.length) {
+    const routerAddress = report.upnp.externalAddress || report.natpmp.externalAddress || report.pcp.externalAddress
+    report.nat = await natView(stun, routerAddress)
+    signal?.throwIfAborted()
+  }
   cache = { key, route, report }
+  note(logger, 'upnp', 'upnp.probed', () => probed(report, false))
   return report
+}
+
+/** The `upnp.probed` record: what answered, best first. */
+function probed(report: ProbeReport, cached: boolean): { message: string } {
+  const each = (['upnp', 'natpmp', 'pcp'] as const).map((via) => `${via} ${shown(report[via].meaning, 80)}`).join(', ')
+  const best = report.available.length ? report.available.join(' > ') : 'none'
+  return {
+    message: `probe${cached ? ' (cached)' : ''} at ${report.gateway || '?'} in ${Math.round(report.elapsedMs)} ms: ${each}; usable: ${best}`,
+  }
 }
 
 /** The default route's gateway and this host's address towards it. */
 export interface DefaultGateway {
-  /** IPv4 default gateway ("" if none) and its interface. */
+  /** IPv4 default gateway ("" if none). */
   gateway: string
+  /** The interface that holds the IPv4 default route. */
   interface: string
   /** Our address towards it (found without sending anything). */
   localAddress: string
-  /** The IPv6 default gateway (`fe80::1%eth0` when link-local), interface, our address. */
+  /** The IPv6 default gateway (`fe80::1%eth0` when link-local; "" if none). */
   gateway6: string
+  /** The interface that holds the IPv6 default route. */
   interface6: string
+  /** Our IPv6 address towards the IPv6 gateway. */
   localAddress6: string
 }
 
@@ -148,10 +221,11 @@ export interface DefaultGateway {
  * adapters' gateways (both through the `netdev` crate); a route through a tunnel or VPN
  * adapter counts only when there is no other. `null` when there is no default route (or on
  * another platform): pass the router's address yourself (`PortMapper({ router })`,
- * `probe({ gateway })`).
+ * `probe({ gateway })`). `options.signal` cancels (the promise rejects with its reason); a
+ * bad `options` rejects with a `UPNPError` (INVALID_ARGS).
  */
-export async function defaultGateway(): Promise<DefaultGateway | null> {
-  const r = await native.defaultGateway().catch(() => null)
+export async function defaultGateway(options?: CallOptions): Promise<DefaultGateway | null> {
+  const r = await abortable(checkedSignal(options), () => native.defaultGateway().catch(() => null))
   if (!r || r.error || (!r.gateway && !r.gateway6)) return null
   return {
     gateway: r.gateway ?? '',

@@ -8,7 +8,7 @@ import { useFakeGateway } from '../lab/fake-fixture.ts'
 import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, runIn } from '../lab/lab.ts'
 
 const ME = LAB.ip6.client
-const P = { map: 47401, json: 47402, keep: 47403, pcp: 47404, doctor: 47405 }
+const P = { map: 47401, json: 47402, keep: 47403, pcp: 47404, doctor: 47405, mine: 47406 }
 
 beforeAll(async () => {
   await ipv6WanCtl('on')
@@ -138,14 +138,28 @@ describe('status and doctor: can inbound IPv6 be opened?', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toContain(`! External address this machine is ${ME} over IPv6, not a global address`)
     expect(r.stdout).toMatch(new RegExp(`✔ Test mapping {5}pinhole for UDP \\[${ME}\\]:${P.doctor} opened \\(id \\d+\\)`))
-    expect(r.stdout).toMatch(/✔ Listed {11}the router holds it \(the same request names pinhole \d+\)/)
+    expect(r.stdout).toMatch(/✔ Listed {11}the router holds it \(it renews pinhole \d+\)/)
     expect(r.stdout).toContain('✔ Cleanup          test pinhole closed')
     expect(r.stdout).toContain('✔ IPv6 inbound     can be opened: the IPv6 firewall is on and lets programs open pinholes')
     expect(r.stdout).toContain(`Verdict: IPv6 pinholes work: ports opened on this router are reachable at this machine's own address ${ME}`)
     expect(await pinholeRules(P.doctor)).toEqual([])
     const doc = json(plain(await cli(['doctor', '--json', '--timeout', '1'])))
-    expect(doc.ipv6Inbound).toEqual({ service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true })
+    expect(doc.ipv6Inbound).toEqual({ service: true, firewallEnabled: true, inboundPinholeAllowed: true, canOpen: true, hostAddress: ME })
     expect(doc.checks.find((c: { id: string }) => c.id === 'ipv6')).toMatchObject({ status: 'info' })
+  })
+
+  it("doctor --ipv6 --port on the user's own open pinhole leaves it open (issue 22: it closed it)", async () => {
+    expect((await cli(['map', String(P.mine), '--ipv6', '--timeout', '1'])).code).toBe(0)
+    const before = await pinholeRules(P.mine)
+    expect(before).toHaveLength(1)
+    const r = plain(await cli(['doctor', '--ipv6', '--port', String(P.mine), '--timeout', '1']))
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain('✔ Cleanup          test pinhole closed')
+    // The test pinhole was its own (limited to one remote port) and is gone; the user's stays.
+    expect(await pinholeRules(P.mine)).toEqual(before)
+    expect(await arrivesFromWan('udp', ME, P.mine)).toBe(true)
+    expect((await cli(['unmap', String(P.mine), '--ipv6', '--timeout', '1'])).code).toBe(0)
+    expect(await pinholeRules(P.mine)).toEqual([])
   })
 
   describe('a router whose IPv6 firewall refuses pinholes (the fake gateway)', () => {
@@ -162,7 +176,13 @@ describe('status and doctor: can inbound IPv6 be opened?', () => {
     it('status says blocked; doctor --ipv6 fails with the firewall as the reason', async () => {
       await fake.setScenario({ devices: [blocked] })
       const status = json(plain(await cli(['status', '--json', '--timeout', '1', '--gateway', LAB.fakeA])))
-      expect(status.ipv6Inbound).toEqual({ service: true, firewallEnabled: true, inboundPinholeAllowed: false, canOpen: false })
+      expect(status.ipv6Inbound).toEqual({
+        service: true,
+        firewallEnabled: true,
+        inboundPinholeAllowed: false,
+        canOpen: false,
+        hostAddress: ME,
+      })
       const human = plain(await cli(['status', '--timeout', '1', '--gateway', LAB.fakeA]))
       expect(human.stdout).toContain('IPv6 inbound: blocked: the IPv6 firewall is on and does not let programs open pinholes')
 

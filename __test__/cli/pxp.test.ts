@@ -72,27 +72,35 @@ describe('NAT-PMP and PCP (miniupnpd speaks both)', () => {
       expect.stringMatching(/^✔ Gateway {10}NAT-PMP at 192\.168\.77\.1 answered in [\d.]+ ms, server /),
       `✔ Connection       connected: the router reports an external address; this machine is ${LAB.client}`,
       `✔ External address ${LAB.extIp} is public (no double NAT)`,
-      `✔ Test mapping     UDP ${P.pcp} → ${LAB.client}:${P.pcp} accepted for 2 min`,
+      // Inside, a port of doctor's own: NAT-PMP knows mappings by it (issue 22).
+      expect.stringMatching(
+        new RegExp(
+          `^✔ Test mapping {5}UDP ${P.pcp} → ${LAB.client}:\\d+ accepted for 2 min \\(to a test port, so that a mapping of this machine's ${P.pcp} is left alone\\)$`,
+        ),
+      ),
       "– Listed           NAT-PMP keeps no table to read back; the router's answer is the confirmation",
       '✔ Cleanup          test mapping deleted',
     ])
     expect(pmp.stdout).toContain(`Verdict: NAT-PMP port forwarding works: ports mapped on this router are reachable at ${LAB.extIp}`)
     expect(await onRouter(P.pcp)).toBeUndefined()
 
+    // Port 80 over PCP: miniupnpd gives the test mapping (from a high test port inside)
+    // another external port instead of 80, which it does not allow (issue 22: the test no
+    // longer uses the port inside, where it would renew and delete a mapping of it).
     const pcp = json(plain(await cli(['doctor', '--protocol', 'pcp', '--port', '80', '--tcp', '--json', '--timeout', '1'])))
     expect(pcp).toMatchObject({
       ok: false,
       exitCode: 1,
       via: 'pcp',
-      verdict: { code: 'mapping-refused', summary: expect.stringContaining('PCP result 2, "NOT_AUTHORIZED"') },
+      verdict: { code: 'port-unavailable', summary: expect.stringContaining('TCP 80 is taken or not allowed on the router') },
     })
     expect(pcp.checks.map((c: { id: string; status: string }) => `${c.id}:${c.status}`)).toEqual([
       'discovery:pass',
       'connection:skip',
-      'external-address:skip',
-      'mapping:fail',
+      'external-address:pass',
+      'mapping:warn',
       'listed:skip',
-      'cleanup:skip',
+      'cleanup:pass',
     ])
   })
 

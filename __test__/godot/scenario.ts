@@ -6,7 +6,7 @@ import type { Environment } from './environment.ts'
 import type { DeviceField, Step } from './program.ts'
 
 export interface Scenario {
-  /** Stable name: deviations.ts and the README refer to it. */
+  /** Stable name: deviations.ts and docs/godot-differences.md refer to it. */
   id: string
   title: string
   env: Environment

@@ -23,7 +23,9 @@ export interface Run {
  *  reach any network; for tests outside the lab. */
 export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeout?: number; offline?: boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...opts.env }
+    // As typed in a shell: not started by npm, although the test runner was (npx vitest), so
+    // its hints say `upnp-native`, not `npx upnp-native` (cli/invocation.ts).
+    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', npm_command: '', ...opts.env }
     const node = [process.execPath, '--import', 'tsx', CLI, ...args]
     const [file, ...argv] = opts.offline ? ['unshare', '--net', '--map-root-user', ...node] : node
     execFile(file!, argv, { cwd: ROOT, env, timeout: opts.timeout ?? 25_000, maxBuffer: 8 << 20 }, (err, stdout, stderr) => {
@@ -66,7 +68,7 @@ export function sleep(ms: number): Promise<void> {
 export async function startKeep(args: string[]): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '' },
+    env: { ...process.env, NO_COLOR: '', npm_command: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''

@@ -17,7 +17,7 @@ export function trackMappers(after?: () => void): (mapper: PortMapper) => PortMa
   }
 }
 
-type MapperEvent = 'mapped' | 'renewed' | 'lost' | 'restored' | 'externalAddressChanged' | 'swept'
+type MapperEvent = 'mapped' | 'renewed' | 'lost' | 'restored' | 'externalAddressChanged' | 'swept' | 'unreachable'
 
 /** Resolves with the arguments of `mapper`'s next `event`, or rejects after `ms`. */
 export function nextEvent(mapper: PortMapper, event: MapperEvent, ms = 8000): Promise<unknown[]> {

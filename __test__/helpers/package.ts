@@ -52,6 +52,7 @@ export const bin = (name: string) => path.join(ROOT, 'node_modules/.bin', name)
 export async function stagePackage(stage: string): Promise<void> {
   const rootPkg = readJson(path.join(ROOT, 'package.json'))
   await ok(bin('tsc'), ['-p', 'tsconfig.build.json', '--outDir', path.join(stage, 'dist')])
+  await ok(process.execPath, [path.join(ROOT, 'scripts/declaration-specifiers.mjs'), path.join(stage, 'dist')])
   for (const file of ['binding.js', 'binding.d.ts']) {
     fs.copyFileSync(path.join(ROOT, 'lib/native', file), path.join(stage, 'dist/lib/native', file))
   }

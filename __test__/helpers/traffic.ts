@@ -2,7 +2,7 @@
 // datagram from the WAN namespace that arrives here. Shared by every suite that maps.
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { LAB, receiveOnce, runIn, sendFromWan } from '../lab/lab.ts'
+import { HELPER_NODE, LAB, receiveOnce, runIn, sendFromWan } from '../lab/lab.ts'
 
 /** The DNAT rule miniupnpd adds for a mapping, whatever protocol created it (protocol as nft
  *  prints it: 0x11 UDP, 0x6 TCP). `rules` is `nftRules()`. */
@@ -77,7 +77,7 @@ export async function arrivalsFromWan(proto: 'udp' | 'tcp', host: string, port: 
   try {
     const sent = await runIn(
       'wan',
-      process.execPath,
+      HELPER_NODE,
       ['-e', SEND_MANY, proto, host, String(port), tag, String(n), String(timeoutMs)],
       timeoutMs + 10_000,
     )

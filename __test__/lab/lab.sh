@@ -7,12 +7,20 @@
 #   unl-fake    192.168.77.20/.21 fd77::20/::21 ┤   (miniupnpd)        2001:db8:99::1   2001:db8:99::2
 #   unl-zoo     (the address of the replayed router, see __test__/zoo/) ┘   (IPv6 WAN: `lab.sh ipv6-wan on`)
 #
+#   The router also holds its reported external address 11.22.33.44 (the LAN's traffic to
+#   11.22.33.0/24 leaves from it), and unl-wan runs a STUN server (coturn, RFC 5780) on
+#   11.22.33.1 and 11.22.33.2, ports 3478 and 3479: the view from outside.
+#   `lab.sh cgnat on` puts a carrier-grade NAT between router and WAN:
+#   router wan0 100.64.0.2 ── 100.64.0.1 unl-cgn 11.33.0.1 ── 11.33.0.2 unl-wan
+#
 # Usage: lab.sh up | down | router-start [--no-upnp] [EXT_IP] | router-stop | router-reboot
-#        | router-status | vpn metric|split|tun|off | ipv6-wan on|off | delay MS|off
+#        | router-status | vpn metric|split|tun|off | ipv6-wan on|global|off | delay MS|off
+#        | cgnat on|off | filtering open|strict | unforward udp|tcp PORT | stun-restart
 #        | exec NS CMD...
 #        | test [vitest args]
-#        | matrix [vitest args] | demo | bench [bench args]
+#        | matrix [vitest args] | runtime [vitest args] | demo | bench [bench args]
 #        | godot [scenario ids]   (the differential suite against the real Godot engine)
+#        | replay REPORT [--save ID] [CMD...]   (a doctor --report file played back as a device)
 # Must run as root. Everything network-related runs inside the namespaces created here.
 set -euo pipefail
 
@@ -23,8 +31,9 @@ P="${UNL_PREFIX:-unl}"
 [[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "lab: UNL_PREFIX must be 1-8 lowercase letters/digits" >&2; exit 2; }
 STATE="$REPO/.lab/$P"
 NS_ALL=($P-client $P-client2 $P-fake $P-router $P-wan $P-zoo)
-# Made only by `lab.sh vpn`, removed with the rest.
+# Made only by `lab.sh vpn` / `lab.sh cgnat on`, removed with the rest.
 NS_VPN=$P-vpn
+NS_CGN=$P-cgn
 # Reported to clients as the router's public address. miniupnpd (and miniupnpc) refuse
 # every private/reserved/documentation range, so this must be an ordinary unicast literal;
 # 11.0.0.0/8 is what miniupnp's own addr_is_reserved test uses as "not reserved". No lab
@@ -41,6 +50,10 @@ inns() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
 
 ns_exists() { [[ -e "/run/netns/$1" ]]; }
 
+# The view from outside: STUN server, CGNAT layer, filtering, the unforward fault.
+# shellcheck source=__test__/lab/outside.sh
+source "$REPO/__test__/lab/outside.sh"
+
 # A fresh machine may not have the lab's software yet: install it (Debian, as root).
 ensure_packages() {
   local missing=()
@@ -51,12 +64,17 @@ ensure_packages() {
   command -v ip >/dev/null || missing+=(iproute2)
   # The CLI's tests watch it in a real terminal (tmux; script(1) is in essential bsdutils).
   command -v tmux >/dev/null || missing+=(tmux)
+  # The STUN server of the reachability tests, and its clients as the reference.
+  command -v turnserver >/dev/null || missing+=(coturn)
+  # The journal test reads the order of fsync and rename with strace.
+  command -v strace >/dev/null || missing+=(strace)
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The package must never run a router daemon on the host's own network.
-  pkill -x miniupnpd 2>/dev/null || true
+  bash "$REPO/__test__/lab/stop-package-daemon.sh" miniupnpd
+  bash "$REPO/__test__/lab/stop-package-daemon.sh" turnserver
 }
 
 # Rebuild the addon only when it is missing or older than the crate sources, and the
@@ -71,6 +89,17 @@ ensure_build() {
     log "build: npm run build:ts"
     npm run build:ts 9>&-
   fi
+}
+
+# The packing test also type-checks a consumer with TypeScript 4.9, the oldest version the
+# published declarations support. It is a small project of its own (its tsc would otherwise
+# shadow the repository's TypeScript 5 in node_modules/.bin), installed here from its lockfile,
+# outside the lab's namespaces (they have no route to a registry).
+ensure_typescript_4_9() {
+  local dir=__test__/package/typescript-4.9
+  [[ -x $dir/node_modules/typescript/bin/tsc ]] && return 0
+  log "installing TypeScript 4.9 for the packing test"
+  npm ci --prefix "$dir" --no-audit --no-fund 9>&-
 }
 
 # The namespaces are machine-global: two runs of `test`/`demo` (or an `up` during a run) would
@@ -88,7 +117,7 @@ down() {
   local ns pids
   # A delay cable started from the host's namespace is not in any lab namespace.
   cable_stop
-  for ns in "${NS_ALL[@]}" "$NS_VPN"; do
+  for ns in "${NS_ALL[@]}" "$NS_VPN" "$NS_CGN"; do
     ns_exists "$ns" || continue
     # Every process still living in a lab namespace was started by the lab (miniupnpd,
     # the fake gateway, a stray test). TERM first, then KILL what is left.
@@ -165,6 +194,9 @@ table inet filter {
   chain postrouting {
     type nat hook postrouting priority 100; policy accept;
     jump postrouting_miniupnpd
+    # To the STUN server's prefix the LAN leaves from the reported external address, so that
+    # the view from outside and the router's report agree (masquerade would pick 10.99.0.1).
+    oifname "wan0" ip daddr 11.22.33.0/24 snat ip to 11.22.33.44
     oifname "wan0" masquerade
   }
   chain prerouting_miniupnpd {
@@ -214,8 +246,11 @@ up() {
 
   log "nftables ruleset in $P-router"
   setup_nft
+  setup_stun_addresses
+  stun_start
   router_start "$@"
 }
+
 
 write_conf() {
   local ext_ip="$1" upnp="$2" ipv6=""
@@ -235,6 +270,7 @@ secure_mode=yes
 system_uptime=no
 uuid=$UUID
 friendly_name=upnp-native lab router
+serial=UNL7E41A9
 lease_file=$STATE/miniupnpd.leases
 upnp_table_name=filter
 upnp_nat_table_name=filter
@@ -374,10 +410,15 @@ vpn() {
 # and the client gets an IPv6 default route via the router's link-local fe80::1, as routers
 # announce it. Opt-in: an IPv6 default route changes what defaultGateway() and the probe see,
 # which the IPv4 tests must not. Neighbours are static, so no first packet waits on (or is
-# lost to) neighbour discovery.
+# lost to) neighbour discovery. `global` adds a global prefix on the LAN beside the ULA
+# (2001:db8:77::/64, documentation addresses: router ::1, client ::10, routed by the WAN host
+# through the router), as ISPs delegate one: the router is still reached on its ULA, while
+# only the global address is what a pinhole must be for (the ULA is not routed in from the
+# WAN then: the WAN host has no route to fd77::/64).
 ipv6_wan() {
   ns_exists $P-router || die "no lab (run: lab.sh up)"
   ipv6_ok || die "ipv6-wan: IPv6 is unavailable in the namespaces"
+  ns_exists $NS_CGN && die "ipv6-wan: cgnat is on (it moved the WAN cable); run lab.sh cgnat off first"
   ip -n $P-client -6 route flush exact ::/0 2>/dev/null || true
   ip -n $P-router -6 route flush exact ::/0 2>/dev/null || true
   ip -n $P-router addr del 2001:db8:99::1/64 dev wan0 2>/dev/null || true
@@ -385,11 +426,15 @@ ipv6_wan() {
   ip -n $P-wan addr del 2001:db8:99::2/64 dev wan0 2>/dev/null || true
   ip -n $P-wan -6 neigh flush dev wan0 2>/dev/null || true
   ip -n $P-router -6 neigh flush dev wan0 2>/dev/null || true
+  ip -n $P-router addr del 2001:db8:77::1/64 dev br0 2>/dev/null || true
+  ip -n $P-client addr del 2001:db8:77::10/64 dev lan0 2>/dev/null || true
+  ip -n $P-wan -6 route flush exact 2001:db8:77::/64 2>/dev/null || true
   inns $P-router sysctl -qw net.ipv6.conf.all.forwarding=0
-  case "${1:-}" in
+  local mode="${1:-}"
+  case "$mode" in
     off) log "ipv6-wan off"; return 0 ;;
-    on) ;;
-    *) die "usage: lab.sh ipv6-wan on|off" ;;
+    on|global) ;;
+    *) die "usage: lab.sh ipv6-wan on|global|off" ;;
   esac
   local mac_rwan mac_wan mac_br mac_client
   mac_rwan=$(inns $P-router cat /sys/class/net/wan0/address)
@@ -399,7 +444,14 @@ ipv6_wan() {
   ip -n $P-router addr add 2001:db8:99::1/64 dev wan0 nodad
   ip -n $P-router addr add fe80::1/64 dev br0 nodad
   ip -n $P-wan addr add 2001:db8:99::2/64 dev wan0 nodad
-  ip -n $P-wan -6 route replace fd77::/64 via 2001:db8:99::1 dev wan0
+  if [[ $mode == global ]]; then
+    ip -n $P-router addr add 2001:db8:77::1/64 dev br0 nodad
+    ip -n $P-client addr add 2001:db8:77::10/64 dev lan0 nodad
+    ip -n $P-wan -6 route replace 2001:db8:77::/64 via 2001:db8:99::1 dev wan0
+    ip -n $P-router -6 neigh replace 2001:db8:77::10 lladdr "$mac_client" dev br0 nud permanent
+  else
+    ip -n $P-wan -6 route replace fd77::/64 via 2001:db8:99::1 dev wan0
+  fi
   ip -n $P-router -6 route replace default via 2001:db8:99::2 dev wan0
   inns $P-router sysctl -qw net.ipv6.conf.all.forwarding=1
   ip -n $P-client -6 route replace default via fe80::1 dev lan0
@@ -407,7 +459,7 @@ ipv6_wan() {
   ip -n $P-router -6 neigh replace 2001:db8:99::2 lladdr "$mac_wan" dev wan0 nud permanent
   ip -n $P-router -6 neigh replace fd77::10 lladdr "$mac_client" dev br0 nud permanent
   ip -n $P-client -6 neigh replace fe80::1 lladdr "$mac_br" dev lan0 nud permanent
-  log "ipv6-wan on: WAN 2001:db8:99::/64, client default route via fe80::1"
+  log "ipv6-wan $mode: WAN 2001:db8:99::/64, client default route via fe80::1"
 }
 
 # Replies from the router slowed down by MS milliseconds, as in front of a real home router
@@ -480,6 +532,10 @@ case "$cmd" in
   vpn) lock; vpn "$@" ;;
   ipv6-wan) lock; ipv6_wan "$@" ;;
   delay) lock; delay "$@" ;;
+  cgnat) lock; cgnat "$@" ;;
+  filtering) lock; filtering "$@" ;;
+  unforward) unforward "$@" ;;
+  stun-restart) stun_start ;;
   exec)
     [[ $# -ge 2 ]] || die "usage: lab.sh exec NS CMD..."
     ns="$1"; shift
@@ -489,6 +545,7 @@ case "$cmd" in
     trap down EXIT
     cd "$REPO"
     ensure_build
+    ensure_typescript_4_9
     log "test: vitest in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 npx vitest run "$@" 9>&- ;;
   matrix)
@@ -504,10 +561,23 @@ case "$cmd" in
     for dir in "${node_dirs[@]}"; do
       version=$("$dir/node" --version)
       log "matrix: vitest with Node $version in $P-client"
-      ip netns exec $P-client env PATH="$dir:$PATH" UPNP_LAB=1 UNL_EXPECT_NODE="$version" \
+      ip netns exec $P-client env PATH="$dir:$PATH" UPNP_LAB=1 UNL_EXPECT_RUNTIME="node $version" \
         "$dir/node" node_modules/vitest/vitest.mjs run "$@" 9>&- || status=1
     done
     exit "$status" ;;
+  runtime)
+    # vitest run by another runtime, in the lab: .ci/runtimes.sh (Bun, Deno). UNL_RUNTIME_CMD
+    # is the command that runs a script ("/path/bun", "/path/deno run -A"); UNL_RUNTIME names
+    # it as the tests check it ("bun 1.4.4").
+    [[ -n ${UNL_RUNTIME_CMD:-} && -n ${UNL_RUNTIME:-} ]] || die "runtime: set UNL_RUNTIME_CMD and UNL_RUNTIME"
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    read -r -a runtime_cmd <<<"$UNL_RUNTIME_CMD"
+    log "runtime: vitest with $UNL_RUNTIME in $P-client"
+    ip netns exec $P-client env PATH="$(dirname "${runtime_cmd[0]}"):$PATH" UPNP_LAB=1 UNL_EXPECT_RUNTIME="$UNL_RUNTIME" \
+      "${runtime_cmd[@]}" node_modules/vitest/vitest.mjs run "$@" 9>&- ;;
   demo)
     up
     trap down EXIT
@@ -527,6 +597,18 @@ case "$cmd" in
     ensure_build
     log "bench: bench/bench.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --expose-gc --import tsx bench/bench.ts "$@" 9>&- ;;
+  replay)
+    # The router of a `doctor --report` file played back in the lab as a zoo device (miniupnpd
+    # stopped meanwhile), then CMD (default: the CLI's doctor as the report ran it) in the
+    # client; --save ID keeps the device as __test__/zoo/devices/ID. See __test__/zoo/replay-report.ts.
+    [[ $# -ge 1 && -f $1 ]] || die "usage: lab.sh replay REPORT.json [--save DEVICE-ID] [CMD...]"
+    report=$(realpath "$1")
+    shift
+    up
+    trap down EXIT
+    cd "$REPO"
+    ensure_build
+    ip netns exec "$P-client" env UPNP_LAB=1 UNL_PREFIX="$P" node --import tsx __test__/zoo/replay-report.ts "$report" "$@" 9>&- ;;
   godot)
     # Debian 12's godot3-server: Godot 3.2.3, headless, its UPNP module on the miniupnpc it
     # bundles. It runs GDScript without a project (-s), inside the client namespace.
@@ -542,6 +624,6 @@ case "$cmd" in
     log "godot: __test__/godot/run.ts in $P-client"
     ip netns exec $P-client env UPNP_LAB=1 UNL_PREFIX=$P node --import tsx __test__/godot/run.ts "$@" 9>&- ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
     exit 2 ;;
 esac

@@ -40,6 +40,9 @@ export const LAB = {
   /** IPv6 on the WAN side (`lab.sh ipv6-wan on`): documentation prefix, and the router's
    *  link-local address the client's IPv6 default route points at. */
   wan6: { router: '2001:db8:99::1', host: '2001:db8:99::2', routerLinkLocal: 'fe80::1' },
+  /** A global prefix on the LAN beside the ULA (`lab.sh ipv6-wan global`): documentation
+   *  addresses, routed to the LAN by the WAN host through the router. */
+  global6: { routerLan: '2001:db8:77::1', client: '2001:db8:77::10' },
   /** miniupnpd's IPv6 pinhole service (WANIPv6FirewallControl:1), reached over IPv6. */
   routerFirewallControlUrl6: 'http://[fd77::1]:5000/ctl/IP6FCtl',
   routerFirewallServiceType: 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1',
@@ -50,6 +53,9 @@ export const LAB = {
   routerServiceType: 'urn:schemas-upnp-org:service:WANIPConnection:2',
   routerUuid: '756e6c2d-6c61-4200-8000-00000000cafe',
   natpmpPort: 5351,
+  /** coturn in unl-wan (STUN only, RFC 5780): primary and other address, both ports 3478/3479;
+   *  and the carrier NAT's outside address when `lab.sh cgnat on`. */
+  stun: { primary: '11.22.33.1', other: '11.22.33.2', cgnOutside: '11.33.0.1' },
   fakeControlUrl: 'http://192.168.77.20:5999',
 } as const
 
@@ -267,9 +273,27 @@ export async function vpnCtl(mode: 'metric' | 'split' | 'tun' | 'off'): Promise<
   return labCtl(['vpn', mode])
 }
 
-/** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in). */
-export async function ipv6WanCtl(mode: 'on' | 'off'): Promise<string> {
+/** lab.sh ipv6-wan: IPv6 on the WAN side and an IPv6 default route for the client (opt-in);
+ *  `global` also puts a global prefix on the LAN beside the ULA. */
+export async function ipv6WanCtl(mode: 'on' | 'global' | 'off'): Promise<string> {
   return labCtl(['ipv6-wan', mode])
+}
+
+/** lab.sh cgnat: a carrier-grade NAT between the router and the WAN host (see lab.sh). */
+export async function cgnatCtl(mode: 'on' | 'off'): Promise<string> {
+  return labCtl(['cgnat', mode])
+}
+
+/** lab.sh filtering: Linux conntrack's address-and-port-dependent filtering (`strict`), or
+ *  an emulated endpoint-independent-filtering NAT (`open`). */
+export async function filteringCtl(mode: 'open' | 'strict'): Promise<string> {
+  return labCtl(['filtering', mode])
+}
+
+/** lab.sh unforward: miniupnpd's forwarding rule for internal `port` removed behind its back
+ *  (the mapping stays listed: "listed but not forwarding"). */
+export async function unforwardCtl(proto: 'udp' | 'tcp', port: number): Promise<string> {
+  return labCtl(['unforward', proto, String(port)])
 }
 
 /** `nft list ruleset` of the router (miniupnpd's DNAT rules live in prerouting_miniupnpd). */
@@ -287,6 +311,11 @@ export async function pinholeRules(port: number): Promise<string[]> {
 }
 
 // ---------------------------------------------------------------- traffic
+
+/** The Node that runs the lab's helper processes (the WAN sender, the fake gateway): this
+ *  process's own, except when the tests run under Bun or Deno (.ci/runtimes.sh), whose
+ *  command lines (`-e`, `--import`) differ from Node's. */
+export const HELPER_NODE = process.versions.bun || process.versions.deno ? 'node' : process.execPath
 
 const SEND_SCRIPT = `
 const [proto, host, port, payload, timeout = '3000'] = process.argv.slice(1);
@@ -310,7 +339,7 @@ export async function sendFromWan(
   host: string = LAB.routerWan,
   connectTimeoutMs = 3000,
 ): Promise<void> {
-  const r = await runIn('wan', process.execPath, ['-e', SEND_SCRIPT, proto, host, String(port), payload, String(connectTimeoutMs)])
+  const r = await runIn('wan', HELPER_NODE, ['-e', SEND_SCRIPT, proto, host, String(port), payload, String(connectTimeoutMs)])
   if (r.code !== 0) throw new Error(`sendFromWan ${proto} ${host}:${port}: ${r.stderr.trim()}`)
 }
 
@@ -428,7 +457,7 @@ export async function startFakeGateway(): Promise<FakeGateway> {
     // `ip netns exec` execs node itself, so `child` is the gateway process (no wrapper).
     child = spawn(
       'ip',
-      ['netns', 'exec', LAB.ns.fake, process.execPath, '--import', 'tsx', path.join(root, '__test__/fake-gateway/fake-gateway.ts')],
+      ['netns', 'exec', LAB.ns.fake, HELPER_NODE, '--import', 'tsx', path.join(root, '__test__/fake-gateway/fake-gateway.ts')],
       { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
     )
     let exited = false

@@ -9,6 +9,7 @@
 // napi's own `artifacts` step.
 import fs from 'node:fs'
 import path from 'node:path'
+import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { currentHost, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
 import { bin, ok, readJson, run, useStagedPackage } from '../helpers/package.ts'
@@ -16,6 +17,7 @@ import { repoRoot, upnpcDelete, upnpcList } from '../lab/lab.ts'
 
 const ROOT = repoRoot()
 const PORT = 47110
+const BUNDLED_PORT = 47111
 const DESC = 'upnp-native pack test'
 const hostTarget = targetName(currentHost())
 const hostPackage = `${PACKAGE_NAME}-${hostTarget}`
@@ -30,10 +32,24 @@ let consumer: string
 /** The root package as published; install.test.ts adds optionalDependencies. */
 const staged = useStagedPackage('upnp-native-pack-')
 
+/** The TypeScript compilers consumers are checked with: the repository's (5.x), and 4.9, the
+ *  oldest docs/bundlers.md, "Module formats", promises (a project of its own, installed by
+ *  lab.sh and .ci/run). Before issue 22 the declarations imported `./x.ts`, an error for 4.9
+ *  (TS2691) that made the types `any` under skipLibCheck. */
+const COMPILERS = {
+  current: path.join(ROOT, 'node_modules/typescript/bin/tsc'),
+  '4.9': path.join(ROOT, '__test__/package/typescript-4.9/node_modules/typescript/bin/tsc'),
+}
+type Compiler = keyof typeof COMPILERS
+
 /** Type-checks files of the consumer project as a strict TypeScript user would, against the
  *  installed package's own declarations (skipLibCheck off). */
-async function typecheckConsumer(mode: string, files: string[]): Promise<{ code: number | null; output: string }> {
-  const config = path.join(consumer, `tsconfig.${mode}.${path.parse(files[0] ?? '').name}.json`)
+async function typecheckConsumer(
+  mode: string,
+  files: string[],
+  compiler: Compiler = 'current',
+): Promise<{ code: number | null; output: string }> {
+  const config = path.join(consumer, `tsconfig.${mode}.${compiler}.${path.parse(files[0] ?? '').name}.json`)
   fs.writeFileSync(
     config,
     JSON.stringify({
@@ -51,12 +67,24 @@ async function typecheckConsumer(mode: string, files: string[]): Promise<{ code:
       files,
     }),
   )
-  const r = await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: consumer })
-  return { code: r.code, output: r.stdout + r.stderr }
+  // A few tsc runs side by side on a loaded 2-core machine: more than run()'s default minute.
+  const r = await run(process.execPath, [COMPILERS[compiler], '-p', config], { cwd: consumer, timeout: 240_000 })
+  return { code: r.code, output: `TypeScript ${compiler}, ${mode}:\n${r.stdout}${r.stderr}` }
+}
+
+/** Runs the consumer's `add` script, reads the router's table (upnpc), runs its `del` script
+ *  and reads the table again: each script prints one JSON result and must end by itself. */
+async function addThenDelete(port: number, add: string[], del: string[]) {
+  const runJson = async (args: string[]) => JSON.parse(await ok(process.execPath, args, { cwd: consumer, timeout: 20_000 }))
+  const onPort = async () => (await upnpcList()).filter((m) => m.externalPort === port)
+  const added = await runJson(add)
+  const listed = await onPort()
+  const deleted = await runJson(del)
+  return { added, listed, deleted, left: await onPort() }
 }
 
 afterAll(async () => {
-  await upnpcDelete({ externalPort: PORT, protocol: 'UDP' }).catch(() => {})
+  for (const port of [PORT, BUNDLED_PORT]) await upnpcDelete({ externalPort: port, protocol: 'UDP' }).catch(() => {})
 })
 
 describe('npm pack -> offline install of the tarballs -> ESM, CJS, TypeScript, a real mapping', () => {
@@ -189,7 +217,7 @@ console.log(JSON.stringify({
     expect(r.binaries).toEqual([path.join(consumer, 'node_modules', hostPackage, `${staged.napi.binaryName}.${hostTarget}.node`)])
   })
 
-  it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext', async () => {
+  it('a TypeScript consumer type-checks strict, ESM and CJS, under node16 and nodenext, and with TypeScript 4.9', async () => {
     const body = (kind: string) => `
 const upnp = new UPNP()
 upnp.discoverIpv6 = false
@@ -213,12 +241,15 @@ await upnp.addPortMapping(7777, 7777, '', 'ICMP')
       `import { IGDStatus, UPNP, UPNPDevice, UPNPResult } from '${PACKAGE_NAME}'\nimport whole = require('${PACKAGE_NAME}')\n` +
         `export async function main(): Promise<void> {\nconst same: typeof whole.UPNP = UPNP\nvoid same\n${body('cjs')}}\n`,
     )
-    const checks = ['node16', 'nodenext'].map(async (mode) => ({
-      mode,
-      ...(await typecheckConsumer(mode, ['consumer.mts', 'consumer.cts'])),
-    }))
+    expect(fs.existsSync(COMPILERS['4.9']), 'TypeScript 4.9 (npm ci --prefix __test__/package/typescript-4.9)').toBe(true)
+    // TypeScript 4.9's nodenext is its node16: one run of it is enough.
+    const checks = [
+      typecheckConsumer('node16', ['consumer.mts', 'consumer.cts']),
+      typecheckConsumer('nodenext', ['consumer.mts', 'consumer.cts']),
+      typecheckConsumer('node16', ['consumer.mts', 'consumer.cts'], '4.9'),
+    ]
     for (const r of await Promise.all(checks)) expect(r, r.output).toMatchObject({ code: 0 })
-  }, 60_000)
+  }, 300_000)
 
   it('the adapter subpaths (libp2p, nat-api, nat-upnp): ESM and CJS share one instance; types check', async () => {
     fs.writeFileSync(
@@ -226,37 +257,51 @@ await upnp.addPortMapping(7777, 7777, '', 'ICMP')
       `
 import NatAPIDefault, { NatAPI } from '${PACKAGE_NAME}/nat-api'
 import { portMappingClient } from '${PACKAGE_NAME}/libp2p'
-import { Client, createClient } from '${PACKAGE_NAME}/nat-upnp'
+import natUpnp, { Client, createClient } from '${PACKAGE_NAME}/nat-upnp'
 import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 console.log(JSON.stringify({
   natApiDefault: NatAPIDefault === NatAPI,
   sameNatApi: NatAPI === require('${PACKAGE_NAME}/nat-api').NatAPI,
   sameClient: Client === require('${PACKAGE_NAME}/nat-upnp').Client && createClient() instanceof Client,
+  // nat-upnp's users write \`import natUpnp from 'nat-upnp'\` (issue 22: no default export).
+  natUpnpDefault: natUpnp.createClient === createClient && natUpnp.createClient() instanceof natUpnp.Client,
   libp2p: Object.keys(portMappingClient()).sort(),
   sameLibp2p: portMappingClient === require('${PACKAGE_NAME}/libp2p').portMappingClient,
 }))
 `,
     )
     const r = JSON.parse(await ok(process.execPath, ['adapters.mjs'], { cwd: consumer }))
-    expect(r).toEqual({ natApiDefault: true, sameNatApi: true, sameClient: true, libp2p: ['findGateways', 'getGateway'], sameLibp2p: true })
+    expect(r).toEqual({
+      natApiDefault: true,
+      sameNatApi: true,
+      sameClient: true,
+      natUpnpDefault: true,
+      libp2p: ['findGateways', 'getGateway'],
+      sameLibp2p: true,
+    })
     fs.writeFileSync(
       path.join(consumer, 'adapters.mts'),
       `import NatAPI from '${PACKAGE_NAME}/nat-api'
 import { portMappingClient, type Gateway } from '${PACKAGE_NAME}/libp2p'
-import { createClient, type NatUpnpMapping } from '${PACKAGE_NAME}/nat-upnp'
+import natUpnp, { type Client, createClient, type NatUpnpMapping } from '${PACKAGE_NAME}/nat-upnp'
+const client: Client = natUpnp.createClient()
 const api = new NatAPI({ enablePMP: true, enableUPNP: true, upnpPermanentFallback: false })
 const mapped: boolean | undefined = await api.map({ publicPort: 7777, privatePort: 7777, protocol: 'UDP' })
 const gateways: AsyncGenerator<Gateway> = portMappingClient().findGateways()
 const list: NatUpnpMapping[] | undefined = await createClient().getMappings({ local: true })
-console.log(mapped, gateways, list)
+console.log(mapped, gateways, list, client)
 // @ts-expect-error ports are numbers: the types are real, not any
 await api.map('7777')
 `,
     )
-    const checked = await typecheckConsumer('node16', ['adapters.mts'])
-    expect(checked, checked.output).toMatchObject({ code: 0 })
-  }, 60_000)
+    fs.writeFileSync(
+      path.join(consumer, 'adapters.cts'),
+      `import natUpnp from '${PACKAGE_NAME}/nat-upnp'\nexport const client = natUpnp.createClient({ timeout: 1000 })\n`,
+    )
+    const checks = (['current', '4.9'] as const).map((compiler) => typecheckConsumer('node16', ['adapters.mts', 'adapters.cts'], compiler))
+    for (const checked of await Promise.all(checks)) expect(checked, checked.output).toMatchObject({ code: 0 })
+  }, 300_000)
 
   it('discover + addPortMapping (ESM) and deletePortMapping (CJS) from the installed package, checked with upnpc', async () => {
     fs.writeFileSync(
@@ -282,14 +327,62 @@ const { UPNP } = require('${PACKAGE_NAME}')
 `,
     )
     // Each script must also end by itself: nothing of the addon keeps the event loop alive.
-    const added = JSON.parse(await ok(process.execPath, ['add.mjs'], { cwd: consumer, timeout: 20_000 }))
+    const { added, listed, deleted, left } = await addThenDelete(PORT, ['add.mjs'], ['delete.cjs'])
     expect(added).toMatchObject({ found: 0, added: 0, lastError: null })
     expect(added.gateway).toMatch(/^http:\/\/192\.168\.77\.1:5000\//)
-    expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toMatchObject([
-      { protocol: 'UDP', internalPort: PORT, internalClient: '192.168.77.10', description: DESC },
-    ])
-    const deleted = JSON.parse(await ok(process.execPath, ['delete.cjs'], { cwd: consumer, timeout: 20_000 }))
+    expect(listed).toMatchObject([{ protocol: 'UDP', internalPort: PORT, internalClient: '192.168.77.10', description: DESC }])
     expect(deleted).toMatchObject({ found: 0, deleted: 0, lastError: null })
-    expect((await upnpcList()).filter((m) => m.externalPort === PORT)).toEqual([])
+    expect(left).toEqual([])
   }, 60_000)
+
+  it('esbuild bundles an app with the package external (docs/bundlers.md, "Bundlers"); the bundle maps and unmaps on miniupnpd', async () => {
+    fs.writeFileSync(
+      path.join(consumer, 'bundled-app.mjs'),
+      `
+import { UPNP } from '${PACKAGE_NAME}'
+const upnp = new UPNP()
+const found = await upnp.discover({ timeout: 5000, untilGateway: true })
+const result = process.argv[2] === 'add'
+  ? await upnp.addPortMapping(${BUNDLED_PORT}, ${BUNDLED_PORT}, 'bundled by esbuild', 'UDP', 0)
+  : await upnp.deletePortMapping(${BUNDLED_PORT}, 'UDP')
+console.log(JSON.stringify({ found, result, lastError: upnp.lastError }))
+`,
+    )
+    const outfile = path.join(consumer, 'dist/app.mjs')
+    await build({
+      entryPoints: [path.join(consumer, 'bundled-app.mjs')],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      external: [PACKAGE_NAME],
+      logLevel: 'silent',
+    })
+    // The package stays a runtime import: napi's loader picks the platform's binary package
+    // when the app runs, which no bundler can do for it.
+    const bundle = fs.readFileSync(outfile, 'utf8')
+    expect(bundle).toContain(`from "${PACKAGE_NAME}"`)
+    expect(bundle).not.toContain('NAPI_RS_NATIVE_LIBRARY_PATH')
+    const { added, listed, deleted, left } = await addThenDelete(BUNDLED_PORT, [outfile, 'add'], [outfile, 'delete'])
+    expect(added).toMatchObject({ found: 0, result: 0, lastError: null })
+    expect(listed).toMatchObject([
+      { protocol: 'UDP', internalPort: BUNDLED_PORT, internalClient: '192.168.77.10', description: 'bundled by esbuild' },
+    ])
+    expect(deleted).toMatchObject({ found: 0, result: 0, lastError: null })
+    expect(left).toEqual([])
+  }, 60_000)
+
+  it('a browser bundle gets the "browser" condition: it builds, and running it throws the reason', async () => {
+    fs.writeFileSync(
+      path.join(consumer, 'browser-app.mjs'),
+      `import { UPNP } from '${PACKAGE_NAME}'\nimport { NatAPI } from '${PACKAGE_NAME}/nat-api'\nconsole.log(new UPNP(), NatAPI)\n`,
+    )
+    const outfile = path.join(consumer, 'dist/browser-app.js')
+    // Without the condition this build fails on the addon's loader (node: modules, .node files).
+    await build({ entryPoints: [path.join(consumer, 'browser-app.mjs')], outfile, bundle: true, platform: 'browser', logLevel: 'silent' })
+    const r = await run(process.execPath, [outfile], { cwd: consumer })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('upnp-native cannot run in a browser: it is a native Node-API addon')
+    expect(r.stderr).toContain("code: 'ERR_UPNP_NATIVE_BROWSER'")
+  })
 })

@@ -3,6 +3,8 @@
 // of its own with no usable interface (`offline`), so a check that regressed fails here
 // instead of searching the network this runs on.
 import { describe, expect, it } from 'vitest'
+import { leaseNote, parseLease } from '../../cli/args.ts'
+import { duration } from '../../cli/format.ts'
 import { cli as runCli, expectUsageError, json, plain, type Run, VERSION } from '../helpers/cli-run.ts'
 
 const cli = (args: string[]): Promise<Run> => runCli(args, { offline: true })
@@ -29,6 +31,8 @@ describe.concurrent('usage errors and exit codes', () => {
       expect(main.stdout).toContain(option)
     }
     expect(main.stdout).toMatch(/Exit codes: 0 success, 1 .*2 usage error,\s+3 no usable gateway/)
+    // Where "please report it" sends people: package.json's issue tracker.
+    expect(main.stdout).toMatch(/\n\nReport bugs: https:\/\/github\.com\/upnp-native\/upnp-native\/issues\n$/)
   })
 
   it.each(['status', 'map', 'unmap', 'list', 'ip', 'doctor'])(
@@ -100,5 +104,42 @@ describe.concurrent('usage errors and exit codes', () => {
         error: { code: 'USAGE', message: expect.any(String), fix: expect.any(String) },
       })
     }
+  })
+})
+
+// What `map` prints ("lease 10 min", "1 h 30 min") is what --lease takes back (issue 22:
+// `--lease 10min` was refused), and a bare number stays seconds, with a note under a minute.
+describe('--lease in the forms the CLI prints', () => {
+  it('every duration the CLI prints parses back to the same seconds', () => {
+    for (const seconds of [1, 59, 90, 600, 3599, 3600, 5400, 7200, 86_400, 90_000, 604_800]) {
+      expect(parseLease(duration(seconds)), duration(seconds)).toBe(seconds)
+    }
+  })
+
+  it.each([
+    ['10min', 600],
+    ['10 min', 600],
+    ['10m', 600],
+    ['1h30m', 5400],
+    ['1 h 30 min', 5400],
+    ['2H', 7200],
+    ['90s', 90],
+    ['90 sec', 90],
+    ['7d', 604_800],
+    ['3600', 3600],
+    ['0', 0],
+    ['permanent', 0],
+  ])('%s = %i s', (text, seconds) => {
+    expect(parseLease(text)).toBe(seconds)
+  })
+
+  it.each(['10 minutes', 'soon', '1.5h', '-5', 'h', '10 m x'])('%s is refused', (text) => {
+    expect(() => parseLease(text)).toThrow(/is not a duration/)
+  })
+
+  it('a bare number under a minute gets a note; others do not', () => {
+    expect(leaseNote('10')).toBe('note: --lease 10 is 10 seconds (a bare number is seconds); for minutes write --lease 10m.')
+    expect(leaseNote('1')).toMatch(/is 1 second \(/)
+    for (const quiet of ['0', '60', '3600', '10m', '10 min']) expect(leaseNote(quiet)).toBeNull()
   })
 })

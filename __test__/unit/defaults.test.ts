@@ -1,10 +1,13 @@
 // Defaults have one copy each: NAT-PMP/PCP's numbers come from the Rust core (exported by the
 // addon), the rest from lib/defaults.ts; PortMapper's options resolve to them. Pure.
 import { describe, expect, it } from 'vitest'
-import { UPNPResult } from '../../lib/errors.ts'
+import { IGDStatus, UPNPResult } from '../../lib/errors.ts'
 import * as defaults from '../../lib/defaults.ts'
+import { UPNPDevice } from '../../lib/godot/device.ts'
 import * as native from '../../lib/native/index.ts'
+import { PortMapper } from '../../lib/portmapper/mapper.ts'
 import { resolveOptions } from '../../lib/portmapper/options.ts'
+import { appName } from '../../lib/portmapper/owner.ts'
 
 describe('defaults', () => {
   it("the Rust core's numbers, as the addon exports them", () => {
@@ -47,5 +50,24 @@ describe('defaults', () => {
       verifyInterval: defaults.VERIFY_INTERVAL_MS,
       maxAttempts: defaults.MAX_ATTEMPTS,
     })
+  })
+
+  it("the description: none or '' is the app's name; a value that is not a string is refused, never taken for none", async () => {
+    expect(resolveOptions({}).description).toBe(appName())
+    expect(resolveOptions({ description: '' }).description).toBe(appName())
+    for (const description of [0, false, null, Number.NaN]) {
+      expect(() => resolveOptions({ description } as never)).toThrow(expect.objectContaining({ code: 'UPNP_INVALID_PARAM' }))
+    }
+    // map() checks its own before any request: a gateway on a closed loopback port (the
+    // discard service) would make a regressed check fail with HTTP_ERROR, sending nothing out.
+    const gateway = new UPNPDevice()
+    gateway.igdStatus = IGDStatus.OK
+    gateway.igdControlUrl = 'http://127.0.0.1:9/ctl'
+    gateway.igdServiceType = 'urn:schemas-upnp-org:service:WANIPConnection:2'
+    const mapper = new PortMapper({ gateway, watchAnnouncements: false, cleanupOnExit: false })
+    for (const description of [0, false, null]) {
+      await expect(mapper.map({ internalPort: 40200, description } as never)).rejects.toMatchObject({ code: 'UPNP_INVALID_ARGS' })
+    }
+    await mapper.close()
   })
 })

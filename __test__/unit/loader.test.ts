@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { currentHost, describeLoadFailure, LOAD_ERROR_CODE, PACKAGE_NAME, PREBUILT_TARGETS, targetName } from '../../lib/native/load.ts'
+import { cli } from '../helpers/cli-run.ts'
 import { readJson, type Run, run, useStagedPackage } from '../helpers/package.ts'
 import { repoRoot } from '../lab/lab.ts'
 
@@ -101,6 +102,24 @@ describe('loader: a clear error when no binary fits', () => {
     const node = path.join(ROOT, 'lib/native', `${staged.napi.binaryName}.${hostTarget}.node`)
     const r = await loadIn(bare, { NAPI_RS_NATIVE_LIBRARY_PATH: node })
     expect(r.stdout.trim(), r.stderr).toBe('LOADED')
+  })
+
+  it('the CLI prints the load error as lines: what happened, then what to do (issue 22: a literal \\n)', async () => {
+    const r = await cli(['status'], { offline: true, env: { NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/upnp-native.node' } })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).not.toContain('\\n')
+    const lines = r.stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(
+      /^upnp-native: could not load the native binary that NAPI_RS_NATIVE_LIBRARY_PATH names \(\/nonexistent\/upnp-native\.node\) on .* Tried: /,
+    )
+    expect(lines[1]).toMatch(/^ {2}What to do: point NAPI_RS_NATIVE_LIBRARY_PATH at an existing upnp-native \.node file/)
+    const doc = JSON.parse(
+      (await cli(['status', '--json'], { offline: true, env: { NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/upnp-native.node' } })).stdout,
+    )
+    expect(doc.error).toMatchObject({ code: 'NATIVE_LOAD_FAILED', fix: expect.stringMatching(/^point NAPI_RS_NATIVE_LIBRARY_PATH/) })
+    expect(doc.error.message).not.toContain('\n')
   })
 
   it('an unsupported platform lists what exists and how to build; Electron gets the asar hint', () => {

@@ -1,7 +1,7 @@
 // Behaviours real routers are known for (issue 11, "What to build" 4), each checked on the
 // replay that shows it. zoo.test.ts runs them after the common checks of their device. Others are
 // proved by the common checks alone, on the device that shows them (an ephemeral search reply
-// port, LOCATION on TCP 1900, URLBase...): see README "Tested routers".
+// port, LOCATION on TCP 1900, URLBase...): see docs/contributing/routers.md, "Tested routers".
 import net from 'node:net'
 import { expect } from 'vitest'
 import { IGDStatus, UPNP, type UPNPDevice, UPNPResult } from '../../index.ts'

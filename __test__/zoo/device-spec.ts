@@ -25,8 +25,9 @@ export interface DeviceSpec {
   model: string
   firmware: string
   /** full: description captured whole; partial-description; ssdp-only: only the search reply;
-   *  soap-capture: only SOAP replies (everything else modelled). */
-  replay: 'full' | 'partial-description' | 'ssdp-only' | 'soap-capture'
+   *  soap-capture: only SOAP replies (everything else modelled); report: made from a
+   *  `doctor --report` file (from-report.ts). */
+  replay: 'full' | 'partial-description' | 'ssdp-only' | 'soap-capture' | 'report'
   shape: string
   location: string
   files: Record<string, string>
@@ -44,10 +45,16 @@ export interface DeviceSpec {
   chunked?: boolean
   bom?: boolean
   latin1?: boolean
+  /** Action -> a recorded refusal (a whole HTTP reply file), served for every request of it. */
+  faults?: Record<string, string>
+  /** `<path>#<action>` of a service the replay does not model (an IPv6 firewall) -> the
+   *  recorded reply file, served as it is. */
+  recorded?: Record<string, string>
 }
 
+/** A device of the zoo by its id, or the device in a directory given by its path. */
 export function loadDevice(id: string): DeviceSpec {
-  const dir = path.join(DEVICES_DIR, id)
+  const dir = path.resolve(DEVICES_DIR, id)
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8')) as Omit<DeviceSpec, 'id' | 'dir'>
   return { ...json, id, dir }
 }

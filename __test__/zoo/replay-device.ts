@@ -293,6 +293,9 @@ class Replay {
     const [serviceType, action] = [value.slice(0, hash), value.slice(hash + 1)]
     // Strict, like most stacks: the action must name the service this control URL serves.
     if (serviceType !== conn.serviceType) return this.fault(socket, 401, 'Invalid Action')
+    // A refusal a report showed as the router's policy (from-report.ts): always the same.
+    const refusal = device.faults?.[action]
+    if (refusal) return this.respond(socket, '', this.file(refusal))
     const a = soapArgs(request.body)
     const table = this.table
     const port = (s?: string) => (s !== undefined && /^\d+$/.test(s.trim()) ? Number(s) : NaN)
@@ -391,6 +394,9 @@ class Replay {
       if (method === 'GET' && description) return this.serveDescription(socket, description)
       const conn = this.services.find((c) => c.path === target && c.port === localPort)
       if (method === 'POST' && conn) return this.soap(socket, conn, request)
+      const action = (request.headers.find((h) => /^soapaction:/i.test(h)) ?? '').replace(/^[^#]*#|"\s*$/g, '')
+      const recorded = this.device.recorded?.[`${target}#${action}`]
+      if (method === 'POST' && recorded) return this.respond(socket, '', this.file(recorded))
       this.respond(socket, 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n', '')
     })
   }

@@ -8,6 +8,7 @@ import { UPNPResult } from '../../lib/errors.ts'
 import { codeText, explainFailure } from '../../lib/explain.ts'
 import { type UPNPDevice } from '../../lib/godot/device.ts'
 import { type Via } from '../../lib/types.ts'
+import { runAs } from '../invocation.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
@@ -16,7 +17,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   if (g.protocol === 'pcp') {
     throw usage(
       'PCP has no way to ask for the external address without making a mapping',
-      'Use --protocol pmp or --protocol upnp (or `upnp-native map <port> --keep --protocol pcp`, which shows it).',
+      `Use --protocol pmp or --protocol upnp (or \`${runAs()} map <port> --keep --protocol pcp\`, which shows it).`,
     )
   }
   let address = ''
@@ -71,7 +72,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   out.line(address)
   if (nat === 'double-nat' || nat === 'cgnat') {
     const what = nat === 'cgnat' ? 'a carrier-grade NAT address (100.64.0.0/10)' : 'a private address (double NAT)'
-    out.note(out.err.yellow(`note: ${address} is ${what}: it cannot be reached from the Internet. Run \`upnp-native doctor\`.`))
+    out.note(out.err.yellow(`note: ${address} is ${what}: it cannot be reached from the Internet. Run \`${runAs()} doctor\`.`))
   }
   if (via === 'natpmp' && g.protocol === 'auto') out.note(out.err.dim('note: no UPnP gateway answered; the address came from NAT-PMP.'))
   return EXIT.OK

@@ -12,6 +12,7 @@ import { type UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMapper } from '../../lib/portmapper/mapper.ts'
 import { type Mapping } from '../../lib/portmapper/mapping.ts'
 import { type Family, type Protocol, type Via } from '../../lib/types.ts'
+import { runAs, whenOrphaned } from '../invocation.ts'
 
 export interface MapPlan {
   port: number
@@ -76,7 +77,7 @@ export async function keepMapping(
       const left = mapper.mappings.map((m) => `${m.protocol} ${m.externalPort}`).join(', ')
       if (left)
         process.stderr.write(
-          `upnp-native: stopped before the router confirmed; ${left} may still be mapped (delete with \`upnp-native unmap ${plan.port}${ipv6 ? ' --ipv6' : ''}\`).\n`,
+          `upnp-native: stopped before the router confirmed; ${left} may still be mapped (delete with \`${runAs()} unmap ${plan.port}${ipv6 ? ' --ipv6' : ''}\`).\n`,
         )
       process.exit(EXIT.INTERRUPTED)
     }
@@ -104,7 +105,7 @@ export async function keepMapping(
           EXIT.FAILED,
           'DELETE_FAILED',
           `could not delete the mapping: ${codeText(failure)}`,
-          `Delete it with \`upnp-native unmap ${plan.port}${ipv6 ? ' --ipv6' : ''}\`; ${failure.fix}`,
+          `Delete it with \`${runAs()} unmap ${plan.port}${ipv6 ? ' --ipv6' : ''}\`; ${failure.fix}`,
           failure,
         )
         if (out.globals.json) jsonEvent('closed', { ok: false, exitCode: EXIT.FAILED, signal, error: errorJson(cliError) })
@@ -117,6 +118,8 @@ export async function keepMapping(
   const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP']
   for (const signal of signals) process.on(signal, stop)
   ctx.onInterrupt = () => stop('SIGINT')
+  // Through npx a SIGTERM for npm never reaches us, but its shell dies of it: same thing.
+  const unwatch = whenOrphaned(() => stop('SIGTERM'))
 
   mapper.on('renewed', (m) => {
     out.info(s.dim(`${clock()}  renewed ${m.protocol} ${m.externalPort} (lease ${duration(m.lease)})`))
@@ -159,6 +162,7 @@ export async function keepMapping(
     out.spinner.stop()
     for (const signal of signals) process.off(signal, stop)
     ctx.onInterrupt = null
+    unwatch()
     await mapper.close().catch(() => undefined) // all or nothing
     if (state.stopping) return state.stopping
     const e = error as FailureInfo & Error
@@ -200,7 +204,8 @@ export async function keepMapping(
         failure,
       )
     }
-    const failure = gateway ? explainMapping(e, gateway, plan.lease) : explainFailure(e)
+    const asked = { externalPort: plan.port, internalPort: plan.internal, internalGiven: plan.internal !== plan.port }
+    const failure = gateway ? explainMapping(e, gateway, plan.lease, asked) : explainFailure(e)
     const holder = gateway ? await holderOf(gateway, plan.port, protocol, failure) : ''
     const client = gateway?.igdOurAddr ?? 'this machine'
     throw new CliError(
@@ -235,5 +240,6 @@ export async function keepMapping(
   const code = await done
   for (const signal of signals) process.off(signal, stop)
   ctx.onInterrupt = null
+  unwatch()
   return code
 }

@@ -1,7 +1,7 @@
 /** `upnp-native map <port>`: forwards a port of the router to this machine (UPnP), once;
  *  with --keep (and over NAT-PMP/PCP) `map-keep.ts` holds it. */
 import { MAPPER_LEASE_S, MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
-import { onePositional, parseLease, parsePort, parseProtocols } from '../args.ts'
+import { leaseNote, onePositional, parseLease, parsePort, parseProtocols } from '../args.ts'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { keepMapping } from './map-keep.ts'
 import { mapPinholes } from './pinholes.ts'
@@ -13,6 +13,7 @@ import { type JsonMapping, envelope, gatewayJson, mappingJson } from '../json.ts
 import { explainMapping, holderOf, mappingText } from '../refusals.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { VIA_NAME, codeText } from '../../lib/explain.ts'
+import { runAs } from '../invocation.ts'
 
 /** Lease of a `map --keep` mapping when none is given: renewed at half, gone an hour after a crash. */
 const KEEP_DEFAULT_LEASE = MAPPER_LEASE_S
@@ -25,6 +26,8 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const protocols = parseProtocols(v)
   const keep = v.keep === true
   const lease = v.lease === undefined ? (keep ? KEEP_DEFAULT_LEASE : 0) : parseLease(String(v.lease))
+  const note = v.lease === undefined ? null : leaseNote(String(v.lease))
+  if (note) out.note(out.err.yellow(note))
   const description = typeof v.description === 'string' ? v.description : MAPPING_DESCRIPTION
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(description)) throw usage('--description may not contain control characters')
   const via = parsed.globals.protocol
@@ -37,7 +40,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (via === 'pcp' && !keep) {
       throw usage(
         'with --protocol pcp, map needs --keep: a PCP pinhole is a lease only the program holding it can renew or close',
-        `upnp-native map ${port} --ipv6 --keep --protocol pcp`,
+        `${runAs()} map ${port} --ipv6 --keep --protocol pcp`,
       )
     }
     if (!keep) return mapPinholes(ctx, parsed.globals, { port, protocols, lease })
@@ -51,7 +54,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (!keep) {
       throw usage(
         `with --protocol ${flag}, map needs --keep: a ${VIA_NAME[via]} mapping is a lease that only the program holding it can renew or delete`,
-        `upnp-native map ${port} --keep --protocol ${flag}`,
+        `${runAs()} map ${port} --keep --protocol ${flag}`,
       )
     }
     return keepMapping(ctx, parsed.globals, null, null, via, { port, internal, protocols, lease, description })
@@ -68,7 +71,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
       error.exitCode,
       error.code,
       error.message,
-      `The router answers ${VIA_NAME[other]}, so this works: upnp-native map ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''} --keep --protocol ${flag}`,
+      `The router answers ${VIA_NAME[other]}, so this works: ${runAs()} map ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''} --keep --protocol ${flag}`,
       error.failure,
     )
   })
@@ -79,7 +82,11 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   for (const protocol of protocols) {
     const result = await gateway.addPortMapping(port, internal, description, protocol, lease)
     if (result !== UPNPResult.SUCCESS) {
-      const failure = explainMapping(gateway.lastError ?? { result, description: UPNPResult[result] ?? 'refused' }, gateway, lease)
+      const failure = explainMapping(gateway.lastError ?? { result, description: UPNPResult[result] ?? 'refused' }, gateway, lease, {
+        externalPort: port,
+        internalPort: internal,
+        internalGiven: internal !== port,
+      })
       const holder = await holderOf(gateway, port, protocol, failure)
       // --both is all or nothing: take back what this run already added.
       for (const m of done) await gateway.deletePortMapping(m.externalPort, m.protocol)
@@ -111,7 +118,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const natNow = natKind(ctx.lib, gateway?.externalAddress ?? '')
   if (natNow !== 'none' && natNow !== 'unknown')
     out.info(s.yellow(`Note: double NAT: ${natSentence(natNow, gateway.externalAddress)}; the port is not reachable from the Internet.`))
-  out.info(s.dim(`Delete with: upnp-native unmap ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''}`))
+  out.info(s.dim(`Delete with: ${runAs()} unmap ${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''}`))
   return EXIT.OK
 }
 
@@ -134,7 +141,8 @@ export const mapCommand: Command = {
 Forwards <port> on the router's external address to this machine.
   --internal <port>    the port on this machine (default: the same as <port>)
   --udp, --tcp, --both the protocol (default UDP); --both maps both or neither
-  --lease <time>       how long the router keeps it: 3600, 30m, 2h, 7d; 0 = permanent
+  --lease <time>       how long the router keeps it: 3600 (seconds), 30m, 10min, 2h,
+                       1h30m, 7d; 0 = permanent
                        (the default; with --keep the default is 1h, renewed at half)
   --description <text> shown in the router's list (default "upnp-native")
   --keep               hold the mapping: renew it, re-add it if the router forgets it,

@@ -13,6 +13,7 @@ import { CliError, type Context, EXIT, type ExitCode, type Globals } from '../co
 import { duration } from '../format.ts'
 import { needPinholeDevice } from '../ipv6.ts'
 import { envelope, errorJson, gatewayJson, type JsonMapping, mappingJson } from '../json.ts'
+import { runAs } from '../invocation.ts'
 
 /** `unmap --ipv6` finds the pinhole with AddPinhole (same arguments give the open one's id);
  *  if none was open, this is the lease of the one made to be closed at once. */
@@ -77,7 +78,7 @@ export async function mapPinholes(
   }
   if (plan.lease === 0)
     out.info(s.dim(`Pinholes cannot be permanent: this one lasts ${duration(lease)}; --keep holds one for as long as it runs.`))
-  out.info(s.dim(`Close with: upnp-native unmap ${flags(plan.port, plan.protocols)}`))
+  out.info(s.dim(`Close with: ${runAs()} unmap ${flags(plan.port, plan.protocols)}`))
   return EXIT.OK
 }
 

@@ -6,6 +6,7 @@ import { envelope, errorJson, gatewayJson, protocolsJson } from '../json.ts'
 import { ipv6Inbound, ipv6InboundText, pinholeDevice } from '../ipv6.ts'
 import { VIA_NAME } from '../../lib/explain.ts'
 import { type Via } from '../../lib/types.ts'
+import { runAs } from '../invocation.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
@@ -89,7 +90,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   if (external) {
     const verdict = natSentence(nat, external)
     out.line(`${s.bold('Double NAT:')} ${nat === 'none' ? s.green(verdict) : s.yellow(verdict)}`)
-    if (nat !== 'none') out.info(s.dim('Run `upnp-native doctor` for what to do about it.'))
+    if (nat !== 'none') out.info(s.dim(`Run \`${runAs()} doctor\` for what to do about it.`))
   }
   if (inbound) {
     const { text, ok } = ipv6InboundText(inbound)

@@ -7,13 +7,18 @@ import { unmapPinholes } from './pinholes.ts'
 import { envelope, errorJson, gatewayJson } from '../json.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts'
+import type { UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMappingEntry, type Protocol } from '../../lib/types.ts'
+import { runAs } from '../invocation.ts'
+import { isOwnAddress } from '../../lib/portmapper/owner.ts'
 import { shown } from '../terminal.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
   const port = parsePort(onePositional(parsed, 'port'), 'the port to unmap')
   const protocols = parseProtocols(parsed.values)
+  // No --udp/--tcp/--both: UDP by default, and a TCP mapping of the port is worth a word.
+  const chosen = ['udp', 'tcp', 'both'].some((p) => parsed.values[p] === true)
   upnpOnly(parsed.globals, 'unmap')
   if (parsed.globals.ipv6) return unmapPinholes(ctx, parsed.globals, port, protocols)
   const { found, gateway } = await needGateway(ctx, parsed.globals)
@@ -34,6 +39,18 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     if (!entry && lookup?.result === UPNPResult.NO_SUCH_ENTRY_IN_ARRAY) {
       results.push({ protocol, externalPort: port, wasMapped: false, deleted: false })
       out.line(`${protocol} ${port} was not mapped; nothing to delete.`)
+      if (!chosen) await mentionTcp(ctx, gateway, port)
+      continue
+    }
+    // Another machine's forward is not this command's to delete unless asked (--force).
+    if (entry && !isOwnAddress(entry.internalClient) && parsed.values.force !== true) {
+      results.push({ protocol, externalPort: port, wasMapped: true, deleted: false, mapping: entry })
+      failed ??= new CliError(
+        EXIT.FAILED,
+        'FORWARDS_ELSEWHERE',
+        `${protocol} ${port} forwards to ${shown(entry.internalClient, 45)}:${entry.internalPort}, another machine; not deleted`,
+        'Add --force to delete it all the same (the router may still refuse), or run this on that machine.',
+      )
       continue
     }
     const result = await gateway.deletePortMapping(port, protocol)
@@ -76,19 +93,29 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   return exitCode
 }
 
+/** `unmap 8080` (UDP by default) when only TCP 8080 is mapped: say so, and how to delete it. */
+async function mentionTcp(ctx: Context, gateway: UPNPDevice, port: number): Promise<void> {
+  const tcp = await gateway.getPortMapping(port, 'TCP')
+  if (!tcp) return
+  const s = ctx.out.out
+  const to = `${shown(tcp.internalClient, 45)}:${tcp.internalPort}${tcp.description ? `, "${shown(tcp.description, 60)}"` : ''}`
+  ctx.out.info(`TCP ${port} is mapped (${arrow(s)} ${to}): delete it with \`${runAs()} unmap ${port} --tcp\`.`)
+}
+
 export const unmapCommand: Command = {
   name: 'unmap',
   synopsis: 'unmap <port>',
   summary: 'delete a port forward',
-  options: { udp: { type: 'boolean' }, tcp: { type: 'boolean' }, both: { type: 'boolean' } },
-  help: `Usage: upnp-native unmap <port> [--udp|--tcp|--both] [options]
+  options: { udp: { type: 'boolean' }, tcp: { type: 'boolean' }, both: { type: 'boolean' }, force: { type: 'boolean' } },
+  help: `Usage: upnp-native unmap <port> [--udp|--tcp|--both] [--force] [options]
 
 Deletes the router's forward of <port> (default UDP), over UPnP. A port that was not mapped
 is not an error: the result is the same. (NAT-PMP and PCP mappings can only be deleted by
 the program holding them: \`map --keep\` does it on Ctrl-C.) With --ipv6 it closes the IPv6
 pinhole \`map --ipv6\` opened (the router cannot tell whether one was open: it says closed).
+A forward to another machine is refused unless --force.
 
-Exit: 0 deleted or not mapped, 1 the router refused (e.g. it forwards to another device),
+Exit: 0 deleted or not mapped, 1 refused (it forwards to another machine and no --force, or the router refused),
 3 no gateway.
 
 Examples:

@@ -3,7 +3,7 @@
 # FUZZ_RUNS is set, starting from the committed seeds (real captures, see seeds/README.md)
 # plus the corpus kept from earlier runs (corpus/, not committed).
 #
-#   bash crate/fuzz/run.sh [SECONDS] [TARGET...]      targets: ssdp description soap http_reply natpmp pcp
+#   bash crate/fuzz/run.sh [SECONDS] [TARGET...]      targets: ssdp description soap http_reply natpmp pcp stun
 #
 # Installs cargo-fuzz 0.13.2 when missing (cached in ~/.cargo/bin). cargo-fuzz needs nightly
 # flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Built without a sanitizer
@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
-[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(ssdp description soap http_reply natpmp pcp)
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(ssdp description soap http_reply natpmp pcp stun)
 CARGO_FUZZ_VERSION=0.13.2
 
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
@@ -26,11 +26,13 @@ fi
 export RUSTC_BOOTSTRAP=1
 
 # Input size caps: a datagram is at most 4 KiB (ssdp.rs MAX_DATAGRAM), NAT-PMP/PCP at most
-# 1100 bytes (RFC 6887); XML gets more room for nesting and entity tricks.
+# 1100 bytes (RFC 6887), STUN at most 1500 (limits.rs; a little more, so the cap itself is
+# exercised); XML gets more room for nesting and entity tricks.
 max_len() {
   case "$1" in
     ssdp) echo 4096 ;;
     natpmp | pcp) echo 1100 ;;
+    stun) echo 1600 ;;
     *) echo 16384 ;;
   esac
 }

@@ -21,6 +21,21 @@ pub const MAX_REPLIES: usize = 2048;
 /// Bytes of SOAP replies one listing of a mapping table reads in all (1024 entries of a real
 /// router are about 650 KB).
 pub const MAX_TABLE_BYTES: usize = 4 * 1024 * 1024;
+/// One STUN message: RFC 8489 6.1 keeps UDP messages under the path MTU (548 bytes advised
+/// for IPv4, 1280 for IPv6); a Binding response is about 100. Longer datagrams are refused.
+pub const MAX_STUN_MESSAGE: usize = 1500;
+/// Attributes read from one STUN message; a real Binding response has fewer than 10.
+pub const MAX_STUN_ATTRIBUTES: usize = 32;
+/// STUN servers one call may name, and datagrams one call reads before giving up on the
+/// rest (a flood of strangers costs a receive each, never more time than the budget).
+pub const MAX_STUN_SERVERS: usize = 4;
+pub const MAX_STUN_DATAGRAMS: usize = 256;
+
+/// Trace records (`trace.rs`) waiting for one JS thread to take them, and their bytes: what a
+/// flood can make a listener hold while its event loop is busy. Beyond either, records are
+/// counted as dropped (and the count is reported) instead of kept.
+pub const MAX_TRACE_RECORDS: usize = 4096;
+pub const MAX_TRACE_BYTES: usize = 16 * 1024 * 1024;
 
 /// `text` cut to `max_chars` characters (on a character boundary), "…" marking the cut.
 pub fn cap(text: &str, max_chars: usize) -> String {

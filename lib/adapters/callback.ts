@@ -1,5 +1,6 @@
 /** Node-style callbacks beside promises, for the adapters of callback-era libraries. */
 
+/** A Node-style callback: `(error)` on failure, `(null, value)` on success. */
 export type Callback<T> = (error: Error | null, value?: T) => void
 
 /**

@@ -11,9 +11,11 @@
  * device: renewed at half the granted lease, restored after a router reboot, deleted on
  * `stop()` and on SIGINT/SIGTERM/exit. Unlike nat-port-mapper it finds IGD v1 and v2, and
  * `unmap` deletes exactly what `map` created.
+ *
+ * @module upnp-native/libp2p
  */
 import { isIP } from 'node:net'
-import { UPNPError, UPNPResult } from '../errors.ts'
+import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
 import { UPNP } from '../godot/upnp.ts'
@@ -21,12 +23,32 @@ import { PortMapper } from '../portmapper/mapper.ts'
 import { probe } from '../probe.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import type { Protocol } from '../types.ts'
+import { checkedOptions, checkedSignal, isIntegerIn, show } from '../validate.ts'
+
+const CLIENT_KEYS = ['description', 'ttl', 'searchTimeout', 'requestTimeout', 'discoverMulticastIf'] as const
+const MAP_KEYS = ['externalPort', 'remoteHost', 'protocol', 'ttl', 'description', 'signal'] as const
+
+/** The client's options, checked (they are used later, inside calls). */
+function clientOptions(options: unknown): PortMappingClientOptions {
+  const o = checkedOptions(options, CLIENT_KEYS, 'portMappingClient options')
+  for (const key of ['description', 'discoverMulticastIf'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string')
+      throw clientError(UPNPResult.INVALID_ARGS, `${key} ${show(o[key])} is not a string`)
+  }
+  for (const key of ['ttl', 'searchTimeout', 'requestTimeout'] as const) {
+    if (o[key] !== undefined && !isIntegerIn(o[key], 1, 2 ** 31 - 1))
+      throw clientError(UPNPResult.INVALID_ARGS, `${key} ${show(o[key])} is not whole ms`)
+  }
+  return o as PortMappingClientOptions
+}
 
 /** What nat-port-mapper's `AbortOptions` carry. */
 export interface AbortOptions {
+  /** Aborts the call: it rejects with `signal.reason`. */
   signal?: AbortSignal
 }
 
+/** nat-port-mapper's options of `Gateway.map()` / `mapAll()`. */
 export interface MapPortOptions extends AbortOptions {
   /** External port wanted (default: the internal port); another is chosen when it is taken. */
   externalPort?: number
@@ -36,33 +58,54 @@ export interface MapPortOptions extends AbortOptions {
   protocol?: 'tcp' | 'TCP' | 'udp' | 'UDP'
   /** Lease in ms (default: the client's `ttl`). */
   ttl?: number
+  /** The mapping's description on a UPnP router (default: the client's `description`). */
   description?: string
   /** Accepted for compatibility: upnp-native always renews (at half the granted lease). */
   autoRefresh?: boolean
+  /** Accepted for compatibility and ignored (renewal is PortMapper's). */
   refreshTimeout?: number
+  /** Accepted for compatibility and ignored (renewal is PortMapper's). */
   refreshThreshold?: number
 }
 
+/** A mapping as nat-port-mapper reports it. */
 export interface PortMapping {
+  /** The router's external address: where peers connect. */
   externalHost: string
+  /** The external port: where peers connect. */
   externalPort: number
+  /** This host's address that the router forwards to. */
   internalHost: string
+  /** The port on this host. */
   internalPort: number
+  /** 'TCP' or 'UDP'. */
   protocol: 'TCP' | 'UDP'
 }
 
+/** nat-port-mapper's `Gateway`: one router and the mappings held on it. */
 export interface Gateway {
+  /** Identifies the gateway: its description URL (UPnP) or address (NAT-PMP). */
   id: string
+  /** The router's address. */
   host: string
+  /** The port its UPnP description (or NAT-PMP, 5351) is served on. */
   port: number
+  /** The address family of `host`. */
   family: 'IPv4' | 'IPv6'
+  /** Deletes every mapping made through this gateway. */
   stop(options?: AbortOptions): Promise<void>
+  /** Maps `internalPort` on `internalHost`, which must be this host's address towards the
+   *  gateway (`INVALID_PARAM` otherwise), and keeps it alive. */
   map(internalPort: number, internalHost: string, options?: MapPortOptions): Promise<PortMapping>
+  /** Maps `internalPort` for this host; yields the mapping once it is made. */
   mapAll(internalPort: number, options?: MapPortOptions): AsyncGenerator<PortMapping, void, unknown>
+  /** Deletes the mappings this gateway made for `internalPort`. */
   unmap(internalPort: number, options?: AbortOptions): Promise<void>
+  /** The router's external address. */
   externalIp(options?: AbortOptions): Promise<string>
 }
 
+/** nat-port-mapper's options of `findGateways()`. */
 export interface FindGatewaysOptions extends AbortOptions {
   /** Accepted for compatibility: a search here is one burst plus one retransmission. */
   searchInterval?: number
@@ -70,10 +113,13 @@ export interface FindGatewaysOptions extends AbortOptions {
 
 /** nat-port-mapper's `UPnPNAT` (what `uPnPNAT({ portMappingClient })` takes). */
 export interface UPnPNATClient {
+  /** Searches once and yields each working gateway found, the default route's first. */
   findGateways(options?: FindGatewaysOptions): AsyncGenerator<Gateway, void, unknown>
+  /** The gateway at a known description URL, opened without a search. */
   getGateway(descriptor: URL, options?: AbortOptions): Promise<Gateway>
 }
 
+/** Options of `portMappingClient()`, `upnpNat()` and `pmpNat()`. */
 export interface PortMappingClientOptions {
   /** Default mapping description. Default 'upnp-native (libp2p)'. */
   description?: string
@@ -90,17 +136,20 @@ export interface PortMappingClientOptions {
 const DEFAULT_TTL_MS = 3_600_000
 const DEFAULT_SEARCH_MS = 2000
 
-/** A `portMappingClient` for `@libp2p/upnp-nat`, backed by upnp-native. */
-export function portMappingClient(options: PortMappingClientOptions = {}): UPnPNATClient {
+/** A `portMappingClient` for `@libp2p/upnp-nat`, backed by upnp-native. Throws a `UPNPError`
+ *  (INVALID_ARGS) naming a bad option; its calls reject with one for a bad argument. */
+export function portMappingClient(given?: PortMappingClientOptions): UPnPNATClient {
+  const options = clientOptions(given)
   return {
-    async *findGateways(find: FindGatewaysOptions = {}) {
+    async *findGateways(findGiven?: FindGatewaysOptions) {
+      const signal = checkedSignal(findGiven)
       const upnp = new UPNP()
       upnp.discoverMulticastIf = options.discoverMulticastIf ?? ''
       if (options.requestTimeout !== undefined) upnp.requestTimeout = options.requestTimeout
       try {
-        await upnp.discover({ timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS, ...(find.signal ? { signal: find.signal } : {}) })
+        await upnp.discover({ timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS, ...(signal ? { signal } : {}) })
       } catch (error) {
-        if (find.signal?.aborted) return // the caller stopped looking: no more gateways
+        if (signal?.aborted) return // the caller stopped looking: no more gateways
         throw error
       }
       for (let i = 0; i < upnp.getDeviceCount(); i++) {
@@ -109,10 +158,17 @@ export function portMappingClient(options: PortMappingClientOptions = {}): UPnPN
       }
     },
 
-    async getGateway(descriptor: URL, call: AbortOptions = {}) {
-      const device = await deviceFromUrl(String(descriptor), {
+    async getGateway(descriptor: URL, callGiven?: AbortOptions) {
+      const signal = checkedSignal(callGiven)
+      let url: string
+      try {
+        url = descriptor instanceof URL ? descriptor.href : String(descriptor as unknown as string)
+      } catch {
+        throw clientError(UPNPResult.INVALID_PARAM, `descriptor ${show(descriptor)} is not a URL`)
+      }
+      const device = await deviceFromUrl(url, {
         ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}),
-        ...(call.signal ? { signal: call.signal } : {}),
+        ...(signal ? { signal } : {}),
       })
       if (!device.isValidGateway()) {
         const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
@@ -130,7 +186,11 @@ export const upnpNat = portMappingClient
  * nat-port-mapper's `pmpNat(ipAddress)`: the same `Gateway`, over NAT-PMP to that router
  * (RFC 6886; the router forwards to the address the request came from).
  */
-export function pmpNat(ipAddress: string, options: PortMappingClientOptions = {}): Gateway {
+export function pmpNat(ipAddress: string, given?: PortMappingClientOptions): Gateway {
+  if (typeof ipAddress !== 'string' || isIP(ipAddress.replace(/^\[|\]$/g, '')) === 0) {
+    throw clientError(UPNPResult.INVALID_PARAM, `ipAddress ${show(ipAddress)} is not an IP address`)
+  }
+  const options = clientOptions(given)
   const router = ipAddress.replace(/^\[|\]$/g, '')
   return new MapperGateway(
     { id: `natpmp:${router}`, host: router, port: 5351, family: isIP(router) === 6 ? 'IPv6' : 'IPv4' },
@@ -197,8 +257,17 @@ class MapperGateway implements Gateway {
     return mapper
   }
 
-  async map(internalPort: number, internalHost: string, options: MapPortOptions = {}): Promise<PortMapping> {
-    const protocol: Protocol = String(options.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'UDP' : 'TCP'
+  async map(internalPort: number, internalHost: string, given?: MapPortOptions): Promise<PortMapping> {
+    const options = checkedOptions(given, MAP_KEYS, 'map options') as MapPortOptions
+    if (!isIntegerIn(internalPort, 1, 65535))
+      throw clientError(UPNPResult.INVALID_PORT, `internalPort ${show(internalPort)} is not an integer 1..65535`)
+    if (internalHost !== undefined && typeof internalHost !== 'string')
+      throw clientError(UPNPResult.INVALID_ARGS, `internalHost ${show(internalHost)} is not a string`)
+    if (options.protocol !== undefined && typeof options.protocol !== 'string')
+      throw clientError(UPNPResult.INVALID_PROTOCOL, `protocol ${show(options.protocol)} is not "TCP" or "UDP"`)
+    if (options.ttl !== undefined && !isIntegerIn(options.ttl, 1, Number.MAX_SAFE_INTEGER))
+      throw clientError(UPNPResult.INVALID_DURATION, `ttl ${show(options.ttl)} is not whole ms`)
+    const protocol: Protocol = (options.protocol ?? 'TCP').toUpperCase() === 'UDP' ? 'UDP' : 'TCP'
     // A router forwards to the address this host has towards it (UPnP routers in secure mode,
     // as most are, refuse any other; NAT-PMP cannot even name another): say so rather than
     // map the wrong address.
@@ -233,21 +302,27 @@ class MapperGateway implements Gateway {
     yield await this.map(internalPort, this.ourAddress(), options)
   }
 
-  async unmap(internalPort: number, options: AbortOptions = {}): Promise<void> {
+  async unmap(internalPort: number, options?: AbortOptions): Promise<void> {
+    const signal = checkedSignal(options)
     const mine = this.#mapper.mappings.filter((m) => m.internalPort === internalPort)
-    await Promise.all(mine.map((m) => this.#mapper.unmap(m, options)))
+    await Promise.all(mine.map((m) => this.#mapper.unmap(m, signal ? { signal } : {})))
   }
 
-  async externalIp(options: AbortOptions = {}): Promise<string> {
-    options.signal?.throwIfAborted()
+  async externalIp(options?: AbortOptions): Promise<string> {
+    checkedSignal(options)?.throwIfAborted()
     return this.queryExternalIp()
   }
 
   /** Deletes every mapping of this gateway; a node started again maps afresh. */
-  async stop(options: AbortOptions = {}): Promise<void> {
+  async stop(options?: AbortOptions): Promise<void> {
     const closing = this.#mapper
     this.#mapper = this.#fresh()
     await closing.close(options)
+  }
+
+  /** `await using gateway = ...` (Node 24+): `stop()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop()
   }
 }
 

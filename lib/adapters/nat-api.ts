@@ -9,6 +9,8 @@
  * `PortMapper`: leases are renewed at half of what the router granted (nat-api's timers
  * drift and re-create mappings after unmap), a rebooted router gets them back, failures never
  * throw from a timer, and process exit (SIGINT/SIGTERM) deletes them.
+ *
+ * @module upnp-native/nat-api
  */
 import { UPNPResult } from '../errors.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
@@ -17,8 +19,20 @@ import { PortMapper } from '../portmapper/mapper.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import { probe } from '../probe.ts'
 import type { Protocol } from '../types.ts'
+import { isIntegerIn, readOptions, show } from '../validate.ts'
 import { type Callback, settle } from './callback.ts'
 
+export type { Callback } from './callback.ts'
+
+const CLIENT_KEYS = ['ttl', 'description', 'gateway', 'autoUpdate', 'enablePMP', 'enableUPNP', 'upnpPermanentFallback'] as const
+const MAP_KEYS = ['publicPort', 'privatePort', 'protocol', 'description', 'ttl', 'gateway'] as const
+
+/** nat-api's errors are plain `Error`s with a message; so are these, naming the argument. */
+function invalid(message: string): Error {
+  return new Error(message)
+}
+
+/** nat-api's constructor options. */
 export interface NatAPIOptions {
   /** Lease in seconds (at least 1200). Default 7200. */
   ttl?: number
@@ -37,14 +51,19 @@ export interface NatAPIOptions {
   upnpPermanentFallback?: boolean
 }
 
+/** nat-api's object form of `map()` / `unmap()`. */
 export interface NatAPIMapOptions {
+  /** The external port (always the one mapped: another is never taken instead). */
   publicPort: number
+  /** The port on this host (default: `publicPort`). */
   privatePort?: number
   /** 'UDP' or 'TCP'; absent or null maps both. */
   protocol?: string | null
+  /** The mapping's description on a UPnP router (default: the client's). */
   description?: string
   /** Seconds. */
   ttl?: number
+  /** Accepted for compatibility; the client's `gateway` is used. */
   gateway?: string
 }
 
@@ -58,22 +77,35 @@ interface Wanted {
 
 const isUrl = (s: string) => /^[a-z]+:\/\//i.test(s)
 
+/** nat-api's client: maps with NAT-PMP first, then UPnP; `destroy()` deletes what it mapped. */
 export class NatAPI {
+  /** Lease asked for, in seconds (at least 1200; default 7200). */
   readonly ttl: number
+  /** Default mapping description (UPnP). */
   readonly description: string
+  /** Whether NAT-PMP is used. */
   readonly enablePMP: boolean
+  /** Whether UPnP is used. */
   readonly enableUPNP: boolean
   readonly #gateway: string
   /** NAT-PMP first, then UPnP, as nat-api tries them. */
   readonly #mappers: PortMapper[] = []
   #destroyed = false
 
-  constructor(options: NatAPIOptions = {}) {
-    this.ttl = options.ttl ? Math.max(options.ttl, 1200) : 7200
-    this.description = options.description || 'NatAPI'
-    this.enablePMP = options.enablePMP !== false
-    this.enableUPNP = options.enableUPNP !== false
-    this.#gateway = options.gateway ?? ''
+  /** Throws an `Error` naming a bad option (a ttl that is not a number, a gateway or
+   *  description that is not a string, options that cannot be read). */
+  constructor(options?: NatAPIOptions) {
+    const read = readOptions(options, CLIENT_KEYS)
+    if (!read.values) throw invalid(read.problem)
+    const { ttl, description, gateway = '', enablePMP, enableUPNP } = read.values
+    if (ttl !== undefined && (typeof ttl !== 'number' || Number.isNaN(ttl))) throw invalid(`ttl ${show(ttl)} is not a number`)
+    if (description !== undefined && typeof description !== 'string') throw invalid(`description ${show(description)} is not a string`)
+    if (typeof gateway !== 'string') throw invalid(`gateway ${show(gateway)} is not a string`)
+    this.ttl = ttl ? Math.max(ttl as number, 1200) : 7200
+    this.description = (description as string | undefined) || 'NatAPI'
+    this.enablePMP = enablePMP !== false
+    this.enableUPNP = enableUPNP !== false
+    this.#gateway = gateway
     const common = { maxAttempts: 1, watchAnnouncements: false } as const
     if (this.enablePMP && !isUrl(this.#gateway)) {
       this.#mappers.push(new PortMapper({ ...common, protocol: 'natpmp', ...(this.#gateway ? { router: this.#gateway } : {}) }))
@@ -163,28 +195,38 @@ export class NatAPI {
     )
   }
 
+  /** `await using client = new NatAPI()` (Node 24+): `destroy()` when the scope ends (a client
+   *  destroyed already is left as it is). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#destroyed) await this.destroy()
+  }
+
   #run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#destroyed) return Promise.reject(new Error('client is destroyed'))
     return work()
   }
 
-  #wanted(publicPort: number | NatAPIMapOptions, privatePort: number | undefined): Wanted {
-    const o: NatAPIMapOptions =
-      typeof publicPort === 'object' && publicPort !== null
-        ? publicPort
-        : typeof publicPort === 'number'
-          ? { publicPort, privatePort: privatePort ?? publicPort }
-          : (() => {
-              throw new Error('port was not specified')
-            })()
-    const protocol = o.protocol ? String(o.protocol).toUpperCase() : null
-    if (protocol !== null && protocol !== 'UDP' && protocol !== 'TCP') throw new Error('protocol is invalid')
+  #wanted(publicPort: unknown, privatePort: number | undefined): Wanted {
+    if (publicPort === undefined || publicPort === null) throw invalid('port was not specified')
+    const read = typeof publicPort === 'object' ? readOptions(publicPort, MAP_KEYS) : { values: { publicPort, privatePort } }
+    if (!read.values) throw invalid(read.problem)
+    const o = read.values
+    const pub = o.publicPort
+    const priv = o.privatePort ?? pub
+    if (pub === undefined) throw invalid('port was not specified')
+    if (!isIntegerIn(pub, 1, 65535)) throw invalid(`port ${show(pub)} is not an integer 1..65535`)
+    if (!isIntegerIn(priv, 1, 65535)) throw invalid(`privatePort ${show(priv)} is not an integer 1..65535`)
+    const protocol = typeof o.protocol === 'string' && o.protocol ? o.protocol.toUpperCase() : o.protocol ? '' : null
+    if (protocol !== null && protocol !== 'UDP' && protocol !== 'TCP') throw invalid('protocol is invalid')
+    if (o.description !== undefined && typeof o.description !== 'string')
+      throw invalid(`description ${show(o.description)} is not a string`)
+    if (o.ttl !== undefined && !isIntegerIn(o.ttl, 0, 0xffff_ffff)) throw invalid(`ttl ${show(o.ttl)} is not whole seconds`)
     return {
-      publicPort: o.publicPort,
-      privatePort: o.privatePort ?? o.publicPort,
+      publicPort: pub,
+      privatePort: priv,
       protocols: protocol ? [protocol] : ['UDP', 'TCP'],
-      description: o.description || this.description,
-      ttl: o.ttl || this.ttl,
+      description: (o.description as string | undefined) || this.description,
+      ttl: (o.ttl as number | undefined) || this.ttl,
     }
   }
 

@@ -1,10 +1,16 @@
 /** Godot's `UPNPDevice`: one device, its checks in Godot's order, its actions as Promises. */
+import net from 'node:net'
+import { types } from 'node:util'
 import { LIST_MAX_ENTRIES, MAPPING_DESCRIPTION, PINHOLE_LEASE_S, PINHOLE_MAX_LEASE_S, REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError, resultOf, toEntry } from '../native/convert.ts'
-import type { FirewallStatus, PortMappingEntry, Protocol } from '../types.ts'
-import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../validate.ts'
+import type { Logger } from '../log/records.ts'
+import { traced } from '../log/trace.ts'
+import { abortable, cancellable } from '../signal.ts'
+import type { CallOptions, FirewallStatus, PortMappingEntry, Protocol } from '../types.ts'
+import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32, notText, readSignal, show } from '../validate.ts'
+import { warnIgnored } from './warnings.ts'
 
 /**
  * Extra (not in Godot): one WAN connection service of a gateway. A router with several WAN
@@ -12,27 +18,82 @@ import { badPort, badProtocol, isIntegerIn, isProtocol, MAX_UINT32 } from '../va
  * an external address is the one the device uses (`igdControlUrl`, `igdServiceType`).
  */
 export interface UPNPConnection {
+  /** The service's type, e.g. `urn:schemas-upnp-org:service:WANIPConnection:2`. */
   serviceType: string
+  /** Where its SOAP actions are sent. */
   controlUrl: string
   /** OK when usable, DISCONNECTED or INVALID_CONTROL when not, UNKNOWN_ERROR when it was not
    *  asked (an earlier connection is used). */
   igdStatus: IGDStatus
   /** `NewConnectionStatus` as the router wrote it ("" if not asked or not answered). */
   connectionStatus: string
+  /** The external address this connection reported ("" if not asked or not answered). */
   externalAddress: string
+  /** Connected, but behind another NAT: its external address is private or shared. */
   doubleNat: boolean
+  /** Why asking this connection failed; `null` when it answered or was not asked. */
   lastError: UPNPErrorInfo | null
 }
-const badPinholeLease = (lease: unknown) => `lease ${String(lease)} is not whole seconds 1..${PINHOLE_MAX_LEASE_S}`
+const badPinholeLease = (lease: unknown) => `lease ${show(lease)} is not whole seconds 1..${PINHOLE_MAX_LEASE_S}`
 
-/** Godot's `UPNPDevice`: one UPnP device, usable as a gateway when `igdStatus` is OK. */
+/**
+ * The fields calls read, each with why a value is refused (null: taken). A refused value is
+ * not stored (the field keeps its value) and a `UPNPWarning` (`UPNP_INVALID_FIELD`) names the
+ * field, as Godot prints an error for a value of the wrong type: so a bad value can never
+ * break a later call.
+ */
+const CHECKED_FIELDS = {
+  descriptionUrl: (v: unknown) => notText('descriptionUrl', v),
+  serviceType: (v: unknown) => notText('serviceType', v),
+  igdControlUrl: (v: unknown) => notText('igdControlUrl', v),
+  igdServiceType: (v: unknown) => notText('igdServiceType', v),
+  igdOurAddr: (v: unknown) => notText('igdOurAddr', v),
+  igdStatus: (v: unknown) => (Number.isSafeInteger(v) ? null : `igdStatus ${show(v)} is not an integer (an IGDStatus)`),
+  requestTimeout: (v: unknown) =>
+    isIntegerIn(v, 1, MAX_UINT32) ? null : `requestTimeout ${show(v)} is not a whole number of milliseconds 1..${MAX_UINT32}`,
+  firewallControlUrl: (v: unknown) => notText('firewallControlUrl', v),
+  firewallServiceType: (v: unknown) => notText('firewallServiceType', v),
+  firewallSourceAddress: (v: unknown) =>
+    v === '' || (typeof v === 'string' && net.isIP(v) !== 0) ? null : `firewallSourceAddress ${show(v)} is not "" or an IP address`,
+  logger: (v: unknown) => (v === null || typeof v === 'function' ? null : `logger ${show(v)} is not a function or null`),
+} as const
+type CheckedField = keyof typeof CHECKED_FIELDS
+
+/** Own enumerable accessors (so `Object.assign` and spreading copy them as before), each
+ *  checked when set. */
+function defineCheckedFields(device: UPNPDevice, initial: Record<CheckedField, unknown>): void {
+  for (const name of Object.keys(CHECKED_FIELDS) as CheckedField[]) {
+    let value = initial[name]
+    Object.defineProperty(device, name, {
+      enumerable: true,
+      get: () => value,
+      set: (next: unknown) => {
+        const refused = CHECKED_FIELDS[name](next)
+        if (refused === null) value = next
+        else warnIgnored('UPNP_INVALID_FIELD', `UPNPDevice.${refused}; it keeps ${show(value)}`)
+      },
+    })
+  }
+}
+
+/**
+ * Godot's `UPNPDevice`: one UPnP device, usable as a gateway when `igdStatus` is OK. The
+ * fields its calls read are checked when set: a value of the wrong type is refused with a
+ * `UPNPWarning` (`UPNP_INVALID_FIELD`) and the field keeps its value.
+ */
 export class UPNPDevice {
-  descriptionUrl = ''
-  serviceType = ''
-  igdControlUrl = ''
-  igdServiceType = ''
-  igdOurAddr = ''
-  igdStatus: IGDStatus = IGDStatus.UNKNOWN_ERROR
+  /** Godot's `description_url`: where the device's description was read. */
+  declare descriptionUrl: string
+  /** Godot's `service_type`: the search target the device answered with. */
+  declare serviceType: string
+  /** Godot's `igd_control_url`: the connection service's control URL. */
+  declare igdControlUrl: string
+  /** Godot's `igd_service_type`: the connection service's type. */
+  declare igdServiceType: string
+  /** Godot's `igd_our_addr`: this host's address towards the device (sent as the internal client). */
+  declare igdOurAddr: string
+  /** Godot's `igd_status` (any integer; `OK` makes it a valid gateway). */
+  declare igdStatus: IGDStatus
 
   /**
    * Connected, but the external address is private or shared (10/8, 100.64/10, ...):
@@ -42,8 +103,11 @@ export class UPNPDevice {
   doubleNat = false
   /** External address the gateway reported when it was discovered ("" if unknown). */
   externalAddress = ''
+  /** The description's `friendlyName` (network text: sanitise before showing it). */
   friendlyName = ''
+  /** The description's `manufacturer` (network text). */
   manufacturer = ''
+  /** The description's `modelName` (network text). */
   modelName = ''
   /** SSDP `SERVER` header of the reply that found the device. */
   server = ''
@@ -55,14 +119,44 @@ export class UPNPDevice {
   /** Every WAN connection service of the description, in order (empty for a device built
    *  by hand or not classified). */
   connections: readonly UPNPConnection[] = []
-  /** Cap, in milliseconds, on each request to this device. */
-  requestTimeout = REQUEST_TIMEOUT_MS
+  /** Cap, in milliseconds, on each request to this device (1..2^32-1). */
+  declare requestTimeout: number
   /** Why the last call on this device failed; `null` after a success. */
   lastError: UPNPErrorInfo | null = null
   /** Extra (not in Godot): the IPv6 pinhole service (`WANIPv6FirewallControl`) found in the
    *  same description, "" when the device has none. */
-  firewallControlUrl = ''
-  firewallServiceType = ''
+  declare firewallControlUrl: string
+  /** The pinhole service's type ("" when the device has none). */
+  declare firewallServiceType: string
+  /**
+   * Extra (not in Godot): the address of this host that IPv6 pinhole actions are sent from,
+   * "" (the default) for the system's choice towards the router. Routers take a pinhole
+   * action only from the pinhole's own address, and an `addPinhole` without `internalClient`
+   * opens it for the address the request came from: set this to open pinholes for this host's
+   * global address when the router is reached over a unique-local or link-local one
+   * (PortMapper does).
+   */
+  declare firewallSourceAddress: string
+  /** Extra (not in Godot): receives a record of every exchange of this device's calls (see
+   *  docs/troubleshooting.md, "Logging"); a device found by `UPNP.discover()`
+   *  gets the `UPNP`'s logger. `null`: only `NODE_DEBUG` and `diagnostics_channel`. */
+  declare logger: Logger | null
+
+  constructor() {
+    defineCheckedFields(this, {
+      descriptionUrl: '',
+      serviceType: '',
+      igdControlUrl: '',
+      igdServiceType: '',
+      igdOurAddr: '',
+      igdStatus: IGDStatus.UNKNOWN_ERROR,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      firewallControlUrl: '',
+      firewallServiceType: '',
+      firewallSourceAddress: '',
+      logger: null,
+    })
+  }
 
   /** Godot: `igd_status == IGD_STATUS_OK`, nothing else. */
   isValidGateway(): boolean {
@@ -70,12 +164,17 @@ export class UPNPDevice {
   }
 
   private target(): native.SoapTarget {
-    const timeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
-    return {
-      controlUrl: String(this.igdControlUrl ?? ''),
-      serviceType: String(this.igdServiceType ?? ''),
-      timeoutMs: timeout,
+    return { controlUrl: this.igdControlUrl, serviceType: this.igdServiceType, timeoutMs: this.requestTimeout }
+  }
+
+  /** The call's signal, or null after rejecting a bad options argument (INVALID_ARGS). */
+  private signalOf(options: unknown): { signal?: AbortSignal } | null {
+    const { signal, problem } = readSignal(options)
+    if (problem) {
+      this.reject(UPNPResult.INVALID_ARGS, problem)
+      return null
     }
+    return signal ? { signal } : {}
   }
 
   /** The addon's prepared connection service for add and delete, made again only when the
@@ -100,13 +199,19 @@ export class UPNPDevice {
     return result
   }
 
-  /** The gateway's external address; "" when this is not a valid gateway or on any failure. */
-  async queryExternalAddress(): Promise<string> {
+  /** The gateway's external address; "" when this is not a valid gateway or on any failure.
+   *  `options.signal` cancels (the promise rejects with its reason). */
+  async queryExternalAddress(options?: CallOptions): Promise<string> {
     if (!this.isValidGateway()) {
       this.reject(UPNPResult.INVALID_GATEWAY, 'not a valid gateway (igdStatus is not OK)')
       return ''
     }
-    const outcome = await native.getExternalIpAddress(this.target()).catch(internalError)
+    const call = this.signalOf(options)
+    if (!call) return ''
+    const target = this.target()
+    const outcome = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) => native.getExternalIpAddress(target, cancel, trace).catch(internalError)),
+    )
     if (this.settle(outcome) !== UPNPResult.SUCCESS) return ''
     return outcome.value ?? ''
   }
@@ -115,7 +220,8 @@ export class UPNPDevice {
    * Godot's `add_port_mapping`. Checks, in Godot's order: valid gateway, `port` 1..65535,
    * `portInternal` 0..65535 (0 = same as `port`), `proto` exactly "UDP" or "TCP",
    * `duration` >= 0 seconds (0 = permanent). An empty `desc` is sent as "upnp-native", as
-   * Godot's miniupnpc sends "libminiupnpc".
+   * Godot's miniupnpc sends "libminiupnpc". `options.signal` cancels: the promise rejects with
+   * its reason at once, and a mapping the router may have made already is deleted again.
    */
   async addPortMapping(
     port: number,
@@ -123,6 +229,7 @@ export class UPNPDevice {
     desc: string = '',
     proto: Protocol = 'UDP',
     duration: number = 0,
+    options?: CallOptions,
   ): Promise<UPNPResult> {
     if (!this.isValidGateway()) return this.reject(UPNPResult.INVALID_GATEWAY, 'not a valid gateway (igdStatus is not OK)')
     if (!isIntegerIn(port, 1, 65535)) return this.reject(UPNPResult.INVALID_PORT, badPort('port', port))
@@ -133,40 +240,56 @@ export class UPNPDevice {
       return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
     }
     if (typeof duration !== 'number' || Number.isNaN(duration) || duration < 0) {
-      return this.reject(UPNPResult.INVALID_DURATION, `duration ${String(duration)} is not >= 0`)
+      return this.reject(UPNPResult.INVALID_DURATION, `duration ${show(duration)} is not >= 0`)
     }
     // Godot enforces no upper bound, but the SOAP argument is a ui4: beyond it no router
     // could store the lease, so say so here instead of sending a number it would misread.
     if (!Number.isInteger(duration) || duration > MAX_UINT32) {
       return this.reject(UPNPResult.INVALID_DURATION, `duration ${duration} is not a whole number of seconds <= ${MAX_UINT32}`)
     }
-    if (typeof desc !== 'string') return this.reject(UPNPResult.INVALID_ARGS, 'description must be a string')
-    const failure = await this.service()
-      .addPortMapping(
-        '',
-        port,
-        proto,
-        portInternal === 0 ? port : portInternal,
-        // Godot sends igd_our_addr; a hand-built device without one gets the address of the
-        // connection that reaches the router, which is what igd_our_addr means.
-        String(this.igdOurAddr ?? ''),
-        true,
-        desc === '' ? MAPPING_DESCRIPTION : desc,
-        duration,
-      )
-      .catch((e) => internalError(e).failure)
+    const badDesc = notText('description', desc)
+    if (badDesc) return this.reject(UPNPResult.INVALID_ARGS, badDesc)
+    const call = this.signalOf(options)
+    if (!call) return UPNPResult.INVALID_ARGS
+    const service = this.service()
+    const failure = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) =>
+        service
+          .addPortMapping(
+            '',
+            port,
+            proto,
+            portInternal === 0 ? port : portInternal,
+            // Godot sends igd_our_addr; a hand-built device without one gets the address of the
+            // connection that reaches the router, which is what igd_our_addr means.
+            this.igdOurAddr,
+            true,
+            desc === '' ? MAPPING_DESCRIPTION : desc,
+            duration,
+            cancel,
+            trace,
+          )
+          .catch((e) => internalError(e).failure),
+      ),
+    )
     return this.settle({ failure })
   }
 
-  /** Godot's `delete_port_mapping`: `port` 1..65535, `proto` "UDP" or "TCP". */
-  async deletePortMapping(port: number, proto: Protocol = 'UDP'): Promise<UPNPResult> {
+  /** Godot's `delete_port_mapping`: `port` 1..65535, `proto` "UDP" or "TCP". `options.signal`
+   *  cancels: the promise rejects with its reason at once; a delete already sent is finished. */
+  async deletePortMapping(port: number, proto: Protocol = 'UDP', options?: CallOptions): Promise<UPNPResult> {
     if (!isIntegerIn(port, 1, 65535)) return this.reject(UPNPResult.INVALID_PORT, badPort('port', port))
     if (!isProtocol(proto)) {
       return this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
     }
-    const failure = await this.service()
-      .deletePortMapping('', port, proto)
-      .catch((e) => internalError(e).failure)
+    const call = this.signalOf(options)
+    if (!call) return UPNPResult.INVALID_ARGS
+    const service = this.service()
+    const failure = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) =>
+        service.deletePortMapping('', port, proto, cancel, trace).catch((e) => internalError(e).failure),
+      ),
+    )
     return this.settle({ failure })
   }
 
@@ -175,7 +298,7 @@ export class UPNPDevice {
    * or `null` when it has none (`lastError.result` is then NO_SUCH_ENTRY_IN_ARRAY) or could
    * not be asked (any other `lastError`).
    */
-  async getPortMapping(port: number, proto: Protocol = 'UDP'): Promise<PortMappingEntry | null> {
+  async getPortMapping(port: number, proto: Protocol = 'UDP', options?: CallOptions): Promise<PortMappingEntry | null> {
     if (!isIntegerIn(port, 1, 65535)) {
       this.reject(UPNPResult.INVALID_PORT, badPort('port', port))
       return null
@@ -184,38 +307,53 @@ export class UPNPDevice {
       this.reject(UPNPResult.INVALID_PROTOCOL, badProtocol(proto))
       return null
     }
-    const outcome = await native
-      .getSpecificPortMappingEntry(this.target(), { remoteHost: '', externalPort: port, protocol: proto })
-      .catch(internalError)
+    const call = this.signalOf(options)
+    if (!call) return null
+    const target = this.target()
+    const key = { remoteHost: '', externalPort: port, protocol: proto }
+    const outcome = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) => native.getSpecificPortMappingEntry(target, key, cancel, trace).catch(internalError)),
+    )
     this.settle(outcome)
     const entry = outcome.entries?.[0]
     return entry ? toEntry(entry) : null
   }
 
   /** Extra (not in Godot): the router's whole mapping table, up to `max` entries. */
-  async listPortMappings(max: number = LIST_MAX_ENTRIES): Promise<PortMappingEntry[]> {
+  async listPortMappings(max: number = LIST_MAX_ENTRIES, options?: CallOptions): Promise<PortMappingEntry[]> {
     if (!isIntegerIn(max, 0, MAX_UINT32)) {
-      this.reject(UPNPResult.INVALID_PARAM, `max ${String(max)} is not a whole number >= 0`)
+      this.reject(UPNPResult.INVALID_PARAM, `max ${show(max)} is not a whole number >= 0`)
       return []
     }
-    const outcome = await native.listPortMappings(this.target(), max).catch(internalError)
+    const call = this.signalOf(options)
+    if (!call) return []
+    const target = this.target()
+    const outcome = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) => native.listPortMappings(target, max, cancel, trace).catch(internalError)),
+    )
     this.settle(outcome)
     return (outcome.entries ?? []).map(toEntry)
   }
 
   // ---- IPv6 pinholes (WANIPv6FirewallControl:1), extras beyond Godot -----------------
   // Checks in the same style: the service first, then each argument in order; a value the
-  // router could not take is refused here with the result it would mean.
+  // router could not take is refused here with the result it would mean. A signal that aborts
+  // settles the call at once; a pinhole the router may have opened meanwhile ends with its
+  // lease (at most `leaseTime`), as one whose reply timed out does.
 
   private firewall(): native.SoapTarget | null {
-    if (this.firewallControlUrl) return { ...this.target(), controlUrl: this.firewallControlUrl, serviceType: this.firewallServiceType }
-    this.reject(UPNPResult.INVALID_GATEWAY, 'this device has no WANIPv6FirewallControl service (IPv6 pinholes)')
-    return null
+    if (!this.firewallControlUrl) {
+      this.reject(UPNPResult.INVALID_GATEWAY, 'this device has no WANIPv6FirewallControl service (IPv6 pinholes)')
+      return null
+    }
+    const source = this.firewallSourceAddress
+    const target = { ...this.target(), controlUrl: this.firewallControlUrl, serviceType: this.firewallServiceType }
+    return source ? { ...target, localAddress: source } : target
   }
 
   private badPinholeId(uniqueId: number): boolean {
     if (isIntegerIn(uniqueId, 0, 65535)) return false
-    this.reject(UPNPResult.INVALID_PARAM, `pinhole id ${String(uniqueId)} is not an integer 0..65535`)
+    this.reject(UPNPResult.INVALID_PARAM, `pinhole id ${show(uniqueId)} is not an integer 0..65535`)
     return true
   }
 
@@ -235,11 +373,11 @@ export class UPNPDevice {
         : !isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)
           ? [UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime)]
           : typeof remoteHost !== 'string'
-            ? [UPNPResult.INVALID_ARGS, 'remote host must be a string']
+            ? [UPNPResult.INVALID_ARGS, `remote host ${show(remoteHost)} is not a string`]
             : !isIntegerIn(remotePort, 0, 65535)
               ? [UPNPResult.INVALID_PORT, badPort('remote port', remotePort, 0)]
               : typeof internalClient !== 'string'
-                ? [UPNPResult.INVALID_ARGS, 'internal client must be a string']
+                ? [UPNPResult.INVALID_ARGS, `internal client ${show(internalClient)} is not a string`]
                 : null
     if (problem) {
       this.reject(...problem)
@@ -250,10 +388,13 @@ export class UPNPDevice {
 
   /** Whether the router's IPv6 firewall is on and lets programs open pinholes; `null` on
    *  failure (`lastError`). Unlike the other pinhole actions it may be asked over IPv4. */
-  async getFirewallStatus(): Promise<FirewallStatus | null> {
+  async getFirewallStatus(options?: CallOptions): Promise<FirewallStatus | null> {
     const target = this.firewall()
-    if (!target) return null
-    const outcome = await native.getFirewallStatus(target).catch(internalError)
+    const call = target && this.signalOf(options)
+    if (!target || !call) return null
+    const outcome = await traced(this.logger, (trace) =>
+      abortable(call.signal, () => native.getFirewallStatus(target, trace).catch(internalError)),
+    )
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('firewallEnabled' in outcome)) return null
     return { firewallEnabled: outcome.firewallEnabled, inboundPinholeAllowed: outcome.inboundPinholeAllowed }
   }
@@ -273,47 +414,69 @@ export class UPNPDevice {
     remoteHost: string = '',
     remotePort: number = 0,
     internalClient: string = '',
+    options?: CallOptions,
   ): Promise<number | null> {
     const target = this.firewall()
     const spec = target && this.pinholeSpec(internalPort, proto, leaseTime, remoteHost, remotePort, internalClient)
-    if (!target || !spec) return null
-    const outcome = await native.addPinhole(target, spec).catch(internalError)
+    const call = spec && this.signalOf(options)
+    if (!target || !spec || !call) return null
+    const outcome = await traced(this.logger, (trace) =>
+      abortable(call.signal, () => native.addPinhole(target, spec, trace).catch(internalError)),
+    )
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('uniqueId' in outcome)) return null
     return outcome.uniqueId ?? null
   }
 
   /** A new lease (1..86400 s) for pinhole `uniqueId`. */
-  async updatePinhole(uniqueId: number, leaseTime: number): Promise<UPNPResult> {
+  async updatePinhole(uniqueId: number, leaseTime: number, options?: CallOptions): Promise<UPNPResult> {
     const target = this.firewall()
-    if (!target) return UPNPResult.INVALID_GATEWAY
+    if (!target) return this.lastError?.result ?? UPNPResult.INVALID_GATEWAY
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
     if (!isIntegerIn(leaseTime, 1, PINHOLE_MAX_LEASE_S)) {
       return this.reject(UPNPResult.INVALID_DURATION, badPinholeLease(leaseTime))
     }
-    return this.settle(await native.updatePinhole(target, uniqueId, leaseTime).catch(internalError))
+    const call = this.signalOf(options)
+    if (!call) return UPNPResult.INVALID_ARGS
+    return this.settle(
+      await traced(this.logger, (trace) =>
+        abortable(call.signal, () => native.updatePinhole(target, uniqueId, leaseTime, trace).catch(internalError)),
+      ),
+    )
   }
 
   /** Closes pinhole `uniqueId`. */
-  async deletePinhole(uniqueId: number): Promise<UPNPResult> {
+  async deletePinhole(uniqueId: number, options?: CallOptions): Promise<UPNPResult> {
     const target = this.firewall()
-    if (!target) return UPNPResult.INVALID_GATEWAY
+    if (!target) return this.lastError?.result ?? UPNPResult.INVALID_GATEWAY
     if (this.badPinholeId(uniqueId)) return UPNPResult.INVALID_PARAM
-    return this.settle(await native.deletePinhole(target, uniqueId).catch(internalError))
+    const call = this.signalOf(options)
+    if (!call) return UPNPResult.INVALID_ARGS
+    return this.settle(
+      await traced(this.logger, (trace) =>
+        abortable(call.signal, () => native.deletePinhole(target, uniqueId, trace).catch(internalError)),
+      ),
+    )
   }
 
   /** How many packets went through pinhole `uniqueId`; `null` on failure. */
-  async getPinholePackets(uniqueId: number): Promise<number | null> {
+  async getPinholePackets(uniqueId: number, options?: CallOptions): Promise<number | null> {
     const target = this.firewall()
-    if (!target || this.badPinholeId(uniqueId)) return null
-    const outcome = await native.getPinholePackets(target, uniqueId).catch(internalError)
+    const call = target && !this.badPinholeId(uniqueId) && this.signalOf(options)
+    if (!target || !call) return null
+    const outcome = await traced(this.logger, (trace) =>
+      abortable(call.signal, () => native.getPinholePackets(target, uniqueId, trace).catch(internalError)),
+    )
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 
   /** Whether traffic went through pinhole `uniqueId` (false until some did); `null` on failure. */
-  async checkPinholeWorking(uniqueId: number): Promise<boolean | null> {
+  async checkPinholeWorking(uniqueId: number, options?: CallOptions): Promise<boolean | null> {
     const target = this.firewall()
-    if (!target || this.badPinholeId(uniqueId)) return null
-    const outcome = await native.checkPinholeWorking(target, uniqueId).catch(internalError)
+    const call = target && !this.badPinholeId(uniqueId) && this.signalOf(options)
+    if (!target || !call) return null
+    const outcome = await traced(this.logger, (trace) =>
+      abortable(call.signal, () => native.checkPinholeWorking(target, uniqueId, trace).catch(internalError)),
+    )
     return this.settle(outcome) === UPNPResult.SUCCESS ? outcome.value === 'true' : null
   }
 
@@ -324,17 +487,22 @@ export class UPNPDevice {
     remoteHost: string = '',
     remotePort: number = 0,
     internalClient: string = '',
+    options?: CallOptions,
   ): Promise<number | null> {
     const target = this.firewall()
     const spec = target && this.pinholeSpec(internalPort, proto, 1, remoteHost, remotePort, internalClient)
-    if (!target || !spec) return null
-    const outcome = await native.getOutboundPinholeTimeout(target, spec).catch(internalError)
+    const call = spec && this.signalOf(options)
+    if (!target || !spec || !call) return null
+    const outcome = await traced(this.logger, (trace) =>
+      abortable(call.signal, () => native.getOutboundPinholeTimeout(target, spec, trace).catch(internalError)),
+    )
     return this.settle(outcome) === UPNPResult.SUCCESS ? Number(outcome.value) : null
   }
 
   /** @internal Builds a device from what the addon learned during discovery. */
-  static fromNative(found: native.NativeDevice, requestTimeout: number): UPNPDevice {
+  static fromNative(found: native.NativeDevice, requestTimeout: number, logger: Logger | null = null): UPNPDevice {
     const device = new UPNPDevice()
+    device.logger = logger
     device.descriptionUrl = found.descriptionUrl
     device.serviceType = found.serviceType
     device.igdControlUrl = found.igdControlUrl
@@ -363,5 +531,15 @@ export class UPNPDevice {
       lastError: failureInfo(c.lastError),
     }))
     return device
+  }
+}
+
+/** Whether `value` is a `UPNPDevice` a list or a PortMapper can hold (a Proxy is not: its
+ *  traps could throw inside a later call). Never throws. */
+export function isDevice(value: unknown): value is UPNPDevice {
+  try {
+    return !types.isProxy(value) && value instanceof UPNPDevice
+  } catch {
+    return false
   }
 }

@@ -8,7 +8,10 @@ import { REQUEST_TIMEOUT_MS } from '../defaults.ts'
 import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError } from '../native/convert.ts'
-import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
+import { abortable } from '../signal.ts'
+import { badSignal, checkedOptions, isIntegerIn, MAX_UINT32, show } from '../validate.ts'
+import type { Logger } from '../log/records.ts'
+import { traced } from '../log/trace.ts'
 import { UPNPDevice } from './device.ts'
 
 /** Options of `UPNP.deviceFromUrl()`. */
@@ -19,6 +22,8 @@ export interface DeviceFromUrlOptions {
   /** Stops waiting: the promise rejects with `signal.reason` (the check itself is bounded by
    *  `requestTimeout` and ends on its own). */
   signal?: AbortSignal
+  /** Receives a record of every exchange (see `UPNP`'s `logger`); the device keeps it. */
+  logger?: Logger | null
 }
 
 /**
@@ -27,28 +32,26 @@ export interface DeviceFromUrlOptions {
  * anything is sent: not `http://`, a host name instead of an address, a loopback, unspecified,
  * multicast or broadcast address, credentials, control characters, or over 2048 bytes.
  */
-export async function deviceFromUrl(url: string, options: DeviceFromUrlOptions = {}): Promise<UPNPDevice> {
-  const { requestTimeout = REQUEST_TIMEOUT_MS, signal } = options
-  if (typeof url !== 'string') throw clientError(UPNPResult.INVALID_PARAM, 'the description URL must be a string')
+export async function deviceFromUrl(url: string, options?: DeviceFromUrlOptions): Promise<UPNPDevice> {
+  if (typeof url !== 'string') throw clientError(UPNPResult.INVALID_PARAM, `the description URL ${show(url)} is not a string`)
+  const given = checkedOptions(options, ['requestTimeout', 'signal', 'logger'], 'options', UPNPResult.INVALID_PARAM)
+  const { requestTimeout = REQUEST_TIMEOUT_MS, signal, logger = null } = given
   if (!isIntegerIn(requestTimeout, 1, MAX_UINT32)) {
-    throw clientError(UPNPResult.INVALID_PARAM, `requestTimeout ${String(requestTimeout)} is not a whole number of ms >= 1`)
+    throw clientError(UPNPResult.INVALID_PARAM, `requestTimeout ${show(requestTimeout)} is not a whole number of ms >= 1`)
   }
-  signal?.throwIfAborted()
-  const opening = native
-    .deviceFromUrl(url, requestTimeout)
-    .catch((error: unknown) => ({ failure: internalError(error).failure, device: null }))
-  const outcome = signal ? await abortable(opening, signal) : await opening
+  const badAbort = badSignal(signal)
+  if (badAbort) throw clientError(UPNPResult.INVALID_PARAM, badAbort)
+  if (logger !== null && typeof logger !== 'function')
+    throw clientError(UPNPResult.INVALID_PARAM, `logger ${show(logger)} is not a function`)
+  const outcome = await abortable(signal as AbortSignal | undefined, () =>
+    traced(logger as Logger | null, (trace) => native.deviceFromUrl(url, requestTimeout, trace)).catch((error: unknown) => ({
+      failure: internalError(error).failure,
+      device: null,
+    })),
+  )
   if (!outcome.device) {
     const info = failureInfo(outcome.failure) ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'no device' }
     throw new UPNPError(info, 'opening a gateway from its description URL')
   }
-  return UPNPDevice.fromNative(outcome.device, requestTimeout)
-}
-
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
+  return UPNPDevice.fromNative(outcome.device, requestTimeout, logger as Logger | null)
 }

@@ -3,15 +3,29 @@ import { DEVICE_FILTER, DISCOVER_MIN_WINDOW_MS, DISCOVER_TIMEOUT_MS, DISCOVER_TT
 import { asUpnpError, IGDStatus, UPNPResult, type UPNPErrorInfo } from '../errors.ts'
 import * as native from '../native/index.ts'
 import { failureInfo, internalError, resultOf } from '../native/convert.ts'
-import type { Protocol } from '../types.ts'
-import { isIntegerIn, MAX_UINT32 } from '../validate.ts'
-import { UPNPDevice } from './device.ts'
+import type { CallOptions, Protocol } from '../types.ts'
+import { badSignal, isIntegerIn, MAX_UINT32, readOptions, readSignal, show } from '../validate.ts'
+import type { Logger } from '../log/records.ts'
+import { note, traced } from '../log/trace.ts'
+import { shown } from '../log/visible.ts'
+import { isDevice, UPNPDevice } from './device.ts'
 import { type DeviceFromUrlOptions, deviceFromUrl } from './from-url.ts'
+import { warnIgnored } from './warnings.ts'
 
-function warnIgnored(code: string, message: string): void {
-  // Godot prints an engine error for these and carries on; a warning is Node's equivalent.
-  process.emitWarning(message, { type: 'UPNPWarning', code })
+/** The `upnp.discovered` record: what discovery found and which device `getGateway()` uses. */
+function discovered(devices: UPNPDevice[], replies: number, took: number): { message: string; detail: string } {
+  const gateway = devices.find((d) => d.isValidGateway())
+  const list = devices.map((d) => `${shown(d.descriptionUrl)} ${IGDStatus[d.igdStatus] ?? d.igdStatus}`).join(', ')
+  return {
+    message:
+      `discovery: ${replies} search replies, ${devices.length} device${devices.length === 1 ? '' : 's'} in ${took} ms` +
+      (devices.length ? ` (${list})` : '') +
+      `; gateway: ${gateway ? `${shown(gateway.descriptionUrl)} (${shown(gateway.friendlyName)})` : 'none'}`,
+    detail: gateway ? gateway.descriptionUrl : '',
+  }
 }
+
+const DISCOVER_KEYS = ['timeout', 'ttl', 'deviceFilter', 'untilGateway', 'signal'] as const
 
 /** The options form of `UPNP.discover()`. */
 export interface DiscoverOptions {
@@ -28,6 +42,13 @@ export interface DiscoverOptions {
   signal?: AbortSignal
 }
 
+/** Options of `new UPNP()` (Godot's takes none). */
+export interface UPNPOptions {
+  /** Receives a record of every exchange and decision of this object's calls and of the
+   *  devices it finds (see docs/troubleshooting.md, "Logging"). */
+  logger?: Logger | null
+}
+
 /** Godot's `UPNP`: discovers devices and forwards to the first valid gateway. */
 export class UPNP {
   /** Interface name or address for multicast ("" = system default). */
@@ -40,65 +61,91 @@ export class UPNP {
   requestTimeout = REQUEST_TIMEOUT_MS
   /** Why the last failed call on this object failed; `null` after a success. */
   lastError: UPNPErrorInfo | null = null
+  /** Extra (not in Godot): receives a record of every exchange and decision; given to the
+   *  devices discovery finds. `null`: only `NODE_DEBUG` and `diagnostics_channel`. */
+  logger: Logger | null
 
   private devices: UPNPDevice[] = []
 
+  constructor(options?: UPNPOptions) {
+    // Read without running the caller's code twice, and never throw (Godot's takes nothing).
+    const { values, problem } = readOptions(options, ['logger'])
+    const logger = values?.logger ?? null
+    if (problem || (logger !== null && typeof logger !== 'function')) {
+      warnIgnored('UPNP_INVALID_OPTION', `new UPNP(): ${problem ?? `logger ${show(logger)} is not a function`}; no logger`)
+      this.logger = null
+    } else this.logger = logger as Logger | null
+  }
+
   /**
-   * Godot's `discover(timeout = 2000, ttl = 2, device_filter = "InternetGatewayDevice")`.
-   * Replaces the device list when it settles (a rejected or cancelled call keeps it).
+   * Godot's `discover(timeout = 2000, ttl = 2, device_filter = "InternetGatewayDevice")`, with
+   * a trailing `{ signal }`. Replaces the device list when it settles (a rejected, cancelled
+   * or refused call keeps it). Bad arguments are INVALID_PARAM (Godot's result here), never a
+   * throw; an aborted signal rejects with its reason.
    */
-  discover(timeout?: number, ttl?: number, deviceFilter?: string): Promise<UPNPResult>
+  discover(timeout?: number, ttl?: number, deviceFilter?: string, options?: CallOptions): Promise<UPNPResult>
   discover(options: DiscoverOptions): Promise<UPNPResult>
   async discover(
     timeoutOrOptions: number | DiscoverOptions = DISCOVER_TIMEOUT_MS,
     ttlArg: number = DISCOVER_TTL,
     filterArg: string = DEVICE_FILTER,
+    callOptions?: CallOptions,
   ): Promise<UPNPResult> {
-    const options: DiscoverOptions =
-      typeof timeoutOrOptions === 'object' && timeoutOrOptions !== null
-        ? timeoutOrOptions
-        : { timeout: timeoutOrOptions, ttl: ttlArg, deviceFilter: filterArg }
-    const { timeout = DISCOVER_TIMEOUT_MS, ttl = DISCOVER_TTL, deviceFilter = DEVICE_FILTER, untilGateway = false, signal } = options
+    const optionsForm = typeof timeoutOrOptions === 'object' && timeoutOrOptions !== null
+    const read = readOptions(optionsForm ? timeoutOrOptions : callOptions, DISCOVER_KEYS)
+    if (!read.values) return this.reject(UPNPResult.INVALID_PARAM, read.problem)
+    const given: Partial<Record<(typeof DISCOVER_KEYS)[number], unknown>> = optionsForm
+      ? read.values
+      : { timeout: timeoutOrOptions, ttl: ttlArg, deviceFilter: filterArg, signal: read.values.signal }
+    const { timeout = DISCOVER_TIMEOUT_MS, ttl = DISCOVER_TTL, deviceFilter = DEVICE_FILTER, untilGateway = false, signal } = given
 
     // Godot checks these before touching the device list, so a rejected call keeps it.
     if (!isIntegerIn(timeout, 0, MAX_UINT32))
-      return this.reject(UPNPResult.INVALID_PARAM, `timeout ${String(timeout)} is not a whole number of milliseconds >= 0`)
-    if (!isIntegerIn(ttl, 0, 255)) return this.reject(UPNPResult.INVALID_PARAM, `ttl ${String(ttl)} is not an integer 0..255`)
-    if (typeof deviceFilter !== 'string') return this.reject(UPNPResult.INVALID_PARAM, 'deviceFilter must be a string')
+      return this.reject(UPNPResult.INVALID_PARAM, `timeout ${show(timeout)} is not a whole number of milliseconds >= 0`)
+    if (!isIntegerIn(ttl, 0, 255)) return this.reject(UPNPResult.INVALID_PARAM, `ttl ${show(ttl)} is not an integer 0..255`)
+    if (typeof deviceFilter !== 'string') return this.reject(UPNPResult.INVALID_PARAM, `deviceFilter ${show(deviceFilter)} is not a string`)
+    const badAbort = badSignal(signal)
+    if (badAbort) return this.reject(UPNPResult.INVALID_PARAM, badAbort)
     if (!isIntegerIn(this.discoverLocalPort, 0, 65535)) {
-      return this.reject(UPNPResult.INVALID_PARAM, `discoverLocalPort ${String(this.discoverLocalPort)} is not 0..65535`)
+      return this.reject(UPNPResult.INVALID_PARAM, `discoverLocalPort ${show(this.discoverLocalPort)} is not 0..65535`)
     }
-    if (typeof this.discoverMulticastIf !== 'string') return this.reject(UPNPResult.INVALID_PARAM, 'discoverMulticastIf must be a string')
-    signal?.throwIfAborted()
+    if (typeof this.discoverMulticastIf !== 'string') {
+      return this.reject(UPNPResult.INVALID_PARAM, `discoverMulticastIf ${show(this.discoverMulticastIf)} is not a string`)
+    }
+    const abort = signal as AbortSignal | undefined
+    abort?.throwIfAborted()
 
     const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
-    const search = new native.Discovery({
-      timeoutMs: Math.max(timeout, DISCOVER_MIN_WINDOW_MS),
-      ttl,
-      deviceFilter,
-      multicastIf: this.discoverMulticastIf,
-      localPort: this.discoverLocalPort,
-      ipv6: Boolean(this.discoverIpv6),
-      untilGateway: Boolean(untilGateway),
-      requestTimeoutMs: requestTimeout,
-    })
-    const onAbort = (): void => search.cancel()
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const started = Date.now()
     let outcome: native.DiscoverResult | null
     try {
-      outcome = await search.run()
+      outcome = await traced(this.logger, (trace) => {
+        const search = new native.Discovery({
+          timeoutMs: Math.max(timeout, DISCOVER_MIN_WINDOW_MS),
+          ttl,
+          deviceFilter,
+          multicastIf: this.discoverMulticastIf,
+          localPort: this.discoverLocalPort,
+          ipv6: Boolean(this.discoverIpv6),
+          untilGateway: Boolean(untilGateway),
+          requestTimeoutMs: requestTimeout,
+          trace,
+        })
+        const onAbort = (): void => search.cancel()
+        abort?.addEventListener('abort', onAbort, { once: true })
+        return search.run().finally(() => abort?.removeEventListener('abort', onAbort))
+      })
     } catch (error) {
       const { failure } = internalError(error)
       return this.reject(failure.result, failure.description)
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
     }
     if (outcome === null) {
-      signal?.throwIfAborted()
+      abort?.throwIfAborted()
       throw new Error('discovery was cancelled')
     }
-    this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout))
+    this.devices = outcome.devices.map((found) => UPNPDevice.fromNative(found, requestTimeout, this.logger))
     this.lastError = failureInfo(outcome.failure)
+    note(this.logger, 'upnp', 'upnp.discovered', () => discovered(this.devices, outcome.replies, Date.now() - started))
     return resultOf(outcome)
   }
 
@@ -113,13 +160,17 @@ export class UPNP {
    * at `url` (e.g. a saved `getGateway().descriptionUrl`) without a search. SUCCESS adds it to
    * the device list; anything else leaves the list as it was and says why (`INVALID_PARAM`
    * for a refused URL, `HTTP_ERROR`, `INVALID_GATEWAY`, ...), so the caller can `discover()`.
+   * An aborted `options.signal` rejects with its reason and leaves the list as it was.
    */
-  async addDeviceFromUrl(url: string): Promise<UPNPResult> {
+  async addDeviceFromUrl(url: string, options?: CallOptions): Promise<UPNPResult> {
     const requestTimeout = isIntegerIn(this.requestTimeout, 1, MAX_UINT32) ? this.requestTimeout : REQUEST_TIMEOUT_MS
+    const { signal, problem } = readSignal(options)
+    if (problem) return this.reject(UPNPResult.INVALID_ARGS, problem)
     let device: UPNPDevice
     try {
-      device = await deviceFromUrl(url, { requestTimeout })
+      device = await deviceFromUrl(url, { requestTimeout, logger: this.logger, ...(signal ? { signal } : {}) })
     } catch (error) {
+      if (signal?.aborted && error === signal.reason) throw error
       const failed = asUpnpError(error)
       return this.reject(failed.result, failed.description)
     }
@@ -133,6 +184,7 @@ export class UPNP {
     return UPNPResult.SUCCESS
   }
 
+  /** How many devices the list holds. */
   getDeviceCount(): number {
     return this.devices.length
   }
@@ -140,40 +192,44 @@ export class UPNP {
   /** The device at `index`, or `null` (with a warning) for a bad index. */
   getDevice(index: number): UPNPDevice | null {
     if (!this.isIndex(index)) {
-      warnIgnored('UPNP_INVALID_INDEX', `getDevice(${String(index)}): index out of range 0..${this.devices.length - 1}`)
+      warnIgnored('UPNP_INVALID_INDEX', `getDevice(${show(index)}): index out of range 0..${this.devices.length - 1}`)
       return null
     }
     return this.devices[index] ?? null
   }
 
+  /** Appends `device` to the list (anything else is ignored with a `UPNP_INVALID_DEVICE` warning). */
   addDevice(device: UPNPDevice | null | undefined): void {
-    if (!(device instanceof UPNPDevice)) {
+    if (!isDevice(device)) {
       warnIgnored('UPNP_INVALID_DEVICE', 'addDevice(): not a UPNPDevice; ignored')
       return
     }
     this.devices.push(device)
   }
 
+  /** Replaces the device at `index` (a bad index or a non-device is ignored with a warning). */
   setDevice(index: number, device: UPNPDevice | null | undefined): void {
     if (!this.isIndex(index)) {
-      warnIgnored('UPNP_INVALID_INDEX', `setDevice(${String(index)}): index out of range; ignored`)
+      warnIgnored('UPNP_INVALID_INDEX', `setDevice(${show(index)}): index out of range; ignored`)
       return
     }
-    if (!(device instanceof UPNPDevice)) {
+    if (!isDevice(device)) {
       warnIgnored('UPNP_INVALID_DEVICE', 'setDevice(): not a UPNPDevice; ignored')
       return
     }
     this.devices[index] = device
   }
 
+  /** Removes the device at `index` (a bad index is ignored with a `UPNP_INVALID_INDEX` warning). */
   removeDevice(index: number): void {
     if (!this.isIndex(index)) {
-      warnIgnored('UPNP_INVALID_INDEX', `removeDevice(${String(index)}): index out of range; ignored`)
+      warnIgnored('UPNP_INVALID_INDEX', `removeDevice(${show(index)}): index out of range; ignored`)
       return
     }
     this.devices.splice(index, 1)
   }
 
+  /** Empties the device list. */
   clearDevices(): void {
     this.devices = []
   }
@@ -184,13 +240,13 @@ export class UPNP {
   }
 
   /** The gateway's external address; "" when there is no gateway or the query fails. */
-  async queryExternalAddress(): Promise<string> {
+  async queryExternalAddress(options?: CallOptions): Promise<string> {
     const gateway = this.getGateway()
     if (!gateway) {
       this.reject(UPNPResult.NO_GATEWAY, 'no valid gateway among the discovered devices')
       return ''
     }
-    const address = await gateway.queryExternalAddress()
+    const address = await gateway.queryExternalAddress(options)
     this.lastError = gateway.lastError
     return address
   }
@@ -202,19 +258,20 @@ export class UPNP {
     desc: string = '',
     proto: Protocol = 'UDP',
     duration: number = 0,
+    options?: CallOptions,
   ): Promise<UPNPResult> {
     const gateway = this.getGateway()
     if (!gateway) return this.reject(UPNPResult.NO_GATEWAY, 'no valid gateway among the discovered devices')
-    const result = await gateway.addPortMapping(port, portInternal, desc, proto, duration)
+    const result = await gateway.addPortMapping(port, portInternal, desc, proto, duration, options)
     this.lastError = gateway.lastError
     return result
   }
 
   /** Godot's `delete_port_mapping` on the gateway. */
-  async deletePortMapping(port: number, proto: Protocol = 'UDP'): Promise<UPNPResult> {
+  async deletePortMapping(port: number, proto: Protocol = 'UDP', options?: CallOptions): Promise<UPNPResult> {
     const gateway = this.getGateway()
     if (!gateway) return this.reject(UPNPResult.NO_GATEWAY, 'no valid gateway among the discovered devices')
-    const result = await gateway.deletePortMapping(port, proto)
+    const result = await gateway.deletePortMapping(port, proto, options)
     this.lastError = gateway.lastError
     return result
   }

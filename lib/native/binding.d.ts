@@ -9,6 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One call's cancel handle: given to a call, `cancel()` stops it. */
+export declare class CallCancel {
+  constructor()
+  /** Stops the call it was given to. Idempotent. */
+  cancel(): void
+}
+
 /** One discovery run, cancellable from JS (an `AbortSignal` in `index.ts`). */
 export declare class Discovery {
   constructor(options: DiscoverOptions)
@@ -17,12 +24,34 @@ export declare class Discovery {
   cancel(): void
 }
 
+/** A held lock; released by `release()` or when collected. */
+export declare class FileLock {
+  /**
+   * Opens `path` (created when missing, readable by this user only; never written) and
+   * locks it, waiting at most `timeout_ms` for another holder. Blocks the calling thread
+   * meanwhile: a holder keeps it only for milliseconds.
+   */
+  static acquire(path: string, timeoutMs: number): FileLock
+  /** Unlocks (closing the file). Idempotent. */
+  release(): void
+}
+
 /**
  * Hears SSDP announcements (a router coming back from a reboot announces a new
  * `BOOTID.UPNP.ORG`). Passive: it never sends. Its callback does not keep Node alive.
  */
 export declare class NotifyListener {
   constructor(options: NotifyOptions, onAnnouncement: (arg: Announcement) => void)
+  /** Stops listening and releases the socket. Idempotent. */
+  close(): void
+}
+
+/**
+ * Hears what a NAT-PMP/PCP server announces (a restart, a new external address) on UDP 5350,
+ * shared with other listeners. Passive: it never sends. Its callback does not keep Node alive.
+ */
+export declare class PxpAnnouncementListener {
+  constructor(options: PxpListenerOptions, onAnnouncement: (arg: PxpAnnouncement) => void)
   /** Stops listening and releases the socket. Idempotent. */
   close(): void
 }
@@ -39,11 +68,33 @@ export declare class SoapService {
   constructor(target: SoapTarget)
   /**
    * `AddPortMapping` (`internalClient` "" = the local address of the connection that
-   * reaches the router).
+   * reaches the router). `cancel` stops it; an add that may have reached the router is
+   * then undone. `trace`: a traced call's id (`traceCall()`).
    */
-  addPortMapping(remoteHost: string, externalPort: number, protocol: string, internalPort: number, internalClient: string, enabled: boolean, description: string, leaseDuration: number): Promise<NativeFailure | null>
-  /** `DeletePortMapping`. */
-  deletePortMapping(remoteHost: string, externalPort: number, protocol: string): Promise<NativeFailure | null>
+  addPortMapping(remoteHost: string, externalPort: number, protocol: string, internalPort: number, internalClient: string, enabled: boolean, description: string, leaseDuration: number, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<NativeFailure | null>
+  /**
+   * `DeletePortMapping`. `cancel` stops it; a delete that may have reached the router is
+   * then finished. `trace`: a traced call's id.
+   */
+  deletePortMapping(remoteHost: string, externalPort: number, protocol: string, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<NativeFailure | null>
+}
+
+/**
+ * A UDP socket to map on the router and then check from outside: its answers from the
+ * server's other address arrive only if unsolicited inbound traffic reaches it.
+ */
+export declare class StunSocket {
+  /** Binds a socket on every address, on `port` (0: an ephemeral one), IPv6 when asked. */
+  static open(port: number, ipv6?: boolean | undefined | null): StunSocket
+  /** The local port (the one to map). */
+  get port(): number
+  /**
+   * Asks `server` for an answer from its other address and port, sent to
+   * `external_port` (the mapping's; absent: the socket's own as seen outside).
+   */
+  inbound(server: string, externalPort?: number | undefined | null, budgetMs?: number | undefined | null): Promise<NativeInbound>
+  /** Closes the socket (a check in flight keeps its own handle until it ends). */
+  close(): void
 }
 
 /**
@@ -57,13 +108,19 @@ export declare function __panicInCallForTests(message: string): Promise<number>
 
 export declare function __panicSyncForTests(message: string): number
 
+/**
+ * Trace events built since the process started: tests prove with it that nothing is built
+ * while nobody listens.
+ */
+export declare function __traceEventsBuiltForTests(): number
+
 /** Result of one action: what went wrong (absent on success), or the action's main value. */
 export interface ActionResult {
   failure?: NativeFailure
   value?: string
 }
 
-export declare function addPinhole(target: SoapTarget, spec: PinholeSpec): Promise<PinholeResult>
+export declare function addPinhole(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<PinholeResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -82,7 +139,7 @@ export interface Announcement {
 }
 
 /** `value` = "true" or "false" (the router's 709, "no traffic yet", is "false"). */
-export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function checkPinholeWorking(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /**
  * "public", "cgnat" or "private" for an IP address (the double-NAT ranges, one copy in
@@ -113,10 +170,10 @@ export interface DefaultGatewayResult {
   error?: string
 }
 
-export declare function deletePinhole(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function deletePinhole(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
-export declare function deviceFromUrl(url: string, requestTimeoutMs: number): Promise<DeviceResult>
+export declare function deviceFromUrl(url: string, requestTimeoutMs: number, trace?: number | undefined | null): Promise<DeviceResult>
 
 /** One device opened from its description URL: the device, or why not (absent on success). */
 export interface DeviceResult {
@@ -134,6 +191,8 @@ export interface DiscoverOptions {
   ipv6: boolean
   untilGateway: boolean
   requestTimeoutMs: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface DiscoverResult {
@@ -156,21 +215,21 @@ export interface FirewallStatusResult {
   inboundPinholeAllowed: boolean
 }
 
-export declare function getExternalIpAddress(target: SoapTarget): Promise<ActionResult>
+export declare function getExternalIpAddress(target: SoapTarget, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<ActionResult>
 
-export declare function getFirewallStatus(target: SoapTarget): Promise<FirewallStatusResult>
+export declare function getFirewallStatus(target: SoapTarget, trace?: number | undefined | null): Promise<FirewallStatusResult>
 
 /** `value` = the timeout in seconds. */
-export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec): Promise<ActionResult>
+export declare function getOutboundPinholeTimeout(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `value` = the packet count. */
-export declare function getPinholePackets(target: SoapTarget, uniqueId: number): Promise<ActionResult>
+export declare function getPinholePackets(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
-export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey): Promise<EntriesResult>
+export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>
 
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
-export declare function listPortMappings(target: SoapTarget, maxEntries: number): Promise<EntriesResult>
+export declare function listPortMappings(target: SoapTarget, maxEntries: number, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>
 
 /**
  * The local address the system would use towards `gateway` (nothing is sent); "" when
@@ -236,6 +295,23 @@ export interface NativeFailure {
   httpStatus?: number
 }
 
+/** The inbound check of a `StunSocket`. */
+export interface NativeInbound {
+  server: string
+  failure?: NativeStunFailure
+  /** The socket's address as the server saw it. */
+  mappedAddress?: string
+  mappedPort?: number
+  /** Where the answer was asked to come from (the server's other address and port). */
+  otherAddress?: string
+  /** The port of `mapped_address` the answer was sent to. */
+  sentToPort?: number
+  /** The answer from the other address arrived. */
+  reached: boolean
+  attempts: number
+  elapsedMs: number
+}
+
 export interface NativePcpOption {
   code: number
   /** Hex. */
@@ -278,6 +354,35 @@ export interface NativePxpAnswer {
   options?: Array<NativePcpOption>
 }
 
+/** One server's findings (RFC 5780 4.3/4.4), or why it gave none. */
+export interface NativeStunBehaviour {
+  /** As the caller named it, and the address asked. */
+  server: string
+  serverAddress?: string
+  failure?: NativeStunFailure
+  /** This host's address and port as the server saw them (XOR-MAPPED-ADDRESS). */
+  mappedAddress?: string
+  mappedPort?: number
+  /** The server's other address (RFC 5780 OTHER-ADDRESS), when it has one. */
+  otherAddress?: string
+  /** This host's own address towards the server. */
+  localAddress?: string
+  /** The server saw this host's own address and port: no NAT on the way. */
+  noNat: boolean
+  mapping?: 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent'
+  filtering?: 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent'
+  /** Why mapping or filtering could not be told, and other remarks. */
+  notes: Array<string>
+  latencyMs: number
+}
+
+/** Why a STUN server gave no answer we could use. */
+export interface NativeStunFailure {
+  /** TIMEOUT, REFUSED, INVALID_RESPONSE, SOCKET_ERROR, INVALID_SERVER. */
+  meaning: string
+  description: string
+}
+
 /** NAT-PMP delete (lifetime 0): one request, repeated only while unanswered. */
 export declare function natpmpDelete(args: NatPmpDeleteArgs): Promise<NativePxpAnswer>
 
@@ -288,6 +393,8 @@ export interface NatPmpDeleteArgs {
   initialTimeoutMs?: number
   protocol: 'UDP' | 'TCP'
   internalPort: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** NAT-PMP external address request (RFC 6886 3.2). */
@@ -307,6 +414,8 @@ export interface NatPmpMapArgs {
   externalPort?: number
   /** Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`). */
   lifetime?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface NotifyOptions {
@@ -338,6 +447,8 @@ export interface PcpDeleteArgs {
   nonce: string
   /** The local address the mapping was made from (`PcpMapArgs.localAddress`). */
   localAddress?: string
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping. */
@@ -365,6 +476,8 @@ export interface PcpMapArgs {
    * the pinhole's); absent = the system's choice towards the gateway.
    */
   localAddress?: string
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface PinholeResult {
@@ -400,6 +513,8 @@ export interface PmpRequestOptions {
   budgetMs?: number
   /** First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`). */
   initialTimeoutMs?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** A port mapping: what `addPortMapping` sends, and a row of the router's table. */
@@ -439,6 +554,8 @@ export interface ProbeOptions {
   multicastIf?: string
   /** Default 5351. */
   serverPort?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 /** UPnP, NAT-PMP and PCP probed at once within one budget. */
@@ -468,13 +585,89 @@ export declare const PXP_INITIAL_TIMEOUT_MS: number
 /** The NAT-PMP/PCP lease asked by default, and what "permanent" means there. */
 export declare const PXP_LIFETIME_S: number
 
+export interface PxpAnnouncement {
+  via: 'natpmp' | 'pcp'
+  /** The server's epoch as announced (a hint: the renewal it prompts is what is judged). */
+  epoch: number
+  /** NAT-PMP's announcement: the server's new external address. */
+  externalAddress?: string
+  /** Address the announcement came from. */
+  from: string
+}
+
+export interface PxpListenerOptions {
+  /**
+   * The NAT-PMP/PCP server whose announcements count (`192.168.1.1`, `fe80::1%eth0`): the
+   * one the mappings were made with. Over IPv6 it also picks the family heard.
+   */
+  server: string
+}
+
 export interface SoapTarget {
   controlUrl: string
   serviceType: string
   timeoutMs: number
+  /**
+   * Send from this address of this host (IPv6 pinhole actions: the pinhole's address);
+   * absent or "" = the system's choice. `lib/godot/device.ts` checks it is an IP address;
+   * anything else is ignored here.
+   */
+  localAddress?: string
 }
 
-export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number): Promise<ActionResult>
+/** STUN's default budget for one test (`stun::client::DEFAULT_BUDGET`). */
+export declare const STUN_BUDGET_MS: number
+
+/**
+ * RFC 5780 behaviour discovery against the servers given, in order, until one could tell
+ * both the mapping and the filtering behaviour (at most `MAX_STUN_SERVERS` are asked).
+ */
+export declare function stunBehaviour(servers: Array<string>, budgetMs?: number | undefined | null): Promise<Array<NativeStunBehaviour>>
+
+/** Opens a traced call: pass the id as the `trace` option of the call whose records you want. */
+export declare function traceCall(): number
+
+/**
+ * Takes this thread's queued records (oldest first); `ended`, a call that has settled, is
+ * forgotten. Records that did not fit the queue come first as one `trace.dropped` record.
+ */
+export declare function traceDrain(ended?: number | undefined | null): Array<TraceRecord>
+
+/**
+ * Calls `onRecords` (with no arguments) whenever this thread's queue gets records after being
+ * empty; it should then call `traceDrain()`. The callback does not keep Node alive.
+ */
+export declare function traceListen(onRecords: () => void): void
+
+/**
+ * One event of a traced call, as JavaScript receives it (`lib/log/` turns it into a
+ * `LogRecord`). Strings other than `head`, `detail`, `url`, `action`, `peer` and `local` are
+ * ours; those may carry what a device sent and are escaped where they are printed.
+ */
+export interface TraceRecord {
+  /** The call it belongs to (`traceCall()`'s id). */
+  call: number
+  /** `ssdp.sent`, `http.response`, ... (`trace::Kind::name`). */
+  event: string
+  /** Milliseconds since the Unix epoch. */
+  time: number
+  peer?: string
+  local?: string
+  url?: string
+  action?: string
+  status?: number
+  code?: number
+  head?: string
+  /** Bytes as they went over the wire. */
+  body?: Buffer
+  elapsedMs?: number
+  attempt?: number
+  /** The HTTP exchange a request and its reply (or failure) share. */
+  exchange?: number
+  detail?: string
+}
+
+export declare function updatePinhole(target: SoapTarget, uniqueId: number, leaseTime: number, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface UpnpProbeResult {
   /** A device was confirmed as a working gateway within the budget. */

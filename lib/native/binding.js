@@ -835,12 +835,17 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.CallCancel = nativeBinding.CallCancel
 module.exports.Discovery = nativeBinding.Discovery
+module.exports.FileLock = nativeBinding.FileLock
 module.exports.NotifyListener = nativeBinding.NotifyListener
+module.exports.PxpAnnouncementListener = nativeBinding.PxpAnnouncementListener
 module.exports.SoapService = nativeBinding.SoapService
+module.exports.StunSocket = nativeBinding.StunSocket
 module.exports.__panicForTests = nativeBinding.__panicForTests
 module.exports.__panicInCallForTests = nativeBinding.__panicInCallForTests
 module.exports.__panicSyncForTests = nativeBinding.__panicSyncForTests
+module.exports.__traceEventsBuiltForTests = nativeBinding.__traceEventsBuiltForTests
 module.exports.addPinhole = nativeBinding.addPinhole
 module.exports.checkPinholeWorking = nativeBinding.checkPinholeWorking
 module.exports.classifyAddress = nativeBinding.classifyAddress
@@ -865,4 +870,9 @@ module.exports.probePortMapping = nativeBinding.probePortMapping
 module.exports.PXP_BUDGET_MS = nativeBinding.PXP_BUDGET_MS
 module.exports.PXP_INITIAL_TIMEOUT_MS = nativeBinding.PXP_INITIAL_TIMEOUT_MS
 module.exports.PXP_LIFETIME_S = nativeBinding.PXP_LIFETIME_S
+module.exports.STUN_BUDGET_MS = nativeBinding.STUN_BUDGET_MS
+module.exports.stunBehaviour = nativeBinding.stunBehaviour
+module.exports.traceCall = nativeBinding.traceCall
+module.exports.traceDrain = nativeBinding.traceDrain
+module.exports.traceListen = nativeBinding.traceListen
 module.exports.updatePinhole = nativeBinding.updatePinhole

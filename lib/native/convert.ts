@@ -4,7 +4,7 @@
  * `wrap.js` do for theirs). Every native call reports a failure the same way
  * (`NativeFailure`, absent on success), whichever protocol it spoke.
  */
-import { UPNPError, type UPNPErrorInfo, UPNPResult } from '../errors.ts'
+import { messageOf, UPNPError, type UPNPErrorInfo, UPNPResult } from '../errors.ts'
 import type { PortMappingEntry, Via } from '../types.ts'
 import type * as native from './index.ts'
 
@@ -18,9 +18,10 @@ export function resultOf(outcome: { failure?: native.NativeFailure | null }): UP
 
 /** A native failure in the library's words, or null for none. The router's raw code is
  *  `upnpCode` for UPnP (with the HTTP status), `resultCode` + `via` for NAT-PMP and PCP. */
-export function failureInfo(failure: native.NativeFailure | undefined | null): FailureDetails | null {
+export function failureInfo(failure: CaughtFailure | undefined | null): FailureDetails | null {
   if (!failure) return null
   const info: FailureDetails = { result: failure.result, description: failure.description }
+  if (failure.cause !== undefined) info.cause = failure.cause
   if (failure.via === 'upnp') {
     if (failure.code != null) info.upnpCode = failure.code
     if (failure.httpStatus != null) info.httpStatus = failure.httpStatus
@@ -32,15 +33,24 @@ export function failureInfo(failure: native.NativeFailure | undefined | null): F
 }
 
 /** A native failure as the error PortMapper throws. */
-export function failureError(failure: native.NativeFailure, context: string): UPNPError {
+export function failureError(failure: CaughtFailure, context: string): UPNPError {
   return new UPNPError(failureInfo(failure)!, context)
 }
 
-/** A rejected native promise means a bug (a caught panic): reported as a result, never thrown. */
-export function internalError(error: unknown): { failure: native.NativeFailure; value?: string; entries?: native.PortMapping[] } {
-  const message = error instanceof Error ? error.message : String(error)
+/** A native failure, or one made on this side from a caught exception (kept as `cause`). */
+export type CaughtFailure = native.NativeFailure & { cause?: unknown }
+
+/** A rejected native promise means a bug (a caught panic): reported as a result, never thrown;
+ *  the rejection is kept as the failure's `cause`. */
+export function internalError(error: unknown): { failure: CaughtFailure; value?: string; entries?: native.PortMapping[] } {
   return {
-    failure: { result: UPNPResult.UNKNOWN_ERROR, via: 'upnp', meaning: 'UNKNOWN_ERROR', description: `internal error: ${message}` },
+    failure: {
+      result: UPNPResult.UNKNOWN_ERROR,
+      via: 'upnp',
+      meaning: 'UNKNOWN_ERROR',
+      description: `internal error: ${messageOf(error)}`,
+      cause: error,
+    },
   }
 }
 

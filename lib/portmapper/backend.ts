@@ -27,6 +27,8 @@ export interface Granted {
   nonce?: string
   /** NAT-PMP / PCP: reboots of the router seen by this process when it was granted. */
   resets?: number
+  /** NAT-PMP / PCP: the server that granted it (its announcements concern the mapping). */
+  server?: string
   /** UPnP IPv6 pinhole: the router's id for it. */
   pinholeId?: number
 }

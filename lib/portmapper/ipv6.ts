@@ -5,7 +5,9 @@
  * - PCP: a MAP sent over IPv6 asks for a pinhole for the request's source address
  *   (RFC 6887 11; miniupnpd opens one), renewed and deleted with its nonce like a mapping;
  * - UPnP: the IGD's WANIPv6FirewallControl service, reached over IPv6 (routers take
- *   AddPinhole only from the host itself), found by a discovery over IPv6.
+ *   AddPinhole only from the host itself), found by a discovery over IPv6; the pinhole is
+ *   for this host's global address on the interface towards the router, also when the
+ *   router is reached over a unique-local or link-local one (`ipv6-address.ts`).
  * NAT-PMP is IPv4 only. PCP asks `router6`, else the IPv6 default route's gateway. The pinhole
  * PCP opens is for the request's source address, which the system would pick link-local
  * towards a link-local router (the usual IPv6 default route): so PCP requests are sent from
@@ -16,10 +18,12 @@ import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import { UPNP } from '../godot/upnp.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import { deviceFromUrl } from '../godot/from-url.ts'
+import { traced } from '../log/trace.ts'
 import * as native from '../native/index.ts'
 import { defaultGateway } from '../probe.ts'
 import type { Via } from '../types.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
+import { isLinkLocal, publicSource6 } from './ipv6-address.ts'
 import type { ResolvedOptions } from './options.ts'
 import { PinholeBackend } from './pinhole-backend.ts'
 import { PcpBackend } from './pxp-backend.ts'
@@ -31,19 +35,6 @@ export interface Ipv6BackendsOptions {
   /** ... or its description URL: opened without a search, and again when it stops answering. */
   gatewayUrl: string | null
   serial: Serial
-}
-
-const isLinkLocal = (address: string) => /^fe[89ab][0-9a-f]:/i.test(address)
-
-/** Where the route lookup for "the Internet" goes: a documentation address (RFC 3849), so
- *  nothing real is named; nothing is sent either (a UDP socket is connected, not used). */
-const INTERNET_PROBE = '2001:db8::1'
-
-/** The IPv6 address this host uses towards the Internet ("" without an IPv6 route there):
- *  the pinhole's address, and the one to publish. */
-export function publicSource6(): string {
-  const source = native.localAddressFor(INTERNET_PROBE)
-  return source && !isLinkLocal(source) ? source : ''
 }
 
 /** A PCP MAP over IPv6 is a pinhole for the request's source address: refused when that is
@@ -128,7 +119,7 @@ export class Ipv6Backends {
     if (protocol !== 'auto') return [protocol]
     const router = await this.router()
     if (this.#pcpProblem(router)) return ['upnp']
-    const answer = await native.pcpAnnounce({ gateway: router, budgetMs: probeBudget }).catch(() => null)
+    const answer = await traced(null, (trace) => native.pcpAnnounce({ gateway: router, budgetMs: probeBudget, trace })).catch(() => null)
     signal?.throwIfAborted()
     return answer && !answer.failure ? ['pcp', 'upnp'] : ['upnp']
   }

@@ -20,6 +20,8 @@ export interface Held {
    *  waits for it (its later steps, e.g. a renewal's AddPortMapping, would re-create the
    *  mapping after the delete). */
   checking: Promise<void> | null
+  /** `verify` said no even after a hard refresh: not repaired again until it says yes. */
+  unreachable?: boolean
 }
 
 /** Renew at half of what was granted, as RFC 6886 3.7 and Tailscale do; permanent: never. */

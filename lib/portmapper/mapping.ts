@@ -1,7 +1,6 @@
 /** The public handle of one mapping held by a PortMapper. */
-import type { Family, Protocol, Via } from '../types.ts'
+import type { CallOptions, Family, Protocol, Via } from '../types.ts'
 import type { Granted } from './backend.ts'
-import type { CallOptions } from './options.ts'
 
 /** One mapping held by a PortMapper. Its fields follow the router (port, lease, address). */
 export class Mapping {
@@ -10,15 +9,18 @@ export class Mapping {
   #lease: number
   #internalClient: string
   #closed = false
-  readonly #unmap: (mapping: Mapping, options: CallOptions) => Promise<void>
+  readonly #unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>
 
   /** @internal */
   constructor(
-    unmap: (mapping: Mapping, options: CallOptions) => Promise<void>,
+    unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>,
     /** Which protocol holds it on the router. */
     readonly via: Via,
+    /** The port on this host that the router forwards to. */
     readonly internalPort: number,
+    /** 'UDP' or 'TCP'. */
     readonly protocol: Protocol,
+    /** The description the router holds with the mapping (UPnP only). */
     readonly description: string,
     /** The lease asked for, in seconds (0 = permanent). */
     readonly requestedLease: number,
@@ -39,9 +41,13 @@ export class Mapping {
     return this.#internalClient
   }
 
+  /** The port peers connect to: the one asked for, or another after a conflict (UPnP 718,
+   *  or what NAT-PMP/PCP granted). */
   get externalPort(): number {
     return this.#externalPort
   }
+  /** The router's external address (the one to publish), or for an IPv6 pinhole this host's
+   *  own address; follows the router when it changes. */
   get externalAddress(): string {
     return this.#externalAddress
   }
@@ -50,13 +56,19 @@ export class Mapping {
   get lease(): number {
     return this.#lease
   }
+  /** True once the mapping was closed (by `close()`, `unmap()` or the mapper's `close()`). */
   get closed(): boolean {
     return this.#closed
   }
 
   /** Deletes this mapping from the router and stops maintaining it. */
-  close(options: CallOptions = {}): Promise<void> {
+  close(options?: CallOptions): Promise<void> {
     return this.#unmap(this, options)
+  }
+
+  /** `await using m = await mapper.map(...)` (Node 24+): `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
   }
 
   /** @internal */

@@ -14,6 +14,7 @@ import { PINHOLE_MAX_LEASE_S } from '../defaults.ts'
 import { type UPNPErrorInfo, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import * as native from '../native/index.ts'
+import { pinholeAddress } from './ipv6-address.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface PinholeBackendOptions {
@@ -43,13 +44,23 @@ export class PinholeBackend implements Backend {
     return new UPNPError({ ...why, via: 'upnp' }, context)
   }
 
-  /** AddPinhole for this host's address towards the gateway (what `igdOurAddr` holds). A
-   *  gateway reached over IPv4 has no IPv6 address of ours to name: "" lets the core refuse
-   *  it with the reason ("reached over IPv4 ... reach it over IPv6"). */
+  /** Runs one pinhole action on `gateway` sent from `address` (a pinhole's actions must come
+   *  from its own address, which may not be the system's choice towards the router). */
+  private from<T>(gateway: UPNPDevice, address: string, action: () => Promise<T>): Promise<T> {
+    return this.o.serial(() => {
+      gateway.firewallSourceAddress = address && address !== gateway.igdOurAddr ? address : ''
+      return action()
+    })
+  }
+
+  /** AddPinhole for this host's global address on the interface towards the gateway (the
+   *  address it is reached from, `igdOurAddr`, may be unique-local or link-local). A gateway
+   *  reached over IPv4 has no IPv6 address of ours to name: "" lets the core refuse it with
+   *  the reason ("reached over IPv4 ... reach it over IPv6"). */
   private async open(gateway: UPNPDevice, p: MappingParams): Promise<Granted> {
-    const client = gateway.igdOurAddr.includes(':') ? gateway.igdOurAddr : ''
+    const client = gateway.igdOurAddr.includes(':') ? pinholeAddress(gateway.igdOurAddr) : ''
     const lease = pinholeLease(p.lease)
-    const id = await this.o.serial(() => gateway.addPinhole(p.internalPort, p.protocol, lease, '', 0, client))
+    const id = await this.from(gateway, client, () => gateway.addPinhole(p.internalPort, p.protocol, lease, '', 0, client))
     if (id === null) throw this.failed(gateway, `opening an IPv6 pinhole for ${p.protocol} ${p.internalPort}`, 'AddPinhole failed')
     return { externalPort: p.internalPort, externalAddress: client, lease, internalClient: client, pinholeId: id }
   }
@@ -62,11 +73,11 @@ export class PinholeBackend implements Backend {
   async maintain(p: MappingParams, g: Granted, renewDue: boolean): Promise<Maintained> {
     let gateway = this.o.gateway()
     const id = g.pinholeId ?? -1
-    let result = await this.o.serial(() => gateway.updatePinhole(id, g.lease))
+    let result = await this.from(gateway, g.internalClient, () => gateway.updatePinhole(id, g.lease))
     if (result !== UPNPResult.SUCCESS && gateway.lastError?.upnpCode == null && this.o.rediscover) {
       // No answer at all: the router may have rebooted onto another address or port.
       gateway = await this.o.rediscover()
-      result = await this.o.serial(() => gateway.updatePinhole(id, g.lease))
+      result = await this.from(gateway, g.internalClient, () => gateway.updatePinhole(id, g.lease))
     }
     if (result !== UPNPResult.SUCCESS && !GONE.has(result)) {
       throw this.failed(gateway, `renewing the IPv6 pinhole for ${p.protocol} ${p.internalPort}`, 'UpdatePinhole failed')
@@ -81,7 +92,7 @@ export class PinholeBackend implements Backend {
 
   async remove(p: MappingParams, g: Granted): Promise<void> {
     const gateway = this.o.gateway()
-    const result = await this.o.serial(() => gateway.deletePinhole(g.pinholeId ?? -1))
+    const result = await this.from(gateway, g.internalClient, () => gateway.deletePinhole(g.pinholeId ?? -1))
     if (result !== UPNPResult.SUCCESS && !GONE.has(result)) {
       throw this.failed(gateway, `closing the IPv6 pinhole for ${p.protocol} ${p.internalPort}`, 'DeletePinhole failed')
     }

@@ -1,4 +1,5 @@
 /** PortMapper over PCP and NAT-PMP: the MAP request creates, renews and checks at once. */
+import { traced } from '../log/trace.ts'
 import * as native from '../native/index.ts'
 import { failureError } from '../native/convert.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
@@ -74,6 +75,7 @@ abstract class LeaseBackend implements Backend {
       resets: r.resets,
     }
     if (r.nonce) g.nonce = r.nonce
+    if (r.gateway) g.server = r.gateway
     return g
   }
 
@@ -112,15 +114,19 @@ export class NatPmpBackend extends LeaseBackend {
   protected readonly name = 'NAT-PMP'
 
   protected map(args: MapArgs): Promise<native.NativePxpAnswer> {
-    return native.natpmpMap(args)
+    return traced(null, (trace) => native.natpmpMap({ ...args, trace }))
   }
 
   protected delete(p: MappingParams): Promise<native.NativePxpAnswer> {
-    return native.natpmpDelete({ gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort })
+    return traced(null, (trace) =>
+      native.natpmpDelete({ gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort, trace }),
+    )
   }
 
   protected override async refreshAddress(): Promise<void> {
-    const r = await this.o.serial(() => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs }))
+    const r = await this.o.serial(() =>
+      traced(null, (trace) => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs, trace })),
+    )
     if (!r.failure && r.externalAddress) this.lastAddress = r.externalAddress
   }
 }
@@ -133,19 +139,23 @@ export class PcpBackend extends LeaseBackend {
 
   protected map(args: MapArgs, nonce?: string): Promise<native.NativePxpAnswer> {
     const local = this.o.localAddress ? { localAddress: this.o.localAddress } : {}
-    return native.pcpMap(nonce ? { ...args, ...local, nonce } : { ...args, ...local })
+    return traced(null, (trace) => native.pcpMap(nonce ? { ...args, ...local, nonce, trace } : { ...args, ...local, trace }))
   }
 
   protected async delete(p: MappingParams, g: Granted): Promise<native.NativePxpAnswer | null> {
-    if (!g.nonce) return null
-    return native.pcpDelete({
-      gateway: this.o.router,
-      budgetMs: this.o.budgetMs,
-      protocol: p.protocol,
-      internalPort: p.internalPort,
-      nonce: g.nonce,
-      ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
-    })
+    const nonce = g.nonce
+    if (!nonce) return null
+    return traced(null, (trace) =>
+      native.pcpDelete({
+        trace,
+        gateway: this.o.router,
+        budgetMs: this.o.budgetMs,
+        protocol: p.protocol,
+        internalPort: p.internalPort,
+        nonce,
+        ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
+      }),
+    )
   }
 
   /** miniupnpd answers the delete of a mapping it does not have with NO_RESOURCES. */

@@ -2,7 +2,7 @@
  *  permanent lease, and a gateway that stops answering is looked for again. */
 import { UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
-import type { Protocol } from '../types.ts'
+import type { CallOptions, Protocol } from '../types.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface UpnpBackendOptions {
@@ -27,14 +27,22 @@ export class UpnpBackend implements Backend {
     for (let attempt = 0; attempt < this.o.maxAttempts; attempt++) {
       signal?.throwIfAborted()
       tried.add(port)
-      const result = await this.o.serial(() => gateway.addPortMapping(port, p.internalPort, p.description, p.protocol, lease))
+      // The signal reaches the add itself: aborted in flight, the router's mapping is undone.
+      const call = signal ? { signal } : undefined
+      const result = await this.o.serial(() => gateway.addPortMapping(port, p.internalPort, p.description, p.protocol, lease, call))
       if (result === UPNPResult.SUCCESS) {
-        const address = await this.o.serial(() => gateway.queryExternalAddress())
-        return {
-          externalPort: port,
-          externalAddress: address,
-          lease: await this.grantedLease(gateway, port, p.protocol, lease),
-          internalClient: gateway.igdOurAddr,
+        try {
+          const address = await this.o.serial(() => gateway.queryExternalAddress(call))
+          return {
+            externalPort: port,
+            externalAddress: address,
+            lease: await this.grantedLease(gateway, port, p.protocol, lease, call),
+            internalClient: gateway.igdOurAddr,
+          }
+        } catch (aborted) {
+          // Aborted after the router made it: the caller gets no mapping, so none may stay.
+          await this.o.serial(() => gateway.deletePortMapping(port, p.protocol))
+          throw aborted
         }
       }
       const leaseRefused = result === UPNPResult.ONLY_PERMANENT_LEASE_SUPPORTED || result === UPNPResult.INVALID_ARGS
@@ -109,8 +117,8 @@ export class UpnpBackend implements Backend {
   }
 
   /** The lease the router really holds: follow it when it grants less than asked. */
-  private async grantedLease(gateway: UPNPDevice, port: number, protocol: Protocol, asked: number): Promise<number> {
-    const entry = await this.o.serial(() => gateway.getPortMapping(port, protocol))
+  private async grantedLease(gateway: UPNPDevice, port: number, protocol: Protocol, asked: number, call?: CallOptions): Promise<number> {
+    const entry = await this.o.serial(() => gateway.getPortMapping(port, protocol, call))
     if (!entry || entry.leaseDuration <= 0) return asked
     return asked === 0 ? entry.leaseDuration : Math.min(asked, entry.leaseDuration)
   }

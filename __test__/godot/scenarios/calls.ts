@@ -112,8 +112,16 @@ export const callScenarios: Scenario[] = [
       add(7001, 0, '', 'UDP', 4294967295),
       add(7001, 0, '', 'UDP', 4294967296),
       add(7002, 0, 'max int', 'UDP', 2147483647),
-      add(7003, 65535, 'top', 'TCP', 1),
+      // A short lease, but not so short that it ends before the table is read on a loaded machine.
+      add(7003, 65535, 'top', 'TCP', 60),
     ],
+  },
+  {
+    // Godot's add_port_mapping takes C ints: 2^32 + 7011 arrives as 7011 and is mapped.
+    id: 'ports-past-32-bits',
+    title: 'ports at or above 2^32 (miniupnpd)',
+    env: {},
+    steps: [discover(1000), add(2 ** 32 + 7011, 0, 'external past 2^32'), add(7012, 2 ** 32 + 7013, 'internal past 2^32')],
   },
   {
     id: 'delete-arguments',

@@ -168,6 +168,14 @@ export const discoveryScenarios: Scenario[] = [
     steps: [discover(1000), devices, gateway, add(7777), external],
   },
   {
+    // The other order: miniupnpd (~50 ms) answers before the fake. Godot lists the last to
+    // answer first, so here it maps on the fake; agreement in two-gateways is this order's luck.
+    id: 'two-gateways-router-first',
+    title: 'miniupnpd answers first, a fake IGD 300 ms later',
+    env: { fake: [fakeIgd('a', 5001, { ssdp: { delayMs: 300 } })] },
+    steps: [discover(1000), devices, gateway, add(7777), external],
+  },
+  {
     id: 'two-fakes',
     title: 'two fake IGDs answer, the second 100 ms later (neither is the default route)',
     env: { ...routerDown, fake: [fakeIgd('a', 5001), fakeIgd('b', 5002, { ip: LAB.fakeB, ssdp: { delayMs: 100 } })] },

@@ -409,4 +409,22 @@ describe('several devices and timing', () => {
     expect(performance.now() - started).toBeLessThan(1400)
     expect(devices[0]?.igdStatus).toBe(IGDStatus.UNKNOWN_ERROR)
   })
+
+  it('a device still being described at the deadline says why in lastError, as HTTP failures do (issue 24)', async () => {
+    await fake.setScenario({ devices: [fakeDevice({ description: { kind: 'igd-v2', delayMs: 1500 } })] })
+    const slowDescription = (await discoverFake(500)).devices[0]
+    expect(slowDescription?.igdStatus).toBe(IGDStatus.UNKNOWN_ERROR)
+    expect(slowDescription?.lastError).toEqual({
+      result: UPNPResult.HTTP_ERROR,
+      description: "description: no complete reply before discovery's deadline (1000 ms)",
+    })
+    await fake.setScenario({ devices: [fakeDevice({ soap: { GetStatusInfo: { neverAnswer: true } } })] })
+    const silentService = (await discoverFake(500)).devices[0]
+    expect(silentService?.igdStatus).toBe(IGDStatus.UNKNOWN_ERROR)
+    expect(silentService?.lastError).toEqual({
+      result: UPNPResult.HTTP_ERROR,
+      description:
+        "discovery's deadline (1000 ms) passed while its connection service was being asked (GetStatusInfo, GetExternalIPAddress)",
+    })
+  })
 })

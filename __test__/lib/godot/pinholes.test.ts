@@ -181,9 +181,42 @@ describe('UPNPDevice pinholes against miniupnpd', () => {
     expect(none.lastError?.result).toBe(UPNPResult.INVALID_GATEWAY)
     expect(await none.deletePinhole(1)).toBe(UPNPResult.INVALID_GATEWAY)
     expect(await none.getFirewallStatus()).toBeNull()
+    // A field is checked when set (issue 26): a source that is not an address is refused
+    // there, with a warning naming it, and the device keeps the system's choice.
+    const badSource = handBuiltRouter6()
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
+    badSource.firewallSourceAddress = 'not-an-address'
+    expect(await warned).toMatchObject({
+      name: 'UPNPWarning',
+      code: 'UPNP_INVALID_FIELD',
+      message: expect.stringMatching(/firewallSourceAddress/),
+    })
+    expect(badSource.firewallSourceAddress).toBe('')
     expect(await pinholeRules(PORT)).toEqual([])
   })
+
+  it('firewallSourceAddress: the actions go from that address, so a pinhole for it is allowed', async () => {
+    // The router is reached from fd77::10; client2's address is refused from there (606) and
+    // an address not on this host cannot be sent from at all.
+    const d = handBuiltRouter6()
+    d.firewallSourceAddress = LAB.ip6.client2
+    expect(await d.addPinhole(PORT + 3, 'UDP', 600)).toBeNull()
+    expect(d.lastError?.result).toBe(UPNPResult.HTTP_ERROR)
+    d.firewallSourceAddress = ME
+    const id = await d.addPinhole(PORT + 3, 'UDP', 600, '', 0, ME)
+    expect(id).not.toBeNull()
+    expect(await d.deletePinhole(id!)).toBe(UPNPResult.SUCCESS)
+    expect(await pinholeRules(PORT + 3)).toEqual([])
+  })
 })
+
+/** miniupnpd's pinhole service, set by hand (no discovery). */
+function handBuiltRouter6(): UPNPDevice {
+  const d = new UPNPDevice()
+  d.firewallControlUrl = LAB.routerFirewallControlUrl6
+  d.firewallServiceType = LAB.routerFirewallServiceType
+  return d
+}
 
 describe('the pinhole service on the fake gateway', () => {
   const FW = 'urn:schemas-upnp-org:service:WANIPv6FirewallControl:1'

@@ -97,6 +97,25 @@ describe.each([
   })
 })
 
+describe('a reboot announced over IPv6', () => {
+  // miniupnpd multicasts a PCP ANNOUNCE to [ff02::1]:5350 from its link-local address when it
+  // starts: a PCP pinhole is checked at once, not at the next (2-minute) verification. (issue 22)
+  it("PCP: the router's ANNOUNCE to ff02::1 gets the pinhole lost and opened again at once", async () => {
+    const m = mapper({ protocol: 'pcp', watchAnnouncements: true, verifyInterval: 120_000 })
+    const h = await m.map({ internalPort: 47850, protocol: 'UDP', family: 'ipv6', lease: 600 })
+    // The epoch rule allows 2 s of clock slack: let the router be up a while first.
+    await new Promise((r) => setTimeout(r, 4000))
+    const lost = next<[Mapping, string]>(m, 'lost', 15_000)
+    const restored = next<[Mapping, number]>(m, 'restored', 15_000)
+    await routerCtl('reboot')
+    expect((await lost)[1]).toMatch(/PCP epoch/)
+    await restored
+    expect(h.closed).toBe(false)
+    expect(await pinholeRules(47850)).toHaveLength(1)
+    expect(await arrivesFromWan('udp', ME, 47850)).toBe(true)
+  })
+})
+
 describe('choosing the way', () => {
   it("auto: PCP when it answers over IPv6 (at the default route's link-local gateway)", async () => {
     const m = mapper()
@@ -143,6 +162,34 @@ describe('choosing the way', () => {
     expect(none).toMatchObject({ result: UPNPResult.INVALID_GATEWAY, via: 'upnp' })
     expect((none as Error).message).toMatch(/has no IPv6 firewall service/)
     expect(await pinholeRules(47861)).toEqual([])
+  })
+
+  describe('a LAN with a global prefix beside the ULA (lab.sh ipv6-wan global)', () => {
+    const GLOBAL = LAB.global6.client
+    beforeAll(async () => {
+      await ipv6WanCtl('global')
+    })
+    afterAll(async () => {
+      await ipv6WanCtl('on')
+    })
+
+    // miniupnp#731: the pinhole used to be for the address the router was reached from, which
+    // the WAN cannot reach (here the WAN host has no route to the ULA at all).
+    it.each([
+      ['unique-local', LAB.routerDescUrl6, 47870],
+      ['link-local', `http://[${LAB.wan6.routerLinkLocal}%25lan0]:5000/rootDesc.xml`, 47872],
+    ])('UPnP opens the pinhole for the global address, also with the router reached on its %s one', async (_kind, url, port) => {
+      const m = mapper({ gateway: url })
+      const h = await m.map({ internalPort: port, protocol: 'UDP', family: 'ipv6', lease: 600 })
+      expect(h).toMatchObject({ via: 'upnp', externalAddress: GLOBAL, internalClient: GLOBAL, externalPort: port })
+      expect(m.mappings[0]?.externalAddress).toBe(GLOBAL)
+      expect((await pinholeRules(port)).join('\n')).toContain('0x20010db8007700000000000000000010') // 2001:db8:77::10
+      expect(await arrivesFromWan('udp', GLOBAL, port)).toBe(true)
+      // Its other actions come from the same address, or the router would refuse them (606).
+      await h.close()
+      expect(await pinholeRules(port)).toEqual([])
+      expect(await arrivesFromWan('udp', GLOBAL, port)).toBe(false)
+    })
   })
 
   it('auto: UPnP when no PCP server answers over IPv6 (router6 points at a host without one)', async () => {
@@ -225,11 +272,11 @@ describe('choosing the way', () => {
     const { child, exited } = await startChild(47858, journal)
     child.kill('SIGKILL')
     await exited
-    const left = JSON.parse(fs.readFileSync(journal, 'utf8')) as { entries: Array<Record<string, unknown>> }
-    expect(left.entries).toMatchObject([{ via: 'pcp', internalClient: ME, internalPort: 47858 }])
+    const left = JSON.parse(fs.readFileSync(journal, 'utf8')) as { sections: Array<{ entries: Array<Record<string, unknown>> }> }
+    expect(left.sections.flatMap((s) => s.entries)).toMatchObject([{ via: 'pcp', internalClient: ME, internalPort: 47858 }])
     expect(await pinholeRules(47858)).toHaveLength(1) // the crash left it
     expect(await arrivalsFromWan('udp', ME, 47858, N)).toBe(N)
-    const m = mapper({ journal })
+    const m = mapper({ journal, adoptWindow: 0 })
     const swept = next<[number]>(m, 'swept', 8000)
     await m.map({ internalPort: 47859, family: 'ipv6', lease: 600 })
     expect((await swept)[0]).toBe(1)

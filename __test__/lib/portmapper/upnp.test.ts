@@ -268,14 +268,18 @@ describe('PortMapper and the process lifecycle', () => {
     child.kill('SIGKILL')
     await exited
     expect(await listed(31073)).toMatchObject({ internalClient: LAB.client }) // the crash left it
-    const mapper = track(new PortMapper({ journal }))
+    // Adoption off: leftovers are deleted at the start (journal.test.ts: adoption, sharing).
+    const mapper = track(new PortMapper({ journal, adoptWindow: 0 }))
     const swept = nextEvent(mapper, 'swept', 8000)
     await mapper.map({ internalPort: 31074 })
     expect((await swept)[0]).toBe(1)
     expect(await listed(31073)).toBeUndefined()
-    expect(JSON.parse(fs.readFileSync(journal, 'utf8'))).toMatchObject({ pid: process.pid, entries: [{ externalPort: 31074 }] })
+    expect(JSON.parse(fs.readFileSync(journal, 'utf8'))).toMatchObject({
+      version: 2,
+      sections: [{ owner: { pid: process.pid }, entries: [{ externalPort: 31074 }] }],
+    })
     await mapper.close()
-    expect(JSON.parse(fs.readFileSync(journal, 'utf8')).entries).toEqual([])
+    expect(JSON.parse(fs.readFileSync(journal, 'utf8')).sections).toEqual([])
   })
 })
 

@@ -5,11 +5,23 @@ import { type Found } from '../../gateways.ts'
 import { type Output } from '../../output.ts'
 import { type Explanation } from '../../../lib/explain.ts'
 import { type ProbeReport } from '../../../lib/probe.ts'
+import type { NatView } from '../../../lib/reachability/nat-view.ts'
+import type { ReachabilityReport } from '../../../lib/reachability/check.ts'
 import { type JsonIpv6Inbound } from '../../ipv6.ts'
 import type { PortMappingEntry, Via } from '../../../lib/types.ts'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip' | 'info'
-export type CheckId = 'discovery' | 'connection' | 'external-address' | 'mapping' | 'listed' | 'cleanup' | 'ipv6' | 'protocols'
+export type CheckId =
+  | 'discovery'
+  | 'connection'
+  | 'external-address'
+  | 'mapping'
+  | 'listed'
+  | 'cleanup'
+  | 'ipv6'
+  | 'protocols'
+  | 'public-address'
+  | 'reachability'
 export interface Check {
   id: CheckId
   title: string
@@ -27,10 +39,14 @@ export type VerdictCode =
   | 'cgnat'
   | 'no-external-address'
   | 'mapping-refused'
+  | 'port-taken'
+  | 'port-unavailable'
   | 'not-listed'
   | 'cleanup-failed'
   | 'discovery-failed'
   | 'ipv6-blocked'
+  | 'upstream-nat'
+  | 'not-reachable'
 export interface Problem {
   code: VerdictCode
   summary: string
@@ -49,6 +65,8 @@ const CHECK_TITLES: Record<CheckId, string> = {
   cleanup: 'Cleanup',
   ipv6: 'IPv6 inbound',
   protocols: 'NAT-PMP, PCP',
+  'public-address': 'From outside',
+  reachability: 'Reachable',
 }
 
 /** One doctor run: the checks as they are made (printed at once), the problems found. */
@@ -60,6 +78,8 @@ export class DoctorRun {
   external = ''
   /** Whether inbound IPv6 can be opened (null: no UPnP gateway to ask). */
   ipv6Inbound: JsonIpv6Inbound | null = null
+  /** With --stun: the view from outside and the probe mapping's check. */
+  stun: { nat: NatView; reachability: ReachabilityReport | null } | null = null
 
   constructor(
     readonly g: Globals,

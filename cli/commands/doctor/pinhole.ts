@@ -4,12 +4,16 @@
  * pinhole opened, held (the same arguments give the same id), and closed.
  */
 import { DOCTOR_LEASE, DoctorRun, pickTestPort } from './checks.ts'
+import { runAs } from '../../invocation.ts'
 import { ipv6Inbound, ipv6InboundText, pinholeDevice } from '../../ipv6.ts'
 import { UPNPResult } from '../../../lib/errors.ts'
 import { explainPinholeFailure } from '../../../lib/explain-pinholes.ts'
 import { codeText } from '../../../lib/explain.ts'
 import type { UPNPDevice } from '../../../lib/godot/device.ts'
 import type { Protocol } from '../../../lib/types.ts'
+
+/** The remote port the test pinhole is limited to (anything but 0, "any"): the discard port. */
+const DOCTOR_PINHOLE_REMOTE_PORT = 9
 
 /** The 'ipv6' check: information, except with --ipv6 where a blocked firewall is the problem. */
 export async function checkIpv6Inbound(run: DoctorRun): Promise<void> {
@@ -25,7 +29,7 @@ export async function checkIpv6Inbound(run: DoctorRun): Promise<void> {
   }
   const fix = inbound.service
     ? "Allow IPv6 pinholes (sometimes 'IPv6 UPnP' or 'allow inbound IPv6') in the router's settings, or open the port there by hand."
-    : "Open the port in the router's IPv6 firewall settings by hand, or try PCP: upnp-native map <port> --ipv6 --keep --protocol pcp --gateway <router>."
+    : `Open the port in the router's IPv6 firewall settings by hand, or try PCP: ${runAs()} map <port> --ipv6 --keep --protocol pcp --gateway <router>.`
   run.fail(
     { id: 'ipv6', summary: text, fix, ...(inbound.error ? { failure: inbound.error } : {}) },
     { code: 'ipv6-blocked', summary: `Inbound IPv6 cannot be opened here: ${text}.`, fix },
@@ -50,8 +54,11 @@ export async function doctorPinhole(run: DoctorRun, device: UPNPDevice, wantedPo
     return
   }
   const port = wantedPort ?? pickTestPort([])
+  // A router knows a pinhole by its arguments: the same ones as a pinhole the user opened
+  // (`map --ipv6`: any remote host and port) would name theirs, cut it to the test's lease
+  // and then close it. The test pinhole admits one remote port only, so it is always its own.
   out.spinner.start(`Test pinhole ${protocol} ${port}…`)
-  const id = await device.addPinhole(port, protocol, DOCTOR_LEASE)
+  const id = await device.addPinhole(port, protocol, DOCTOR_LEASE, '', DOCTOR_PINHOLE_REMOTE_PORT)
   out.spinner.stop()
   const target = `${protocol} [${address}]:${port}`
   if (id === null) {
@@ -68,25 +75,24 @@ export async function doctorPinhole(run: DoctorRun, device: UPNPDevice, wantedPo
     return
   }
   run.record({ id: 'mapping', status: 'pass', summary: `pinhole for ${target} opened (id ${id})` })
-  // The service has no table to read; the spec makes the same arguments give the open pinhole's id.
-  const again = await device.addPinhole(port, protocol, DOCTOR_LEASE)
-  if (again === id) {
-    run.record({ id: 'listed', status: 'pass', summary: `the router holds it (the same request names pinhole ${id})` })
+  // The service has no table to read; a router that does not hold a pinhole refuses its id.
+  if ((await device.updatePinhole(id, DOCTOR_LEASE)) === UPNPResult.SUCCESS) {
+    run.record({ id: 'listed', status: 'pass', summary: `the router holds it (it renews pinhole ${id})` })
   } else {
     const fix =
       "The router acknowledges pinholes it does not keep (a firmware fault): update the router's firmware or open the port by hand."
+    const failure = explainPinholeFailure(device.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'refused' })
     run.fail(
-      { id: 'listed', summary: `the same request named ${again === null ? 'no pinhole' : `pinhole ${again}`}, not ${id}`, fix },
+      { id: 'listed', summary: `the router refuses to renew pinhole ${id}: ${codeText(failure)}`, fix, failure },
       { code: 'not-listed', summary: `The router opened the test pinhole ${protocol} ${port} but does not seem to hold it.`, fix },
     )
-    if (again !== null && again !== id) await device.deletePinhole(again)
   }
   const closed = await device.deletePinhole(id)
   if (closed === UPNPResult.SUCCESS) {
     run.record({ id: 'cleanup', status: 'pass', summary: 'test pinhole closed' })
   } else {
     const failure = explainPinholeFailure(device.lastError ?? { result: closed, description: 'refused' })
-    const fix = `Close it with \`upnp-native unmap ${port}${protocol === 'TCP' ? ' --tcp' : ''} --ipv6\` (it also ends in ${DOCTOR_LEASE} s).`
+    const fix = `It ends by itself in ${DOCTOR_LEASE} s (\`${runAs()} unmap ${port} --ipv6\` would close the port's open pinhole, not this test's).`
     run.record({ id: 'cleanup', status: 'warn', summary: `could not close the test pinhole: ${codeText(failure)}`, fix, failure })
     run.problems.push({ code: 'cleanup-failed', summary: `The test pinhole ${protocol} ${port} could not be closed.`, fix })
   }

@@ -3,6 +3,7 @@
 import { DOCTOR_DESCRIPTION, DOCTOR_LEASE, DoctorRun, checkExternal, pickTestPort } from './checks.ts'
 import { arrow, duration, serverUp } from '../../format.ts'
 import { findEverything, leaseNoAnswer, routerOf } from '../../gateways.ts'
+import { runAs } from '../../invocation.ts'
 import { type FailureInfo, VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
 import { type PortMapper } from '../../../lib/portmapper/mapper.ts'
 import { type Mapping } from '../../../lib/portmapper/mapping.ts'
@@ -61,10 +62,21 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
   })
   mapper.on('error', () => undefined) // the checks below report failures
   const port = wantedPort ?? pickTestPort([])
+  // NAT-PMP and PCP know a mapping by this machine's internal port: a test from the port the
+  // user asked about would renew their own mapping of it (and then delete it). The test uses
+  // an internal port of its own and asks for `port` outside; a taken port shows as another.
+  let internal = port
+  if (wantedPort !== null) while (internal === wantedPort) internal = pickTestPort([])
   out.spinner.start(`Test mapping ${protocol} ${port} over ${name}…`)
   let mapping: Mapping
   try {
-    mapping = await mapper.map({ internalPort: port, externalPort: port, protocol, description: DOCTOR_DESCRIPTION, lease: DOCTOR_LEASE })
+    mapping = await mapper.map({
+      internalPort: internal,
+      externalPort: port,
+      protocol,
+      description: DOCTOR_DESCRIPTION,
+      lease: DOCTOR_LEASE,
+    })
   } catch (error) {
     out.spinner.stop()
     const failure = explainFailure({ ...(error as FailureInfo), via })
@@ -72,7 +84,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     run.fail(
       {
         id: 'mapping',
-        summary: `${protocol} ${port} ${arrow(s)} ${probed.localAddress}:${port} refused: ${codeText(failure)}`,
+        summary: `${protocol} ${port} ${arrow(s)} ${probed.localAddress}:${internal} refused: ${codeText(failure)}`,
         fix: failure.fix,
         failure,
       },
@@ -91,12 +103,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     run.external = mapping.externalAddress
     checkExternal(run)
   }
-  const moved = mapping.externalPort !== port ? ` (the router chose external port ${mapping.externalPort})` : ''
-  run.record({
-    id: 'mapping',
-    status: 'pass',
-    summary: `${protocol} ${mapping.externalPort} ${arrow(s)} ${mapping.internalClient}:${port} accepted for ${duration(mapping.lease)}${moved}`,
-  })
+  recordMapping(run, mapping, port, internal, wantedPort)
   run.record({ id: 'listed', status: 'skip', summary: `${name} keeps no table to read back; the router's answer is the confirmation` })
   out.spinner.start('Deleting the test mapping…')
   try {
@@ -114,4 +121,25 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
       fix,
     })
   }
+}
+
+/** Check 4 over NAT-PMP/PCP: what the router granted the test mapping. When the port asked
+ *  about is held (a mapping of this machine or another device's) or not allowed, these routers
+ *  offer another rather than refuse: a warning, and nothing on that port was changed. */
+function recordMapping(run: DoctorRun, mapping: Mapping, port: number, internal: number, wantedPort: number | null): void {
+  const { protocol } = mapping
+  const moved = mapping.externalPort !== port ? ` (the router chose external port ${mapping.externalPort})` : ''
+  const inside = internal !== port ? ` (to a test port, so that a mapping of this machine's ${port} is left alone)` : ''
+  const summary = `${protocol} ${mapping.externalPort} ${arrow(run.out.out)} ${mapping.internalClient}:${internal} accepted for ${duration(mapping.lease)}${moved}${inside}`
+  if (wantedPort === null || mapping.externalPort === wantedPort) {
+    run.record({ id: 'mapping', status: 'pass', summary })
+    return
+  }
+  const fix = `Mappings work, but not on ${wantedPort}: use another port (1024 or above), or find what holds it (\`${runAs()} list\` shows UPnP mappings).`
+  run.record({ id: 'mapping', status: 'warn', summary, fix })
+  run.problems.push({
+    code: 'port-unavailable',
+    summary: `${protocol} ${wantedPort} is taken or not allowed on the router: it gave the test mapping ${mapping.externalPort} instead (and changed nothing on ${wantedPort}).`,
+    fix,
+  })
 }

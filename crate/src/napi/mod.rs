@@ -1,10 +1,15 @@
 //! The N-API surface: plain data in, plain data out. The only module that uses napi.
 
+pub mod cancel;
 mod completion;
+pub mod file_lock;
 pub mod pinholes;
 pub mod probe;
 pub mod pxp;
+pub mod pxp_listener;
 mod runtime;
+pub mod stun;
+pub mod trace;
 pub mod upnp;
 
 use napi_derive::napi;

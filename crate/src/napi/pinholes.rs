@@ -8,6 +8,7 @@ use napi_derive::napi;
 use crate::errors::{Failure, UpnpResult};
 use crate::napi::upnp::{ActionResult, SoapTarget};
 use crate::napi::NativeFailure;
+use crate::trace;
 use crate::upnp::pinholes::{self, Pinhole, MAX_LEASE, PROTO_TCP, PROTO_UDP};
 
 /// A pinhole's parameters (AddPinhole; GetOutboundPinholeTimeout ignores `leaseTime`).
@@ -109,7 +110,11 @@ fn unit(r: Result<(), Failure>) -> ActionResult {
 }
 
 #[napi]
-pub async fn get_firewall_status(target: SoapTarget) -> FirewallStatusResult {
+pub async fn get_firewall_status(target: SoapTarget, trace: Option<u32>) -> FirewallStatusResult {
+    trace::scoped(trace, get_firewall_status_untraced(target)).await
+}
+
+async fn get_firewall_status_untraced(target: SoapTarget) -> FirewallStatusResult {
     match pinholes::firewall_status(&target.into()).await {
         Ok(s) => FirewallStatusResult {
             failure: None,
@@ -126,7 +131,18 @@ pub async fn get_firewall_status(target: SoapTarget) -> FirewallStatusResult {
 
 /// `value` = the timeout in seconds.
 #[napi]
-pub async fn get_outbound_pinhole_timeout(target: SoapTarget, spec: PinholeSpec) -> ActionResult {
+pub async fn get_outbound_pinhole_timeout(
+    target: SoapTarget,
+    spec: PinholeSpec,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, get_outbound_pinhole_timeout_untraced(target, spec)).await
+}
+
+async fn get_outbound_pinhole_timeout_untraced(
+    target: SoapTarget,
+    spec: PinholeSpec,
+) -> ActionResult {
     let run = async {
         let p = pinhole(spec, false)?;
         let seconds = pinholes::outbound_pinhole_timeout(&target.into(), &p).await?;
@@ -136,7 +152,15 @@ pub async fn get_outbound_pinhole_timeout(target: SoapTarget, spec: PinholeSpec)
 }
 
 #[napi]
-pub async fn add_pinhole(target: SoapTarget, spec: PinholeSpec) -> PinholeResult {
+pub async fn add_pinhole(
+    target: SoapTarget,
+    spec: PinholeSpec,
+    trace: Option<u32>,
+) -> PinholeResult {
+    trace::scoped(trace, add_pinhole_untraced(target, spec)).await
+}
+
+async fn add_pinhole_untraced(target: SoapTarget, spec: PinholeSpec) -> PinholeResult {
     let run = async {
         let p = pinhole(spec, true)?;
         pinholes::add_pinhole(&target.into(), &p).await
@@ -156,7 +180,24 @@ pub async fn add_pinhole(target: SoapTarget, spec: PinholeSpec) -> PinholeResult
 }
 
 #[napi]
-pub async fn update_pinhole(target: SoapTarget, unique_id: u32, lease_time: u32) -> ActionResult {
+pub async fn update_pinhole(
+    target: SoapTarget,
+    unique_id: u32,
+    lease_time: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(
+        trace,
+        update_pinhole_untraced(target, unique_id, lease_time),
+    )
+    .await
+}
+
+async fn update_pinhole_untraced(
+    target: SoapTarget,
+    unique_id: u32,
+    lease_time: u32,
+) -> ActionResult {
     let run = async {
         let id = id_arg(unique_id)?;
         pinholes::update_pinhole(&target.into(), id, lease(lease_time)?).await
@@ -165,14 +206,30 @@ pub async fn update_pinhole(target: SoapTarget, unique_id: u32, lease_time: u32)
 }
 
 #[napi]
-pub async fn delete_pinhole(target: SoapTarget, unique_id: u32) -> ActionResult {
+pub async fn delete_pinhole(
+    target: SoapTarget,
+    unique_id: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, delete_pinhole_untraced(target, unique_id)).await
+}
+
+async fn delete_pinhole_untraced(target: SoapTarget, unique_id: u32) -> ActionResult {
     let run = async { pinholes::delete_pinhole(&target.into(), id_arg(unique_id)?).await };
     unit(run.await)
 }
 
 /// `value` = the packet count.
 #[napi]
-pub async fn get_pinhole_packets(target: SoapTarget, unique_id: u32) -> ActionResult {
+pub async fn get_pinhole_packets(
+    target: SoapTarget,
+    unique_id: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, get_pinhole_packets_untraced(target, unique_id)).await
+}
+
+async fn get_pinhole_packets_untraced(target: SoapTarget, unique_id: u32) -> ActionResult {
     let run = async {
         let packets = pinholes::pinhole_packets(&target.into(), id_arg(unique_id)?).await?;
         Ok(packets.to_string())
@@ -182,7 +239,15 @@ pub async fn get_pinhole_packets(target: SoapTarget, unique_id: u32) -> ActionRe
 
 /// `value` = "true" or "false" (the router's 709, "no traffic yet", is "false").
 #[napi]
-pub async fn check_pinhole_working(target: SoapTarget, unique_id: u32) -> ActionResult {
+pub async fn check_pinhole_working(
+    target: SoapTarget,
+    unique_id: u32,
+    trace: Option<u32>,
+) -> ActionResult {
+    trace::scoped(trace, check_pinhole_working_untraced(target, unique_id)).await
+}
+
+async fn check_pinhole_working_untraced(target: SoapTarget, unique_id: u32) -> ActionResult {
     let run = async {
         let working = pinholes::check_pinhole_working(&target.into(), id_arg(unique_id)?).await?;
         Ok(working.to_string())

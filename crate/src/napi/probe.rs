@@ -12,6 +12,7 @@ use crate::napi::NativeFailure;
 use crate::probe::{self, ProbeConfig};
 use crate::pxp::transport;
 use crate::route;
+use crate::trace;
 use crate::upnp::ssdp::SocketOptions;
 
 #[napi(object)]
@@ -30,6 +31,8 @@ pub struct ProbeOptions {
     pub multicast_if: Option<String>,
     /// Default 5351.
     pub server_port: Option<u32>,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -63,6 +66,10 @@ pub struct ProbeResult {
 /// UPnP, NAT-PMP and PCP probed at once within one budget.
 #[napi]
 pub async fn probe_port_mapping(options: ProbeOptions) -> ProbeResult {
+    trace::scoped(options.trace, probe_port_mapping_untraced(options)).await
+}
+
+async fn probe_port_mapping_untraced(options: ProbeOptions) -> ProbeResult {
     let port = match options.server_port.map(u16::try_from) {
         None => transport::SERVER_PORT,
         Some(Ok(p)) if p != 0 => p,

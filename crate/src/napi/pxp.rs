@@ -21,6 +21,7 @@ use crate::napi::NativeFailure;
 use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
 use crate::pxp::{self, client, natpmp, pcp};
 use crate::route;
+use crate::trace;
 
 /// `NativeFailure::via` of each protocol.
 const NATPMP: &str = "natpmp";
@@ -368,6 +369,8 @@ pub struct PmpRequestOptions {
     pub budget_ms: Option<u32>,
     /// First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`).
     pub initial_timeout_ms: Option<u32>,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -383,6 +386,8 @@ pub struct NatPmpMapArgs {
     pub external_port: Option<u32>,
     /// Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`).
     pub lifetime: Option<u32>,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -394,6 +399,8 @@ pub struct NatPmpDeleteArgs {
     #[napi(ts_type = "'UDP' | 'TCP'")]
     pub protocol: String,
     pub internal_port: u32,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -418,6 +425,8 @@ pub struct PcpMapArgs {
     /// The local address to send from, which is the mapping's internal address (over IPv6:
     /// the pinhole's); absent = the system's choice towards the gateway.
     pub local_address: Option<String>,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -433,11 +442,17 @@ pub struct PcpDeleteArgs {
     pub nonce: String,
     /// The local address the mapping was made from (`PcpMapArgs.localAddress`).
     pub local_address: Option<String>,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 /// NAT-PMP external address request (RFC 6886 3.2).
 #[napi]
 pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePxpAnswer {
+    trace::scoped(options.trace, natpmp_external_address_untraced(options)).await
+}
+
+async fn natpmp_external_address_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
     let server = match resolve_gateway(&options.gateway, options.server_port, true) {
         Ok(s) => s,
         Err(refused) => return refused.answer(NATPMP),
@@ -449,6 +464,10 @@ pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePxpAns
 /// NAT-PMP mapping request (RFC 6886 3.3): creates or renews.
 #[napi]
 pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePxpAnswer {
+    trace::scoped(args.trace, natpmp_map_untraced(args)).await
+}
+
+async fn natpmp_map_untraced(args: NatPmpMapArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, true)?;
         let protocol = protocol_arg(&args.protocol)?;
@@ -468,6 +487,10 @@ pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePxpAnswer {
 /// NAT-PMP delete (lifetime 0): one request, repeated only while unanswered.
 #[napi]
 pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePxpAnswer {
+    trace::scoped(args.trace, natpmp_delete_untraced(args)).await
+}
+
+async fn natpmp_delete_untraced(args: NatPmpDeleteArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, true)?;
         let protocol = protocol_arg(&args.protocol)?;
@@ -483,6 +506,10 @@ pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePxpAnswer {
 /// external-address request: the address comes with a MAP answer (`pcpMap`).
 #[napi]
 pub async fn pcp_announce(options: PmpRequestOptions) -> NativePxpAnswer {
+    trace::scoped(options.trace, pcp_announce_untraced(options)).await
+}
+
+async fn pcp_announce_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
     let server = match resolve_gateway(&options.gateway, options.server_port, false) {
         Ok(s) => s,
         Err(refused) => return refused.answer(PCP),
@@ -494,6 +521,10 @@ pub async fn pcp_announce(options: PmpRequestOptions) -> NativePxpAnswer {
 /// PCP MAP (RFC 6887 11): creates (new nonce) or renews (`nonce` given) a mapping.
 #[napi]
 pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
+    trace::scoped(args.trace, pcp_map_untraced(args)).await
+}
+
+async fn pcp_map_untraced(args: PcpMapArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, false)?;
         let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
@@ -563,6 +594,10 @@ fn nonce_arg(text: &str) -> Result<[u8; pcp::NONCE_LEN], Refused> {
 /// unanswered. miniupnpd answers NO_RESOURCES for a mapping it does not have.
 #[napi]
 pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePxpAnswer {
+    trace::scoped(args.trace, pcp_delete_untraced(args)).await
+}
+
+async fn pcp_delete_untraced(args: PcpDeleteArgs) -> NativePxpAnswer {
     let run = async {
         let server = resolve_gateway(&args.gateway, args.server_port, false)?;
         let protocol = pcp_protocol(protocol_arg(&args.protocol)?);

@@ -16,8 +16,10 @@ use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::napi::cancel::{self, CallCancel};
 use crate::napi::completion;
 use crate::napi::NativeFailure;
+use crate::trace;
 use crate::upnp::connections::ConnectionInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
 use crate::upnp::from_url;
@@ -114,6 +116,8 @@ pub struct DiscoverOptions {
     pub ipv6: bool,
     pub until_gateway: bool,
     pub request_timeout_ms: u32,
+    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+    pub trace: Option<u32>,
 }
 
 #[napi(object)]
@@ -131,6 +135,7 @@ pub struct Discovery {
     config: DiscoverConfig,
     cancel: CancellationToken,
     started: AtomicBool,
+    trace: Option<u32>,
 }
 
 #[napi]
@@ -157,6 +162,7 @@ impl Discovery {
             },
             cancel: CancellationToken::new(),
             started: AtomicBool::new(false),
+            trace: options.trace,
         })
     }
 
@@ -168,7 +174,7 @@ impl Discovery {
         }
         let config = self.config.clone();
         let cancel = self.cancel.clone();
-        env.spawn_future(async move {
+        env.spawn_future(trace::scoped(self.trace, async move {
             Ok(match discovery::discover(config, cancel).await {
                 Ok(outcome) => Some(DiscoverResult {
                     devices: outcome.devices.into_iter().map(Into::into).collect(),
@@ -184,7 +190,7 @@ impl Discovery {
                 }),
                 Err(discovery::Cancelled) => None,
             })
-        })
+        }))
     }
 
     #[napi]
@@ -202,7 +208,15 @@ pub struct DeviceResult {
 
 /// One device from its description URL, without a search.
 #[napi]
-pub async fn device_from_url(url: String, request_timeout_ms: u32) -> DeviceResult {
+pub async fn device_from_url(
+    url: String,
+    request_timeout_ms: u32,
+    trace: Option<u32>,
+) -> DeviceResult {
+    trace::scoped(trace, device_from_url_untraced(url, request_timeout_ms)).await
+}
+
+async fn device_from_url_untraced(url: String, request_timeout_ms: u32) -> DeviceResult {
     let timeout = Duration::from_millis(request_timeout_ms.max(1).into());
     match from_url::device_from_url(&url, timeout).await {
         Ok(device) => DeviceResult {
@@ -221,6 +235,10 @@ pub struct SoapTarget {
     pub control_url: String,
     pub service_type: String,
     pub timeout_ms: u32,
+    /// Send from this address of this host (IPv6 pinhole actions: the pinhole's address);
+    /// absent or "" = the system's choice. `lib/godot/device.ts` checks it is an IP address;
+    /// anything else is ignored here.
+    pub local_address: Option<String>,
 }
 
 impl From<SoapTarget> for Target {
@@ -230,6 +248,7 @@ impl From<SoapTarget> for Target {
             t.service_type,
             Duration::from_millis(t.timeout_ms.max(1).into()),
         )
+        .sent_from(t.local_address.and_then(|a| a.parse().ok()))
     }
 }
 
@@ -275,14 +294,38 @@ fn protocol(value: &str) -> std::result::Result<String, Failure> {
 }
 
 #[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn get_external_ip_address(
-    env: &Env,
+pub fn get_external_ip_address<'env>(
+    env: &'env Env,
     target: SoapTarget,
-) -> Result<PromiseRaw<'_, ActionResult>> {
-    let target = target.into();
-    completion::spawn(env, async move {
-        ActionResult::from(gateway::external_ip_address(&target).await)
+    cancel: Option<&CallCancel>,
+    trace: Option<u32>,
+) -> Result<PromiseRaw<'env, ActionResult>> {
+    let target: Target = target.into();
+    spawn_cancellable(env, cancel, trace, async move {
+        gateway::external_ip_address(&target).await
     })
+}
+
+/// [`completion::spawn`] for a query that `cancel` can stop (dropped: nothing to undo),
+/// traced when `trace` names a traced call.
+fn spawn_cancellable<'env, T, R, F>(
+    env: &'env Env,
+    cancel: Option<&CallCancel>,
+    trace: Option<u32>,
+    work: F,
+) -> Result<PromiseRaw<'env, R>>
+where
+    F: std::future::Future<Output = std::result::Result<T, Failure>> + Send + 'static,
+    R: From<std::result::Result<T, Failure>> + ToNapiValue + Send + 'static,
+{
+    let cancel = cancel::token(cancel);
+    completion::spawn(
+        env,
+        trace::scoped(trace, async move {
+            let outcome = gateway::until(cancel.as_ref(), work).await;
+            R::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+        }),
+    )
 }
 
 /// A port mapping: what `addPortMapping` sends, and a row of the router's table.
@@ -320,7 +363,8 @@ impl SoapService {
     }
 
     /// `AddPortMapping` (`internalClient` "" = the local address of the connection that
-    /// reaches the router).
+    /// reaches the router). `cancel` stops it; an add that may have reached the router is
+    /// then undone. `trace`: a traced call's id (`traceCall()`).
     #[napi(ts_return_type = "Promise<NativeFailure | null>")]
     #[allow(clippy::too_many_arguments)] // AddPortMapping's own eight, in its order
     pub fn add_port_mapping<'env>(
@@ -334,6 +378,8 @@ impl SoapService {
         enabled: bool,
         description: String,
         lease_duration: u32,
+        cancel: Option<&CallCancel>,
+        trace: Option<u32>,
     ) -> Result<PromiseRaw<'env, Option<NativeFailure>>> {
         let target = self.target.clone();
         let args = PortMapping {
@@ -346,12 +392,17 @@ impl SoapService {
             description,
             lease_duration,
         };
-        completion::spawn(env, async move {
-            add(&target, args).await.err().map(Into::into)
-        })
+        let cancel = cancel::token(cancel);
+        completion::spawn(
+            env,
+            trace::scoped(trace, async move {
+                add(&target, args, cancel).await.err().map(Into::into)
+            }),
+        )
     }
 
-    /// `DeletePortMapping`.
+    /// `DeletePortMapping`. `cancel` stops it; a delete that may have reached the router is
+    /// then finished. `trace`: a traced call's id.
     #[napi(ts_return_type = "Promise<NativeFailure | null>")]
     pub fn delete_port_mapping<'env>(
         &self,
@@ -359,6 +410,8 @@ impl SoapService {
         remote_host: String,
         external_port: u32,
         protocol: String,
+        cancel: Option<&CallCancel>,
+        trace: Option<u32>,
     ) -> Result<PromiseRaw<'env, Option<NativeFailure>>> {
         let target = self.target.clone();
         let key = PortMappingKey {
@@ -366,18 +419,32 @@ impl SoapService {
             external_port,
             protocol,
         };
-        completion::spawn(env, async move {
-            let run = async {
-                let (external_port, protocol) = key.checked()?;
-                gateway::delete_port_mapping(&target, &key.remote_host, external_port, &protocol)
+        let cancel = cancel::token(cancel);
+        completion::spawn(
+            env,
+            trace::scoped(trace, async move {
+                let run = async {
+                    let (external_port, protocol) = key.checked()?;
+                    gateway::delete_port_mapping_until(
+                        &target,
+                        &key.remote_host,
+                        external_port,
+                        &protocol,
+                        cancel.as_ref(),
+                    )
                     .await
-            };
-            run.await.err().map(NativeFailure::from)
-        })
+                };
+                run.await.err().map(NativeFailure::from)
+            }),
+        )
     }
 }
 
-async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, Failure> {
+async fn add(
+    target: &Target,
+    args: PortMapping,
+    cancel: Option<CancellationToken>,
+) -> std::result::Result<String, Failure> {
     let mapping = Mapping {
         remote_host: args.remote_host,
         external_port: port(args.external_port, "external port")?,
@@ -388,7 +455,7 @@ async fn add(target: &Target, args: PortMapping) -> std::result::Result<String, 
         description: args.description,
         lease_duration: args.lease_duration,
     };
-    gateway::add_port_mapping(target, &mapping).await
+    gateway::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
 }
 
 #[napi(object)]
@@ -446,30 +513,36 @@ impl From<std::result::Result<Vec<Mapping>, Failure>> for EntriesResult {
 
 /// `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone).
 #[napi(ts_return_type = "Promise<EntriesResult>")]
-pub fn get_specific_port_mapping_entry(
-    env: &Env,
+pub fn get_specific_port_mapping_entry<'env>(
+    env: &'env Env,
     target: SoapTarget,
     key: PortMappingKey,
-) -> Result<PromiseRaw<'_, EntriesResult>> {
+    cancel: Option<&CallCancel>,
+    trace: Option<u32>,
+) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
-    completion::spawn(env, async move {
-        let run = async {
-            let (external_port, protocol) = key.checked()?;
-            let entry =
-                gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
-                    .await?;
-            Ok(vec![entry])
-        };
-        EntriesResult::from(run.await)
+    spawn_cancellable(env, cancel, trace, async move {
+        let (external_port, protocol) = key.checked()?;
+        let entry =
+            gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
+                .await?;
+        Ok(vec![entry])
     })
 }
 
 /// The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`).
-#[napi]
-pub async fn list_port_mappings(target: SoapTarget, max_entries: u32) -> EntriesResult {
-    gateway::list_port_mappings(&target.into(), max_entries)
-        .await
-        .into()
+#[napi(ts_return_type = "Promise<EntriesResult>")]
+pub fn list_port_mappings<'env>(
+    env: &'env Env,
+    target: SoapTarget,
+    max_entries: u32,
+    cancel: Option<&CallCancel>,
+    trace: Option<u32>,
+) -> Result<PromiseRaw<'env, EntriesResult>> {
+    let target: Target = target.into();
+    spawn_cancellable(env, cancel, trace, async move {
+        gateway::list_port_mappings(&target, max_entries).await
+    })
 }
 
 /// Proves the panic guarantee in tests: a panic in an async call rejects its promise, a

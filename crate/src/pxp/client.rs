@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::pxp::transport::{self, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
 use crate::pxp::{natpmp, pcp};
+use crate::trace::{self, Event, Kind};
 
 /// What a protocol makes of one datagram it accepts.
 pub enum Accepted<R> {
@@ -102,15 +103,22 @@ pub async fn request<R>(
     epoch_of: impl Fn(&R) -> Option<u32>,
     timing: &Timing,
 ) -> Result<Reply<R>, Error> {
-    let socket = transport::connect_from(server, local)
-        .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| Error::Exchange(ExchangeError::Socket(e)))?;
-    let message = build(local.ip());
-    let answer = transport::exchange(&socket, &message, timing, accept)
-        .await
-        .map_err(Error::Exchange)?;
+    let exchanged = async {
+        let socket = transport::connect_from(server, local).map_err(ExchangeError::Socket)?;
+        let local = socket.local_addr().map_err(ExchangeError::Socket)?;
+        let message = build(local.ip());
+        transport::exchange(&socket, &message, timing, accept).await
+    };
+    let answer = exchanged.await.map_err(|e| {
+        trace::emit(|| {
+            Event::new(Kind::PxpFailed)
+                .peer(server)
+                .attempt(e.attempts())
+                .elapsed(e.elapsed())
+                .detail(format!("{}: {e}", e.meaning()))
+        });
+        Error::Exchange(e)
+    })?;
     let response = match answer.value {
         Accepted::Response(r) => r,
         Accepted::OtherVersion {

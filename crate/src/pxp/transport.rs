@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, Instant};
 
+use crate::trace::{self, Event, Kind};
+
 /// Where NAT-PMP and PCP servers listen (RFC 6886 3, RFC 6887 19.1).
 pub const SERVER_PORT: u16 = 5351;
 /// RFC 6887 7: no PCP message is larger; NAT-PMP messages are 16 bytes at most. A larger
@@ -64,6 +66,20 @@ impl Timing {
             wait = wait.saturating_mul(2);
         }
         offsets
+    }
+}
+
+/// Whether the send planned for `due` goes out now: its time has come and the budget is not
+/// spent (the first send always goes, even from a late, busy runtime). Shared with STUN.
+pub fn send_due(due: Option<Instant>, first: bool, now: Instant, deadline: Instant) -> bool {
+    due.is_some_and(|at| at <= now && (first || now < deadline))
+}
+
+/// When to wake: for the next send if it comes before the deadline, else at the deadline.
+pub fn wake_at(due: Option<Instant>, now: Instant, deadline: Instant) -> Instant {
+    match due {
+        Some(at) if at < deadline && now < deadline => at,
+        _ => deadline,
     }
 }
 
@@ -209,29 +225,28 @@ pub async fn exchange<T>(
     loop {
         let now = Instant::now();
         let due = offsets.get(attempts as usize).map(|o| started + *o);
-        if let Some(at) = due {
-            // Never a retransmission once the budget is spent (a late, busy runtime).
-            if at <= now && (attempts == 0 || now < deadline) {
-                match socket.send(request).await {
-                    Ok(_) => attempts += 1,
-                    // An ICMP error from an earlier send surfaces on the next call.
-                    Err(e) if attempts > 0 => {
-                        return Err(kernel_error(e, attempts, started.elapsed()))
-                    }
-                    Err(e) => return Err(ExchangeError::Socket(e)),
+        // Never a retransmission once the budget is spent (a late, busy runtime).
+        if send_due(due, attempts == 0, now, deadline) {
+            match socket.send(request).await {
+                Ok(_) => {
+                    attempts += 1;
+                    trace::emit(|| {
+                        pxp_event(Kind::PxpSent, socket, request, started).attempt(attempts)
+                    });
                 }
-                continue;
+                // An ICMP error from an earlier send surfaces on the next call.
+                Err(e) if attempts > 0 => return Err(kernel_error(e, attempts, started.elapsed())),
+                Err(e) => return Err(ExchangeError::Socket(e)),
             }
+            continue;
         }
-        let wake = match due {
-            Some(at) if at < deadline && now < deadline => at,
-            _ => deadline,
-        };
+        let wake = wake_at(due, now, deadline);
         tokio::select! {
             biased;
             received = socket.recv(&mut buffer) => match received {
                 Ok(len) => match accept(&buffer[..len]) {
                     Ok(value) => {
+                        trace::emit(|| pxp_event(Kind::PxpReceived, socket, &buffer[..len], started).detail("the answer"));
                         let received_at = Instant::now();
                         return Ok(Answer {
                             value,
@@ -243,6 +258,7 @@ pub async fn exchange<T>(
                         });
                     }
                     Err(why) => {
+                        trace::emit(|| pxp_event(Kind::PxpReceived, socket, &buffer[..len], started).detail(format!("ignored: {why}")));
                         ignored += 1;
                         last_ignored = Some(why);
                     }
@@ -261,6 +277,21 @@ pub async fn exchange<T>(
                 }
             }
         }
+    }
+}
+
+/// A NAT-PMP/PCP datagram for the trace (`message`: its bytes).
+fn pxp_event(kind: Kind, socket: &UdpSocket, message: &[u8], started: Instant) -> Event {
+    let event = Event::new(kind)
+        .body(bytes::Bytes::copy_from_slice(message))
+        .elapsed(started.elapsed());
+    let event = match socket.peer_addr() {
+        Ok(peer) => event.peer(peer),
+        Err(_) => event,
+    };
+    match socket.local_addr() {
+        Ok(local) => event.local(local),
+        Err(_) => event,
     }
 }
 

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::limits::{MAX_REPLIES, MAX_REPLIES_PER_SOURCE};
 use crate::route;
-use crate::upnp::gateway::DeviceInfo;
+use crate::trace::{self, Event, Kind};
+use crate::upnp::gateway::{DeviceInfo, Stage};
 use crate::upnp::replies::Replies;
 use crate::upnp::search::Plan;
 use crate::upnp::search_plan::{self, SearchPlan};
@@ -98,6 +99,14 @@ fn searches(routes: &SearchPlan, targets: &[&'static str], ipv6: bool, mx: u32) 
     unicast.chain(multicast).collect()
 }
 
+/// A search-socket datagram for the trace: its bytes and what became of it.
+fn datagram_event(from: SocketAddr, datagram: &[u8], outcome: &str) -> Event {
+    Event::new(Kind::SsdpReceived)
+        .peer(from)
+        .body(bytes::Bytes::copy_from_slice(datagram))
+        .detail(outcome)
+}
+
 async fn send_burst(socket: &tokio::net::UdpSocket, searches: &[Search]) -> std::io::Result<()> {
     let mut last_error = None;
     let mut sent = 0;
@@ -116,13 +125,37 @@ async fn send_burst(socket: &tokio::net::UdpSocket, searches: &[Search]) -> std:
             .send_to(search.message.as_bytes(), search.destination)
             .await
         {
-            Ok(_) => sent += 1,
-            Err(e) => last_error = Some(e),
+            Ok(_) => {
+                sent += 1;
+                trace::emit(|| {
+                    Event::new(Kind::SsdpSent)
+                        .peer(search.destination)
+                        .head(search.message.as_str())
+                        .detail(interface_name(&search.interface))
+                });
+            }
+            Err(e) => {
+                trace::emit(|| {
+                    Event::new(Kind::SsdpSent)
+                        .peer(search.destination)
+                        .detail(format!("not sent: {e}"))
+                });
+                last_error = Some(e);
+            }
         }
     }
     match (sent, last_error) {
         (0, Some(e)) => Err(e),
         _ => Ok(()),
+    }
+}
+
+/// The interface a multicast search left from, for the trace.
+fn interface_name(interface: &Interface) -> String {
+    match interface {
+        Interface::Default => "the system's choice".to_string(),
+        Interface::V4(ip) => format!("interface {ip}"),
+        Interface::V6Index(index) => format!("interface #{index}"),
     }
 }
 
@@ -136,6 +169,9 @@ fn drain_queued(socket: &tokio::net::UdpSocket, buffer: &mut [u8], replies: &mut
         };
         if let Some(reply) = ssdp::parse_reply(&buffer[..len]) {
             replies.accept(reply, from, false);
+            trace::emit(|| {
+                datagram_event(from, &buffer[..len], "queued when the search stopped early")
+            });
         }
     }
 }
@@ -211,6 +247,8 @@ pub async fn discover(
     // long the default route's own may still take (DEFAULT_ROUTE_GRACE).
     let mut other_gateway_at: Option<Instant> = None;
     let mut classifying: JoinSet<(usize, DeviceInfo)> = JoinSet::new();
+    // How far each device still being classified has got, for a deadline that cuts it short.
+    let mut stages: HashMap<usize, Stage> = HashMap::new();
     let mut receive_errors = 0u32;
     let mut buffer = vec![0u8; MAX_DATAGRAM];
 
@@ -225,6 +263,7 @@ pub async fn discover(
             Some(done) = classifying.join_next(), if !classifying.is_empty() => {
                 // A panicking classification leaves its device unclassified; discovery goes on.
                 if let Ok((index, device)) = done {
+                    stages.remove(&index);
                     replies.classified(index, device);
                     let nothing_pending = classifying.is_empty();
                     if config.until_gateway && gateway_settled(replies.devices(), nothing_pending) {
@@ -262,20 +301,39 @@ pub async fn discover(
                 if !intake.admit(from.ip()) {
                     continue;
                 }
-                let Some(reply) = ssdp::parse_reply(&buffer[..len]) else { continue };
-                if let Some((index, device)) = replies.accept(reply, from, true) {
-                    let request_timeout = config.request_timeout;
-                    classifying.spawn(async move { (index, device.classify(deadline, request_timeout).await) });
+                let datagram = &buffer[..len];
+                let Some(reply) = ssdp::parse_reply(datagram) else {
+                    trace::emit(|| datagram_event(from, datagram, "not a search reply: ignored"));
+                    continue;
+                };
+                match replies.accept(reply, from, true) {
+                    Some((index, device)) => {
+                        trace::emit(|| datagram_event(from, datagram, &format!("a new device: fetching {}", device.description_url)));
+                        let request_timeout = config.request_timeout;
+                        let stage = Stage::default();
+                        stages.insert(index, stage.clone());
+                        classifying.spawn(trace::inherit(async move {
+                            (index, device.classify_reporting(deadline, request_timeout, &stage).await)
+                        }));
+                    }
+                    None => trace::emit(|| datagram_event(from, datagram, "no new device (known, filtered out or refused)")),
                 }
                 for (host, st) in replies.take_asks() {
                     let to = SocketAddr::new(host, ssdp::SSDP_PORT);
-                    let _ = socket.send_to(ssdp::m_search(&to, &st, mx).as_bytes(), to).await;
+                    let message = ssdp::m_search(&to, &st, mx);
+                    let _ = socket.send_to(message.as_bytes(), to).await;
+                    trace::emit(|| Event::new(Kind::SsdpSent).peer(to).head(message.as_str()).detail("asking the host to vouch for a LOCATION on it"));
                 }
             }
         }
     }
-    // Devices still being classified at the deadline keep the fresh-device status.
+    // Devices still being classified at the deadline keep the fresh-device status, and say why.
     classifying.abort_all();
+    for (index, stage) in stages {
+        let why = stage.cut_short(config.timeout);
+        trace::emit(|| Event::new(Kind::Deadline).detail(&why.description));
+        replies.cut_short(index, why);
+    }
     let count = replies.count();
     let result = if count == 0 {
         UpnpResult::NoDevices

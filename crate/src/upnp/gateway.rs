@@ -1,13 +1,18 @@
 //! One device: classifying it the way Godot/miniupnpc would (but by meaning, and each device
 //! on its own description), and the port-mapping actions of its connection service.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::limits::{cap, MAX_MAPPING_TEXT_CHARS, MAX_NAME_CHARS, MAX_TABLE_BYTES};
+use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
 use crate::upnp::connections::{self, ConnectionInfo};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
@@ -86,14 +91,57 @@ impl DeviceInfo {
     }
 
     /// Fetches the description, then asks its connection services in order until one is up.
-    pub async fn classify(mut self, deadline: Instant, request_timeout: Duration) -> Self {
+    pub async fn classify(self, deadline: Instant, request_timeout: Duration) -> Self {
+        self.classify_reporting(deadline, request_timeout, &Stage::default())
+            .await
+    }
+
+    /// [`classify`](Self::classify), telling `stage` how far it got (discovery's deadline may
+    /// cut it short and then says where).
+    pub async fn classify_reporting(
+        self,
+        deadline: Instant,
+        request_timeout: Duration,
+        stage: &Stage,
+    ) -> Self {
+        let device = self.describe(deadline, request_timeout, stage).await;
+        trace::emit(|| device.described());
+        device
+    }
+
+    /// The trace's summary of a classified device.
+    fn described(&self) -> Event {
+        let mut summary = format!(
+            "{:?} {:?} {:?}: status {:?}",
+            self.friendly_name, self.manufacturer, self.model_name, self.igd_status
+        );
+        if !self.igd_control_url.is_empty() {
+            summary += &format!(", {} at {}", self.igd_service_type, self.igd_control_url);
+        }
+        if !self.external_address.is_empty() {
+            summary += &format!(", external address {}", self.external_address);
+        }
+        if let Some(why) = &self.last_error {
+            summary += &format!("; {}", why.description);
+        }
+        Event::new(Kind::Described)
+            .url(self.description_url.as_str())
+            .code(self.igd_status as i64)
+            .detail(summary)
+    }
+
+    async fn describe(
+        mut self,
+        deadline: Instant,
+        request_timeout: Duration,
+        stage: &Stage,
+    ) -> Self {
         let limits = Limits {
             deadline: deadline.min(Instant::now() + request_timeout),
             connect_timeout: request_timeout.min(Duration::from_secs(3)),
             max_body: MAX_DESCRIPTION_BYTES,
             urgent: false,
-            // Discovery's deadline is the caller's timeout: never waited past.
-            budget: Duration::ZERO,
+            source: None,
         };
         let endpoint = match Endpoint::parse(&self.description_url) {
             Ok(e) => e,
@@ -176,6 +224,7 @@ impl DeviceInfo {
             };
             return self.fail(status, Failure::new(UpnpResult::UnknownError, why));
         }
+        stage.asking();
         let (connections, index) =
             connections::choose(candidates, endpoint.addr.ip(), limits.deadline).await;
         let used = &connections[index];
@@ -187,6 +236,31 @@ impl DeviceInfo {
         self.last_error = used.last_error.clone();
         self.connections = connections;
         self
+    }
+}
+
+/// How far a classification has got: discovery reads it when its deadline cuts one short.
+#[derive(Clone, Debug, Default)]
+pub struct Stage(Arc<AtomicU8>);
+
+const ASKING: u8 = 1;
+
+impl Stage {
+    fn asking(&self) {
+        self.0.store(ASKING, Ordering::Relaxed);
+    }
+
+    /// Why a device still being classified when discovery's `timeout` ran out has no status.
+    pub fn cut_short(&self, timeout: Duration) -> Failure {
+        let ms = timeout.as_millis();
+        let why = if self.0.load(Ordering::Relaxed) == ASKING {
+            format!(
+                "discovery's deadline ({ms} ms) passed while its connection service was being asked (GetStatusInfo, GetExternalIPAddress)"
+            )
+        } else {
+            format!("description: no complete reply before discovery's deadline ({ms} ms)")
+        };
+        Failure::new(UpnpResult::HttpError, why)
     }
 }
 
@@ -254,33 +328,54 @@ pub struct Mapping {
 /// Adds the mapping; returns the internal client that was sent. An add given up after it was
 /// sent is undone (see `leftovers.rs`).
 pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
+    add_port_mapping_until(target, m, None).await
+}
+
+/// [`add_port_mapping`] that `cancel` can stop (the caller's `AbortSignal`): stopped after the
+/// request may have been sent, it is undone like an add that timed out.
+pub async fn add_port_mapping_until(
+    target: &Target,
+    m: &Mapping,
+    cancel: Option<&CancellationToken>,
+) -> Result<String, Failure> {
     // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
     for text in [&m.remote_host, &m.internal_client, &m.description] {
         soap::check_xml_text(text)?;
     }
     let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
-    leftovers::settled(&key, Instant::now() + target.timeout).await?;
+    // One deadline for the wait and the request: the call settles within its timeout.
+    let deadline = Instant::now() + target.timeout;
     let m = m.clone();
+    // Set once the request is built, just before it is sent: from then on the router may act.
     let mut sent_client = String::new();
-    let outcome = soap::call_reporting(target, "AddPortMapping", |local| {
-        let client = if m.internal_client.is_empty() {
-            local.ip().to_string()
-        } else {
-            m.internal_client.clone()
-        };
-        sent_client = client.clone();
-        Ok(vec![
-            ("NewRemoteHost", m.remote_host),
-            ("NewExternalPort", m.external_port.to_string()),
-            ("NewProtocol", m.protocol),
-            ("NewInternalPort", m.internal_port.to_string()),
-            ("NewInternalClient", client),
-            ("NewEnabled", if m.enabled { "1" } else { "0" }.to_string()),
-            ("NewPortMappingDescription", m.description),
-            ("NewLeaseDuration", m.lease_duration.to_string()),
-        ])
-    })
-    .await;
+    let work = async {
+        leftovers::settled(&key, deadline).await?;
+        soap::call_reporting(target, "AddPortMapping", deadline, |local| {
+            let client = if m.internal_client.is_empty() {
+                local.ip().to_string()
+            } else {
+                m.internal_client.clone()
+            };
+            sent_client = client.clone();
+            Ok(vec![
+                ("NewRemoteHost", m.remote_host),
+                ("NewExternalPort", m.external_port.to_string()),
+                ("NewProtocol", m.protocol),
+                ("NewInternalPort", m.internal_port.to_string()),
+                ("NewInternalClient", client),
+                ("NewEnabled", if m.enabled { "1" } else { "0" }.to_string()),
+                ("NewPortMappingDescription", m.description),
+                ("NewLeaseDuration", m.lease_duration.to_string()),
+            ])
+        })
+        .await
+    };
+    let Some(outcome) = until(cancel, work).await else {
+        if !sent_client.is_empty() {
+            leftovers::given_up(target, key, Some(sent_client));
+        }
+        return Err(cancelled());
+    };
     match outcome {
         Ok(_) => {
             leftovers::added(&key);
@@ -303,10 +398,38 @@ pub async fn delete_port_mapping(
     external_port: u16,
     protocol: &str,
 ) -> Result<(), Failure> {
+    delete_port_mapping_until(target, remote_host, external_port, protocol, None).await
+}
+
+/// [`delete_port_mapping`] that `cancel` can stop: stopped after the request may have been
+/// sent, the delete is finished in the background like one that timed out.
+pub async fn delete_port_mapping_until(
+    target: &Target,
+    remote_host: &str,
+    external_port: u16,
+    protocol: &str,
+    cancel: Option<&CancellationToken>,
+) -> Result<(), Failure> {
     let key = MappingKey::new(target, remote_host, external_port, protocol);
-    leftovers::settled(&key, Instant::now() + target.timeout).await?;
+    // One deadline for the wait and the request: the call settles within its timeout.
+    let deadline = Instant::now() + target.timeout;
     let args = key.args();
-    match soap::call_reporting(target, "DeletePortMapping", |_| Ok(args)).await {
+    let mut sent = false;
+    let work = async {
+        leftovers::settled(&key, deadline).await?;
+        soap::call_reporting(target, "DeletePortMapping", deadline, |_| {
+            sent = true;
+            Ok(args)
+        })
+        .await
+    };
+    let Some(outcome) = until(cancel, work).await else {
+        if sent {
+            leftovers::given_up(target, key, None);
+        }
+        return Err(cancelled());
+    };
+    match outcome {
         Ok(_) => {
             leftovers::deleted(&key);
             Ok(())
@@ -320,6 +443,27 @@ pub async fn delete_port_mapping(
             Err(e.failure)
         }
     }
+}
+
+/// `work`'s outcome, or `None` when `cancel` fired first (checked first: a call cancelled
+/// before it starts sends nothing).
+pub async fn until<T>(
+    cancel: Option<&CancellationToken>,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    match cancel {
+        Some(token) => tokio::select! {
+            biased;
+            () = token.cancelled() => None,
+            outcome = work => Some(outcome),
+        },
+        None => Some(work.await),
+    }
+}
+
+/// What a cancelled call reports (the JS side has settled already with the signal's reason).
+pub fn cancelled() -> Failure {
+    Failure::new(UpnpResult::UnknownError, "cancelled by the caller")
 }
 
 /// `GetSpecificPortMappingEntry`: whether (and how) the router holds a mapping now.

@@ -18,8 +18,10 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
+use crate::trace;
 use crate::upnp::http_reply::{Reply, ReplyError, ReplyReader};
-use crate::upnp::link::{Link, LinkError, Ticket};
+use crate::upnp::http_trace;
+use crate::upnp::link::{Ends, Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.
 pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
@@ -158,20 +160,24 @@ pub struct Limits {
     pub max_body: usize,
     /// Served before other requests waiting for the same device (deletes).
     pub urgent: bool,
-    /// The request's whole timeout. Waiting behind our own earlier requests to the device may
-    /// go past `deadline` as long as the device answered one of them within `budget`; the
-    /// request then gets `budget` once it has its connection. Zero: `deadline` is hard.
-    pub budget: Duration,
+    /// The local address to connect from (None: the system's choice towards the device).
+    pub source: Option<IpAddr>,
 }
 
 impl Limits {
     pub fn within(total: Duration, max_body: usize) -> Self {
+        Self::until(Instant::now() + total, max_body)
+    }
+
+    /// Everything done by `deadline` (a call whose earlier steps already used part of its time).
+    pub fn until(deadline: Instant, max_body: usize) -> Self {
+        let total = deadline.saturating_duration_since(Instant::now());
         Self {
-            deadline: Instant::now() + total,
+            deadline,
             connect_timeout: total.min(Duration::from_secs(3)),
             max_body,
             urgent: false,
-            budget: total,
+            source: None,
         }
     }
 }
@@ -226,23 +232,37 @@ pub async fn connect(endpoint: &Endpoint, limits: &Limits) -> Result<Connection,
 }
 
 async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Connection, HttpError> {
+    let started = trace::on().then(Instant::now);
     let link = Link::of(endpoint.addr.ip());
-    let leased = link
-        .connection(endpoint.addr, limits, spare)
-        .await
-        .map_err(|e| match e {
+    let ends = Ends {
+        remote: endpoint.addr,
+        local: limits.source,
+    };
+    let leased = link.connection(ends, limits, spare).await.map_err(|e| {
+        let e = match e {
             LinkError::Timeout => HttpError::Timeout,
             LinkError::Connect(e) => HttpError::Connect(e),
-        })?;
+        };
+        trace::emit(|| http_trace::connection(endpoint, started, &format!("not opened: {e}")));
+        e
+    })?;
     let local_addr = leased
         .stream
         .local_addr()
         .map_err(|e| HttpError::Connect(e.to_string()))?;
+    trace::emit(|| {
+        let how = if leased.reused {
+            "reused a spare"
+        } else {
+            "opened"
+        };
+        http_trace::connection(endpoint, started, how).local(local_addr)
+    });
     Ok(Connection {
         stream: leased.stream,
         local_addr,
         reused: leased.reused,
-        deadline: leased.deadline,
+        deadline: limits.deadline,
         link,
         _ticket: leased.ticket,
     })
@@ -259,11 +279,12 @@ pub async fn exchange(
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let reused = conn.reused;
-    let request = request_bytes(method, endpoint, headers, body)?;
-    match exchange_once(conn, &request, limits).await {
+    let request = request_bytes(method, endpoint, headers, body)
+        .inspect_err(|e| trace::emit(|| http_trace::unsent(endpoint, e)))?;
+    match exchange_once(conn, endpoint, method, &request, limits).await {
         Err(HttpError::Closed(_)) if reused => {
             let fresh = open(endpoint, limits, false).await?;
-            exchange_once(fresh, &request, limits).await
+            exchange_once(fresh, endpoint, method, &request, limits).await
         }
         other => other,
     }
@@ -271,6 +292,8 @@ pub async fn exchange(
 
 async fn exchange_once(
     conn: Connection,
+    endpoint: &Endpoint,
+    method: &str,
     request: &[u8],
     limits: &Limits,
 ) -> Result<Response, HttpError> {
@@ -282,6 +305,8 @@ async fn exchange_once(
         link,
         _ticket,
     } = conn;
+    let exchange = trace::on().then(trace::next_exchange);
+    trace::emit(|| http_trace::request(endpoint, local_addr, method, exchange, request));
     let written = Instant::now();
     let outcome = timeout_at(deadline, talk(&stream, request, limits.max_body))
         .await
@@ -296,6 +321,7 @@ async fn exchange_once(
         Err(HttpError::Closed(_)) if !reused => link.reset_seen(),
         Err(_) => {}
     }
+    trace::emit(|| http_trace::response(endpoint, exchange, written.elapsed(), &outcome));
     let reply = outcome?;
     Ok(Response {
         status: reply.status,
@@ -319,6 +345,9 @@ async fn talk(stream: &TcpStream, request: &[u8], max_body: usize) -> Result<Rep
         }
     }
     let mut reader = ReplyReader::new(max_body);
+    if trace::on() {
+        reader.keep_head();
+    }
     loop {
         match stream.try_read_buf(reader.buffer()) {
             Ok(n) => match reader.received(n) {
@@ -536,6 +565,56 @@ mod tests {
                  Cache-Control: no-cache\r\nPragma: no-cache\r\n\r\n"
             )
         );
+    }
+
+    /// A traced call records the connection, the request exactly as written and the reply
+    /// (status, head as the device wrote it, body), paired by their exchange number.
+    #[tokio::test]
+    async fn a_traced_exchange_records_what_went_over_the_wire() {
+        use crate::trace::{Event, Kind, Sink};
+        #[derive(Default)]
+        struct Collect(std::sync::Mutex<Vec<Event>>);
+        impl Sink for Collect {
+            fn record(&self, _call: u32, event: Event) {
+                self.0.lock().unwrap().push(event);
+            }
+        }
+        let sink = Arc::new(Collect::default());
+        let call = trace::open_call(sink.clone());
+        let wire = head_on_the_wire(|host| {
+            trace::scoped(Some(call), async move {
+                let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
+                let limits = Limits::within(Duration::from_secs(2), 1024);
+                let conn = connect(&e, &limits).await.unwrap();
+                let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", &["\"urn:x#A\""][..])];
+                exchange(conn, &e, "POST", &headers, b"<x/>", &limits)
+                    .await
+                    .unwrap();
+            })
+        })
+        .await;
+        trace::close_call(call);
+        let events = sink.0.lock().unwrap();
+        let kinds: Vec<Kind> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [Kind::HttpConnection, Kind::HttpRequest, Kind::HttpResponse]
+        );
+        let (request, reply) = (&events[1], &events[2]);
+        let port = request.peer.unwrap().port().to_string();
+        let head = request.head.as_deref().unwrap().replace(&port, "PORT");
+        assert_eq!(format!("{head}\r\n"), wire);
+        assert_eq!(request.body.as_deref(), Some(&b"<x/>"[..]));
+        assert_eq!(request.action.as_deref(), Some("POST"));
+        assert_eq!(request.url.as_deref(), Some("/ctl/IPConn"));
+        assert!(request.exchange.is_some());
+        assert_eq!(reply.exchange, request.exchange);
+        assert_eq!(reply.status, Some(200));
+        assert_eq!(
+            reply.head.as_deref(),
+            Some("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n")
+        );
+        assert_eq!(reply.body.as_deref(), Some(&b"ok"[..]));
     }
 
     /// The request target is checked and cut exactly as the `http` crate's `Uri` did when

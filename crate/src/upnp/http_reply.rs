@@ -19,6 +19,8 @@ const READ_CHUNK: usize = 2048;
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// The head as text, when asked for with [`ReplyReader::keep_head`] (the trace's).
+    pub head: Option<String>,
 }
 
 /// Why no reply could be read.
@@ -63,6 +65,9 @@ pub struct ReplyReader {
     /// Bytes received and not yet consumed.
     buf: Vec<u8>,
     state: State,
+    /// The final head as text: `Some` once read, when asked for.
+    head: Option<String>,
+    keep_head: bool,
 }
 
 impl ReplyReader {
@@ -71,7 +76,14 @@ impl ReplyReader {
             max_body,
             buf: Vec::new(),
             state: State::Head,
+            head: None,
+            keep_head: false,
         }
+    }
+
+    /// Keeps the final reply's head as text, for the trace (see [`head_text`]).
+    pub fn keep_head(&mut self) {
+        self.keep_head = true;
     }
 
     /// Where the next read appends (with room for it; not zeroed first).
@@ -136,6 +148,9 @@ impl ReplyReader {
                 return Err(ReplyError::TooLarge);
             }
         }
+        if self.keep_head {
+            self.head = Some(head_text(&response));
+        }
         self.state = State::Body {
             status,
             start: len,
@@ -196,8 +211,30 @@ impl ReplyReader {
                 std::mem::take(&mut chunks.body)
             }
         };
-        Ok(Some(Reply { status, body }))
+        Ok(Some(Reply {
+            status,
+            body,
+            head: self.head.take(),
+        }))
     }
+}
+
+/// A head as the trace shows it: the status line and the header lines as they came (line ends
+/// written CRLF, bytes that are not UTF-8 replaced), without the blank line that ends it.
+fn head_text(response: &httparse::Response<'_, '_>) -> String {
+    let mut text = format!(
+        "HTTP/1.{} {} {}\r\n",
+        response.version.unwrap_or(1),
+        response.code.unwrap_or(0),
+        response.reason.unwrap_or("")
+    );
+    for header in response.headers.iter() {
+        text.push_str(header.name);
+        text.push_str(": ");
+        text.push_str(&String::from_utf8_lossy(header.value));
+        text.push_str("\r\n");
+    }
+    text
 }
 
 /// How the body of a final reply is delimited (RFC 9112 6.3, as hyper's client decides it).
@@ -340,6 +377,7 @@ mod tests {
         Ok(Some(Reply {
             status,
             body: body.as_bytes().to_vec(),
+            head: None,
         }))
     }
 
@@ -387,6 +425,24 @@ mod tests {
         for status in [101, 204, 304] {
             let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 9\r\n\r\n");
             assert_eq!(each_split(reply.as_bytes(), false, 64), ok(status, ""));
+        }
+    }
+
+    #[test]
+    fn the_head_is_kept_as_text_only_when_asked_for() {
+        let bytes = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 500 Internal Server Error\nServer: r\xff\nContent-Length: 2\n\nok";
+        for keep in [false, true] {
+            let mut reader = ReplyReader::new(64);
+            if keep {
+                reader.keep_head();
+            }
+            reader.buffer().extend_from_slice(bytes);
+            let reply = reader.received(bytes.len()).unwrap().unwrap();
+            assert_eq!((reply.status, &reply.body[..]), (500, &b"ok"[..]));
+            // The final head, its lines ended CRLF, bytes that are not UTF-8 replaced.
+            let head =
+                "HTTP/1.0 500 Internal Server Error\r\nServer: r\u{FFFD}\r\nContent-Length: 2\r\n";
+            assert_eq!(reply.head.as_deref(), keep.then_some(head));
         }
     }
 

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::time::{sleep, timeout_at, Instant};
 
 use crate::errors::{Failure, UpnpResult};
+use crate::trace;
 use crate::upnp::soap::{self, Target};
 
 /// One mapping on one router's connection service. Made for every add and delete: the
@@ -122,11 +123,12 @@ pub fn given_up(target: &Target, key: MappingKey, client: Option<String>) {
     ledger.cleaning.insert(key.clone(), rx);
     drop(ledger);
     let target = target.clone();
-    tokio::spawn(async move {
+    // Part of the call that gave the add up, in its trace.
+    tokio::spawn(trace::inherit(async move {
         clean(&target, &key, client.as_deref()).await;
         book().cleaning.remove(&key);
         let _ = tx.send(true);
-    });
+    }));
 }
 
 /// Deletes the mapping; a request timeout later, deletes it again if the router lists it (for

@@ -6,10 +6,10 @@
 //! request takes it and goes out at once. A spare that stays idle for [`SPARE_IDLE`] is closed.
 //! How many connections may be open at once, and how many spares are worth holding, is
 //! [`Policy`]'s decision (it measures the handshakes); this module does the bookkeeping:
-//! requests wait in a queue when the device is at its limit, deletes first, and a waiter is
-//! only given up when its deadline has passed *and* the device has not answered anything for
-//! a whole request timeout (a queue of our own requests behind a device that keeps answering
-//! is not a failure of the device).
+//! requests wait in a queue when the device is at its limit, deletes first. A request's
+//! deadline holds however long it waited: a waiter that reaches it leaves the queue without
+//! taking a connection, and one handed a connection keeps its own deadline, so every call
+//! settles within its timeout (a queue of 10,000 calls behind a silent router included).
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::MaybeUninit;
@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout_at, Instant};
 
@@ -26,6 +26,14 @@ use crate::upnp::link_policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
 
 /// A spare's handshake may take as long as a request's (a slow router's SYN-ACK).
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The two ends of a connection: the device's address, and ours when the caller chose it
+/// (IPv6 pinhole actions must come from the pinhole's own address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ends {
+    pub remote: SocketAddr,
+    pub local: Option<IpAddr>,
+}
 
 /// Why a connection could not be had.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,19 +61,19 @@ struct State {
     spares: Vec<Spare>,
     urgent: VecDeque<Waiter>,
     normal: VecDeque<Waiter>,
-    /// When the device last answered a request (or the link was made).
-    last_answer: Instant,
     next_spare: u64,
 }
 
 struct Spare {
     id: u64,
-    addr: SocketAddr,
+    ends: Ends,
     stream: TcpStream,
 }
 
 struct Waiter {
-    addr: SocketAddr,
+    ends: Ends,
+    /// Past it the waiter is given nothing: its call has timed out.
+    deadline: Instant,
     /// May be given a spare (not when retrying after a spare the device had closed).
     spare: bool,
     tx: oneshot::Sender<Grant>,
@@ -155,9 +163,6 @@ pub struct Leased {
     pub stream: TcpStream,
     /// A spare: opened earlier, so the device may have closed it since (retry on a fresh one).
     pub reused: bool,
-    /// Deadline for the request on this connection: the caller's, or later when the wait in
-    /// the queue was extended because the device kept answering.
-    pub deadline: Instant,
     pub ticket: Ticket,
 }
 
@@ -199,7 +204,6 @@ impl Link {
                 spares: Vec::new(),
                 urgent: VecDeque::new(),
                 normal: VecDeque::new(),
-                last_answer: Instant::now(),
                 next_spare: 0,
             }),
         }
@@ -209,42 +213,36 @@ impl Link {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A connection to `addr` for one request: a spare if one is open (and `spare` allows it),
-    /// else a new one once the device is below its limit (`urgent` requests first). The wait
-    /// may go past the deadline while the device keeps answering (see [`Limits::budget`]),
-    /// and the request then gets its budget from the moment it has its connection.
+    /// A connection between `ends` for one request: a spare if one is open (and `spare`
+    /// allows it), else a new one once the device is below its limit (`urgent` requests
+    /// first), all before `limits.deadline`.
     pub async fn connection(
         self: &Arc<Self>,
-        addr: SocketAddr,
+        ends: Ends,
         limits: &Limits,
         spare: bool,
     ) -> Result<Leased, LinkError> {
-        let budget = limits.budget;
-        let grant = self
-            .grant(addr, limits.urgent, limits.deadline, budget, spare)
-            .await?;
+        let deadline = limits.deadline;
+        let Grant { ticket, via } = self.grant(ends, limits.urgent, deadline, spare).await?;
         let now = Instant::now();
-        let deadline = if now >= limits.deadline {
-            now + budget
-        } else {
-            limits.deadline
-        };
-        let connect_timeout = limits.connect_timeout;
-        let Grant { ticket, via } = grant;
+        if now >= deadline {
+            // Handed a slot in the very instant its time ran out: dropping the grant gives
+            // the slot to the next waiter.
+            return Err(LinkError::Timeout);
+        }
         let (stream, reused) = match via {
             Via::Spare(stream) => (stream, true),
             Via::Handshake(slot) => {
                 let stream = self
-                    .handshake(addr, deadline.min(now + connect_timeout), slot)
+                    .handshake(ends, deadline.min(now + limits.connect_timeout), slot)
                     .await?;
                 (stream, false)
             }
         };
-        self.open_spares(addr);
+        self.open_spares(ends);
         Ok(Leased {
             stream,
             reused,
-            deadline,
             ticket,
         })
     }
@@ -253,7 +251,6 @@ impl Link {
     /// it may have more connections.
     pub fn answered(self: &Arc<Self>, took: Duration) {
         let mut state = self.lock();
-        state.last_answer = Instant::now();
         // The answered request's connection is already free again (+ 1).
         let at_limit = state.open + 1 >= state.policy.open_limit()
             || !state.urgent.is_empty()
@@ -269,15 +266,14 @@ impl Link {
 
     async fn grant(
         self: &Arc<Self>,
-        addr: SocketAddr,
+        ends: Ends,
         urgent: bool,
         deadline: Instant,
-        budget: Duration,
         spare: bool,
     ) -> Result<Grant, LinkError> {
         let mut rx = {
             let mut state = self.lock();
-            if let Some(grant) = self.try_grant(&mut state, addr, spare) {
+            if let Some(grant) = self.try_grant(&mut state, ends, spare) {
                 return Ok(grant);
             }
             let (tx, rx) = oneshot::channel();
@@ -286,42 +282,34 @@ impl Link {
             } else {
                 &mut state.normal
             };
-            queue.push_back(Waiter { addr, spare, tx });
+            queue.push_back(Waiter {
+                ends,
+                deadline,
+                spare,
+                tx,
+            });
             rx
         };
-        let mut until = deadline;
-        loop {
-            match timeout_at(until, &mut rx).await {
-                Ok(Ok(grant)) => return Ok(grant),
-                // The link never drops a waiter's sender without sending.
-                Ok(Err(_)) => return Err(LinkError::Timeout),
-                Err(_) => {
-                    // Past the deadline: wait on while the device answered within `budget`.
-                    let last_answer = self.lock().last_answer;
-                    if Instant::now() >= last_answer + budget {
-                        // Dropping `rx` leaves the waiter closed: dispatch skips it, and a
-                        // grant already sent comes back to the link when `rx` drops.
-                        rx.close();
-                        if let Ok(grant) = rx.try_recv() {
-                            drop(grant);
-                        }
-                        return Err(LinkError::Timeout);
-                    }
-                    until = last_answer + budget;
+        match timeout_at(deadline, &mut rx).await {
+            Ok(Ok(grant)) => Ok(grant),
+            // Dispatch dropped the waiter: its deadline had passed.
+            Ok(Err(_)) => Err(LinkError::Timeout),
+            Err(_) => {
+                // Closing `rx` makes dispatch skip the waiter; a grant sent in the meantime
+                // goes back to the link when it drops here.
+                rx.close();
+                if let Ok(grant) = rx.try_recv() {
+                    drop(grant);
                 }
+                Err(LinkError::Timeout)
             }
         }
     }
 
-    /// A slot for a request to `addr` if the device has one now. Called with the lock held.
-    fn try_grant(
-        self: &Arc<Self>,
-        state: &mut State,
-        addr: SocketAddr,
-        spare: bool,
-    ) -> Option<Grant> {
-        // The newest spare to this address that the device has not closed meanwhile.
-        while let Some(i) = state.spares.iter().rposition(|s| spare && s.addr == addr) {
+    /// A slot for a request between `ends` if the device has one now. Called with the lock held.
+    fn try_grant(self: &Arc<Self>, state: &mut State, ends: Ends, spare: bool) -> Option<Grant> {
+        // The newest spare between these ends that the device has not closed meanwhile.
+        while let Some(i) = state.spares.iter().rposition(|s| spare && s.ends == ends) {
             let spare = state.spares.swap_remove(i);
             if still_open(&spare.stream) {
                 return Some(Grant {
@@ -366,12 +354,13 @@ impl Link {
                 &mut state.normal
             };
             let Some(front) = queue.front() else { return };
-            if front.tx.is_closed() {
+            // A waiter whose time ran out takes no connection (dropping it tells it so).
+            if front.tx.is_closed() || front.deadline <= Instant::now() {
                 queue.pop_front();
                 continue;
             }
-            let (addr, spare) = (front.addr, front.spare);
-            let Some(grant) = self.try_grant(state, addr, spare) else {
+            let (ends, spare) = (front.ends, front.spare);
+            let Some(grant) = self.try_grant(state, ends, spare) else {
                 return;
             };
             let queue = if urgent {
@@ -402,12 +391,12 @@ impl Link {
     /// Connects for a granted slot, measuring the handshake for the policy.
     async fn handshake(
         self: &Arc<Self>,
-        addr: SocketAddr,
+        ends: Ends,
         deadline: Instant,
         slot: HandshakeSlot,
     ) -> Result<TcpStream, LinkError> {
         let started = Instant::now();
-        let result = timeout_at(deadline, TcpStream::connect(addr)).await;
+        let result = timeout_at(deadline, connect(ends)).await;
         let mut state = self.lock();
         slot.settled();
         state.handshakes -= 1;
@@ -429,9 +418,9 @@ impl Link {
         outcome
     }
 
-    /// Opens spares to `addr` while a request is in flight, as many as the policy wants and
-    /// the limits allow. Nothing is opened while requests are waiting: the slots are theirs.
-    fn open_spares(self: &Arc<Self>, addr: SocketAddr) {
+    /// Opens spares between `ends` while a request is in flight, as many as the policy wants
+    /// and the limits allow. Nothing is opened while requests are waiting: the slots are theirs.
+    fn open_spares(self: &Arc<Self>, ends: Ends) {
         let mut state = self.lock();
         let in_use = state
             .open
@@ -450,13 +439,13 @@ impl Link {
                 link: Some(self.clone()),
                 spare: true,
             };
-            tokio::spawn(self.clone().open_spare(addr, slot));
+            tokio::spawn(self.clone().open_spare(ends, slot));
         }
     }
 
-    async fn open_spare(self: Arc<Self>, addr: SocketAddr, slot: HandshakeSlot) {
+    async fn open_spare(self: Arc<Self>, ends: Ends, slot: HandshakeSlot) {
         let started = Instant::now();
-        let result = timeout_at(started + SPARE_CONNECT_TIMEOUT, TcpStream::connect(addr)).await;
+        let result = timeout_at(started + SPARE_CONNECT_TIMEOUT, connect(ends)).await;
         let id = {
             let mut state = self.lock();
             slot.settled();
@@ -469,7 +458,7 @@ impl Link {
                     state.next_spare += 1;
                     state.spares.push(Spare {
                         id,
-                        addr,
+                        ends,
                         stream: prepare(stream),
                     });
                     Some(id)
@@ -523,6 +512,20 @@ impl State {
     fn is_idle(&self) -> bool {
         self.open == 0 && self.urgent.is_empty() && self.normal.is_empty()
     }
+}
+
+/// A TCP connection between `ends`: from the chosen local address, else the system's choice.
+async fn connect(ends: Ends) -> std::io::Result<TcpStream> {
+    let Some(local) = ends.local else {
+        return TcpStream::connect(ends.remote).await;
+    };
+    let socket = if ends.remote.is_ipv6() {
+        TcpSocket::new_v6()?
+    } else {
+        TcpSocket::new_v4()?
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(ends.remote).await
 }
 
 /// Socket options for every connection: no Nagle (each request is one small write) and a

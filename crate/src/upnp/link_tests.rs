@@ -13,7 +13,7 @@ use crate::errors::UpnpResult;
 use crate::upnp::gateway::{self, Mapping};
 use crate::upnp::link::{Link, Snapshot};
 use crate::upnp::link_policy::{MAX_HANDSHAKES, MAX_OPEN_FAST, SPARE_IDLE};
-use crate::upnp::soap::Target;
+use crate::upnp::soap::{self, Target};
 use crate::upnp::test_model_router::{start, Options};
 
 fn target(url: &str, timeout: Duration) -> Target {
@@ -398,4 +398,85 @@ async fn requests_dropped_mid_handshake_give_their_slots_back() {
         now.handshakes == 0 && now.open == 0 && now.waiting == 0
     })
     .await;
+}
+
+/// A router that accepts every connection and never answers on it.
+async fn silent_router(ip: &str) -> (String, JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
+        .await
+        .unwrap();
+    let url = format!("http://{}/ctl", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream); // kept open, never answered
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_router_every_call_settles_by_its_deadline_however_long_it_queued() {
+    let ip = "127.0.0.21";
+    let (url, router) = silent_router(ip).await;
+    let timeout = Duration::from_millis(400);
+    let t = target(&url, timeout);
+    let calls: Vec<_> = (0..300u16)
+        .map(|i| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let outcome = if i % 2 == 0 {
+                    gateway::external_ip_address(&t).await.map(|_| ())
+                } else {
+                    gateway::add_port_mapping(&t, &mapping(35000 + i))
+                        .await
+                        .map(|_| ())
+                };
+                (outcome, started.elapsed())
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    for call in calls {
+        let (outcome, took) = call.await.unwrap();
+        assert_eq!(outcome.unwrap_err().result, UpnpResult::HttpError);
+        slowest = slowest.max(took);
+    }
+    // The bug this guards against: a waiter handed a connection at its deadline was given a
+    // whole new timeout (2 x 400 ms). A generous bound for a loaded machine, still below that.
+    assert!(
+        slowest < timeout * 3 / 2,
+        "the slowest call took {slowest:?} with a {timeout:?} timeout"
+    );
+    router.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_go_from_the_local_address_asked_for_and_spares_are_kept_apart_by_it() {
+    let ip = "127.0.0.22";
+    let (url, router) = start(ip, Options::default()).await;
+    let plain = target(&url, Duration::from_secs(3));
+    let bound = plain.clone().sent_from(Some("127.0.0.23".parse().unwrap()));
+    let link = link_of(ip);
+    assert_eq!(asked_from(&bound).await, "127.0.0.23");
+    eventually("a spare is open", || link.snapshot().spares == 1).await;
+    // The spare was opened from 127.0.0.23: a request without that address does not take it.
+    assert_ne!(asked_from(&plain).await, "127.0.0.23");
+    eventually("the router saw both connections", || {
+        router.accepted.load(Ordering::SeqCst) >= 3
+    })
+    .await;
+    assert_eq!(
+        router.connections()[..2],
+        [1, 3],
+        "the second came on a new connection"
+    );
+    assert_eq!(asked_from(&bound).await, "127.0.0.23");
+}
+
+/// The local address a request to `t` went from.
+async fn asked_from(t: &Target) -> String {
+    let reply = soap::call(t, "GetExternalIPAddress", vec![]).await.unwrap();
+    reply.local_addr.ip().to_string()
 }

@@ -9,6 +9,7 @@ pub mod from_url;
 pub mod gateway;
 pub mod http;
 pub mod http_reply;
+mod http_trace;
 pub mod leftovers;
 pub mod link;
 pub mod link_policy;

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 
+use crate::errors::Failure;
 use crate::limits::{MAX_DEVICES, MAX_DEVICES_PER_RESPONDER};
 use crate::upnp::boot;
 use crate::upnp::gateway::DeviceInfo;
@@ -171,6 +172,14 @@ impl Replies {
     pub fn classified(&mut self, index: usize, device: DeviceInfo) {
         if let Some(found) = self.found.get_mut(index) {
             found.device = device;
+        }
+    }
+
+    /// A device whose classification discovery's deadline cut short: still the fresh-device
+    /// status, with why in its `last_error`.
+    pub fn cut_short(&mut self, index: usize, why: Failure) {
+        if let Some(found) = self.found.get_mut(index) {
+            found.device.last_error = Some(why);
         }
     }
 

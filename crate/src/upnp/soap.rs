@@ -5,14 +5,17 @@
 //! mismatch, which is the igd-next defect this module exists to avoid.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use roxmltree::Document;
 
 use crate::errors::{Failure, UpnpResult};
 use crate::limits::{cap, MAX_NAME_CHARS};
+use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
 use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
 use crate::upnp::xml_scan::{self, Element};
@@ -28,6 +31,9 @@ pub struct Target {
     control_url: Arc<str>,
     pub service_type: String,
     pub timeout: Duration,
+    /// Sent from this local address (None: the system's choice towards the device). Routers
+    /// take IPv6 pinhole actions only from the pinhole's own address.
+    pub local_address: Option<IpAddr>,
     /// The control URL parsed, on the first call (a target kept for a device, as the addon's
     /// `SoapService` is, parses it once for all its calls).
     endpoint: OnceLock<Result<Endpoint, String>>,
@@ -39,7 +45,16 @@ impl Target {
             control_url: control_url.into(),
             service_type,
             timeout,
+            local_address: None,
             endpoint: OnceLock::new(),
+        }
+    }
+
+    /// The same target sent from `local_address` (see the field).
+    pub fn sent_from(self, local_address: Option<IpAddr>) -> Self {
+        Self {
+            local_address,
+            ..self
         }
     }
 
@@ -283,7 +298,7 @@ pub async fn call_with<F>(target: &Target, action: &str, build_args: F) -> Resul
 where
     F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
 {
-    call_reporting(target, action, build_args)
+    call_reporting(target, action, Instant::now() + target.timeout, build_args)
         .await
         .map_err(|given_up| given_up.failure)
 }
@@ -306,10 +321,62 @@ impl From<Failure> for CallFailure {
 }
 
 /// [`call_with`], telling a request given up after it was sent from one that never left or
-/// that the router answered.
+/// that the router answered; done by `deadline` (the call's, set when it began).
 pub async fn call_reporting<F>(
     target: &Target,
     action: &str,
+    deadline: Instant,
+    build_args: F,
+) -> Result<Reply, CallFailure>
+where
+    F: FnOnce(SocketAddr) -> Result<Vec<(&'static str, String)>, Failure>,
+{
+    let outcome = exchange_action(target, action, deadline, build_args).await;
+    trace::emit(|| outcome_event(target, action, &outcome));
+    outcome
+}
+
+/// The trace's record of an action: its values, or the fault or failure.
+fn outcome_event(target: &Target, action: &str, outcome: &Result<Reply, CallFailure>) -> Event {
+    let event = Event::new(Kind::SoapResult)
+        .url(target.control_url())
+        .action(action);
+    match outcome {
+        Ok(reply) => {
+            let values: Vec<String> = reply
+                .values
+                .0
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            let detail = match values.is_empty() {
+                true => "ok".to_string(),
+                false => format!("ok: {}", values.join(", ")),
+            };
+            event.status(200).detail(detail)
+        }
+        Err(CallFailure { failure, .. }) => {
+            let event = event.detail(format!(
+                "{}: {}",
+                failure.result.name(),
+                failure.description
+            ));
+            let event = match failure.http_status {
+                Some(status) => event.status(status),
+                None => event,
+            };
+            match failure.upnp_code {
+                Some(code) => event.code(code),
+                None => event,
+            }
+        }
+    }
+}
+
+async fn exchange_action<F>(
+    target: &Target,
+    action: &str,
+    deadline: Instant,
     build_args: F,
 ) -> Result<Reply, CallFailure>
 where
@@ -319,7 +386,8 @@ where
         return Err(Failure::new(UpnpResult::HttpError, "the device has no control URL").into());
     }
     let endpoint = target.endpoint()?;
-    let mut limits = Limits::within(target.timeout, MAX_SOAP_BYTES);
+    let mut limits = Limits::until(deadline, MAX_SOAP_BYTES);
+    limits.source = target.local_address;
     // Deletes shrink the router's table, which makes every later request cheaper.
     limits.urgent = matches!(action, "DeletePortMapping" | "DeletePinhole");
     let conn = http::connect(endpoint, &limits)

@@ -12,6 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::limits::{cap, MAX_NAME_CHARS, MAX_URL_BYTES};
+use crate::listener;
 
 pub const SSDP_PORT: u16 = 1900;
 pub const IPV4_MULTICAST: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
@@ -292,39 +293,21 @@ pub fn parse_announcement(datagram: &[u8]) -> Option<Announcement> {
 /// listens; nothing is ever sent from it.
 pub fn open_listener(multicast_if: &str, ipv6: bool) -> io::Result<std::net::UdpSocket> {
     let interface = resolve_interface(multicast_if, ipv6)?;
-    let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
-    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    socket.set_reuse_port(true)?;
-    let interfaces = if_addrs::get_if_addrs().unwrap_or_default();
+    let socket = listener::shared_socket(ipv6, SSDP_PORT)?;
+    let interfaces = listener::interfaces();
     let mut joined = 0;
     if ipv6 {
-        socket.set_only_v6(true)?;
-        socket.bind(&SocketAddr::from((Ipv6Addr::UNSPECIFIED, SSDP_PORT)).into())?;
         let indexes: Vec<u32> = match interface {
             Interface::V6Index(i) => vec![i],
-            _ => interfaces
-                .iter()
-                .filter(|i| !i.is_loopback())
-                .filter_map(|i| i.index)
-                .collect(),
+            _ => listener::ipv6_indexes(&interfaces),
         };
         for index in indexes {
             joined += usize::from(socket.join_multicast_v6(&IPV6_LINK_LOCAL, index).is_ok());
         }
     } else {
-        socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, SSDP_PORT)).into())?;
         let addresses: Vec<Ipv4Addr> = match interface {
             Interface::V4(a) => vec![a],
-            _ => interfaces
-                .iter()
-                .filter(|i| !i.is_loopback())
-                .filter_map(|i| match i.ip() {
-                    IpAddr::V4(v4) => Some(v4),
-                    IpAddr::V6(_) => None,
-                })
-                .collect(),
+            _ => listener::ipv4_addresses(&interfaces),
         };
         for address in addresses {
             joined += usize::from(socket.join_multicast_v4(&IPV4_MULTICAST, &address).is_ok());
