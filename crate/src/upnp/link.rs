@@ -23,6 +23,7 @@ use tokio::time::{sleep, timeout_at, Instant};
 
 use crate::upnp::http::Limits;
 use crate::upnp::link_policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
+use crate::upnp::round_trip::handshake_round_trip;
 
 /// A spare's handshake may take as long as a request's (a slow router's SYN-ACK).
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -175,6 +176,8 @@ pub struct Snapshot {
     pub waiting: usize,
     pub open_limit: usize,
     pub back_offs: usize,
+    /// Whether the policy takes the link for a slow one (see `link_policy.rs`).
+    pub slow_link: bool,
 }
 
 static LINKS: LazyLock<Mutex<HashMap<IpAddr, Arc<Link>>>> = LazyLock::new(Default::default);
@@ -402,7 +405,8 @@ impl Link {
         state.handshakes -= 1;
         let outcome = match result {
             Ok(Ok(stream)) => {
-                state.policy.handshake(started.elapsed());
+                let round_trip = handshake_round_trip(&stream);
+                state.policy.handshake(started.elapsed(), round_trip);
                 Ok(prepare(stream))
             }
             Ok(Err(e)) => {
@@ -453,7 +457,8 @@ impl Link {
             state.opening -= 1;
             let id = match result {
                 Ok(Ok(stream)) => {
-                    state.policy.handshake(started.elapsed());
+                    let round_trip = handshake_round_trip(&stream);
+                    state.policy.handshake(started.elapsed(), round_trip);
                     let id = state.next_spare;
                     state.next_spare += 1;
                     state.spares.push(Spare {
@@ -504,6 +509,7 @@ impl Link {
             waiting: state.urgent.len() + state.normal.len(),
             open_limit: state.policy.open_limit(),
             back_offs: state.policy.back_offs(),
+            slow_link: state.policy.slow_link(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod link_tests;
 pub mod notify;
 pub mod pinholes;
 pub mod replies;
+pub mod round_trip;
 pub mod search;
 pub mod search_plan;
 pub mod soap;
