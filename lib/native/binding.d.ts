@@ -98,6 +98,12 @@ export declare class StunSocket {
 }
 
 /**
+ * The connections to the device at `address` (an IP address) as the client counts them: exact
+ * where sampling the kernel's tables is not (slow-link.test.ts says why).
+ */
+export declare function __linkForTests(address: string): LinkForTests
+
+/**
  * Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
  * panic in a sync call throws; neither takes the process down.
  */
@@ -227,6 +233,14 @@ export declare function getPinholePackets(target: SoapTarget, uniqueId: number, 
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
 export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>
+
+/** A device's connections as the client counts them, for the lab's tests. */
+export interface LinkForTests {
+  open: number
+  /** The most open at once since the previous call for the device (`Link::take_most_open`). */
+  mostOpen: number
+  slowLink: boolean
+}
 
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
 export declare function listPortMappings(target: SoapTarget, maxEntries: number, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>

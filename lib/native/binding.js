@@ -842,6 +842,7 @@ module.exports.NotifyListener = nativeBinding.NotifyListener
 module.exports.PxpAnnouncementListener = nativeBinding.PxpAnnouncementListener
 module.exports.SoapService = nativeBinding.SoapService
 module.exports.StunSocket = nativeBinding.StunSocket
+module.exports.__linkForTests = nativeBinding.__linkForTests
 module.exports.__panicForTests = nativeBinding.__panicForTests
 module.exports.__panicInCallForTests = nativeBinding.__panicInCallForTests
 module.exports.__panicSyncForTests = nativeBinding.__panicSyncForTests

@@ -563,6 +563,32 @@ pub fn panic_in_call_for_tests(env: &Env, message: String) -> Result<PromiseRaw<
     })
 }
 
+/// A device's connections as the client counts them, for the lab's tests.
+#[napi(object)]
+pub struct LinkForTests {
+    pub open: u32,
+    /// The most open at once since the previous call for the device (`Link::take_most_open`).
+    pub most_open: u32,
+    pub slow_link: bool,
+}
+
+/// The connections to the device at `address` (an IP address) as the client counts them: exact
+/// where sampling the kernel's tables is not (slow-link.test.ts says why).
+#[napi(js_name = "__linkForTests")]
+pub fn link_for_tests(address: String) -> Result<LinkForTests> {
+    let ip: std::net::IpAddr = address
+        .parse()
+        .map_err(|_| Error::new(Status::InvalidArg, "not an IP address"))?;
+    let link = crate::upnp::link::Link::of(ip);
+    let snapshot = link.snapshot();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(LinkForTests {
+        open: count(snapshot.open),
+        most_open: count(link.take_most_open()),
+        slow_link: snapshot.slow_link,
+    })
+}
+
 #[napi(js_name = "__panicSyncForTests", catch_unwind)]
 pub fn panic_sync_for_tests(message: String) -> u32 {
     panic!("{message}");

@@ -63,6 +63,8 @@ struct State {
     urgent: VecDeque<Waiter>,
     normal: VecDeque<Waiter>,
     next_spare: u64,
+    /// The most connections open at once since [`Link::take_most_open`] (tests, diagnostics).
+    most_open: usize,
 }
 
 struct Spare {
@@ -208,6 +210,7 @@ impl Link {
                 urgent: VecDeque::new(),
                 normal: VecDeque::new(),
                 next_spare: 0,
+                most_open: 0,
             }),
         }
     }
@@ -328,7 +331,7 @@ impl Link {
             state.open -= 1;
         }
         if state.open < state.policy.open_limit() && state.handshakes < MAX_HANDSHAKES {
-            state.open += 1;
+            state.count_opened();
             state.handshakes += 1;
             return Some(Grant {
                 ticket: self.ticket(),
@@ -436,7 +439,7 @@ impl Link {
             && state.urgent.is_empty()
             && state.normal.is_empty()
         {
-            state.open += 1;
+            state.count_opened();
             state.handshakes += 1;
             state.opening += 1;
             let slot = HandshakeSlot {
@@ -499,6 +502,14 @@ impl Link {
         }
     }
 
+    /// The most connections that were open at once since the last call (then: since the
+    /// link was made); starts counting again from those open now.
+    pub fn take_most_open(&self) -> usize {
+        let mut state = self.lock();
+        let open = state.open;
+        std::mem::replace(&mut state.most_open, open)
+    }
+
     /// What the link holds and allows now (tests and diagnostics).
     pub fn snapshot(&self) -> Snapshot {
         let state = self.lock();
@@ -515,6 +526,12 @@ impl Link {
 }
 
 impl State {
+    /// One more connection counted open (a handshake starts, for a request or a spare).
+    fn count_opened(&mut self) {
+        self.open += 1;
+        self.most_open = self.most_open.max(self.open);
+    }
+
     fn is_idle(&self) -> bool {
         self.open == 0 && self.urgent.is_empty() && self.normal.is_empty()
     }

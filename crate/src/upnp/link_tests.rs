@@ -156,6 +156,8 @@ async fn concurrent_requests_never_exceed_the_limit_and_all_complete() {
         "at most {MAX_OPEN_FAST} open, saw {}",
         most.open
     );
+    // The link's own high-water mark agrees, exactly: the limit was reached, never passed.
+    assert_eq!(link.take_most_open(), MAX_OPEN_FAST);
     assert!(most.waiting > 0, "the rest waited in the queue");
 }
 
