@@ -74,22 +74,6 @@ export function routerPid(): string {
   return fs.readFileSync(path.join(repoRoot(), '.lab', PREFIX, 'miniupnpd.pid'), 'utf8').trim()
 }
 
-/** TCP connections established to the router's HTTP port now, read from the router's own
- *  table (/proc/PID/net/tcp of miniupnpd shows its namespace's sockets): accepted or waiting
- *  in its accept queue, not yet closed by the router's reply. `pid` is routerPid(), read
- *  once by the caller: this is sampled every millisecond. */
-export function routerHttpEstablished(pid: string): number {
-  // miniupnpd listens on [::]:5000 for both families, so IPv4 clients show in tcp6 too (as
-  // ::ffff:a.b.c.d). Port 5000 is 1388 in hex; state 01 is ESTABLISHED.
-  let n = 0
-  for (const table of ['tcp', 'tcp6'])
-    for (const line of fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n')) {
-      const f = line.trim().split(/\s+/)
-      if (f[1]?.endsWith(':1388') && f[3] === '01') n++
-    }
-  return n
-}
-
 /** True when this process runs in one of the given lab namespaces. */
 export function inLab(namespaces: string[] = [LAB.ns.client, LAB.ns.client2]): boolean {
   let self: fs.Stats

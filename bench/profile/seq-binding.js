@@ -19,11 +19,12 @@ if (!lab) {
   process.exit(3)
 }
 const native = require(process.env.ADDON || path.join(__dirname, '../../lib/native/binding.js'))
-const target = {
+// One prepared service for the run, as UPNPDevice keeps one per device.
+const service = new native.SoapService({
   controlUrl: 'http://192.168.77.1:5000/ctl/IPConn',
   serviceType: 'urn:schemas-upnp-org:service:WANIPConnection:2',
   timeoutMs: 3000,
-}
+})
 async function main() {
   const n = Number(process.argv[2] ?? 1000)
   const rounds = Number(process.argv[3] ?? 3)
@@ -31,18 +32,9 @@ async function main() {
     const t = performance.now()
     for (let i = 0; i < n; i++) {
       const port = 16000 + i
-      const a = await native.addPortMapping(target, {
-        remoteHost: '',
-        externalPort: port,
-        protocol: 'UDP',
-        internalPort: port,
-        internalClient: '192.168.77.10',
-        enabled: true,
-        description: 'bench',
-        leaseDuration: 0,
-      })
-      const d = await native.deletePortMapping(target, { remoteHost: '', externalPort: port, protocol: 'UDP' })
-      if (a.failure || d.failure) throw new Error(`failed: ${JSON.stringify([a, d])}`)
+      const a = await service.addPortMapping('', port, 'UDP', port, '192.168.77.10', true, 'bench', 0)
+      const d = await service.deletePortMapping('', port, 'UDP')
+      if (a || d) throw new Error(`failed: ${JSON.stringify([a, d])}`)
     }
     console.log('pairs/s', ((n / (performance.now() - t)) * 1000).toFixed(0))
   }

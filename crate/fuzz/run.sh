@@ -3,7 +3,7 @@
 # FUZZ_RUNS is set, starting from the committed seeds (real captures, see seeds/README.md)
 # plus the corpus kept from earlier runs (corpus/, not committed).
 #
-#   bash crate/fuzz/run.sh [SECONDS] [TARGET...]      targets: ssdp description soap natpmp pcp stun
+#   bash crate/fuzz/run.sh [SECONDS] [TARGET...]      targets: ssdp description soap http_reply natpmp pcp stun
 #
 # Installs cargo-fuzz 0.13.2 when missing (cached in ~/.cargo/bin). cargo-fuzz needs nightly
 # flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Built without a sanitizer
@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
-[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(ssdp description soap natpmp pcp stun)
+[[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=(ssdp description soap http_reply natpmp pcp stun)
 CARGO_FUZZ_VERSION=0.13.2
 
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then

@@ -177,6 +177,18 @@ export class UPNPDevice {
     return signal ? { signal } : {}
   }
 
+  /** The addon's prepared connection service for add and delete, made again only when the
+   *  target's fields have changed (the control URL is parsed once per service, not per call). */
+  #service: { target: native.SoapTarget; native: native.SoapService } | null = null
+  private service(): native.SoapService {
+    const target = this.target()
+    const held = this.#service?.target
+    if (!held || held.controlUrl !== target.controlUrl || held.serviceType !== target.serviceType || held.timeoutMs !== target.timeoutMs) {
+      this.#service = { target, native: new native.SoapService(target) }
+    }
+    return this.#service!.native
+  }
+
   private settle(outcome: { failure?: native.NativeFailure | null }): UPNPResult {
     this.lastError = failureInfo(outcome.failure)
     return resultOf(outcome)
@@ -239,23 +251,28 @@ export class UPNPDevice {
     if (badDesc) return this.reject(UPNPResult.INVALID_ARGS, badDesc)
     const call = this.signalOf(options)
     if (!call) return UPNPResult.INVALID_ARGS
-    const target = this.target()
-    const args: native.PortMapping = {
-      remoteHost: '',
-      externalPort: port,
-      protocol: proto,
-      internalPort: portInternal === 0 ? port : portInternal,
-      // Godot sends igd_our_addr; a hand-built device without one gets the address of the
-      // connection that reaches the router, which is what igd_our_addr means.
-      internalClient: this.igdOurAddr,
-      enabled: true,
-      description: desc === '' ? MAPPING_DESCRIPTION : desc,
-      leaseDuration: duration,
-    }
-    const outcome = await traced(this.logger, (trace) =>
-      cancellable(call.signal, (cancel) => native.addPortMapping(target, args, cancel, trace).catch(internalError)),
+    const service = this.service()
+    const failure = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) =>
+        service
+          .addPortMapping(
+            '',
+            port,
+            proto,
+            portInternal === 0 ? port : portInternal,
+            // Godot sends igd_our_addr; a hand-built device without one gets the address of the
+            // connection that reaches the router, which is what igd_our_addr means.
+            this.igdOurAddr,
+            true,
+            desc === '' ? MAPPING_DESCRIPTION : desc,
+            duration,
+            cancel,
+            trace,
+          )
+          .catch((e) => internalError(e).failure),
+      ),
     )
-    return this.settle(outcome)
+    return this.settle({ failure })
   }
 
   /** Godot's `delete_port_mapping`: `port` 1..65535, `proto` "UDP" or "TCP". `options.signal`
@@ -267,12 +284,13 @@ export class UPNPDevice {
     }
     const call = this.signalOf(options)
     if (!call) return UPNPResult.INVALID_ARGS
-    const target = this.target()
-    const key = { remoteHost: '', externalPort: port, protocol: proto }
-    const outcome = await traced(this.logger, (trace) =>
-      cancellable(call.signal, (cancel) => native.deletePortMapping(target, key, cancel, trace).catch(internalError)),
+    const service = this.service()
+    const failure = await traced(this.logger, (trace) =>
+      cancellable(call.signal, (cancel) =>
+        service.deletePortMapping('', port, proto, cancel, trace).catch((e) => internalError(e).failure),
+      ),
     )
-    return this.settle(outcome)
+    return this.settle({ failure })
   }
 
   /**

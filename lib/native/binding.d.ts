@@ -57,6 +57,29 @@ export declare class PxpAnnouncementListener {
 }
 
 /**
+ * A connection service of a gateway, prepared once for the calls made on it: the hot ones,
+ * adding and deleting mappings, are its methods. Their arguments come in order, not as an
+ * object (reading an object's properties through N-API cost more than the rest of the
+ * crossing), the control URL is parsed once, not per call, and they resolve with `null` on
+ * success (no result object to build) or the failure. `UPNPDevice` keeps one while its
+ * control URL, service type and timeout stay the same.
+ */
+export declare class SoapService {
+  constructor(target: SoapTarget)
+  /**
+   * `AddPortMapping` (`internalClient` "" = the local address of the connection that
+   * reaches the router). `cancel` stops it; an add that may have reached the router is
+   * then undone. `trace`: a traced call's id (`traceCall()`).
+   */
+  addPortMapping(remoteHost: string, externalPort: number, protocol: string, internalPort: number, internalClient: string, enabled: boolean, description: string, leaseDuration: number, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<NativeFailure | null>
+  /**
+   * `DeletePortMapping`. `cancel` stops it; a delete that may have reached the router is
+   * then finished. `trace`: a traced call's id.
+   */
+  deletePortMapping(remoteHost: string, externalPort: number, protocol: string, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<NativeFailure | null>
+}
+
+/**
  * A UDP socket to map on the router and then check from outside: its answers from the
  * server's other address arrive only if unsolicited inbound traffic reaches it.
  */
@@ -74,6 +97,12 @@ export declare class StunSocket {
   /** Closes the socket (a check in flight keeps its own handle until it ends). */
   close(): void
 }
+
+/**
+ * The connections to the device at `address` (an IP address) as the client counts them: exact
+ * where sampling the kernel's tables is not (slow-link.test.ts says why).
+ */
+export declare function __linkForTests(address: string): LinkForTests
 
 /**
  * Proves the panic guarantee in tests: a panic in an async call rejects its promise, a
@@ -99,12 +128,6 @@ export interface ActionResult {
 }
 
 export declare function addPinhole(target: SoapTarget, spec: PinholeSpec, trace?: number | undefined | null): Promise<PinholeResult>
-
-/**
- * Resolves with `value` = the internal client that was sent. `cancel` stops it; an add that
- * may have reached the router is then undone.
- */
-export declare function addPortMapping(target: SoapTarget, args: PortMapping, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<ActionResult>
 
 export interface Announcement {
   /** `ssdp:alive`, `ssdp:byebye` or `ssdp:update`. */
@@ -155,9 +178,6 @@ export interface DefaultGatewayResult {
 }
 
 export declare function deletePinhole(target: SoapTarget, uniqueId: number, trace?: number | undefined | null): Promise<ActionResult>
-
-/** `cancel` stops it; a delete that may have reached the router is then finished. */
-export declare function deletePortMapping(target: SoapTarget, key: PortMappingKey, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<ActionResult>
 
 /** One device from its description URL, without a search. */
 export declare function deviceFromUrl(url: string, requestTimeoutMs: number, trace?: number | undefined | null): Promise<DeviceResult>
@@ -214,6 +234,14 @@ export declare function getPinholePackets(target: SoapTarget, uniqueId: number, 
 
 /** `GetSpecificPortMappingEntry`: one entry (or the fault, e.g. 714 when it is gone). */
 export declare function getSpecificPortMappingEntry(target: SoapTarget, key: PortMappingKey, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>
+
+/** A device's connections as the client counts them, for the lab's tests. */
+export interface LinkForTests {
+  open: number
+  /** The most open at once since the previous call for the device (`Link::take_most_open`). */
+  mostOpen: number
+  slowLink: boolean
+}
 
 /** The router's mapping table (`GetGenericPortMappingEntry` 0, 1, ... up to `max_entries`). */
 export declare function listPortMappings(target: SoapTarget, maxEntries: number, cancel?: CallCancel | undefined | null, trace?: number | undefined | null): Promise<EntriesResult>

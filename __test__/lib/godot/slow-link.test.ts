@@ -3,11 +3,21 @@
 // from one loop behind a listen backlog of 5; the link must never have more connections
 // established than its accept queue holds (6), however many calls are in flight, or a
 // handshake is dropped and a call waits out TCP's 1 s retransmission. The router's own count
-// of those drops (TcpExtListenOverflows) and its own table of connections are the judges, and
-// `upnpc -l` that nothing is left.
+// of those drops (TcpExtListenOverflows) is the judge, the client's own count of its
+// connections the measure, and `upnpc -l` says that nothing is left.
+//
+// Not a sample of the kernel's tables: on a busy machine (the failure this replaced, 7 > 6,
+// came from the lab under parallel builds) they counted connections the client never held at
+// once. The router's table lags (its kernel handles the client's resets late) and keeps
+// half-open connections whose reset `lab.sh delay` lost when it swapped the client's link
+// (signals.test.ts and this file switch it); a read of the client's table is no snapshot (the
+// reader can be preempted mid-walk while connections close and open). Measured with the
+// client pinned to one busy CPU: the router's table showed 7-11, single reads of the client's
+// 6-8, the client's own count never more than 5, and the router dropped nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UPNP, UPNPResult } from '../../../index.ts'
-import { delayCtl, LAB, routerHttpEstablished, routerListenOverflows, routerPid, upnpcList } from '../../lab/lab.ts'
+import * as native from '../../../lib/native/index.ts'
+import { delayCtl, LAB, routerListenOverflows, upnpcList } from '../../lab/lab.ts'
 
 const PORTS = 43000
 const upnp = new UPNP()
@@ -33,22 +43,17 @@ async function pairs(port0: number, count: number, inFlight: number): Promise<st
 /** miniupnpd's accept queue: listen backlog 5, and Linux queues backlog + 1. */
 const ACCEPT_QUEUE = 6
 
-/** Runs `fn` while sampling how many connections the router has established on its HTTP port
- *  (every millisecond the event loop allows), then checks the router coped: more than one
- *  connection was used, never more than its accept queue holds, none refused by a full
- *  queue, and no mapping of this file is left. */
+/** Runs `fn`, then checks the router coped: more than one connection was open at once, never
+ *  more than its accept queue holds (the client's count), none refused by a full queue (the
+ *  router's count), and no mapping of this file is left. */
 async function expectWithinAcceptQueue(fn: () => Promise<void>): Promise<void> {
   const before = await routerListenOverflows()
-  let most = 0
-  const pid = routerPid()
-  const sample = setInterval(() => (most = Math.max(most, routerHttpEstablished(pid))), 1)
-  try {
-    await fn()
-  } finally {
-    clearInterval(sample)
-  }
-  expect(most).toBeGreaterThan(1)
-  expect(most).toBeLessThanOrEqual(ACCEPT_QUEUE)
+  native.__linkForTests(LAB.routerLan) // the most open at once counts from here
+  await fn()
+  const { mostOpen, slowLink } = native.__linkForTests(LAB.routerLan)
+  expect(slowLink).toBe(false)
+  expect(mostOpen).toBeGreaterThan(1)
+  expect(mostOpen).toBeLessThanOrEqual(ACCEPT_QUEUE)
   expect(await routerListenOverflows()).toBe(before)
   expect((await upnpcList()).filter((m) => m.externalPort >= PORTS && m.externalPort < PORTS + 3000)).toEqual([])
 }

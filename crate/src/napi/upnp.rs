@@ -7,6 +7,7 @@
 //! `UNKNOWN_ERROR`, so a bug can never take the Node process down.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
@@ -242,12 +243,12 @@ pub struct SoapTarget {
 
 impl From<SoapTarget> for Target {
     fn from(t: SoapTarget) -> Self {
-        Target {
-            control_url: t.control_url,
-            service_type: t.service_type,
-            timeout: Duration::from_millis(t.timeout_ms.max(1).into()),
-            local_address: t.local_address.and_then(|a| a.parse().ok()),
-        }
+        Target::new(
+            t.control_url,
+            t.service_type,
+            Duration::from_millis(t.timeout_ms.max(1).into()),
+        )
+        .sent_from(t.local_address.and_then(|a| a.parse().ok()))
     }
 }
 
@@ -341,24 +342,102 @@ pub struct PortMapping {
     pub lease_duration: u32,
 }
 
-/// Resolves with `value` = the internal client that was sent. `cancel` stops it; an add that
-/// may have reached the router is then undone.
-#[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn add_port_mapping<'env>(
-    env: &'env Env,
-    target: SoapTarget,
-    args: PortMapping,
-    cancel: Option<&CallCancel>,
-    trace: Option<u32>,
-) -> Result<PromiseRaw<'env, ActionResult>> {
-    let target: Target = target.into();
-    let cancel = cancel::token(cancel);
-    completion::spawn(
-        env,
-        trace::scoped(trace, async move {
-            ActionResult::from(add(&target, args, cancel).await)
-        }),
-    )
+/// A connection service of a gateway, prepared once for the calls made on it: the hot ones,
+/// adding and deleting mappings, are its methods. Their arguments come in order, not as an
+/// object (reading an object's properties through N-API cost more than the rest of the
+/// crossing), the control URL is parsed once, not per call, and they resolve with `null` on
+/// success (no result object to build) or the failure. `UPNPDevice` keeps one while its
+/// control URL, service type and timeout stay the same.
+#[napi]
+pub struct SoapService {
+    target: Arc<Target>,
+}
+
+#[napi]
+impl SoapService {
+    #[napi(constructor)]
+    pub fn new(target: SoapTarget) -> Self {
+        Self {
+            target: Arc::new(target.into()),
+        }
+    }
+
+    /// `AddPortMapping` (`internalClient` "" = the local address of the connection that
+    /// reaches the router). `cancel` stops it; an add that may have reached the router is
+    /// then undone. `trace`: a traced call's id (`traceCall()`).
+    #[napi(ts_return_type = "Promise<NativeFailure | null>")]
+    #[allow(clippy::too_many_arguments)] // AddPortMapping's own eight, in its order
+    pub fn add_port_mapping<'env>(
+        &self,
+        env: &'env Env,
+        remote_host: String,
+        external_port: u32,
+        protocol: String,
+        internal_port: u32,
+        internal_client: String,
+        enabled: bool,
+        description: String,
+        lease_duration: u32,
+        cancel: Option<&CallCancel>,
+        trace: Option<u32>,
+    ) -> Result<PromiseRaw<'env, Option<NativeFailure>>> {
+        let target = self.target.clone();
+        let args = PortMapping {
+            remote_host,
+            external_port,
+            protocol,
+            internal_port,
+            internal_client,
+            enabled,
+            description,
+            lease_duration,
+        };
+        let cancel = cancel::token(cancel);
+        completion::spawn(
+            env,
+            trace::scoped(trace, async move {
+                add(&target, args, cancel).await.err().map(Into::into)
+            }),
+        )
+    }
+
+    /// `DeletePortMapping`. `cancel` stops it; a delete that may have reached the router is
+    /// then finished. `trace`: a traced call's id.
+    #[napi(ts_return_type = "Promise<NativeFailure | null>")]
+    pub fn delete_port_mapping<'env>(
+        &self,
+        env: &'env Env,
+        remote_host: String,
+        external_port: u32,
+        protocol: String,
+        cancel: Option<&CallCancel>,
+        trace: Option<u32>,
+    ) -> Result<PromiseRaw<'env, Option<NativeFailure>>> {
+        let target = self.target.clone();
+        let key = PortMappingKey {
+            remote_host,
+            external_port,
+            protocol,
+        };
+        let cancel = cancel::token(cancel);
+        completion::spawn(
+            env,
+            trace::scoped(trace, async move {
+                let run = async {
+                    let (external_port, protocol) = key.checked()?;
+                    gateway::delete_port_mapping_until(
+                        &target,
+                        &key.remote_host,
+                        external_port,
+                        &protocol,
+                        cancel.as_ref(),
+                    )
+                    .await
+                };
+                run.await.err().map(NativeFailure::from)
+            }),
+        )
+    }
 }
 
 async fn add(
@@ -394,37 +473,6 @@ impl PortMappingKey {
             protocol(&self.protocol)?,
         ))
     }
-}
-
-/// `cancel` stops it; a delete that may have reached the router is then finished.
-#[napi(ts_return_type = "Promise<ActionResult>")]
-pub fn delete_port_mapping<'env>(
-    env: &'env Env,
-    target: SoapTarget,
-    key: PortMappingKey,
-    cancel: Option<&CallCancel>,
-    trace: Option<u32>,
-) -> Result<PromiseRaw<'env, ActionResult>> {
-    let target: Target = target.into();
-    let cancel = cancel::token(cancel);
-    completion::spawn(
-        env,
-        trace::scoped(trace, async move {
-            let run = async {
-                let (external_port, protocol) = key.checked()?;
-                gateway::delete_port_mapping_until(
-                    &target,
-                    &key.remote_host,
-                    external_port,
-                    &protocol,
-                    cancel.as_ref(),
-                )
-                .await?;
-                Ok(String::new())
-            };
-            ActionResult::from(run.await)
-        }),
-    )
 }
 
 impl From<Mapping> for PortMapping {
@@ -512,6 +560,32 @@ pub fn panic_in_call_for_tests(env: &Env, message: String) -> Result<PromiseRaw<
             panic!("{message}");
         }
         0u32
+    })
+}
+
+/// A device's connections as the client counts them, for the lab's tests.
+#[napi(object)]
+pub struct LinkForTests {
+    pub open: u32,
+    /// The most open at once since the previous call for the device (`Link::take_most_open`).
+    pub most_open: u32,
+    pub slow_link: bool,
+}
+
+/// The connections to the device at `address` (an IP address) as the client counts them: exact
+/// where sampling the kernel's tables is not (slow-link.test.ts says why).
+#[napi(js_name = "__linkForTests")]
+pub fn link_for_tests(address: String) -> Result<LinkForTests> {
+    let ip: std::net::IpAddr = address
+        .parse()
+        .map_err(|_| Error::new(Status::InvalidArg, "not an IP address"))?;
+    let link = crate::upnp::link::Link::of(ip);
+    let snapshot = link.snapshot();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(LinkForTests {
+        open: count(snapshot.open),
+        most_open: count(link.take_most_open()),
+        slow_link: snapshot.slow_link,
     })
 }
 

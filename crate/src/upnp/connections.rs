@@ -72,13 +72,14 @@ impl ConnectionInfo {
                 return self.fail(IgdStatus::InvalidControl, why);
             }
         }
-        let target = || Target {
-            control_url: self.control_url.clone(),
-            service_type: self.service_type.clone(),
-            timeout: deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-            local_address: None,
+        let target = || {
+            Target::new(
+                self.control_url.clone(),
+                self.service_type.clone(),
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            )
         };
         match status_info(&target()).await {
             Ok(status) => self.connection_status = status,

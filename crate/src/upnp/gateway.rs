@@ -340,7 +340,7 @@ pub async fn add_port_mapping_until(
 ) -> Result<String, Failure> {
     // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
     for text in [&m.remote_host, &m.internal_client, &m.description] {
-        soap::xml_escape(text)?;
+        soap::check_xml_text(text)?;
     }
     let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
     // One deadline for the wait and the request: the call settles within its timeout.
@@ -544,10 +544,7 @@ pub async fn list_port_mappings(
                 "listing mappings timed out",
             ));
         }
-        let step = Target {
-            timeout: remaining,
-            ..target.clone()
-        };
+        let step = target.with_timeout(remaining);
         let args = vec![("NewPortMappingIndex", index.to_string())];
         match soap::call(&step, "GetGenericPortMappingEntry", args).await {
             Ok(reply) => {
@@ -660,12 +657,11 @@ mod tests {
         format!("{origin}/ctl")
     }
     fn target(control_url: String) -> Target {
-        Target {
+        Target::new(
             control_url,
-            service_type: "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
-            timeout: Duration::from_secs(5),
-            local_address: None,
-        }
+            "urn:schemas-upnp-org:service:WANIPConnection:1".into(),
+            Duration::from_secs(5),
+        )
     }
 
     const ENTRY: &str = "<NewRemoteHost></NewRemoteHost><NewExternalPort>7777</NewExternalPort><NewProtocol>udp</NewProtocol><NewInternalPort>7778</NewInternalPort><NewInternalClient>192.168.1.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription>game</NewPortMappingDescription><NewLeaseDuration>0</NewLeaseDuration>";

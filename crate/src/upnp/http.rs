@@ -1,30 +1,26 @@
 //! The HTTP/1.1 client for descriptions and SOAP: one short-lived connection per request
 //! (as miniupnpc does; routers close after each reply anyway), hard deadlines and size caps.
 //!
-//! We drive hyper's connection ourselves instead of using a pooled client because we need
-//! the local address of the very socket that reached the router (Godot's `igd_our_addr`,
-//! and the default `NewInternalClient`), and because IPv6 link-local routers need a zone
-//! that URLs cannot carry through a pooled client.
+//! We open and drive the connection ourselves instead of using a pooled client because we
+//! need the local address of the very socket that reached the router (Godot's
+//! `igd_our_addr`, and the default `NewInternalClient`), and because IPv6 link-local routers
+//! need a zone that URLs cannot carry through a pooled client. The exchange itself is written
+//! here too (the head by hand, the reply read by `http_reply.rs` with httparse): one request
+//! and one reply per connection is all the routers get, and hyper's general machinery for it
+//! cost more instructions than the rest of a SOAP call together (BENCHMARKS.md, issue 29).
 
-use std::error::Error as _;
+use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::header::{
-    HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, HOST, PRAGMA,
-    USER_AGENT,
-};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
-use crate::trace::{self, Event, Kind};
-use crate::upnp::head_case::MiniupnpcCase;
+use crate::trace;
+use crate::upnp::http_reply::{Reply, ReplyError, ReplyReader};
+use crate::upnp::http_trace;
 use crate::upnp::link::{Ends, Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.
@@ -189,7 +185,7 @@ impl Limits {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
-    pub body: Bytes,
+    pub body: Vec<u8>,
     /// The local end of the connection that reached the device.
     pub local_addr: SocketAddr,
 }
@@ -247,7 +243,7 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
             LinkError::Timeout => HttpError::Timeout,
             LinkError::Connect(e) => HttpError::Connect(e),
         };
-        trace::emit(|| connection_event(endpoint, started, &format!("not opened: {e}")));
+        trace::emit(|| http_trace::connection(endpoint, started, &format!("not opened: {e}")));
         e
     })?;
     let local_addr = leased
@@ -260,7 +256,7 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
         } else {
             "opened"
         };
-        connection_event(endpoint, started, how).local(local_addr)
+        http_trace::connection(endpoint, started, how).local(local_addr)
     });
     Ok(Connection {
         stream: leased.stream,
@@ -272,52 +268,23 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
     })
 }
 
-/// The header lines of a request, in the order and with the values miniupnpc writes
-/// (miniwget.c for GET, minisoap.c for POST); `extra` (Content-Type, SOAPAction) goes after
-/// Content-Length. Names are re-spelled on the wire by [`MiniupnpcCase`].
-fn head_fields(
-    method: &str,
-    endpoint: &Endpoint,
-    body_len: usize,
-    extra: &[(&str, &str)],
-) -> Result<HeaderMap, HttpError> {
-    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| HttpError::Protocol(e.to_string()));
-    let mut fields = HeaderMap::with_capacity(10);
-    if method == "GET" {
-        fields.append(HOST, value(&endpoint.host_and_port)?);
-        fields.append(CONNECTION, HeaderValue::from_static("Close"));
-        fields.append(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-        return Ok(fields);
-    }
-    fields.append(HOST, value(&endpoint.host_header)?);
-    fields.append(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    fields.append(CONTENT_LENGTH, HeaderValue::from(body_len));
-    for (name, v) in extra {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        fields.append(name, value(v)?);
-    }
-    fields.append(CONNECTION, HeaderValue::from_static("Close"));
-    fields.append(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    fields.append(PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(fields)
-}
-
 /// Sends one request on `conn` and reads the whole reply within `limits`. On a spare that the
 /// device had closed meanwhile, the request goes again on a new connection.
 pub async fn exchange(
     conn: Connection,
     endpoint: &Endpoint,
     method: &str,
-    headers: &[(&str, &str)],
-    body: Bytes,
+    headers: &[(&str, &[&str])],
+    body: &[u8],
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let reused = conn.reused;
-    match exchange_once(conn, endpoint, method, headers, body.clone(), limits).await {
+    let request = request_bytes(method, endpoint, headers, body)
+        .inspect_err(|e| trace::emit(|| http_trace::unsent(endpoint, e)))?;
+    match exchange_once(conn, endpoint, method, &request, limits).await {
         Err(HttpError::Closed(_)) if reused => {
             let fresh = open(endpoint, limits, false).await?;
-            exchange_once(fresh, endpoint, method, headers, body, limits).await
+            exchange_once(fresh, endpoint, method, &request, limits).await
         }
         other => other,
     }
@@ -327,8 +294,7 @@ async fn exchange_once(
     conn: Connection,
     endpoint: &Endpoint,
     method: &str,
-    headers: &[(&str, &str)],
-    body: Bytes,
+    request: &[u8],
     limits: &Limits,
 ) -> Result<Response, HttpError> {
     let Connection {
@@ -340,179 +306,198 @@ async fn exchange_once(
         _ticket,
     } = conn;
     let exchange = trace::on().then(trace::next_exchange);
-    let work = async move {
-        let _ticket = _ticket;
-        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
-            .max_buf_size(64 * 1024)
-            // One flat buffer per message, so the head reaches MiniupnpcCase as plain writes.
-            .writev(false)
-            .handshake::<_, Full<Bytes>>(TokioIo::new(MiniupnpcCase::new(stream)))
-            .await
-            .map_err(|e| HttpError::Protocol(e.to_string()))?;
-        let fields = head_fields(method, endpoint, body.len(), headers)?;
-        trace::emit(|| {
-            Event::new(Kind::HttpRequest)
-                .peer(endpoint.addr)
-                .local(local_addr)
-                .action(method)
-                .exchange(exchange)
-                .url(endpoint.path_and_query.as_str())
-                .head(request_head(method, endpoint, &fields))
-                .body(body.clone())
-        });
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = if method == "GET" {
-            Method::GET
-        } else {
-            Method::POST
-        };
-        *request.uri_mut() = endpoint
-            .path_and_query
-            .parse()
-            .map_err(|e: hyper::http::uri::InvalidUri| HttpError::Protocol(e.to_string()))?;
-        *request.headers_mut() = fields;
-        let max_body = limits.max_body;
-        let talk = async move {
-            let response = sender.send_request(request).await.map_err(|e| {
-                if closed_early(&e) {
-                    HttpError::Closed(e.to_string())
-                } else {
-                    HttpError::Protocol(e.to_string())
-                }
-            })?;
-            let status = response.status().as_u16();
-            let head = trace::on().then(|| response_head(&response));
-            if let Some(len) = response
-                .headers()
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-            {
-                if len > max_body as u64 {
-                    return Err(HttpError::TooLarge(max_body));
-                }
-            }
-            let body = Limited::new(response.into_body(), max_body)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        HttpError::TooLarge(max_body)
-                    } else {
-                        HttpError::Protocol(e.to_string())
-                    }
-                })?
-                .to_bytes();
-            Ok::<_, HttpError>((status, body, head))
-            // `sender` drops here, which lets `connection` finish.
-        };
-        let (reply, _) = tokio::join!(talk, connection);
-        reply
-    };
+    trace::emit(|| http_trace::request(endpoint, local_addr, method, exchange, request));
     let written = Instant::now();
-    let outcome = timeout_at(deadline, work)
+    let outcome = timeout_at(deadline, talk(&stream, request, limits.max_body))
         .await
         .map_err(|_| HttpError::Timeout)
         .and_then(|r| r);
+    // Closed now (a reset, see `link.rs`), before the device's slot is given back.
+    drop(stream);
+    drop(_ticket);
     match &outcome {
         Ok(_) => link.answered(written.elapsed()),
         // A fresh connection reset before any reply: the device is shedding load.
         Err(HttpError::Closed(_)) if !reused => link.reset_seen(),
         Err(_) => {}
     }
-    trace::emit(|| {
-        let event = Event::new(Kind::HttpResponse)
-            .peer(endpoint.addr)
-            .exchange(exchange)
-            .elapsed(written.elapsed());
-        match &outcome {
-            Ok((status, body, head)) => event
-                .status(*status)
-                .head(head.clone().unwrap_or_default())
-                .body(body.clone()),
-            Err(e) => Event {
-                kind: Kind::HttpFailed,
-                ..event.detail(e.to_string())
-            },
-        }
-    });
-    let (status, body, _) = outcome?;
+    trace::emit(|| http_trace::response(endpoint, exchange, written.elapsed(), &outcome));
+    let reply = outcome?;
     Ok(Response {
-        status,
-        body,
+        status: reply.status,
+        body: reply.body,
         local_addr,
     })
 }
 
-/// A connection for one request, for the trace: `how` it was had, and how long that took.
-fn connection_event(endpoint: &Endpoint, started: Option<Instant>, how: &str) -> Event {
-    let event = Event::new(Kind::HttpConnection)
-        .peer(endpoint.addr)
-        .detail(how);
-    match started {
-        Some(started) => event.elapsed(started.elapsed()),
-        None => event,
+/// Writes `request` and reads the reply. The socket is used directly: a request is one write,
+/// and a reply one or two reads, where a general client's machinery (a connection task, a
+/// request channel, header maps) cost more than the exchange itself.
+async fn talk(stream: &TcpStream, request: &[u8], max_body: usize) -> Result<Reply, HttpError> {
+    let mut sent = 0;
+    while sent < request.len() {
+        match stream.try_write(&request[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                stream.writable().await.map_err(|e| io_failure(e, false))?
+            }
+            Err(e) => return Err(io_failure(e, false)),
+        }
+    }
+    let mut reader = ReplyReader::new(max_body);
+    if trace::on() {
+        reader.keep_head();
+    }
+    loop {
+        match stream.try_read_buf(reader.buffer()) {
+            Ok(n) => match reader.received(n) {
+                Ok(Some(reply)) => return Ok(reply),
+                Ok(None) => {}
+                Err(ReplyError::Incomplete(e)) => return Err(HttpError::Closed(e)),
+                Err(ReplyError::TooLarge) => return Err(HttpError::TooLarge(max_body)),
+                Err(ReplyError::Invalid(e)) => return Err(HttpError::Protocol(e)),
+            },
+            Err(e) if e.kind() == ErrorKind::WouldBlock => stream
+                .readable()
+                .await
+                .map_err(|e| io_failure(e, reader.has_head()))?,
+            Err(e) => return Err(io_failure(e, reader.has_head())),
+        }
     }
 }
 
-/// A request head as it goes on the wire (header names as [`MiniupnpcCase`] spells them).
-fn request_head(method: &str, endpoint: &Endpoint, fields: &HeaderMap) -> String {
-    let mut head = format!("{method} {} HTTP/1.1\r\n", endpoint.path_and_query).into_bytes();
-    for (name, value) in fields {
-        head.extend_from_slice(name.as_str().as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value.as_bytes());
-        head.extend_from_slice(b"\r\n");
-    }
-    crate::upnp::head_case::respell(&mut head);
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-/// A reply's status line and header fields (names as hyper read them: lower case).
-fn response_head<B>(response: &hyper::Response<B>) -> String {
-    let reason = match response.extensions().get::<hyper::ext::ReasonPhrase>() {
-        Some(reason) => String::from_utf8_lossy(reason.as_bytes()).into_owned(),
-        None => response
-            .status()
-            .canonical_reason()
-            .unwrap_or("")
-            .to_string(),
-    };
-    let mut head = format!(
-        "{:?} {} {reason}\r\n",
-        response.version(),
-        response.status().as_u16()
+/// A socket error: before the reply's head, a reset or broken connection means the device
+/// closed it before answering (a spare it had dropped: retried on a fresh one).
+fn io_failure(e: std::io::Error, has_head: bool) -> HttpError {
+    let closed = matches!(
+        e.kind(),
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
     );
-    for (name, value) in response.headers() {
-        head += &format!("{name}: {}\r\n", String::from_utf8_lossy(value.as_bytes()));
+    if closed && !has_head {
+        HttpError::Closed(e.to_string())
+    } else {
+        HttpError::Protocol(e.to_string())
     }
-    head
 }
 
-/// hyper's error for a connection the device closed or reset before its reply began.
-fn closed_early(e: &hyper::Error) -> bool {
-    if e.is_incomplete_message() {
-        return true;
+/// The request: its head in the order, with the values and the spelling miniupnpc writes
+/// (miniwget.c for GET, minisoap.c for POST), then the body. The spelling matters: some
+/// routers match header names case-sensitively (a Linksys WRT120N routes a POST to its UPnP
+/// handler only for `SOAPAction`/`SOAPACTION` and answers HTTP 501 otherwise,
+/// syncthing/syncthing#1696), and every router in the field has met miniupnpc's head.
+/// `extra` (Content-Type, SOAPAction) goes after Content-Length, each value written from its
+/// parts.
+fn request_bytes(
+    method: &str,
+    endpoint: &Endpoint,
+    extra: &[(&str, &[&str])],
+    body: &[u8],
+) -> Result<Vec<u8>, HttpError> {
+    let target = request_target(&endpoint.path_and_query)?;
+    // Room for the whole request at once: the fixed text is under 192 bytes.
+    let extra_len: usize = extra
+        .iter()
+        .map(|(name, parts)| name.len() + 4 + parts.iter().map(|p| p.len()).sum::<usize>())
+        .sum();
+    let room = 192 + target.len() + endpoint.host_and_port.len() + extra_len + body.len();
+    let mut out = Vec::with_capacity(room);
+    // One header line from the parts of its name and of its value.
+    let mut line = |name: &[&str], value: &[&str]| {
+        for part in name.iter().chain(value) {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    };
+    if method == "GET" {
+        line(&["GET ", target, " HTTP/1.1"], &[]);
+        line(&["Host: "], &[header_value(&endpoint.host_and_port)?]);
+        line(&["Connection: Close"], &[]);
+        line(&["User-Agent: ", USER_AGENT_VALUE], &[]);
+    } else {
+        line(&["POST ", target, " HTTP/1.1"], &[]);
+        line(&["Host: "], &[header_value(&endpoint.host_header)?]);
+        line(&["User-Agent: ", USER_AGENT_VALUE], &[]);
+        let mut digits = [0u8; 20];
+        line(&["Content-Length: "], &[decimal(body.len(), &mut digits)]);
+        for (name, parts) in extra {
+            for part in *parts {
+                header_value(part)?;
+            }
+            line(&[name, ": "], parts);
+        }
+        line(&["Connection: Close"], &[]);
+        line(&["Cache-Control: no-cache"], &[]);
+        line(&["Pragma: no-cache"], &[]);
     }
-    let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
-    io.is_some_and(|io| {
-        matches!(
-            io.kind(),
-            std::io::ErrorKind::ConnectionReset
-                | std::io::ErrorKind::BrokenPipe
-                | std::io::ErrorKind::ConnectionAborted
-        )
-    })
+    line(&[], &[]);
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// `n` in decimal, written into `digits`.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&digits[at..]).unwrap_or("0")
+}
+
+/// A header value that cannot break the head: no control character but tab (the rule of the
+/// `http` crate's `HeaderValue`, which hyper's requests were built from).
+fn header_value(value: &str) -> Result<&str, HttpError> {
+    if value.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t') {
+        Ok(value)
+    } else {
+        Err(HttpError::Protocol(
+            "failed to parse header value".to_string(),
+        ))
+    }
+}
+
+/// The request target of a path (and query) from a device's URL, checked the way the `http`
+/// crate's `Uri` checked it when hyper wrote the request: bytes a path (or query) may carry
+/// as they are, or any non-ASCII character; a fragment (`#...`) is not sent.
+fn request_target(path: &str) -> Result<&str, HttpError> {
+    let invalid = || HttpError::Protocol("invalid uri character".to_string());
+    if !path.starts_with(['/', '?', '#']) {
+        return Err(invalid());
+    }
+    let mut in_query = false;
+    for (i, b) in path.bytes().enumerate() {
+        let fits = match b {
+            b'#' => return Ok(&path[..i]),
+            b'?' if !in_query => {
+                in_query = true;
+                true
+            }
+            0x80..=0xFF => true,
+            _ if in_query => matches!(b, 0x21 | 0x24..=0x3B | 0x3D | 0x3F..=0x7E),
+            _ => matches!(
+                b,
+                0x21 | 0x22 | 0x24..=0x3B | 0x3D | 0x40..=0x5F | 0x61..=0x7A | 0x7B..=0x7E
+            ),
+        };
+        if !fits {
+            return Err(invalid());
+        }
+    }
+    Ok(path)
 }
 
 /// GET `url`, for device descriptions.
 pub async fn get(endpoint: &Endpoint, limits: &Limits) -> Result<Response, HttpError> {
     let conn = connect(endpoint, limits).await?;
-    exchange(conn, endpoint, "GET", &[], Bytes::new(), limits).await
+    exchange(conn, endpoint, "GET", &[], &[], limits).await
 }
 
 /// Header for SOAP requests (UPnP Device Architecture 1.1, 3.2.1).
-pub const SOAP_CONTENT_TYPE: (&str, &str) = ("Content-Type", "text/xml; charset=\"utf-8\"");
+pub const SOAP_CONTENT_TYPE: (&str, &[&str]) = ("Content-Type", &["text/xml; charset=\"utf-8\""]);
 
 #[cfg(test)]
 mod tests {
@@ -552,7 +537,7 @@ mod tests {
         let limits = || Limits::within(Duration::from_secs(2), 1024);
         let head = head_on_the_wire(|host| async move {
             let e = Endpoint::parse(&format!("http://{host}/rootDesc.xml")).unwrap();
-            assert_eq!(get(&e, &limits()).await.unwrap().body, "ok");
+            assert_eq!(get(&e, &limits()).await.unwrap().body, b"ok");
         })
         .await;
         assert_eq!(
@@ -562,9 +547,11 @@ mod tests {
         let head = head_on_the_wire(|host| async move {
             let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
             let conn = connect(&e, &limits()).await.unwrap();
-            let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", "\"urn:x#GetStatusInfo\"")];
-            let body = Bytes::from_static(b"<x/>");
-            exchange(conn, &e, "POST", &headers, body, &limits())
+            let headers = [
+                SOAP_CONTENT_TYPE,
+                ("SOAPAction", &["\"urn:x#GetStatusInfo\""][..]),
+            ];
+            exchange(conn, &e, "POST", &headers, b"<x/>", &limits())
                 .await
                 .unwrap();
         })
@@ -578,6 +565,98 @@ mod tests {
                  Cache-Control: no-cache\r\nPragma: no-cache\r\n\r\n"
             )
         );
+    }
+
+    /// A traced call records the connection, the request exactly as written and the reply
+    /// (status, head as the device wrote it, body), paired by their exchange number.
+    #[tokio::test]
+    async fn a_traced_exchange_records_what_went_over_the_wire() {
+        use crate::trace::{Event, Kind, Sink};
+        #[derive(Default)]
+        struct Collect(std::sync::Mutex<Vec<Event>>);
+        impl Sink for Collect {
+            fn record(&self, _call: u32, event: Event) {
+                self.0.lock().unwrap().push(event);
+            }
+        }
+        let sink = Arc::new(Collect::default());
+        let call = trace::open_call(sink.clone());
+        let wire = head_on_the_wire(|host| {
+            trace::scoped(Some(call), async move {
+                let e = Endpoint::parse(&format!("http://{host}/ctl/IPConn")).unwrap();
+                let limits = Limits::within(Duration::from_secs(2), 1024);
+                let conn = connect(&e, &limits).await.unwrap();
+                let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", &["\"urn:x#A\""][..])];
+                exchange(conn, &e, "POST", &headers, b"<x/>", &limits)
+                    .await
+                    .unwrap();
+            })
+        })
+        .await;
+        trace::close_call(call);
+        let events = sink.0.lock().unwrap();
+        let kinds: Vec<Kind> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [Kind::HttpConnection, Kind::HttpRequest, Kind::HttpResponse]
+        );
+        let (request, reply) = (&events[1], &events[2]);
+        let port = request.peer.unwrap().port().to_string();
+        let head = request.head.as_deref().unwrap().replace(&port, "PORT");
+        assert_eq!(format!("{head}\r\n"), wire);
+        assert_eq!(request.body.as_deref(), Some(&b"<x/>"[..]));
+        assert_eq!(request.action.as_deref(), Some("POST"));
+        assert_eq!(request.url.as_deref(), Some("/ctl/IPConn"));
+        assert!(request.exchange.is_some());
+        assert_eq!(reply.exchange, request.exchange);
+        assert_eq!(reply.status, Some(200));
+        assert_eq!(
+            reply.head.as_deref(),
+            Some("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n")
+        );
+        assert_eq!(reply.body.as_deref(), Some(&b"ok"[..]));
+    }
+
+    /// The request target is checked and cut exactly as the `http` crate's `Uri` did when
+    /// hyper wrote the request: every byte, in the path and in the query.
+    #[test]
+    fn request_targets_are_checked_as_the_http_crate_checks_them() {
+        let mut cases = vec![
+            "/".to_string(),
+            "/ctl/IPConn".into(),
+            "/a#frag".into(),
+            "/é?q=ü#x".into(),
+        ];
+        for b in 0u8..=0x7F {
+            let c = char::from(b);
+            cases.push(format!("/p{c}x"));
+            cases.push(format!("/p?q{c}x"));
+            cases.push(format!("/p?q{c}"));
+        }
+        for case in cases {
+            let ours = request_target(&case).ok();
+            let theirs = case
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.path_and_query().map(|p| p.as_str().to_string()));
+            assert_eq!(ours.map(str::to_string), theirs, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn lengths_are_written_in_decimal() {
+        let mut digits = [0u8; 20];
+        for n in [0, 7, 10, 263, 65_536, usize::MAX] {
+            assert_eq!(decimal(n, &mut digits), n.to_string());
+        }
+    }
+
+    #[test]
+    fn header_values_cannot_break_the_head() {
+        assert!(header_value("\"urn:x#A\"\tö").is_ok());
+        for bad in ["a\r\nX-Injected: 1", "a\nb", "nul\0", "del\x7f"] {
+            assert!(header_value(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //! An add that renews a mapping this process holds is not undone: the mapping was there
 //! before, and is there whether or not the renewal arrived.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout_at, Instant};
@@ -21,22 +22,27 @@ use crate::errors::{Failure, UpnpResult};
 use crate::trace;
 use crate::upnp::soap::{self, Target};
 
-/// One mapping on one router's connection service.
+/// One mapping on one router's connection service. Made for every add and delete: the
+/// usual one (the target's URL, no remote host, UDP or TCP) without allocating.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MappingKey {
-    pub control_url: String,
+    pub control_url: Arc<str>,
     pub remote_host: String,
     pub external_port: u16,
-    pub protocol: String,
+    pub protocol: Cow<'static, str>,
 }
 
 impl MappingKey {
     pub fn new(target: &Target, remote_host: &str, external_port: u16, protocol: &str) -> Self {
         Self {
-            control_url: target.control_url.clone(),
+            control_url: target.control_url_shared(),
             remote_host: remote_host.to_string(),
             external_port,
-            protocol: protocol.to_string(),
+            protocol: match protocol {
+                "UDP" => Cow::Borrowed("UDP"),
+                "TCP" => Cow::Borrowed("TCP"),
+                other => Cow::Owned(other.to_string()),
+            },
         }
     }
 
@@ -45,7 +51,7 @@ impl MappingKey {
         vec![
             ("NewRemoteHost", self.remote_host.clone()),
             ("NewExternalPort", self.external_port.to_string()),
-            ("NewProtocol", self.protocol.clone()),
+            ("NewProtocol", self.protocol.to_string()),
         ]
     }
 }

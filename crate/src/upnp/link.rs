@@ -23,6 +23,7 @@ use tokio::time::{sleep, timeout_at, Instant};
 
 use crate::upnp::http::Limits;
 use crate::upnp::link_policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
+use crate::upnp::round_trip::handshake_round_trip;
 
 /// A spare's handshake may take as long as a request's (a slow router's SYN-ACK).
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -62,6 +63,8 @@ struct State {
     urgent: VecDeque<Waiter>,
     normal: VecDeque<Waiter>,
     next_spare: u64,
+    /// The most connections open at once since [`Link::take_most_open`] (tests, diagnostics).
+    most_open: usize,
 }
 
 struct Spare {
@@ -175,6 +178,8 @@ pub struct Snapshot {
     pub waiting: usize,
     pub open_limit: usize,
     pub back_offs: usize,
+    /// Whether the policy takes the link for a slow one (see `link_policy.rs`).
+    pub slow_link: bool,
 }
 
 static LINKS: LazyLock<Mutex<HashMap<IpAddr, Arc<Link>>>> = LazyLock::new(Default::default);
@@ -205,6 +210,7 @@ impl Link {
                 urgent: VecDeque::new(),
                 normal: VecDeque::new(),
                 next_spare: 0,
+                most_open: 0,
             }),
         }
     }
@@ -325,7 +331,7 @@ impl Link {
             state.open -= 1;
         }
         if state.open < state.policy.open_limit() && state.handshakes < MAX_HANDSHAKES {
-            state.open += 1;
+            state.count_opened();
             state.handshakes += 1;
             return Some(Grant {
                 ticket: self.ticket(),
@@ -402,7 +408,8 @@ impl Link {
         state.handshakes -= 1;
         let outcome = match result {
             Ok(Ok(stream)) => {
-                state.policy.handshake(started.elapsed());
+                let round_trip = handshake_round_trip(&stream);
+                state.policy.handshake(started.elapsed(), round_trip);
                 Ok(prepare(stream))
             }
             Ok(Err(e)) => {
@@ -432,7 +439,7 @@ impl Link {
             && state.urgent.is_empty()
             && state.normal.is_empty()
         {
-            state.open += 1;
+            state.count_opened();
             state.handshakes += 1;
             state.opening += 1;
             let slot = HandshakeSlot {
@@ -453,7 +460,8 @@ impl Link {
             state.opening -= 1;
             let id = match result {
                 Ok(Ok(stream)) => {
-                    state.policy.handshake(started.elapsed());
+                    let round_trip = handshake_round_trip(&stream);
+                    state.policy.handshake(started.elapsed(), round_trip);
                     let id = state.next_spare;
                     state.next_spare += 1;
                     state.spares.push(Spare {
@@ -494,6 +502,14 @@ impl Link {
         }
     }
 
+    /// The most connections that were open at once since the last call (then: since the
+    /// link was made); starts counting again from those open now.
+    pub fn take_most_open(&self) -> usize {
+        let mut state = self.lock();
+        let open = state.open;
+        std::mem::replace(&mut state.most_open, open)
+    }
+
     /// What the link holds and allows now (tests and diagnostics).
     pub fn snapshot(&self) -> Snapshot {
         let state = self.lock();
@@ -504,11 +520,18 @@ impl Link {
             waiting: state.urgent.len() + state.normal.len(),
             open_limit: state.policy.open_limit(),
             back_offs: state.policy.back_offs(),
+            slow_link: state.policy.slow_link(),
         }
     }
 }
 
 impl State {
+    /// One more connection counted open (a handshake starts, for a request or a spare).
+    fn count_opened(&mut self) {
+        self.open += 1;
+        self.most_open = self.most_open.max(self.open);
+    }
+
     fn is_idle(&self) -> bool {
         self.open == 0 && self.urgent.is_empty() && self.normal.is_empty()
     }

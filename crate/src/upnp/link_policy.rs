@@ -108,13 +108,15 @@ impl Policy {
         }
     }
 
-    /// A handshake completed in `took`. Returns false when it lost a SYN on the way (then
-    /// the link has backed off already).
-    pub fn handshake(&mut self, took: Duration) -> bool {
+    /// A handshake completed in `took` (by our clock); `round_trip`: the kernel's measure of
+    /// it where it has one (`round_trip.rs`), which leaves out how late our thread ran, and
+    /// is what the link's speed is judged by. Returns false when it lost a SYN on the way
+    /// (then the link has backed off already).
+    pub fn handshake(&mut self, took: Duration, round_trip: Option<Duration>) -> bool {
         let lost = self
             .fastest_handshake()
             .is_some_and(|fastest| took > fastest + LOST_SYN);
-        self.recent[self.seen % WINDOW] = took;
+        self.recent[self.seen % WINDOW] = round_trip.unwrap_or(took);
         self.seen += 1;
         if lost {
             self.back_off();
@@ -169,7 +171,7 @@ mod tests {
     fn measured(rtt: Duration) -> Policy {
         let mut p = Policy::default();
         for _ in 0..WINDOW {
-            p.handshake(rtt);
+            p.handshake(rtt, None);
         }
         p
     }
@@ -180,13 +182,27 @@ mod tests {
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
         assert_eq!(p.spares_wanted(4), 1);
         for _ in 0..20 {
-            assert!(p.handshake(FAST));
+            assert!(p.handshake(FAST, None));
         }
         // A busy machine stretches some handshakes: the fastest decides.
-        assert!(p.handshake(Duration::from_millis(30)));
+        assert!(p.handshake(Duration::from_millis(30), None));
         assert!(!p.slow_link());
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
         assert_eq!(p.spares_wanted(4), 1);
+    }
+
+    #[test]
+    fn the_kernels_round_trip_judges_the_link_and_our_clock_the_lost_syn() {
+        let mut p = Policy::default();
+        // A busy machine: our clock says 12 ms, the kernel's sample 2 ms. A fast link.
+        for _ in 0..WINDOW {
+            assert!(p.handshake(Duration::from_millis(12), Some(Duration::from_millis(2))));
+        }
+        assert!(!p.slow_link());
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+        // A SYN retransmitted after 1 s: the kernel's sample may be the last SYN's alone.
+        assert!(!p.handshake(Duration::from_millis(1003), Some(Duration::from_millis(2))));
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST / 2);
     }
 
     #[test]
@@ -214,7 +230,7 @@ mod tests {
         assert_eq!(p.spares_wanted(3), 3);
         assert_eq!(p.spares_wanted(64), MAX_HANDSHAKES);
         // One fast handshake in the window means the link is not slow after all.
-        p.handshake(FAST);
+        p.handshake(FAST, None);
         assert!(!p.slow_link());
     }
 
@@ -248,7 +264,7 @@ mod tests {
     fn a_slow_link_whose_router_falls_behind_gets_the_fast_limit() {
         let mut p = Policy::default();
         for _ in 0..WINDOW {
-            p.handshake(Duration::from_millis(10));
+            p.handshake(Duration::from_millis(10), None);
             p.answered(Duration::from_millis(11), true);
         }
         assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
@@ -264,7 +280,7 @@ mod tests {
     #[test]
     fn backs_off_at_once_and_grows_back_with_answers() {
         let mut p = Policy::default();
-        p.handshake(FAST);
+        p.handshake(FAST, None);
         p.back_off();
         assert_eq!(p.open_limit(), 2);
         p.back_off();
@@ -293,8 +309,8 @@ mod tests {
     #[test]
     fn a_handshake_that_lost_its_syn_backs_off() {
         let mut p = Policy::default();
-        p.handshake(FAST);
-        assert!(!p.handshake(Duration::from_millis(1003)));
+        p.handshake(FAST, None);
+        assert!(!p.handshake(Duration::from_millis(1003), None));
         assert_eq!(p.open_limit(), MAX_OPEN_FAST / 2);
     }
 }

@@ -268,12 +268,11 @@ mod tests {
     /// A router answering every action with `values` (the elements of its response).
     async fn answering(values: &'static str) -> Target {
         let origin = serve(move |_, _, _| Answer::Values(values.to_string())).await;
-        Target {
-            control_url: format!("{origin}/ctl/IP6FCtl"),
-            service_type: "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1".into(),
-            timeout: Duration::from_secs(5),
-            local_address: None,
-        }
+        Target::new(
+            format!("{origin}/ctl/IP6FCtl"),
+            "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1".into(),
+            Duration::from_secs(5),
+        )
     }
 
     fn ours() -> Pinhole {

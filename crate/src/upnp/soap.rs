@@ -6,17 +6,19 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use roxmltree::{Document, Node};
+use roxmltree::Document;
 
 use crate::errors::{Failure, UpnpResult};
 use crate::limits::{cap, MAX_NAME_CHARS};
 use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
 use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
+use crate::upnp::xml_scan::{self, Element};
 
 /// Largest SOAP reply we read (real ones are well under 2 KB).
 pub const MAX_SOAP_BYTES: usize = 64 * 1024;
@@ -24,12 +26,61 @@ pub const MAX_SOAP_BYTES: usize = 64 * 1024;
 /// Where an action goes.
 #[derive(Clone, Debug)]
 pub struct Target {
-    pub control_url: String,
+    /// Private, so that it cannot change under its parsed form below; shared with the keys of
+    /// the mappings made through it (`leftovers.rs`) without a copy each.
+    control_url: Arc<str>,
     pub service_type: String,
     pub timeout: Duration,
     /// Sent from this local address (None: the system's choice towards the device). Routers
     /// take IPv6 pinhole actions only from the pinhole's own address.
     pub local_address: Option<IpAddr>,
+    /// The control URL parsed, on the first call (a target kept for a device, as the addon's
+    /// `SoapService` is, parses it once for all its calls).
+    endpoint: OnceLock<Result<Endpoint, String>>,
+}
+
+impl Target {
+    pub fn new(control_url: String, service_type: String, timeout: Duration) -> Self {
+        Self {
+            control_url: control_url.into(),
+            service_type,
+            timeout,
+            local_address: None,
+            endpoint: OnceLock::new(),
+        }
+    }
+
+    /// The same target sent from `local_address` (see the field).
+    pub fn sent_from(self, local_address: Option<IpAddr>) -> Self {
+        Self {
+            local_address,
+            ..self
+        }
+    }
+
+    pub fn control_url(&self) -> &str {
+        &self.control_url
+    }
+
+    /// The control URL, shared.
+    pub fn control_url_shared(&self) -> Arc<str> {
+        self.control_url.clone()
+    }
+
+    /// The same target with another timeout (its parsed URL kept).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+
+    fn endpoint(&self) -> Result<&Endpoint, Failure> {
+        self.endpoint
+            .get_or_init(|| Endpoint::parse(&self.control_url))
+            .as_ref()
+            .map_err(|e| Failure::new(UpnpResult::HttpError, e.clone()))
+    }
 }
 
 /// The output arguments of a successful action, in reply order.
@@ -62,13 +113,24 @@ pub fn xml_escape(input: &str) -> Result<String, Failure> {
     Ok(out)
 }
 
-/// [`xml_escape`] appended to `out`; text with nothing to escape (the usual case: numbers,
-/// addresses, protocol names) is copied whole.
-fn escape_into(out: &mut String, input: &str) -> Result<(), Failure> {
-    let plain = input
+/// Whether `input` can be sent (as [`xml_escape`] would), without building its escaped form.
+pub fn check_xml_text(input: &str) -> Result<(), Failure> {
+    if is_plain(input) {
+        return Ok(());
+    }
+    escape_into(&mut String::new(), input)
+}
+
+/// Text with nothing to escape (the usual case: numbers, addresses, protocol names).
+fn is_plain(input: &str) -> bool {
+    input
         .bytes()
-        .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || b == b'\t');
-    if plain {
+        .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || b == b'\t')
+}
+
+/// [`xml_escape`] appended to `out`; plain text is copied whole.
+fn escape_into(out: &mut String, input: &str) -> Result<(), Failure> {
+    if is_plain(input) {
         out.push_str(input);
         return Ok(());
     }
@@ -154,6 +216,9 @@ fn shelter_controls(body: &str) -> Cow<'_, str> {
 }
 
 fn unshelter(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
     text.chars()
         .map(|c| match c as u32 {
             n @ SHELTER..=0xE01F => char::from_u32(n - SHELTER).unwrap_or(c),
@@ -164,26 +229,42 @@ fn unshelter(text: &str) -> String {
 
 /// Parses a SOAP reply to `action`. `Err` means the body is not a SOAP reply to it.
 pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
+    if let Some(elements) = xml_scan::scan(body) {
+        return read_reply(&elements, action);
+    }
     let body = shelter_controls(body);
     let doc = Document::parse(&body).map_err(|e| format!("reply is not XML: {e}"))?;
-    let envelope = doc.root_element();
-    if envelope.tag_name().name() != "Envelope" {
+    read_reply(&xml_scan::from_document(&doc), action)
+}
+
+/// What the elements of a reply say (the root is the first element).
+fn read_reply(elements: &[Element<'_>], action: &str) -> Result<Parsed, String> {
+    let children = |parent: usize| {
+        elements
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| e.parent == Some(parent))
+    };
+    let envelope = elements.first().ok_or("reply has no root element")?;
+    if envelope.name != "Envelope" {
         return Err(format!(
             "reply root is <{}>, not a SOAP Envelope",
-            envelope.tag_name().name()
+            envelope.name
         ));
     }
-    let body = element_children(envelope)
-        .find(|n| n.tag_name().name() == "Body")
+    let (body, _) = children(0)
+        .find(|(_, e)| e.name == "Body")
         .ok_or("SOAP reply has no Body")?;
-    let payload = element_children(body).next().ok_or("SOAP Body is empty")?;
-    let name = payload.tag_name().name();
+    let (at, payload) = children(body).next().ok_or("SOAP Body is empty")?;
+    let name = payload.name;
     if name == "Fault" {
+        // The first element of that name inside the fault, in document order.
         let find = |wanted: &str| {
-            payload
-                .descendants()
-                .find(|n| n.is_element() && n.tag_name().name() == wanted)
-                .map(|n| unshelter(n.text().unwrap_or("").trim()))
+            elements[at + 1..]
+                .iter()
+                .take_while(|e| e.depth > payload.depth)
+                .find(|e| e.name == wanted)
+                .map(|e| unshelter(e.text))
         };
         let code = find("errorCode").and_then(|c| c.parse::<i64>().ok());
         let description = find("errorDescription")
@@ -192,26 +273,16 @@ pub fn parse_reply(body: &str, action: &str) -> Result<Parsed, String> {
             .unwrap_or_default();
         return Ok(Parsed::Fault { code, description });
     }
-    let expected = format!("{action}Response");
-    if name != expected {
+    if name.strip_suffix("Response") != Some(action) {
         return Err(format!(
-            "expected <{expected}>, got <{}>",
+            "expected <{action}Response>, got <{}>",
             cap(name, MAX_NAME_CHARS)
         ));
     }
-    let values = element_children(payload)
-        .map(|n| {
-            (
-                n.tag_name().name().to_string(),
-                unshelter(n.text().unwrap_or("").trim()),
-            )
-        })
+    let values = children(at)
+        .map(|(_, e)| (e.name.to_string(), unshelter(e.text)))
         .collect();
     Ok(Parsed::Response(Values(values)))
-}
-
-fn element_children<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
-    node.children().filter(|n| n.is_element())
 }
 
 fn http_failure(e: HttpError) -> Failure {
@@ -268,7 +339,7 @@ where
 /// The trace's record of an action: its values, or the fault or failure.
 fn outcome_event(target: &Target, action: &str, outcome: &Result<Reply, CallFailure>) -> Event {
     let event = Event::new(Kind::SoapResult)
-        .url(target.control_url.as_str())
+        .url(target.control_url())
         .action(action);
     match outcome {
         Ok(reply) => {
@@ -314,22 +385,20 @@ where
     if target.control_url.is_empty() {
         return Err(Failure::new(UpnpResult::HttpError, "the device has no control URL").into());
     }
-    let endpoint =
-        Endpoint::parse(&target.control_url).map_err(|e| Failure::new(UpnpResult::HttpError, e))?;
+    let endpoint = target.endpoint()?;
     let mut limits = Limits::until(deadline, MAX_SOAP_BYTES);
     limits.source = target.local_address;
     // Deletes shrink the router's table, which makes every later request cheaper.
     limits.urgent = matches!(action, "DeletePortMapping" | "DeletePinhole");
-    let conn = http::connect(&endpoint, &limits)
+    let conn = http::connect(endpoint, &limits)
         .await
         .map_err(http_failure)?;
     let local_addr = conn.local_addr;
     let args = build_args(local_addr)?;
     let body = envelope(&target.service_type, action, &args)?;
-    let soap_action = format!("\"{}#{action}\"", target.service_type);
-    let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", soap_action.as_str())];
-    let body = bytes::Bytes::from(body);
-    let response = http::exchange(conn, &endpoint, "POST", &headers, body, &limits)
+    let soap_action = ["\"", &target.service_type, "#", action, "\""];
+    let headers = [SOAP_CONTENT_TYPE, ("SOAPAction", &soap_action[..])];
+    let response = http::exchange(conn, endpoint, "POST", &headers, body.as_bytes(), &limits)
         .await
         .map_err(|e| CallFailure {
             outcome_unknown: matches!(e, HttpError::Timeout | HttpError::Closed(_)),

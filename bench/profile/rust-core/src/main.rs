@@ -6,7 +6,7 @@ use upnp_native::upnp::gateway::{add_port_mapping, delete_port_mapping, Mapping}
 use upnp_native::upnp::soap::Target;
 
 fn target() -> Target {
-    Target { control_url: "http://192.168.77.1:5000/ctl/IPConn".into(), service_type: "urn:schemas-upnp-org:service:WANIPConnection:2".into(), timeout: Duration::from_secs(3), local_address: None }
+    Target::new("http://192.168.77.1:5000/ctl/IPConn".into(), "urn:schemas-upnp-org:service:WANIPConnection:2".into(), Duration::from_secs(3))
 }
 fn mapping(port: u16) -> Mapping {
     Mapping { remote_host: String::new(), external_port: port, protocol: "UDP".into(), internal_port: port, internal_client: "192.168.77.10".into(), enabled: true, description: "bench".into(), lease_duration: 0 }
