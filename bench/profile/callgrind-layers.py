@@ -76,8 +76,8 @@ TOKIO_LAYERS = [
      r'upnp::link::|link_policy::|upnp::http::(open|connect)',
      r'upnp/link(_policy)?\.rs|socket2-'),
     ('the SOAP call around them (arguments, mapping book, hand-off)',
-     r'upnp::(soap|gateway|leftovers)::|upnp_native::napi::',
-     r'upnp/(soap|gateway|leftovers)\.rs|napi/|napi-'),
+     r'upnp::(soap|gateway|actions|leftovers)::|upnp_native::napi::',
+     r'upnp/(soap|gateway|actions|leftovers)\.rs|napi/|napi-'),
     ('scheduling and waiting (tokio tasks, timers, epoll)', r'^<?tokio::|^mio::', r'tokio-|mio-'),
 ]
 # Wrappers whose instructions are mostly code inlined into them: placed by source file.

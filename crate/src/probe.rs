@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::errors::{Failure, IgdStatus};
 use crate::pxp::transport::Timing;
 use crate::pxp::{natpmp, pcp};
+use crate::upnp::device::DeviceInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
-use crate::upnp::gateway::DeviceInfo;
 use crate::upnp::ssdp::SocketOptions;
 
 /// Tailscale's figure, and ours: enough for a LAN router, short enough to run often.

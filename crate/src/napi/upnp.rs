@@ -20,10 +20,11 @@ use crate::napi::cancel::{self, CallCancel};
 use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::trace;
+use crate::upnp::actions::{self, Mapping};
 use crate::upnp::connections::ConnectionInfo;
+use crate::upnp::device::DeviceInfo;
 use crate::upnp::discovery::{self, DiscoverConfig};
 use crate::upnp::from_url;
-use crate::upnp::gateway::{self, DeviceInfo, Mapping};
 use crate::upnp::notify;
 use crate::upnp::soap::Target;
 use crate::upnp::ssdp::SocketOptions;
@@ -302,7 +303,7 @@ pub fn get_external_ip_address<'env>(
 ) -> Result<PromiseRaw<'env, ActionResult>> {
     let target: Target = target.into();
     spawn_cancellable(env, cancel, trace, async move {
-        gateway::external_ip_address(&target).await
+        actions::external_ip_address(&target).await
     })
 }
 
@@ -322,8 +323,8 @@ where
     completion::spawn(
         env,
         trace::scoped(trace, async move {
-            let outcome = gateway::until(cancel.as_ref(), work).await;
-            R::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+            let outcome = actions::until(cancel.as_ref(), work).await;
+            R::from(outcome.unwrap_or_else(|| Err(actions::cancelled())))
         }),
     )
 }
@@ -425,7 +426,7 @@ impl SoapService {
             trace::scoped(trace, async move {
                 let run = async {
                     let (external_port, protocol) = key.checked()?;
-                    gateway::delete_port_mapping_until(
+                    actions::delete_port_mapping_until(
                         &target,
                         &key.remote_host,
                         external_port,
@@ -455,7 +456,7 @@ async fn add(
         description: args.description,
         lease_duration: args.lease_duration,
     };
-    gateway::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
+    actions::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
 }
 
 #[napi(object)]
@@ -524,7 +525,7 @@ pub fn get_specific_port_mapping_entry<'env>(
     spawn_cancellable(env, cancel, trace, async move {
         let (external_port, protocol) = key.checked()?;
         let entry =
-            gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
+            actions::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
                 .await?;
         Ok(vec![entry])
     })
@@ -541,7 +542,7 @@ pub fn list_port_mappings<'env>(
 ) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
     spawn_cancellable(env, cancel, trace, async move {
-        gateway::list_port_mappings(&target, max_entries).await
+        actions::list_port_mappings(&target, max_entries).await
     })
 }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::address;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
-use crate::upnp::gateway::{external_ip_address, status_info};
+use crate::upnp::actions::{external_ip_address, status_info};
 use crate::upnp::http::Endpoint;
 use crate::upnp::soap::Target;
 

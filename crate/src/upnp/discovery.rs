@@ -14,7 +14,7 @@ use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::limits::{MAX_REPLIES, MAX_REPLIES_PER_SOURCE};
 use crate::route;
 use crate::trace::{self, Event, Kind};
-use crate::upnp::gateway::{DeviceInfo, Stage};
+use crate::upnp::device::{DeviceInfo, Stage};
 use crate::upnp::replies::Replies;
 use crate::upnp::search::Plan;
 use crate::upnp::search_plan::{self, SearchPlan};

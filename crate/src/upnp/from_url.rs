@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::errors::{Failure, UpnpResult};
-use crate::upnp::gateway::DeviceInfo;
+use crate::upnp::device::DeviceInfo;
 use crate::upnp::http::Endpoint;
 
 /// Longest description URL accepted. Real ones are ~40 bytes; SSDP caps a whole reply at

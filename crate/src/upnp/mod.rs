@@ -1,12 +1,13 @@
 //! UPnP IGD: find gateways with SSDP, read their descriptions, drive them with SOAP.
 
+pub mod actions;
 pub mod boot;
 pub mod charset;
 pub mod connections;
 pub mod description;
+pub mod device;
 pub mod discovery;
 pub mod from_url;
-pub mod gateway;
 pub mod http;
 pub mod http_reply;
 mod http_trace;

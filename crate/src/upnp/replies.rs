@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use crate::errors::Failure;
 use crate::limits::{MAX_DEVICES, MAX_DEVICES_PER_RESPONDER};
 use crate::upnp::boot;
-use crate::upnp::gateway::DeviceInfo;
+use crate::upnp::device::DeviceInfo;
 use crate::upnp::search::{self, Plan, ReplyKind};
 use crate::upnp::ssdp::{self, LocalView, Location, SearchReply};
 
