@@ -13,7 +13,8 @@ use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
 use crate::upnp::connections::{self, ConnectionInfo};
 use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
-use crate::upnp::http::{self, Endpoint, Limits};
+use crate::upnp::http::{self, Endpoint};
+use crate::upnp::link::Limits;
 
 /// What discovery learns about one device (Godot's `UPNPDevice` plus the extras we report).
 #[derive(Clone, Debug)]

@@ -17,7 +17,8 @@ use crate::errors::{Failure, UpnpResult};
 use crate::limits::{cap, MAX_NAME_CHARS};
 use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
-use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
+use crate::upnp::http::{self, Endpoint, HttpError, SOAP_CONTENT_TYPE};
+use crate::upnp::link::Limits;
 use crate::upnp::xml_scan::{self, Element};
 
 /// Largest SOAP reply we read (real ones are well under 2 KB).
