@@ -3,7 +3,8 @@
 //! roxmltree must take it too and list the same elements (xml_scan.rs).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use upnp_native::upnp::{actions, soap, xml_scan};
+use upnp_native::upnp::actions;
+use upnp_native::upnp::soap::{self, xml_scan};
 
 fuzz_target!(|body: &[u8]| {
     let text = String::from_utf8_lossy(body);

@@ -13,7 +13,7 @@ use crate::probe::{self, ProbeConfig};
 use crate::pxp::transport;
 use crate::route;
 use crate::trace;
-use crate::upnp::ssdp::SocketOptions;
+use crate::upnp::discovery::ssdp::SocketOptions;
 
 #[napi(object)]
 pub struct ProbeOptions {

@@ -21,13 +21,13 @@ use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::trace;
 use crate::upnp::actions::{self, Mapping};
-use crate::upnp::connections::ConnectionInfo;
+use crate::upnp::device::connections::ConnectionInfo;
+use crate::upnp::device::from_url;
 use crate::upnp::device::DeviceInfo;
+use crate::upnp::discovery::notify;
+use crate::upnp::discovery::ssdp::SocketOptions;
 use crate::upnp::discovery::{self, DiscoverConfig};
-use crate::upnp::from_url;
-use crate::upnp::notify;
 use crate::upnp::soap::Target;
-use crate::upnp::ssdp::SocketOptions;
 
 /// One WAN connection service of a gateway (see `upnp::connections`).
 #[napi(object)]
@@ -607,8 +607,9 @@ impl NotifyListener {
         options: NotifyOptions,
         on_announcement: Function<Announcement, ()>,
     ) -> Result<Self> {
-        let socket = crate::upnp::ssdp::open_listener(&options.multicast_if, options.ipv6)
-            .map_err(|e| Error::new(Status::GenericFailure, format!("SSDP listener: {e}")))?;
+        let socket =
+            crate::upnp::discovery::ssdp::open_listener(&options.multicast_if, options.ipv6)
+                .map_err(|e| Error::new(Status::GenericFailure, format!("SSDP listener: {e}")))?;
         let callback = on_announcement
             .build_threadsafe_function()
             .weak::<true>()

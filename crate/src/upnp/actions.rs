@@ -389,7 +389,7 @@ mod tests {
             MAX_MAPPING_TEXT_CHARS + 1
         );
     }
-    use crate::upnp::test_router::{serve, Answer};
+    use crate::upnp::testing::router::{serve, Answer};
 
     /// A router whose table is `table`, answering `end` (a UPnP error code) past its end.
     async fn router(table: Vec<&'static str>, end: i64) -> String {

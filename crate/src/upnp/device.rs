@@ -1,6 +1,10 @@
 //! One device: described and classified the way Godot/miniupnpc would (but by meaning, and
 //! each device on its own description): its description fetched and read, then its connection
-//! services asked in order (`connections.rs`) until one is up.
+//! services asked in order (`device/connections.rs`) until one is up.
+
+pub mod connections;
+pub mod description;
+pub mod from_url;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -11,9 +15,9 @@ use tokio::time::Instant;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
-use crate::upnp::connections::{self, ConnectionInfo};
-use crate::upnp::description::{self, Description, MAX_DESCRIPTION_BYTES};
-use crate::upnp::http::{self, Endpoint};
+use crate::upnp::device::connections::ConnectionInfo;
+use crate::upnp::device::description::{Description, MAX_DESCRIPTION_BYTES};
+use crate::upnp::link::http::{self, Endpoint};
 use crate::upnp::link::Limits;
 
 /// What discovery learns about one device (Godot's `UPNPDevice` plus the extras we report).

@@ -1,6 +1,18 @@
 //! `UPNP.discover()`: one SSDP burst (Godot's search types at once, search.rs), replies
 //! classified concurrently as they arrive (replies.rs), a hard deadline, optional early
 //! return once a working gateway is confirmed, and cancellation.
+//!
+//! Its parts, in this folder: [`ssdp`] (the search socket and datagrams, one header reader
+//! for replies and announcements), [`search`] (Godot's search types and which reply names a
+//! device), [`search_plan`] (where a search goes), [`replies`] (the devices found so far),
+//! [`boot`] (has a device rebooted?) and [`notify`] (hearing announcements, passively).
+
+pub mod boot;
+pub mod notify;
+pub mod replies;
+pub mod search;
+pub mod search_plan;
+pub mod ssdp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,10 +27,10 @@ use crate::limits::{MAX_REPLIES, MAX_REPLIES_PER_SOURCE};
 use crate::route;
 use crate::trace::{self, Event, Kind};
 use crate::upnp::device::{DeviceInfo, Stage};
-use crate::upnp::replies::Replies;
-use crate::upnp::search::Plan;
-use crate::upnp::search_plan::{self, SearchPlan};
-use crate::upnp::ssdp::{self, Interface, SocketOptions, MAX_DATAGRAM};
+use crate::upnp::discovery::replies::Replies;
+use crate::upnp::discovery::search::Plan;
+use crate::upnp::discovery::search_plan::SearchPlan;
+use crate::upnp::discovery::ssdp::{Interface, SocketOptions, MAX_DATAGRAM};
 
 #[derive(Clone, Debug)]
 pub struct DiscoverConfig {

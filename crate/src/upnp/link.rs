@@ -10,6 +10,18 @@
 //! deadline holds however long it waited: a waiter that reaches it leaves the queue without
 //! taking a connection, and one handed a connection keeps its own deadline, so every call
 //! settles within its timeout (a queue of 10,000 calls behind a silent router included).
+//!
+//! Built on it, in this folder: [`http`] (one bounded exchange on a connection from the
+//! link), [`http_reply`] (the reply framed and capped as it arrives), `http_trace` (the
+//! exchange's trace events); [`policy`] is the decision above; `tests` drive it all
+//! against loopback routers shaped like miniupnpd. Every request's [`Limits`] are here.
+
+pub mod http;
+pub mod http_reply;
+mod http_trace;
+pub mod policy;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::MaybeUninit;
@@ -21,7 +33,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout_at, Instant};
 
-use crate::upnp::link_policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
+use crate::upnp::link::policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
 
 /// A spare's handshake may take as long as a request's (a slow router's SYN-ACK).
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -18,8 +18,8 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
 use crate::trace;
-use crate::upnp::http_reply::{Reply, ReplyError, ReplyReader};
-use crate::upnp::http_trace;
+use crate::upnp::link::http_reply::{Reply, ReplyError, ReplyReader};
+use crate::upnp::link::http_trace;
 use crate::upnp::link::{Ends, Limits, Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.

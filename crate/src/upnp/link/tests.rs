@@ -11,10 +11,10 @@ use tokio::time::{sleep, Instant};
 
 use crate::errors::UpnpResult;
 use crate::upnp::actions::{self, Mapping};
+use crate::upnp::link::policy::{MAX_HANDSHAKES, MAX_OPEN_FAST, SPARE_IDLE};
 use crate::upnp::link::{Link, Snapshot};
-use crate::upnp::link_policy::{MAX_HANDSHAKES, MAX_OPEN_FAST, SPARE_IDLE};
 use crate::upnp::soap::{self, Target};
-use crate::upnp::test_model_router::{start, Options};
+use crate::upnp::testing::model_router::{start, Options};
 
 fn target(url: &str, timeout: Duration) -> Target {
     Target::new(
