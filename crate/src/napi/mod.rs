@@ -1,6 +1,7 @@
 //! The N-API surface: plain data in, plain data out. The only module that uses napi.
 
 pub mod cancel;
+mod check;
 mod completion;
 pub mod file_lock;
 pub mod pinholes;

@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
-use crate::errors::UpnpResult;
+use crate::errors::{Failure, UpnpResult};
+use crate::napi::check;
 use crate::napi::NativeFailure;
+use crate::pxp::natpmp::MapProtocol;
 use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
 use crate::pxp::{self, client, natpmp, pcp};
 use crate::route;
@@ -284,80 +286,15 @@ pub(super) fn from_pcp(
     }
 }
 
-/// Where a request goes (`route::resolve_server`), with the caller's port checked.
-fn resolve_gateway(
-    gateway: &Option<String>,
-    server_port: Option<u32>,
-    ipv4_only: bool,
-) -> Result<SocketAddr, Refused> {
-    let port = match server_port {
-        None => transport::SERVER_PORT,
-        Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
-            refused(
-                "INVALID_ARGS",
-                UpnpResult::InvalidArgs,
-                format!("serverPort {p} is not 1..65535"),
-            )
-        })?,
-    };
-    route::resolve_server(gateway.as_deref(), port, ipv4_only).map_err(|e| match e {
-        route::NoServer::Invalid(why) => {
-            refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why)
-        }
-        route::NoServer::Missing(why) => refused("NO_GATEWAY", UpnpResult::NoGateway, why),
-    })
-}
-
-fn timing(budget_ms: Option<u32>, initial_timeout_ms: Option<u32>) -> Timing {
-    let mut t = Timing::with_budget(budget_ms.map_or(Timing::DEFAULT_BUDGET, |ms| {
-        Duration::from_millis(ms.into())
-    }));
-    if let Some(initial) = initial_timeout_ms {
-        t.initial = Duration::from_millis(initial.max(1).into());
-    }
-    t
-}
-
-/// A mapping's internal port: 0 would mean "every port" (NAT-PMP 3.4 deletes all of the
-/// client's mappings), never what a caller of these functions means.
-fn internal_port_arg(value: u32) -> Result<u16, Refused> {
-    match port_arg(value, "internalPort")? {
-        0 => Err(refused(
-            "INVALID_ARGS",
-            UpnpResult::InvalidPort,
-            "internalPort 0 is not a port".to_string(),
-        )),
-        p => Ok(p),
+impl From<Failure> for Refused {
+    /// An argument `check` refused.
+    fn from(f: Failure) -> Self {
+        refused("INVALID_ARGS", f.result, f.description)
     }
 }
 
-fn port_arg(value: u32, what: &str) -> Result<u16, Refused> {
-    u16::try_from(value).map_err(|_| {
-        refused(
-            "INVALID_ARGS",
-            UpnpResult::InvalidPort,
-            format!("{what} {value} is not 0..65535"),
-        )
-    })
-}
-
-fn protocol_arg(value: &str) -> Result<natpmp::MapProtocol, Refused> {
-    natpmp::MapProtocol::parse(value).ok_or_else(|| {
-        refused(
-            "INVALID_ARGS",
-            UpnpResult::InvalidProtocol,
-            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
-        )
-    })
-}
-
-fn pcp_protocol(p: natpmp::MapProtocol) -> u8 {
-    match p {
-        natpmp::MapProtocol::Udp => pcp::PROTO_UDP,
-        natpmp::MapProtocol::Tcp => pcp::PROTO_TCP,
-    }
-}
-
+// Every call's argument object starts with these fields (`pxp_call_args!`) and reads them
+// through this struct (a `//` comment: doc comments here are binding.d.ts's text).
 /// Target and timing of one NAT-PMP or PCP request.
 #[napi(object)]
 pub struct PmpRequestOptions {
@@ -373,77 +310,125 @@ pub struct PmpRequestOptions {
     pub trace: Option<u32>,
 }
 
-#[napi(object)]
-pub struct NatPmpMapArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// Suggested external port (default: the internal port; 0 = no preference).
-    pub external_port: Option<u32>,
-    /// Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`).
-    pub lifetime: Option<u32>,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+impl PmpRequestOptions {
+    /// Where the request goes (`route::resolve_server`), with the caller's port checked.
+    fn server(&self, ipv4_only: bool) -> Result<SocketAddr, Refused> {
+        let port = match self.server_port {
+            None => transport::SERVER_PORT,
+            Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
+                refused(
+                    "INVALID_ARGS",
+                    UpnpResult::InvalidArgs,
+                    format!("serverPort {p} is not 1..65535"),
+                )
+            })?,
+        };
+        route::resolve_server(self.gateway.as_deref(), port, ipv4_only).map_err(|e| match e {
+            route::NoServer::Invalid(why) => {
+                refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why)
+            }
+            route::NoServer::Missing(why) => refused("NO_GATEWAY", UpnpResult::NoGateway, why),
+        })
+    }
+
+    /// How long the exchange may take, and the first wait before retransmitting.
+    fn timing(&self) -> Timing {
+        let mut t = Timing::with_budget(self.budget_ms.map_or(Timing::DEFAULT_BUDGET, |ms| {
+            Duration::from_millis(ms.into())
+        }));
+        if let Some(initial) = self.initial_timeout_ms {
+            t.initial = Duration::from_millis(initial.max(1).into());
+        }
+        t
+    }
 }
 
-#[napi(object)]
-pub struct NatPmpDeleteArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+/// Declares a NAT-PMP/PCP call's argument object: `PmpRequestOptions`'s target fields, the
+/// call's own, then `trace`; `target()` reads the target fields as one. A macro because the
+/// JS object is flat and napi-rs cannot flatten a nested struct into it. The call's own
+/// fields are documented with `#[doc = "..."]`: a `///` comment passed into a macro becomes
+/// a raw string, which napi-derive 3.7 copies into binding.d.ts as `r" ...` (the check that
+/// binding.d.ts is current would show it).
+macro_rules! pxp_call_args {
+    ($(#[$attr:meta])* pub struct $name:ident { $($own:tt)* }) => {
+        $(#[$attr])*
+        #[napi(object)]
+        pub struct $name {
+            pub gateway: Option<String>,
+            pub server_port: Option<u32>,
+            pub budget_ms: Option<u32>,
+            pub initial_timeout_ms: Option<u32>,
+            $($own)*
+            /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+            pub trace: Option<u32>,
+        }
+
+        impl $name {
+            /// Where the request goes and how long it may take.
+            fn target(&self) -> PmpRequestOptions {
+                PmpRequestOptions {
+                    gateway: self.gateway.clone(),
+                    server_port: self.server_port,
+                    budget_ms: self.budget_ms,
+                    initial_timeout_ms: self.initial_timeout_ms,
+                    trace: self.trace,
+                }
+            }
+        }
+    };
 }
 
-#[napi(object)]
-pub struct PcpMapArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// Suggested external port (default: the internal port; 0 = no preference).
-    pub external_port: Option<u32>,
-    /// Suggested external address (default: none).
-    pub external_address: Option<String>,
-    /// Seconds (default `PXP_LIFETIME_S`).
-    pub lifetime: Option<u32>,
-    /// The nonce of the mapping being renewed (24 hex digits); absent = a new mapping.
-    pub nonce: Option<String>,
-    /// RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it).
-    pub prefer_failure: Option<bool>,
-    /// The local address to send from, which is the mapping's internal address (over IPv6:
-    /// the pinhole's); absent = the system's choice towards the gateway.
-    pub local_address: Option<String>,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+pxp_call_args! {
+    pub struct NatPmpMapArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+        #[doc = "Suggested external port (default: the internal port; 0 = no preference)."]
+        pub external_port: Option<u32>,
+        #[doc = "Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`)."]
+        pub lifetime: Option<u32>,
+    }
 }
 
-#[napi(object)]
-pub struct PcpDeleteArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// The nonce the mapping was created with.
-    pub nonce: String,
-    /// The local address the mapping was made from (`PcpMapArgs.localAddress`).
-    pub local_address: Option<String>,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+pxp_call_args! {
+    pub struct NatPmpDeleteArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+    }
+}
+
+pxp_call_args! {
+    pub struct PcpMapArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+        #[doc = "Suggested external port (default: the internal port; 0 = no preference)."]
+        pub external_port: Option<u32>,
+        #[doc = "Suggested external address (default: none)."]
+        pub external_address: Option<String>,
+        #[doc = "Seconds (default `PXP_LIFETIME_S`)."]
+        pub lifetime: Option<u32>,
+        #[doc = "The nonce of the mapping being renewed (24 hex digits); absent = a new mapping."]
+        pub nonce: Option<String>,
+        #[doc = "RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it)."]
+        pub prefer_failure: Option<bool>,
+        #[doc = "The local address to send from, which is the mapping's internal address (over IPv6:"]
+        #[doc = "the pinhole's); absent = the system's choice towards the gateway."]
+        pub local_address: Option<String>,
+    }
+}
+
+pxp_call_args! {
+    pub struct PcpDeleteArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+        #[doc = "The nonce the mapping was created with."]
+        pub nonce: String,
+        #[doc = "The local address the mapping was made from (`PcpMapArgs.localAddress`)."]
+        pub local_address: Option<String>,
+    }
 }
 
 /// NAT-PMP external address request (RFC 6886 3.2).
@@ -453,11 +438,11 @@ pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePxpAns
 }
 
 async fn natpmp_external_address_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
-    let server = match resolve_gateway(&options.gateway, options.server_port, true) {
+    let server = match options.server(true) {
         Ok(s) => s,
         Err(refused) => return refused.answer(NATPMP),
     };
-    let t = timing(options.budget_ms, options.initial_timeout_ms);
+    let t = options.timing();
     from_natpmp(natpmp::external_address(server, &t).await, server)
 }
 
@@ -469,14 +454,15 @@ pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePxpAnswer {
 
 async fn natpmp_map_untraced(args: NatPmpMapArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, true)?;
-        let protocol = protocol_arg(&args.protocol)?;
-        let internal = internal_port_arg(args.internal_port)?;
-        let external = port_arg(
+        let target = args.target();
+        let server = target.server(true)?;
+        let protocol = check::protocol(&args.protocol, MapProtocol::Udp, MapProtocol::Tcp)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
+        let external = check::port(
             args.external_port.unwrap_or(args.internal_port),
             "externalPort",
         )?;
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let t = target.timing();
         let lifetime = args.lifetime.unwrap_or(pxp::DEFAULT_LIFETIME_S);
         let result = natpmp::map(server, protocol, internal, external, lifetime, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
@@ -492,10 +478,11 @@ pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePxpAnswer {
 
 async fn natpmp_delete_untraced(args: NatPmpDeleteArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, true)?;
-        let protocol = protocol_arg(&args.protocol)?;
-        let internal = internal_port_arg(args.internal_port)?;
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let target = args.target();
+        let server = target.server(true)?;
+        let protocol = check::protocol(&args.protocol, MapProtocol::Udp, MapProtocol::Tcp)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
+        let t = target.timing();
         let result = natpmp::delete(server, protocol, internal, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
     };
@@ -510,11 +497,11 @@ pub async fn pcp_announce(options: PmpRequestOptions) -> NativePxpAnswer {
 }
 
 async fn pcp_announce_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
-    let server = match resolve_gateway(&options.gateway, options.server_port, false) {
+    let server = match options.server(false) {
         Ok(s) => s,
         Err(refused) => return refused.answer(PCP),
     };
-    let t = timing(options.budget_ms, options.initial_timeout_ms);
+    let t = options.timing();
     from_pcp(pcp::announce(server, &t).await, server, None)
 }
 
@@ -526,10 +513,11 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
 
 async fn pcp_map_untraced(args: PcpMapArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, false)?;
-        let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
-        let internal = internal_port_arg(args.internal_port)?;
-        let external = port_arg(
+        let target = args.target();
+        let server = target.server(false)?;
+        let protocol = check::protocol(&args.protocol, pcp::PROTO_UDP, pcp::PROTO_TCP)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
+        let external = check::port(
             args.external_port.unwrap_or(args.internal_port),
             "externalPort",
         )?;
@@ -559,7 +547,7 @@ async fn pcp_map_untraced(args: PcpMapArgs) -> NativePxpAnswer {
             prefer_failure: args.prefer_failure.unwrap_or(false),
             local: local_arg(&args.local_address)?,
         };
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let t = target.timing();
         let result = pcp::map(server, &params, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
@@ -599,11 +587,12 @@ pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePxpAnswer {
 
 async fn pcp_delete_untraced(args: PcpDeleteArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, false)?;
-        let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
-        let internal = internal_port_arg(args.internal_port)?;
+        let target = args.target();
+        let server = target.server(false)?;
+        let protocol = check::protocol(&args.protocol, pcp::PROTO_UDP, pcp::PROTO_TCP)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
         let nonce = nonce_arg(&args.nonce)?;
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let t = target.timing();
         let local = local_arg(&args.local_address)?;
         let result = pcp::delete(server, local, protocol, internal, nonce, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
@@ -615,29 +604,45 @@ async fn pcp_delete_untraced(args: PcpDeleteArgs) -> NativePxpAnswer {
 mod tests {
     use super::*;
 
+    fn options(gateway: &str, server_port: Option<u32>) -> PmpRequestOptions {
+        PmpRequestOptions {
+            gateway: Some(gateway.into()),
+            server_port,
+            budget_ms: None,
+            initial_timeout_ms: None,
+            trace: None,
+        }
+    }
+
+    /// A refusal of `check` as a NAT-PMP/PCP call reports it.
+    fn refusal<T: std::fmt::Debug>(checked: Result<T, Failure>) -> Refused {
+        Refused::from(checked.unwrap_err())
+    }
+
     #[test]
     fn caller_input_is_checked_before_any_io() {
-        let bad = resolve_gateway(&Some("not-an-ip".into()), None, true).unwrap_err();
+        let bad = options("not-an-ip", None).server(true).unwrap_err();
         assert_eq!(bad.meaning, "INVALID_GATEWAY");
         assert_eq!(bad.upnp, UpnpResult::InvalidGateway);
-        let v6 = resolve_gateway(&Some("fd77::1".into()), None, true).unwrap_err();
+        let v6 = options("fd77::1", None).server(true).unwrap_err();
         assert!(v6.why.contains("IPv4 only"));
         assert_eq!(
-            resolve_gateway(&Some("fd77::1".into()), Some(5351), false).unwrap(),
+            options("fd77::1", Some(5351)).server(false).unwrap(),
             "[fd77::1]:5351".parse().unwrap()
         );
-        let port = resolve_gateway(&Some("10.0.0.1".into()), Some(70000), true).unwrap_err();
+        let port = options("10.0.0.1", Some(70000)).server(true).unwrap_err();
         assert_eq!(port.meaning, "INVALID_ARGS");
         assert_eq!(
-            resolve_gateway(&Some(" 10.0.0.1 ".into()), Some(1234), true).unwrap(),
+            options(" 10.0.0.1 ", Some(1234)).server(true).unwrap(),
             "10.0.0.1:1234".parse().unwrap()
         );
+        let protocol = refusal(check::protocol("udp", MapProtocol::Udp, MapProtocol::Tcp));
         assert_eq!(
-            protocol_arg("udp").unwrap_err().upnp,
-            UpnpResult::InvalidProtocol
+            (protocol.meaning, protocol.upnp),
+            ("INVALID_ARGS", UpnpResult::InvalidProtocol)
         );
         assert_eq!(
-            port_arg(65536, "internalPort").unwrap_err().upnp,
+            refusal(check::port(65536, "internalPort")).upnp,
             UpnpResult::InvalidPort
         );
         assert!(nonce_arg("xyz").is_err());
@@ -652,18 +657,23 @@ mod tests {
             "INVALID_ARGS"
         );
         assert_eq!(
-            internal_port_arg(0).unwrap_err().upnp,
+            refusal(check::nonzero_port(0, "internalPort")).upnp,
             UpnpResult::InvalidPort
         );
-        assert_eq!(internal_port_arg(7777).unwrap(), 7777);
+        assert_eq!(check::nonzero_port(7777, "internalPort").unwrap(), 7777);
     }
 
     #[test]
     fn timing_defaults() {
-        let t = timing(None, None);
+        let t = options("", None).timing();
         assert_eq!(t.budget, Duration::from_millis(2000));
         assert_eq!(t.initial, Duration::from_millis(250));
-        let t = timing(Some(100), Some(0));
+        let t = PmpRequestOptions {
+            budget_ms: Some(100),
+            initial_timeout_ms: Some(0),
+            ..options("", None)
+        }
+        .timing();
         assert_eq!(
             (t.budget, t.initial),
             (Duration::from_millis(100), Duration::from_millis(1))

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
 use crate::napi::cancel::{self, CallCancel};
+use crate::napi::check;
 use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::trace;
@@ -275,25 +276,6 @@ impl From<std::result::Result<String, Failure>> for ActionResult {
     }
 }
 
-fn port(value: u32, what: &str) -> std::result::Result<u16, Failure> {
-    u16::try_from(value).map_err(|_| {
-        Failure::new(
-            UpnpResult::InvalidPort,
-            format!("{what} {value} is not 0..65535"),
-        )
-    })
-}
-
-fn protocol(value: &str) -> std::result::Result<String, Failure> {
-    match value {
-        "UDP" | "TCP" => Ok(value.to_string()),
-        _ => Err(Failure::new(
-            UpnpResult::InvalidProtocol,
-            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
-        )),
-    }
-}
-
 #[napi(ts_return_type = "Promise<ActionResult>")]
 pub fn get_external_ip_address<'env>(
     env: &'env Env,
@@ -448,9 +430,9 @@ async fn add(
 ) -> std::result::Result<String, Failure> {
     let mapping = Mapping {
         remote_host: args.remote_host,
-        external_port: port(args.external_port, "external port")?,
-        protocol: protocol(&args.protocol)?,
-        internal_port: port(args.internal_port, "internal port")?,
+        external_port: check::port(args.external_port, "external port")?,
+        protocol: check::protocol(&args.protocol, "UDP", "TCP")?.to_string(),
+        internal_port: check::port(args.internal_port, "internal port")?,
         internal_client: args.internal_client,
         enabled: args.enabled,
         description: args.description,
@@ -470,8 +452,8 @@ impl PortMappingKey {
     /// The external port and protocol, checked.
     fn checked(&self) -> std::result::Result<(u16, String), Failure> {
         Ok((
-            port(self.external_port, "external port")?,
-            protocol(&self.protocol)?,
+            check::port(self.external_port, "external port")?,
+            check::protocol(&self.protocol, "UDP", "TCP")?.to_string(),
         ))
     }
 }

@@ -65,14 +65,6 @@ impl MapProtocol {
             Self::Tcp => OP_MAP_TCP,
         }
     }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "UDP" => Some(Self::Udp),
-            "TCP" => Some(Self::Tcp),
-            _ => None,
-        }
-    }
 }
 
 /// RFC 6886 3.2.
