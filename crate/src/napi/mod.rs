@@ -7,6 +7,7 @@ pub mod file_lock;
 pub mod pinholes;
 pub mod probe;
 pub mod pxp;
+pub mod pxp_answer;
 pub mod pxp_listener;
 mod runtime;
 pub mod stun;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
-use crate::napi::pxp::{from_natpmp, from_pcp, ms, NativePxpAnswer};
+use crate::napi::pxp_answer::{from_natpmp, from_pcp, ms, NativePxpAnswer};
 use crate::napi::upnp::NativeDevice;
 use crate::napi::NativeFailure;
 use crate::probe::{self, ProbeConfig};
