@@ -1,10 +1,10 @@
 //! The N-API surface: plain data in, plain data out, every network call a Promise run on
-//! napi-rs's tokio runtime. Godot's validation order lives in `index.ts`; this layer re-checks
+//! napi-rs's tokio runtime. Godot's validation order lives in `lib/godot/`; this layer re-checks
 //! ranges so that no JS value can reach the core unchecked.
 //!
 //! Panics: napi-rs settles a panicking async call as a rejected promise (`panic = "unwind"`)
-//! and `catch_unwind` does the same for sync calls; `index.ts` turns such a rejection into
-//! `UNKNOWN_ERROR`, so a bug can never take the Node process down.
+//! and `catch_unwind` does the same for sync calls; `lib/native/convert.ts` turns such a
+//! rejection into `UNKNOWN_ERROR`, so a bug can never take the Node process down.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -131,7 +131,7 @@ pub struct DiscoverResult {
     pub replies: u32,
 }
 
-/// One discovery run, cancellable from JS (an `AbortSignal` in `index.ts`).
+/// One discovery run, cancellable from JS (an `AbortSignal` in `lib/godot/upnp.ts`).
 #[napi]
 pub struct Discovery {
     config: DiscoverConfig,

@@ -1,7 +1,7 @@
 //! The connection behaviour against loopback routers shaped like miniupnpd
-//! (`test_model_router.rs`): spares reused and closed, back-off, and no mapping left behind
-//! when a request is given up. Each test has a loopback address of its own, because the
-//! connection limits are per device address. They assert what happens, never how fast.
+//! (`upnp/testing/model_router.rs`): spares reused and closed, back-off, and no mapping left
+//! behind when a request is given up. Each test has a loopback address of its own, because
+//! the connection limits are per device address. They assert what happens, never how fast.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
