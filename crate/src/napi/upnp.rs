@@ -131,7 +131,7 @@ pub struct DiscoverResult {
     pub replies: u32,
 }
 
-/// One discovery run, cancellable from JS (an `AbortSignal` in `lib/godot/upnp.ts`).
+/// One discovery run, cancellable from JS (an `AbortSignal` in `index.ts`).
 #[napi]
 pub struct Discovery {
     config: DiscoverConfig,
