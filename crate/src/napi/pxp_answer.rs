@@ -127,6 +127,16 @@ impl NativePxpAnswer {
         }
     }
 
+    /// How the exchange that got `reply` went, who answered, and the server's epoch.
+    fn with_reply<R>(mut self, reply: &client::Reply<R>, gateway: SocketAddr) -> Self {
+        self.attempts = reply.attempts;
+        self.latency_ms = ms(reply.latency);
+        self.ignored = reply.ignored;
+        self.gateway = Some(route::format_gateway(gateway));
+        self.local_address = Some(reply.local.ip().to_string());
+        self.with_epoch(reply.epoch)
+    }
+
     fn with_epoch(mut self, check: Option<EpochCheck>) -> Self {
         if let Some(check) = check {
             self.epoch = Some(check.epoch);
@@ -172,20 +182,14 @@ pub(super) fn from_natpmp(
     match result {
         Ok(reply) => {
             let code = reply.response.result_code;
-            let mut out = NativePxpAnswer {
-                attempts: reply.attempts,
-                latency_ms: ms(reply.latency),
-                ignored: reply.ignored,
-                gateway: Some(route::format_gateway(gateway)),
-                local_address: Some(reply.local.ip().to_string()),
-                ..NativePxpAnswer::answered(
-                    NATPMP,
-                    code.into(),
-                    code == natpmp::RESULT_SUCCESS,
-                    natpmp::result_meaning(code),
-                    natpmp::result_to_upnp(code),
-                )
-            };
+            let mut out = NativePxpAnswer::answered(
+                NATPMP,
+                code.into(),
+                code == natpmp::RESULT_SUCCESS,
+                natpmp::result_meaning(code),
+                natpmp::result_to_upnp(code),
+            )
+            .with_reply(&reply, gateway);
             match reply.response.body {
                 natpmp::Body::ExternalAddress(ip) => out.external_address = Some(ip.to_string()),
                 natpmp::Body::Map {
@@ -199,7 +203,7 @@ pub(super) fn from_natpmp(
                 }
                 natpmp::Body::None => {}
             }
-            out.with_epoch(reply.epoch)
+            out
         }
         Err(e) => failed(NATPMP, e, gateway),
     }
@@ -239,11 +243,6 @@ pub(super) fn from_pcp(
             let r = &reply.response;
             let code = r.result_code;
             let mut out = NativePxpAnswer {
-                attempts: reply.attempts,
-                latency_ms: ms(reply.latency),
-                ignored: reply.ignored,
-                gateway: Some(route::format_gateway(gateway)),
-                local_address: Some(reply.local.ip().to_string()),
                 lifetime: Some(r.lifetime),
                 nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
                 options: Some(
@@ -262,6 +261,7 @@ pub(super) fn from_pcp(
                     pcp::result_meaning(code),
                     pcp::result_to_upnp(code),
                 )
+                .with_reply(&reply, gateway)
             };
             if let Some(m) = &r.map {
                 out.internal_port = Some(m.internal_port.into());
@@ -272,7 +272,7 @@ pub(super) fn from_pcp(
                     out.external_address = Some(m.external_address.to_string());
                 }
             }
-            out.with_epoch(reply.epoch)
+            out
         }
         // Without an answer the server may still have made the mapping: report its nonce.
         Err(e @ client::Error::Exchange(_)) => NativePxpAnswer {
