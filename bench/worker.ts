@@ -53,7 +53,7 @@ export interface PairsRun {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** A spare connection left idle closes after 500 ms (crate/src/upnp/link_policy.rs): the
+/** A spare connection left idle closes after 500 ms (crate/src/upnp/link/policy.rs): the
  *  router's side of that close belongs to the run. */
 const SPARES_CLOSED_MS = 600
 

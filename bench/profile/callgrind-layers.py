@@ -11,8 +11,8 @@ On the JS thread a layer is the inclusive cost of the N-API entry points that st
 (extern functions: never inlined); on the tokio thread, where async code is inlined into
 tokio's task polls, each instruction is charged by the source file it comes from (ours or a
 dependency's), else by the function it was inlined into. Names cover the crate before and
-after issue 29 (hyper and head_case, then http_reply and xml_scan), so older builds can be
-profiled too; a build needs its symbols (strip = none) for any of this."""
+after issue 29 (hyper and head_case, then http_reply and xml_scan) and after issue 28's
+folders (link/, soap/xml_scan, actions), so older builds can be profiled too; a build needs its symbols (strip = none) for any of this."""
 import glob
 import re
 import subprocess
@@ -65,19 +65,19 @@ ALLOCATOR = r'^(_int_malloc|_int_free|malloc|free|realloc|_int_realloc|calloc|ma
 TOKIO_LAYERS = [
     ('XML reply parsing (decode, parse, read the values)',
      r'soap::(parse_reply|read_reply|unshelter|shelter_controls)|xml_scan::|charset::|roxmltree::',
-     r'upnp/(xml_scan|charset)\.rs|roxmltree-'),
+     r'upnp/(soap/)?(xml_scan|charset)\.rs|roxmltree-'),
     ('request head and SOAP body building',
      r'http::(request_bytes|header_value|request_target|head_fields)|head_case::respell|soap::(envelope|escape_into|xml_escape)',
      r'(?!)'),
     ('HTTP exchange (write, read, reply framing)',
      r'http_reply::|http::(talk|exchange|exchange_once|io_failure)|head_case::|hyper::|hyper_util::|httparse::|http_body',
-     r'upnp/(http|http_reply|head_case)\.rs|hyper-|hyper-util-|/http-[0-9]|http-body|httparse-|bytes-|want-'),
+     r'upnp/(link/)?(http|http_reply|head_case)\.rs|hyper-|hyper-util-|/http-[0-9]|http-body|httparse-|bytes-|want-'),
     ("connections (the device's link: queue, spares, connect)",
-     r'upnp::link::|link_policy::|upnp::http::(open|connect)',
-     r'upnp/link(_policy)?\.rs|socket2-'),
+     r'upnp::link::(?!http)|link_policy::|upnp::(link::)?http::(open|connect)',
+     r'upnp/link(_policy|/policy)?\.rs|socket2-'),
     ('the SOAP call around them (arguments, mapping book, hand-off)',
-     r'upnp::(soap|gateway|leftovers)::|upnp_native::napi::',
-     r'upnp/(soap|gateway|leftovers)\.rs|napi/|napi-'),
+     r'upnp::(soap|gateway|actions|leftovers)::|upnp_native::napi::',
+     r'upnp/(soap|gateway|actions|leftovers)\.rs|napi/|napi-'),
     ('scheduling and waiting (tokio tasks, timers, epoll)', r'^<?tokio::|^mio::', r'tokio-|mio-'),
 ]
 # Wrappers whose instructions are mostly code inlined into them: placed by source file.

@@ -25,7 +25,7 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
 fi
 export RUSTC_BOOTSTRAP=1
 
-# Input size caps: a datagram is at most 4 KiB (ssdp.rs MAX_DATAGRAM), NAT-PMP/PCP at most
+# Input size caps: a datagram is at most 4 KiB (discovery/ssdp.rs MAX_DATAGRAM), NAT-PMP/PCP at most
 # 1100 bytes (RFC 6887), STUN at most 1500 (limits.rs; a little more, so the cap itself is
 # exercised); XML gets more room for nesting and entity tricks.
 max_len() {

@@ -1,8 +1,8 @@
 //! Godot's result numbers and the one place where router faults become them.
 //!
 //! The numeric values of [`UpnpResult`] and [`IgdStatus`] are a public contract (they are
-//! Godot's `UPNP.UPNPResult` and `UPNPDevice.IGDStatus`); the TypeScript enums in `index.ts`
-//! carry the same numbers and a test checks both sides agree.
+//! Godot's `UPNP.UPNPResult` and `UPNPDevice.IGDStatus`); the TypeScript enums in
+//! `lib/errors.ts` carry the same numbers and a test checks both sides agree.
 
 use std::fmt;
 

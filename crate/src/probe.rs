@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use crate::errors::{Failure, IgdStatus};
 use crate::pxp::transport::Timing;
 use crate::pxp::{natpmp, pcp};
+use crate::upnp::device::DeviceInfo;
+use crate::upnp::discovery::ssdp::SocketOptions;
 use crate::upnp::discovery::{self, DiscoverConfig};
-use crate::upnp::gateway::DeviceInfo;
-use crate::upnp::ssdp::SocketOptions;
 
 /// Tailscale's figure, and ours: enough for a LAN router, short enough to run often.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(250);

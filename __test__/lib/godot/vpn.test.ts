@@ -78,7 +78,7 @@ describe('behind a VPN the router is still found, and quickly', () => {
     const { result } = await discover('tun0', 600)
     expect(result).toBe(UPNPResult.NO_DEVICES)
     // Seven search types (Godot's five gateway types, TR-064's IGD and upnp:rootdevice,
-    // crate/src/upnp/search.rs), sent twice (the retransmission).
+    // crate/src/upnp/discovery/search.rs), sent twice (the retransmission).
     expect(tunDropped() - before).toBe(14)
   })
 

@@ -2,8 +2,8 @@
 //! resolved and checked the way classification does.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use upnp_native::upnp::description::{resolve_url, Description};
-use upnp_native::upnp::http::Endpoint;
+use upnp_native::upnp::device::description::{resolve_url, Description};
+use upnp_native::upnp::link::http::Endpoint;
 
 const DESCRIPTION_URL: &str = "http://192.168.77.1:5000/rootDesc.xml";
 

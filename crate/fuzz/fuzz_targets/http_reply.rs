@@ -2,7 +2,7 @@
 //! panic, and never more held than the caps allow.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use upnp_native::upnp::http_reply::{ReplyReader, MAX_HEAD_BYTES};
+use upnp_native::upnp::link::http_reply::{ReplyReader, MAX_HEAD_BYTES};
 
 const MAX_BODY: usize = 1024;
 

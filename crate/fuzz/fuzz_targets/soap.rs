@@ -3,7 +3,8 @@
 //! roxmltree must take it too and list the same elements (xml_scan.rs).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use upnp_native::upnp::{gateway, soap, xml_scan};
+use upnp_native::upnp::actions;
+use upnp_native::upnp::soap::{self, xml_scan};
 
 fuzz_target!(|body: &[u8]| {
     let text = String::from_utf8_lossy(body);
@@ -12,6 +13,6 @@ fuzz_target!(|body: &[u8]| {
         assert_eq!(xml_scan::from_document(&doc), scanned);
     }
     if let Ok(soap::Parsed::Response(values)) = soap::parse_reply(&text, "GetGenericPortMappingEntry") {
-        let _ = gateway::entry(&values);
+        let _ = actions::entry(&values);
     }
 });

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use libfuzzer_sys::fuzz_target;
-use upnp_native::upnp::ssdp;
+use upnp_native::upnp::discovery::ssdp;
 
 fuzz_target!(|datagram: &[u8]| {
     let from4: SocketAddr = "192.168.77.1:1900".parse().unwrap();

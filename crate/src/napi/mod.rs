@@ -1,11 +1,22 @@
-//! The N-API surface: plain data in, plain data out. The only module that uses napi.
+//! The N-API surface: plain data in, plain data out. The only module that uses napi; it
+//! converts and checks arguments, nothing more.
+//!
+//! Here: [`NativeFailure`], the one failure shape of every call, and the defaults Rust owns.
+//! - [`upnp`] (discovery, the SOAP actions, `SoapService`), [`pinholes`], [`pxp`] (its
+//!   answers: [`pxp_answer`]), [`pxp_listener`], [`probe`], [`stun`]: the calls.
+//! - `check`: the port and protocol checks, once for every call.
+//! - [`cancel`] (an `AbortSignal` stops a call's work), `completion` (the hot calls settle
+//!   through one threadsafe function per JS thread), `runtime` (one tokio worker),
+//!   [`trace`] (a traced call's events, queued for its JS thread), [`file_lock`].
 
 pub mod cancel;
+mod check;
 mod completion;
 pub mod file_lock;
 pub mod pinholes;
 pub mod probe;
 pub mod pxp;
+pub mod pxp_answer;
 pub mod pxp_listener;
 mod runtime;
 pub mod stun;

@@ -6,6 +6,7 @@
 use napi_derive::napi;
 
 use crate::errors::{Failure, UpnpResult};
+use crate::napi::check;
 use crate::napi::upnp::{ActionResult, SoapTarget};
 use crate::napi::NativeFailure;
 use crate::trace;
@@ -45,31 +46,6 @@ pub struct PinholeResult {
     pub internal_client: Option<String>,
 }
 
-fn port(value: u32, what: &str, wildcard: bool) -> Result<u16, Failure> {
-    match u16::try_from(value) {
-        Ok(0) if !wildcard => Err(Failure::new(
-            UpnpResult::InvalidPort,
-            format!("{what} 0 is not a port"),
-        )),
-        Ok(p) => Ok(p),
-        Err(_) => Err(Failure::new(
-            UpnpResult::InvalidPort,
-            format!("{what} {value} is not 0..65535"),
-        )),
-    }
-}
-
-fn protocol(value: &str) -> Result<u16, Failure> {
-    match value {
-        "UDP" => Ok(PROTO_UDP),
-        "TCP" => Ok(PROTO_TCP),
-        _ => Err(Failure::new(
-            UpnpResult::InvalidProtocol,
-            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
-        )),
-    }
-}
-
 fn lease(value: u32) -> Result<u32, Failure> {
     if (1..=MAX_LEASE).contains(&value) {
         Ok(value)
@@ -93,10 +69,10 @@ fn id_arg(value: u32) -> Result<u16, Failure> {
 fn pinhole(spec: PinholeSpec, with_lease: bool) -> Result<Pinhole, Failure> {
     Ok(Pinhole {
         remote_host: spec.remote_host,
-        remote_port: port(spec.remote_port, "remote port", true)?,
+        remote_port: check::port(spec.remote_port, "remote port")?,
         internal_client: spec.internal_client,
-        internal_port: port(spec.internal_port, "internal port", false)?,
-        protocol: protocol(&spec.protocol)?,
+        internal_port: check::nonzero_port(spec.internal_port, "internal port")?,
+        protocol: check::protocol(&spec.protocol, PROTO_UDP, PROTO_TCP)?,
         lease_time: if with_lease {
             lease(spec.lease_time)?
         } else {

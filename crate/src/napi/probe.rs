@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use napi_derive::napi;
 
-use crate::napi::pxp::{from_natpmp, from_pcp, ms, NativePxpAnswer};
+use crate::napi::pxp_answer::{from_natpmp, from_pcp, ms, NativePxpAnswer};
 use crate::napi::upnp::NativeDevice;
 use crate::napi::NativeFailure;
 use crate::probe::{self, ProbeConfig};
 use crate::pxp::transport;
 use crate::route;
 use crate::trace;
-use crate::upnp::ssdp::SocketOptions;
+use crate::upnp::discovery::ssdp::SocketOptions;
 
 #[napi(object)]
 pub struct ProbeOptions {

@@ -1,15 +1,6 @@
 //! The N-API surface of NAT-PMP and PCP (the probe and the gateway lookup are in
 //! `probe.rs`): plain objects in, plain objects out, every call a Promise that never rejects for a
-//! network reason (the result says what happened).
-//!
-//! Every answer that is not a success carries a `NativeFailure` (the shape UPnP calls use
-//! too: Godot's result, `via`, the raw result code, its RFC name as `meaning`), and every
-//! answer carries the server's epoch judged in Rust: `rebooted` is true on
-//! the answer that revealed lost state, and `resets` counts such events per gateway for the
-//! whole process, so a caller that stored `resets` with a mapping sees that the mapping is
-//! gone even when another caller's request saw the reboot first. Rust keeps this state
-//! because the RFC rules compare the server's clock with ours at the moment each answer
-//! arrived, which only this side measures exactly.
+//! network reason (the result says what happened: `pxp_answer.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -17,347 +8,18 @@ use std::time::Duration;
 use napi_derive::napi;
 
 use crate::errors::UpnpResult;
-use crate::napi::NativeFailure;
-use crate::pxp::transport::{self, EpochCheck, ExchangeError, Timing};
-use crate::pxp::{self, client, natpmp, pcp};
+use crate::napi::check;
+use crate::napi::pxp_answer::{
+    from_natpmp, from_pcp, refused, NativePxpAnswer, Refused, NATPMP, PCP,
+};
+use crate::pxp::natpmp::MapProtocol;
+use crate::pxp::transport::{self, Timing};
+use crate::pxp::{self, natpmp, pcp};
 use crate::route;
 use crate::trace;
 
-/// `NativeFailure::via` of each protocol.
-const NATPMP: &str = "natpmp";
-const PCP: &str = "pcp";
-
-#[napi(object)]
-#[derive(Clone, Debug)]
-pub struct NativePxpAnswer {
-    /// Why this is not a success (absent = the server answered with result code 0).
-    pub failure: Option<NativeFailure>,
-    /// Raw result code of the server's answer (NAT-PMP 0..5, PCP 0..13 defined); absent
-    /// without an answer of this protocol version.
-    pub result_code: Option<u32>,
-    /// Set when the server answered in another protocol version (NAT-PMP 0, PCP 2).
-    pub server_version: Option<u32>,
-    /// Seconds since the server's epoch, from this answer.
-    pub epoch: Option<u32>,
-    pub rebooted: bool,
-    pub resets: u32,
-    /// Requests sent (1 = answered at once).
-    pub attempts: u32,
-    pub latency_ms: f64,
-    /// Datagrams ignored (malformed or not ours) before the answer.
-    pub ignored: u32,
-    /// Where the requests went (`fe80::1%eth0` form for scoped addresses).
-    pub gateway: Option<String>,
-    /// Our address as the server saw it.
-    pub local_address: Option<String>,
-    pub external_address: Option<String>,
-    pub internal_port: Option<u32>,
-    pub external_port: Option<u32>,
-    /// Granted lifetime in seconds (PCP errors: how long the error lasts).
-    pub lifetime: Option<u32>,
-    /// PCP MAP: the mapping's nonce (24 hex digits); renew and delete must repeat it.
-    pub nonce: Option<String>,
-    /// PCP MAP: the IANA protocol number in the answer (6 TCP, 17 UDP).
-    pub protocol: Option<u32>,
-    /// PCP: options in the answer, unknown ones included.
-    pub options: Option<Vec<NativePcpOption>>,
-}
-
-#[napi(object)]
-#[derive(Clone, Debug)]
-pub struct NativePcpOption {
-    pub code: u32,
-    /// Hex.
-    pub data: String,
-}
-
-impl NativePxpAnswer {
-    fn empty(failure: Option<NativeFailure>) -> Self {
-        Self {
-            failure,
-            result_code: None,
-            server_version: None,
-            epoch: None,
-            rebooted: false,
-            resets: 0,
-            attempts: 0,
-            latency_ms: 0.0,
-            ignored: 0,
-            gateway: None,
-            local_address: None,
-            external_address: None,
-            internal_port: None,
-            external_port: None,
-            lifetime: None,
-            nonce: None,
-            protocol: None,
-            options: None,
-        }
-    }
-
-    /// An answer with a result code: a failure unless the code is success.
-    fn answered(via: &str, code: u32, success: bool, meaning: &str, result: UpnpResult) -> Self {
-        Self {
-            result_code: Some(code),
-            ..Self::empty(
-                (!success).then(|| NativeFailure::pxp(via, result, Some(code), meaning, None)),
-            )
-        }
-    }
-
-    fn exchange_failed(via: &str, e: &ExchangeError, gateway: SocketAddr) -> Self {
-        let upnp = match e {
-            ExchangeError::Socket(_) => UpnpResult::SocketError,
-            _ => UpnpResult::NoGateway,
-        };
-        Self {
-            attempts: e.attempts(),
-            latency_ms: ms(e.elapsed()),
-            ignored: match e {
-                ExchangeError::Timeout { ignored, .. } => *ignored,
-                _ => 0,
-            },
-            gateway: Some(route::format_gateway(gateway)),
-            ..Self::empty(Some(NativeFailure::pxp(
-                via,
-                upnp,
-                None,
-                e.meaning(),
-                Some(e.to_string()),
-            )))
-        }
-    }
-
-    fn with_epoch(mut self, check: Option<EpochCheck>) -> Self {
-        if let Some(check) = check {
-            self.epoch = Some(check.epoch);
-            self.rebooted = check.rebooted;
-            self.resets = check.resets;
-        }
-        self
-    }
-}
-
-/// Input refused before any I/O; becomes a failure without an answer.
-#[derive(Debug)]
-struct Refused {
-    meaning: &'static str,
-    upnp: UpnpResult,
-    why: String,
-}
-
-fn refused(meaning: &'static str, upnp: UpnpResult, why: String) -> Refused {
-    Refused { meaning, upnp, why }
-}
-
-impl Refused {
-    fn answer(self, via: &str) -> NativePxpAnswer {
-        NativePxpAnswer::empty(Some(NativeFailure::pxp(
-            via,
-            self.upnp,
-            None,
-            self.meaning,
-            Some(self.why),
-        )))
-    }
-}
-
-pub(super) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-pub(super) fn from_natpmp(
-    result: Result<natpmp::Reply, natpmp::Error>,
-    gateway: SocketAddr,
-) -> NativePxpAnswer {
-    match result {
-        Ok(reply) => {
-            let code = reply.response.result_code;
-            let mut out = NativePxpAnswer {
-                attempts: reply.attempts,
-                latency_ms: ms(reply.latency),
-                ignored: reply.ignored,
-                gateway: Some(route::format_gateway(gateway)),
-                local_address: Some(reply.local.ip().to_string()),
-                ..NativePxpAnswer::answered(
-                    NATPMP,
-                    code.into(),
-                    code == natpmp::RESULT_SUCCESS,
-                    natpmp::result_meaning(code),
-                    natpmp::result_to_upnp(code),
-                )
-            };
-            match reply.response.body {
-                natpmp::Body::ExternalAddress(ip) => out.external_address = Some(ip.to_string()),
-                natpmp::Body::Map {
-                    internal_port,
-                    external_port,
-                    lifetime,
-                } => {
-                    out.internal_port = Some(internal_port.into());
-                    out.external_port = Some(external_port.into());
-                    out.lifetime = Some(lifetime);
-                }
-                natpmp::Body::None => {}
-            }
-            out.with_epoch(reply.epoch)
-        }
-        Err(e) => failed(NATPMP, e, gateway),
-    }
-}
-
-/// A NAT-PMP or PCP request that got no usable answer of this protocol version.
-fn failed(via: &str, e: client::Error, gateway: SocketAddr) -> NativePxpAnswer {
-    match e {
-        client::Error::Exchange(e) => NativePxpAnswer::exchange_failed(via, &e, gateway),
-        client::Error::OtherVersion {
-            version, attempts, ..
-        } => NativePxpAnswer {
-            server_version: Some(version.into()),
-            attempts,
-            gateway: Some(route::format_gateway(gateway)),
-            ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
-                via,
-                UpnpResult::InvalidGateway,
-                None,
-                e.meaning(),
-                Some(e.to_string()),
-            )))
-        },
-        client::Error::Invalid(_) => {
-            refused(e.meaning(), UpnpResult::InvalidArgs, e.to_string()).answer(via)
-        }
-    }
-}
-
-pub(super) fn from_pcp(
-    result: Result<pcp::Reply, pcp::Error>,
-    gateway: SocketAddr,
-    nonce: Option<[u8; pcp::NONCE_LEN]>,
-) -> NativePxpAnswer {
-    match result {
-        Ok(reply) => {
-            let r = &reply.response;
-            let code = r.result_code;
-            let mut out = NativePxpAnswer {
-                attempts: reply.attempts,
-                latency_ms: ms(reply.latency),
-                ignored: reply.ignored,
-                gateway: Some(route::format_gateway(gateway)),
-                local_address: Some(reply.local.ip().to_string()),
-                lifetime: Some(r.lifetime),
-                nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
-                options: Some(
-                    r.options
-                        .iter()
-                        .map(|o| NativePcpOption {
-                            code: o.code.into(),
-                            data: o.data.iter().map(|b| format!("{b:02x}")).collect(),
-                        })
-                        .collect(),
-                ),
-                ..NativePxpAnswer::answered(
-                    PCP,
-                    code.into(),
-                    code == pcp::RESULT_SUCCESS,
-                    pcp::result_meaning(code),
-                    pcp::result_to_upnp(code),
-                )
-            };
-            if let Some(m) = &r.map {
-                out.internal_port = Some(m.internal_port.into());
-                out.external_port = Some(m.external_port.into());
-                out.protocol = Some(m.protocol.into());
-                // Errors echo "no preference" (all zeros): no address to report then.
-                if !m.external_address.is_unspecified() {
-                    out.external_address = Some(m.external_address.to_string());
-                }
-            }
-            out.with_epoch(reply.epoch)
-        }
-        // Without an answer the server may still have made the mapping: report its nonce.
-        Err(e @ client::Error::Exchange(_)) => NativePxpAnswer {
-            nonce: nonce.map(|n| pcp::nonce_to_hex(&n)),
-            ..failed(PCP, e, gateway)
-        },
-        Err(e) => failed(PCP, e, gateway),
-    }
-}
-
-/// Where a request goes (`route::resolve_server`), with the caller's port checked.
-fn resolve_gateway(
-    gateway: &Option<String>,
-    server_port: Option<u32>,
-    ipv4_only: bool,
-) -> Result<SocketAddr, Refused> {
-    let port = match server_port {
-        None => transport::SERVER_PORT,
-        Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
-            refused(
-                "INVALID_ARGS",
-                UpnpResult::InvalidArgs,
-                format!("serverPort {p} is not 1..65535"),
-            )
-        })?,
-    };
-    route::resolve_server(gateway.as_deref(), port, ipv4_only).map_err(|e| match e {
-        route::NoServer::Invalid(why) => {
-            refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why)
-        }
-        route::NoServer::Missing(why) => refused("NO_GATEWAY", UpnpResult::NoGateway, why),
-    })
-}
-
-fn timing(budget_ms: Option<u32>, initial_timeout_ms: Option<u32>) -> Timing {
-    let mut t = Timing::with_budget(budget_ms.map_or(Timing::DEFAULT_BUDGET, |ms| {
-        Duration::from_millis(ms.into())
-    }));
-    if let Some(initial) = initial_timeout_ms {
-        t.initial = Duration::from_millis(initial.max(1).into());
-    }
-    t
-}
-
-/// A mapping's internal port: 0 would mean "every port" (NAT-PMP 3.4 deletes all of the
-/// client's mappings), never what a caller of these functions means.
-fn internal_port_arg(value: u32) -> Result<u16, Refused> {
-    match port_arg(value, "internalPort")? {
-        0 => Err(refused(
-            "INVALID_ARGS",
-            UpnpResult::InvalidPort,
-            "internalPort 0 is not a port".to_string(),
-        )),
-        p => Ok(p),
-    }
-}
-
-fn port_arg(value: u32, what: &str) -> Result<u16, Refused> {
-    u16::try_from(value).map_err(|_| {
-        refused(
-            "INVALID_ARGS",
-            UpnpResult::InvalidPort,
-            format!("{what} {value} is not 0..65535"),
-        )
-    })
-}
-
-fn protocol_arg(value: &str) -> Result<natpmp::MapProtocol, Refused> {
-    natpmp::MapProtocol::parse(value).ok_or_else(|| {
-        refused(
-            "INVALID_ARGS",
-            UpnpResult::InvalidProtocol,
-            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
-        )
-    })
-}
-
-fn pcp_protocol(p: natpmp::MapProtocol) -> u8 {
-    match p {
-        natpmp::MapProtocol::Udp => pcp::PROTO_UDP,
-        natpmp::MapProtocol::Tcp => pcp::PROTO_TCP,
-    }
-}
-
+// Every call's argument object starts with these fields (`pxp_call_args!`) and reads them
+// through this struct (a `//` comment: doc comments here are binding.d.ts's text).
 /// Target and timing of one NAT-PMP or PCP request.
 #[napi(object)]
 pub struct PmpRequestOptions {
@@ -373,77 +35,125 @@ pub struct PmpRequestOptions {
     pub trace: Option<u32>,
 }
 
-#[napi(object)]
-pub struct NatPmpMapArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// Suggested external port (default: the internal port; 0 = no preference).
-    pub external_port: Option<u32>,
-    /// Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`).
-    pub lifetime: Option<u32>,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+impl PmpRequestOptions {
+    /// Where the request goes (`route::resolve_server`), with the caller's port checked.
+    fn server(&self, ipv4_only: bool) -> Result<SocketAddr, Refused> {
+        let port = match self.server_port {
+            None => transport::SERVER_PORT,
+            Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
+                refused(
+                    "INVALID_ARGS",
+                    UpnpResult::InvalidArgs,
+                    format!("serverPort {p} is not 1..65535"),
+                )
+            })?,
+        };
+        route::resolve_server(self.gateway.as_deref(), port, ipv4_only).map_err(|e| match e {
+            route::NoServer::Invalid(why) => {
+                refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why)
+            }
+            route::NoServer::Missing(why) => refused("NO_GATEWAY", UpnpResult::NoGateway, why),
+        })
+    }
+
+    /// How long the exchange may take, and the first wait before retransmitting.
+    fn timing(&self) -> Timing {
+        let mut t = Timing::with_budget(self.budget_ms.map_or(Timing::DEFAULT_BUDGET, |ms| {
+            Duration::from_millis(ms.into())
+        }));
+        if let Some(initial) = self.initial_timeout_ms {
+            t.initial = Duration::from_millis(initial.max(1).into());
+        }
+        t
+    }
 }
 
-#[napi(object)]
-pub struct NatPmpDeleteArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+/// Declares a NAT-PMP/PCP call's argument object: `PmpRequestOptions`'s target fields, the
+/// call's own, then `trace`; `target()` reads the target fields as one. A macro because the
+/// JS object is flat and napi-rs cannot flatten a nested struct into it. The call's own
+/// fields are documented with `#[doc = "..."]`: a `///` comment passed into a macro becomes
+/// a raw string, which napi-derive 3.7 copies into binding.d.ts as `r" ...` (the check that
+/// binding.d.ts is current would show it).
+macro_rules! pxp_call_args {
+    ($(#[$attr:meta])* pub struct $name:ident { $($own:tt)* }) => {
+        $(#[$attr])*
+        #[napi(object)]
+        pub struct $name {
+            pub gateway: Option<String>,
+            pub server_port: Option<u32>,
+            pub budget_ms: Option<u32>,
+            pub initial_timeout_ms: Option<u32>,
+            $($own)*
+            /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
+            pub trace: Option<u32>,
+        }
+
+        impl $name {
+            /// Where the request goes and how long it may take.
+            fn target(&self) -> PmpRequestOptions {
+                PmpRequestOptions {
+                    gateway: self.gateway.clone(),
+                    server_port: self.server_port,
+                    budget_ms: self.budget_ms,
+                    initial_timeout_ms: self.initial_timeout_ms,
+                    trace: self.trace,
+                }
+            }
+        }
+    };
 }
 
-#[napi(object)]
-pub struct PcpMapArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// Suggested external port (default: the internal port; 0 = no preference).
-    pub external_port: Option<u32>,
-    /// Suggested external address (default: none).
-    pub external_address: Option<String>,
-    /// Seconds (default `PXP_LIFETIME_S`).
-    pub lifetime: Option<u32>,
-    /// The nonce of the mapping being renewed (24 hex digits); absent = a new mapping.
-    pub nonce: Option<String>,
-    /// RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it).
-    pub prefer_failure: Option<bool>,
-    /// The local address to send from, which is the mapping's internal address (over IPv6:
-    /// the pinhole's); absent = the system's choice towards the gateway.
-    pub local_address: Option<String>,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+pxp_call_args! {
+    pub struct NatPmpMapArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+        #[doc = "Suggested external port (default: the internal port; 0 = no preference)."]
+        pub external_port: Option<u32>,
+        #[doc = "Requested lifetime in seconds (default `PXP_LIFETIME_S`; 0 deletes, prefer `natpmpDelete`)."]
+        pub lifetime: Option<u32>,
+    }
 }
 
-#[napi(object)]
-pub struct PcpDeleteArgs {
-    pub gateway: Option<String>,
-    pub server_port: Option<u32>,
-    pub budget_ms: Option<u32>,
-    pub initial_timeout_ms: Option<u32>,
-    #[napi(ts_type = "'UDP' | 'TCP'")]
-    pub protocol: String,
-    pub internal_port: u32,
-    /// The nonce the mapping was created with.
-    pub nonce: String,
-    /// The local address the mapping was made from (`PcpMapArgs.localAddress`).
-    pub local_address: Option<String>,
-    /// A traced call's id (`traceCall()`): its exchanges are reported (diagnostics).
-    pub trace: Option<u32>,
+pxp_call_args! {
+    pub struct NatPmpDeleteArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+    }
+}
+
+pxp_call_args! {
+    pub struct PcpMapArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+        #[doc = "Suggested external port (default: the internal port; 0 = no preference)."]
+        pub external_port: Option<u32>,
+        #[doc = "Suggested external address (default: none)."]
+        pub external_address: Option<String>,
+        #[doc = "Seconds (default `PXP_LIFETIME_S`)."]
+        pub lifetime: Option<u32>,
+        #[doc = "The nonce of the mapping being renewed (24 hex digits); absent = a new mapping."]
+        pub nonce: Option<String>,
+        #[doc = "RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it)."]
+        pub prefer_failure: Option<bool>,
+        #[doc = "The local address to send from, which is the mapping's internal address (over IPv6:"]
+        #[doc = "the pinhole's); absent = the system's choice towards the gateway."]
+        pub local_address: Option<String>,
+    }
+}
+
+pxp_call_args! {
+    pub struct PcpDeleteArgs {
+        #[napi(ts_type = "'UDP' | 'TCP'")]
+        pub protocol: String,
+        pub internal_port: u32,
+        #[doc = "The nonce the mapping was created with."]
+        pub nonce: String,
+        #[doc = "The local address the mapping was made from (`PcpMapArgs.localAddress`)."]
+        pub local_address: Option<String>,
+    }
 }
 
 /// NAT-PMP external address request (RFC 6886 3.2).
@@ -453,11 +163,11 @@ pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePxpAns
 }
 
 async fn natpmp_external_address_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
-    let server = match resolve_gateway(&options.gateway, options.server_port, true) {
+    let server = match options.server(true) {
         Ok(s) => s,
         Err(refused) => return refused.answer(NATPMP),
     };
-    let t = timing(options.budget_ms, options.initial_timeout_ms);
+    let t = options.timing();
     from_natpmp(natpmp::external_address(server, &t).await, server)
 }
 
@@ -469,14 +179,15 @@ pub async fn natpmp_map(args: NatPmpMapArgs) -> NativePxpAnswer {
 
 async fn natpmp_map_untraced(args: NatPmpMapArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, true)?;
-        let protocol = protocol_arg(&args.protocol)?;
-        let internal = internal_port_arg(args.internal_port)?;
-        let external = port_arg(
+        let target = args.target();
+        let server = target.server(true)?;
+        let protocol = check::protocol(&args.protocol, MapProtocol::Udp, MapProtocol::Tcp)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
+        let external = check::port(
             args.external_port.unwrap_or(args.internal_port),
             "externalPort",
         )?;
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let t = target.timing();
         let lifetime = args.lifetime.unwrap_or(pxp::DEFAULT_LIFETIME_S);
         let result = natpmp::map(server, protocol, internal, external, lifetime, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
@@ -492,10 +203,11 @@ pub async fn natpmp_delete(args: NatPmpDeleteArgs) -> NativePxpAnswer {
 
 async fn natpmp_delete_untraced(args: NatPmpDeleteArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, true)?;
-        let protocol = protocol_arg(&args.protocol)?;
-        let internal = internal_port_arg(args.internal_port)?;
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let target = args.target();
+        let server = target.server(true)?;
+        let protocol = check::protocol(&args.protocol, MapProtocol::Udp, MapProtocol::Tcp)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
+        let t = target.timing();
         let result = natpmp::delete(server, protocol, internal, &t).await;
         Ok::<_, Refused>(from_natpmp(result, server))
     };
@@ -510,11 +222,11 @@ pub async fn pcp_announce(options: PmpRequestOptions) -> NativePxpAnswer {
 }
 
 async fn pcp_announce_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
-    let server = match resolve_gateway(&options.gateway, options.server_port, false) {
+    let server = match options.server(false) {
         Ok(s) => s,
         Err(refused) => return refused.answer(PCP),
     };
-    let t = timing(options.budget_ms, options.initial_timeout_ms);
+    let t = options.timing();
     from_pcp(pcp::announce(server, &t).await, server, None)
 }
 
@@ -526,10 +238,11 @@ pub async fn pcp_map(args: PcpMapArgs) -> NativePxpAnswer {
 
 async fn pcp_map_untraced(args: PcpMapArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, false)?;
-        let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
-        let internal = internal_port_arg(args.internal_port)?;
-        let external = port_arg(
+        let target = args.target();
+        let server = target.server(false)?;
+        let protocol = check::protocol(&args.protocol, pcp::PROTO_UDP, pcp::PROTO_TCP)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
+        let external = check::port(
             args.external_port.unwrap_or(args.internal_port),
             "externalPort",
         )?;
@@ -559,7 +272,7 @@ async fn pcp_map_untraced(args: PcpMapArgs) -> NativePxpAnswer {
             prefer_failure: args.prefer_failure.unwrap_or(false),
             local: local_arg(&args.local_address)?,
         };
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let t = target.timing();
         let result = pcp::map(server, &params, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
     };
@@ -599,11 +312,12 @@ pub async fn pcp_delete(args: PcpDeleteArgs) -> NativePxpAnswer {
 
 async fn pcp_delete_untraced(args: PcpDeleteArgs) -> NativePxpAnswer {
     let run = async {
-        let server = resolve_gateway(&args.gateway, args.server_port, false)?;
-        let protocol = pcp_protocol(protocol_arg(&args.protocol)?);
-        let internal = internal_port_arg(args.internal_port)?;
+        let target = args.target();
+        let server = target.server(false)?;
+        let protocol = check::protocol(&args.protocol, pcp::PROTO_UDP, pcp::PROTO_TCP)?;
+        let internal = check::nonzero_port(args.internal_port, "internalPort")?;
         let nonce = nonce_arg(&args.nonce)?;
-        let t = timing(args.budget_ms, args.initial_timeout_ms);
+        let t = target.timing();
         let local = local_arg(&args.local_address)?;
         let result = pcp::delete(server, local, protocol, internal, nonce, &t).await;
         Ok::<_, Refused>(from_pcp(result, server, Some(nonce)))
@@ -614,30 +328,47 @@ async fn pcp_delete_untraced(args: PcpDeleteArgs) -> NativePxpAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::Failure;
+
+    fn options(gateway: &str, server_port: Option<u32>) -> PmpRequestOptions {
+        PmpRequestOptions {
+            gateway: Some(gateway.into()),
+            server_port,
+            budget_ms: None,
+            initial_timeout_ms: None,
+            trace: None,
+        }
+    }
+
+    /// A refusal of `check` as a NAT-PMP/PCP call reports it.
+    fn refusal<T: std::fmt::Debug>(checked: Result<T, Failure>) -> Refused {
+        Refused::from(checked.unwrap_err())
+    }
 
     #[test]
     fn caller_input_is_checked_before_any_io() {
-        let bad = resolve_gateway(&Some("not-an-ip".into()), None, true).unwrap_err();
+        let bad = options("not-an-ip", None).server(true).unwrap_err();
         assert_eq!(bad.meaning, "INVALID_GATEWAY");
         assert_eq!(bad.upnp, UpnpResult::InvalidGateway);
-        let v6 = resolve_gateway(&Some("fd77::1".into()), None, true).unwrap_err();
+        let v6 = options("fd77::1", None).server(true).unwrap_err();
         assert!(v6.why.contains("IPv4 only"));
         assert_eq!(
-            resolve_gateway(&Some("fd77::1".into()), Some(5351), false).unwrap(),
+            options("fd77::1", Some(5351)).server(false).unwrap(),
             "[fd77::1]:5351".parse().unwrap()
         );
-        let port = resolve_gateway(&Some("10.0.0.1".into()), Some(70000), true).unwrap_err();
+        let port = options("10.0.0.1", Some(70000)).server(true).unwrap_err();
         assert_eq!(port.meaning, "INVALID_ARGS");
         assert_eq!(
-            resolve_gateway(&Some(" 10.0.0.1 ".into()), Some(1234), true).unwrap(),
+            options(" 10.0.0.1 ", Some(1234)).server(true).unwrap(),
             "10.0.0.1:1234".parse().unwrap()
         );
+        let protocol = refusal(check::protocol("udp", MapProtocol::Udp, MapProtocol::Tcp));
         assert_eq!(
-            protocol_arg("udp").unwrap_err().upnp,
-            UpnpResult::InvalidProtocol
+            (protocol.meaning, protocol.upnp),
+            ("INVALID_ARGS", UpnpResult::InvalidProtocol)
         );
         assert_eq!(
-            port_arg(65536, "internalPort").unwrap_err().upnp,
+            refusal(check::port(65536, "internalPort")).upnp,
             UpnpResult::InvalidPort
         );
         assert!(nonce_arg("xyz").is_err());
@@ -652,90 +383,26 @@ mod tests {
             "INVALID_ARGS"
         );
         assert_eq!(
-            internal_port_arg(0).unwrap_err().upnp,
+            refusal(check::nonzero_port(0, "internalPort")).upnp,
             UpnpResult::InvalidPort
         );
-        assert_eq!(internal_port_arg(7777).unwrap(), 7777);
+        assert_eq!(check::nonzero_port(7777, "internalPort").unwrap(), 7777);
     }
 
     #[test]
     fn timing_defaults() {
-        let t = timing(None, None);
+        let t = options("", None).timing();
         assert_eq!(t.budget, Duration::from_millis(2000));
         assert_eq!(t.initial, Duration::from_millis(250));
-        let t = timing(Some(100), Some(0));
+        let t = PmpRequestOptions {
+            budget_ms: Some(100),
+            initial_timeout_ms: Some(0),
+            ..options("", None)
+        }
+        .timing();
         assert_eq!(
             (t.budget, t.initial),
             (Duration::from_millis(100), Duration::from_millis(1))
-        );
-    }
-
-    #[test]
-    fn results_carry_raw_codes_and_meanings() {
-        let gw: SocketAddr = "192.168.77.1:5351".parse().unwrap();
-        let reply = natpmp::Reply {
-            response: natpmp::Response {
-                opcode: 1,
-                result_code: 2,
-                epoch: Some(30),
-                body: natpmp::Body::Map {
-                    internal_port: 80,
-                    external_port: 80,
-                    lifetime: 0,
-                },
-            },
-            attempts: 1,
-            latency: Duration::from_millis(3),
-            ignored: 0,
-            local: "192.168.77.10:40000".parse().unwrap(),
-            epoch: Some(EpochCheck {
-                epoch: 30,
-                rebooted: false,
-                resets: 0,
-            }),
-        };
-        let r = from_natpmp(Ok(reply), gw);
-        assert_eq!(r.result_code, Some(2));
-        let failure = r.failure.unwrap();
-        assert_eq!(failure.via, "natpmp");
-        assert_eq!(failure.code, Some(2));
-        assert_eq!(failure.meaning, "NOT_AUTHORIZED");
-        assert_eq!(failure.description, "NOT_AUTHORIZED");
-        assert_eq!(failure.result, UpnpResult::NotAuthorized as u32);
-        assert_eq!(r.epoch, Some(30));
-        assert_eq!(r.gateway.as_deref(), Some("192.168.77.1"));
-        assert_eq!(r.local_address.as_deref(), Some("192.168.77.10"));
-        let timeout = from_natpmp(
-            Err(natpmp::Error::Exchange(ExchangeError::Timeout {
-                attempts: 4,
-                elapsed: Duration::from_secs(2),
-                ignored: 1,
-                last_ignored: Some("junk".into()),
-            })),
-            gw,
-        );
-        assert_eq!(timeout.result_code, None);
-        assert_eq!((timeout.attempts, timeout.ignored), (4, 1));
-        let failure = timeout.failure.unwrap();
-        assert_eq!((failure.code, failure.meaning.as_str()), (None, "TIMEOUT"));
-        assert_eq!(failure.result, UpnpResult::NoGateway as u32);
-        assert!(failure.description.starts_with("TIMEOUT: "));
-        assert!(failure.description.contains("junk"));
-        let other = from_pcp(
-            Err(pcp::Error::OtherVersion {
-                protocol: crate::pxp::transport::Protocol::Pcp,
-                version: 0,
-                result_code: 1,
-                attempts: 1,
-            }),
-            gw,
-            None,
-        );
-        assert_eq!(other.server_version, Some(0));
-        let failure = other.failure.unwrap();
-        assert_eq!(
-            (failure.via.as_str(), failure.meaning.as_str()),
-            ("pcp", "UNSUPP_VERSION")
         );
     }
 }

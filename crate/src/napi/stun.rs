@@ -9,7 +9,7 @@ use std::time::Duration;
 use napi_derive::napi;
 
 use crate::limits::{self, MAX_STUN_SERVERS};
-use crate::napi::pxp::ms;
+use crate::napi::pxp_answer::ms;
 use crate::stun::behaviour::{self, Behaviour};
 use crate::stun::client;
 use crate::stun::message::DEFAULT_PORT;

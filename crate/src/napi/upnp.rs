@@ -1,10 +1,10 @@
 //! The N-API surface: plain data in, plain data out, every network call a Promise run on
-//! napi-rs's tokio runtime. Godot's validation order lives in `index.ts`; this layer re-checks
+//! napi-rs's tokio runtime. Godot's validation order lives in `lib/godot/`; this layer re-checks
 //! ranges so that no JS value can reach the core unchecked.
 //!
 //! Panics: napi-rs settles a panicking async call as a rejected promise (`panic = "unwind"`)
-//! and `catch_unwind` does the same for sync calls; `index.ts` turns such a rejection into
-//! `UNKNOWN_ERROR`, so a bug can never take the Node process down.
+//! and `catch_unwind` does the same for sync calls; `lib/native/convert.ts` turns such a
+//! rejection into `UNKNOWN_ERROR`, so a bug can never take the Node process down.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,16 +17,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::errors::{Failure, UpnpResult};
 use crate::napi::cancel::{self, CallCancel};
+use crate::napi::check;
 use crate::napi::completion;
 use crate::napi::NativeFailure;
 use crate::trace;
-use crate::upnp::connections::ConnectionInfo;
+use crate::upnp::actions::{self, Mapping};
+use crate::upnp::device::connections::ConnectionInfo;
+use crate::upnp::device::from_url;
+use crate::upnp::device::DeviceInfo;
+use crate::upnp::discovery::notify;
+use crate::upnp::discovery::ssdp::SocketOptions;
 use crate::upnp::discovery::{self, DiscoverConfig};
-use crate::upnp::from_url;
-use crate::upnp::gateway::{self, DeviceInfo, Mapping};
-use crate::upnp::notify;
 use crate::upnp::soap::Target;
-use crate::upnp::ssdp::SocketOptions;
 
 /// One WAN connection service of a gateway (see `upnp::connections`).
 #[napi(object)]
@@ -274,25 +276,6 @@ impl From<std::result::Result<String, Failure>> for ActionResult {
     }
 }
 
-fn port(value: u32, what: &str) -> std::result::Result<u16, Failure> {
-    u16::try_from(value).map_err(|_| {
-        Failure::new(
-            UpnpResult::InvalidPort,
-            format!("{what} {value} is not 0..65535"),
-        )
-    })
-}
-
-fn protocol(value: &str) -> std::result::Result<String, Failure> {
-    match value {
-        "UDP" | "TCP" => Ok(value.to_string()),
-        _ => Err(Failure::new(
-            UpnpResult::InvalidProtocol,
-            format!("protocol {value:?} is not \"UDP\" or \"TCP\""),
-        )),
-    }
-}
-
 #[napi(ts_return_type = "Promise<ActionResult>")]
 pub fn get_external_ip_address<'env>(
     env: &'env Env,
@@ -302,7 +285,7 @@ pub fn get_external_ip_address<'env>(
 ) -> Result<PromiseRaw<'env, ActionResult>> {
     let target: Target = target.into();
     spawn_cancellable(env, cancel, trace, async move {
-        gateway::external_ip_address(&target).await
+        actions::external_ip_address(&target).await
     })
 }
 
@@ -322,8 +305,8 @@ where
     completion::spawn(
         env,
         trace::scoped(trace, async move {
-            let outcome = gateway::until(cancel.as_ref(), work).await;
-            R::from(outcome.unwrap_or_else(|| Err(gateway::cancelled())))
+            let outcome = actions::until(cancel.as_ref(), work).await;
+            R::from(outcome.unwrap_or_else(|| Err(actions::cancelled())))
         }),
     )
 }
@@ -425,7 +408,7 @@ impl SoapService {
             trace::scoped(trace, async move {
                 let run = async {
                     let (external_port, protocol) = key.checked()?;
-                    gateway::delete_port_mapping_until(
+                    actions::delete_port_mapping_until(
                         &target,
                         &key.remote_host,
                         external_port,
@@ -447,15 +430,15 @@ async fn add(
 ) -> std::result::Result<String, Failure> {
     let mapping = Mapping {
         remote_host: args.remote_host,
-        external_port: port(args.external_port, "external port")?,
-        protocol: protocol(&args.protocol)?,
-        internal_port: port(args.internal_port, "internal port")?,
+        external_port: check::port(args.external_port, "external port")?,
+        protocol: check::protocol(&args.protocol, "UDP", "TCP")?.to_string(),
+        internal_port: check::port(args.internal_port, "internal port")?,
         internal_client: args.internal_client,
         enabled: args.enabled,
         description: args.description,
         lease_duration: args.lease_duration,
     };
-    gateway::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
+    actions::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
 }
 
 #[napi(object)]
@@ -469,8 +452,8 @@ impl PortMappingKey {
     /// The external port and protocol, checked.
     fn checked(&self) -> std::result::Result<(u16, String), Failure> {
         Ok((
-            port(self.external_port, "external port")?,
-            protocol(&self.protocol)?,
+            check::port(self.external_port, "external port")?,
+            check::protocol(&self.protocol, "UDP", "TCP")?.to_string(),
         ))
     }
 }
@@ -524,7 +507,7 @@ pub fn get_specific_port_mapping_entry<'env>(
     spawn_cancellable(env, cancel, trace, async move {
         let (external_port, protocol) = key.checked()?;
         let entry =
-            gateway::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
+            actions::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
                 .await?;
         Ok(vec![entry])
     })
@@ -541,7 +524,7 @@ pub fn list_port_mappings<'env>(
 ) -> Result<PromiseRaw<'env, EntriesResult>> {
     let target: Target = target.into();
     spawn_cancellable(env, cancel, trace, async move {
-        gateway::list_port_mappings(&target, max_entries).await
+        actions::list_port_mappings(&target, max_entries).await
     })
 }
 
@@ -632,8 +615,9 @@ impl NotifyListener {
         options: NotifyOptions,
         on_announcement: Function<Announcement, ()>,
     ) -> Result<Self> {
-        let socket = crate::upnp::ssdp::open_listener(&options.multicast_if, options.ipv6)
-            .map_err(|e| Error::new(Status::GenericFailure, format!("SSDP listener: {e}")))?;
+        let socket =
+            crate::upnp::discovery::ssdp::open_listener(&options.multicast_if, options.ipv6)
+                .map_err(|e| Error::new(Status::GenericFailure, format!("SSDP listener: {e}")))?;
         let callback = on_announcement
             .build_threadsafe_function()
             .weak::<true>()

@@ -6,7 +6,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::pxp::transport::{self, EpochCheck, EpochSample, ExchangeError, Protocol, Timing};
-use crate::pxp::{natpmp, pcp};
 use crate::trace::{self, Event, Kind};
 
 /// What a protocol makes of one datagram it accepts.
@@ -52,15 +51,7 @@ impl Error {
     pub fn meaning(&self) -> &'static str {
         match self {
             Self::Exchange(e) => e.meaning(),
-            // Each protocol's own name for "unsupported version" (result code 1 in both).
-            Self::OtherVersion {
-                protocol: Protocol::NatPmp,
-                ..
-            } => natpmp::result_meaning(natpmp::RESULT_UNSUPPORTED_VERSION),
-            Self::OtherVersion {
-                protocol: Protocol::Pcp,
-                ..
-            } => pcp::result_meaning(pcp::RESULT_UNSUPP_VERSION),
+            Self::OtherVersion { protocol, .. } => protocol.unsupported_version(),
             Self::Invalid(_) => "INVALID_ARGS",
         }
     }

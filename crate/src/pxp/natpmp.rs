@@ -28,7 +28,7 @@ pub const RESULT_UNSUPPORTED_OPCODE: u16 = 5;
 pub fn result_meaning(code: u16) -> &'static str {
     match code {
         RESULT_SUCCESS => "SUCCESS",
-        RESULT_UNSUPPORTED_VERSION => "UNSUPPORTED_VERSION",
+        RESULT_UNSUPPORTED_VERSION => Protocol::NatPmp.unsupported_version(),
         RESULT_NOT_AUTHORIZED => "NOT_AUTHORIZED",
         RESULT_NETWORK_FAILURE => "NETWORK_FAILURE",
         RESULT_OUT_OF_RESOURCES => "OUT_OF_RESOURCES",
@@ -63,14 +63,6 @@ impl MapProtocol {
         match self {
             Self::Udp => OP_MAP_UDP,
             Self::Tcp => OP_MAP_TCP,
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "UDP" => Some(Self::Udp),
-            "TCP" => Some(Self::Tcp),
-            _ => None,
         }
     }
 }

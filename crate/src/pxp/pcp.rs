@@ -55,7 +55,7 @@ pub const RESULT_EXCESSIVE_REMOTE_PEERS: u8 = 13;
 pub fn result_meaning(code: u8) -> &'static str {
     match code {
         RESULT_SUCCESS => "SUCCESS",
-        RESULT_UNSUPP_VERSION => "UNSUPP_VERSION",
+        RESULT_UNSUPP_VERSION => Protocol::Pcp.unsupported_version(),
         RESULT_NOT_AUTHORIZED => "NOT_AUTHORIZED",
         RESULT_MALFORMED_REQUEST => "MALFORMED_REQUEST",
         RESULT_UNSUPP_OPCODE => "UNSUPP_OPCODE",

@@ -310,11 +310,24 @@ fn kernel_error(error: io::Error, attempts: u32, elapsed: Duration) -> ExchangeE
 // ------------------------------------------------------------------------------------------
 // Epochs
 
-/// Which rule judges the epoch (the two RFCs differ slightly).
+/// Which of the two protocols: the rule that judges the epoch differs slightly, and so do
+/// the names of their results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
     NatPmp,
     Pcp,
+}
+
+impl Protocol {
+    /// The protocol's own name for "unsupported version" (result code 1 in both: RFC 6886
+    /// 3.5, RFC 6887 7.4), which is also what an answer in another version means. Named
+    /// here, below both wire formats, so that the request skeleton they share can say it.
+    pub fn unsupported_version(self) -> &'static str {
+        match self {
+            Self::NatPmp => "UNSUPPORTED_VERSION",
+            Self::Pcp => "UNSUPP_VERSION",
+        }
+    }
 }
 
 /// One earlier observation of a server's epoch.

@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn a_latin1_description_parses_with_its_accents() {
         let doc = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<root xmlns=\"urn:schemas-upnp-org:device-1-0\"><device><friendlyName>Passerelle d'acc\xE8s</friendlyName></device></root>";
-        let d = crate::upnp::description::Description::parse(&decode_xml(doc)).unwrap();
+        let d = crate::upnp::device::description::Description::parse(&decode_xml(doc)).unwrap();
         assert_eq!(d.friendly_name, "Passerelle d'acc\u{e8}s");
     }
 

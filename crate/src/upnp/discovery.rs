@@ -1,6 +1,18 @@
 //! `UPNP.discover()`: one SSDP burst (Godot's search types at once, search.rs), replies
 //! classified concurrently as they arrive (replies.rs), a hard deadline, optional early
 //! return once a working gateway is confirmed, and cancellation.
+//!
+//! Its parts, in this folder: [`ssdp`] (the search socket and datagrams, one header reader
+//! for replies and announcements), [`search`] (Godot's search types and which reply names a
+//! device), [`search_plan`] (where a search goes), [`replies`] (the devices found so far),
+//! [`boot`] (has a device rebooted?) and [`notify`] (hearing announcements, passively).
+
+pub mod boot;
+pub mod notify;
+pub mod replies;
+pub mod search;
+pub mod search_plan;
+pub mod ssdp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,11 +26,11 @@ use crate::errors::{Failure, IgdStatus, UpnpResult};
 use crate::limits::{MAX_REPLIES, MAX_REPLIES_PER_SOURCE};
 use crate::route;
 use crate::trace::{self, Event, Kind};
-use crate::upnp::gateway::{DeviceInfo, Stage};
-use crate::upnp::replies::Replies;
-use crate::upnp::search::Plan;
-use crate::upnp::search_plan::{self, SearchPlan};
-use crate::upnp::ssdp::{self, Interface, SocketOptions, MAX_DATAGRAM};
+use crate::upnp::device::{DeviceInfo, Stage};
+use crate::upnp::discovery::replies::Replies;
+use crate::upnp::discovery::search::Plan;
+use crate::upnp::discovery::search_plan::SearchPlan;
+use crate::upnp::discovery::ssdp::{Interface, SocketOptions, MAX_DATAGRAM};
 
 #[derive(Clone, Debug)]
 pub struct DiscoverConfig {
@@ -206,80 +218,33 @@ pub async fn discover(
 ) -> Result<DiscoverOutcome, Cancelled> {
     let started = Instant::now();
     let deadline = started + config.timeout;
-    let routes = match search_plan::plan(
-        &config.socket,
-        &crate::route::default_routes().unwrap_or_default(),
-        &if_addrs::get_if_addrs().unwrap_or_default(),
-    ) {
-        Ok(plan) => plan,
-        Err(e) => {
-            return Ok(DiscoverOutcome::failed(
-                socket_failure(&e),
-                format!("SSDP socket: {e}"),
-            ))
-        }
-    };
-    let socket = match ssdp::open_socket(&config.socket) {
-        Ok(s) => s,
-        Err(e) => {
-            return Ok(DiscoverOutcome::failed(
-                socket_failure(&e),
-                format!("SSDP socket: {e}"),
-            ))
-        }
-    };
     let plan = Plan::for_filter(&config.device_filter);
     let mx = mx_for(config.timeout);
-    let messages = searches(&routes, &plan.targets(), config.socket.ipv6, mx);
-    if let Err(e) = send_burst(&socket, &messages).await {
-        return Ok(DiscoverOutcome::failed(
-            UpnpResult::SocketError,
-            format!("sending M-SEARCH: {e}"),
-        ));
-    }
+    let (socket, messages) = match open_and_search(&config, &plan.targets(), mx).await {
+        Ok(opened) => opened,
+        Err(failed) => return Ok(failed),
+    };
     let retransmit_at = started + retransmit_delay(config.timeout);
     let mut retransmitted = false;
-
-    let default_gateways = default_gateway_addresses();
-    let mut intake = Intake::default();
-    let mut replies = Replies::new(plan, &config.device_filter, ssdp::LocalView::current());
-    // `until_gateway`: when the gateway that settled first is not the default route's, how
-    // long the default route's own may still take (DEFAULT_ROUTE_GRACE).
-    let mut other_gateway_at: Option<Instant> = None;
-    let mut classifying: JoinSet<(usize, DeviceInfo)> = JoinSet::new();
-    // How far each device still being classified has got, for a deadline that cuts it short.
-    let mut stages: HashMap<usize, Stage> = HashMap::new();
+    let mut run = Run::new(&config, plan, deadline);
     let mut receive_errors = 0u32;
     let mut buffer = vec![0u8; MAX_DATAGRAM];
 
     loop {
-        let grace_end =
-            other_gateway_at.map_or(deadline, |at| (at + DEFAULT_ROUTE_GRACE).min(deadline));
+        let grace_end = run
+            .other_gateway_at
+            .map_or(deadline, |at| (at + DEFAULT_ROUTE_GRACE).min(deadline));
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return Err(Cancelled),
             _ = sleep_until(deadline) => break,
-            _ = sleep_until(grace_end), if other_gateway_at.is_some() => break,
-            Some(done) = classifying.join_next(), if !classifying.is_empty() => {
+            _ = sleep_until(grace_end), if run.other_gateway_at.is_some() => break,
+            Some(done) = run.classifying.join_next(), if !run.classifying.is_empty() => {
                 // A panicking classification leaves its device unclassified; discovery goes on.
                 if let Ok((index, device)) = done {
-                    stages.remove(&index);
-                    replies.classified(index, device);
-                    let nothing_pending = classifying.is_empty();
-                    if config.until_gateway && gateway_settled(replies.devices(), nothing_pending) {
-                        // The default route's gateway is the one to stop for (a faster
-                        // device elsewhere on the LAN may be anyone's): without a known
-                        // default route, when it settled, or when it answered and everything
-                        // is classified (it is not a working gateway), stop; else wait for it.
-                        let route_answered = replies.devices_via(&default_gateways).next().is_some();
-                        if default_gateways.is_empty()
-                            || gateway_settled(replies.devices_via(&default_gateways), nothing_pending)
-                            || (route_answered && nothing_pending)
-                        {
-                            drain_queued(&socket, &mut buffer, &mut replies);
-                            break;
-                        }
-                        other_gateway_at.get_or_insert_with(Instant::now);
+                    if run.classified(index, device, config.until_gateway) {
+                        drain_queued(&socket, &mut buffer, &mut run.replies);
+                        break;
                     }
                 }
             }
@@ -298,27 +263,8 @@ pub async fn discover(
                         continue;
                     }
                 };
-                if !intake.admit(from.ip()) {
-                    continue;
-                }
-                let datagram = &buffer[..len];
-                let Some(reply) = ssdp::parse_reply(datagram) else {
-                    trace::emit(|| datagram_event(from, datagram, "not a search reply: ignored"));
-                    continue;
-                };
-                match replies.accept(reply, from, true) {
-                    Some((index, device)) => {
-                        trace::emit(|| datagram_event(from, datagram, &format!("a new device: fetching {}", device.description_url)));
-                        let request_timeout = config.request_timeout;
-                        let stage = Stage::default();
-                        stages.insert(index, stage.clone());
-                        classifying.spawn(trace::inherit(async move {
-                            (index, device.classify_reporting(deadline, request_timeout, &stage).await)
-                        }));
-                    }
-                    None => trace::emit(|| datagram_event(from, datagram, "no new device (known, filtered out or refused)")),
-                }
-                for (host, st) in replies.take_asks() {
+                run.received(&buffer[..len], from);
+                for (host, st) in run.replies.take_asks() {
                     let to = SocketAddr::new(host, ssdp::SSDP_PORT);
                     let message = ssdp::m_search(&to, &st, mx);
                     let _ = socket.send_to(message.as_bytes(), to).await;
@@ -327,30 +273,146 @@ pub async fn discover(
             }
         }
     }
-    // Devices still being classified at the deadline keep the fresh-device status, and say why.
-    classifying.abort_all();
-    for (index, stage) in stages {
-        let why = stage.cut_short(config.timeout);
-        trace::emit(|| Event::new(Kind::Deadline).detail(&why.description));
-        replies.cut_short(index, why);
-    }
-    let count = replies.count();
-    let result = if count == 0 {
-        UpnpResult::NoDevices
-    } else {
-        UpnpResult::Success
-    };
-    Ok(DiscoverOutcome {
-        result,
-        devices: replies.into_devices(&default_gateways),
-        error: None,
-        replies: count,
-    })
+    Ok(run.finish(config.timeout))
 }
 
-/// Whether `until_gateway` may stop: a working UPnP forum gateway is confirmed, or a working
-/// TR-064 one is and nothing else is still being asked (a router answering both kinds of
-/// search may need a login for TR-064; its IGD is the better choice).
+/// Where the search goes, its socket, and the first burst sent: the socket and the burst (sent
+/// again once), or the outcome of a search that could not start.
+async fn open_and_search(
+    config: &DiscoverConfig,
+    targets: &[&'static str],
+    mx: u32,
+) -> Result<(tokio::net::UdpSocket, Vec<Search>), DiscoverOutcome> {
+    let socket_failed = |e: std::io::Error| {
+        DiscoverOutcome::failed(socket_failure(&e), format!("SSDP socket: {e}"))
+    };
+    let routes = search_plan::plan(
+        &config.socket,
+        &crate::route::default_routes().unwrap_or_default(),
+        &if_addrs::get_if_addrs().unwrap_or_default(),
+    )
+    .map_err(socket_failed)?;
+    let socket = ssdp::open_socket(&config.socket).map_err(socket_failed)?;
+    let messages = searches(&routes, targets, config.socket.ipv6, mx);
+    if let Err(e) = send_burst(&socket, &messages).await {
+        return Err(DiscoverOutcome::failed(
+            UpnpResult::SocketError,
+            format!("sending M-SEARCH: {e}"),
+        ));
+    }
+    Ok((socket, messages))
+}
+
+/// One discovery's state between search replies: the devices found, those still being
+/// classified, and when `until_gateway` may stop.
+struct Run {
+    deadline: Instant,
+    request_timeout: Duration,
+    default_gateways: Vec<IpAddr>,
+    intake: Intake,
+    replies: Replies,
+    /// `until_gateway`: when the gateway that settled first is not the default route's, how
+    /// long the default route's own may still take (DEFAULT_ROUTE_GRACE).
+    other_gateway_at: Option<Instant>,
+    classifying: JoinSet<(usize, DeviceInfo)>,
+    /// How far each device still being classified has got, for a deadline that cuts it short.
+    stages: HashMap<usize, Stage>,
+}
+
+impl Run {
+    fn new(config: &DiscoverConfig, plan: Plan, deadline: Instant) -> Self {
+        Self {
+            deadline,
+            request_timeout: config.request_timeout,
+            default_gateways: default_gateway_addresses(),
+            intake: Intake::default(),
+            replies: Replies::new(plan, &config.device_filter, ssdp::LocalView::current()),
+            other_gateway_at: None,
+            classifying: JoinSet::new(),
+            stages: HashMap::new(),
+        }
+    }
+
+    /// A search reply: a new device starts being classified at once.
+    fn received(&mut self, datagram: &[u8], from: SocketAddr) {
+        if !self.intake.admit(from.ip()) {
+            return;
+        }
+        let Some(reply) = ssdp::parse_reply(datagram) else {
+            trace::emit(|| datagram_event(from, datagram, "not a search reply: ignored"));
+            return;
+        };
+        match self.replies.accept(reply, from, true) {
+            Some((index, device)) => {
+                trace::emit(|| {
+                    let outcome = format!("a new device: fetching {}", device.description_url);
+                    datagram_event(from, datagram, &outcome)
+                });
+                let (deadline, request_timeout) = (self.deadline, self.request_timeout);
+                let stage = Stage::default();
+                self.stages.insert(index, stage.clone());
+                self.classifying.spawn(trace::inherit(async move {
+                    let device = device
+                        .classify_reporting(deadline, request_timeout, &stage)
+                        .await;
+                    (index, device)
+                }));
+            }
+            None => trace::emit(|| {
+                let outcome = "no new device (known, filtered out or refused)";
+                datagram_event(from, datagram, outcome)
+            }),
+        }
+    }
+
+    /// A device classified; true when `until_gateway` may stop now.
+    fn classified(&mut self, index: usize, device: DeviceInfo, until_gateway: bool) -> bool {
+        self.stages.remove(&index);
+        self.replies.classified(index, device);
+        let nothing_pending = self.classifying.is_empty();
+        if !until_gateway || !gateway_settled(self.replies.devices(), nothing_pending) {
+            return false;
+        }
+        // The default route's gateway is the one to stop for (a faster device elsewhere on
+        // the LAN may be anyone's): without a known default route, when it settled, or when
+        // it answered and everything is classified (it is not a working gateway), stop; else
+        // wait for it.
+        let via_route = || self.replies.devices_via(&self.default_gateways);
+        let route_answered = via_route().next().is_some();
+        if self.default_gateways.is_empty()
+            || gateway_settled(via_route(), nothing_pending)
+            || (route_answered && nothing_pending)
+        {
+            return true;
+        }
+        self.other_gateway_at.get_or_insert_with(Instant::now);
+        false
+    }
+
+    /// The outcome: devices still being classified at the deadline keep the fresh-device
+    /// status, and say why.
+    fn finish(mut self, timeout: Duration) -> DiscoverOutcome {
+        self.classifying.abort_all();
+        for (index, stage) in self.stages {
+            let why = stage.cut_short(timeout);
+            trace::emit(|| Event::new(Kind::Deadline).detail(&why.description));
+            self.replies.cut_short(index, why);
+        }
+        let count = self.replies.count();
+        let result = if count == 0 {
+            UpnpResult::NoDevices
+        } else {
+            UpnpResult::Success
+        };
+        DiscoverOutcome {
+            result,
+            devices: self.replies.into_devices(&self.default_gateways),
+            error: None,
+            replies: count,
+        }
+    }
+}
+
 /// With `until_gateway`, how long a gateway that is not the default route's waits for the
 /// default route's own: long enough for a router's spread-out reply and its classification,
 /// short enough that a LAN whose UPnP box is not the default gateway still gets an answer.
@@ -376,6 +438,9 @@ impl Intake {
     }
 }
 
+/// Whether `until_gateway` may stop: a working UPnP forum gateway is confirmed, or a working
+/// TR-064 one is and nothing else is still being asked (a router answering both kinds of
+/// search may need a login for TR-064; its IGD is the better choice).
 fn gateway_settled<'a>(
     devices: impl Iterator<Item = &'a DeviceInfo>,
     nothing_pending: bool,

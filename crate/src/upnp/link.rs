@@ -10,6 +10,20 @@
 //! deadline holds however long it waited: a waiter that reaches it leaves the queue without
 //! taking a connection, and one handed a connection keeps its own deadline, so every call
 //! settles within its timeout (a queue of 10,000 calls behind a silent router included).
+//!
+//! Built on it, in this folder: [`http`] (one bounded exchange on a connection from the
+//! link), [`http_reply`] (the reply framed and capped as it arrives), `http_trace` (the
+//! exchange's trace events); [`policy`] is the decision above, fed by [`round_trip`] (the
+//! kernel's measure of a handshake); `tests` drive it all against loopback routers shaped
+//! like miniupnpd. Every request's [`Limits`] are here.
+
+pub mod http;
+pub mod http_reply;
+mod http_trace;
+pub mod policy;
+pub mod round_trip;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::MaybeUninit;
@@ -21,12 +35,44 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout_at, Instant};
 
-use crate::upnp::http::Limits;
-use crate::upnp::link_policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
-use crate::upnp::round_trip::handshake_round_trip;
+use crate::upnp::link::policy::{Policy, MAX_HANDSHAKES, SPARE_IDLE};
+use crate::upnp::link::round_trip::handshake_round_trip;
 
 /// A spare's handshake may take as long as a request's (a slow router's SYN-ACK).
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Caps for one request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Deadline for the whole exchange: connect, send, headers and body.
+    pub deadline: Instant,
+    /// Cap on the TCP connect alone (a router that drops SYNs should not eat the whole budget).
+    pub connect_timeout: Duration,
+    /// Largest body accepted; more is an error, never buffered.
+    pub max_body: usize,
+    /// Served before other requests waiting for the same device (deletes).
+    pub urgent: bool,
+    /// The local address to connect from (None: the system's choice towards the device).
+    pub source: Option<IpAddr>,
+}
+
+impl Limits {
+    pub fn within(total: Duration, max_body: usize) -> Self {
+        Self::until(Instant::now() + total, max_body)
+    }
+
+    /// Everything done by `deadline` (a call whose earlier steps already used part of its time).
+    pub fn until(deadline: Instant, max_body: usize) -> Self {
+        let total = deadline.saturating_duration_since(Instant::now());
+        Self {
+            deadline,
+            connect_timeout: total.min(Duration::from_secs(3)),
+            max_body,
+            urgent: false,
+            source: None,
+        }
+    }
+}
 
 /// The two ends of a connection: the device's address, and ours when the caller chose it
 /// (IPv6 pinhole actions must come from the pinhole's own address).

@@ -262,7 +262,7 @@ mod tests {
         assert!(boolean(&values(&[("X", "2")]), "A", "X").is_err());
     }
 
-    use crate::upnp::test_router::{serve, Answer};
+    use crate::upnp::testing::router::{serve, Answer};
     use std::time::Duration;
 
     /// A router answering every action with `values` (the elements of its response).

@@ -4,6 +4,8 @@
 //! device announced (WANIPConnection:1/:2, WANPPPConnection:1); strict routers reject a
 //! mismatch, which is the igd-next defect this module exists to avoid.
 
+pub mod xml_scan;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -17,8 +19,9 @@ use crate::errors::{Failure, UpnpResult};
 use crate::limits::{cap, MAX_NAME_CHARS};
 use crate::trace::{self, Event, Kind};
 use crate::upnp::charset;
-use crate::upnp::http::{self, Endpoint, HttpError, Limits, SOAP_CONTENT_TYPE};
-use crate::upnp::xml_scan::{self, Element};
+use crate::upnp::link::http::{self, Endpoint, HttpError, SOAP_CONTENT_TYPE};
+use crate::upnp::link::Limits;
+use crate::upnp::soap::xml_scan::Element;
 
 /// Largest SOAP reply we read (real ones are well under 2 KB).
 pub const MAX_SOAP_BYTES: usize = 64 * 1024;

@@ -2,7 +2,7 @@
 //! current-thread runtime, and the same with a multi-thread runtime driven from another
 //! thread (what the addon does), to split the gap to miniupnpc.
 use std::time::{Duration, Instant};
-use upnp_native::upnp::gateway::{add_port_mapping, delete_port_mapping, Mapping};
+use upnp_native::upnp::actions::{add_port_mapping, delete_port_mapping, Mapping};
 use upnp_native::upnp::soap::Target;
 
 fn target() -> Target {

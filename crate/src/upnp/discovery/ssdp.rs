@@ -60,7 +60,7 @@ pub fn m_search(destination: &SocketAddr, search_target: &str, mx: u32) -> Strin
     };
     format!(
         "M-SEARCH * HTTP/1.1\r\nHOST: {host}\r\nST: {search_target}\r\nMAN: \"ssdp:discover\"\r\nMX: {mx}\r\nUSER-AGENT: {}\r\n\r\n",
-        crate::upnp::http::USER_AGENT_VALUE
+        crate::upnp::link::http::USER_AGENT_VALUE
     )
 }
 
@@ -373,7 +373,7 @@ pub enum Location {
 /// this host's own addresses. A link-local LOCATION gains the zone it needs (`%25<scope>`),
 /// which URLs cannot carry.
 pub fn judge_location(location: &str, from: SocketAddr, local: &LocalView) -> Location {
-    let endpoint = match crate::upnp::http::Endpoint::parse(location) {
+    let endpoint = match crate::upnp::link::http::Endpoint::parse(location) {
         Ok(e) => e,
         Err(why) => return Location::Refused(why),
     };
@@ -416,7 +416,7 @@ mod tests {
     fn m_search_matches_the_spec() {
         let msg = m_search(
             &destinations(false)[0],
-            crate::upnp::search::GATEWAY_TARGETS[1],
+            crate::upnp::discovery::search::GATEWAY_TARGETS[1],
             2,
         );
         assert!(msg.starts_with("M-SEARCH * HTTP/1.1\r\n"));

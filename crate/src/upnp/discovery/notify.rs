@@ -27,7 +27,7 @@ pub fn judge(a: &Announcement) -> BootCheck {
 /// the one that sent it may be anyone's, and must not move a device's BOOTID (a spoofed
 /// "reboot" would make every holder of a mapping check it at once).
 fn from_its_own_host(a: &Announcement, from: IpAddr) -> bool {
-    crate::upnp::http::Endpoint::parse(&a.location).is_ok_and(|e| e.addr.ip() == from)
+    crate::upnp::link::http::Endpoint::parse(&a.location).is_ok_and(|e| e.addr.ip() == from)
 }
 
 /// Hands every NOTIFY that arrives on `socket` to `on`, with the address it came from and

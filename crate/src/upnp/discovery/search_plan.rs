@@ -18,7 +18,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use crate::route::DefaultRoute;
-use crate::upnp::ssdp::{self, Interface, SocketOptions, SSDP_PORT};
+use crate::upnp::discovery::ssdp::{self, Interface, SocketOptions, SSDP_PORT};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchPlan {

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use crate::address;
 use crate::errors::{Failure, IgdStatus, UpnpResult};
-use crate::upnp::gateway::{external_ip_address, status_info};
-use crate::upnp::http::Endpoint;
+use crate::upnp::actions::{external_ip_address, status_info};
+use crate::upnp::link::http::Endpoint;
 use crate::upnp::soap::Target;
 
 /// Connection services asked per device at most: real routers list one to three, and a
@@ -154,7 +154,7 @@ pub async fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upnp::test_router::{serve, Answer};
+    use crate::upnp::testing::router::{serve, Answer};
 
     const IP: &str = "urn:schemas-upnp-org:service:WANIPConnection:1";
     const PPP: &str = "urn:dslforum-org:service:WANPPPConnection:1";

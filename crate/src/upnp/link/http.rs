@@ -12,16 +12,15 @@
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
 use crate::limits::MAX_URL_BYTES;
 use crate::trace;
-use crate::upnp::http_reply::{Reply, ReplyError, ReplyReader};
-use crate::upnp::http_trace;
-use crate::upnp::link::{Ends, Link, LinkError, Ticket};
+use crate::upnp::link::http_reply::{Reply, ReplyError, ReplyReader};
+use crate::upnp::link::http_trace;
+use crate::upnp::link::{Ends, Limits, Link, LinkError, Ticket};
 
 /// Sent with every request; routers sometimes log it.
 pub const USER_AGENT_VALUE: &str = concat!("upnp-native/", env!("CARGO_PKG_VERSION"), " UPnP/1.1");
@@ -147,39 +146,6 @@ fn zone_index(zone: &str) -> Option<u32> {
         .into_iter()
         .find(|i| i.name == zone)
         .and_then(|i| i.index)
-}
-
-/// Caps for one request.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Deadline for the whole exchange: connect, send, headers and body.
-    pub deadline: Instant,
-    /// Cap on the TCP connect alone (a router that drops SYNs should not eat the whole budget).
-    pub connect_timeout: Duration,
-    /// Largest body accepted; more is an error, never buffered.
-    pub max_body: usize,
-    /// Served before other requests waiting for the same device (deletes).
-    pub urgent: bool,
-    /// The local address to connect from (None: the system's choice towards the device).
-    pub source: Option<IpAddr>,
-}
-
-impl Limits {
-    pub fn within(total: Duration, max_body: usize) -> Self {
-        Self::until(Instant::now() + total, max_body)
-    }
-
-    /// Everything done by `deadline` (a call whose earlier steps already used part of its time).
-    pub fn until(deadline: Instant, max_body: usize) -> Self {
-        let total = deadline.saturating_duration_since(Instant::now());
-        Self {
-            deadline,
-            connect_timeout: total.min(Duration::from_secs(3)),
-            max_body,
-            urgent: false,
-            source: None,
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -501,6 +467,8 @@ pub const SOAP_CONTENT_TYPE: (&str, &[&str]) = ("Content-Type", &["text/xml; cha
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Reads one request head from a loopback listener while `send` runs, answers 200.

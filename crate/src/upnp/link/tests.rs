@@ -1,7 +1,7 @@
 //! The connection behaviour against loopback routers shaped like miniupnpd
-//! (`test_model_router.rs`): spares reused and closed, back-off, and no mapping left behind
-//! when a request is given up. Each test has a loopback address of its own, because the
-//! connection limits are per device address. They assert what happens, never how fast.
+//! (`upnp/testing/model_router.rs`): spares reused and closed, back-off, and no mapping left
+//! behind when a request is given up. Each test has a loopback address of its own, because
+//! the connection limits are per device address. They assert what happens, never how fast.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,11 +10,11 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, Instant};
 
 use crate::errors::UpnpResult;
-use crate::upnp::gateway::{self, Mapping};
+use crate::upnp::actions::{self, Mapping};
+use crate::upnp::link::policy::{MAX_HANDSHAKES, MAX_OPEN_FAST, SPARE_IDLE};
 use crate::upnp::link::{Link, Snapshot};
-use crate::upnp::link_policy::{MAX_HANDSHAKES, MAX_OPEN_FAST, SPARE_IDLE};
 use crate::upnp::soap::{self, Target};
-use crate::upnp::test_model_router::{start, Options};
+use crate::upnp::testing::model_router::{start, Options};
 
 fn target(url: &str, timeout: Duration) -> Target {
     Target::new(
@@ -46,7 +46,7 @@ fn spawn_adds(
     (0..count)
         .map(|i| {
             let t = t.clone();
-            tokio::spawn(async move { gateway::add_port_mapping(&t, &mapping(first + i)).await })
+            tokio::spawn(async move { actions::add_port_mapping(&t, &mapping(first + i)).await })
         })
         .collect()
 }
@@ -72,7 +72,7 @@ async fn a_spare_opened_during_a_request_serves_the_next_and_closes_when_idle() 
     let link = link_of(ip);
     for i in 1..=4 {
         assert!(
-            gateway::external_ip_address(&t).await.is_ok(),
+            actions::external_ip_address(&t).await.is_ok(),
             "request {i}"
         );
         // While request i was in flight, the link opened connection i + 1 ahead of need.
@@ -107,14 +107,14 @@ async fn a_spare_the_router_closed_meanwhile_is_not_used() {
     let (url, router) = start(ip, options).await;
     let t = target(&url, Duration::from_secs(3));
     let link = link_of(ip);
-    assert!(gateway::external_ip_address(&t).await.is_ok());
+    assert!(actions::external_ip_address(&t).await.is_ok());
     eventually("a spare is open", || link.snapshot().spares == 1).await;
     // The router times idle connections out well before our SPARE_IDLE.
     eventually("the router closed the spare", || {
         router.closed_unused.load(Ordering::SeqCst) == 1
     })
     .await;
-    assert!(gateway::external_ip_address(&t).await.is_ok());
+    assert!(actions::external_ip_address(&t).await.is_ok());
     assert_eq!(
         router.connections(),
         vec![1, 3],
@@ -170,7 +170,7 @@ async fn a_router_that_refuses_connections_gets_one_at_a_time() {
     let calls: Vec<_> = (0..MAX_HANDSHAKES)
         .map(|_| {
             let t = t.clone();
-            tokio::spawn(async move { gateway::external_ip_address(&t).await })
+            tokio::spawn(async move { actions::external_ip_address(&t).await })
         })
         .collect();
     for call in calls {
@@ -221,14 +221,14 @@ async fn an_add_given_up_is_undone_and_the_next_request_waits_for_that() {
     };
     let (url, router) = start(ip, options).await;
     let t = target(&url, Duration::from_millis(150));
-    let failure = gateway::add_port_mapping(&t, &mapping(32000))
+    let failure = actions::add_port_mapping(&t, &mapping(32000))
         .await
         .unwrap_err();
     assert_eq!(failure.result, UpnpResult::HttpError);
     // Added again at once: this waits for the undo (delete, then a check a timeout later), so
     // the undo cannot remove the new mapping.
     let patient = target(&url, Duration::from_secs(3));
-    assert!(gateway::add_port_mapping(&patient, &mapping(32000))
+    assert!(actions::add_port_mapping(&patient, &mapping(32000))
         .await
         .is_ok());
     assert_eq!(
@@ -254,7 +254,7 @@ async fn an_add_carried_out_after_its_undo_is_found_and_deleted() {
     };
     let (url, router) = start(ip, options).await;
     let t = target(&url, Duration::from_millis(200));
-    assert!(gateway::add_port_mapping(&t, &mapping(33000))
+    assert!(actions::add_port_mapping(&t, &mapping(33000))
         .await
         .is_err());
     // Delete at ~200 ms (nothing there yet: 714), the add lands at ~300 ms, the check at
@@ -287,11 +287,11 @@ async fn a_renewal_given_up_leaves_the_held_mapping_alone() {
     )
     .await;
     let patient = target(&url, Duration::from_secs(3));
-    assert!(gateway::add_port_mapping(&patient, &mapping(34000))
+    assert!(actions::add_port_mapping(&patient, &mapping(34000))
         .await
         .is_ok());
     let hasty = target(&url, Duration::from_millis(100));
-    assert!(gateway::add_port_mapping(&hasty, &mapping(34000))
+    assert!(actions::add_port_mapping(&hasty, &mapping(34000))
         .await
         .is_err());
     sleep(Duration::from_millis(700)).await;
@@ -326,7 +326,7 @@ async fn deletes_waiting_in_the_queue_go_before_adds() {
         .map(|i| {
             let t = t.clone();
             tokio::spawn(
-                async move { gateway::delete_port_mapping(&t, "", 34100 + i, "UDP").await },
+                async move { actions::delete_port_mapping(&t, "", 34100 + i, "UDP").await },
             )
         })
         .collect();
@@ -384,7 +384,7 @@ async fn requests_dropped_mid_handshake_give_their_slots_back() {
     let calls: Vec<_> = (0..8)
         .map(|_| {
             let t = t.clone();
-            tokio::spawn(async move { gateway::external_ip_address(&t).await })
+            tokio::spawn(async move { actions::external_ip_address(&t).await })
         })
         .collect();
     eventually("the handshake limit is reached", || {
@@ -429,9 +429,9 @@ async fn a_silent_router_every_call_settles_by_its_deadline_however_long_it_queu
             tokio::spawn(async move {
                 let started = Instant::now();
                 let outcome = if i % 2 == 0 {
-                    gateway::external_ip_address(&t).await.map(|_| ())
+                    actions::external_ip_address(&t).await.map(|_| ())
                 } else {
-                    gateway::add_port_mapping(&t, &mapping(35000 + i))
+                    actions::add_port_mapping(&t, &mapping(35000 + i))
                         .await
                         .map(|_| ())
                 };
@@ -512,7 +512,7 @@ async fn a_busy_thread_does_not_make_a_fast_link_look_slow() {
         }
     });
     for i in 0..12 {
-        let answered = gateway::external_ip_address(&t).await;
+        let answered = actions::external_ip_address(&t).await;
         assert!(answered.is_ok(), "request {i}: {answered:?}");
     }
     busy.abort();

@@ -8,10 +8,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::errors::Failure;
 use crate::limits::{MAX_DEVICES, MAX_DEVICES_PER_RESPONDER};
-use crate::upnp::boot;
-use crate::upnp::gateway::DeviceInfo;
-use crate::upnp::search::{self, Plan, ReplyKind};
-use crate::upnp::ssdp::{self, LocalView, Location, SearchReply};
+use crate::upnp::device::DeviceInfo;
+use crate::upnp::discovery::boot;
+use crate::upnp::discovery::search::{self, Plan, ReplyKind};
+use crate::upnp::discovery::ssdp::{self, LocalView, Location, SearchReply};
 
 struct Found {
     device: DeviceInfo,
@@ -216,7 +216,7 @@ fn on_route(f: &Found, gateways: &[IpAddr]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upnp::search::{GATEWAY_TARGETS, ROOT_DEVICE};
+    use crate::upnp::discovery::search::{GATEWAY_TARGETS, ROOT_DEVICE};
 
     const ROUTER: &str = "192.168.77.1:1900";
     const OTHER: &str = "192.168.77.20:1900";

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::errors::{Failure, UpnpResult};
-use crate::upnp::gateway::DeviceInfo;
-use crate::upnp::http::Endpoint;
+use crate::upnp::device::DeviceInfo;
+use crate::upnp::link::http::Endpoint;
 
 /// Longest description URL accepted. Real ones are ~40 bytes; SSDP caps a whole reply at
 /// 4 KiB, so a LOCATION is never longer than that either.

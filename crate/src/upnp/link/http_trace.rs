@@ -9,8 +9,8 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::trace::{Event, Kind};
-use crate::upnp::http::{Endpoint, HttpError};
-use crate::upnp::http_reply::Reply;
+use crate::upnp::link::http::{Endpoint, HttpError};
+use crate::upnp::link::http_reply::Reply;
 
 /// A connection for one request: `how` it was had, and how long that took.
 pub fn connection(endpoint: &Endpoint, started: Option<Instant>, how: &str) -> Event {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::upnp::test_router::{reply, soap_action, Answer};
+use crate::upnp::testing::router::{reply, soap_action, Answer};
 
 pub struct Options {
     /// listen(2) backlog (miniupnpd: 5).
