@@ -3,7 +3,8 @@ import net from 'node:net'
 import { arrow } from './format.ts'
 import { type JsonMapping } from './json.ts'
 import { type Style } from './output.ts'
-import { type FailureInfo, type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
+import type { UPNPErrorInfo } from '../lib/errors.ts'
+import { type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
 import { type UPNPDevice } from '../lib/godot/device.ts'
 import { type Protocol } from '../lib/types.ts'
 import { runAs } from './invocation.ts'
@@ -33,7 +34,7 @@ function notAuthorizedFix(asked: AskedPorts): string {
 /** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
  *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6; the
  *  one for 606 depends on which of the ports was below 1024. */
-export function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: number, asked?: AskedPorts): Explanation {
+export function explainMapping(info: UPNPErrorInfo, gateway: UPNPDevice, lease: number, asked?: AskedPorts): Explanation {
   const failure = explainFailure(info)
   if (net.isIPv6(gateway.igdOurAddr) && failure.upnpCode !== 718 && failure.upnpCode !== 729) {
     return {

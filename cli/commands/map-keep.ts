@@ -6,7 +6,7 @@ import { type Found, routerOf } from '../gateways.ts'
 import { JSON_SCHEMA, envelope, errorJson, gatewayJson, mappingJson } from '../json.ts'
 import { explainMapping, holderOf, mappingText } from '../refusals.ts'
 import { type UPNPErrorInfo, UPNPResult } from '../../lib/errors.ts'
-import { type FailureInfo, VIA_NAME, codeText, explainFailure } from '../../lib/explain.ts'
+import { VIA_NAME, codeText, explainFailure } from '../../lib/explain.ts'
 import { explainPinholeFailure } from '../../lib/explain-pinholes.ts'
 import { type UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMapper } from '../../lib/portmapper/mapper.ts'
@@ -165,7 +165,7 @@ export async function keepMapping(
     unwatch()
     await mapper.close().catch(() => undefined) // all or nothing
     if (state.stopping) return state.stopping
-    const e = error as FailureInfo & Error
+    const e = error as UPNPErrorInfo & Error
     if (ipv6 && !gateway && e.result === UPNPResult.INVALID_GATEWAY && e.resultCode == null) {
       // Towards a link-local router a PCP pinhole would be for this machine's link-local address.
       throw new CliError(

@@ -4,7 +4,8 @@ import { DOCTOR_DESCRIPTION, DOCTOR_LEASE, DoctorRun, checkExternal, pickTestPor
 import { arrow, duration, serverUp } from '../../format.ts'
 import { findEverything, leaseNoAnswer, routerOf } from '../../gateways.ts'
 import { runAs } from '../../invocation.ts'
-import { type FailureInfo, VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
+import type { UPNPErrorInfo } from '../../../lib/errors.ts'
+import { VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
 import { type PortMapper } from '../../../lib/portmapper/mapper.ts'
 import { type Mapping } from '../../../lib/portmapper/mapping.ts'
 import { type Protocol } from '../../../lib/types.ts'
@@ -79,7 +80,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     })
   } catch (error) {
     out.spinner.stop()
-    const failure = explainFailure({ ...(error as FailureInfo), via })
+    const failure = explainFailure({ ...(error as UPNPErrorInfo), via })
     if (via === 'pcp') run.record({ id: 'external-address', status: 'skip', summary: 'skipped: PCP tells it only with a mapping' })
     run.fail(
       {
@@ -112,7 +113,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     run.record({ id: 'cleanup', status: 'pass', summary: 'test mapping deleted' })
   } catch (error) {
     out.spinner.stop()
-    const failure = explainFailure({ ...(error as FailureInfo), via })
+    const failure = explainFailure({ ...(error as UPNPErrorInfo), via })
     const fix = `It expires by itself in ${duration(mapping.lease)}.`
     run.record({ id: 'cleanup', status: 'warn', summary: `could not delete the test mapping: ${codeText(failure)}`, fix, failure })
     run.problems.push({
