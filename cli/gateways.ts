@@ -104,15 +104,17 @@ export async function findGateways(
 }
 
 async function search(lib: Library, g: Globals, untilGateway: boolean, route: DefaultRoute | null): Promise<Found> {
-  const upnp = new lib.UPNP()
-  upnp.discoverMulticastIf = g.iface
-  upnp.discoverIpv6 = g.ipv6
-  const result = await upnp.discover({ timeout: g.timeoutMs, untilGateway })
-  const devices: UPNPDevice[] = []
-  for (let i = 0; i < upnp.getDeviceCount(); i++) {
-    const d = upnp.getDevice(i)
-    if (d) devices.push(d)
-  }
+  const {
+    devices,
+    gateway: first,
+    result,
+    error,
+  } = await lib.searchGateways({
+    multicastIf: g.iface,
+    ipv6: g.ipv6,
+    timeout: g.timeoutMs,
+    untilGateway,
+  })
   let gateway: UPNPDevice | null
   let selected: UPNPDevice | null
   if (g.gateway) {
@@ -120,25 +122,23 @@ async function search(lib: Library, g: Globals, untilGateway: boolean, route: De
     gateway = selected?.isValidGateway() ? selected : null
   } else {
     const onRoute = route ? devices.find((d) => d.isValidGateway() && hostOf(d.descriptionUrl) === route.gateway) : undefined
-    gateway = onRoute ?? upnp.getGateway()
+    gateway = onRoute ?? first
     selected = gateway ?? devices.find((d) => route && hostOf(d.descriptionUrl) === route.gateway) ?? devices[0] ?? null
   }
-  return { devices, route, gateway, selected, result, error: upnp.lastError, elapsedMs: 0, searched: true }
+  return { devices, route, gateway, selected, result, error, elapsedMs: 0, searched: true }
 }
 
 /** The one device --gateway's description URL names, classified as a search would have. */
 async function openByUrl(lib: Library, g: Globals, route: DefaultRoute | null): Promise<Found> {
-  let device: UPNPDevice
   try {
-    device = await lib.UPNP.deviceFromUrl(g.gateway, { requestTimeout: Math.max(1, g.timeoutMs) })
+    const opened = await lib.searchGateways({ url: g.gateway, requestTimeout: Math.max(1, g.timeoutMs) })
+    return { ...opened, route, selected: opened.devices[0] ?? null, elapsedMs: 0 }
   } catch (error) {
     if (error instanceof lib.UPNPError && error.result === UPNPResult.INVALID_PARAM) {
       throw usage(`--gateway: ${error.description}`, "Give the router's address, or its description URL: http://<address>:<port>/<path>.")
     }
     throw error
   }
-  const gateway = device.isValidGateway() ? device : null
-  return { devices: [device], route, gateway, selected: device, result: UPNPResult.SUCCESS, error: null, elapsedMs: 0, searched: false }
 }
 
 /** The router for NAT-PMP/PCP: --gateway as an address (a URL gives its host), else "" (the default route's). */

@@ -10,7 +10,7 @@ import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts
 import type { UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMappingEntry, type Protocol } from '../../lib/types.ts'
 import { runAs } from '../invocation.ts'
-import { isOwnAddress } from '../../lib/portmapper/owner.ts'
+import { isOwnAddress } from '../../lib/portmapper/entry-owner.ts'
 import { shown } from '../terminal.ts'
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {

@@ -12,9 +12,7 @@
  *
  * @module upnp-native/nat-api
  */
-import { UPNPResult } from '../errors.ts'
-import { deviceFromUrl } from '../godot/from-url.ts'
-import { UPNP } from '../godot/upnp.ts'
+import { findGateway } from '../find-gateway.ts'
 import { PortMapper } from '../portmapper/mapper.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import { probe } from '../probe.ts'
@@ -173,8 +171,8 @@ export class NatAPI {
           if (report?.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
         }
         if (this.enableUPNP) {
-          const device = isUrl(this.#gateway) ? await deviceFromUrl(this.#gateway).catch(() => null) : await findGateway()
-          if (device?.isValidGateway()) return device.queryExternalAddress()
+          const device = await findGateway({ url: isUrl(this.#gateway) ? this.#gateway : null }).catch(() => null)
+          if (device) return device.queryExternalAddress()
         }
         return ''
       }),
@@ -249,12 +247,6 @@ export class NatAPI {
     }
     return false
   }
-}
-
-async function findGateway() {
-  const upnp = new UPNP()
-  const result = await upnp.discover({ untilGateway: true })
-  return result === UPNPResult.SUCCESS ? upnp.getGateway() : null
 }
 
 export default NatAPI

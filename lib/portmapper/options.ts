@@ -8,7 +8,7 @@ import type { Family, Protocol, Via } from '../types.ts'
 import type { VerifyReachable } from './reachability.ts'
 import type { Logger } from '../log/records.ts'
 import { checkedOptions, isIntegerIn, MAX_TIMER_MS, MAX_UINT32, notText, show } from '../validate.ts'
-import { appName } from './owner.ts'
+import { appName } from './entry-owner.ts'
 
 /** How a PortMapper finds the router and keeps mappings (every field optional). */
 export interface PortMapperOptions {
