@@ -156,13 +156,13 @@ export async function probeRouter(lib: Library, g: Globals): Promise<ProbeReport
       upnp: false,
       multicastIf: g.iface,
       budgetMs: Math.min(g.timeoutMs, 2000),
-      ...(router ? { gateway: router } : {}),
+      ...(router ? { router } : {}),
     })
     .catch(() => null)
 }
 
 /** The NAT-PMP/PCP protocols --protocol asks about: both for auto, one for pmp/pcp, none for upnp. */
-export function leaseProtocols(g: Globals): Array<'natpmp' | 'pcp'> {
+export function pxpProtocols(g: Globals): Array<'natpmp' | 'pcp'> {
   return g.protocol === 'auto' ? ['natpmp', 'pcp'] : g.protocol === 'upnp' ? [] : [g.protocol]
 }
 
@@ -172,15 +172,15 @@ export async function findEverything(
   g: Globals,
   mode: 'first' | 'all',
 ): Promise<{ found: Found | null; probed: ProbeReport | null }> {
-  const lease = leaseProtocols(g)
+  const pxp = pxpProtocols(g)
   const upnp = g.protocol === 'upnp' || g.protocol === 'auto'
-  const names = [...(upnp ? ['UPnP'] : []), ...lease.map((v) => VIA_NAME[v])].join(', ')
+  const names = [...(upnp ? ['UPnP'] : []), ...pxp.map((v) => VIA_NAME[v])].join(', ')
   const label = `Looking for gateways (${names}; ${searchWhere(g)})…`
   ctx.out.spinner.start(label)
   try {
     const [found, probed] = await Promise.all([
       upnp ? findGateways(ctx, g, mode, label) : Promise.resolve(null),
-      lease.length ? probeRouter(ctx.lib, g) : Promise.resolve(null),
+      pxp.length ? probeRouter(ctx.lib, g) : Promise.resolve(null),
     ])
     return { found, probed }
   } finally {
@@ -291,23 +291,23 @@ export function noGatewayFor(found: Found | null, probed: ProbeReport | null, g:
   if (found) {
     const e = noGatewayError(found, g)
     if (!probed || g.protocol === 'upnp') return e
-    const lease = leaseProtocols(g)
+    const pxp = pxpProtocols(g)
     return new CliError(
       e.exitCode,
       e.code,
-      `${e.message}; ${lease.map((v) => VIA_NAME[v]).join(' and ')} did not answer either`,
+      `${e.message}; ${pxp.map((v) => VIA_NAME[v]).join(' and ')} did not answer either`,
       e.fix,
       e.failure,
     )
   }
-  return leaseNoAnswer(probed, g)
+  return pxpNoAnswer(probed, g)
 }
 
 /** NAT-PMP/PCP (--protocol pmp|pcp) got no answer: exit 3, with what the router said. */
-export function leaseNoAnswer(probed: ProbeReport | null, g: Globals): CliError {
+export function pxpNoAnswer(probed: ProbeReport | null, g: Globals): CliError {
   const via = g.protocol === 'pcp' ? 'pcp' : 'natpmp'
   const name = VIA_NAME[via]
-  if (!probed || !probed.gateway) {
+  if (!probed || !probed.router) {
     return new CliError(
       EXIT.NO_GATEWAY,
       'NO_GATEWAY',
@@ -320,7 +320,7 @@ export function leaseNoAnswer(probed: ProbeReport | null, g: Globals): CliError 
   return new CliError(
     EXIT.NO_GATEWAY,
     'NO_GATEWAY',
-    `the router ${probed.gateway} did not answer ${name} (${report.meaning})`,
+    `the router ${probed.router} did not answer ${name} (${report.meaning})`,
     `Turn ${name} on in the router's settings (it often comes with UPnP), or use --protocol upnp.`,
     failure,
   )

@@ -43,7 +43,7 @@ describe('defaults', () => {
     const o = resolveOptions({})
     expect(o).toMatchObject({
       probeBudget: native.PROBE_BUDGET_MS,
-      pmpBudget: native.PXP_BUDGET_MS,
+      pxpBudget: native.PXP_BUDGET_MS,
       discoverTimeout: defaults.DISCOVER_TIMEOUT_MS,
       requestTimeout: defaults.REQUEST_TIMEOUT_MS,
       lease: defaults.MAPPER_LEASE_S,

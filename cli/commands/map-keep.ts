@@ -42,9 +42,9 @@ export async function keepMapping(
     ...(gateway
       ? { gateway }
       : {
-          protocol: via,
+          via,
           ...(router ? { [plan.family === 'ipv6' ? 'router6' : 'router']: router } : {}),
-          pmpBudget: Math.max(g.timeoutMs, 500),
+          pxpBudget: Math.max(g.timeoutMs, 500),
         }),
     lease: plan.lease,
     // The port asked for, or nothing: no wandering to another port on a conflict.

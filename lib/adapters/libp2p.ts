@@ -191,10 +191,10 @@ export function pmpNat(ipAddress: string, given?: PortMappingClientOptions): Gat
   const router = ipAddress.replace(/^\[|\]$/g, '')
   return new MapperGateway(
     { id: `natpmp:${router}`, host: router, port: 5351, family: isIP(router) === 6 ? 'IPv6' : 'IPv4' },
-    () => new PortMapper({ protocol: 'natpmp', router, watchAnnouncements: false }),
+    () => new PortMapper({ via: 'natpmp', router, watchAnnouncements: false }),
     () => '',
     async () => {
-      const report = await probe({ gateway: router, upnp: false, fresh: true })
+      const report = await probe({ router, upnp: false, fresh: true })
       if (report.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
       throw new UPNPError(
         { result: UPNPResult.NO_GATEWAY, via: 'natpmp', description: `NAT-PMP at ${router}: ${report.natpmp.meaning}` },

@@ -106,10 +106,10 @@ export class NatAPI {
     this.#gateway = gateway
     const common = { maxAttempts: 1, watchAnnouncements: false } as const
     if (this.enablePMP && !isUrl(this.#gateway)) {
-      this.#mappers.push(new PortMapper({ ...common, protocol: 'natpmp', ...(this.#gateway ? { router: this.#gateway } : {}) }))
+      this.#mappers.push(new PortMapper({ ...common, via: 'natpmp', ...(this.#gateway ? { router: this.#gateway } : {}) }))
     }
     if (this.enableUPNP) {
-      this.#mappers.push(new PortMapper({ ...common, protocol: 'upnp', ...(isUrl(this.#gateway) ? { gateway: this.#gateway } : {}) }))
+      this.#mappers.push(new PortMapper({ ...common, via: 'upnp', ...(isUrl(this.#gateway) ? { gateway: this.#gateway } : {}) }))
     }
     // A renewal that fails later is not the caller's crash (nat-api's timers could be).
     for (const m of this.#mappers) m.on('error', () => undefined)
@@ -167,7 +167,7 @@ export class NatAPI {
     return settle(
       this.#run(async () => {
         if (this.enablePMP && !isUrl(this.#gateway)) {
-          const report = await probe({ upnp: false, fresh: true, ...(this.#gateway ? { gateway: this.#gateway } : {}) }).catch(() => null)
+          const report = await probe({ upnp: false, fresh: true, ...(this.#gateway ? { router: this.#gateway } : {}) }).catch(() => null)
           if (report?.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
         }
         if (this.enableUPNP) {

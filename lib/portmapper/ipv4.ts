@@ -18,9 +18,9 @@ export class Ipv4Backends extends FamilyBase {
   }
 
   async candidates(signal?: AbortSignal): Promise<Via[]> {
-    const { protocol, router, discoverMulticastIf, probeBudget, requestTimeout } = this.context.options
-    if (protocol !== 'auto') return [protocol]
-    const report = await probe({ gateway: router, multicastIf: discoverMulticastIf, budgetMs: probeBudget, ...(signal ? { signal } : {}) })
+    const { via, router, discoverMulticastIf, probeBudget, requestTimeout } = this.context.options
+    if (via !== 'auto') return [via]
+    const report = await probe({ router, multicastIf: discoverMulticastIf, budgetMs: probeBudget, ...(signal ? { signal } : {}) })
     if (!this.gateway && report.upnp.device) {
       report.upnp.device.requestTimeout = requestTimeout
       this.adopt(report.upnp.device)
@@ -32,7 +32,7 @@ export class Ipv4Backends extends FamilyBase {
 
   protected async make(via: Via, signal?: AbortSignal): Promise<Backend> {
     const { options, serial } = this.context
-    if (via !== 'upnp') return pxpBackend(via, { router: options.router, budgetMs: options.pmpBudget, serial })
+    if (via !== 'upnp') return pxpBackend(via, { router: options.router, budgetMs: options.pxpBudget, serial })
     await this.ensureGateway(signal)
     return new UpnpBackend({
       portRange: options.portRange,

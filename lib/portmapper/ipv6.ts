@@ -51,9 +51,9 @@ export class Ipv6Backends extends FamilyBase {
 
   /** PCP when it can open a useful pinhole and answers over IPv6 (a quick ANNOUNCE), then UPnP. */
   async candidates(signal?: AbortSignal): Promise<Via[]> {
-    const { protocol, probeBudget } = this.context.options
-    if (protocol === 'natpmp') throw clientError(UPNPResult.INVALID_PARAM, IPV4_ONLY)
-    if (protocol !== 'auto') return [protocol]
+    const { via, probeBudget } = this.context.options
+    if (via === 'natpmp') throw clientError(UPNPResult.INVALID_PARAM, IPV4_ONLY)
+    if (via !== 'auto') return [via]
     const router = await this.router()
     if (this.#pcpProblem(router)) return ['upnp']
     const answer = await traced(null, (trace) => native.pcpAnnounce({ gateway: router, budgetMs: probeBudget, trace })).catch(() => null)
@@ -71,7 +71,7 @@ export class Ipv6Backends extends FamilyBase {
           { result: router ? UPNPResult.INVALID_GATEWAY : UPNPResult.NO_GATEWAY, via: 'pcp', description: problem },
           'IPv6 pinhole over PCP',
         )
-      return new PcpPinholeBackend(router, publicSource6(), options.pmpBudget, serial)
+      return new PcpPinholeBackend(router, publicSource6(), options.pxpBudget, serial)
     }
     if (via !== 'upnp') throw clientError(UPNPResult.INVALID_PARAM, IPV4_ONLY)
     await this.ensureGateway(signal)

@@ -130,7 +130,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     this.#leftovers = new Leftovers({
       serial: this.#serial,
       requestTimeout: this.#options.requestTimeout,
-      pxpBudget: this.#options.pmpBudget,
+      pxpBudget: this.#options.pxpBudget,
       adoptWindow: this.#options.adoptWindow,
       swept: (count) => this.emit('swept', count),
       changed: () => {
