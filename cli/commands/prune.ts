@@ -76,7 +76,7 @@ export const pruneCommand: Command = {
   help: `Usage: upnp-native prune [--dry-run] [--description D] [options]
 
 Deletes the router's forwards (UPnP) that point at this machine and are described
-"upnp-native" (or D): what \`map\` left behind, or an app's entries after a crash. A forward
+"${MAPPING_DESCRIPTION}" (or D): what \`map\` left behind, or an app's entries after a crash. A forward
 to another machine is never touched, whatever its description. --dry-run lists what would
 be deleted and deletes nothing.
 
