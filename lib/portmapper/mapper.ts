@@ -24,6 +24,10 @@
  *   a process alive (unless `keepAlive`);
  * - `family: 'ipv6'` opens a pinhole in the router's IPv6 firewall instead, over PCP or UPnP
  *   (`ipv6.ts`), kept, checked and closed the same way.
+ *
+ * Which protocols an address family can use, their backends and the UPnP gateway are each
+ * family's (`family.ts`: `ipv4.ts`, `ipv6.ts`); how a protocol creates, keeps and deletes a
+ * mapping is its backend's (`backends/`). This file is the policy, the same for both.
  */
 import { EventEmitter } from 'node:events'
 import { asUpnpError, clientError, UPNPError, UPNPResult } from '../errors.ts'
@@ -55,32 +59,11 @@ import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
 import { type MapRequest, type PortMapperOptions, readMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
 import { prune, type PruneOptions, type PruneReport, readPruneOptions } from './prune.ts'
-import { askVerify, hardRefresh, type UnreachableEvidence } from './reachability.ts'
+import { askVerify, hardRefresh } from './reachability.ts'
 import { WakeWatch } from './wake-watch.ts'
 import type { Logger } from '../log/records.ts'
 import { note, withLogger } from '../log/trace.ts'
-import { mapperRecord } from './log.ts'
-
-/** The events a PortMapper emits, with their arguments (`mapper.on(name, listener)`). */
-export interface PortMapperEvents {
-  /** A mapping was created on the router (by `map()`). */
-  mapped: [mapping: Mapping]
-  /** A mapping's lease was renewed. */
-  renewed: [mapping: Mapping]
-  /** A mapping is gone from the router (reboot, expiry, taken over); it is being restored. */
-  lost: [mapping: Mapping, reason: string]
-  /** A lost mapping is back, possibly on another external port. */
-  restored: [mapping: Mapping, previousExternalPort: number]
-  /** The router's external address changed (emitted once per change). */
-  externalAddressChanged: [address: string, previous: string]
-  /** `verify` said the mapping is not reached from outside, and a hard refresh did not help. */
-  unreachable: [mapping: Mapping, evidence: UnreachableEvidence]
-  /** Leftovers of a crashed run deleted from the journal at start. */
-  swept: [count: number]
-  /** Something went wrong in the background (renewal, check, restore). Without a listener
-   *  it becomes a process warning: a background failure never crashes the app. */
-  error: [error: UPNPError, mapping: Mapping | null]
-}
+import { mapperRecord, type PortMapperEvents } from './events.ts'
 
 /** Whether the journal records `held`. UPnP pinholes are left out: they cannot be looked up by
  *  port, and their lease (at most a day, an hour by default) ends them anyway. */
