@@ -81,19 +81,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
         : {}),
     })
   }
-  const exitCode = failed ? failed.exitCode : EXIT.OK
-  if (out.globals.json) {
-    out.json(
-      envelope('unmap', exitCode, {
-        gateway: gatewayJson(ctx.lib, gateway, found.selected),
-        results,
-        ...(failed ? { error: errorJson(failed) } : {}),
-      }),
-    )
-  } else if (failed) {
-    out.error(failed, 'unmap')
-  }
-  return exitCode
+  return finish(ctx, failed, { gateway: gatewayJson(ctx.lib, gateway, found.selected), results })
 }
 
 /** `unmap <port> --ipv6`: closes the pinhole `map --ipv6` opened, over UPnP. */
@@ -117,19 +105,14 @@ async function unmapPinholes(ctx: Context, g: Globals, port: number, protocols: 
     results.push({ protocol, port, closed: false, ...(id !== null ? { pinholeId: id } : {}), failure })
     failed ??= refusalError('DELETE_REFUSED', `close the IPv6 pinhole for ${protocol} ${port}`, failure)
   }
+  return finish(ctx, failed, { family: 'ipv6', gateway: gatewayJson(lib, device, found.selected), results })
+}
+
+/** The JSON document, or for a person the error (the lines were printed as it went). */
+function finish(ctx: Context, failed: CliError | null, body: object): ExitCode {
   const exitCode = failed ? failed.exitCode : EXIT.OK
-  if (out.globals.json) {
-    out.json(
-      envelope('unmap', exitCode, {
-        family: 'ipv6',
-        gateway: gatewayJson(lib, device, found.selected),
-        results,
-        ...(failed ? { error: errorJson(failed) } : {}),
-      }),
-    )
-  } else if (failed) {
-    out.error(failed, 'unmap')
-  }
+  if (ctx.out.globals.json) ctx.out.json(envelope('unmap', exitCode, { ...body, ...(failed ? { error: errorJson(failed) } : {}) }))
+  else if (failed) ctx.out.error(failed, 'unmap')
   return exitCode
 }
 
