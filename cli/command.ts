@@ -64,7 +64,9 @@ export interface Invocation {
   globals: Globals
 }
 
-export type Library = typeof import('../index.ts')
+/** What the commands use of the library: its public surface, and the gateway search PortMapper
+ *  and the adapters share (`lib/find-gateway.ts`), loaded with it. */
+export type Library = typeof import('../index.ts') & Pick<typeof import('../lib/find-gateway.ts'), 'searchGateways'>
 
 /** What a running command can use. */
 export interface Context {

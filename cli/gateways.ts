@@ -104,15 +104,17 @@ export async function findGateways(
 }
 
 async function search(lib: Library, g: Globals, untilGateway: boolean, route: DefaultRoute | null): Promise<Found> {
-  const upnp = new lib.UPNP()
-  upnp.discoverMulticastIf = g.iface
-  upnp.discoverIpv6 = g.ipv6
-  const result = await upnp.discover({ timeout: g.timeoutMs, untilGateway })
-  const devices: UPNPDevice[] = []
-  for (let i = 0; i < upnp.getDeviceCount(); i++) {
-    const d = upnp.getDevice(i)
-    if (d) devices.push(d)
-  }
+  const {
+    devices,
+    gateway: first,
+    result,
+    error,
+  } = await lib.searchGateways({
+    multicastIf: g.iface,
+    ipv6: g.ipv6,
+    timeout: g.timeoutMs,
+    untilGateway,
+  })
   let gateway: UPNPDevice | null
   let selected: UPNPDevice | null
   if (g.gateway) {
@@ -120,25 +122,23 @@ async function search(lib: Library, g: Globals, untilGateway: boolean, route: De
     gateway = selected?.isValidGateway() ? selected : null
   } else {
     const onRoute = route ? devices.find((d) => d.isValidGateway() && hostOf(d.descriptionUrl) === route.gateway) : undefined
-    gateway = onRoute ?? upnp.getGateway()
+    gateway = onRoute ?? first
     selected = gateway ?? devices.find((d) => route && hostOf(d.descriptionUrl) === route.gateway) ?? devices[0] ?? null
   }
-  return { devices, route, gateway, selected, result, error: upnp.lastError, elapsedMs: 0, searched: true }
+  return { devices, route, gateway, selected, result, error, elapsedMs: 0, searched: true }
 }
 
 /** The one device --gateway's description URL names, classified as a search would have. */
 async function openByUrl(lib: Library, g: Globals, route: DefaultRoute | null): Promise<Found> {
-  let device: UPNPDevice
   try {
-    device = await lib.UPNP.deviceFromUrl(g.gateway, { requestTimeout: Math.max(1, g.timeoutMs) })
+    const opened = await lib.searchGateways({ url: g.gateway, requestTimeout: Math.max(1, g.timeoutMs) })
+    return { ...opened, route, selected: opened.devices[0] ?? null, elapsedMs: 0 }
   } catch (error) {
     if (error instanceof lib.UPNPError && error.result === UPNPResult.INVALID_PARAM) {
       throw usage(`--gateway: ${error.description}`, "Give the router's address, or its description URL: http://<address>:<port>/<path>.")
     }
     throw error
   }
-  const gateway = device.isValidGateway() ? device : null
-  return { devices: [device], route, gateway, selected: device, result: UPNPResult.SUCCESS, error: null, elapsedMs: 0, searched: false }
 }
 
 /** The router for NAT-PMP/PCP: --gateway as an address (a URL gives its host), else "" (the default route's). */
@@ -156,13 +156,13 @@ export async function probeRouter(lib: Library, g: Globals): Promise<ProbeReport
       upnp: false,
       multicastIf: g.iface,
       budgetMs: Math.min(g.timeoutMs, 2000),
-      ...(router ? { gateway: router } : {}),
+      ...(router ? { router } : {}),
     })
     .catch(() => null)
 }
 
 /** The NAT-PMP/PCP protocols --protocol asks about: both for auto, one for pmp/pcp, none for upnp. */
-export function leaseProtocols(g: Globals): Array<'natpmp' | 'pcp'> {
+export function pxpProtocols(g: Globals): Array<'natpmp' | 'pcp'> {
   return g.protocol === 'auto' ? ['natpmp', 'pcp'] : g.protocol === 'upnp' ? [] : [g.protocol]
 }
 
@@ -172,15 +172,15 @@ export async function findEverything(
   g: Globals,
   mode: 'first' | 'all',
 ): Promise<{ found: Found | null; probed: ProbeReport | null }> {
-  const lease = leaseProtocols(g)
+  const pxp = pxpProtocols(g)
   const upnp = g.protocol === 'upnp' || g.protocol === 'auto'
-  const names = [...(upnp ? ['UPnP'] : []), ...lease.map((v) => VIA_NAME[v])].join(', ')
+  const names = [...(upnp ? ['UPnP'] : []), ...pxp.map((v) => VIA_NAME[v])].join(', ')
   const label = `Looking for gateways (${names}; ${searchWhere(g)})…`
   ctx.out.spinner.start(label)
   try {
     const [found, probed] = await Promise.all([
       upnp ? findGateways(ctx, g, mode, label) : Promise.resolve(null),
-      lease.length ? probeRouter(ctx.lib, g) : Promise.resolve(null),
+      pxp.length ? probeRouter(ctx.lib, g) : Promise.resolve(null),
     ])
     return { found, probed }
   } finally {
@@ -291,23 +291,23 @@ export function noGatewayFor(found: Found | null, probed: ProbeReport | null, g:
   if (found) {
     const e = noGatewayError(found, g)
     if (!probed || g.protocol === 'upnp') return e
-    const lease = leaseProtocols(g)
+    const pxp = pxpProtocols(g)
     return new CliError(
       e.exitCode,
       e.code,
-      `${e.message}; ${lease.map((v) => VIA_NAME[v]).join(' and ')} did not answer either`,
+      `${e.message}; ${pxp.map((v) => VIA_NAME[v]).join(' and ')} did not answer either`,
       e.fix,
       e.failure,
     )
   }
-  return leaseNoAnswer(probed, g)
+  return pxpNoAnswer(probed, g)
 }
 
 /** NAT-PMP/PCP (--protocol pmp|pcp) got no answer: exit 3, with what the router said. */
-export function leaseNoAnswer(probed: ProbeReport | null, g: Globals): CliError {
+export function pxpNoAnswer(probed: ProbeReport | null, g: Globals): CliError {
   const via = g.protocol === 'pcp' ? 'pcp' : 'natpmp'
   const name = VIA_NAME[via]
-  if (!probed || !probed.gateway) {
+  if (!probed || !probed.router) {
     return new CliError(
       EXIT.NO_GATEWAY,
       'NO_GATEWAY',
@@ -320,7 +320,7 @@ export function leaseNoAnswer(probed: ProbeReport | null, g: Globals): CliError 
   return new CliError(
     EXIT.NO_GATEWAY,
     'NO_GATEWAY',
-    `the router ${probed.gateway} did not answer ${name} (${report.meaning})`,
+    `the router ${probed.router} did not answer ${name} (${report.meaning})`,
     `Turn ${name} on in the router's settings (it often comes with UPnP), or use --protocol upnp.`,
     failure,
   )

@@ -1,10 +1,11 @@
 /** Help texts: the main page (assembled from each command's summary) and a command's page. */
+import { DISCOVER_TIMEOUT_MS } from '../lib/defaults.ts'
 import type { Command } from './command.ts'
 
 const GLOBAL_HELP = `Options for every command:
   --json               machine-readable output on stdout; its schema, "JSON output" in
                        https://github.com/upnp-native/upnp-native/blob/HEAD/docs/cli.md
-  --timeout <time>     how long to search for gateways (default 2s; 5, 1.5s, 800ms)
+  --timeout <time>     how long to search for gateways (default ${DISCOVER_TIMEOUT_MS / 1000}s; 5, 1.5s, 800ms)
   --interface <if>     search on this network interface (name or address)
   --gateway <where>    use the gateway at this address or description URL
   --ipv6               search over IPv6

@@ -74,7 +74,7 @@ export interface JsonMapping {
   pinholeId?: number
 }
 
-export interface JsonLeaseProtocol {
+export interface JsonPxpProtocol {
   available: boolean
   /** The router asked (the default route's gateway unless --gateway). */
   router: string
@@ -149,7 +149,7 @@ export function mappingJson(
   }
 }
 
-function leaseJson(report: ProtocolReport, router: string): JsonLeaseProtocol {
+function pxpJson(report: ProtocolReport, router: string): JsonPxpProtocol {
   return {
     available: report.available,
     router,
@@ -160,6 +160,6 @@ function leaseJson(report: ProtocolReport, router: string): JsonLeaseProtocol {
   }
 }
 
-export function protocolsJson(probed: ProbeReport | null): { natpmp: JsonLeaseProtocol; pcp: JsonLeaseProtocol } | null {
-  return probed ? { natpmp: leaseJson(probed.natpmp, probed.gateway), pcp: leaseJson(probed.pcp, probed.gateway) } : null
+export function protocolsJson(probed: ProbeReport | null): { natpmp: JsonPxpProtocol; pcp: JsonPxpProtocol } | null {
+  return probed ? { natpmp: pxpJson(probed.natpmp, probed.router), pcp: pxpJson(probed.pcp, probed.router) } : null
 }

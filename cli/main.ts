@@ -28,7 +28,8 @@ function reportAt(): string {
 
 async function loadLibrary(): Promise<Library> {
   try {
-    return await import('../index.ts')
+    const [surface, gateways] = await Promise.all([import('../index.ts'), import('../lib/find-gateway.ts')])
+    return { ...surface, searchGateways: gateways.searchGateways }
   } catch (error) {
     // The loader's message already says which binary is missing and how to get it, one fact
     // a line: what happened (and what was tried) becomes the message, its "Fix:" line the

@@ -1,11 +1,14 @@
-/** A refused mapping, explained with what was asked, and who holds a port on a conflict. */
+/** A refused mapping, explained with what was asked, who holds a port on a conflict, and a
+ *  refusal as the CLI's error. */
 import net from 'node:net'
+import { CliError, EXIT } from './command.ts'
 import { arrow } from './format.ts'
 import { type JsonMapping } from './json.ts'
 import { type Style } from './output.ts'
-import { type FailureInfo, type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
+import type { UPNPErrorInfo } from '../lib/errors.ts'
+import { codeText, type Explanation, VIA_NAME, explainFailure } from '../lib/explain.ts'
 import { type UPNPDevice } from '../lib/godot/device.ts'
-import { type Protocol } from '../lib/types.ts'
+import { type Protocol, type Via } from '../lib/types.ts'
 import { runAs } from './invocation.ts'
 import { shown } from './terminal.ts'
 
@@ -33,7 +36,7 @@ function notAuthorizedFix(asked: AskedPorts): string {
 /** A refused AddPortMapping, explained with what was asked: the generic sentence for 402 is
  *  about leases, which is wrong when the lease was already 0 or this machine is on IPv6; the
  *  one for 606 depends on which of the ports was below 1024. */
-export function explainMapping(info: FailureInfo, gateway: UPNPDevice, lease: number, asked?: AskedPorts): Explanation {
+export function explainMapping(info: UPNPErrorInfo, gateway: UPNPDevice, lease: number, asked?: AskedPorts): Explanation {
   const failure = explainFailure(info)
   if (net.isIPv6(gateway.igdOurAddr) && failure.upnpCode !== 718 && failure.upnpCode !== 729) {
     return {
@@ -70,4 +73,30 @@ export function mappingText(s: Style, m: JsonMapping): string {
     return `${m.protocol} [${m.externalAddress}]:${m.externalPort} open to inbound IPv6${m.via !== 'upnp' ? ` via ${VIA_NAME[m.via]}` : ''}`
   }
   return `${m.protocol} ${m.externalAddress || '?'}:${m.externalPort} ${arrow(s)} ${m.internalClient}:${m.internalPort}${m.via !== 'upnp' ? ` via ${VIA_NAME[m.via]}` : ''}`
+}
+
+/** What the router refused, as `error.code` in JSON. */
+export type RefusalCode = 'MAPPING_REFUSED' | 'PINHOLE_REFUSED' | 'DELETE_REFUSED'
+
+/** How a refusal is told beyond its action and failure. */
+export interface RefusalDetails {
+  /** The protocol it was asked over, named when not UPnP ("refused over PCP to ..."). */
+  over?: Via
+  /** Appended after the router's code: who holds the port, what was undone. */
+  after?: string
+  /** What to do, when the failure's own fix does not fit. */
+  fix?: string
+}
+
+/** A refusal as the CLI's error (exit 1): "the router refused to <action>: <the router's code>",
+ *  with what the failure means and what to do. Every command reports a refusal this way. */
+export function refusalError(code: RefusalCode, action: string, failure: Explanation, details: RefusalDetails = {}): CliError {
+  const over = details.over && details.over !== 'upnp' ? ` over ${VIA_NAME[details.over]}` : ''
+  return new CliError(
+    EXIT.FAILED,
+    code,
+    `the router refused${over} to ${action}: ${codeText(failure)}${details.after ?? ''}`,
+    details.fix ?? failure.fix,
+    failure,
+  )
 }

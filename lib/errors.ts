@@ -87,7 +87,9 @@ export enum IGDStatus {
   UNKNOWN_ERROR = 9,
 }
 
-/** What went wrong in the last failed call: Godot's number plus what the router said. */
+/** What went wrong in a failed call, whichever protocol it spoke: Godot's number plus what the
+ *  router said. The one failure shape of the library: `lastError`, what `UPNPError` is made
+ *  from and carries, what `explainFailure()` takes. */
 export interface UPNPErrorInfo {
   /** Godot's result for the failure. */
   result: UPNPResult
@@ -97,6 +99,10 @@ export interface UPNPErrorInfo {
   description: string
   /** HTTP status of the router's reply, when there was one. */
   httpStatus?: number
+  /** Which protocol said it: absent for UPnP (and for a failure made on this side). */
+  via?: Via
+  /** NAT-PMP / PCP: the raw result code of the router's answer. */
+  resultCode?: number
   /** The exception behind it, when one was caught on this side (a caught panic of the addon,
    *  an error of the caller's code). Carried into `UPNPError.cause`. */
   cause?: unknown
@@ -139,7 +145,7 @@ export class UPNPError extends Error {
    * Otherwise the cause is `options.cause`, else `info.cause`.
    * @param context - what was being done, put before the message ("map UDP 7777").
    */
-  constructor(info: UPNPErrorInfo & { resultCode?: number; via?: Via }, context?: string, options?: { cause?: unknown }) {
+  constructor(info: UPNPErrorInfo, context?: string, options?: { cause?: unknown }) {
     const code =
       info.upnpCode != null ? ` (UPnP ${info.upnpCode})` : info.resultCode != null ? ` (${info.via ?? ''} result ${info.resultCode})` : ''
     const cause = options && 'cause' in options ? options.cause : info instanceof Error ? info : info.cause

@@ -4,7 +4,8 @@
  * its own, and 606 or 402 mean something narrower there than for port mappings, so a pinhole
  * failure is explained from this table first, then as any other failure (`explain.ts`).
  */
-import { type CodeInfo, type Explanation, explainFailure, type FailureInfo } from './explain.ts'
+import type { UPNPErrorInfo } from './errors.ts'
+import { type CodeInfo, type Explanation, explainFailure } from './explain.ts'
 
 /** The error codes of WANIPv6FirewallControl:1, as its specification names them. */
 export const PINHOLE_CODES: Readonly<Record<number, CodeInfo>> = {
@@ -68,7 +69,7 @@ export const PINHOLE_CODES: Readonly<Record<number, CodeInfo>> = {
 }
 
 /** A failure of a pinhole action, explained. */
-export function explainPinholeFailure(info: FailureInfo): Explanation {
+export function explainPinholeFailure(info: UPNPErrorInfo): Explanation {
   const failure = explainFailure(info)
   const known = failure.via === undefined && failure.upnpCode != null ? PINHOLE_CODES[failure.upnpCode] : undefined
   return known ? { ...failure, meaning: known.meaning, fix: known.fix } : failure

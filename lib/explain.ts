@@ -226,19 +226,17 @@ export const PCP_CODES: Readonly<Record<number, CodeInfo>> = {
 /** Codes the library maps to a result without keeping them when a policy (PortMapper) gave up. */
 const CODE_OF_RESULT: Partial<Record<string, number>> = { CONFLICT_WITH_OTHER_MAPPING: 718, CONFLICT_WITH_OTHER_MECHANISM: 729 }
 
-/** Any failure the library reports (`lastError`, a `UPNPError`, a CLI `failure`): what
- *  `explainFailure()` takes. */
-export type FailureInfo = Pick<UPNPErrorInfo, 'result' | 'upnpCode' | 'description' | 'httpStatus'> & {
-  /** Which protocol the router said it in (absent = UPnP). */
-  via?: Via
-  /** NAT-PMP / PCP: the result code of the router's answer. */
-  resultCode?: number
-}
+/**
+ * What `explainFailure()` took before it took `UPNPErrorInfo`, the library's one failure shape
+ * (the same fields).
+ * @deprecated Use `UPNPErrorInfo`; this alias goes in 0.2 (docs/api.md, "Deprecated names").
+ */
+export type FailureInfo = UPNPErrorInfo
 
 /** What a failure means and what to do about it, in one sentence each: from the router's
  *  UPnP, NAT-PMP or PCP code when it sent one, else from the result (HTTP errors, invalid
  *  replies, no gateway). The CLI prints exactly these sentences. */
-export function explainFailure(info: FailureInfo): Explanation {
+export function explainFailure(info: UPNPErrorInfo): Explanation {
   const result = UPNPResult[info.result] ?? String(info.result)
   if (info.via === 'natpmp' || info.via === 'pcp') {
     const name = VIA_NAME[info.via]

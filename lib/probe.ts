@@ -13,7 +13,7 @@ import type { CallOptions, Via } from './types.ts'
 import type { Logger } from './log/records.ts'
 import { note, traced } from './log/trace.ts'
 import { shown } from './log/visible.ts'
-import { badSignal, checkedOptions, checkedSignal, isIntegerIn, MAX_TIMER_MS, notText, show } from './validate.ts'
+import { badSignal, checkedOptions, checkedSignal, isIntegerIn, MAX_TIMER_MS, notText, renamedOption, show } from './validate.ts'
 
 /**
  * Preference when several answer, as Tailscale's portmapper does: PCP and NAT-PMP are small
@@ -39,7 +39,12 @@ export interface ProtocolReport {
 
 /** What `probe()` found: each protocol's answer, and which are available, best first. */
 export interface ProbeReport {
-  /** The router NAT-PMP/PCP were asked (default route's gateway unless overridden). */
+  /** The router NAT-PMP/PCP were asked (the default route's gateway unless `router` was given). */
+  router: string
+  /**
+   * The same as `router`, under its old name (which the rest of the API uses for UPnP devices).
+   * @deprecated Use `router`; this field goes in 0.2 (docs/api.md, "Deprecated names").
+   */
   gateway: string
   /** Our address towards it. */
   localAddress: string
@@ -67,7 +72,12 @@ export interface ProbeReport {
 
 /** What `probe()` asks, and how long it may take. */
 export interface ProbeOptions {
-  /** Router address for NAT-PMP/PCP ("" or absent = the default route's gateway). */
+  /** The NAT-PMP/PCP server (the router) to ask ("" or absent = the default route's gateway). */
+  router?: string
+  /**
+   * The old name of `router`.
+   * @deprecated Use `router`; this name goes in 0.2 (docs/api.md, "Deprecated names").
+   */
   gateway?: string
   /** UPnP search interface (as `UPNP.discoverMulticastIf`). */
   multicastIf?: string
@@ -117,15 +127,20 @@ function pxpReport(r: native.NativePxpAnswer | undefined | null): ProtocolReport
   return report
 }
 
-const PROBE_KEYS = ['gateway', 'multicastIf', 'upnp', 'budgetMs', 'fresh', 'maxAgeMs', 'signal', 'stun', 'logger'] as const
+const PROBE_KEYS = ['router', 'gateway', 'multicastIf', 'upnp', 'budgetMs', 'fresh', 'maxAgeMs', 'signal', 'stun', 'logger'] as const
 
 /** The probe's options, checked: a bad one is a `UPNPError` (INVALID_PARAM) naming it. */
-function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal' | 'stun'>> & { signal?: AbortSignal; stun?: string[] } {
+function probeOptions(
+  options: unknown,
+): Required<Omit<ProbeOptions, 'signal' | 'stun' | 'gateway'>> & { signal?: AbortSignal; stun?: string[] } {
   const given = checkedOptions(options, PROBE_KEYS, 'options', UPNPResult.INVALID_PARAM)
-  const { gateway = '', multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = given
+  const { multicastIf = '', upnp = true, budgetMs = native.PROBE_BUDGET_MS, fresh = false } = given
   const { maxAgeMs = PROBE_MAX_AGE_MS, signal, stun, logger = null } = given
+  const renamed = renamedOption(given, 'router', 'gateway')
+  const router = renamed.value ?? ''
   const problem =
-    notText('gateway', gateway) ??
+    renamed.problem ??
+    notText(renamed.name, router) ??
     notText('multicastIf', multicastIf) ??
     (isIntegerIn(budgetMs, 1, MAX_TIMER_MS) ? null : `budgetMs ${show(budgetMs)} is not 1..${MAX_TIMER_MS} ms`) ??
     (typeof maxAgeMs === 'number' && maxAgeMs >= 0 ? null : `maxAgeMs ${show(maxAgeMs)} is not a number of ms >= 0`) ??
@@ -134,7 +149,7 @@ function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal' | 
     (stun === undefined ? null : checkServers(stun))
   if (problem) throw clientError(UPNPResult.INVALID_PARAM, problem)
   return {
-    gateway: gateway as string,
+    router: router as string,
     multicastIf: multicastIf as string,
     upnp: Boolean(upnp),
     budgetMs: budgetMs as number,
@@ -149,9 +164,9 @@ function probeOptions(options: unknown): Required<Omit<ProbeOptions, 'signal' | 
 /** Probes UPnP, NAT-PMP and PCP at once (cached; see `ProbeOptions`). Rejects with a
  *  `UPNPError` for a bad option, with `signal.reason` when the signal aborts. */
 export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
-  const { gateway, multicastIf, upnp, budgetMs, fresh, maxAgeMs, signal, logger, stun = [] } = probeOptions(options)
+  const { router, multicastIf, upnp, budgetMs, fresh, maxAgeMs, signal, logger, stun = [] } = probeOptions(options)
   signal?.throwIfAborted()
-  const key = `${gateway}|${multicastIf}|${upnp}|${stun.join(',')}`
+  const key = `${router}|${multicastIf}|${upnp}|${stun.join(',')}`
   const route = await routeFingerprint()
   if (!fresh && cache && cache.key === key && cache.route === route && Date.now() - cache.report.at < maxAgeMs) {
     const cached = cache.report
@@ -159,11 +174,12 @@ export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
     return cached
   }
   const raw = await abortable(signal, () =>
-    traced(logger, (trace) => native.probePortMapping({ gateway, gateway6: '', budgetMs, multicastIf, upnp, trace })),
+    traced(logger, (trace) => native.probePortMapping({ gateway: router, gateway6: '', budgetMs, multicastIf, upnp, trace })),
   )
   const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS, logger) : null
   const report: ProbeReport = {
-    gateway: raw.gateway ?? gateway,
+    router: raw.gateway ?? router,
+    gateway: raw.gateway ?? router,
     localAddress: raw.natpmp?.localAddress ?? raw.pcp?.localAddress ?? '',
     upnp: {
       available: Boolean(raw.upnp?.answered && device?.isValidGateway()),
@@ -195,7 +211,7 @@ function probed(report: ProbeReport, cached: boolean): { message: string } {
   const each = (['upnp', 'natpmp', 'pcp'] as const).map((via) => `${via} ${shown(report[via].meaning, 80)}`).join(', ')
   const best = report.available.length ? report.available.join(' > ') : 'none'
   return {
-    message: `probe${cached ? ' (cached)' : ''} at ${report.gateway || '?'} in ${Math.round(report.elapsedMs)} ms: ${each}; usable: ${best}`,
+    message: `probe${cached ? ' (cached)' : ''} at ${report.router || '?'} in ${Math.round(report.elapsedMs)} ms: ${each}; usable: ${best}`,
   }
 }
 
@@ -221,7 +237,7 @@ export interface DefaultGateway {
  * adapters' gateways (both through the `netdev` crate); a route through a tunnel or VPN
  * adapter counts only when there is no other. `null` when there is no default route (or on
  * another platform): pass the router's address yourself (`PortMapper({ router })`,
- * `probe({ gateway })`). `options.signal` cancels (the promise rejects with its reason); a
+ * `probe({ router })`). `options.signal` cancels (the promise rejects with its reason); a
  * bad `options` rejects with a `UPNPError` (INVALID_ARGS).
  */
 export async function defaultGateway(options?: CallOptions): Promise<DefaultGateway | null> {

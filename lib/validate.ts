@@ -135,3 +135,25 @@ export function checkedSignal(options: unknown): AbortSignal | undefined {
   if (problem) throw clientError(UPNPResult.INVALID_ARGS, problem)
   return signal
 }
+
+/** An option read under its name or its deprecated one (docs/api.md, "Deprecated names"). */
+export interface RenamedOption {
+  /** The value given (under the new name when both were given), or undefined. */
+  value: unknown
+  /** The name the caller used, for messages about the value. */
+  name: string
+  /** Both names given with different values, said in words; else null. */
+  problem: string | null
+}
+
+/** Reads option `name` from `given`, or its deprecated name `old`: either works, both only
+ *  when they agree. */
+export function renamedOption(given: Partial<Record<string, unknown>>, name: string, old: string): RenamedOption {
+  const now = given[name]
+  const before = given[old]
+  const problem =
+    now !== undefined && before !== undefined && !Object.is(now, before)
+      ? `${name} ${show(now)} and ${old} ${show(before)} (its deprecated name) disagree: give ${name} only`
+      : null
+  return { value: now ?? before, name: now === undefined && before !== undefined ? old : name, problem }
+}

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PortMapper, UPNP, UPNPResult } from '../../index.ts'
-import { appName, packageName } from '../../lib/portmapper/owner.ts'
+import { appName, packageName } from '../../lib/portmapper/entry-owner.ts'
 import { cli, json, onRouter, plain } from '../helpers/cli-run.ts'
 import { LAB, upnpcAdd, upnpcDelete, upnpcList } from '../lab/lab.ts'
 

@@ -7,7 +7,7 @@ import { UPNPDevice } from '../../lib/godot/device.ts'
 import * as native from '../../lib/native/index.ts'
 import { PortMapper } from '../../lib/portmapper/mapper.ts'
 import { resolveOptions } from '../../lib/portmapper/options.ts'
-import { appName } from '../../lib/portmapper/owner.ts'
+import { appName } from '../../lib/portmapper/entry-owner.ts'
 
 describe('defaults', () => {
   it("the Rust core's numbers, as the addon exports them", () => {
@@ -43,7 +43,7 @@ describe('defaults', () => {
     const o = resolveOptions({})
     expect(o).toMatchObject({
       probeBudget: native.PROBE_BUDGET_MS,
-      pmpBudget: native.PXP_BUDGET_MS,
+      pxpBudget: native.PXP_BUDGET_MS,
       discoverTimeout: defaults.DISCOVER_TIMEOUT_MS,
       requestTimeout: defaults.REQUEST_TIMEOUT_MS,
       lease: defaults.MAPPER_LEASE_S,

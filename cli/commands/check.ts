@@ -77,7 +77,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   out.spinner.start('Mapping a probe port and asking for an answer from the other address…')
   let report: ReachabilityReport
   try {
-    report = await lib.checkReachability({ stun, protocol: g.protocol, mapper: probeMapperOptions(g) })
+    report = await lib.checkReachability({ stun, via: g.protocol, mapper: probeMapperOptions(g) })
   } catch (error) {
     const e = error as Error
     throw new CliError(

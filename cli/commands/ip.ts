@@ -2,7 +2,7 @@
 import net from 'node:net'
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { hostOf, natKind } from '../format.ts'
-import { findGateways, leaseNoAnswer, noGatewayError, noGatewayFor, probeRouter, routerOf } from '../gateways.ts'
+import { findGateways, pxpNoAnswer, noGatewayError, noGatewayFor, probeRouter, routerOf } from '../gateways.ts'
 import { envelope, gatewayJson } from '../json.ts'
 import { UPNPResult } from '../../lib/errors.ts'
 import { codeText, explainFailure } from '../../lib/explain.ts'
@@ -52,7 +52,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   } else {
     out.spinner.start(`Asking the router over NAT-PMP (${routerOf(g) || 'default gateway'})…`)
     const probed = await probeRouter(ctx.lib, g).finally(() => out.spinner.stop())
-    if (!probed?.natpmp.available || !probed.natpmp.externalAddress) throw leaseNoAnswer(probed, g)
+    if (!probed?.natpmp.available || !probed.natpmp.externalAddress) throw pxpNoAnswer(probed, g)
     address = probed.natpmp.externalAddress
     via = 'natpmp'
   }

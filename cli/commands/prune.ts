@@ -1,7 +1,7 @@
 /**
  * `upnp-native prune`: deletes this machine's leftovers of one owner from the router's table
  * (UPnP), through `PortMapper.prune()`: entries that forward to one of this machine's addresses
- * and carry the owner's description ("upnp-native" unless --description says another);
+ * and carry the owner's description (MAPPING_DESCRIPTION unless --description says another);
  * never another machine's entry, whatever its description.
  */
 import { upnpOnly } from '../args.ts'
@@ -9,6 +9,7 @@ import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocat
 import { arrow } from '../format.ts'
 import { needGateway } from '../gateways.ts'
 import { envelope, errorJson, gatewayJson } from '../json.ts'
+import { refusalError } from '../refusals.ts'
 import { shown } from '../terminal.ts'
 import { MAPPING_DESCRIPTION } from '../../lib/defaults.ts'
 import { codeText, explainFailure } from '../../lib/explain.ts'
@@ -36,13 +37,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const line = (e: PortMappingEntry) => `${e.protocol} ${e.externalPort} ${arrow(s)} ${shown(e.internalClient, 45)}:${e.internalPort}`
   const firstFailure = report.failed[0] && explainFailure(report.failed[0].error)
   const failed = firstFailure
-    ? new CliError(
-        EXIT.FAILED,
-        'DELETE_REFUSED',
-        `the router refused to delete ${report.failed.length} of ${report.matched.length} entries: ${codeText(firstFailure)}`,
-        firstFailure.fix,
-        firstFailure,
-      )
+    ? refusalError('DELETE_REFUSED', `delete ${report.failed.length} of ${report.matched.length} entries`, firstFailure)
     : null
   const exitCode = failed ? failed.exitCode : EXIT.OK
   if (out.globals.json) {
@@ -76,7 +71,7 @@ export const pruneCommand: Command = {
   help: `Usage: upnp-native prune [--dry-run] [--description D] [options]
 
 Deletes the router's forwards (UPnP) that point at this machine and are described
-"upnp-native" (or D): what \`map\` left behind, or an app's entries after a crash. A forward
+"${MAPPING_DESCRIPTION}" (or D): what \`map\` left behind, or an app's entries after a crash. A forward
 to another machine is never touched, whatever its description. --dry-run lists what would
 be deleted and deletes nothing.
 

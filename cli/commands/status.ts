@@ -1,7 +1,7 @@
 /** `upnp-native status`: the gateways that answered, the external address, double NAT. */
 import { type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../command.ts'
 import { STATUS_TEXT, hostOf, igdVersion, modelText, natKind, natSentence, seconds, serverUp, statusName, table } from '../format.ts'
-import { defaultRoute, findEverything, leaseProtocols, noGatewayFor, whySelected } from '../gateways.ts'
+import { defaultRoute, findEverything, pxpProtocols, noGatewayFor, whySelected } from '../gateways.ts'
 import { envelope, errorJson, gatewayJson, protocolsJson } from '../json.ts'
 import { ipv6Inbound, ipv6InboundText, pinholeDevice } from '../ipv6.ts'
 import { VIA_NAME } from '../../lib/explain.ts'
@@ -17,13 +17,13 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const elapsedMs = performance.now() - started
   const devices = found?.devices ?? []
   const usable = found?.gateway ?? null
-  const lease = leaseProtocols(g).filter((v) => probed?.[v].available)
+  const pxp = pxpProtocols(g).filter((v) => probed?.[v].available)
   // The external address: the UPnP gateway's, else what NAT-PMP said.
   const natpmpAddress = probed?.natpmp.available ? probed.natpmp.externalAddress : ''
   const external = usable?.externalAddress || natpmpAddress
   const externalVia: Via | null = usable?.externalAddress ? 'upnp' : natpmpAddress ? 'natpmp' : null
   const nat = natKind(ctx.lib, external)
-  const problem = usable || lease.length ? null : noGatewayFor(found, probed, g)
+  const problem = usable || pxp.length ? null : noGatewayFor(found, probed, g)
   const exitCode: ExitCode = problem?.exitCode ?? EXIT.OK
   // Whether inbound IPv6 can be opened (UPnP's IPv6 firewall service; asked over IPv4 too).
   const inbound = found ? await ipv6Inbound(pinholeDevice(found, g) ?? usable) : null
@@ -56,11 +56,11 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     return { cells: several ? [d === found?.selected ? '*' : ' ', ...cells] : cells, colour }
   })
   // NAT-PMP/PCP rows when something answered at all (else the error below says it all).
-  if (probed && probed.gateway && (devices.length || lease.length)) {
-    for (const via of leaseProtocols(g)) {
+  if (probed && probed.router && (devices.length || pxp.length)) {
+    for (const via of pxpProtocols(g)) {
       const report = probed[via]
       const status = report.available ? 'answers' : report.meaning === 'TIMEOUT' ? 'no answer' : `no: ${report.meaning}`
-      const cells = [VIA_NAME[via], probed.gateway, report.epoch != null ? serverUp(report.epoch) : '-', status]
+      const cells = [VIA_NAME[via], probed.router, report.epoch != null ? serverUp(report.epoch) : '-', status]
       rows.push({ cells: several ? [' ', ...cells] : cells, colour: report.available ? s.green : s.dim })
     }
   }
@@ -85,7 +85,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   }
   const from = externalVia && externalVia !== 'upnp' ? s.dim(` (from ${VIA_NAME[externalVia]})`) : ''
   out.line(
-    `${s.bold('External address:')} ${external || (lease.includes('pcp') && lease.length === 1 ? 'unknown (PCP tells it only with a mapping)' : 'unknown')}${from}`,
+    `${s.bold('External address:')} ${external || (pxp.includes('pcp') && pxp.length === 1 ? 'unknown (PCP tells it only with a mapping)' : 'unknown')}${from}`,
   )
   if (external) {
     const verdict = natSentence(nat, external)

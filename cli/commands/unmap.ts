@@ -1,17 +1,24 @@
-/** `upnp-native unmap <port>`: deletes a port forward (UPnP), asking first whether it exists. */
+/** `upnp-native unmap <port>`: deletes a port forward (UPnP), asking first whether it exists;
+ *  with --ipv6, closes a pinhole. */
 import { onePositional, parsePort, parseProtocols, upnpOnly } from '../args.ts'
-import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation } from '../command.ts'
+import { CliError, type Command, type Context, EXIT, type ExitCode, type Globals, type Invocation } from '../command.ts'
 import { arrow } from '../format.ts'
 import { needGateway } from '../gateways.ts'
-import { unmapPinholes } from './pinholes.ts'
 import { envelope, errorJson, gatewayJson } from '../json.ts'
 import { UPNPResult } from '../../lib/errors.ts'
-import { type Explanation, codeText, explainFailure } from '../../lib/explain.ts'
+import { type Explanation, explainFailure } from '../../lib/explain.ts'
 import type { UPNPDevice } from '../../lib/godot/device.ts'
 import { type PortMappingEntry, type Protocol } from '../../lib/types.ts'
 import { runAs } from '../invocation.ts'
-import { isOwnAddress } from '../../lib/portmapper/owner.ts'
+import { needPinholeDevice, ownPinholeAddress } from '../ipv6.ts'
+import { refusalError } from '../refusals.ts'
+import { explainPinholeFailure } from '../../lib/explain-pinholes.ts'
+import { isOwnAddress } from '../../lib/portmapper/entry-owner.ts'
 import { shown } from '../terminal.ts'
+
+/** `unmap --ipv6` finds the pinhole with AddPinhole (same arguments give the open one's id);
+ *  if none was open, this is the lease of the one made to be closed at once. */
+const FIND_LEASE_S = 60
 
 async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const { out } = ctx
@@ -68,28 +75,45 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
     results.push({ protocol, externalPort: port, wasMapped: true, deleted: false, ...(entry ? { mapping: entry } : {}), failure })
     const owner =
       entry && entry.internalClient !== gateway.igdOurAddr ? ` (it forwards to ${shown(entry.internalClient, 45)}, another device)` : ''
-    failed ??= new CliError(
-      EXIT.FAILED,
-      'DELETE_REFUSED',
-      `the router refused to delete ${protocol} ${port}${owner}: ${codeText(failure)}`,
-      owner
-        ? "Routers let only the device a mapping points to delete it: run this on that device, or use the router's settings."
-        : failure.fix,
-      failure,
-    )
+    failed ??= refusalError('DELETE_REFUSED', `delete ${protocol} ${port}${owner}`, failure, {
+      ...(owner
+        ? { fix: "Routers let only the device a mapping points to delete it: run this on that device, or use the router's settings." }
+        : {}),
+    })
   }
+  return finish(ctx, failed, { gateway: gatewayJson(ctx.lib, gateway, found.selected), results })
+}
+
+/** `unmap <port> --ipv6`: closes the pinhole `map --ipv6` opened, over UPnP. */
+async function unmapPinholes(ctx: Context, g: Globals, port: number, protocols: Protocol[]): Promise<ExitCode> {
+  const { out, lib } = ctx
+  const s = out.out
+  const { found, device } = await needPinholeDevice(ctx, g)
+  const client = await ownPinholeAddress(device)
+  const address = client || device.igdOurAddr
+  const results: Array<{ protocol: Protocol; port: number; closed: boolean; pinholeId?: number; failure?: Explanation }> = []
+  let failed: CliError | null = null
+  for (const protocol of protocols) {
+    // The service has no lookup by port: the same arguments give the open pinhole's id.
+    const id = await device.addPinhole(port, protocol, FIND_LEASE_S, '', 0, client)
+    const result = id === null ? null : await device.deletePinhole(id)
+    if (id !== null && result === UPNPResult.SUCCESS) {
+      results.push({ protocol, port, closed: true, pinholeId: id })
+      out.line(`${s.green('Closed')} the IPv6 pinhole for ${protocol} [${address}]:${port}.`)
+      continue
+    }
+    const failure = explainPinholeFailure(device.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: 'the router refused' })
+    results.push({ protocol, port, closed: false, ...(id !== null ? { pinholeId: id } : {}), failure })
+    failed ??= refusalError('DELETE_REFUSED', `close the IPv6 pinhole for ${protocol} ${port}`, failure)
+  }
+  return finish(ctx, failed, { family: 'ipv6', gateway: gatewayJson(lib, device, found.selected), results })
+}
+
+/** The JSON document, or for a person the error (the lines were printed as it went). */
+function finish(ctx: Context, failed: CliError | null, body: object): ExitCode {
   const exitCode = failed ? failed.exitCode : EXIT.OK
-  if (out.globals.json) {
-    out.json(
-      envelope('unmap', exitCode, {
-        gateway: gatewayJson(ctx.lib, gateway, found.selected),
-        results,
-        ...(failed ? { error: errorJson(failed) } : {}),
-      }),
-    )
-  } else if (failed) {
-    out.error(failed, 'unmap')
-  }
+  if (ctx.out.globals.json) ctx.out.json(envelope('unmap', exitCode, { ...body, ...(failed ? { error: errorJson(failed) } : {}) }))
+  else if (failed) ctx.out.error(failed, 'unmap')
   return exitCode
 }
 

@@ -16,9 +16,8 @@
  */
 import { isIP } from 'node:net'
 import { clientError, UPNPError, UPNPResult } from '../errors.ts'
+import { findGateway, type GatewaySearch, searchGateways } from '../find-gateway.ts'
 import type { UPNPDevice } from '../godot/device.ts'
-import { deviceFromUrl } from '../godot/from-url.ts'
-import { UPNP } from '../godot/upnp.ts'
 import { PortMapper } from '../portmapper/mapper.ts'
 import { probe } from '../probe.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
@@ -143,19 +142,20 @@ export function portMappingClient(given?: PortMappingClientOptions): UPnPNATClie
   return {
     async *findGateways(findGiven?: FindGatewaysOptions) {
       const signal = checkedSignal(findGiven)
-      const upnp = new UPNP()
-      upnp.discoverMulticastIf = options.discoverMulticastIf ?? ''
-      if (options.requestTimeout !== undefined) upnp.requestTimeout = options.requestTimeout
+      let found: GatewaySearch
       try {
-        await upnp.discover({ timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS, ...(signal ? { signal } : {}) })
+        found = await searchGateways({
+          timeout: options.searchTimeout ?? DEFAULT_SEARCH_MS,
+          multicastIf: options.discoverMulticastIf ?? '',
+          untilGateway: false,
+          ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}),
+          ...(signal ? { signal } : {}),
+        })
       } catch (error) {
         if (signal?.aborted) return // the caller stopped looking: no more gateways
         throw error
       }
-      for (let i = 0; i < upnp.getDeviceCount(); i++) {
-        const device = upnp.getDevice(i)
-        if (device?.isValidGateway()) yield upnpGateway(device, options)
-      }
+      for (const device of found.devices) if (device.isValidGateway()) yield upnpGateway(device, options)
     },
 
     async getGateway(descriptor: URL, callGiven?: AbortOptions) {
@@ -166,14 +166,11 @@ export function portMappingClient(given?: PortMappingClientOptions): UPnPNATClie
       } catch {
         throw clientError(UPNPResult.INVALID_PARAM, `descriptor ${show(descriptor)} is not a URL`)
       }
-      const device = await deviceFromUrl(url, {
+      const device = await findGateway({
+        url,
         ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}),
         ...(signal ? { signal } : {}),
       })
-      if (!device.isValidGateway()) {
-        const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
-        throw new UPNPError({ ...why, via: 'upnp' }, `gateway at ${device.descriptionUrl}`)
-      }
       return upnpGateway(device, options)
     },
   }
@@ -194,10 +191,10 @@ export function pmpNat(ipAddress: string, given?: PortMappingClientOptions): Gat
   const router = ipAddress.replace(/^\[|\]$/g, '')
   return new MapperGateway(
     { id: `natpmp:${router}`, host: router, port: 5351, family: isIP(router) === 6 ? 'IPv6' : 'IPv4' },
-    () => new PortMapper({ protocol: 'natpmp', router, watchAnnouncements: false }),
+    () => new PortMapper({ via: 'natpmp', router, watchAnnouncements: false }),
     () => '',
     async () => {
-      const report = await probe({ gateway: router, upnp: false, fresh: true })
+      const report = await probe({ router, upnp: false, fresh: true })
       if (report.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
       throw new UPNPError(
         { result: UPNPResult.NO_GATEWAY, via: 'natpmp', description: `NAT-PMP at ${router}: ${report.natpmp.meaning}` },

@@ -12,9 +12,7 @@
  *
  * @module upnp-native/nat-api
  */
-import { UPNPResult } from '../errors.ts'
-import { deviceFromUrl } from '../godot/from-url.ts'
-import { UPNP } from '../godot/upnp.ts'
+import { findGateway } from '../find-gateway.ts'
 import { PortMapper } from '../portmapper/mapper.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import { probe } from '../probe.ts'
@@ -108,10 +106,10 @@ export class NatAPI {
     this.#gateway = gateway
     const common = { maxAttempts: 1, watchAnnouncements: false } as const
     if (this.enablePMP && !isUrl(this.#gateway)) {
-      this.#mappers.push(new PortMapper({ ...common, protocol: 'natpmp', ...(this.#gateway ? { router: this.#gateway } : {}) }))
+      this.#mappers.push(new PortMapper({ ...common, via: 'natpmp', ...(this.#gateway ? { router: this.#gateway } : {}) }))
     }
     if (this.enableUPNP) {
-      this.#mappers.push(new PortMapper({ ...common, protocol: 'upnp', ...(isUrl(this.#gateway) ? { gateway: this.#gateway } : {}) }))
+      this.#mappers.push(new PortMapper({ ...common, via: 'upnp', ...(isUrl(this.#gateway) ? { gateway: this.#gateway } : {}) }))
     }
     // A renewal that fails later is not the caller's crash (nat-api's timers could be).
     for (const m of this.#mappers) m.on('error', () => undefined)
@@ -169,12 +167,12 @@ export class NatAPI {
     return settle(
       this.#run(async () => {
         if (this.enablePMP && !isUrl(this.#gateway)) {
-          const report = await probe({ upnp: false, fresh: true, ...(this.#gateway ? { gateway: this.#gateway } : {}) }).catch(() => null)
+          const report = await probe({ upnp: false, fresh: true, ...(this.#gateway ? { router: this.#gateway } : {}) }).catch(() => null)
           if (report?.natpmp.available && report.natpmp.externalAddress) return report.natpmp.externalAddress
         }
         if (this.enableUPNP) {
-          const device = isUrl(this.#gateway) ? await deviceFromUrl(this.#gateway).catch(() => null) : await findGateway()
-          if (device?.isValidGateway()) return device.queryExternalAddress()
+          const device = await findGateway({ url: isUrl(this.#gateway) ? this.#gateway : null }).catch(() => null)
+          if (device) return device.queryExternalAddress()
         }
         return ''
       }),
@@ -249,12 +247,6 @@ export class NatAPI {
     }
     return false
   }
-}
-
-async function findGateway() {
-  const upnp = new UPNP()
-  const result = await upnp.discover({ untilGateway: true })
-  return result === UPNPResult.SUCCESS ? upnp.getGateway() : null
 }
 
 export default NatAPI

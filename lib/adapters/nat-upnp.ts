@@ -13,9 +13,8 @@
  * @module upnp-native/nat-upnp
  */
 import { clientError, UPNPError, UPNPResult } from '../errors.ts'
+import { findGateway } from '../find-gateway.ts'
 import { UPNPDevice } from '../godot/device.ts'
-import { deviceFromUrl } from '../godot/from-url.ts'
-import { UPNP } from '../godot/upnp.ts'
 import type { Protocol } from '../types.ts'
 import { checkedOptions, isIntegerIn, show } from '../validate.ts'
 import { type Callback, settle, trailingCallback } from './callback.ts'
@@ -216,21 +215,7 @@ export class Client {
 
   async #locate(): Promise<FoundGateway> {
     const { gateway: url, requestTimeout } = this.#options
-    let device: UPNPDevice | null
-    if (url) {
-      device = await deviceFromUrl(url, requestTimeout !== undefined ? { requestTimeout } : {})
-      if (!device.isValidGateway()) throw failed(device, UPNPResult.INVALID_GATEWAY, `gateway at ${url}`)
-    } else {
-      const upnp = new UPNP()
-      if (requestTimeout !== undefined) upnp.requestTimeout = requestTimeout
-      await upnp.discover({ timeout: this.timeout, untilGateway: true })
-      device = upnp.getGateway()
-      if (!device)
-        throw new UPNPError(
-          upnp.lastError ?? { result: UPNPResult.NO_GATEWAY, description: 'no gateway answered' },
-          'searching for the gateway',
-        )
-    }
+    const device = await findGateway({ url, timeout: this.timeout, ...(requestTimeout !== undefined ? { requestTimeout } : {}) })
     return { gateway: device, address: device.igdOurAddr }
   }
 

@@ -5,11 +5,8 @@
  * (`NativeFailure`, absent on success), whichever protocol it spoke.
  */
 import { messageOf, UPNPError, type UPNPErrorInfo, UPNPResult } from '../errors.ts'
-import type { PortMappingEntry, Via } from '../types.ts'
+import type { PortMappingEntry } from '../types.ts'
 import type * as native from './index.ts'
-
-/** A failure as the library reports it: `lastError` of the Godot classes, `UPNPError`. */
-export type FailureDetails = UPNPErrorInfo & { via?: Via; resultCode?: number }
 
 /** Godot's result of a native outcome: its failure's, or SUCCESS. */
 export function resultOf(outcome: { failure?: native.NativeFailure | null }): UPNPResult {
@@ -18,9 +15,9 @@ export function resultOf(outcome: { failure?: native.NativeFailure | null }): UP
 
 /** A native failure in the library's words, or null for none. The router's raw code is
  *  `upnpCode` for UPnP (with the HTTP status), `resultCode` + `via` for NAT-PMP and PCP. */
-export function failureInfo(failure: CaughtFailure | undefined | null): FailureDetails | null {
+export function failureInfo(failure: CaughtFailure | undefined | null): UPNPErrorInfo | null {
   if (!failure) return null
-  const info: FailureDetails = { result: failure.result, description: failure.description }
+  const info: UPNPErrorInfo = { result: failure.result, description: failure.description }
   if (failure.cause !== undefined) info.cause = failure.cause
   if (failure.via === 'upnp') {
     if (failure.code != null) info.upnpCode = failure.code

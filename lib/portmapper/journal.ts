@@ -4,7 +4,7 @@
  * on the router (SIGKILL, a power cut, `process.exit()` from a signal handler).
  *
  * Several processes may share one journal: each mapper writes only its own section, named by
- * its process (pid, start time, boot: `owner.ts`) and a random id, and a start claims only the
+ * its process (pid, start time, boot: `journal-owner.ts`) and a random id, and a start claims only the
  * sections of processes that no longer run. Every read-change-write holds an exclusive lock
  * on `<journal>.lock` (the system's: a dead holder never keeps it), so two processes starting
  * at once never both claim the same leftovers nor lose each other's entries. Writes are

@@ -10,10 +10,10 @@
 import { IGDStatus, UPNPResult } from '../errors.ts'
 import { UPNPDevice } from '../godot/device.ts'
 import type { Family } from '../types.ts'
-import type { Backend, Granted, MappingParams, Serial } from './backend.ts'
+import type { Backend, Granted, MappingParams, Serial } from './backends/backend.ts'
 import type { JournalEntry } from './journal.ts'
-import { isOwnAddress } from './owner.ts'
-import { pxpBackend } from './pxp-backend.ts'
+import { isOwnAddress } from './entry-owner.ts'
+import { pxpBackend } from './backends/pxp.ts'
 
 /** What `Leftovers` needs of its mapper. */
 export interface LeftoverOptions {

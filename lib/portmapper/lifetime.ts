@@ -4,7 +4,7 @@
  * first.
  */
 import { MAX_TIMER_MS } from '../validate.ts'
-import type { Backend, Granted, MappingParams } from './backend.ts'
+import type { Backend, Granted, MappingParams } from './backends/backend.ts'
 import type { Mapping } from './mapping.ts'
 
 export interface Held {

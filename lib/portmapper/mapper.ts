@@ -24,14 +24,16 @@
  *   a process alive (unless `keepAlive`);
  * - `family: 'ipv6'` opens a pinhole in the router's IPv6 firewall instead, over PCP or UPnP
  *   (`ipv6.ts`), kept, checked and closed the same way.
+ *
+ * Which protocols an address family can use, their backends and the UPnP gateway are each
+ * family's (`family.ts`: `ipv4.ts`, `ipv6.ts`); how a protocol creates, keeps and deletes a
+ * mapping is its backend's (`backends/`). This file is the policy, the same for both.
  */
 import { EventEmitter } from 'node:events'
 import { asUpnpError, clientError, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
-import { deviceFromUrl } from '../godot/from-url.ts'
-import { UPNP } from '../godot/upnp.ts'
-import { invalidateProbe, probe } from '../probe.ts'
-import type { CallOptions, Family, Via } from '../types.ts'
+import { invalidateProbe } from '../probe.ts'
+import type { CallOptions, Family } from '../types.ts'
 import {
   isIntegerIn,
   isProtocol,
@@ -46,8 +48,10 @@ import {
 } from '../validate.ts'
 import { RETRY_AFTER_FAILURE_MS, EXIT_CLEANUP_BUDGET_MS } from '../defaults.ts'
 import { AnnouncementWatcher } from './announcements.ts'
-import type { Backend, Granted, MappingParams } from './backend.ts'
+import type { Backend, Granted, MappingParams } from './backends/backend.ts'
 import { installExitHooks, uninstallExitHooks } from './exit-hooks.ts'
+import type { FamilyBackends, FamilyContext } from './family.ts'
+import { Ipv4Backends } from './ipv4.ts'
 import { Ipv6Backends } from './ipv6.ts'
 import { Journal, type JournalEntry } from './journal.ts'
 import { Leftovers, type Place } from './leftovers.ts'
@@ -55,34 +59,11 @@ import { arm, disarm, type Held, renewAt } from './lifetime.ts'
 import { Mapping } from './mapping.ts'
 import { type MapRequest, type PortMapperOptions, readMapperOptions, resolveOptions, type ResolvedOptions } from './options.ts'
 import { prune, type PruneOptions, type PruneReport, readPruneOptions } from './prune.ts'
-import { pxpBackend } from './pxp-backend.ts'
-import { askVerify, hardRefresh, type UnreachableEvidence } from './reachability.ts'
-import { UpnpBackend } from './upnp-backend.ts'
+import { askVerify, hardRefresh } from './reachability.ts'
 import { WakeWatch } from './wake-watch.ts'
 import type { Logger } from '../log/records.ts'
 import { note, withLogger } from '../log/trace.ts'
-import { mapperRecord } from './log.ts'
-
-/** The events a PortMapper emits, with their arguments (`mapper.on(name, listener)`). */
-export interface PortMapperEvents {
-  /** A mapping was created on the router (by `map()`). */
-  mapped: [mapping: Mapping]
-  /** A mapping's lease was renewed. */
-  renewed: [mapping: Mapping]
-  /** A mapping is gone from the router (reboot, expiry, taken over); it is being restored. */
-  lost: [mapping: Mapping, reason: string]
-  /** A lost mapping is back, possibly on another external port. */
-  restored: [mapping: Mapping, previousExternalPort: number]
-  /** The router's external address changed (emitted once per change). */
-  externalAddressChanged: [address: string, previous: string]
-  /** `verify` said the mapping is not reached from outside, and a hard refresh did not help. */
-  unreachable: [mapping: Mapping, evidence: UnreachableEvidence]
-  /** Leftovers of a crashed run deleted from the journal at start. */
-  swept: [count: number]
-  /** Something went wrong in the background (renewal, check, restore). Without a listener
-   *  it becomes a process warning: a background failure never crashes the app. */
-  error: [error: UPNPError, mapping: Mapping | null]
-}
+import { mapperRecord, type PortMapperEvents } from './events.ts'
 
 /** Whether the journal records `held`. UPnP pinholes are left out: they cannot be looked up by
  *  port, and their lease (at most a day, an hour by default) ends them anyway. */
@@ -93,17 +74,11 @@ const MAP_KEYS = ['internalPort', 'externalPort', 'protocol', 'family', 'descrip
 /** Keeps port mappings alive on the router, over the best protocol it speaks. */
 export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #options: ResolvedOptions
-  #gateway: UPNPDevice | null
-  /** A gateway given by the caller is never swapped for a rediscovered one. */
-  readonly #fixedGateway: boolean
-  /** `gateway` given as a description URL: opened (again) from it, never searched for. */
-  readonly #gatewayUrl: string | null
   readonly #held = new Map<Mapping, Held>()
   /** Deleted from #held, their delete not answered yet: still on the router, and journaled. */
   readonly #removing = new Set<Held>()
   /** map() calls not settled yet: close() and the exit hooks wait for them. */
   readonly #adding = new Set<Promise<Mapping>>()
-  readonly #backends = new Map<Via, Backend>()
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
   #externalAddress = ''
@@ -114,7 +89,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   readonly #announcements: AnnouncementWatcher
   /** Notices sleep and stalls while mappings are held. */
   readonly #wake = new WakeWatch(() => this.#checkAllNow())
-  /** IPv6 pinholes: their own gateway and backends. */
+  /** IPv4 port mappings and IPv6 pinholes: each family's protocols, backends and gateway. */
+  readonly #ipv4: Ipv4Backends
   readonly #ipv6: Ipv6Backends
   /** In effect for all the work this mapper does (`withLogger`). */
   readonly #logger: Logger | null
@@ -125,14 +101,19 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     options = readMapperOptions(options)
     this.#options = resolveOptions(options)
     this.#logger = options.logger ?? null
-    this.#gatewayUrl = typeof options.gateway === 'string' ? options.gateway : null
-    this.#gateway = typeof options.gateway === 'string' ? null : (options.gateway ?? null)
-    this.#fixedGateway = options.gateway !== undefined && this.#gatewayUrl === null
+    const family: FamilyContext = {
+      options: this.#options,
+      givenGateway: typeof options.gateway === 'string' ? null : (options.gateway ?? null),
+      gatewayUrl: typeof options.gateway === 'string' ? options.gateway : null,
+      serial: this.#serial,
+    }
+    this.#ipv4 = new Ipv4Backends(family)
+    this.#ipv6 = new Ipv6Backends(family)
     this.#journal = this.#options.journal ? new Journal(this.#options.journal, (e) => this.#report(e, null)) : null
     this.#leftovers = new Leftovers({
       serial: this.#serial,
       requestTimeout: this.#options.requestTimeout,
-      pxpBudget: this.#options.pmpBudget,
+      pxpBudget: this.#options.pxpBudget,
       adoptWindow: this.#options.adoptWindow,
       swept: (count) => this.emit('swept', count),
       changed: () => {
@@ -140,14 +121,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         this.#settleIdle()
       },
     })
-    this.#ipv6 = new Ipv6Backends({
-      options: this.#options,
-      fixedGateway: this.#fixedGateway ? this.#gateway : null,
-      gatewayUrl: this.#gatewayUrl,
-      serial: this.#serial,
-    })
     this.#announcements = new AnnouncementWatcher({
-      gateway: () => this.#gateway,
+      gateway: () => this.#ipv4.gateway,
       servers: () => [...new Set([...this.#held.values()].map((h) => h.granted.server ?? ''))].filter(Boolean),
       onReboot: () => this.#checkAfterAnnouncement(),
     })
@@ -160,7 +135,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   /** The UPnP gateway in use, if UPnP holds (or was probed for) a mapping. */
   get gateway(): UPNPDevice | null {
-    return this.#gateway
+    return this.#ipv4.gateway
   }
 
   /** The router's external address as last seen ("" before the first mapping). */
@@ -238,7 +213,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     // Best protocol first; on failure the next one (a different protocol may be allowed
     // what another was refused, or simply work where another is broken).
     const failures: UPNPError[] = []
-    const candidates = family === 'ipv6' ? await this.#ipv6.candidates(signal) : await this.#candidates(signal)
+    const side: FamilyBackends = family === 'ipv6' ? this.#ipv6 : this.#ipv4
+    const candidates = await side.candidates(signal)
     note(this.#logger, 'mapper', 'mapper.candidates', () => ({
       message: `${protocol} ${internalPort} (${family}): trying ${candidates.join(', ')}`,
     }))
@@ -247,7 +223,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       let backend: Backend
       let granted: Granted
       try {
-        backend = family === 'ipv6' ? await this.#ipv6.backend(via, signal) : await this.#backend(via, signal)
+        backend = await side.backend(via, signal)
         this.#assertOpen() // closed while probing or discovering: send nothing
         granted = await this.#leftovers.adoptOrAdd(backend, params, wanted, this.#place(backend), signal)
       } catch (error) {
@@ -348,7 +324,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
     const o = readPruneOptions(options)
     this.#assertOpen()
     o.signal?.throwIfAborted()
-    const gateway = await this.#ensureGateway(o.signal)
+    const gateway = await this.#ipv4.ensureGateway(o.signal)
     const held = [...this.#held.values()].filter((h) => h.backend.via === 'upnp' && h.mapping.family === 'ipv4')
     return prune(
       {
@@ -378,76 +354,6 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
   #start(): Promise<void> {
     this.#started ??= this.#claimLeftovers()
     return this.#started
-  }
-
-  /** Protocols to try, best first. */
-  async #candidates(signal?: AbortSignal): Promise<Via[]> {
-    const { protocol } = this.#options
-    if (protocol !== 'auto') return [protocol]
-    const report = await probe({
-      gateway: this.#options.router,
-      multicastIf: this.#options.discoverMulticastIf,
-      budgetMs: this.#options.probeBudget,
-      ...(signal ? { signal } : {}),
-    })
-    if (!this.#gateway && report.upnp.device) {
-      this.#gateway = report.upnp.device
-      this.#gateway.requestTimeout = this.#options.requestTimeout
-    }
-    // UPnP stays the last resort even when the short probe missed it: a full discovery
-    // (discoverTimeout) may still find a slow router.
-    return report.available.includes('upnp') ? report.available : [...report.available, 'upnp']
-  }
-
-  async #backend(via: Via, signal?: AbortSignal): Promise<Backend> {
-    const existing = this.#backends.get(via)
-    if (existing) return existing
-    let backend: Backend
-    if (via === 'upnp') {
-      await this.#ensureGateway(signal)
-      backend = new UpnpBackend({
-        portRange: this.#options.portRange,
-        maxAttempts: this.#options.maxAttempts,
-        gateway: () => this.#gateway as UPNPDevice,
-        rediscover: this.#fixedGateway ? null : () => this.#ensureGateway(undefined, true),
-        serial: this.#serial,
-      })
-    } else {
-      backend = pxpBackend(via, { router: this.#options.router, budgetMs: this.#options.pmpBudget, serial: this.#serial })
-    }
-    this.#backends.set(via, backend)
-    return backend
-  }
-
-  async #ensureGateway(signal?: AbortSignal, rediscover = false): Promise<UPNPDevice> {
-    if (this.#gateway && !rediscover) return this.#gateway
-    if (this.#gatewayUrl !== null) return this.#openGateway(this.#gatewayUrl, signal)
-    const upnp = new UPNP()
-    upnp.discoverMulticastIf = this.#options.discoverMulticastIf
-    upnp.discoverIpv6 = this.#options.discoverIpv6
-    upnp.discoverLocalPort = this.#options.discoverLocalPort
-    upnp.requestTimeout = this.#options.requestTimeout
-    const result = await upnp.discover({ timeout: this.#options.discoverTimeout, untilGateway: true, ...(signal ? { signal } : {}) })
-    const gateway = upnp.getGateway()
-    if (!gateway) {
-      const why = upnp.lastError ?? { result, description: 'no UPnP gateway answered' }
-      throw new UPNPError(
-        { ...why, result: why.result === UPNPResult.SUCCESS ? UPNPResult.NO_GATEWAY : why.result, via: 'upnp' },
-        'discovery',
-      )
-    }
-    this.#gateway = gateway
-    return gateway
-  }
-
-  async #openGateway(url: string, signal?: AbortSignal): Promise<UPNPDevice> {
-    const device = await deviceFromUrl(url, { requestTimeout: this.#options.requestTimeout, ...(signal ? { signal } : {}) })
-    if (!device.isValidGateway()) {
-      const why = device.lastError ?? { result: UPNPResult.INVALID_GATEWAY, description: 'not a valid gateway' }
-      throw new UPNPError({ ...why, via: 'upnp' }, 'opening the gateway from its description URL')
-    }
-    this.#gateway = device
-    return device
   }
 
   #hold(backend: Backend, params: MappingParams, granted: Granted, family: Family): Mapping {
@@ -675,7 +581,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
 
   /** Where `backend` keeps mappings (a leftover is adopted only from the same place). */
   #place(backend: Backend): Place {
-    if (backend.via === 'upnp') return { controlUrl: this.#gateway?.igdControlUrl ?? '' }
+    if (backend.via === 'upnp') return { controlUrl: this.#ipv4.gateway?.igdControlUrl ?? '' }
     return { router: backend.router ?? this.#options.router }
   }
 
@@ -690,7 +596,8 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       family: m.family,
       ...this.#place(backend),
     }
-    if (backend.via === 'upnp' && this.#gateway) entry.serviceType = this.#gateway.igdServiceType
+    const gateway = this.#ipv4.gateway
+    if (backend.via === 'upnp' && gateway) entry.serviceType = gateway.igdServiceType
     if (granted.nonce) entry.nonce = granted.nonce
     return entry
   }

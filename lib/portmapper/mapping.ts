@@ -1,6 +1,6 @@
 /** The public handle of one mapping held by a PortMapper. */
 import type { CallOptions, Family, Protocol, Via } from '../types.ts'
-import type { Granted } from './backend.ts'
+import type { Granted } from './backends/backend.ts'
 
 /** One mapping held by a PortMapper. Its fields follow the router (port, lease, address). */
 export class Mapping {

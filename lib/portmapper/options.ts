@@ -7,23 +7,34 @@ import { PREFERENCE } from '../probe.ts'
 import type { Family, Protocol, Via } from '../types.ts'
 import type { VerifyReachable } from './reachability.ts'
 import type { Logger } from '../log/records.ts'
-import { checkedOptions, isIntegerIn, MAX_TIMER_MS, MAX_UINT32, notText, show } from '../validate.ts'
-import { appName } from './owner.ts'
+import { checkedOptions, isIntegerIn, MAX_TIMER_MS, MAX_UINT32, notText, renamedOption, show } from '../validate.ts'
+import { appName } from './entry-owner.ts'
 
 /** How a PortMapper finds the router and keeps mappings (every field optional). */
 export interface PortMapperOptions {
-  /** Which protocol holds mappings: 'auto' (default) probes all three and uses the best that
-   *  answers (PCP, then NAT-PMP, then UPnP), falling back in that order when one fails. */
+  /** Which port-mapping protocol holds mappings (as `Mapping.via` names it): 'auto' (default)
+   *  probes all three and uses the best that answers (PCP, then NAT-PMP, then UPnP), falling
+   *  back in that order when one fails. */
+  via?: 'auto' | Via
+  /**
+   * The old name of `via`, which read like `map()`'s `protocol` (UDP or TCP).
+   * @deprecated Use `via`; this name goes in 0.2 (docs/api.md, "Deprecated names").
+   */
   protocol?: 'auto' | Via
-  /** NAT-PMP/PCP router address (default: the default route's gateway). */
+  /** The NAT-PMP/PCP server (the router) for IPv4 mappings (default: the default route's gateway). */
   router?: string
-  /** PCP router for IPv6 pinholes (default: the IPv6 default route's gateway, often link-local). */
+  /** The PCP server for IPv6 pinholes (default: the IPv6 default route's gateway, often link-local). */
   router6?: string
   /** Budget for the protocol probe, in ms. Default 250. */
   probeBudget?: number
   /** Budget for each NAT-PMP/PCP exchange (retransmissions included), in ms. Default 2000. */
+  pxpBudget?: number
+  /**
+   * The old name of `pxpBudget` ("pmp" reads as NAT-PMP alone; the budget is PCP's too).
+   * @deprecated Use `pxpBudget`; this name goes in 0.2 (docs/api.md, "Deprecated names").
+   */
   pmpBudget?: number
-  /** Use this UPnP gateway instead of discovering one (implies protocol 'upnp'): a device, or
+  /** Use this UPnP gateway instead of discovering one (implies `via: 'upnp'`): a device, or
    *  its description URL (opened without a search, `UPNP.deviceFromUrl`; opened again when
    *  the router stops answering, e.g. after a reboot). */
   gateway?: UPNPDevice | string
@@ -105,14 +116,17 @@ export interface MapRequest {
   signal?: AbortSignal
 }
 
-export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'verify' | 'logger'>> &
+/** The options with their defaults, each under its one name (the deprecated ones folded in). */
+export type ResolvedOptions = Required<Omit<PortMapperOptions, 'gateway' | 'journal' | 'verify' | 'logger' | 'protocol' | 'pmpBudget'>> &
   Pick<PortMapperOptions, 'journal' | 'verify'>
 
 const OPTION_KEYS = [
+  'via',
   'protocol',
   'router',
   'router6',
   'probeBudget',
+  'pxpBudget',
   'pmpBudget',
   'gateway',
   'discoverTimeout',
@@ -162,14 +176,19 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   if (gateway !== undefined && typeof gateway !== 'string' && !isDevice(gateway)) {
     throw invalid(UPNPResult.INVALID_PARAM, `gateway ${show(gateway)} is not a UPNPDevice or a description URL`)
   }
+  // The deprecated names (docs/api.md, "Deprecated names") still work.
+  const via = renamedOption(options as Record<string, unknown>, 'via', 'protocol')
+  const pxpBudget = renamedOption(options as Record<string, unknown>, 'pxpBudget', 'pmpBudget')
+  const renameProblem = via.problem ?? pxpBudget.problem
+  if (renameProblem) throw invalid(UPNPResult.INVALID_PARAM, renameProblem)
   const pair = options.portRange === undefined ? [...defaults.PORT_RANGE] : portPair(options.portRange)
   if (!pair) throw invalid(UPNPResult.INVALID_PORT, `portRange ${show(options.portRange)} is not [low, high]`)
   const resolved = {
-    protocol: options.gateway ? 'upnp' : (options.protocol ?? 'auto'),
+    via: options.gateway ? 'upnp' : ((via.value as ResolvedOptions['via'] | undefined) ?? 'auto'),
     router: options.router ?? '',
     router6: options.router6 ?? '',
     probeBudget: options.probeBudget ?? native.PROBE_BUDGET_MS,
-    pmpBudget: options.pmpBudget ?? native.PXP_BUDGET_MS,
+    pxpBudget: (pxpBudget.value as number | undefined) ?? native.PXP_BUDGET_MS,
     discoverTimeout: options.discoverTimeout ?? defaults.DISCOVER_TIMEOUT_MS,
     discoverMulticastIf: options.discoverMulticastIf ?? '',
     discoverIpv6: options.discoverIpv6 ?? false,
@@ -188,9 +207,9 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
     hardRefresh: options.hardRefresh ?? false,
     adoptWindow: options.adoptWindow ?? defaults.ADOPT_WINDOW_MS,
   } satisfies Record<keyof ResolvedOptions, unknown>
-  const { protocol, lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget, pmpBudget } = resolved
-  if (protocol !== 'auto' && !PREFERENCE.includes(protocol)) {
-    throw invalid(UPNPResult.INVALID_PARAM, `protocol ${show(protocol)} is not auto, pcp, natpmp or upnp`)
+  const { lease, verifyInterval, portRange, maxAttempts, requestTimeout, discoverTimeout, probeBudget } = resolved
+  if (resolved.via !== 'auto' && !PREFERENCE.includes(resolved.via)) {
+    throw invalid(UPNPResult.INVALID_PARAM, `${via.name} ${show(resolved.via)} is not auto, pcp, natpmp or upnp`)
   }
   if (!isIntegerIn(lease, 0, MAX_UINT32)) throw invalid(UPNPResult.INVALID_DURATION, `lease ${show(lease)} is not whole seconds >= 0`)
   if (!isIntegerIn(verifyInterval, 1, MAX_TIMER_MS)) {
@@ -205,7 +224,7 @@ export function resolveOptions(options: PortMapperOptions): ResolvedOptions {
   for (const [name, value] of [
     ['requestTimeout', requestTimeout],
     ['probeBudget', probeBudget],
-    ['pmpBudget', pmpBudget],
+    [pxpBudget.name, resolved.pxpBudget],
   ] as const) {
     if (!isIntegerIn(value, 1, MAX_TIMER_MS)) throw invalid(UPNPResult.INVALID_PARAM, `${name} ${show(value)} is not 1..${MAX_TIMER_MS} ms`)
   }

@@ -11,8 +11,8 @@ import { clientError, UPNPError, UPNPResult } from '../errors.ts'
 import type { UPNPDevice } from '../godot/device.ts'
 import type { PortMappingEntry } from '../types.ts'
 import { badSignal, checkedOptions, isIntegerIn, MAX_UINT32, notText, show } from '../validate.ts'
-import type { Serial } from './backend.ts'
-import { isOwnAddress } from './owner.ts'
+import type { Serial } from './backends/backend.ts'
+import { isOwnAddress } from './entry-owner.ts'
 
 /** Options of `PortMapper.prune()`. */
 export interface PruneOptions {

@@ -9,7 +9,7 @@
  */
 import { asUpnpError, type UPNPError } from '../errors.ts'
 import { VERIFY_HOOK_TIMEOUT_MS } from '../defaults.ts'
-import type { Backend, Granted, MappingParams } from './backend.ts'
+import type { Backend, Granted, MappingParams } from './backends/backend.ts'
 import type { Mapping } from './mapping.ts'
 
 /** The app's check: resolves true when `mapping` was reached from outside. */

@@ -16,7 +16,7 @@ import { PortMapper } from '../portmapper/mapper.ts'
 import type { Mapping } from '../portmapper/mapping.ts'
 import type { PortMapperOptions } from '../portmapper/options.ts'
 import type { Via } from '../types.ts'
-import { badSignal, checkedOptions, show } from '../validate.ts'
+import { badSignal, checkedOptions, renamedOption, show } from '../validate.ts'
 import { checkServers, type InboundCheck, relate, type NatRelation } from './nat-view.ts'
 
 /** The description of the probe mapping on the router (seen in `upnpc -l` while it runs). */
@@ -29,12 +29,18 @@ export interface ReachabilityOptions {
   /** STUN servers that implement RFC 5780 (two addresses), `host[:port]`; asked in order
    *  until one answers. Required: no server is built in. */
   stun: string[]
-  /** How the probe mapping is made: 'auto' (default: PortMapper's choice), or one protocol. */
+  /** How the probe mapping is made: 'auto' (default: PortMapper's choice), or one protocol
+   *  (PortMapper's `via`). */
+  via?: 'auto' | Via
+  /**
+   * The old name of `via`.
+   * @deprecated Use `via`; this name goes in 0.2 (docs/api.md, "Deprecated names").
+   */
   protocol?: 'auto' | Via
   /** PortMapper options for the probe mapping (router, gateway, timeouts). */
   mapper?: Pick<
     PortMapperOptions,
-    'router' | 'gateway' | 'discoverTimeout' | 'discoverMulticastIf' | 'requestTimeout' | 'probeBudget' | 'pmpBudget'
+    'router' | 'gateway' | 'discoverTimeout' | 'discoverMulticastIf' | 'requestTimeout' | 'probeBudget' | 'pxpBudget' | 'pmpBudget'
   >
   /** Budget of each STUN test in ms (default `STUN_BUDGET_MS`, 2000): an answer that never
    *  comes costs this much. */
@@ -103,22 +109,31 @@ function inboundBoth(probe: native.StunSocket, control: native.StunSocket, serve
 
 /** Maps a probe socket and checks from outside whether unsolicited UDP reaches it. */
 export async function checkReachability(options: ReachabilityOptions): Promise<ReachabilityReport> {
-  const given = checkedOptions(options, ['stun', 'protocol', 'mapper', 'budgetMs', 'repair', 'signal'], 'options', UPNPResult.INVALID_PARAM)
+  const given = checkedOptions(
+    options,
+    ['stun', 'via', 'protocol', 'mapper', 'budgetMs', 'repair', 'signal'],
+    'options',
+    UPNPResult.INVALID_PARAM,
+  )
+  const via = renamedOption(given, 'via', 'protocol')
   const bad =
     checkServers(given.stun) ??
+    via.problem ??
     badSignal(given.signal) ??
     (given.mapper === undefined || (typeof given.mapper === 'object' && given.mapper !== null)
       ? null
       : `mapper ${show(given.mapper)} is not PortMapper options`)
   if (bad) throw clientError(UPNPResult.INVALID_PARAM, bad)
-  const { protocol = 'auto', budgetMs, repair = true } = given as Omit<ReachabilityOptions, 'stun'>
+  const { budgetMs, repair = true } = given as Omit<ReachabilityOptions, 'stun'>
   const stun = [...(given.stun as string[])]
   const signal = given.signal as AbortSignal | undefined
   signal?.throwIfAborted()
   const started = performance.now()
   const probe = native.StunSocket.open(0)
   const control = native.StunSocket.open(0)
-  const mapper = new PortMapper({ ...(given.mapper as ReachabilityOptions['mapper']), protocol, lease: CHECK_LEASE_S, maxAttempts: 4 })
+  // Under the name the caller gave it, so that PortMapper's message about a bad one names it.
+  const chosen = { [via.name]: via.value ?? 'auto' } as Pick<ReachabilityOptions, 'via'>
+  const mapper = new PortMapper({ ...(given.mapper as ReachabilityOptions['mapper']), ...chosen, lease: CHECK_LEASE_S, maxAttempts: 4 })
   mapper.on('error', () => undefined) // the report says what failed
   try {
     let mapping: Mapping = await mapper.map({

@@ -108,6 +108,19 @@ describe('a router without UPnP (NAT-PMP and PCP only)', () => {
     expect(natpmpc.stdout).toContain(`Public IP address : ${LAB.extIp}`)
   })
 
+  it("issue 28's names: via and pxpBudget map as protocol and pmpBudget did; probe({ router }) as probe({ gateway })", async () => {
+    const mapper = track(new PortMapper({ via: 'natpmp', router: LAB.routerLan, pxpBudget: 2000 }))
+    const m = await mapper.map({ internalPort: 33016, lease: 300 })
+    expect(m.via).toBe('natpmp')
+    expect(dnatRule(await nftRules(), 'UDP', m.externalPort, 33016)).toBe(true)
+    for (const report of [
+      await probe({ router: LAB.routerLan, upnp: false, fresh: true }),
+      await probe({ gateway: LAB.routerLan, upnp: false, fresh: true }),
+    ]) {
+      expect(report).toMatchObject({ router: LAB.routerLan, gateway: LAB.routerLan, available: ['pcp', 'natpmp'] })
+    }
+  })
+
   it('a permanent request is held as renewed 7200 s leases', async () => {
     const m = await track(new PortMapper({ protocol: 'pcp' })).map({ internalPort: 33012, lease: 0 })
     expect(m.requestedLease).toBe(0)

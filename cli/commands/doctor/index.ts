@@ -2,7 +2,7 @@
 import { parsePort, parseProtocols } from '../../args.ts'
 import { type Command, type Context, EXIT, type ExitCode, type Invocation, usage } from '../../command.ts'
 import { DoctorRun } from './checks.ts'
-import { doctorLease } from './pxp.ts'
+import { doctorPxp } from './pxp.ts'
 import { doctorUpnp } from './upnp.ts'
 import { checkIpv6Inbound } from './pinhole.ts'
 import { doctorStun } from './stun.ts'
@@ -35,7 +35,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   if (via === 'upnp') {
     await doctorUpnp(run, wantedPort, protocol)
     await checkIpv6Inbound(run)
-  } else await doctorLease(run, via, wantedPort, protocol)
+  } else await doctorPxp(run, via, wantedPort, protocol)
   if (stun.length && !g.ipv6) await doctorStun(run, stun)
   return finishDoctor(run, report && ((doctor) => writeReport(report, ctx.lib, g, parsed.values, doctor)))
 }
@@ -44,7 +44,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
 function recordProtocols(run: DoctorRun): void {
   const probed = run.probed
   if (run.g.protocol !== 'auto') return
-  if (!probed || !probed.gateway) {
+  if (!probed || !probed.router) {
     run.record({ id: 'protocols', status: 'info', summary: `not asked: ${probed?.error ?? 'no IPv4 default gateway'}` })
     return
   }
@@ -55,10 +55,10 @@ function recordProtocols(run: DoctorRun): void {
       : ''
   const summary =
     yes.length === 2
-      ? `both answer at ${probed.gateway}${address}`
+      ? `both answer at ${probed.router}${address}`
       : yes.length === 1
-        ? `${yes[0]} answers at ${probed.gateway}, ${yes[0] === 'PCP' ? 'NAT-PMP' : 'PCP'} does not${address}`
-        : `neither answers at ${probed.gateway}`
+        ? `${yes[0]} answers at ${probed.router}, ${yes[0] === 'PCP' ? 'NAT-PMP' : 'PCP'} does not${address}`
+        : `neither answers at ${probed.router}`
   run.record({ id: 'protocols', status: 'info', summary })
 }
 

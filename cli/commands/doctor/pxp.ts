@@ -2,16 +2,17 @@
  *  deleted by a PortMapper. */
 import { DOCTOR_DESCRIPTION, DOCTOR_LEASE, DoctorRun, checkExternal, pickTestPort } from './checks.ts'
 import { arrow, duration, serverUp } from '../../format.ts'
-import { findEverything, leaseNoAnswer, routerOf } from '../../gateways.ts'
+import { findEverything, pxpNoAnswer, routerOf } from '../../gateways.ts'
 import { runAs } from '../../invocation.ts'
-import { type FailureInfo, VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
+import type { UPNPErrorInfo } from '../../../lib/errors.ts'
+import { VIA_NAME, codeText, explainFailure } from '../../../lib/explain.ts'
 import { type PortMapper } from '../../../lib/portmapper/mapper.ts'
 import { type Mapping } from '../../../lib/portmapper/mapping.ts'
 import { type Protocol } from '../../../lib/types.ts'
 
 /** doctor over NAT-PMP or PCP: the router answers, its address, a test mapping held and deleted
  *  by a PortMapper (these protocols keep no table to list). */
-export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedPort: number | null, protocol: Protocol): Promise<void> {
+export async function doctorPxp(run: DoctorRun, via: 'natpmp' | 'pcp', wantedPort: number | null, protocol: Protocol): Promise<void> {
   const { g, out, ctx } = run
   const s = out.out
   const name = VIA_NAME[via]
@@ -19,12 +20,12 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
   run.probed = probed
   const report = probed?.[via]
   if (!probed || !report?.available) {
-    const e = leaseNoAnswer(probed, g)
+    const e = pxpNoAnswer(probed, g)
     run.fail(
       { id: 'discovery', summary: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.failure ? { failure: e.failure } : {}) },
       {
         code: 'no-gateway',
-        summary: `The router${probed?.gateway ? ` ${probed.gateway}` : ''} does not answer ${name}.`,
+        summary: `The router${probed?.router ? ` ${probed.router}` : ''} does not answer ${name}.`,
         fix: e.fix ?? '',
       },
     )
@@ -35,7 +36,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
   run.record({
     id: 'discovery',
     status: 'pass',
-    summary: `${name} at ${probed.gateway} answered in ${Math.max(0.1, Math.round(report.latencyMs * 10) / 10)} ms${up}`,
+    summary: `${name} at ${probed.router} answered in ${Math.max(0.1, Math.round(report.latencyMs * 10) / 10)} ms${up}`,
   })
   if (via === 'natpmp') {
     run.record({
@@ -53,9 +54,9 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
 
   const router = routerOf(g)
   const mapper: PortMapper = new ctx.lib.PortMapper({
-    protocol: via,
+    via,
     ...(router ? { router } : {}),
-    pmpBudget: Math.max(g.timeoutMs, 500),
+    pxpBudget: Math.max(g.timeoutMs, 500),
     portRange: wantedPort ? [wantedPort, wantedPort] : [49152, 65535],
     maxAttempts: 1,
     cleanupOnExit: false,
@@ -79,7 +80,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     })
   } catch (error) {
     out.spinner.stop()
-    const failure = explainFailure({ ...(error as FailureInfo), via })
+    const failure = explainFailure({ ...(error as UPNPErrorInfo), via })
     if (via === 'pcp') run.record({ id: 'external-address', status: 'skip', summary: 'skipped: PCP tells it only with a mapping' })
     run.fail(
       {
@@ -112,7 +113,7 @@ export async function doctorLease(run: DoctorRun, via: 'natpmp' | 'pcp', wantedP
     run.record({ id: 'cleanup', status: 'pass', summary: 'test mapping deleted' })
   } catch (error) {
     out.spinner.stop()
-    const failure = explainFailure({ ...(error as FailureInfo), via })
+    const failure = explainFailure({ ...(error as UPNPErrorInfo), via })
     const fix = `It expires by itself in ${duration(mapping.lease)}.`
     run.record({ id: 'cleanup', status: 'warn', summary: `could not delete the test mapping: ${codeText(failure)}`, fix, failure })
     run.problems.push({

@@ -11,7 +11,7 @@ export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> 
   const { g, out, ctx } = run
   out.spinner.start('Asking the STUN server how this network looks from outside…')
   const router = routerOf(g)
-  const nat = await ctx.lib.checkNat({ stun, ...(router ? { gateway: router } : {}) }).finally(() => out.spinner.stop())
+  const nat = await ctx.lib.checkNat({ stun, ...(router ? { router } : {}) }).finally(() => out.spinner.stop())
   run.stun = { nat, reachability: null }
   const upstream = nat.relation === 'double-nat' || nat.relation === 'cgnat' || nat.relation === 'upstream-nat'
   if (!nat.publicAddress) {
@@ -35,7 +35,7 @@ export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> 
   out.spinner.start('Mapping a probe port and asking for an answer from the other address…')
   let report: ReachabilityReport
   try {
-    report = await ctx.lib.checkReachability({ stun, protocol: run.via, mapper: probeMapperOptions(g) })
+    report = await ctx.lib.checkReachability({ stun, via: run.via, mapper: probeMapperOptions(g) })
   } catch (error) {
     out.spinner.stop()
     run.record({

@@ -1,7 +1,7 @@
 /** doctor over UPnP: discovery, connection, external address, test mapping, listed, cleanup. */
 import { DOCTOR_DESCRIPTION, DOCTOR_LEASE, DoctorRun, type VerdictCode, checkExternal, pickTestPort } from './checks.ts'
 import { STATUS_TEXT, arrow, duration, hostOf, igdVersion, modelText, statusName } from '../../format.ts'
-import { findEverything, leaseProtocols, noGatewayError, noGatewayFix, notConnectedFix, whySelected } from '../../gateways.ts'
+import { findEverything, pxpProtocols, noGatewayError, noGatewayFix, notConnectedFix, whySelected } from '../../gateways.ts'
 import { explainMapping, holderOf } from '../../refusals.ts'
 import { runAs } from '../../invocation.ts'
 import { doctorPinhole } from './pinhole.ts'
@@ -24,7 +24,7 @@ export async function doctorUpnp(run: DoctorRun, wantedPort: number | null, prot
     const e = noGatewayError(found, g)
     const code: VerdictCode = e.code === 'DISCOVERY_FAILED' ? 'discovery-failed' : 'no-gateway'
     const others = probed
-      ? leaseProtocols(g)
+      ? pxpProtocols(g)
           .filter((v) => probed[v].available)
           .map((v) => VIA_NAME[v])
       : []

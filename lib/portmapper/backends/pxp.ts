@@ -1,7 +1,7 @@
 /** PortMapper over PCP and NAT-PMP: the MAP request creates, renews and checks at once. */
-import { traced } from '../log/trace.ts'
-import * as native from '../native/index.ts'
-import { failureError } from '../native/convert.ts'
+import { traced } from '../../log/trace.ts'
+import * as native from '../../native/index.ts'
+import { failureError } from '../../native/convert.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface PxpBackendOptions {
@@ -33,7 +33,7 @@ interface MapArgs {
  * check *is* the renewal. Each protocol supplies its requests (`NatPmpBackend`,
  * `PcpBackend`).
  */
-abstract class LeaseBackend implements Backend {
+abstract class PxpBackend implements Backend {
   abstract readonly via: 'pcp' | 'natpmp'
   /** The protocol's name in messages. */
   protected abstract readonly name: string
@@ -109,7 +109,7 @@ abstract class LeaseBackend implements Backend {
 
 /** NAT-PMP (RFC 6886): mappings are known by client and internal port; the MAP answer has
  *  no external address, so each check also asks for it. */
-export class NatPmpBackend extends LeaseBackend {
+export class NatPmpBackend extends PxpBackend {
   readonly via = 'natpmp'
   protected readonly name = 'NAT-PMP'
 
@@ -133,7 +133,7 @@ export class NatPmpBackend extends LeaseBackend {
 
 /** PCP (RFC 6887): a mapping is owned by its nonce, which renewals and the delete repeat;
  *  the MAP answer carries the external address. */
-export class PcpBackend extends LeaseBackend {
+export class PcpBackend extends PxpBackend {
   readonly via = 'pcp'
   protected readonly name = 'PCP'
 
@@ -165,6 +165,6 @@ export class PcpBackend extends LeaseBackend {
 }
 
 /** The backend of `via`. */
-export function pxpBackend(via: 'pcp' | 'natpmp', options: PxpBackendOptions): LeaseBackend {
+export function pxpBackend(via: 'pcp' | 'natpmp', options: PxpBackendOptions): PxpBackend {
   return via === 'pcp' ? new PcpBackend(options) : new NatPmpBackend(options)
 }

@@ -1,11 +1,12 @@
 /**
- * The three ways PortMapper can hold a mapping, behind one small interface: UPnP IGD (SOAP,
- * via the Godot classes, `upnp-backend.ts`), PCP (RFC 6887) and NAT-PMP (RFC 6886) via the
- * addon (`pxp-backend.ts`), and for IPv6 pinholes UPnP's firewall service
- * (`pinhole-backend.ts`) or PCP (`ipv6.ts`). Each knows how its protocol creates, keeps and
- * deletes a mapping; PortMapper owns the policy (scheduling, events, journal, exit cleanup).
+ * The ways PortMapper can hold a mapping, behind one small interface, one file each: UPnP IGD
+ * (SOAP, via the Godot classes, `upnp.ts`), PCP (RFC 6887) and NAT-PMP (RFC 6886) via the
+ * addon (`pxp.ts`, one base), and for IPv6 pinholes UPnP's firewall service
+ * (`upnp-pinhole.ts`) or PCP (`pcp-pinhole.ts`). Each knows how its protocol creates, keeps
+ * and deletes a mapping; the address families (`../ipv4.ts`, `../ipv6.ts`) choose and make
+ * them; PortMapper owns the policy (scheduling, events, journal, exit cleanup).
  */
-import type { Family, Protocol, Via } from '../types.ts'
+import type { Family, Protocol, Via } from '../../types.ts'
 
 export interface MappingParams {
   internalPort: number

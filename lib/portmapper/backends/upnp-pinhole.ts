@@ -10,14 +10,14 @@
  * means ours was gone (a rebooted router hands ids out from 1 again, so an id that still
  * answers may be another pinhole's). Either way the pinhole is open again afterwards.
  */
-import { PINHOLE_MAX_LEASE_S } from '../defaults.ts'
-import { type UPNPErrorInfo, UPNPError, UPNPResult } from '../errors.ts'
-import type { UPNPDevice } from '../godot/device.ts'
-import * as native from '../native/index.ts'
-import { pinholeClientFor, sendPinholeActionsFrom } from './ipv6-address.ts'
+import { PINHOLE_MAX_LEASE_S } from '../../defaults.ts'
+import { type UPNPErrorInfo, UPNPError, UPNPResult } from '../../errors.ts'
+import type { UPNPDevice } from '../../godot/device.ts'
+import * as native from '../../native/index.ts'
+import { pinholeClientFor, sendPinholeActionsFrom } from '../ipv6-address.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
-export interface PinholeBackendOptions {
+export interface UpnpPinholeBackendOptions {
   /** The IPv6 gateway in use, and a way to find it again after it stopped answering (null
    *  when the caller fixed the gateway). */
   gateway: () => UPNPDevice
@@ -34,10 +34,10 @@ export function pinholeLease(requested: number): number {
 /** How routers refuse an id they do not hold: 704 NoSuchEntry (spec), 402 (miniupnpd 2.3.1). */
 const GONE = new Set([UPNPResult.NO_SUCH_ENTRY_IN_ARRAY, UPNPResult.INVALID_ARGS])
 
-export class PinholeBackend implements Backend {
+export class UpnpPinholeBackend implements Backend {
   readonly via = 'upnp' as const
   readonly family = 'ipv6' as const
-  constructor(private readonly o: PinholeBackendOptions) {}
+  constructor(private readonly o: UpnpPinholeBackendOptions) {}
 
   private failed(gateway: UPNPDevice, context: string, fallback: string): UPNPError {
     const why: UPNPErrorInfo = gateway.lastError ?? { result: UPNPResult.UNKNOWN_ERROR, description: fallback }

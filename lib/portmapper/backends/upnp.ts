@@ -1,8 +1,8 @@
 /** PortMapper over UPnP IGD: conflicts move the external port, permanent-only routers get a
  *  permanent lease, and a gateway that stops answering is looked for again. */
-import { UPNPError, UPNPResult } from '../errors.ts'
-import type { UPNPDevice } from '../godot/device.ts'
-import type { CallOptions, Protocol } from '../types.ts'
+import { UPNPError, UPNPResult } from '../../errors.ts'
+import type { UPNPDevice } from '../../godot/device.ts'
+import type { CallOptions, Protocol } from '../../types.ts'
 import type { Backend, Granted, Maintained, MappingParams, Serial } from './backend.ts'
 
 export interface UpnpBackendOptions {
