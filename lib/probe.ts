@@ -174,12 +174,12 @@ export async function probe(options?: ProbeOptions): Promise<ProbeReport> {
     return cached
   }
   const raw = await abortable(signal, () =>
-    traced(logger, (trace) => native.probePortMapping({ gateway: router, gateway6: '', budgetMs, multicastIf, upnp, trace })),
+    traced(logger, (trace) => native.probePortMapping({ router, router6: '', budgetMs, multicastIf, upnp, trace })),
   )
   const device = raw.upnp?.device ? UPNPDevice.fromNative(raw.upnp.device, REQUEST_TIMEOUT_MS, logger) : null
   const report: ProbeReport = {
-    router: raw.gateway ?? router,
-    gateway: raw.gateway ?? router,
+    router: raw.router ?? router,
+    gateway: raw.router ?? router,
     localAddress: raw.natpmp?.localAddress ?? raw.pcp?.localAddress ?? '',
     upnp: {
       available: Boolean(raw.upnp?.answered && device?.isValidGateway()),

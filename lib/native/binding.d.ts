@@ -352,8 +352,8 @@ export interface NativePxpAnswer {
   latencyMs: number
   /** Datagrams ignored (malformed or not ours) before the answer. */
   ignored: number
-  /** Where the requests went (`fe80::1%eth0` form for scoped addresses). */
-  gateway?: string
+  /** The router the requests went to (`fe80::1%eth0` form for scoped addresses). */
+  router?: string
   /** Our address as the server saw it. */
   localAddress?: string
   externalAddress?: string
@@ -402,7 +402,7 @@ export interface NativeStunFailure {
 export declare function natpmpDelete(args: NatPmpDeleteArgs): Promise<NativePxpAnswer>
 
 export interface NatPmpDeleteArgs {
-  gateway?: string
+  router?: string
   serverPort?: number
   budgetMs?: number
   initialTimeoutMs?: number
@@ -413,13 +413,13 @@ export interface NatPmpDeleteArgs {
 }
 
 /** NAT-PMP external address request (RFC 6886 3.2). */
-export declare function natpmpExternalAddress(options: PmpRequestOptions): Promise<NativePxpAnswer>
+export declare function natpmpExternalAddress(options: PxpRequestOptions): Promise<NativePxpAnswer>
 
 /** NAT-PMP mapping request (RFC 6886 3.3): creates or renews. */
 export declare function natpmpMap(args: NatPmpMapArgs): Promise<NativePxpAnswer>
 
 export interface NatPmpMapArgs {
-  gateway?: string
+  router?: string
   serverPort?: number
   budgetMs?: number
   initialTimeoutMs?: number
@@ -443,7 +443,7 @@ export interface NotifyOptions {
  * PCP ANNOUNCE (RFC 6887 14.1): is a PCP server there, and its epoch. PCP has no
  * external-address request: the address comes with a MAP answer (`pcpMap`).
  */
-export declare function pcpAnnounce(options: PmpRequestOptions): Promise<NativePxpAnswer>
+export declare function pcpAnnounce(options: PxpRequestOptions): Promise<NativePxpAnswer>
 
 /**
  * PCP delete (MAP, lifetime 0, the mapping's nonce): one request, repeated only while
@@ -452,7 +452,7 @@ export declare function pcpAnnounce(options: PmpRequestOptions): Promise<NativeP
 export declare function pcpDelete(args: PcpDeleteArgs): Promise<NativePxpAnswer>
 
 export interface PcpDeleteArgs {
-  gateway?: string
+  router?: string
   serverPort?: number
   budgetMs?: number
   initialTimeoutMs?: number
@@ -470,7 +470,7 @@ export interface PcpDeleteArgs {
 export declare function pcpMap(args: PcpMapArgs): Promise<NativePxpAnswer>
 
 export interface PcpMapArgs {
-  gateway?: string
+  router?: string
   serverPort?: number
   budgetMs?: number
   initialTimeoutMs?: number
@@ -488,7 +488,7 @@ export interface PcpMapArgs {
   preferFailure?: boolean
   /**
    * The local address to send from, which is the mapping's internal address (over IPv6:
-   * the pinhole's); absent = the system's choice towards the gateway.
+   * the pinhole's); absent = the system's choice towards the router.
    */
   localAddress?: string
   /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
@@ -518,20 +518,6 @@ export interface PinholeSpec {
   leaseTime: number
 }
 
-/** Target and timing of one NAT-PMP or PCP request. */
-export interface PmpRequestOptions {
-  /** `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or "" = the default route's gateway. */
-  gateway?: string
-  /** Default 5351. */
-  serverPort?: number
-  /** Whole exchange, retransmissions included (default `PXP_BUDGET_MS`). */
-  budgetMs?: number
-  /** First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`). */
-  initialTimeoutMs?: number
-  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
-  trace?: number
-}
-
 /** A port mapping: what `addPortMapping` sends, and a row of the router's table. */
 export interface PortMapping {
   remoteHost: string
@@ -555,10 +541,10 @@ export interface PortMappingKey {
 export declare const PROBE_BUDGET_MS: number
 
 export interface ProbeOptions {
-  /** IPv4 gateway for NAT-PMP and PCP; absent or "" = the default route's. */
-  gateway?: string
-  /** IPv6 gateway for PCP over IPv6; absent = the default IPv6 route's (if any), "" = none. */
-  gateway6?: string
+  /** The NAT-PMP/PCP server (the router) over IPv4; absent or "" = the default route's gateway. */
+  router?: string
+  /** The PCP server over IPv6; absent = the default IPv6 route's gateway (if any), "" = none. */
+  router6?: string
   /** Total time (default `PROBE_BUDGET_MS`). */
   budgetMs?: number
   /** Each protocol can be left out (all default to true). */
@@ -578,10 +564,10 @@ export declare function probePortMapping(options: ProbeOptions): Promise<ProbeRe
 
 export interface ProbeResult {
   elapsedMs: number
-  /** The gateways probed. */
-  gateway?: string
-  gateway6?: string
-  /** Why a gateway could not be determined (NAT-PMP and PCP skipped then). */
+  /** The routers NAT-PMP and PCP asked. */
+  router?: string
+  router6?: string
+  /** Why a router could not be determined (NAT-PMP and PCP skipped then). */
   error?: string
   upnp?: UpnpProbeResult
   /** NAT-PMP external address request. */
@@ -616,6 +602,23 @@ export interface PxpListenerOptions {
    * one the mappings were made with. Over IPv6 it also picks the family heard.
    */
   server: string
+}
+
+/** Target and timing of one NAT-PMP or PCP request. */
+export interface PxpRequestOptions {
+  /**
+   * The NAT-PMP/PCP server (the router): `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or
+   * "" = the default route's gateway.
+   */
+  router?: string
+  /** Default 5351. */
+  serverPort?: number
+  /** Whole exchange, retransmissions included (default `PXP_BUDGET_MS`). */
+  budgetMs?: number
+  /** First wait before retransmitting, doubled each time (default `PXP_INITIAL_TIMEOUT_MS`). */
+  initialTimeoutMs?: number
+  /** A traced call's id (`traceCall()`): its exchanges are reported (diagnostics). */
+  trace?: number
 }
 
 export interface SoapTarget {

@@ -56,7 +56,7 @@ export class Ipv6Backends extends FamilyBase {
     if (via !== 'auto') return [via]
     const router = await this.router()
     if (this.#pcpProblem(router)) return ['upnp']
-    const answer = await traced(null, (trace) => native.pcpAnnounce({ gateway: router, budgetMs: probeBudget, trace })).catch(() => null)
+    const answer = await traced(null, (trace) => native.pcpAnnounce({ router, budgetMs: probeBudget, trace })).catch(() => null)
     signal?.throwIfAborted()
     return answer && !answer.failure ? ['pcp', 'upnp'] : ['upnp']
   }

@@ -85,8 +85,8 @@ describe('default gateway', () => {
 
 describe('probe, UPnP off', () => {
   it('NAT-PMP and PCP answer at once; UPnP costs the budget and no more', async () => {
-    const r = await native.probePortMapping({ gateway6: '' })
-    expect(r.gateway).toBe(LAB.routerLan)
+    const r = await native.probePortMapping({ router6: '' })
+    expect(r.router).toBe(LAB.routerLan)
     expect(ok(r.natpmp)).toMatchObject({ resultCode: 0, externalAddress: LAB.extIp, attempts: 1 })
     expect(ok(r.pcp)).toMatchObject({ resultCode: 0, attempts: 1 })
     expect(r.natpmp!.latencyMs).toBeLessThan(100)
@@ -99,7 +99,7 @@ describe('probe, UPnP off', () => {
   })
 
   it('without UPnP it returns as soon as both have answered', async () => {
-    const r = await native.probePortMapping({ upnp: false, gateway6: '', budgetMs: 2000 })
+    const r = await native.probePortMapping({ upnp: false, router6: '', budgetMs: 2000 })
     expect(r.upnp).toBeUndefined()
     ok(r.natpmp)
     ok(r.pcp)
@@ -107,15 +107,15 @@ describe('probe, UPnP off', () => {
   })
 
   it.skipIf(!hasIpv6)('probes PCP over IPv6 too', async () => {
-    const r = await native.probePortMapping({ upnp: false, gateway6: LAB.ip6.routerLan })
-    expect(r.gateway6).toBe(LAB.ip6.routerLan)
+    const r = await native.probePortMapping({ upnp: false, router6: LAB.ip6.routerLan })
+    expect(r.router6).toBe(LAB.ip6.routerLan)
     expect(ok(r.pcp6)).toMatchObject({ localAddress: LAB.ip6.client })
   })
 })
 
 describe('NAT-PMP against miniupnpd', () => {
   it('external address, as natpmpc sees it', async () => {
-    const r = await native.natpmpExternalAddress({ gateway: LAB.routerLan })
+    const r = await native.natpmpExternalAddress({ router: LAB.routerLan })
     expect(ok(r)).toMatchObject({ resultCode: 0 })
     expect(r.externalAddress).toBe(LAB.extIp)
     expect(r.localAddress).toBe(LAB.client)
@@ -180,7 +180,7 @@ describe('NAT-PMP against miniupnpd', () => {
   })
 
   it('refuses an IPv6 gateway before sending anything (NAT-PMP is IPv4 only)', async () => {
-    const r = await native.natpmpExternalAddress({ gateway: LAB.ip6.routerLan })
+    const r = await native.natpmpExternalAddress({ router: LAB.ip6.routerLan })
     expect(unanswered(r)).toMatchObject({
       attempts: 0,
       failure: { via: 'natpmp', meaning: 'INVALID_GATEWAY', result: UPNP_RESULT.INVALID_GATEWAY },
@@ -190,7 +190,7 @@ describe('NAT-PMP against miniupnpd', () => {
 
 describe('PCP against miniupnpd', () => {
   it('ANNOUNCE answers with the epoch; no external address in PCP without a MAP', async () => {
-    const r = await native.pcpAnnounce({ gateway: LAB.routerLan })
+    const r = await native.pcpAnnounce({ router: LAB.routerLan })
     expect(ok(r)).toMatchObject({ resultCode: 0, attempts: 1, lifetime: 0, localAddress: LAB.client })
     expect(r.externalAddress).toBeUndefined()
     expect(r.epoch).toEqual(expect.any(Number))
@@ -243,11 +243,11 @@ describe('PCP against miniupnpd', () => {
   })
 
   it.skipIf(!hasIpv6)('over IPv6: ANNOUNCE and a MAP that opens a pinhole', async () => {
-    const a = await native.pcpAnnounce({ gateway: LAB.ip6.routerLan })
-    expect(ok(a)).toMatchObject({ gateway: LAB.ip6.routerLan, localAddress: LAB.ip6.client })
-    const m = await native.pcpMap({ gateway: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, lifetime: 600 })
+    const a = await native.pcpAnnounce({ router: LAB.ip6.routerLan })
+    expect(ok(a)).toMatchObject({ router: LAB.ip6.routerLan, localAddress: LAB.ip6.client })
+    const m = await native.pcpMap({ router: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, lifetime: 600 })
     expect(ok(m)).toMatchObject({ internalPort: 7789, externalPort: 7789, externalAddress: LAB.ip6.client })
-    ok(await native.pcpDelete({ gateway: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, nonce: m.nonce! }))
+    ok(await native.pcpDelete({ router: LAB.ip6.routerLan, protocol: 'UDP', internalPort: 7789, nonce: m.nonce! }))
   })
 
   it('rejects a malformed nonce before sending anything', async () => {
@@ -313,7 +313,7 @@ describe('probe, all three protocols', () => {
     const runs: number[] = []
     let last: native.ProbeResult | undefined
     for (let i = 0; i < 5; i++) {
-      last = await native.probePortMapping({ gateway6: '' })
+      last = await native.probePortMapping({ router6: '' })
       runs.push(last.elapsedMs)
     }
     expect(last?.upnp).toMatchObject({ answered: true })

@@ -17,10 +17,10 @@ use crate::upnp::discovery::ssdp::SocketOptions;
 
 #[napi(object)]
 pub struct ProbeOptions {
-    /// IPv4 gateway for NAT-PMP and PCP; absent or "" = the default route's.
-    pub gateway: Option<String>,
-    /// IPv6 gateway for PCP over IPv6; absent = the default IPv6 route's (if any), "" = none.
-    pub gateway6: Option<String>,
+    /// The NAT-PMP/PCP server (the router) over IPv4; absent or "" = the default route's gateway.
+    pub router: Option<String>,
+    /// The PCP server over IPv6; absent = the default IPv6 route's gateway (if any), "" = none.
+    pub router6: Option<String>,
     /// Total time (default `PROBE_BUDGET_MS`).
     pub budget_ms: Option<u32>,
     /// Each protocol can be left out (all default to true).
@@ -50,10 +50,10 @@ pub struct UpnpProbeResult {
 #[napi(object)]
 pub struct ProbeResult {
     pub elapsed_ms: f64,
-    /// The gateways probed.
-    pub gateway: Option<String>,
-    pub gateway6: Option<String>,
-    /// Why a gateway could not be determined (NAT-PMP and PCP skipped then).
+    /// The routers NAT-PMP and PCP asked.
+    pub router: Option<String>,
+    pub router6: Option<String>,
+    /// Why a router could not be determined (NAT-PMP and PCP skipped then).
     pub error: Option<String>,
     pub upnp: Option<UpnpProbeResult>,
     /// NAT-PMP external address request.
@@ -75,11 +75,7 @@ async fn probe_port_mapping_untraced(options: ProbeOptions) -> ProbeResult {
         Some(Ok(p)) if p != 0 => p,
         Some(_) => transport::SERVER_PORT,
     };
-    let targets = route::probe_targets(
-        options.gateway.as_deref(),
-        options.gateway6.as_deref(),
-        port,
-    );
+    let targets = route::probe_targets(options.router.as_deref(), options.router6.as_deref(), port);
     let (gateway4, gateway6) = (targets.v4, targets.v6);
     let config = ProbeConfig {
         gateway4,
@@ -104,8 +100,8 @@ async fn probe_port_mapping_untraced(options: ProbeOptions) -> ProbeResult {
     let v4 = gateway4.map(|g| SocketAddr::new(IpAddr::V4(g), port));
     ProbeResult {
         elapsed_ms: ms(outcome.elapsed),
-        gateway: gateway4.map(|g| g.to_string()),
-        gateway6: gateway6.map(route::format_gateway),
+        router: gateway4.map(|g| g.to_string()),
+        router6: gateway6.map(route::format_gateway),
         error: (!targets.problems.is_empty()).then(|| targets.problems.join("; ")),
         upnp: outcome.upnp.map(|u| UpnpProbeResult {
             answered: u.gateway.is_some(),

@@ -22,9 +22,10 @@ use crate::trace;
 // through this struct (a `//` comment: doc comments here are binding.d.ts's text).
 /// Target and timing of one NAT-PMP or PCP request.
 #[napi(object)]
-pub struct PmpRequestOptions {
-    /// `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or "" = the default route's gateway.
-    pub gateway: Option<String>,
+pub struct PxpRequestOptions {
+    /// The NAT-PMP/PCP server (the router): `192.168.1.1`, `fd00::1`, `fe80::1%eth0`; absent or
+    /// "" = the default route's gateway.
+    pub router: Option<String>,
     /// Default 5351.
     pub server_port: Option<u32>,
     /// Whole exchange, retransmissions included (default `PXP_BUDGET_MS`).
@@ -35,7 +36,7 @@ pub struct PmpRequestOptions {
     pub trace: Option<u32>,
 }
 
-impl PmpRequestOptions {
+impl PxpRequestOptions {
     /// Where the request goes (`route::resolve_server`), with the caller's port checked.
     fn server(&self, ipv4_only: bool) -> Result<SocketAddr, Refused> {
         let port = match self.server_port {
@@ -48,7 +49,7 @@ impl PmpRequestOptions {
                 )
             })?,
         };
-        route::resolve_server(self.gateway.as_deref(), port, ipv4_only).map_err(|e| match e {
+        route::resolve_server(self.router.as_deref(), port, ipv4_only).map_err(|e| match e {
             route::NoServer::Invalid(why) => {
                 refused("INVALID_GATEWAY", UpnpResult::InvalidGateway, why)
             }
@@ -68,7 +69,7 @@ impl PmpRequestOptions {
     }
 }
 
-/// Declares a NAT-PMP/PCP call's argument object: `PmpRequestOptions`'s target fields, the
+/// Declares a NAT-PMP/PCP call's argument object: `PxpRequestOptions`'s target fields, the
 /// call's own, then `trace`; `target()` reads the target fields as one. A macro because the
 /// JS object is flat and napi-rs cannot flatten a nested struct into it. The call's own
 /// fields are documented with `#[doc = "..."]`: a `///` comment passed into a macro becomes
@@ -79,7 +80,7 @@ macro_rules! pxp_call_args {
         $(#[$attr])*
         #[napi(object)]
         pub struct $name {
-            pub gateway: Option<String>,
+            pub router: Option<String>,
             pub server_port: Option<u32>,
             pub budget_ms: Option<u32>,
             pub initial_timeout_ms: Option<u32>,
@@ -90,9 +91,9 @@ macro_rules! pxp_call_args {
 
         impl $name {
             /// Where the request goes and how long it may take.
-            fn target(&self) -> PmpRequestOptions {
-                PmpRequestOptions {
-                    gateway: self.gateway.clone(),
+            fn target(&self) -> PxpRequestOptions {
+                PxpRequestOptions {
+                    router: self.router.clone(),
                     server_port: self.server_port,
                     budget_ms: self.budget_ms,
                     initial_timeout_ms: self.initial_timeout_ms,
@@ -139,7 +140,7 @@ pxp_call_args! {
         #[doc = "RFC 6887 13.2 PREFER_FAILURE (miniupnpd 2.3.1 ignores it)."]
         pub prefer_failure: Option<bool>,
         #[doc = "The local address to send from, which is the mapping's internal address (over IPv6:"]
-        #[doc = "the pinhole's); absent = the system's choice towards the gateway."]
+        #[doc = "the pinhole's); absent = the system's choice towards the router."]
         pub local_address: Option<String>,
     }
 }
@@ -158,11 +159,11 @@ pxp_call_args! {
 
 /// NAT-PMP external address request (RFC 6886 3.2).
 #[napi]
-pub async fn natpmp_external_address(options: PmpRequestOptions) -> NativePxpAnswer {
+pub async fn natpmp_external_address(options: PxpRequestOptions) -> NativePxpAnswer {
     trace::scoped(options.trace, natpmp_external_address_untraced(options)).await
 }
 
-async fn natpmp_external_address_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
+async fn natpmp_external_address_untraced(options: PxpRequestOptions) -> NativePxpAnswer {
     let server = match options.server(true) {
         Ok(s) => s,
         Err(refused) => return refused.answer(NATPMP),
@@ -217,11 +218,11 @@ async fn natpmp_delete_untraced(args: NatPmpDeleteArgs) -> NativePxpAnswer {
 /// PCP ANNOUNCE (RFC 6887 14.1): is a PCP server there, and its epoch. PCP has no
 /// external-address request: the address comes with a MAP answer (`pcpMap`).
 #[napi]
-pub async fn pcp_announce(options: PmpRequestOptions) -> NativePxpAnswer {
+pub async fn pcp_announce(options: PxpRequestOptions) -> NativePxpAnswer {
     trace::scoped(options.trace, pcp_announce_untraced(options)).await
 }
 
-async fn pcp_announce_untraced(options: PmpRequestOptions) -> NativePxpAnswer {
+async fn pcp_announce_untraced(options: PxpRequestOptions) -> NativePxpAnswer {
     let server = match options.server(false) {
         Ok(s) => s,
         Err(refused) => return refused.answer(PCP),
@@ -330,9 +331,9 @@ mod tests {
     use super::*;
     use crate::errors::Failure;
 
-    fn options(gateway: &str, server_port: Option<u32>) -> PmpRequestOptions {
-        PmpRequestOptions {
-            gateway: Some(gateway.into()),
+    fn options(router: &str, server_port: Option<u32>) -> PxpRequestOptions {
+        PxpRequestOptions {
+            router: Some(router.into()),
             server_port,
             budget_ms: None,
             initial_timeout_ms: None,
@@ -394,7 +395,7 @@ mod tests {
         let t = options("", None).timing();
         assert_eq!(t.budget, Duration::from_millis(2000));
         assert_eq!(t.initial, Duration::from_millis(250));
-        let t = PmpRequestOptions {
+        let t = PxpRequestOptions {
             budget_ms: Some(100),
             initial_timeout_ms: Some(0),
             ..options("", None)

@@ -45,8 +45,8 @@ pub struct NativePxpAnswer {
     pub latency_ms: f64,
     /// Datagrams ignored (malformed or not ours) before the answer.
     pub ignored: u32,
-    /// Where the requests went (`fe80::1%eth0` form for scoped addresses).
-    pub gateway: Option<String>,
+    /// The router the requests went to (`fe80::1%eth0` form for scoped addresses).
+    pub router: Option<String>,
     /// Our address as the server saw it.
     pub local_address: Option<String>,
     pub external_address: Option<String>,
@@ -82,7 +82,7 @@ impl NativePxpAnswer {
             attempts: 0,
             latency_ms: 0.0,
             ignored: 0,
-            gateway: None,
+            router: None,
             local_address: None,
             external_address: None,
             internal_port: None,
@@ -116,7 +116,7 @@ impl NativePxpAnswer {
                 ExchangeError::Timeout { ignored, .. } => *ignored,
                 _ => 0,
             },
-            gateway: Some(route::format_gateway(gateway)),
+            router: Some(route::format_gateway(gateway)),
             ..Self::empty(Some(NativeFailure::pxp(
                 via,
                 upnp,
@@ -132,7 +132,7 @@ impl NativePxpAnswer {
         self.attempts = reply.attempts;
         self.latency_ms = ms(reply.latency);
         self.ignored = reply.ignored;
-        self.gateway = Some(route::format_gateway(gateway));
+        self.router = Some(route::format_gateway(gateway));
         self.local_address = Some(reply.local.ip().to_string());
         self.with_epoch(reply.epoch)
     }
@@ -218,7 +218,7 @@ fn failed(via: &str, e: client::Error, gateway: SocketAddr) -> NativePxpAnswer {
         } => NativePxpAnswer {
             server_version: Some(version.into()),
             attempts,
-            gateway: Some(route::format_gateway(gateway)),
+            router: Some(route::format_gateway(gateway)),
             ..NativePxpAnswer::empty(Some(NativeFailure::pxp(
                 via,
                 UpnpResult::InvalidGateway,
@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(failure.description, "NOT_AUTHORIZED");
         assert_eq!(failure.result, UpnpResult::NotAuthorized as u32);
         assert_eq!(r.epoch, Some(30));
-        assert_eq!(r.gateway.as_deref(), Some("192.168.77.1"));
+        assert_eq!(r.router.as_deref(), Some("192.168.77.1"));
         assert_eq!(r.local_address.as_deref(), Some("192.168.77.10"));
         let timeout = from_natpmp(
             Err(natpmp::Error::Exchange(ExchangeError::Timeout {

@@ -17,7 +17,7 @@ export interface PxpBackendOptions {
 
 /** What a MAP request of either protocol sends. */
 interface MapArgs {
-  gateway: string
+  router: string
   budgetMs: number
   protocol: MappingParams['protocol']
   internalPort: number
@@ -55,7 +55,7 @@ abstract class PxpBackend implements Backend {
 
   private request(p: MappingParams, externalPort: number, nonce?: string): Promise<native.NativePxpAnswer> {
     const args: MapArgs = {
-      gateway: this.o.router,
+      router: this.o.router,
       budgetMs: this.o.budgetMs,
       protocol: p.protocol,
       internalPort: p.internalPort,
@@ -75,7 +75,7 @@ abstract class PxpBackend implements Backend {
       resets: r.resets,
     }
     if (r.nonce) g.nonce = r.nonce
-    if (r.gateway) g.server = r.gateway
+    if (r.router) g.server = r.router
     return g
   }
 
@@ -119,13 +119,13 @@ export class NatPmpBackend extends PxpBackend {
 
   protected delete(p: MappingParams): Promise<native.NativePxpAnswer> {
     return traced(null, (trace) =>
-      native.natpmpDelete({ gateway: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort, trace }),
+      native.natpmpDelete({ router: this.o.router, budgetMs: this.o.budgetMs, protocol: p.protocol, internalPort: p.internalPort, trace }),
     )
   }
 
   protected override async refreshAddress(): Promise<void> {
     const r = await this.o.serial(() =>
-      traced(null, (trace) => native.natpmpExternalAddress({ gateway: this.o.router, budgetMs: this.o.budgetMs, trace })),
+      traced(null, (trace) => native.natpmpExternalAddress({ router: this.o.router, budgetMs: this.o.budgetMs, trace })),
     )
     if (!r.failure && r.externalAddress) this.lastAddress = r.externalAddress
   }
@@ -148,7 +148,7 @@ export class PcpBackend extends PxpBackend {
     return traced(null, (trace) =>
       native.pcpDelete({
         trace,
-        gateway: this.o.router,
+        router: this.o.router,
         budgetMs: this.o.budgetMs,
         protocol: p.protocol,
         internalPort: p.internalPort,
