@@ -185,6 +185,23 @@ mod tests {
         }
     }
 
+    /// The plan for a search on `multicast_if`: its unicast targets as text, its interfaces.
+    fn plan_of(
+        multicast_if: &str,
+        ipv6: bool,
+        routes: &[DefaultRoute],
+    ) -> (Vec<String>, Vec<Interface>) {
+        let p = plan(&options(multicast_if, ipv6), routes, &interfaces()).unwrap();
+        (
+            p.unicast.iter().map(ToString::to_string).collect(),
+            p.multicast_on,
+        )
+    }
+
+    fn on(ip: &str) -> Interface {
+        Interface::V4(ip.parse().unwrap())
+    }
+
     #[test]
     fn a_vpn_with_a_better_default_route_does_not_hide_the_lan() {
         // The lab's "metric" VPN: default via 10.8.0.1 on vpn0 (metric 50), LAN's at 100.
@@ -192,21 +209,9 @@ mod tests {
             route("10.8.0.1", "vpn0", 50, false),
             route("192.168.77.1", "lan0", 100, false),
         ];
-        let p = plan(&options("", false), &routes, &interfaces()).unwrap();
-        assert_eq!(
-            p.unicast,
-            [
-                "10.8.0.1:1900".parse::<SocketAddr>().unwrap(),
-                "192.168.77.1:1900".parse().unwrap()
-            ]
-        );
-        assert_eq!(
-            p.multicast_on,
-            [
-                Interface::V4("10.8.0.2".parse().unwrap()),
-                Interface::V4("192.168.77.10".parse().unwrap())
-            ]
-        );
+        let (unicast, multicast) = plan_of("", false, &routes);
+        assert_eq!(unicast, ["10.8.0.1:1900", "192.168.77.1:1900"]);
+        assert_eq!(multicast, [on("10.8.0.2"), on("192.168.77.10")]);
     }
 
     #[test]
@@ -215,42 +220,30 @@ mod tests {
             route("10.9.0.1", "tun0", 50, true),
             route("192.168.77.1", "lan0", 100, false),
         ];
-        let p = plan(&options("", false), &routes, &interfaces()).unwrap();
-        assert_eq!(
-            p.unicast,
-            ["192.168.77.1:1900".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(
-            p.multicast_on,
-            [Interface::V4("192.168.77.10".parse().unwrap())]
-        );
+        let (unicast, multicast) = plan_of("", false, &routes);
+        assert_eq!(unicast, ["192.168.77.1:1900"]);
+        assert_eq!(multicast, [on("192.168.77.10")]);
         // Asked for by name: only the tunnel, and only its gateway.
-        let p = plan(&options("tun0", false), &routes, &interfaces()).unwrap();
-        assert_eq!(p.unicast, ["10.9.0.1:1900".parse::<SocketAddr>().unwrap()]);
-        assert_eq!(p.multicast_on, [Interface::V4("10.9.0.2".parse().unwrap())]);
+        let (unicast, multicast) = plan_of("tun0", false, &routes);
+        assert_eq!(unicast, ["10.9.0.1:1900"]);
+        assert_eq!(multicast, [on("10.9.0.2")]);
         // Only a tunnel: nothing of ours, the system's choice as before.
-        let p = plan(&options("", false), &routes[..1], &interfaces()).unwrap();
-        assert_eq!(p.unicast, []);
-        assert_eq!(p.multicast_on, [Interface::Default]);
+        let (unicast, multicast) = plan_of("", false, &routes[..1]);
+        assert!(unicast.is_empty());
+        assert_eq!(multicast, [Interface::Default]);
     }
 
     #[test]
     fn multicast_if_wins() {
         let routes = [route("192.168.77.1", "lan0", 0, false)];
         // Named by address: that interface; the LAN's gateway is behind it.
-        let p = plan(&options("192.168.77.10", false), &routes, &interfaces()).unwrap();
-        assert_eq!(
-            p.unicast,
-            ["192.168.77.1:1900".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(
-            p.multicast_on,
-            [Interface::V4("192.168.77.10".parse().unwrap())]
-        );
+        let (unicast, multicast) = plan_of("192.168.77.10", false, &routes);
+        assert_eq!(unicast, ["192.168.77.1:1900"]);
+        assert_eq!(multicast, [on("192.168.77.10")]);
         // Another interface: no gateway behind it, so no unicast.
-        let p = plan(&options("vpn0", false), &routes, &interfaces()).unwrap();
-        assert_eq!(p.unicast, []);
-        assert_eq!(p.multicast_on, [Interface::V4("10.8.0.2".parse().unwrap())]);
+        let (unicast, multicast) = plan_of("vpn0", false, &routes);
+        assert!(unicast.is_empty());
+        assert_eq!(multicast, [on("10.8.0.2")]);
         assert!(plan(&options("no-such-if0", false), &routes, &interfaces()).is_err());
     }
 
@@ -269,12 +262,9 @@ mod tests {
             route("192.168.77.1", "lan0", 0, false),
             route("fe80::1", "lan0", 1024, false),
         ];
-        let p = plan(&options("", true), &routes, &interfaces()).unwrap();
-        assert_eq!(
-            p.unicast,
-            ["[fe80::1%2]:1900".parse::<SocketAddr>().unwrap()]
-        );
-        assert_eq!(p.multicast_on, [Interface::V6Index(2)]);
+        let (unicast, multicast) = plan_of("", true, &routes);
+        assert_eq!(unicast, ["[fe80::1%2]:1900"]);
+        assert_eq!(multicast, [Interface::V6Index(2)]);
         let group: SocketAddr = "[ff02::c]:1900".parse().unwrap();
         assert_eq!(
             group_on(group, &Interface::V6Index(2)),
