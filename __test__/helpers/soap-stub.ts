@@ -13,8 +13,8 @@ const SERVICE = 'urn:schemas-upnp-org:service:WANIPConnection:2'
 export interface SoapStub {
   /** The control URL (http://127.0.0.1:PORT/ctl). */
   url: string
-  /** Every action received, in order, with its arguments. */
-  requests: Array<{ action: string; args: Record<string, string> }>
+  /** Every action received, in order, with its `New*` arguments and its whole body. */
+  requests: Array<{ action: string; args: Record<string, string>; body: string }>
   /** The mappings held, by "PROTO PORT". */
   mappings: Map<string, Record<string, string>>
   /** Replies to `action` wait until the returned function is called. */
@@ -108,7 +108,7 @@ export async function startSoapStub(): Promise<SoapStub> {
     req.on('end', () => {
       const action = /#(\w+)"?$/.exec(String(req.headers.soapaction ?? ''))?.[1] ?? ''
       const args = soapArgs(body)
-      stub.requests.push({ action, args })
+      stub.requests.push({ action, args, body })
       // Carried out on arrival, as a router does; only the reply may be held back.
       const [status, text] = answer(stub, action, args)
       const send = () => res.writeHead(status, { 'Content-Type': 'text/xml; charset="utf-8"' }).end(text)

@@ -59,6 +59,21 @@ describe('a signal that aborts while the router works', () => {
     expect(stub.mappings.has('TCP 40002')).toBe(false)
   })
 
+  it('addPinhole settles at once with the reason, and the pinhole the router opened is closed again', async () => {
+    const device = stub.device()
+    const release = stub.hold('AddPinhole')
+    const controller = new AbortController()
+    const adding = device.addPinhole(40005, 'UDP', 3600, '', 0, 'fd77::10', { signal: controller.signal })
+    await until('the add reached the router', () => actions().includes('AddPinhole'))
+    controller.abort()
+    await expect(adding).rejects.toMatchObject({ name: 'AbortError' })
+    expect(actions()).not.toContain('DeletePinhole')
+    // The router answers late with the pinhole it opened (the stub's id 7): that one is closed.
+    release()
+    await until('the pinhole was closed', () => actions().includes('DeletePinhole'))
+    expect(stub.requests.find((r) => r.action === 'DeletePinhole')?.body).toMatch(/<UniqueID>7<\/UniqueID>/)
+  })
+
   it('PortMapper.map() aborted after the router made the mapping (while asking its address) deletes it', async () => {
     const mapper = new PortMapper({ gateway: stub.device(), watchAnnouncements: false, cleanupOnExit: false })
     const release = stub.hold('GetExternalIPAddress')

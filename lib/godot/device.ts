@@ -34,6 +34,16 @@ export interface UPNPConnection {
   /** Why asking this connection failed; `null` when it answered or was not asked. */
   lastError: UPNPErrorInfo | null
 }
+
+/** An AddPinhole aborted after it was sent may still open the pinhole (the router had read it):
+ *  when its answer names one, it is closed again, as an aborted add of a port mapping is undone
+ *  (`crate/src/upnp/leftovers.rs`); else the router would keep it for its whole lease. */
+function closeOnceOpened(target: native.SoapTarget, adding: Promise<{ uniqueId?: number | null } | object>): void {
+  void adding
+    .then((r) => ('uniqueId' in r && typeof r.uniqueId === 'number' ? native.deletePinhole(target, r.uniqueId) : null))
+    .catch(() => null)
+}
+
 const badPinholeLease = (lease: unknown) => `lease ${show(lease)} is not whole seconds 1..${PINHOLE_MAX_LEASE_S}`
 
 /**
@@ -420,9 +430,11 @@ export class UPNPDevice {
     const spec = target && this.pinholeSpec(internalPort, proto, leaseTime, remoteHost, remotePort, internalClient)
     const call = spec && this.signalOf(options)
     if (!target || !spec || !call) return null
-    const outcome = await traced(this.logger, (trace) =>
-      abortable(call.signal, () => native.addPinhole(target, spec, trace).catch(internalError)),
-    )
+    const outcome = await traced(this.logger, (trace) => {
+      let adding: Promise<native.PinholeResult | ReturnType<typeof internalError>> | undefined
+      const add = () => (adding = native.addPinhole(target, spec, trace).catch(internalError))
+      return abortable(call.signal, add, () => adding && closeOnceOpened(target, adding))
+    })
     if (this.settle(outcome) !== UPNPResult.SUCCESS || !('uniqueId' in outcome)) return null
     return outcome.uniqueId ?? null
   }
