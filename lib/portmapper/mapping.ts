@@ -11,7 +11,7 @@ export class Mapping {
   #closed = false
   readonly #unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>
 
-  /** @internal */
+  /** Made by `PortMapper.map()`, not by applications. */
   constructor(
     unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>,
     /** Which protocol holds it on the router. */
