@@ -493,9 +493,11 @@ function watchLoad(): () => { loadAtStart: number; loadMean: number; loadMax: nu
 
 // ------------------------------------------------------------------ main
 
-/** --render FILE: rewrite results.md and chart.svg (into --out) from a saved results.json. */
+/** --render FILE: rewrite results.md and chart.svg (into --out) from a saved results.json,
+ *  judged against today's targets. */
 function renderOnly(file: string): void {
   const res = JSON.parse(fs.readFileSync(file, 'utf8')) as Results
+  res.targets = targets(res)
   fs.mkdirSync(OUT, { recursive: true })
   const md = renderMarkdown(res)
   fs.writeFileSync(path.join(OUT, 'results.md'), md)
