@@ -13,7 +13,15 @@ const field = (address: string): Buffer =>
   Buffer.concat([Buffer.from('00000000000000000000ffff', 'hex'), Buffer.from(address.split('.').map(Number))])
 
 /** A PCP MAP request or answer (RFC 6887 11.1, 11.3: the payload is laid out alike). */
-function pcpMap(o: { answer?: boolean; nonce: number; internal: number; external: number; lifetime: number; epoch?: number; address?: string }): Buffer {
+function pcpMap(o: {
+  answer?: boolean
+  nonce: number
+  internal: number
+  external: number
+  lifetime: number
+  epoch?: number
+  address?: string
+}): Buffer {
   const b = Buffer.alloc(60)
   b[0] = 2
   b[1] = o.answer ? 0x81 : 1
@@ -78,7 +86,11 @@ describe('a recording from a report', () => {
         sent(12, `${CLIENT}:40001`, pcpMap({ nonce: 1, internal: 50000, external: 50000, lifetime: 120 })),
         sent(260, `${CLIENT}:40001`, pcpMap({ nonce: 1, internal: 50000, external: 50000, lifetime: 120 }), 2),
         received(262, `${CLIENT}:40000`, pmpAddressAnswer(135, '11.0.0.1'), 'the answer'),
-        received(263, `${CLIENT}:40001`, pcpMap({ answer: true, nonce: 1, internal: 50000, external: 50000, lifetime: 120, epoch: 135, address: '11.0.0.1' })),
+        received(
+          263,
+          `${CLIENT}:40001`,
+          pcpMap({ answer: true, nonce: 1, internal: 50000, external: 50000, lifetime: 120, epoch: 135, address: '11.0.0.1' }),
+        ),
         { event: 'pxp.sent', t: 300, peer: '192.168.77.20:5351', local: `${CLIENT}:40002`, body: '0000', attempt: 1 },
       ],
       '192.168.77.1',
@@ -95,7 +107,10 @@ describe('a recording from a report', () => {
     // Nothing was sent to another router; "port unreachable" and no answer: nothing listens.
     expect(pxpRecording([], '192.168.77.1', (a) => a)).toBeNull()
     const refused = pxpRecording(
-      [sent(1, `${CLIENT}:1`, Buffer.from([0, 0])), { event: 'pxp.failed', t: 2, peer: '192.168.77.1:5351', detail: 'REFUSED: port unreachable' }],
+      [
+        sent(1, `${CLIENT}:1`, Buffer.from([0, 0])),
+        { event: 'pxp.failed', t: 2, peer: '192.168.77.1:5351', detail: 'REFUSED: port unreachable' },
+      ],
       '192.168.77.1',
       (a) => a,
     )
@@ -105,12 +120,22 @@ describe('a recording from a report', () => {
 
 describe('an answer adapted to the request', () => {
   const recordedRequest = pcpMap({ nonce: 1, internal: 50000, external: 50000, lifetime: 120 })
-  const recordedAnswer = pcpMap({ answer: true, nonce: 1, internal: 50000, external: 50000, lifetime: 120, epoch: 135, address: '11.22.33.44' })
+  const recordedAnswer = pcpMap({
+    answer: true,
+    nonce: 1,
+    internal: 50000,
+    external: 50000,
+    lifetime: 120,
+    epoch: 135,
+    address: '11.22.33.44',
+  })
   const request = pcpMap({ nonce: 2, internal: 41000, external: 41001, lifetime: 120 })
 
   it('PCP MAP: nonce, protocol, internal port and the port asked for; epoch; the rest as recorded', () => {
     const out = adapt(recordedAnswer, recordedRequest, request, 140)
-    expect(out).toEqual(pcpMap({ answer: true, nonce: 2, internal: 41000, external: 41001, lifetime: 120, epoch: 140, address: '11.22.33.44' }))
+    expect(out).toEqual(
+      pcpMap({ answer: true, nonce: 2, internal: 41000, external: 41001, lifetime: 120, epoch: 140, address: '11.22.33.44' }),
+    )
     // A router that had chosen another port than the one asked for chooses it again.
     const moved = pcpMap({ answer: true, nonce: 1, internal: 50000, external: 50002, lifetime: 120, epoch: 135, address: '11.22.33.44' })
     expect(adapt(moved, recordedRequest, request, 140).readUInt16BE(42)).toBe(50002)

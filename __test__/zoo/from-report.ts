@@ -308,7 +308,13 @@ function connectionStates(
 
 /** The NAT-PMP/PCP exchanges with `host` as `pxp.json`, if the run sent any there (IPv4 only:
  *  the zoo's replays are). A public external address in them becomes the lab's, as in UPnP. */
-function writePxp(report: Report, host: string, relocate: (text: string) => string, classify: (a: string) => string, write: Write): PxpSpec | undefined {
+function writePxp(
+  report: Report,
+  host: string,
+  relocate: (text: string) => string,
+  classify: (a: string) => string,
+  write: Write,
+): PxpSpec | undefined {
   if (host.startsWith('[')) return undefined
   const recording = pxpRecording(report.exchanges, host, (a) => (classify(a) === 'public' ? LAB_EXTERNAL_IP : a))
   if (!recording) return undefined

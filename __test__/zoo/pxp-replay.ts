@@ -111,7 +111,9 @@ export function pxpRecording(records: PxpRecord[], host: string, external: (addr
       exchanges.push(exchange)
     }
     if (r.event === 'pxp.received') {
-      open.get(r.local)?.replies.push({ t: r.t, datagram: withExternal(bytes, external).toString('hex'), answer: r.detail === 'the answer' })
+      open
+        .get(r.local)
+        ?.replies.push({ t: r.t, datagram: withExternal(bytes, external).toString('hex'), answer: r.detail === 'the answer' })
     }
   }
   return { listening: !(refused && exchanges.every((e) => e.replies.length === 0)), exchanges }
