@@ -79,6 +79,9 @@ export interface PxpOnlySpec {
 /** Anything the zoo's replay can play: a UPnP device (maybe with NAT-PMP/PCP) or a NAT-PMP/PCP one. */
 export type ReplaySpec = DeviceSpec | PxpOnlySpec
 
+/** What a replay's device.json holds (a spec without its id and folder). */
+export type SpecFile<T extends ReplaySpec = ReplaySpec> = T extends unknown ? Omit<T, 'id' | 'dir'> : never
+
 export const speaksUpnp = (s: ReplaySpec): s is DeviceSpec => 'location' in s
 
 /** The address a replay takes: its LOCATION's host, or where its NAT-PMP/PCP requests went. */
@@ -87,8 +90,8 @@ export const replayAddress = (s: ReplaySpec): string => (speaksUpnp(s) ? locatio
 /** A replay by its zoo id, or the one in a directory given by its path. */
 export function loadReplay(id: string): ReplaySpec {
   const dir = path.resolve(DEVICES_DIR, id)
-  const json = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8')) as Omit<ReplaySpec, 'id' | 'dir'>
-  return { ...json, id, dir } as ReplaySpec
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8')) as SpecFile
+  return { ...json, id, dir }
 }
 
 /** A UPnP device of the zoo by its id, or the device in a directory given by its path. */

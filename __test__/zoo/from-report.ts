@@ -20,7 +20,7 @@
 // `lab.sh replay REPORT` (replay-report.ts) makes the device and replays it.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { DeviceSpec, PxpOnlySpec, PxpSpec, ReplaySpec } from './device-spec.ts'
+import type { DeviceSpec, PxpOnlySpec, PxpSpec, SpecFile } from './device-spec.ts'
 import { pxpRecording } from './pxp-replay.ts'
 
 /** Where a device on the lab's own LAN or WAN is replayed instead. */
@@ -330,7 +330,7 @@ export function deviceFromReport(
   dir: string,
   classify: (address: string) => string,
   keep?: string,
-): Omit<ReplaySpec, 'id' | 'dir'> {
+): SpecFile {
   const host = reportHost(report)
   const relocate = relocation(report)
   const files: Record<string, string> = {}
@@ -343,12 +343,12 @@ export function deviceFromReport(
     files['report.json'] = `${source}: the report this device was made from (__test__/zoo/from-report.ts)`
   }
   if (!upnp && !pxp) throw new Error(`the report's NAT-PMP/PCP router ${host} is an IPv6 one: the zoo replays IPv4 only`)
-  const spec: Omit<ReplaySpec, 'id' | 'dir'> = upnp ? { ...upnp, ...(pxp ? { pxp } : {}) } : pxpOnly(report, relocate(host), files, pxp!)
+  const spec: SpecFile = upnp ? { ...upnp, ...(pxp ? { pxp } : {}) } : pxpOnly(report, relocate(host), files, pxp!)
   fs.writeFileSync(path.join(dir, 'device.json'), `${JSON.stringify(spec, null, 2)}\n`)
   return spec
 }
 
-function pxpOnly(report: Report, address: string, files: Record<string, string>, pxp: PxpSpec): Omit<PxpOnlySpec, 'id' | 'dir'> {
+function pxpOnly(report: Report, address: string, files: Record<string, string>, pxp: PxpSpec): SpecFile<PxpOnlySpec> {
   return {
     name: `the NAT-PMP/PCP router at ${address}`,
     replay: 'report',
@@ -365,7 +365,7 @@ function upnpDevice(
   relocate: (text: string) => string,
   files: Record<string, string>,
   write: Write,
-): Omit<DeviceSpec, 'id' | 'dir'> {
+): SpecFile<DeviceSpec> {
   const gateway = reportGateway(report)
   const location = new URL(gateway.descriptionUrl)
   const pairs = httpPairs(report.exchanges, location.hostname)
