@@ -325,12 +325,7 @@ function writePxp(
 /** The report's device as a zoo device in `dir` (created); returns its device.json. With
  *  `keep`, the report file itself is kept beside it (`report.json`), as the device's source. A
  *  report without a UPnP gateway gives a NAT-PMP/PCP-only replay. */
-export function deviceFromReport(
-  report: Report,
-  dir: string,
-  classify: (address: string) => string,
-  keep?: string,
-): SpecFile {
+export function deviceFromReport(report: Report, dir: string, classify: (address: string) => string, keep?: string): SpecFile {
   const host = reportHost(report)
   const relocate = relocation(report)
   const files: Record<string, string> = {}
