@@ -345,7 +345,7 @@ export function deviceFromReport(report: Report, dir: string, classify: (address
 
 function pxpOnly(report: Report, address: string, files: Record<string, string>, pxp: PxpSpec): SpecFile<PxpOnlySpec> {
   return {
-    name: `the NAT-PMP/PCP router at ${address}`,
+    name: `a NAT-PMP/PCP router (no UPnP gateway in the report) at ${address}`,
     replay: 'report',
     files,
     captured: `A doctor --protocol ${report.invocation.protocol} run (verdict ${report.doctor.verdict.code}): the NAT-PMP and PCP answers as the report recorded them.`,

@@ -52,7 +52,7 @@ async function main(): Promise<number> {
   deviceFromReport(report, dir, classifyAddress, save ? file : undefined)
   const spec = loadReplay(dir)
   const what = speaksUpnp(spec) ? `${spec.name} (${spec.firmware || 'no SERVER header'}) at ${spec.location}` : spec.name
-  const pxp = spec.pxp ? `, with its NAT-PMP/PCP answers${spec.pxp.defaultRoute ? ' (the default route leads there)' : ''}` : ''
+  const pxp = spec.pxp ? `, NAT-PMP/PCP answers replayed${spec.pxp.defaultRoute ? " (the client's default route leads there)" : ''}` : ''
   console.log(`replay: ${what}${pxp}, from ${file}`)
   const command = args.length ? args : doctorAsReported(report)
   await routerCtl('stop')
