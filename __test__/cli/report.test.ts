@@ -5,7 +5,9 @@
 // addresses, serials or external addresses is in it (searched for, and found in an
 // unredacted report, so the search can fail); and the report, replayed as a zoo device
 // (from-report.ts, the zoo's replay), gives the same doctor verdicts and the same Godot-surface
-// results as the original device.
+// results as the original device. Reports of miniupnpd over PCP and NAT-PMP (`--protocol
+// pcp|pmp`, no UPnP at all) replay as the router's NAT-PMP/PCP answers alone (pxp-replay.ts);
+// their lines, and the NAT-PMP/PCP line of every `auto` run, are compared word for word.
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -15,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { classifyAddress, UPNP, type UPNPDevice } from '../../index.ts'
 import { fakeDevice, useFakeGateway } from '../lab/fake-fixture.ts'
 import { type Device, LAB, repoRoot, runIn, upnpcDelete } from '../lab/lab.ts'
-import { loadDevice } from '../zoo/device-spec.ts'
-import { deviceFromReport, relocation, type Report, reportGateway } from '../zoo/from-report.ts'
+import { loadDevice, loadReplay } from '../zoo/device-spec.ts'
+import { deviceFromReport, doctorOptions, relocation, type Report, reportGateway } from '../zoo/from-report.ts'
 import type { ZooHost } from '../zoo/zoo-lab.ts'
 import { useZoo } from '../zoo/zoo-fixture.ts'
 
@@ -38,11 +40,25 @@ function doctor(args: string[]): Promise<{ code: number; json: any }> {
   })
 }
 
-/** What the doctor concluded, check by check. */
-const verdicts = (doc: any): unknown => ({
+/** A NAT-PMP/PCP line with what differs from run to run masked: the latency, the router's
+ *  uptime, the test mapping's ports (picked at random). */
+const masked = (line: string): string =>
+  line
+    .replace(/answered in [\d.]+ ms/g, 'answered in * ms')
+    .replace(/server (?:up [^,;)]+|just started)/g, 'server up *')
+    .replace(/\b(UDP|TCP) \d+/g, '$1 *')
+    .replace(/(\d+\.\d+\.\d+\.\d+):\d+/g, '$1:*')
+
+/** What the doctor concluded, check by check; the NAT-PMP/PCP lines word for word (the whole
+ *  run over NAT-PMP or PCP, the `protocols` line under auto), with the original's router
+ *  address moved as its replay's was (`relocate`). */
+const verdicts = (doc: any, relocate: (text: string) => string = (t) => t): unknown => ({
   verdict: doc.verdict.code,
   exitCode: doc.exitCode,
   checks: doc.checks.map((c: { id: string; status: string }) => `${c.id} ${c.status}`),
+  pxp: [...doc.checks, { id: 'verdict', status: doc.verdict.code, summary: doc.verdict.summary }]
+    .filter((c: { id: string }) => doc.via !== 'upnp' || c.id === 'protocols')
+    .map((c: { id: string; status: string; summary: string }) => masked(relocate(`${c.id} ${c.status}: ${c.summary}`))),
 })
 
 /** Godot's surface on the device (found by a search, or opened from its URL): its fields and
@@ -88,20 +104,23 @@ interface Original {
   file: string
   report: Report
   doctor: unknown
-  godot: Record<string, unknown>
+  /** Null for a run without UPnP (`--protocol pcp|pmp`): its report holds nothing of it. */
+  godot: Record<string, unknown> | null
   /** The original's description URL when the doctor opened it with --gateway. */
   url: string | null
   /** Values that must not be in the report. */
   secrets: string[]
 }
 
-/** Runs the doctor with --report on what is set up now, and Godot's surface after it. */
+/** Runs the doctor with --report on what is set up now, and Godot's surface after it (unless
+ *  the run was over NAT-PMP or PCP alone). */
 async function original(name: string, url: string | null, secrets: string[], extra: string[] = []): Promise<Original> {
   const file = path.join(TMP, `${name}.json`)
   const run = await doctor([...(url ? ['--gateway', url] : []), '--report', file, ...extra])
   expect(run.json.report, name).toMatchObject({ file, redacted: true })
   const report = JSON.parse(fs.readFileSync(file, 'utf8')) as Report
-  return { name, file, report, doctor: verdicts(run.json), godot: await godotSurface(url), url, secrets }
+  const godot = run.json.via === 'upnp' ? await godotSurface(url) : null
+  return { name, file, report, doctor: verdicts(run.json, relocation(report)), godot, url, secrets }
 }
 
 /** Each report: valid against its schema, and none of the values it must not hold. */
@@ -112,15 +131,17 @@ function checkRedacted(o: Original): void {
   for (const secret of o.secrets) expect(text.includes(secret.toLowerCase()), `${o.name} holds ${secret}`).toBe(false)
 }
 
-/** The report replayed as a zoo device: the doctor as the report ran it, and Godot's surface. */
-async function replay(zoo: ZooHost, o: Original): Promise<{ doctor: unknown; godot: Record<string, unknown> }> {
+/** The report replayed as a zoo device: the doctor as the report ran it (`lab.sh replay`'s
+ *  options), Godot's surface, and
+ *  how many NAT-PMP/PCP requests the replay's responder got. */
+async function replay(zoo: ZooHost, o: Original): Promise<{ doctor: unknown; godot: Record<string, unknown> | null; pxpRequests: number }> {
   const dir = path.join(TMP, `device-${o.name}`)
   deviceFromReport(o.report, dir, classifyAddress)
-  const device = await zoo.load(loadDevice(dir))
+  const device = await zoo.load(loadReplay(dir))
   try {
+    const run = await doctor(doctorOptions(o.report))
     const url = o.url && relocation(o.report)(o.url)
-    const run = await doctor(url ? ['--gateway', url] : [])
-    return { doctor: verdicts(run.json), godot: await godotSurface(url) }
+    return { doctor: verdicts(run.json), godot: o.godot && (await godotSurface(url)), pxpRequests: await device.pxpRequests() }
   } finally {
     await device.stop()
   }
@@ -156,6 +177,8 @@ afterAll(async () => {
 describe('doctor --report', () => {
   it('miniupnpd and the fake gateway shapes: each report validates and holds none of the lab’s identifiers', async () => {
     originals.push(await original('miniupnpd', null, labSecrets))
+    originals.push(await original('miniupnpd-pcp', null, labSecrets, ['--protocol', 'pcp']))
+    originals.push(await original('miniupnpd-pmp', null, labSecrets, ['--protocol', 'pmp']))
     const shapes: Array<[string, Partial<Device>, string[]]> = [
       ['double-nat', { externalIp: '10.0.0.2' }, []],
       ['cgnat', { externalIp: '100.64.1.2' }, []],
@@ -178,13 +201,14 @@ describe('doctor --report', () => {
       originals.push(await original(name, located!.location, labSecrets, extra))
     }
     for (const o of originals) checkRedacted(o)
-    const expected = ['ok', 'double-nat', 'cgnat', 'not-connected', 'not-listed']
+    const expected = ['ok', 'ok', 'ok', 'double-nat', 'cgnat', 'not-connected', 'not-listed']
     expect(originals.map((o) => (o.doctor as { verdict: string }).verdict)).toEqual(expected)
     // Private and shared external addresses are kept: they are what the verdict is about.
-    expect(fs.readFileSync(originals[1]!.file, 'utf8')).toContain('10.0.0.2')
-    expect(fs.readFileSync(originals[2]!.file, 'utf8')).toContain('100.64.1.2')
+    const named = (name: string): Original => originals.find((o) => o.name === name)!
+    expect(fs.readFileSync(named('double-nat').file, 'utf8')).toContain('10.0.0.2')
+    expect(fs.readFileSync(named('cgnat').file, 'utf8')).toContain('100.64.1.2')
     // The NAT-PMP/PCP datagrams are in the miniupnpd report, their addresses replaced too.
-    const pxp = originals[0]!.report.exchanges.filter((e) => e.event === 'pxp.received')
+    const pxp = named('miniupnpd').report.exchanges.filter((e) => e.event === 'pxp.received')
     expect(pxp.length).toBeGreaterThanOrEqual(2)
     expect(JSON.stringify(pxp)).not.toContain('0b16212c') // 11.22.33.44 in hex
   }, 180_000)
@@ -230,12 +254,31 @@ describe('a report replayed as a device (lab.sh replay, miniupnpd stopped)', () 
   const zoo = useZoo()
 
   it('each report gives the same doctor verdicts and Godot-surface results as its original', async () => {
-    expect(originals.map((o) => o.name)).toEqual(['miniupnpd', 'double-nat', 'cgnat', 'disconnected', 'not-listed', 'personal'])
+    // What the NAT-PMP/PCP comparison holds: miniupnpd's answers, at the replay's address.
+    const lines = (name: string): string[] => (originals.find((o) => o.name === name)!.doctor as { pxp: string[] }).pxp
+    expect(lines('miniupnpd')).toEqual(['protocols info: both answer at 192.168.1.1 (NAT-PMP says the external address is 11.22.33.44)'])
+    for (const name of ['miniupnpd-pcp', 'miniupnpd-pmp']) {
+      expect(lines(name)).toContain('mapping pass: UDP * → 192.168.77.10:* accepted for 2 min')
+      expect(lines(name)).toContain('external-address pass: 11.22.33.44 is public (no double NAT)')
+    }
+    expect(originals.map((o) => o.name)).toEqual([
+      'miniupnpd',
+      'miniupnpd-pcp',
+      'miniupnpd-pmp',
+      'double-nat',
+      'cgnat',
+      'disconnected',
+      'not-listed',
+      'personal',
+    ])
     for (const o of originals) {
       const played = await replay(zoo(), o)
       expect(played.doctor, o.name).toEqual(o.doctor)
       // A personal name is the report's placeholder in the replay; everything else is the same.
-      expect(played.godot, o.name).toEqual({ ...o.godot, friendlyName: reportGateway(o.report).friendlyName })
+      if (o.godot) expect(played.godot, o.name).toEqual({ ...o.godot, friendlyName: reportGateway(o.report).friendlyName })
+      // miniupnpd's answers came from the replay's responder (the others' reports show port
+      // unreachable at the fake's address, which the replay leaves to the kernel).
+      if (o.name.startsWith('miniupnpd')) expect(played.pxpRequests, o.name).toBeGreaterThanOrEqual(2)
     }
     expect(reportGateway(originals.at(-1)!.report).friendlyName).toBe('redacted-device-name-1')
   }, 240_000)

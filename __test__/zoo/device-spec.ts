@@ -50,13 +50,55 @@ export interface DeviceSpec {
   /** `<path>#<action>` of a service the replay does not model (an IPv6 firewall) -> the
    *  recorded reply file, served as it is. */
   recorded?: Record<string, string>
+  /** NAT-PMP and PCP answers a report recorded (from-report.ts), replayed on UDP 5351. */
+  pxp?: PxpSpec
 }
 
-/** A device of the zoo by its id, or the device in a directory given by its path. */
-export function loadDevice(id: string): DeviceSpec {
+/** A report's NAT-PMP/PCP side, replayed by pxp-replay.ts. */
+export interface PxpSpec {
+  /** The recorded exchanges (`pxp.json`, pxp-replay.ts's `PxpRecording`). */
+  file: string
+  /** Where the report's requests went (relocated as the device is). */
+  address: string
+  /** The report's default route led there: the client's does too while it is replayed. */
+  defaultRoute: boolean
+}
+
+/** A report's router that answered only NAT-PMP/PCP (`doctor --protocol pcp|pmp` finds no UPnP
+ *  gateway): its answers and nothing else. Replayed, never a zoo device (zoo.test.ts drives UPnP). */
+export interface PxpOnlySpec {
+  id: string
+  dir: string
+  name: string
+  replay: 'report'
+  files: Record<string, string>
+  captured: string
+  pxp: PxpSpec
+}
+
+/** Anything the zoo's replay can play: a UPnP device (maybe with NAT-PMP/PCP) or a NAT-PMP/PCP one. */
+export type ReplaySpec = DeviceSpec | PxpOnlySpec
+
+/** What a replay's device.json holds (a spec without its id and folder). */
+export type SpecFile<T extends ReplaySpec = ReplaySpec> = T extends unknown ? Omit<T, 'id' | 'dir'> : never
+
+export const speaksUpnp = (s: ReplaySpec): s is DeviceSpec => 'location' in s
+
+/** The address a replay takes: its LOCATION's host, or where its NAT-PMP/PCP requests went. */
+export const replayAddress = (s: ReplaySpec): string => (speaksUpnp(s) ? locationParts(s).address : s.pxp.address)
+
+/** A replay by its zoo id, or the one in a directory given by its path. */
+export function loadReplay(id: string): ReplaySpec {
   const dir = path.resolve(DEVICES_DIR, id)
-  const json = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8')) as Omit<DeviceSpec, 'id' | 'dir'>
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'device.json'), 'utf8')) as SpecFile
   return { ...json, id, dir }
+}
+
+/** A UPnP device of the zoo by its id, or the device in a directory given by its path. */
+export function loadDevice(id: string): DeviceSpec {
+  const spec = loadReplay(id)
+  if (!speaksUpnp(spec)) throw new Error(`${id} is no UPnP device (NAT-PMP/PCP only)`)
+  return spec
 }
 
 export function allDevices(): DeviceSpec[] {

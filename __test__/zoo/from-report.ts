@@ -12,14 +12,22 @@
 // private or shared one (double NAT, CGNAT) is kept. A device on one of the lab's own
 // networks is moved to RELOCATED_ADDRESS (a replay cannot take the lab router's address).
 //
+// The NAT-PMP/PCP requests the run sent to the device, and what came back, are kept too
+// (`pxp.json`, replayed by pxp-replay.ts), with whether the device was the default route's
+// gateway (where the doctor sends them without --gateway). A report without a UPnP gateway
+// (`doctor --protocol pcp|pmp`) makes a replay of the router its NAT-PMP/PCP requests went to.
+//
 // `lab.sh replay REPORT` (replay-report.ts) makes the device and replays it.
 import fs from 'node:fs'
 import path from 'node:path'
-import type { DeviceSpec } from './device-spec.ts'
+import type { DeviceSpec, PxpOnlySpec, PxpSpec, SpecFile } from './device-spec.ts'
+import { pxpRecording } from './pxp-replay.ts'
 
 /** Where a device on the lab's own LAN or WAN is replayed instead. */
 export const RELOCATED_ADDRESS = '192.168.1.1'
 const LAB_NETWORKS = [/^192\.168\.77\./, /^10\.99\.0\./]
+/** What the lab reports as every router's public address (lab.sh DEFAULT_EXT_IP). */
+const LAB_EXTERNAL_IP = '11.22.33.44'
 
 /** The parts of a report this converter reads (report-schema.json has them all). */
 export interface Report {
@@ -27,6 +35,7 @@ export interface Report {
   version: number
   redaction: { redacted: boolean }
   invocation: { protocol: string; gateway: string; port: number | null; transport: string; timeoutMs: number }
+  network: { defaultGateway: { gateway?: string } | null }
   doctor: {
     verdict: { code: string }
     checks: { id: string; status: string }[]
@@ -37,6 +46,7 @@ export interface Report {
 
 export interface Exchange {
   event: string
+  t: number
   peer?: string
   url?: string
   action?: string
@@ -46,6 +56,8 @@ export interface Exchange {
   body?: string
   bodyEncoding?: 'utf8' | 'latin1' | 'hex'
   detail?: string
+  local?: string
+  attempt?: number
 }
 
 interface HttpPair {
@@ -147,20 +159,54 @@ function shapeOf(server: string): string {
   return 'generic'
 }
 
+function checkFormat(report: Report): void {
+  if (report.format !== 'upnp-native-doctor-report' || report.version !== 1) throw new Error('not a version 1 doctor report')
+}
+
 /** The gateway of the report's doctor: the device a replay plays. */
 export function reportGateway(report: Report): Report['doctor']['gateways'][number] {
-  if (report.format !== 'upnp-native-doctor-report' || report.version !== 1) throw new Error('not a version 1 doctor report')
+  checkFormat(report)
   const gateway = report.doctor.gateways.find((g) => g.selected) ?? report.doctor.gateways[0]
   if (!gateway) throw new Error('the report found no UPnP gateway: there is no device to replay')
   return gateway
 }
 
+/** The router the report's NAT-PMP/PCP requests went to (a URL hostname), if any went out. */
+function pxpRouter(report: Report): string | undefined {
+  const sent = report.exchanges.find((e) => e.event === 'pxp.sent' && e.peer)
+  return sent && new URL(`http://${sent.peer}`).hostname
+}
+
+/** The address a replay of the report plays: its UPnP gateway's, else (`doctor --protocol
+ *  pcp|pmp`) the router its NAT-PMP/PCP requests went to. */
+export function reportHost(report: Report): string {
+  checkFormat(report)
+  if (report.doctor.gateways.length) return new URL(reportGateway(report).descriptionUrl).hostname
+  const router = pxpRouter(report)
+  if (!router) throw new Error('the report found no UPnP gateway and asked no router over NAT-PMP/PCP: there is nothing to replay')
+  return router
+}
+
 /** Text with the report's device address moved out of the lab's own networks (if it is in one). */
 export function relocation(report: Report): (text: string) => string {
-  const host = new URL(reportGateway(report).descriptionUrl).hostname
+  const host = reportHost(report)
   if (!LAB_NETWORKS.some((n) => n.test(host))) return (text) => text
   const address = new RegExp(`(?<![\\d.])${host.replace(/\./g, '\\.')}(?!\\d)`, 'g')
   return (text) => text.replace(address, RELOCATED_ADDRESS)
+}
+
+/** The doctor's options as the report ran them (its gateway moved with the device when relocated). */
+export function doctorOptions(report: Report): string[] {
+  const i = report.invocation
+  return [
+    '--protocol',
+    i.protocol === 'natpmp' ? 'pmp' : i.protocol,
+    '--timeout',
+    `${i.timeoutMs}ms`,
+    ...(i.port ? ['--port', String(i.port)] : []),
+    ...(i.transport === 'TCP' ? ['--tcp'] : []),
+    ...(i.gateway ? ['--gateway', relocation(report)(i.gateway)] : []),
+  ]
 }
 
 /** Writes a device's files into its folder, relocated, each with its source. */
@@ -260,31 +306,70 @@ function connectionStates(
   return connections.some((c) => Object.keys(c).length) ? connections : undefined
 }
 
-/** The report's device as a zoo device in `dir` (created); returns its device.json. With
- *  `keep`, the report file itself is kept beside it (`report.json`), as the device's source. */
-export function deviceFromReport(
+/** The NAT-PMP/PCP exchanges with `host` as `pxp.json`, if the run sent any there (IPv4 only:
+ *  the zoo's replays are). A public external address in them becomes the lab's, as in UPnP. */
+function writePxp(
   report: Report,
-  dir: string,
-  classify: (address: string) => string,
-  keep?: string,
-): Omit<DeviceSpec, 'id' | 'dir'> {
-  const gateway = reportGateway(report)
-  const location = new URL(gateway.descriptionUrl)
+  host: string,
+  relocate: (text: string) => string,
+  classify: (a: string) => string,
+  write: Write,
+): PxpSpec | undefined {
+  if (host.startsWith('[')) return undefined
+  const recording = pxpRecording(report.exchanges, host, (a) => (classify(a) === 'public' ? LAB_EXTERNAL_IP : a))
+  if (!recording) return undefined
+  write('pxp.json', Buffer.from(`${JSON.stringify(recording, null, 2)}\n`), 'the NAT-PMP and PCP requests and what came back')
+  return { file: 'pxp.json', address: relocate(host), defaultRoute: report.network.defaultGateway?.gateway === host }
+}
+
+/** The report's device as a zoo device in `dir` (created); returns its device.json. With
+ *  `keep`, the report file itself is kept beside it (`report.json`), as the device's source. A
+ *  report without a UPnP gateway gives a NAT-PMP/PCP-only replay. */
+export function deviceFromReport(report: Report, dir: string, classify: (address: string) => string, keep?: string): SpecFile {
+  const host = reportHost(report)
   const relocate = relocation(report)
-  const pairs = httpPairs(report.exchanges, location.hostname)
   const files: Record<string, string> = {}
   const source = `report: upnp-native doctor --report${report.redaction.redacted ? ' (redacted)' : ''}`
-  const write = writer(dir, relocate, relocate(location.hostname) !== location.hostname, source, files)
-  const { http, root } = writeDescriptions(pairs, location, write)
-  const server = writeSearchReply(report, gateway.descriptionUrl, root, write)
-  const soap = writeSoap(pairs, root, gateway.descriptionUrl, write)
-  const connections = connectionStates(pairs, root, gateway.descriptionUrl, classify)
+  const write = writer(dir, relocate, relocate(host) !== host, source, files)
+  const upnp = report.doctor.gateways.length ? upnpDevice(report, classify, relocate, files, write) : null
+  const pxp = writePxp(report, host, relocate, classify, write)
   if (keep) {
     fs.copyFileSync(keep, path.join(dir, 'report.json'))
     files['report.json'] = `${source}: the report this device was made from (__test__/zoo/from-report.ts)`
   }
+  if (!upnp && !pxp) throw new Error(`the report's NAT-PMP/PCP router ${host} is an IPv6 one: the zoo replays IPv4 only`)
+  const spec: SpecFile = upnp ? { ...upnp, ...(pxp ? { pxp } : {}) } : pxpOnly(report, relocate(host), files, pxp!)
+  fs.writeFileSync(path.join(dir, 'device.json'), `${JSON.stringify(spec, null, 2)}\n`)
+  return spec
+}
+
+function pxpOnly(report: Report, address: string, files: Record<string, string>, pxp: PxpSpec): SpecFile<PxpOnlySpec> {
+  return {
+    name: `a NAT-PMP/PCP router (no UPnP gateway in the report) at ${address}`,
+    replay: 'report',
+    files,
+    captured: `A doctor --protocol ${report.invocation.protocol} run (verdict ${report.doctor.verdict.code}): the NAT-PMP and PCP answers as the report recorded them.`,
+    pxp,
+  }
+}
+
+/** The UPnP side of the report's gateway: its files written, its device.json fields. */
+function upnpDevice(
+  report: Report,
+  classify: (address: string) => string,
+  relocate: (text: string) => string,
+  files: Record<string, string>,
+  write: Write,
+): SpecFile<DeviceSpec> {
+  const gateway = reportGateway(report)
+  const location = new URL(gateway.descriptionUrl)
+  const pairs = httpPairs(report.exchanges, location.hostname)
+  const { http, root } = writeDescriptions(pairs, location, write)
+  const server = writeSearchReply(report, gateway.descriptionUrl, root, write)
+  const soap = writeSoap(pairs, root, gateway.descriptionUrl, write)
+  const connections = connectionStates(pairs, root, gateway.descriptionUrl, classify)
   const control = new URL(relocate(gateway.controlUrl))
-  const spec: Omit<DeviceSpec, 'id' | 'dir'> = {
+  return {
     name: element(root.replyBody, 'friendlyName') || 'device from a report',
     vendor: element(root.replyBody, 'manufacturer'),
     model: element(root.replyBody, 'modelName'),
@@ -305,6 +390,4 @@ export function deviceFromReport(
     ...(connections ? { connections } : {}),
     ...soap,
   }
-  fs.writeFileSync(path.join(dir, 'device.json'), `${JSON.stringify(spec, null, 2)}\n`)
-  return spec
 }

@@ -2,7 +2,8 @@
 // captured descriptions byte for byte and answers SOAP in its own shape (captured replies
 // verbatim, the rest built by soap-shapes.ts), including its faults and quirks. Runs inside the
 // zoo namespace (zoo-lab.ts gives it the address the router had in the capture) for a whole
-// test file, so that each device costs a command instead of a process start:
+// test file, so that each device costs a command instead of a process start. A device made from a
+// report may also answer NAT-PMP and PCP as the report's router did (pxp-replay.ts), or only that:
 //   node --import tsx __test__/zoo/replay-device.ts
 // Commands on stdin, one JSON line answered on stdout for each:
 //   load <device id>   replay that device (the previous one is stopped first)
@@ -14,7 +15,8 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import readline from 'node:readline'
-import { type DeviceSpec, loadDevice, locationParts, ssdpFile } from './device-spec.ts'
+import { type DeviceSpec, loadReplay, locationParts, replayAddress, speaksUpnp, ssdpFile } from './device-spec.ts'
+import { type PxpRecording, PxpReplay } from './pxp-replay.ts'
 import { type Shape, SHAPES } from './soap-shapes.ts'
 
 const MAX_HEAD = 16 * 1024
@@ -402,27 +404,36 @@ class Replay {
   }
 }
 
-let current: Replay | null = null
+/** What is replayed now: the UPnP device, its NAT-PMP/PCP responder, or both. */
+let current: { upnp: Replay | null; pxp: PxpReplay | null } | null = null
+
+async function unload(): Promise<void> {
+  const replaying = current
+  current = null
+  await Promise.all([replaying?.upnp?.stop(), replaying?.pxp?.stop()])
+}
 
 async function command(line: string): Promise<object> {
   const [verb, id] = line.split(' ')
   switch (verb) {
     case 'load': {
-      await current?.stop()
-      current = null
-      const replay = new Replay(loadDevice(id ?? ''))
-      const started = await replay.start()
-      current = replay
-      return { ready: true, ...started, services: replay.services }
+      await unload()
+      const spec = loadReplay(id ?? '')
+      const upnp = speaksUpnp(spec) ? new Replay(spec) : null
+      const recording = spec.pxp && (JSON.parse(fs.readFileSync(path.join(spec.dir, spec.pxp.file), 'utf8')) as PxpRecording)
+      const pxp = recording ? new PxpReplay(recording, spec.pxp!.address) : null
+      current = { upnp, pxp }
+      const started = upnp ? await upnp.start() : { address: replayAddress(spec), ports: [] }
+      await pxp?.start()
+      return { ready: true, ...started, services: upnp?.services ?? [], pxp: pxp ? { listening: recording!.listening } : null }
     }
     case 'unload':
-      await current?.stop()
-      current = null
+      await unload()
       return { unloaded: true }
     case 'requests':
-      return { requests: current?.requests ?? [] }
+      return { requests: current?.upnp?.requests ?? [], pxpRequests: current?.pxp?.received ?? 0 }
     case 'mappings':
-      return { mappings: current?.table ?? [] }
+      return { mappings: current?.upnp?.table ?? [] }
     default:
       return { error: `unknown command ${JSON.stringify(line)}` }
   }

@@ -2,12 +2,14 @@
 // in the lab's zoo namespace (lab.sh puts it on the LAN bridge without an address); each device
 // gets only the address its router had in the capture (so its search reply, LOCATION, URLBase
 // and absolute control URLs stay byte for byte) and a host route to it from the client. One
-// device at a time: many captures share 192.168.1.1.
+// device at a time: many captures share 192.168.1.1. A replay that answers NAT-PMP/PCP as a
+// report's router did gets the client's default route too when the report's default route led
+// to that router: that is where the doctor and PortMapper send NAT-PMP/PCP without --gateway.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import path from 'node:path'
 import readline from 'node:readline'
 import { LAB, repoRoot } from '../lab/lab.ts'
-import { type DeviceSpec, locationParts } from './device-spec.ts'
+import { type DeviceSpec, replayAddress, type ReplaySpec } from './device-spec.ts'
 
 const LAN = '192.168.77.0/24'
 
@@ -39,11 +41,13 @@ export interface ReplayMapping {
   description: string
 }
 
-export interface RunningDevice {
-  spec: DeviceSpec
+export interface RunningDevice<S extends ReplaySpec = DeviceSpec> {
+  spec: S
   address: string
   /** Every request the device received since it was loaded. */
   requests(): Promise<ReplayRequest[]>
+  /** NAT-PMP/PCP requests its responder received since it was loaded (pxp-replay.ts). */
+  pxpRequests(): Promise<number>
   mappings(): Promise<ReplayMapping[]>
   /** Stops replaying it and takes its address away. */
   stop(): Promise<void>
@@ -84,21 +88,26 @@ export class ZooHost {
   }
 
   /** Gives the zoo namespace the device's address and replays it there. */
-  async load(spec: DeviceSpec): Promise<RunningDevice> {
-    const { address } = locationParts(spec)
+  async load<S extends ReplaySpec>(spec: S): Promise<RunningDevice<S>> {
+    const address = replayAddress(spec)
+    const defaultRoute = spec.pxp?.defaultRoute === true
     await ip(['-n', LAB.ns.zoo, 'addr', 'flush', 'dev', 'lan0'])
     await ip(['-n', LAB.ns.zoo, 'addr', 'add', `${address}/32`, 'dev', 'lan0'])
     await ip(['-n', LAB.ns.zoo, 'route', 'add', LAN, 'dev', 'lan0', 'src', address])
     await ip(['-n', LAB.ns.client, 'route', 'replace', `${address}/32`, 'dev', 'lan0'])
     const ready = await this.ask(`load ${spec.id}`)
     if (!ready.ready) throw new Error(`replay ${spec.id} did not start: ${JSON.stringify(ready)}`)
+    if (defaultRoute) await ip(['-n', LAB.ns.client, 'route', 'replace', 'default', 'via', address, 'dev', 'lan0', 'onlink'])
     return {
       spec,
       address,
       requests: async () => (await this.ask('requests')).requests,
+      pxpRequests: async () => (await this.ask('requests')).pxpRequests,
       mappings: async () => (await this.ask('mappings')).mappings,
       stop: async () => {
         await this.ask('unload')
+        // Back to the lab's own default route (lab.sh's, via the router).
+        if (defaultRoute) await ip(['-n', LAB.ns.client, 'route', 'replace', 'default', 'via', LAB.routerLan, 'dev', 'lan0'])
         await ip(['-n', LAB.ns.client, 'route', 'del', `${address}/32`], true)
         await ip(['-n', LAB.ns.zoo, 'addr', 'flush', 'dev', 'lan0'], true)
       },
