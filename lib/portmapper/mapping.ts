@@ -11,7 +11,8 @@ export class Mapping {
   #closed = false
   readonly #unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>
 
-  /** Made by `PortMapper.map()`, not by applications. */
+  /** @hidden Made by `PortMapper.map()`, not by applications. Not `@internal`: stripped from
+   *  the shipped types, it would leave them an implicit `new Mapping()`. */
   constructor(
     unmap: (mapping: Mapping, options?: CallOptions) => Promise<void>,
     /** Which protocol holds it on the router. */
