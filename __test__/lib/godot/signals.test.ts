@@ -5,24 +5,16 @@
 // the signal's reason, and the mapping miniupnpd made is deleted again (nft, then `upnpc -l`
 // from client2, which is not behind the slow cable). That the call settles at once, without
 // waiting for the answer, is proved with a router stand-in that holds its replies for good:
-// __test__/unit/signals.test.ts.
+// __test__/unit/signals.test.ts. PortMapper over PCP, NAT-PMP and for pinholes:
+// __test__/lib/portmapper/signals.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PortMapper, UPNP, UPNPResult } from '../../../index.ts'
-import { delayCtl, runIn, upnpcDelete, upnpcList } from '../../lab/lab.ts'
+import { delayCtl, untilRouterRule, upnpcDelete, upnpcList } from '../../lab/lab.ts'
 
 const PORT = 43900
 const DELAY_MS = 600
 const upnp = new UPNP()
 const listed = async (port: number) => (await upnpcList({ ns: 'client2' })).filter((m) => m.externalPort === port)
-
-/** Resolves once miniupnpd's DNAT rule for `port` is there (`present`) or gone (`!present`):
- *  one shell loop in the router's namespace, so nothing waits for the slow cable. */
-async function routerRule(port: number, present: boolean): Promise<void> {
-  const probe = `nft list chain inet filter prerouting_miniupnpd | grep -q "dport ${port} "`
-  const loop = present ? `until ${probe}; do sleep 0.005; done` : `while ${probe}; do sleep 0.05; done`
-  const r = await runIn('router', 'sh', ['-c', loop], 20_000)
-  if (r.code !== 0) throw new Error(`miniupnpd's rule for ${port} never ${present ? 'appeared' : 'went'}: ${r.stderr}`)
-}
 
 beforeAll(async () => {
   expect(await upnp.discover({ untilGateway: true })).toBe(UPNPResult.SUCCESS)
@@ -42,11 +34,11 @@ describe(`aborted in flight, against miniupnpd whose answers take ${DELAY_MS} ms
     gateway.requestTimeout = 20_000 // only the abort, not a timeout, can undo it within this test
     const controller = new AbortController()
     const adding = upnp.addPortMapping(PORT, 0, 'aborted', 'UDP', 0, { signal: controller.signal })
-    await routerRule(PORT, true)
+    await untilRouterRule('mapping', PORT, true)
     controller.abort(new Error('menu closed'))
     await expect(adding).rejects.toThrow('menu closed')
     expect(upnp.lastError).toBeNull()
-    await routerRule(PORT, false)
+    await untilRouterRule('mapping', PORT, false)
     expect(await listed(PORT)).toEqual([])
   })
 
@@ -54,10 +46,10 @@ describe(`aborted in flight, against miniupnpd whose answers take ${DELAY_MS} ms
     const mapper = new PortMapper({ gateway: upnp.getGateway()!, watchAnnouncements: false, cleanupOnExit: false })
     const controller = new AbortController()
     const mapping = mapper.map({ internalPort: PORT + 1, protocol: 'TCP', signal: controller.signal })
-    await routerRule(PORT + 1, true)
+    await untilRouterRule('mapping', PORT + 1, true)
     controller.abort()
     await expect(mapping).rejects.toMatchObject({ name: 'AbortError' })
-    await routerRule(PORT + 1, false)
+    await untilRouterRule('mapping', PORT + 1, false)
     expect(await listed(PORT + 1)).toEqual([])
     expect(mapper.mappings).toEqual([])
     await mapper.close()
