@@ -294,6 +294,20 @@ export async function pinholeRules(port: number): Promise<string[]> {
   return (await nftRules()).split('\n').filter((l) => l.includes(`iif "wan0" th dport ${port} @nh,192,128`))
 }
 
+/** Resolves once miniupnpd's rule for `port` is there (`present`) or gone (`!present`): its
+ *  DNAT rule for an IPv4 mapping (made over UPnP, NAT-PMP or PCP alike), or its forward rule
+ *  for an IPv6 pinhole. One shell loop in the router's namespace, so nothing waits for the
+ *  slow cable (`lab.sh delay`): a test can abort a call the moment the router has carried it
+ *  out, while its answer is still on the way. */
+export async function untilRouterRule(kind: 'mapping' | 'pinhole', port: number, present: boolean, timeoutMs = 20_000): Promise<void> {
+  const [chain, match] = kind === 'mapping' ? ['prerouting_miniupnpd', `dport ${port} `] : ['miniupnpd', `th dport ${port} @nh,192,128`]
+  // $0 and $1: the chain and the text, passed as arguments, never spliced into the script.
+  const probe = 'nft list chain inet filter "$0" | grep -qF -- "$1"'
+  const loop = present ? `until ${probe}; do sleep 0.005; done` : `while ${probe}; do sleep 0.05; done`
+  const r = await runIn('router', 'sh', ['-c', loop, chain, match], timeoutMs)
+  if (r.code !== 0) throw new Error(`miniupnpd's ${kind} rule for ${port} never ${present ? 'appeared' : 'went'}: ${r.stderr}`)
+}
+
 // ---------------------------------------------------------------- traffic
 
 /** The Node that runs the lab's helper processes (the WAN sender, the fake gateway): this

@@ -71,7 +71,10 @@ export class Ipv6Backends extends FamilyBase {
           { result: router ? UPNPResult.INVALID_GATEWAY : UPNPResult.NO_GATEWAY, via: 'pcp', description: problem },
           'IPv6 pinhole over PCP',
         )
-      return new PcpPinholeBackend(router, publicSource6(), options.pxpBudget, serial)
+      return new PcpPinholeBackend(router, publicSource6(), options.pxpBudget, serial, async (p, client) => {
+        const upnp = (await this.backend('upnp')) as UpnpPinholeBackend
+        await upnp.closeFor(p, client)
+      })
     }
     if (via !== 'upnp') throw clientError(UPNPResult.INVALID_PARAM, IPV4_ONLY)
     await this.ensureGateway(signal)

@@ -42,10 +42,12 @@ describe('exit paths', () => {
     expect(await onRouter(mine)).toEqual([])
   })
 
-  it('SIGTERM 5-90 ms after a burst of map() calls leaves nothing on the router (20 runs, UPnP and PCP)', async () => {
-    const runs = Array.from({ length: 20 }, (_, i) => ({
-      protocol: i % 2 === 0 ? ('upnp' as const) : ('pcp' as const),
-      delayMs: 5 + Math.round((i * 85) / 19),
+  it('SIGTERM 5-90 ms after a burst of map() calls leaves nothing on the router (21 runs, UPnP, PCP and NAT-PMP)', async () => {
+    // Each protocol gets the same seven delays, 5 ms to 90 ms.
+    const vias = ['upnp', 'pcp', 'natpmp'] as const
+    const runs = Array.from({ length: 21 }, (_, i) => ({
+      protocol: vias[i % vias.length] as (typeof vias)[number],
+      delayMs: 5 + Math.round((Math.floor(i / vias.length) * 85) / 6),
       ports: ports(32200 + i * 10, 8),
     }))
     const run = async (r: (typeof runs)[number]) => {
@@ -59,10 +61,11 @@ describe('exit paths', () => {
       const done = app.lines().filter((l) => burst.some((p) => l.startsWith(`MAPPED ${p} `))).length
       return { end, inFlight: burst.length - done }
     }
-    const ends = []
+    const ends: Array<Awaited<ReturnType<typeof run>>> = []
     // Four apps at a time keep the whole test short.
     for (let i = 0; i < runs.length; i += 4) ends.push(...(await Promise.all(runs.slice(i, i + 4).map(run))))
-    console.log(`map() calls not settled when SIGTERM came, per run: ${ends.map((e) => e.inFlight).join(' ')} (of 7)`)
+    const inFlight = (via: string) => ends.filter((_, i) => runs[i]?.protocol === via).map((e) => e.inFlight)
+    console.log(`map() calls not settled when SIGTERM came (of 7), per run: ${vias.map((v) => `${v} ${inFlight(v).join(' ')}`).join('; ')}`)
     expect(ends.map((e) => e.end)).toEqual(runs.map(() => ({ code: null, signal: 'SIGTERM' })))
     const all = runs.flatMap((r) => r.ports)
     expect(await onRouter(all)).toEqual([])

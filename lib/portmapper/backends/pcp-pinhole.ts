@@ -12,8 +12,18 @@ import { PcpBackend } from './pxp.ts'
 /** The pinhole's own address is its external one: PCP leaves the answer's empty. */
 const withOwnAddress = (granted: Granted): Granted => ({ ...granted, externalAddress: granted.externalAddress || granted.internalClient })
 
-/** A PCP MAP over IPv6 is a pinhole for the request's source address: refused when that is
- *  link-local, which no one beyond the LAN can reach. */
+/** Closes `client`'s pinhole for `p` another way (UPnP's IPv6 firewall service). */
+export type CloseElsewhere = (p: MappingParams, client: string) => Promise<void>
+
+/**
+ * A PCP MAP over IPv6 is a pinhole for the request's source address: refused when that is
+ * link-local, which no one beyond the LAN can reach.
+ *
+ * miniupnpd 2.3.1 (its nftables backend, Debian 12's) forgets a pinhole's nonce once it has
+ * renewed it (a renewal, or a retransmitted MAP when the answer took over 250 ms): from then
+ * on it refuses the delete as NOT_AUTHORIZED, and the pinhole would stay until its lifetime
+ * ends. Such a pinhole is closed through UPnP instead, when the router offers it (`closeElsewhere`).
+ */
 export class PcpPinholeBackend implements Backend {
   readonly via = 'pcp' as const
   readonly family = 'ipv6' as const
@@ -24,6 +34,7 @@ export class PcpPinholeBackend implements Backend {
     localAddress: string,
     budgetMs: number,
     serial: Serial,
+    private readonly closeElsewhere?: CloseElsewhere,
   ) {
     this.#pcp = new PcpBackend({ router, budgetMs, serial, ...(localAddress ? { localAddress } : {}) })
   }
@@ -49,7 +60,16 @@ export class PcpPinholeBackend implements Backend {
     return outcome.granted ? { ...outcome, granted: withOwnAddress(outcome.granted) } : outcome
   }
 
-  remove(p: MappingParams, g: Granted): Promise<void> {
-    return this.#pcp.remove(p, g)
+  async remove(p: MappingParams, g: Granted): Promise<void> {
+    try {
+      await this.#pcp.remove(p, g)
+    } catch (error) {
+      const refused = error instanceof UPNPError && error.result === UPNPResult.NOT_AUTHORIZED
+      if (!refused || !this.closeElsewhere) throw error
+      // The router lost our nonce (above): the one other way it takes a delete from us.
+      await this.closeElsewhere(p, g.internalClient).catch(() => {
+        throw error
+      })
+    }
   }
 }

@@ -90,6 +90,15 @@ export class UpnpPinholeBackend implements Backend {
     return { kind: 'ok', granted: now, renewed: renewDue }
   }
 
+  /** Closes whatever pinhole is open for `client`'s `p` (another way's, say PCP's): AddPinhole
+   *  with its arguments gives the open pinhole's id, which DeletePinhole then closes. */
+  async closeFor(p: MappingParams, client: string): Promise<void> {
+    const gateway = this.o.gateway()
+    const id = await this.from(gateway, client, () => gateway.addPinhole(p.internalPort, p.protocol, pinholeLease(p.lease), '', 0, client))
+    if (id === null) throw this.failed(gateway, `finding the IPv6 pinhole for ${p.protocol} ${p.internalPort}`, 'AddPinhole failed')
+    await this.remove(p, { externalPort: p.internalPort, externalAddress: client, lease: 0, internalClient: client, pinholeId: id })
+  }
+
   async remove(p: MappingParams, g: Granted): Promise<void> {
     const gateway = this.o.gateway()
     const result = await this.from(gateway, g.internalClient, () => gateway.deletePinhole(g.pinholeId ?? -1))
