@@ -21,7 +21,7 @@ import * as native from '../native/index.ts'
 import { defaultGateway } from '../probe.ts'
 import type { Via } from '../types.ts'
 import type { Backend } from './backends/backend.ts'
-import { PcpPinholeBackend } from './backends/pcp-pinhole.ts'
+import { type CloseElsewhere, PcpPinholeBackend } from './backends/pcp-pinhole.ts'
 import { UpnpPinholeBackend } from './backends/upnp-pinhole.ts'
 import { FamilyBase, type FamilyContext } from './family.ts'
 import { isLinkLocal, publicSource6 } from './ipv6-address.ts'
@@ -49,6 +49,13 @@ export class Ipv6Backends extends FamilyBase {
     return null
   }
 
+  /** Closes `client`'s pinhole for `p` over UPnP: a PCP pinhole the router no longer deletes
+   *  over PCP (`backends/pcp-pinhole.ts`), held by this mapper or left by a dead process. */
+  readonly closeOverUpnp: CloseElsewhere = async (p, client) => {
+    const upnp = (await this.backend('upnp')) as UpnpPinholeBackend
+    await upnp.closeFor(p, client)
+  }
+
   /** PCP when it can open a useful pinhole and answers over IPv6 (a quick ANNOUNCE), then UPnP. */
   async candidates(signal?: AbortSignal): Promise<Via[]> {
     const { via, probeBudget } = this.context.options
@@ -71,10 +78,7 @@ export class Ipv6Backends extends FamilyBase {
           { result: router ? UPNPResult.INVALID_GATEWAY : UPNPResult.NO_GATEWAY, via: 'pcp', description: problem },
           'IPv6 pinhole over PCP',
         )
-      return new PcpPinholeBackend(router, publicSource6(), options.pxpBudget, serial, async (p, client) => {
-        const upnp = (await this.backend('upnp')) as UpnpPinholeBackend
-        await upnp.closeFor(p, client)
-      })
+      return new PcpPinholeBackend(router, publicSource6(), options.pxpBudget, serial, this.closeOverUpnp)
     }
     if (via !== 'upnp') throw clientError(UPNPResult.INVALID_PARAM, IPV4_ONLY)
     await this.ensureGateway(signal)

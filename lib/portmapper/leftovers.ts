@@ -13,6 +13,7 @@ import type { Family } from '../types.ts'
 import type { Backend, Granted, MappingParams, Serial } from './backends/backend.ts'
 import type { JournalEntry } from './journal.ts'
 import { isOwnAddress } from './entry-owner.ts'
+import { type CloseElsewhere, PcpPinholeBackend } from './backends/pcp-pinhole.ts'
 import { pxpBackend } from './backends/pxp.ts'
 
 /** What `Leftovers` needs of its mapper. */
@@ -26,6 +27,8 @@ export interface LeftoverOptions {
   swept: (count: number) => void
   /** The list changed: the journal must say so. */
   changed: () => void
+  /** Closes a PCP pinhole the router refuses to delete over PCP (`backends/pcp-pinhole.ts`). */
+  closePinholeElsewhere?: CloseElsewhere
 }
 
 /** Where a mapping lives: UPnP's control URL, or the NAT-PMP/PCP router ("" = default). */
@@ -134,7 +137,10 @@ export class Leftovers {
 
 /** Deletes one leftover, only if it forwards to this machine (one of its addresses now,
  *  whatever the journal says) and the router still holds it for the same client and port. */
-export async function sweepEntry(e: JournalEntry, o: { requestTimeout: number; pxpBudget: number; serial: Serial }): Promise<boolean> {
+export async function sweepEntry(
+  e: JournalEntry,
+  o: { requestTimeout: number; pxpBudget: number; serial: Serial; closePinholeElsewhere?: CloseElsewhere },
+): Promise<boolean> {
   if (!isOwnAddress(e.internalClient)) return false
   const params: MappingParams = { internalPort: e.internalPort, protocol: e.protocol, description: '', lease: 0 }
   if (e.via === 'upnp') {
@@ -151,8 +157,10 @@ export async function sweepEntry(e: JournalEntry, o: { requestTimeout: number; p
   // protocol itself, so they cannot remove someone else's mapping. A PCP pinhole (IPv6) is
   // the request's source address's: the delete must come from that address too, which the
   // system would not pick towards a link-local router.
-  const local = e.via === 'pcp' && e.internalClient.includes(':') ? { localAddress: e.internalClient } : {}
-  const backend = pxpBackend(e.via, { router: e.router ?? '', budgetMs: o.pxpBudget, serial: o.serial, ...local })
+  const backend =
+    e.via === 'pcp' && familyOf(e) === 'ipv6'
+      ? new PcpPinholeBackend(e.router ?? '', e.internalClient, o.pxpBudget, o.serial, o.closePinholeElsewhere)
+      : pxpBackend(e.via, { router: e.router ?? '', budgetMs: o.pxpBudget, serial: o.serial })
   await backend.remove(params, grantedOf(e))
   return true
 }

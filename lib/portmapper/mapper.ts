@@ -120,6 +120,7 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
         this.#writeJournal()
         this.#settleIdle()
       },
+      closePinholeElsewhere: (p, client) => this.#ipv6.closeOverUpnp(p, client),
     })
     this.#announcements = new AnnouncementWatcher({
       gateway: () => this.#ipv4.gateway,

@@ -7,6 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PortMapper, UPNPError, UPNPResult, type Mapping } from '../../../index.ts'
+import * as native from '../../../lib/native/index.ts'
 import { arrivalsFromWan } from '../../helpers/traffic.ts'
 import { arrivesFromWan, ipv6WanCtl, LAB, pinholeRules, repoRoot, routerCtl, runIn } from '../../lab/lab.ts'
 
@@ -282,5 +283,32 @@ describe('choosing the way', () => {
     expect((await swept)[0]).toBe(1)
     expect(await pinholeRules(47858)).toEqual([])
     expect(await arrivalsFromWan('udp', ME, 47858, N)).toBe(0)
+  })
+
+  it('SIGKILL leaves a PCP pinhole the router had renewed (it then refuses the PCP delete); the next start closes it over UPnP', async () => {
+    const journal = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-journal-')), 'mappings.json')
+    const { child, exited } = await startChild(47863, journal)
+    child.kill('SIGKILL')
+    await exited
+    const left = JSON.parse(fs.readFileSync(journal, 'utf8')) as { sections: Array<{ entries: Array<{ router: string; nonce: string }> }> }
+    const [entry] = left.sections.flatMap((s) => s.entries)
+    // A renewal with the pinhole's nonce, as the app's next one (or a MAP retransmitted to a
+    // slow router) would be: miniupnpd 2.3.1 forgets the nonce then, and refuses its delete.
+    const renewal = {
+      gateway: entry!.router,
+      budgetMs: 2000,
+      protocol: 'UDP',
+      internalPort: 47863,
+      nonce: entry!.nonce,
+      localAddress: ME,
+    } as const
+    expect((await native.pcpMap({ ...renewal, externalPort: 47863, lifetime: 600 })).resultCode).toBe(0)
+    expect(await pinholeRules(47863)).toHaveLength(1)
+    const m = mapper({ journal, adoptWindow: 0 })
+    const swept = next<[number]>(m, 'swept', 8000)
+    await m.map({ internalPort: 47864, family: 'ipv6', lease: 600 })
+    expect((await swept)[0]).toBe(1)
+    expect(await pinholeRules(47863)).toEqual([])
+    expect(await arrivalsFromWan('udp', ME, 47863, N)).toBe(0)
   })
 })
