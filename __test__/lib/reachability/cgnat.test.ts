@@ -8,6 +8,7 @@
 // UPnP address is the one compared first). The names themselves: __test__/unit/nat-relation.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkNat, checkReachability, invalidateProbe } from '../../../index.ts'
+import { cli, plain } from '../../helpers/cli-run.ts'
 import { fakeDevice, useFakeGateway } from '../../lab/fake-fixture.ts'
 import { cgnatCtl, LAB, routerCtl } from '../../lab/lab.ts'
 
@@ -57,6 +58,20 @@ describe('behind the lab’s carrier-grade NAT, a router that reports its own WA
       `traffic from this machine leaves from ${LAB.stun.cgnOutside}, not from the router's ${CARRIER} (carrier-grade NAT: the ISP's); a mapping on the router cannot open the NAT beyond it`,
     )
     expect(r.fix).toMatch(/^Ask the ISP for a public IPv4 address/)
+    expect((await fake.mappings()).a ?? []).toEqual([])
+  })
+
+  it('upnp-native check --gateway <URL>: the same names in its words; exit 3', async () => {
+    const url = await reports(CARRIER)
+    const r = plain(await cli(['check', '--stun', LAB.stun.primary, '--gateway', url, '--protocol', 'upnp']))
+    expect(r.code, r.stderr).toBe(3)
+    expect(r.stdout).toContain(
+      `Router says       ${CARRIER}: the router's external address ${CARRIER} is carrier-grade NAT space (100.64.0.0/10)`,
+    )
+    expect(r.stdout).toContain(
+      `Reachable from outside: no: traffic from this machine leaves from ${LAB.stun.cgnOutside}, not from the router's ${CARRIER} (carrier-grade NAT: the ISP's)`,
+    )
+    expect(r.stdout).toContain('Fix: Ask the ISP for a public IPv4 address')
     expect((await fake.mappings()).a ?? []).toEqual([])
   })
 
