@@ -69,7 +69,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const s = out.out
   out.info(s.bold('upnp-native check') + s.dim(` (a UDP probe mapping; STUN ${stun.join(', ')})`))
   out.spinner.start('Asking the STUN server how this network looks from outside…')
-  const nat = await lib.checkNat({ stun, ...(routerOf(g) ? { gateway: routerOf(g) } : {}) }).finally(() => out.spinner.stop())
+  const nat = await lib.checkNat({ stun, ...(routerOf(g) ? { router: routerOf(g) } : {}) }).finally(() => out.spinner.stop())
   if (nat.publicAddress) out.info(`Public address    ${nat.publicAddress} (seen by ${nat.serverAddress})`)
   else out.info(`Public address    unknown: ${nat.notes[0] ?? 'no STUN server answered'}`)
   out.info(`Router says       ${nat.routerAddress || 'nothing'}: ${nat.explanation}`)
