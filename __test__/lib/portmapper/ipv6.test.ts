@@ -294,14 +294,15 @@ describe('choosing the way', () => {
     const [entry] = left.sections.flatMap((s) => s.entries)
     // A renewal with the pinhole's nonce, as the app's next one (or a MAP retransmitted to a
     // slow router) would be: miniupnpd 2.3.1 forgets the nonce then, and refuses its delete.
-    const renewal = {
-      gateway: entry!.router,
+    // Typed, so that a misnamed field is a type error, not a request to another router.
+    const renewal: native.PcpMapArgs = {
+      router: entry!.router,
       budgetMs: 2000,
       protocol: 'UDP',
       internalPort: 47863,
       nonce: entry!.nonce,
       localAddress: ME,
-    } as const
+    }
     expect((await native.pcpMap({ ...renewal, externalPort: 47863, lifetime: 600 })).resultCode).toBe(0)
     expect(await pinholeRules(47863)).toHaveLength(1)
     const m = mapper({ journal, adoptWindow: 0 })
