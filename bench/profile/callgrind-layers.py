@@ -67,7 +67,7 @@ TOKIO_LAYERS = [
      r'soap::(parse_reply|read_reply|unshelter|shelter_controls)|xml_scan::|charset::|roxmltree::',
      r'upnp/(soap/)?(xml_scan|charset)\.rs|roxmltree-'),
     ('request head and SOAP body building',
-     r'http::(request_bytes|header_value|request_target|head_fields)|head_case::respell|soap::(envelope|escape_into|xml_escape)',
+     r'http::(request_bytes|header_value|request_target|head_fields)|head_case::respell|soap::(envelope|escape_into)',
      r'(?!)'),
     ('HTTP exchange (write, read, reply framing)',
      r'http_reply::|http::(talk|exchange|exchange_once|io_failure)|head_case::|hyper::|hyper_util::|httparse::|http_body',

@@ -412,7 +412,7 @@ impl SoapService {
                         &target,
                         &key.remote_host,
                         external_port,
-                        &protocol,
+                        protocol,
                         cancel.as_ref(),
                     )
                     .await
@@ -438,7 +438,7 @@ async fn add(
         description: args.description,
         lease_duration: args.lease_duration,
     };
-    actions::add_port_mapping_until(target, &mapping, cancel.as_ref()).await
+    actions::add_port_mapping_until(target, mapping, cancel.as_ref()).await
 }
 
 #[napi(object)]
@@ -450,10 +450,10 @@ pub struct PortMappingKey {
 
 impl PortMappingKey {
     /// The external port and protocol, checked.
-    fn checked(&self) -> std::result::Result<(u16, String), Failure> {
+    fn checked(&self) -> std::result::Result<(u16, &'static str), Failure> {
         Ok((
             check::port(self.external_port, "external port")?,
-            check::protocol(&self.protocol, "UDP", "TCP")?.to_string(),
+            check::protocol(&self.protocol, "UDP", "TCP")?,
         ))
     }
 }
@@ -507,7 +507,7 @@ pub fn get_specific_port_mapping_entry<'env>(
     spawn_cancellable(env, cancel, trace, async move {
         let (external_port, protocol) = key.checked()?;
         let entry =
-            actions::specific_port_mapping(&target, &key.remote_host, external_port, &protocol)
+            actions::specific_port_mapping(&target, &key.remote_host, external_port, protocol)
                 .await?;
         Ok(vec![entry])
     })

@@ -78,14 +78,14 @@ pub struct Mapping {
 /// Adds the mapping; returns the internal client that was sent. An add given up after it was
 /// sent is undone (see `leftovers.rs`).
 pub async fn add_port_mapping(target: &Target, m: &Mapping) -> Result<String, Failure> {
-    add_port_mapping_until(target, m, None).await
+    add_port_mapping_until(target, m.clone(), None).await
 }
 
 /// [`add_port_mapping`] that `cancel` can stop (the caller's `AbortSignal`): stopped after the
 /// request may have been sent, it is undone like an add that timed out.
 pub async fn add_port_mapping_until(
     target: &Target,
-    m: &Mapping,
+    m: Mapping,
     cancel: Option<&CancellationToken>,
 ) -> Result<String, Failure> {
     // Refuse text XML cannot carry before any I/O: it is the caller's error, not the network's.
@@ -95,7 +95,6 @@ pub async fn add_port_mapping_until(
     let key = MappingKey::new(target, &m.remote_host, m.external_port, &m.protocol);
     // One deadline for the wait and the request: the call settles within its timeout.
     let deadline = Instant::now() + target.timeout;
-    let m = m.clone();
     // Set once the request is built, just before it is sent: from then on the router may act.
     let mut sent_client = String::new();
     let work = async {

@@ -224,7 +224,7 @@ pub struct Snapshot {
     pub waiting: usize,
     pub open_limit: usize,
     pub back_offs: usize,
-    /// Whether the policy takes the link for a slow one (see `link_policy.rs`).
+    /// Whether the policy takes the link for a slow one (see `link/policy.rs`).
     pub slow_link: bool,
 }
 
@@ -447,15 +447,15 @@ impl Link {
         deadline: Instant,
         slot: HandshakeSlot,
     ) -> Result<TcpStream, LinkError> {
-        let started = Instant::now();
-        let result = timeout_at(deadline, connect(ends)).await;
+        let (result, measured) = timed_connect(ends, deadline).await;
         let mut state = self.lock();
         slot.settled();
         state.handshakes -= 1;
         let outcome = match result {
             Ok(Ok(stream)) => {
-                let round_trip = handshake_round_trip(&stream);
-                state.policy.handshake(started.elapsed(), round_trip);
+                if let Some((took, round_trip)) = measured {
+                    state.policy.handshake(took, round_trip);
+                }
                 Ok(prepare(stream))
             }
             Ok(Err(e)) => {
@@ -497,8 +497,7 @@ impl Link {
     }
 
     async fn open_spare(self: Arc<Self>, ends: Ends, slot: HandshakeSlot) {
-        let started = Instant::now();
-        let result = timeout_at(started + SPARE_CONNECT_TIMEOUT, connect(ends)).await;
+        let (result, measured) = timed_connect(ends, Instant::now() + SPARE_CONNECT_TIMEOUT).await;
         let id = {
             let mut state = self.lock();
             slot.settled();
@@ -506,8 +505,9 @@ impl Link {
             state.opening -= 1;
             let id = match result {
                 Ok(Ok(stream)) => {
-                    let round_trip = handshake_round_trip(&stream);
-                    state.policy.handshake(started.elapsed(), round_trip);
+                    if let Some((took, round_trip)) = measured {
+                        state.policy.handshake(took, round_trip);
+                    }
                     let id = state.next_spare;
                     state.next_spare += 1;
                     state.spares.push(Spare {
@@ -581,6 +581,27 @@ impl State {
     fn is_idle(&self) -> bool {
         self.open == 0 && self.urgent.is_empty() && self.normal.is_empty()
     }
+}
+
+/// What the policy learns from one connected handshake: its time by our clock (up to the
+/// moment it connected, not counting a wait for the link's lock) and the kernel's round trip.
+type Measured = Option<(Duration, Option<Duration>)>;
+
+/// [`connect`] by `deadline`, measured for the policy when it connects.
+async fn timed_connect(
+    ends: Ends,
+    deadline: Instant,
+) -> (
+    Result<std::io::Result<TcpStream>, tokio::time::error::Elapsed>,
+    Measured,
+) {
+    let started = Instant::now();
+    let result = timeout_at(deadline, connect(ends)).await;
+    let measured = match &result {
+        Ok(Ok(stream)) => Some((started.elapsed(), handshake_round_trip(stream))),
+        _ => None,
+    };
+    (result, measured)
 }
 
 /// A TCP connection between `ends`: from the chosen local address, else the system's choice.

@@ -108,15 +108,9 @@ pub struct Reply {
     pub body_bytes: usize,
 }
 
-/// XML-escapes text content. Characters XML 1.0 cannot carry at all are refused instead,
-/// so a bad description is caught here (INVALID_ARGS) rather than confusing the router.
-pub fn xml_escape(input: &str) -> Result<String, Failure> {
-    let mut out = String::with_capacity(input.len() + 8);
-    escape_into(&mut out, input)?;
-    Ok(out)
-}
-
-/// Whether `input` can be sent (as [`xml_escape`] would), without building its escaped form.
+/// Whether `input` can be sent as text content (as [`escape_into`] would write it), without
+/// building its escaped form. Characters XML 1.0 cannot carry at all are refused, so a bad
+/// description is caught here (INVALID_ARGS) rather than confusing the router.
 pub fn check_xml_text(input: &str) -> Result<(), Failure> {
     if is_plain(input) {
         return Ok(());
@@ -131,7 +125,7 @@ fn is_plain(input: &str) -> bool {
         .all(|b| b >= 0x20 && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0xEF) || b == b'\t')
 }
 
-/// [`xml_escape`] appended to `out`; plain text is copied whole.
+/// `input` XML-escaped and appended to `out`; plain text is copied whole.
 fn escape_into(out: &mut String, input: &str) -> Result<(), Failure> {
     if is_plain(input) {
         out.push_str(input);
