@@ -129,12 +129,13 @@ export async function checkReachability(options: ReachabilityOptions): Promise<R
   const signal = given.signal as AbortSignal | undefined
   signal?.throwIfAborted()
   const started = performance.now()
-  const probe = native.StunSocket.open(0)
-  const control = native.StunSocket.open(0)
   // Under the name the caller gave it, so that PortMapper's message about a bad one names it.
+  // Made before the sockets are opened: a bad option throws here and leaves nothing open.
   const chosen = { [via.name]: via.value ?? 'auto' } as Pick<ReachabilityOptions, 'via'>
   const mapper = new PortMapper({ ...(given.mapper as ReachabilityOptions['mapper']), ...chosen, lease: CHECK_LEASE_S, maxAttempts: 4 })
   mapper.on('error', () => undefined) // the report says what failed
+  const probe = native.StunSocket.open(0)
+  const control = native.StunSocket.open(0)
   try {
     let mapping: Mapping = await mapper.map({
       internalPort: probe.port,
