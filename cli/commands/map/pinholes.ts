@@ -14,10 +14,7 @@ import { needPinholeDevice, ownPinholeAddress } from '../../ipv6.ts'
 import { envelope, gatewayJson, type JsonMapping, mappingJson } from '../../json.ts'
 import { runAs } from '../../invocation.ts'
 import { refusalError } from '../../refusals.ts'
-
-function flags(port: number, protocols: Protocol[]): string {
-  return `${port}${protocols.length === 2 ? ' --both' : protocols[0] === 'TCP' ? ' --tcp' : ''} --ipv6`
-}
+import { protocolFlags } from './once.ts'
 
 /** Opens a pinhole for each protocol of the plan (all or nothing), for `lease` seconds. */
 export async function mapPinholes(
@@ -70,6 +67,6 @@ export async function mapPinholes(
   }
   if (plan.lease === 0)
     out.info(s.dim(`Pinholes cannot be permanent: this one lasts ${duration(lease)}; --keep holds one for as long as it runs.`))
-  out.info(s.dim(`Close with: ${runAs()} unmap ${flags(plan.port, plan.protocols)}`))
+  out.info(s.dim(`Close with: ${runAs()} unmap ${plan.port}${protocolFlags(plan.protocols)} --ipv6`))
   return EXIT.OK
 }
