@@ -117,6 +117,8 @@ struct Spare {
     id: u64,
     ends: Ends,
     stream: TcpStream,
+    /// Its local end, read when it connected: not a system call on the request's way.
+    local: SocketAddr,
 }
 
 struct Waiter {
@@ -135,8 +137,8 @@ struct Grant {
 }
 
 enum Via {
-    /// A spare, already open.
-    Spare(TcpStream),
+    /// A spare, already open, and its local end.
+    Spare(TcpStream, SocketAddr),
     /// A handshake of its own, already counted.
     Handshake(HandshakeSlot),
 }
@@ -210,6 +212,8 @@ impl Drop for Ticket {
 /// A connection to the device, ready for one request.
 pub struct Leased {
     pub stream: TcpStream,
+    /// The connection's local end (the SOAP client needs it for `NewInternalClient`).
+    pub local: SocketAddr,
     /// A spare: opened earlier, so the device may have closed it since (retry on a fresh one).
     pub reused: bool,
     pub ticket: Ticket,
@@ -282,18 +286,22 @@ impl Link {
             // the slot to the next waiter.
             return Err(LinkError::Timeout);
         }
-        let (stream, reused) = match via {
-            Via::Spare(stream) => (stream, true),
+        let (stream, local, reused) = match via {
+            Via::Spare(stream, local) => (stream, local, true),
             Via::Handshake(slot) => {
                 let stream = self
                     .handshake(ends, deadline.min(now + limits.connect_timeout), slot)
                     .await?;
-                (stream, false)
+                let local = stream
+                    .local_addr()
+                    .map_err(|e| LinkError::Connect(e.to_string()))?;
+                (stream, local, false)
             }
         };
         self.open_spares(ends);
         Ok(Leased {
             stream,
+            local,
             reused,
             ticket,
         })
@@ -366,7 +374,7 @@ impl Link {
             if still_open(&spare.stream) {
                 return Some(Grant {
                     ticket: self.ticket(),
-                    via: Via::Spare(spare.stream),
+                    via: Via::Spare(spare.stream, spare.local),
                 });
             }
             state.open -= 1;
@@ -503,8 +511,12 @@ impl Link {
             slot.settled();
             state.handshakes -= 1;
             state.opening -= 1;
-            let id = match result {
-                Ok(Ok(stream)) => {
+            let opened = match result {
+                Ok(Ok(stream)) => stream.local_addr().map(|local| (stream, local)).ok(),
+                _ => None,
+            };
+            let id = match opened {
+                Some((stream, local)) => {
                     if let Some((took, round_trip)) = measured {
                         state.policy.handshake(took, round_trip);
                     }
@@ -514,6 +526,7 @@ impl Link {
                         id,
                         ends,
                         stream: prepare(stream),
+                        local,
                     });
                     Some(id)
                 }

@@ -212,10 +212,7 @@ async fn open(endpoint: &Endpoint, limits: &Limits, spare: bool) -> Result<Conne
         trace::emit(|| http_trace::connection(endpoint, started, &format!("not opened: {e}")));
         e
     })?;
-    let local_addr = leased
-        .stream
-        .local_addr()
-        .map_err(|e| HttpError::Connect(e.to_string()))?;
+    let local_addr = leased.local;
     trace::emit(|| {
         let how = if leased.reused {
             "reused a spare"
@@ -278,22 +275,39 @@ async fn exchange_once(
         .await
         .map_err(|_| HttpError::Timeout)
         .and_then(|r| r);
-    // Closed now (a reset, see `link.rs`), before the device's slot is given back.
-    drop(stream);
-    drop(_ticket);
-    match &outcome {
-        Ok(_) => link.answered(written.elapsed()),
+    let took = written.elapsed();
+    let seen = match &outcome {
+        Ok(_) => Seen::Answer,
         // A fresh connection reset before any reply: the device is shedding load.
-        Err(HttpError::Closed(_)) if !reused => link.reset_seen(),
-        Err(_) => {}
-    }
-    trace::emit(|| http_trace::response(endpoint, exchange, written.elapsed(), &outcome));
+        Err(HttpError::Closed(_)) if !reused => Seen::Reset,
+        Err(_) => Seen::Nothing,
+    };
+    // The close (a reset, see `link.rs`: 20-30 µs of the kernel's work on both ends) waits
+    // until this task has handed its result on: a task spawned here runs next on this thread.
+    tokio::spawn(async move {
+        // Closed before the device's slot is given back.
+        drop(stream);
+        drop(_ticket);
+        match seen {
+            Seen::Answer => link.answered(took),
+            Seen::Reset => link.reset_seen(),
+            Seen::Nothing => {}
+        }
+    });
+    trace::emit(|| http_trace::response(endpoint, exchange, took, &outcome));
     let reply = outcome?;
     Ok(Response {
         status: reply.status,
         body: reply.body,
         local_addr,
     })
+}
+
+/// What an exchange told the link about the device.
+enum Seen {
+    Answer,
+    Reset,
+    Nothing,
 }
 
 /// Writes `request` and reads the reply. The socket is used directly: a request is one write,
