@@ -45,6 +45,8 @@ await check('the addon runs async work on its runtime; a panic rejects, never cr
   // The hot calls' own path (one completion channel per JS thread): rejects too, then works.
   await assert.rejects(native.__panicInCallForTests('smoke'), /panic in the native call: smoke/)
   assert.equal(await native.__panicInCallForTests(''), 0)
+  // ...in its first step on this thread or after a wait on the runtime's.
+  await assert.rejects(native.__panicInCallForTests('smoke later', true), /panic in the native call: smoke later/)
   assert.throws(() => native.__panicSyncForTests('smoke sync'), /smoke sync/)
 })
 

@@ -258,6 +258,11 @@ describe('a Rust panic never takes Node down', () => {
       /panic in the native call: deliberate panic in a call/,
     )
     expect(await native.__panicInCallForTests('')).toBe(0)
+    // A call's first step runs on the calling thread, the rest on the runtime's: both caught.
+    await expect(native.__panicInCallForTests('deliberate panic after a wait', true)).rejects.toThrow(
+      /panic in the native call: deliberate panic after a wait/,
+    )
+    expect(await native.__panicInCallForTests('', true)).toBe(0)
     // And the addon still works afterwards.
     const d = fakeValidGateway()
     expect(await d.addPortMapping(7777)).toBe(UPNPResult.HTTP_ERROR)

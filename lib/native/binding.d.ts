@@ -110,8 +110,12 @@ export declare function __linkForTests(address: string): LinkForTests
  */
 export declare function __panicForTests(message: string): Promise<number>
 
-/** The same for the hot calls' path ([`completion::spawn`]): the panic rejects the promise. */
-export declare function __panicInCallForTests(message: string): Promise<number>
+/**
+ * The same for the hot calls' path ([`completion::spawn`]): the panic rejects the promise.
+ * `after_wait`: the panic comes after a wait, on the runtime's thread, instead of in the
+ * call's first step on the calling thread.
+ */
+export declare function __panicInCallForTests(message: string, afterWait?: boolean | undefined | null): Promise<number>
 
 export declare function __panicSyncForTests(message: string): number
 

@@ -536,9 +536,18 @@ pub async fn panic_for_tests(message: String) -> u32 {
 }
 
 /// The same for the hot calls' path ([`completion::spawn`]): the panic rejects the promise.
+/// `after_wait`: the panic comes after a wait, on the runtime's thread, instead of in the
+/// call's first step on the calling thread.
 #[napi(js_name = "__panicInCallForTests", ts_return_type = "Promise<number>")]
-pub fn panic_in_call_for_tests(env: &Env, message: String) -> Result<PromiseRaw<'_, u32>> {
+pub fn panic_in_call_for_tests(
+    env: &Env,
+    message: String,
+    after_wait: Option<bool>,
+) -> Result<PromiseRaw<'_, u32>> {
     completion::spawn(env, async move {
+        if after_wait == Some(true) {
+            tokio::task::yield_now().await;
+        }
         if !message.is_empty() {
             panic!("{message}");
         }
