@@ -134,11 +134,14 @@ async function openByUrl(lib: Library, g: Globals, route: DefaultRoute | null): 
     const opened = await lib.searchGateways({ url: g.gateway, requestTimeout: Math.max(1, g.timeoutMs) })
     return { ...opened, route, selected: opened.devices[0] ?? null, elapsedMs: 0 }
   } catch (error) {
-    if (error instanceof lib.UPNPError && error.result === UPNPResult.INVALID_PARAM) {
-      throw usage(`--gateway: ${error.description}`, "Give the router's address, or its description URL: http://<address>:<port>/<path>.")
-    }
-    throw error
+    throw refusedUrl(lib, error) ?? error
   }
+}
+
+/** A --gateway URL the library refused before sending anything, as a usage error (else null). */
+export function refusedUrl(lib: Library, error: unknown): CliError | null {
+  if (!(error instanceof lib.UPNPError) || error.result !== UPNPResult.INVALID_PARAM) return null
+  return usage(`--gateway: ${error.description}`, "Give the router's address, or its description URL: http://<address>:<port>/<path>.")
 }
 
 /** The router for NAT-PMP/PCP: --gateway as an address (a URL gives its host), else "" (the default route's). */

@@ -6,7 +6,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, describe, expect, it } from 'vitest'
+import { checkNat, UPNP, UPNPDevice } from '../../index.ts'
 import { cli, expectUsageError, json, plain } from '../helpers/cli-run.ts'
+import { fakeDevice, useFakeGateway } from '../lab/fake-fixture.ts'
 import { cgnatCtl, LAB, repoRoot, upnpcList } from '../lab/lab.ts'
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'upnp-native-check-test-'))
@@ -53,6 +55,58 @@ describe('check', () => {
     expectUsageError(await cli(['check', '--stun', LAB.stun.primary, '--tcp']), /TCP cannot be checked with STUN/, /verify hook/)
     const five = ['a', 'b', 'c', 'd', 'e'].flatMap((s) => ['--stun', s])
     expectUsageError(await cli(['check', ...five]), /at most 4 times/, /--help/)
+  })
+})
+
+describe('two UPnP gateways: --gateway <URL> is the router both lines speak of', () => {
+  const fake = useFakeGateway()
+  /** What the fake reports; miniupnpd, which the search finds, reports LAB.extIp. */
+  const FAKE_EXT = '11.22.33.45'
+
+  /** The fake as a second IGD that does not answer searches: only its URL finds it. */
+  async function secondGateway(): Promise<string> {
+    const { devices } = await fake.setScenario({ devices: [fakeDevice({ externalIp: FAKE_EXT, ssdp: { respond: false } })] })
+    return devices[0]!.location
+  }
+
+  it("checkNat({ upnpGateway }): the URL's device (or the device given), not the one a search finds", async () => {
+    const url = await secondGateway()
+    const stun = [LAB.stun.primary]
+    // The control: without it, the search's gateway (miniupnpd) is the router compared.
+    expect((await checkNat({ stun })).routerAddress).toBe(LAB.extIp)
+    const nat = await checkNat({ stun, upnpGateway: url })
+    expect([nat.routerAddress, nat.publicAddress, nat.relation]).toEqual([FAKE_EXT, LAB.extIp, 'upstream-nat'])
+    const device = await UPNP.deviceFromUrl(url)
+    expect((await checkNat({ stun, upnpGateway: device })).routerAddress).toBe(FAKE_EXT)
+    await expect(checkNat({ stun, upnpGateway: url, router: LAB.routerLan })).rejects.toThrow(/give one/)
+  })
+
+  it('checkNat({ upnpGateway }): a device that cannot tell its address, a URL that cannot be a gateway', async () => {
+    const stun = [LAB.stun.primary]
+    const nat = await checkNat({ stun, upnpGateway: new UPNPDevice() })
+    expect([nat.routerAddress, nat.publicAddress, nat.relation]).toEqual(['', LAB.extIp, 'unknown'])
+    expect(nat.notes[0]).toBe('the UPnP gateway did not tell its external address: not a valid gateway (igdStatus is not OK)')
+    await expect(checkNat({ stun, upnpGateway: 'http://127.0.0.1:5000/rootDesc.xml' })).rejects.toMatchObject({
+      code: 'UPNP_INVALID_PARAM',
+      description: expect.stringMatching(/loopback/),
+    })
+  })
+
+  it('check --gateway <URL>: "Router says" is the address of the device the probe mapping is made on', async () => {
+    const url = await secondGateway()
+    const r = plain(await cli(['check', '--stun', LAB.stun.primary, '--gateway', url, '--protocol', 'upnp']))
+    expect(r.stdout, r.stderr).toContain(`Router says       ${FAKE_EXT}: the router reports ${FAKE_EXT}, but from outside`)
+    expect(r.stdout).toMatch(/Probe mapping +UDP 11\.22\.33\.45:\d+ → 192\.168\.77\.10:\d+ over UPnP/) // FAKE_EXT
+    expect((await fake.mappings()).a ?? []).toEqual([])
+    expect(await upnpcList()).toEqual([])
+  })
+
+  it('check --gateway <URL> that cannot be a gateway: a usage error (exit 2), nothing asked', async () => {
+    const r = plain(await cli(['check', '--stun', LAB.stun.primary, '--gateway', 'http://127.0.0.1:5000/rootDesc.xml']))
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/^upnp-native: --gateway: .*loopback/)
+    expect(r.stderr).toMatch(/description URL: http:\/\/<address>:<port>\/<path>/)
+    expect(r.stdout).not.toMatch(/Public address|Router says|Probe mapping/)
   })
 })
 

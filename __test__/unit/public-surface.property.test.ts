@@ -345,7 +345,7 @@ describe('the rest of the surface', () => {
         // A server list that would be valid is made empty: nothing is ever sent from here.
         const servers = checkServers(stun) === null ? [] : stun
         await settlesAs(
-          promiseOf(() => lib.checkNat({ stun: servers, gateway: other, signal: call } as never)),
+          promiseOf(() => lib.checkNat({ stun: servers, gateway: other, upnpGateway: call, signal: call } as never)),
           'UPNPError',
         )
         const options = { stun: servers, protocol: other, mapper: call, budgetMs: other, repair: call, signal: other }

@@ -1,9 +1,10 @@
 /** `upnp-native check --stun HOST[:PORT]`: is a mapped port reachable from outside? */
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, type Globals, usage } from '../command.ts'
-import { routerOf } from '../gateways.ts'
+import { refusedUrl, routerOf } from '../gateways.ts'
 import { envelope } from '../json.ts'
 import { arrow } from '../format.ts'
 import { VIA_NAME } from '../../lib/explain.ts'
+import type { CheckNatOptions } from '../../lib/reachability/check-nat.ts'
 import type { NatView } from '../../lib/reachability/nat-view.ts'
 import type { ReachabilityOptions, ReachabilityReport } from '../../lib/reachability/check.ts'
 
@@ -18,14 +19,38 @@ export function stunServers(values: Invocation['values']): string[] {
   return list
 }
 
+/** --gateway as the UPnP gateway's URL, on which the probe mapping is made; else "". */
+function gatewayUrl(g: Globals): string {
+  return g.gateway && /^http:\/\//i.test(g.gateway) ? g.gateway : ''
+}
+
 /** PortMapper options for the probe mapping, from the global options. */
 export function probeMapperOptions(g: Globals): ReachabilityOptions['mapper'] {
   const router = routerOf(g)
+  const url = gatewayUrl(g)
   return {
     discoverTimeout: g.timeoutMs,
     discoverMulticastIf: g.iface,
     ...(router && g.protocol !== 'upnp' ? { router } : {}),
-    ...(g.gateway && /^http:\/\//i.test(g.gateway) ? { gateway: g.gateway } : {}),
+    ...(url ? { gateway: url } : {}),
+  }
+}
+
+/** checkNat() options that ask the router the probe mapping is made on (the --gateway URL's
+ *  device: not whichever a search finds first), so that both lines speak of one router. */
+function natOptions(g: Globals, stun: string[]): CheckNatOptions {
+  const url = gatewayUrl(g)
+  if (url) return { stun, upnpGateway: url }
+  const router = routerOf(g)
+  return { stun, ...(router ? { router } : {}) }
+}
+
+/** checkNat() as `check` and `doctor --stun` ask it; a refused --gateway URL is a usage error. */
+export async function natFor(lib: Context['lib'], g: Globals, stun: string[]): Promise<NatView> {
+  try {
+    return await lib.checkNat(natOptions(g, stun))
+  } catch (error) {
+    throw (gatewayUrl(g) ? refusedUrl(lib, error) : null) ?? error
   }
 }
 
@@ -69,7 +94,7 @@ async function run(parsed: Invocation, ctx: Context): Promise<ExitCode> {
   const s = out.out
   out.info(s.bold('upnp-native check') + s.dim(` (a UDP probe mapping; STUN ${stun.join(', ')})`))
   out.spinner.start('Asking the STUN server how this network looks from outside…')
-  const nat = await lib.checkNat({ stun, ...(routerOf(g) ? { router: routerOf(g) } : {}) }).finally(() => out.spinner.stop())
+  const nat = await natFor(lib, g, stun).finally(() => out.spinner.stop())
   if (nat.publicAddress) out.info(`Public address    ${nat.publicAddress} (seen by ${nat.serverAddress})`)
   else out.info(`Public address    unknown: ${nat.notes[0] ?? 'no STUN server answered'}`)
   out.info(`Router says       ${nat.routerAddress || 'nothing'}: ${nat.explanation}`)
@@ -116,6 +141,8 @@ port asks the same, to tell "reachable because of the mapping" from "reachable a
 (a NAT that does not filter). Also shows the public address as seen from outside against
 the router's, and the NAT's mapping and filtering behaviour (RFC 5780). A mapping that is
 listed but not forwarded is deleted and added again once. The probe mapping is deleted.
+With --gateway <description URL>, the mapping is made on that device and the router's
+address compared is that device's too (no search).
 
   --stun <host[:port]>  a STUN server implementing RFC 5780 (two addresses); port 3478 by
                         default; up to 4, asked in order. None is built in.

@@ -6,6 +6,7 @@
  */
 import { findGateway, type GatewayNeed } from '../find-gateway.ts'
 import type { UPNPDevice } from '../godot/device.ts'
+import { abortable } from '../signal.ts'
 import type { Via } from '../types.ts'
 import type { Backend, Serial } from './backends/backend.ts'
 import type { ResolvedOptions } from './options.ts'
@@ -30,10 +31,20 @@ export interface FamilyContext {
   serial: Serial
 }
 
+/** A backend being made, shared by every caller waiting for it. */
+interface Making {
+  made: Promise<Backend>
+  /** Aborts the make: only once every caller waiting for it has aborted. */
+  stop: AbortController
+  waiting: number
+}
+
 /** The part both families share: the backends made so far, and where the UPnP gateway comes
  *  from (given, its URL, or a search; found again after it stopped answering). */
 export abstract class FamilyBase implements FamilyBackends {
   readonly #backends = new Map<Via, Backend>()
+  /** Makes in flight: concurrent first calls (two map() at once) share one search or probe. */
+  readonly #making = new Map<Via, Making>()
   #gateway: UPNPDevice | null
 
   constructor(
@@ -62,9 +73,43 @@ export abstract class FamilyBase implements FamilyBackends {
   async backend(via: Via, signal?: AbortSignal): Promise<Backend> {
     const existing = this.#backends.get(via)
     if (existing) return existing
-    const backend = await this.make(via, signal)
-    this.#backends.set(via, backend)
-    return backend
+    signal?.throwIfAborted()
+    const making = this.#making.get(via) ?? this.#startMaking(via)
+    making.waiting++
+    try {
+      // A caller's signal stops its own wait, not the make another caller still waits for.
+      return await abortable(signal, () => making.made)
+    } finally {
+      making.waiting--
+      if (making.waiting === 0 && signal?.aborted && this.#making.get(via) === making) {
+        // Nobody waits any more: stop the search, and let the next call start afresh.
+        this.#making.delete(via)
+        making.stop.abort(signal.reason)
+      }
+    }
+  }
+
+  /** Starts making `via`'s backend: kept once made; forgotten if it fails, so a later call
+   *  tries again. */
+  #startMaking(via: Via): Making {
+    const stop = new AbortController()
+    const forget = (): void => {
+      if (this.#making.get(via) === making) this.#making.delete(via)
+    }
+    const made = this.make(via, stop.signal).then(
+      (backend) => {
+        forget()
+        if (!stop.signal.aborted) this.#backends.set(via, backend)
+        return backend
+      },
+      (error: unknown) => {
+        forget()
+        throw error
+      },
+    )
+    const making: Making = { made, stop, waiting: 0 }
+    this.#making.set(via, making)
+    return making
   }
 
   /** The UPnP gateway: the one in use, else opened from its URL or searched for. */

@@ -1,7 +1,6 @@
 /** doctor --stun: the view from outside (public address, NAT behaviour) and a probe mapping
  *  checked from outside, as `upnp-native check` does. */
-import { behaviourText, probeMapperOptions, reachableWord } from '../check.ts'
-import { routerOf } from '../../gateways.ts'
+import { behaviourText, natFor, probeMapperOptions, reachableWord } from '../check.ts'
 import type { DoctorRun } from './checks.ts'
 import type { ReachabilityReport } from '../../../lib/reachability/check.ts'
 
@@ -10,8 +9,7 @@ import type { ReachabilityReport } from '../../../lib/reachability/check.ts'
 export async function doctorStun(run: DoctorRun, stun: string[]): Promise<void> {
   const { g, out, ctx } = run
   out.spinner.start('Asking the STUN server how this network looks from outside…')
-  const router = routerOf(g)
-  const nat = await ctx.lib.checkNat({ stun, ...(router ? { router } : {}) }).finally(() => out.spinner.stop())
+  const nat = await natFor(ctx.lib, g, stun).finally(() => out.spinner.stop())
   run.stun = { nat, reachability: null }
   const upstream = nat.relation === 'double-nat' || nat.relation === 'cgnat' || nat.relation === 'upstream-nat'
   if (!nat.publicAddress) {
