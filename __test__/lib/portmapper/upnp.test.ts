@@ -342,6 +342,25 @@ describe('PortMapper lease quirks (fake gateway)', () => {
     }
   })
 
+  it('the seconds left, read just after the add, are not a shorter grant (a second ticked over)', async () => {
+    // miniupnpd answers with the lease left in whole seconds: 3599 one tick after an add of 3600
+    // (a CI run saw `map --keep --json` say "lease": 3599). 3597 is more than that tick.
+    const answering = (left: number) =>
+      `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:GetSpecificPortMappingEntryResponse xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:2"><NewInternalPort>7000</NewInternalPort><NewInternalClient>192.168.77.10</NewInternalClient><NewEnabled>1</NewEnabled><NewPortMappingDescription></NewPortMappingDescription><NewLeaseDuration>${left}</NewLeaseDuration></u:GetSpecificPortMappingEntryResponse></s:Body></s:Envelope>`
+    try {
+      const leases: number[] = []
+      for (const left of [3599, 3597]) {
+        await fake.setScenario({ devices: [{ ...IGD, soap: { GetSpecificPortMappingEntry: { status: 200, body: answering(left) } } }] })
+        const mapper = track(new PortMapper({ gateway: fakeDevice() }))
+        leases.push((await mapper.map({ internalPort: 7000, lease: 3600 })).lease)
+        await mapper.close()
+      }
+      expect(leases).toEqual([3600, 3597])
+    } finally {
+      await fake.reset()
+    }
+  })
+
   it('after close() no timer fires: the router hears nothing more', async () => {
     try {
       await fake.setScenario({ devices: [IGD] })

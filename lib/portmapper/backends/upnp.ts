@@ -29,6 +29,7 @@ export class UpnpBackend implements Backend {
       tried.add(port)
       // The signal reaches the add itself: aborted in flight, the router's mapping is undone.
       const call = signal ? { signal } : undefined
+      const asked = Date.now()
       const result = await this.o.serial(() => gateway.addPortMapping(port, p.internalPort, p.description, p.protocol, lease, call))
       if (result === UPNPResult.SUCCESS) {
         try {
@@ -36,7 +37,7 @@ export class UpnpBackend implements Backend {
           return {
             externalPort: port,
             externalAddress: address,
-            lease: await this.grantedLease(gateway, port, p.protocol, lease, call),
+            lease: await this.grantedLease(gateway, port, p.protocol, lease, asked, call),
             internalClient: gateway.igdOurAddr,
           }
         } catch (aborted) {
@@ -94,6 +95,7 @@ export class UpnpBackend implements Backend {
     const externalAddress = await this.o.serial(() => gateway.queryExternalAddress())
     const current = externalAddress ? { ...g, externalAddress } : g
     if (!renewDue) return { kind: 'ok', granted: current, renewed: false }
+    const asked = Date.now()
     const result = await this.o.serial(() => gateway.addPortMapping(g.externalPort, p.internalPort, p.description, p.protocol, p.lease))
     if (result !== UPNPResult.SUCCESS) {
       throw new UPNPError(
@@ -101,7 +103,7 @@ export class UpnpBackend implements Backend {
         `renewing ${p.protocol} ${g.externalPort}`,
       )
     }
-    const lease = await this.grantedLease(gateway, g.externalPort, p.protocol, p.lease)
+    const lease = await this.grantedLease(gateway, g.externalPort, p.protocol, p.lease, asked)
     return { kind: 'ok', granted: { ...current, lease }, renewed: true }
   }
 
@@ -116,11 +118,22 @@ export class UpnpBackend implements Backend {
     }
   }
 
-  /** The lease the router really holds: follow it when it grants less than asked. */
-  private async grantedLease(gateway: UPNPDevice, port: number, protocol: Protocol, asked: number, call?: CallOptions): Promise<number> {
+  /** The lease the router really granted: follow it when it is less than asked. The router
+   *  answers with the seconds *left*, read after the add (`since`, ms): a second that ticked
+   *  over between the two (miniupnpd counts whole seconds) is not a shorter grant. */
+  private async grantedLease(
+    gateway: UPNPDevice,
+    port: number,
+    protocol: Protocol,
+    asked: number,
+    since: number,
+    call?: CallOptions,
+  ): Promise<number> {
     const entry = await this.o.serial(() => gateway.getPortMapping(port, protocol, call))
     if (!entry || entry.leaseDuration <= 0) return asked
-    return asked === 0 ? entry.leaseDuration : Math.min(asked, entry.leaseDuration)
+    if (asked === 0) return entry.leaseDuration
+    const elapsed = Math.ceil((Date.now() - since) / 1000) + 1
+    return entry.leaseDuration + elapsed >= asked ? asked : entry.leaseDuration
   }
 
   private nextPort(tried: Set<number>): number {
