@@ -1,6 +1,6 @@
 /** `upnp-native check --stun HOST[:PORT]`: is a mapped port reachable from outside? */
 import { CliError, type Command, type Context, EXIT, type ExitCode, type Invocation, type Globals, usage } from '../command.ts'
-import { refusedUrl, routerOf } from '../gateways.ts'
+import { isDescriptionUrl, refusedUrl, routerOf } from '../gateways.ts'
 import { envelope } from '../json.ts'
 import { arrow } from '../format.ts'
 import { VIA_NAME } from '../../lib/explain.ts'
@@ -19,9 +19,10 @@ export function stunServers(values: Invocation['values']): string[] {
   return list
 }
 
-/** --gateway as the UPnP gateway's URL, on which the probe mapping is made; else "". */
+/** --gateway as the UPnP gateway's description URL (as every command reads it), on which the
+ *  probe mapping is made; else "". */
 function gatewayUrl(g: Globals): string {
-  return g.gateway && /^http:\/\//i.test(g.gateway) ? g.gateway : ''
+  return isDescriptionUrl(g.gateway) ? g.gateway : ''
 }
 
 /** PortMapper options for the probe mapping, from the global options. */
