@@ -29,7 +29,7 @@ export class UpnpBackend implements Backend {
       tried.add(port)
       // The signal reaches the add itself: aborted in flight, the router's mapping is undone.
       const call = signal ? { signal } : undefined
-      const asked = Date.now()
+      const sentAt = Date.now()
       const result = await this.o.serial(() => gateway.addPortMapping(port, p.internalPort, p.description, p.protocol, lease, call))
       if (result === UPNPResult.SUCCESS) {
         try {
@@ -37,7 +37,7 @@ export class UpnpBackend implements Backend {
           return {
             externalPort: port,
             externalAddress: address,
-            lease: await this.grantedLease(gateway, port, p.protocol, lease, asked, call),
+            lease: await this.grantedLease(gateway, port, p.protocol, lease, sentAt, call),
             internalClient: gateway.igdOurAddr,
           }
         } catch (aborted) {
@@ -95,7 +95,7 @@ export class UpnpBackend implements Backend {
     const externalAddress = await this.o.serial(() => gateway.queryExternalAddress())
     const current = externalAddress ? { ...g, externalAddress } : g
     if (!renewDue) return { kind: 'ok', granted: current, renewed: false }
-    const asked = Date.now()
+    const sentAt = Date.now()
     const result = await this.o.serial(() => gateway.addPortMapping(g.externalPort, p.internalPort, p.description, p.protocol, p.lease))
     if (result !== UPNPResult.SUCCESS) {
       throw new UPNPError(
@@ -103,7 +103,7 @@ export class UpnpBackend implements Backend {
         `renewing ${p.protocol} ${g.externalPort}`,
       )
     }
-    const lease = await this.grantedLease(gateway, g.externalPort, p.protocol, p.lease, asked)
+    const lease = await this.grantedLease(gateway, g.externalPort, p.protocol, p.lease, sentAt)
     return { kind: 'ok', granted: { ...current, lease }, renewed: true }
   }
 
