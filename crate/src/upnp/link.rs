@@ -307,15 +307,15 @@ impl Link {
         })
     }
 
-    /// The device answered a request `took` after it was written: its queue is moving, and
-    /// it may have more connections.
-    pub fn answered(self: &Arc<Self>, took: Duration) {
+    /// The device answered a request `took` after it was written, at `at`: its queue is
+    /// moving, and it may have more connections.
+    pub fn answered(self: &Arc<Self>, took: Duration, at: Instant) {
         let mut state = self.lock();
         // The answered request's connection is already free again (+ 1).
         let at_limit = state.open + 1 >= state.policy.open_limit()
             || !state.urgent.is_empty()
             || !state.normal.is_empty();
-        state.policy.answered(took, at_limit);
+        state.policy.answered(took, at_limit, at);
         self.dispatch(&mut state);
     }
 

@@ -289,7 +289,7 @@ async fn exchange_once(
         drop(stream);
         drop(_ticket);
         match seen {
-            Seen::Answer => link.answered(took),
+            Seen::Answer => link.answered(took, written + took),
             Seen::Reset => link.reset_seen(),
             Seen::Nothing => {}
         }

@@ -16,16 +16,31 @@
 //! a burst (measured: extra connections earned by sequential requests at 2 ms overflowed
 //! miniupnpd's accept queue when 64 requests came at once, and a lost SYN cost a second).
 //!
+//! A fast link gets one connection more when at least one is on the wire rather than at the
+//! router: under load the router answers at some pace, and a connection spends at least one
+//! round trip of its life between client and router (the handshake, the reply's way back),
+//! so the pace times the round trip is how many of the link's connections are not in the
+//! router's queue (Little's law). At 0 ms that is none; at 2 ms about two. Only one more,
+//! never past [`MAX_OPEN_PACED`]: a router that stalls for longer than the round trip gets
+//! every connection into its accept queue at once (measured at 2 ms with 256 mappings: seven
+//! overflowed it in 2 of 6 runs, six in none of 10).
+//!
 //! This module is the arithmetic only (no sockets), so that it is tested on its own.
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 /// Handshakes under way at once to one device, never more (miniupnpd's backlog is 5).
 pub const MAX_HANDSHAKES: usize = 5;
 /// Connections open at once to a device on a fast link: requests in flight, handshakes and
-/// spares. There the router's CPU is the limit; a sixth connection would only wait in its
-/// accept queue, which holds backlog + 1.
+/// spares. There the router's CPU is the limit and every connection is at the router: a sixth
+/// would only wait in its accept queue, which holds backlog + 1, leaving no room for another
+/// client's.
 pub const MAX_OPEN_FAST: usize = 5;
+/// ...and on a fast link whose router answers at a pace that keeps a connection on the wire:
+/// the accept queue's backlog + 1, so that all of them fit in it even when the router stalls.
+pub const MAX_OPEN_PACED: usize = MAX_HANDSHAKES + 1;
 /// ...and on a slow link, where a connection is mostly in flight on the wire: a spare on its
 /// way for every request the handshake limit lets run.
 pub const MAX_OPEN_SLOW: usize = 2 * MAX_HANDSHAKES;
@@ -48,6 +63,9 @@ pub const SPARE_IDLE: Duration = Duration::from_millis(500);
 const LOST_SYN: Duration = Duration::from_millis(700);
 /// Handshake times remembered (the window of "recent").
 const WINDOW: usize = 8;
+/// Answers under load timed for the router's pace: enough that one late read of several
+/// replies at once does not pass for a fast router.
+const PACE_WINDOW: usize = 16;
 
 /// What one device's connections are allowed to do now.
 #[derive(Clone, Debug)]
@@ -62,6 +80,10 @@ pub struct Policy {
     credit: usize,
     /// Back-offs so far (for tests and diagnostics).
     backed_off: usize,
+    /// When the latest answers under load came (a ring of [`PACE_WINDOW`]).
+    paced: [Option<Instant>; PACE_WINDOW],
+    /// Answers in a row that came while the link was at its limit.
+    paced_seen: usize,
 }
 
 impl Default for Policy {
@@ -73,6 +95,8 @@ impl Default for Policy {
             allowed: MAX_OPEN_SLOW,
             credit: 0,
             backed_off: 0,
+            paced: [None; PACE_WINDOW],
+            paced_seen: 0,
         }
     }
 }
@@ -93,9 +117,33 @@ impl Policy {
         let max = if self.slow_link() {
             MAX_OPEN_FAST + self.extra
         } else {
-            MAX_OPEN_FAST
+            (MAX_OPEN_FAST + self.on_the_wire()).min(MAX_OPEN_PACED)
         };
         self.allowed.min(max)
+    }
+
+    /// How many of a fast link's connections are on the wire at the router's pace under load
+    /// (none until [`PACE_WINDOW`] answers in a row came at the limit): the router's answers
+    /// per second times the fastest round trip.
+    fn on_the_wire(&self) -> usize {
+        let Some(round_trip) = self.fastest_handshake() else {
+            return 0;
+        };
+        if self.paced_seen < PACE_WINDOW {
+            return 0;
+        }
+        let newest = self.paced[(self.paced_seen - 1) % PACE_WINDOW];
+        let oldest = self.paced[self.paced_seen % PACE_WINDOW];
+        let (Some(newest), Some(oldest)) = (newest, oldest) else {
+            return 0;
+        };
+        let span = newest.duration_since(oldest);
+        // Answers read together after a pause say how late we read, not the router's pace.
+        if span < round_trip {
+            return 0;
+        }
+        let on_wire = (PACE_WINDOW - 1) as f64 * round_trip.as_secs_f64() / span.as_secs_f64();
+        on_wire as usize
     }
 
     /// Spares worth holding while `in_use` requests are running: one on a fast link; on a slow
@@ -130,6 +178,7 @@ impl Policy {
         self.allowed = (self.open_limit() / 2).max(1);
         self.credit = 0;
         self.extra = 0;
+        self.paced_seen = 0;
         self.backed_off += 1;
     }
 
@@ -138,11 +187,18 @@ impl Policy {
         self.backed_off
     }
 
-    /// A request was answered `took` after it was written; `at_limit`: the link was using
-    /// every connection it may open (requests were waiting for one). On a slow link a prompt
-    /// answer at the limit earns one connection beyond the fast limit and a late one halves
-    /// them. After a back-off, as many answers as connections are allowed earn one more.
-    pub fn answered(&mut self, took: Duration, at_limit: bool) {
+    /// A request was answered `took` after it was written, at `at`; `at_limit`: the link was
+    /// using every connection it may open (requests were waiting for one). On a slow link a
+    /// prompt answer at the limit earns one connection beyond the fast limit and a late one
+    /// halves them; on a fast link answers at the limit time the router's pace. After a
+    /// back-off, as many answers as connections are allowed earn one more.
+    pub fn answered(&mut self, took: Duration, at_limit: bool, at: Instant) {
+        if at_limit {
+            self.paced[self.paced_seen % PACE_WINDOW] = Some(at);
+            self.paced_seen += 1;
+        } else {
+            self.paced_seen = 0;
+        }
         if let Some(rtt) = self.fastest_handshake().filter(|_| self.slow_link()) {
             if took > rtt + PROMPT.max(rtt / 2) {
                 self.extra /= 2;
@@ -215,7 +271,7 @@ mod tests {
             "a burst starts at the fast limit"
         );
         for extra in 1..=3 {
-            p.answered(Duration::from_millis(21), true);
+            p.answered(Duration::from_millis(21), true, Instant::now());
             assert_eq!(
                 p.open_limit(),
                 MAX_OPEN_FAST + extra,
@@ -223,7 +279,7 @@ mod tests {
             );
         }
         for _ in 0..10 {
-            p.answered(Duration::from_millis(21), true);
+            p.answered(Duration::from_millis(21), true, Instant::now());
         }
         assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
         assert_eq!(p.spares_wanted(0), 1);
@@ -234,15 +290,58 @@ mod tests {
         assert!(!p.slow_link());
     }
 
+    /// Answers at the limit, one every `pace`, from `start`.
+    fn paced(p: &mut Policy, start: Instant, pace: Duration, answers: u32) {
+        for i in 0..answers {
+            p.answered(pace * 2, true, start + pace * i);
+        }
+    }
+
     #[test]
-    fn a_two_millisecond_link_keeps_the_fast_limit_under_load() {
+    fn a_two_millisecond_link_under_load_adds_a_connection_on_the_wire() {
         let mut p = measured(Duration::from_millis(2));
         assert!(!p.slow_link());
-        for _ in 0..50 {
-            p.answered(Duration::from_micros(2500), true);
+        let start = Instant::now();
+        // One answer every 1.5 ms over a 2 ms round trip: one connection on the wire.
+        let pace = Duration::from_micros(1500);
+        paced(&mut p, start, pace, PACE_WINDOW as u32 - 1);
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST, "not before a full window");
+        paced(&mut p, start, pace, PACE_WINDOW as u32);
+        assert_eq!(p.open_limit(), MAX_OPEN_PACED);
+        assert_eq!(p.spares_wanted(4), 1);
+        // An answer below the limit: the load is over, the pace is measured again.
+        p.answered(
+            Duration::from_millis(2),
+            false,
+            start + Duration::from_millis(20),
+        );
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+        // Answers read together after a pause are not the router's pace.
+        for _ in 0..PACE_WINDOW {
+            p.answered(Duration::from_millis(2), true, start);
         }
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
-        assert_eq!(p.spares_wanted(4), 1);
+        // A back-off forgets the pace too.
+        paced(&mut p, start, pace, PACE_WINDOW as u32);
+        assert_eq!(p.open_limit(), MAX_OPEN_PACED);
+        p.back_off();
+        assert_eq!(p.open_limit(), MAX_OPEN_PACED / 2);
+    }
+
+    #[test]
+    fn a_link_without_delay_keeps_the_fast_limit_under_load() {
+        // 100 µs round trips, an answer every 0.5 ms: the router holds every connection.
+        let mut p = measured(Duration::from_micros(100));
+        paced(&mut p, Instant::now(), Duration::from_micros(500), 64);
+        assert_eq!(p.open_limit(), MAX_OPEN_FAST);
+    }
+
+    #[test]
+    fn many_connections_on_the_wire_still_earn_one_more() {
+        // Eight on the wire by the pace: a stall would still bring them all to the router.
+        let mut p = measured(Duration::from_millis(4));
+        paced(&mut p, Instant::now(), Duration::from_micros(500), 64);
+        assert_eq!(p.open_limit(), MAX_OPEN_PACED);
     }
 
     #[test]
@@ -250,13 +349,13 @@ mod tests {
         let mut p = measured(Duration::from_millis(10));
         // Sequential requests answered at once: no evidence about a burst.
         for _ in 0..50 {
-            p.answered(Duration::from_millis(11), false);
+            p.answered(Duration::from_millis(11), false, Instant::now());
         }
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
-        p.answered(Duration::from_millis(11), true);
+        p.answered(Duration::from_millis(11), true, Instant::now());
         assert_eq!(p.open_limit(), MAX_OPEN_FAST + 1);
         // A late answer halves the extra whether or not the link was at its limit.
-        p.answered(Duration::from_millis(30), false);
+        p.answered(Duration::from_millis(30), false, Instant::now());
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
     }
 
@@ -265,14 +364,14 @@ mod tests {
         let mut p = Policy::default();
         for _ in 0..WINDOW {
             p.handshake(Duration::from_millis(10), None);
-            p.answered(Duration::from_millis(11), true);
+            p.answered(Duration::from_millis(11), true, Instant::now());
         }
         assert_eq!(p.open_limit(), MAX_OPEN_SLOW);
         // Answers now take three round trips: requests are queueing at the router.
-        p.answered(Duration::from_millis(30), true);
+        p.answered(Duration::from_millis(30), true, Instant::now());
         assert_eq!(p.open_limit(), MAX_OPEN_FAST + 2);
         for _ in 0..3 {
-            p.answered(Duration::from_millis(30), true);
+            p.answered(Duration::from_millis(30), true, Instant::now());
         }
         assert_eq!(p.open_limit(), MAX_OPEN_FAST);
     }
@@ -286,18 +385,18 @@ mod tests {
         p.back_off();
         p.back_off();
         assert_eq!(p.open_limit(), 1, "never below one connection");
-        p.answered(FAST, true);
+        p.answered(FAST, true, Instant::now());
         assert_eq!(
             p.open_limit(),
             2,
             "one answer at one connection earns the second"
         );
         for _ in 0..2 {
-            p.answered(FAST, true);
+            p.answered(FAST, true, Instant::now());
         }
         assert_eq!(p.open_limit(), 3);
         for _ in 0..100 {
-            p.answered(FAST, true);
+            p.answered(FAST, true, Instant::now());
         }
         assert_eq!(
             p.open_limit(),
