@@ -1,8 +1,9 @@
 /**
  * Work that the callers arriving while it runs share, each waiting with its own AbortSignal.
- * A result kept only once its work has ended (a backend made, `family.ts`) would otherwise be
- * worked out again by every caller arriving meanwhile: two map() calls at once on a fresh
- * PortMapper would search twice.
+ * A result kept only once its work has ended (a backend made, `family.ts`; the probe's report,
+ * cached by `probe.ts`, used by `ipv4.ts`) would otherwise be worked out again by every caller
+ * arriving meanwhile: two map() calls at once on a fresh PortMapper probed twice and searched
+ * twice.
  */
 import { abortable } from '../signal.ts'
 
