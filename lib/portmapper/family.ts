@@ -6,10 +6,10 @@
  */
 import { findGateway, type GatewayNeed } from '../find-gateway.ts'
 import type { UPNPDevice } from '../godot/device.ts'
-import { abortable } from '../signal.ts'
 import type { Via } from '../types.ts'
 import type { Backend, Serial } from './backends/backend.ts'
 import type { ResolvedOptions } from './options.ts'
+import { SharedPending } from './shared-pending.ts'
 
 /** How PortMapper holds the mappings of one address family. */
 export interface FamilyBackends {
@@ -31,20 +31,12 @@ export interface FamilyContext {
   serial: Serial
 }
 
-/** A backend being made, shared by every caller waiting for it. */
-interface Making {
-  made: Promise<Backend>
-  /** Aborts the make: only once every caller waiting for it has aborted. */
-  stop: AbortController
-  waiting: number
-}
-
 /** The part both families share: the backends made so far, and where the UPnP gateway comes
  *  from (given, its URL, or a search; found again after it stopped answering). */
 export abstract class FamilyBase implements FamilyBackends {
   readonly #backends = new Map<Via, Backend>()
   /** Makes in flight: concurrent first calls (two map() at once) share one search or probe. */
-  readonly #making = new Map<Via, Making>()
+  readonly #making = new Map<Via, SharedPending<Backend>>()
   #gateway: UPNPDevice | null
 
   constructor(
@@ -73,43 +65,14 @@ export abstract class FamilyBase implements FamilyBackends {
   async backend(via: Via, signal?: AbortSignal): Promise<Backend> {
     const existing = this.#backends.get(via)
     if (existing) return existing
-    signal?.throwIfAborted()
-    const making = this.#making.get(via) ?? this.#startMaking(via)
-    making.waiting++
-    try {
-      // A caller's signal stops its own wait, not the make another caller still waits for.
-      return await abortable(signal, () => making.made)
-    } finally {
-      making.waiting--
-      if (making.waiting === 0 && signal?.aborted && this.#making.get(via) === making) {
-        // Nobody waits any more: stop the search, and let the next call start afresh.
-        this.#making.delete(via)
-        making.stop.abort(signal.reason)
-      }
-    }
-  }
-
-  /** Starts making `via`'s backend: kept once made; forgotten if it fails, so a later call
-   *  tries again. */
-  #startMaking(via: Via): Making {
-    const stop = new AbortController()
-    const forget = (): void => {
-      if (this.#making.get(via) === making) this.#making.delete(via)
-    }
-    const made = this.make(via, stop.signal).then(
-      (backend) => {
-        forget()
-        if (!stop.signal.aborted) this.#backends.set(via, backend)
-        return backend
-      },
-      (error: unknown) => {
-        forget()
-        throw error
-      },
-    )
-    const making: Making = { made, stop, waiting: 0 }
-    this.#making.set(via, making)
-    return making
+    let making = this.#making.get(via)
+    if (!making) this.#making.set(via, (making = new SharedPending<Backend>()))
+    // Kept once made, unless every caller gave up meanwhile (then the next call makes afresh).
+    return making.join(async (stop) => {
+      const backend = await this.make(via, stop)
+      if (!stop.aborted) this.#backends.set(via, backend)
+      return backend
+    }, signal)
   }
 
   /** The UPnP gateway: the one in use, else opened from its URL or searched for. */
