@@ -23,7 +23,7 @@
 //! router's queue (Little's law). At 0 ms that is none; at 2 ms about two. Only one more,
 //! never past [`MAX_OPEN_PACED`]: a router that stalls for longer than the round trip gets
 //! every connection into its accept queue at once (measured at 2 ms with 256 mappings: seven
-//! overflowed it in 2 of 6 runs, six in none of 10).
+//! overflowed it in 2 of 6 runs, six in none of 12).
 //!
 //! This module is the arithmetic only (no sockets), so that it is tested on its own.
 
