@@ -80,8 +80,9 @@ pub struct Policy {
     credit: usize,
     /// Back-offs so far (for tests and diagnostics).
     backed_off: usize,
-    /// When the latest answers under load came (a ring of [`PACE_WINDOW`]).
-    paced: [Option<Instant>; PACE_WINDOW],
+    /// When the latest answers under load came (a ring of [`PACE_WINDOW`]; read only once
+    /// `paced_seen` says it is full).
+    paced: [Instant; PACE_WINDOW],
     /// Answers in a row that came while the link was at its limit.
     paced_seen: usize,
 }
@@ -95,7 +96,7 @@ impl Default for Policy {
             allowed: MAX_OPEN_SLOW,
             credit: 0,
             backed_off: 0,
-            paced: [None; PACE_WINDOW],
+            paced: [Instant::now(); PACE_WINDOW],
             paced_seen: 0,
         }
     }
@@ -134,9 +135,6 @@ impl Policy {
         }
         let newest = self.paced[(self.paced_seen - 1) % PACE_WINDOW];
         let oldest = self.paced[self.paced_seen % PACE_WINDOW];
-        let (Some(newest), Some(oldest)) = (newest, oldest) else {
-            return 0;
-        };
         let span = newest.duration_since(oldest);
         // Answers read together after a pause say how late we read, not the router's pace.
         if span < round_trip {
@@ -194,7 +192,7 @@ impl Policy {
     /// back-off, as many answers as connections are allowed earn one more.
     pub fn answered(&mut self, took: Duration, at_limit: bool, at: Instant) {
         if at_limit {
-            self.paced[self.paced_seen % PACE_WINDOW] = Some(at);
+            self.paced[self.paced_seen % PACE_WINDOW] = at;
             self.paced_seen += 1;
         } else {
             self.paced_seen = 0;
